@@ -1,0 +1,134 @@
+//! The daemon: one `Application` built from config, used by `mesayuda run` and by the tests.
+
+use crate::config::Config;
+use crate::imap::watcher::Watcher;
+use crate::ingest::Ingestor;
+use crate::mail::outbound::Composer;
+use crate::mail::templates::Templates;
+use crate::notify::Mailer;
+use crate::smtp::sender::Sender;
+use crate::store::Db;
+use anyhow::Context;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+/// SIGTERM must stop the daemon within this bound, work in flight included.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+
+pub struct Application {
+    config: Arc<Config>,
+    db: Db,
+    mailer: Arc<Mailer>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let db = Db::connect(&config.database.url, config.database.max_connections)
+            .await
+            .with_context(|| {
+                format!("cannot open database {}", redact_url(&config.database.url))
+            })?;
+        db.migrate()
+            .await
+            .context("cannot apply database migrations")?;
+        let templates = Templates::load(&config.paths.templates)?;
+        let composer = Composer::new(&config.smtp.from, &config.smtp.reply_to)?;
+        Ok(Application {
+            mailer: Arc::new(Mailer::new(templates, composer)),
+            config: Arc::new(config),
+            db,
+        })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn ingestor(&self, wake: Arc<Notify>) -> Ingestor {
+        let c = &self.config;
+        Ingestor {
+            db: self.db.clone(),
+            mailer: self.mailer.clone(),
+            own_addresses: vec![
+                c.notification_address(),
+                c.helpdesk_address(),
+                c.imap.username.to_lowercase(),
+            ],
+            ack_max_age: chrono::Duration::days(i64::from(c.ingest.ack_max_age_days)),
+            max_message_bytes: c.ingest.max_message_bytes,
+            outbox_wake: wake,
+        }
+    }
+
+    /// Runs until `cancel` fires, then gives the workers a bounded time to finish.
+    pub async fn run_until(self, cancel: CancellationToken) -> anyhow::Result<()> {
+        let wake = Arc::new(Notify::new());
+        let transport = crate::smtp::transport::build(&self.config.smtp)
+            .map_err(|e| anyhow::anyhow!("SMTP configuration: {e}"))?;
+        let imap_cfg = Arc::new(self.config.imap.clone());
+        let watcher = Watcher {
+            config: imap_cfg,
+            db: self.db.clone(),
+            ingestor: Arc::new(self.ingestor(wake.clone())),
+            batch_size: self.config.ingest.batch_size,
+        };
+        let sender = Sender {
+            db: self.db.clone(),
+            transport,
+            wake,
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(watcher.run(cancel.clone()));
+        tasks.spawn(sender.run(cancel.clone()));
+        info!(
+            database = %redact_url(&self.config.database.url),
+            mailbox = %self.config.imap.mailbox,
+            "mesayuda running"
+        );
+        cancel.cancelled().await;
+        info!("shutting down");
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            warn!("workers did not stop in time; aborting them (uncommitted work is redone at next start)");
+            tasks.abort_all();
+        }
+        self.db.pool.close().await;
+        Ok(())
+    }
+}
+
+/// Hides a password in a database URL before it reaches a log line.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Cancels on SIGTERM or SIGINT.
+pub fn shutdown_on_signals(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    warn!(error = %e, "cannot listen for SIGTERM");
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = term.recv() => info!("SIGTERM received"),
+            _ = tokio::signal::ctrl_c() => info!("SIGINT received"),
+        }
+        cancel.cancel();
+    });
+}

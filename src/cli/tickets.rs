@@ -1,0 +1,162 @@
+//! `mesayuda tickets list|show`: what agents and ops read; JSON for scripts.
+
+use super::{open_db, TicketsCommand, EXIT_FAILURE, EXIT_NOT_FOUND};
+use crate::config::Config;
+use crate::domain::ticket::{Status, TicketNumber};
+use crate::store::{events, from_unix, messages, tickets};
+use serde_json::{json, Value};
+use std::process::ExitCode;
+
+pub async fn run(config: Config, cmd: TicketsCommand) -> ExitCode {
+    let db = match open_db(&config).await {
+        Ok(db) => db,
+        Err(code) => return code,
+    };
+    let result = match cmd {
+        TicketsCommand::List { status, json } => list(&db, status.as_deref(), json).await,
+        TicketsCommand::Show { id, json } => show(&db, &id, json).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mesayuda: error de base de datos: {e}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+fn rfc3339(t: i64) -> String {
+    from_unix(t).to_rfc3339()
+}
+
+fn summary(t: &tickets::TicketRow) -> Value {
+    json!({
+        "id": t.number().to_string(),
+        "number": t.id,
+        "status": t.status,
+        "close_reason": t.close_reason,
+        "subject": t.subject,
+        "requester": t.requester,
+        "requester_name": t.requester_name,
+        "created_at": rfc3339(t.created_at),
+        "updated_at": rfc3339(t.updated_at),
+    })
+}
+
+async fn list(
+    db: &crate::store::Db,
+    status: Option<&str>,
+    as_json: bool,
+) -> Result<ExitCode, sqlx::Error> {
+    if let Some(s) = status {
+        if let Err(e) = s.parse::<Status>() {
+            eprintln!("mesayuda: {e}");
+            return Ok(ExitCode::from(crate::config::EXIT_BAD_CONFIG as u8));
+        }
+    }
+    let mut conn = db.pool.acquire().await?;
+    let rows = tickets::list(&mut conn, status).await?;
+    if as_json {
+        let all: Vec<Value> = rows.iter().map(summary).collect();
+        println!("{}", Value::Array(all));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        println!("No hay requerimientos.");
+    }
+    for t in &rows {
+        println!(
+            "{:<9} {:<22} {:<16} {:<30} {}",
+            t.number().to_string(),
+            t.status,
+            crate::clock::local_display(from_unix(t.created_at)),
+            t.requester,
+            t.subject
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn show(db: &crate::store::Db, id: &str, as_json: bool) -> Result<ExitCode, sqlx::Error> {
+    let n: TicketNumber = match id.parse() {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("mesayuda: {e}");
+            return Ok(ExitCode::from(crate::config::EXIT_BAD_CONFIG as u8));
+        }
+    };
+    let mut conn = db.pool.acquire().await?;
+    let Some(t) = tickets::get(&mut conn, n).await? else {
+        eprintln!("mesayuda: no existe el requerimiento {n}");
+        return Ok(ExitCode::from(EXIT_NOT_FOUND));
+    };
+    let msgs = messages::for_ticket(&mut conn, n).await?;
+    let evs = events::for_ticket(&mut conn, n).await?;
+    if as_json {
+        let mut v = summary(&t);
+        v["messages"] = msgs
+            .iter()
+            .map(|m| {
+                json!({
+                    "from": m.from_addr, "to": m.to_addrs, "at": rfc3339(m.at),
+                    "direction": m.direction, "kind": m.kind, "subject": m.subject,
+                    "body_text": m.body_text, "message_id": m.message_id,
+                })
+            })
+            .collect();
+        v["events"] = evs
+            .iter()
+            .map(|e| {
+                json!({
+                    "at": rfc3339(e.at), "actor": e.actor, "activity": e.activity,
+                    "kind": e.kind, "description": e.description,
+                })
+            })
+            .collect();
+        println!("{v}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{n}  {}", t.subject);
+    println!("Estado:       {}", t.status);
+    if let Some(r) = &t.close_reason {
+        println!("Motivo cierre: {r}");
+    }
+    println!("Solicitante:  {}", t.requester);
+    println!(
+        "Registrado:   {}",
+        crate::clock::local_display(from_unix(t.created_at))
+    );
+    println!("\nMensajes:");
+    for m in &msgs {
+        let arrow = if m.direction == "in" { "←" } else { "→" };
+        println!(
+            "  {arrow} {}  {}  {}\n    {}",
+            crate::clock::local_display(from_unix(m.at)),
+            if m.direction == "in" {
+                &m.from_addr
+            } else {
+                &m.to_addrs
+            },
+            m.subject,
+            m.body_text
+                .lines()
+                .take(6)
+                .collect::<Vec<_>>()
+                .join("\n    ")
+        );
+    }
+    println!("\nHistorial:");
+    for e in &evs {
+        let act = e
+            .activity
+            .map(|a| format!("[act. {a}] "))
+            .unwrap_or_default();
+        println!(
+            "  {}  {act}{} ({})",
+            crate::clock::local_display(from_unix(e.at)),
+            e.description,
+            e.actor
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

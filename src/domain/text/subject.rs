@@ -1,0 +1,220 @@
+//! Reading subjects: ticket tags, reply prefixes, catalog requests and the
+//! approval token (also carried as a plus-address).
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use super::normalize::{bare_address, fold};
+
+/// Kind of ticket, as written in the `[REQ-12]` / `[INC-12]` tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TicketKind {
+    /// Service request.
+    Req,
+    /// Incident.
+    Inc,
+}
+
+impl TicketKind {
+    /// The tag prefix: `"REQ"` or `"INC"`.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            TicketKind::Req => "REQ",
+            TicketKind::Inc => "INC",
+        }
+    }
+}
+
+/// A ticket reference such as `REQ-12`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TicketRef {
+    pub kind: TicketKind,
+    pub number: i64,
+}
+
+impl fmt::Display for TicketRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.kind.prefix(), self.number)
+    }
+}
+
+impl FromStr for TicketRef {
+    type Err = String;
+
+    /// Parses `REQ-12` / `inc 5` (no brackets), case-insensitive.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        static BARE: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new(r"(?i)^\s*(REQ|INC)\s*[-‐‑–—]?\s*(\d{1,18})\s*$").unwrap());
+        BARE.captures(s)
+            .and_then(|c| to_ref(&c[1], &c[2]))
+            .ok_or_else(|| format!("referencia de caso no válida: {s:?}"))
+    }
+}
+
+// Outlook and phones may autocorrect the hyphen into a dash.
+static TAG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\[\s*(REQ|INC)\s*[-‐‑–—]\s*(\d{1,18})\s*\]").unwrap());
+
+fn to_ref(kind: &str, digits: &str) -> Option<TicketRef> {
+    let kind = if kind.eq_ignore_ascii_case("req") {
+        TicketKind::Req
+    } else {
+        TicketKind::Inc
+    };
+    Some(TicketRef {
+        kind,
+        number: digits.parse().ok()?,
+    })
+}
+
+/// The first `[REQ-123]` / `[INC-5]` tag in `subject` (case-insensitive,
+/// spaces allowed inside the brackets).
+pub fn find_ticket_ref(subject: &str) -> Option<TicketRef> {
+    TAG.captures(subject).and_then(|c| to_ref(&c[1], &c[2]))
+}
+
+// One reply/forward prefix in the languages our users' clients speak; `Re[2]:`
+// and `Re(2):` are counted replies, `：` is the full-width colon.
+static PREFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(?:re|fwd?|rv|enc|res|aw|wg|tr|r|sv|antw)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]")
+        .unwrap()
+});
+
+/// `subject` without any chain of `Re:` / `RV:` / `Fwd:` / `RE[2]:` …
+/// prefixes and without surrounding whitespace.
+pub fn strip_reply_prefixes(subject: &str) -> &str {
+    let mut s = subject;
+    while let Some(m) = PREFIX.find(s) {
+        s = &s[m.end()..];
+    }
+    s.trim()
+}
+
+/// Whether the subject asks for the service catalog: just "catálogo"
+/// (any case, with or without accent, reply prefixes and punctuation allowed).
+pub fn is_catalog_request(subject: &str) -> bool {
+    let f = fold(strip_reply_prefixes(subject));
+    f.trim_matches(|c: char| !c.is_alphanumeric()) == "catalogo"
+}
+
+static TOKEN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_-]{16,128}$").unwrap());
+static SUBJECT_TOKEN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\[\s*APR\s*:\s*([A-Za-z0-9_-]{16,128})\s*\]").unwrap());
+
+/// The approval token of a plus-address: `mesayuda+<token>@dom` with
+/// `base_local = "mesayuda"`. Accepts a bare address or `Name <addr>`; the
+/// local part is compared case-insensitively, the token is returned as written.
+pub fn plus_token(addr: &str, base_local: &str) -> Option<String> {
+    let (local, _domain) = bare_address(addr).rsplit_once('@')?;
+    let (base, token) = local.split_once('+')?;
+    (base.eq_ignore_ascii_case(base_local) && TOKEN.is_match(token)).then(|| token.to_string())
+}
+
+/// The approval token of a `[APR:<token>]` subject tag.
+pub fn subject_token(subject: &str) -> Option<String> {
+    SUBJECT_TOKEN.captures(subject).map(|c| c[1].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOK: &str = "a1B2c3D4e5F6g7H8_-x";
+
+    #[test]
+    fn finds_ticket_tags() {
+        let r = find_ticket_ref("RE: [REQ-123] Acceso a SIIF Nación").unwrap();
+        assert_eq!(
+            r,
+            TicketRef {
+                kind: TicketKind::Req,
+                number: 123
+            }
+        );
+        assert_eq!(r.to_string(), "REQ-123");
+        assert_eq!(
+            find_ticket_ref("[ inc - 5 ] caído").unwrap().to_string(),
+            "INC-5"
+        );
+        assert_eq!(
+            find_ticket_ref("RV: [req-7][INC-9]").unwrap().to_string(),
+            "REQ-7"
+        );
+        assert_eq!(find_ticket_ref("[REQ–44] guion largo").unwrap().number, 44);
+    }
+
+    #[test]
+    fn ignores_non_tags() {
+        assert_eq!(find_ticket_ref("REQ-123 sin corchetes"), None);
+        assert_eq!(find_ticket_ref("[REQ-]"), None);
+        assert_eq!(find_ticket_ref("[REQ-1234567890123456789]"), None);
+        assert_eq!(find_ticket_ref("[CHG-1]"), None);
+        assert_eq!(find_ticket_ref(""), None);
+    }
+
+    #[test]
+    fn parses_bare_refs() {
+        assert_eq!("inc-5".parse::<TicketRef>().unwrap().to_string(), "INC-5");
+        assert_eq!(" REQ 12 ".parse::<TicketRef>().unwrap().number, 12);
+        assert!("REQ-x".parse::<TicketRef>().is_err());
+    }
+
+    #[test]
+    fn strips_prefix_chains() {
+        assert_eq!(strip_reply_prefixes("RE: RV: Fwd: Hola"), "Hola");
+        assert_eq!(
+            strip_reply_prefixes("  Re[2]: ENC:  RES: AW:WG: TR: R: x "),
+            "x"
+        );
+        assert_eq!(strip_reply_prefixes("Re(3) : FW : catálogo"), "catálogo");
+        assert_eq!(strip_reply_prefixes("Reunión: martes"), "Reunión: martes");
+        assert_eq!(strip_reply_prefixes("Resumen"), "Resumen");
+        assert_eq!(strip_reply_prefixes("RE:"), "");
+        assert_eq!(strip_reply_prefixes(""), "");
+    }
+
+    #[test]
+    fn recognises_catalog_requests() {
+        assert!(is_catalog_request("catálogo"));
+        assert!(is_catalog_request("RE: CATALOGO"));
+        assert!(is_catalog_request("  Catálogo. "));
+        assert!(is_catalog_request("Catalogo\u{301}"));
+        assert!(!is_catalog_request("catálogo de servicios de red caído"));
+        assert!(!is_catalog_request("[REQ-1] catálogo"));
+        assert!(!is_catalog_request(""));
+    }
+
+    #[test]
+    fn reads_plus_tokens() {
+        let addr = format!("Mesa de Ayuda <MesaAyuda+{TOK}@minhacienda.gov.co>");
+        assert_eq!(plus_token(&addr, "mesaayuda").as_deref(), Some(TOK));
+        assert_eq!(
+            plus_token(&format!("mesaayuda+{TOK}@x.co"), "MesaAyuda").as_deref(),
+            Some(TOK)
+        );
+        assert_eq!(plus_token("mesaayuda+corto@x.co", "mesaayuda"), None);
+        assert_eq!(plus_token(&format!("otro+{TOK}@x.co"), "mesaayuda"), None);
+        assert_eq!(plus_token("mesaayuda@x.co", "mesaayuda"), None);
+        assert_eq!(
+            plus_token(&format!("mesaayuda+{TOK}!@x.co"), "mesaayuda"),
+            None
+        );
+        assert_eq!(plus_token("", "mesaayuda"), None);
+    }
+
+    #[test]
+    fn reads_subject_tokens() {
+        let s = format!("RE: [REQ-12] Aprobación requerida [APR:{TOK}]");
+        assert_eq!(subject_token(&s).as_deref(), Some(TOK));
+        assert_eq!(
+            subject_token(&format!("[ apr : {TOK} ]")).as_deref(),
+            Some(TOK)
+        );
+        assert_eq!(subject_token("[APR:short]"), None);
+        assert_eq!(subject_token(&format!("[APR:{TOK}")), None);
+    }
+}

@@ -1,0 +1,208 @@
+//! Opening an authenticated IMAP session over plain TCP, implicit TLS or STARTTLS.
+//! A TLS failure is an error; there is never a silent fallback to plain text.
+
+use crate::config::{ImapConfig, Security};
+use secrecy::ExposeSecret;
+use std::fmt;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls::{self, pki_types::ServerName};
+use tokio_rustls::TlsConnector;
+
+pub type Session = async_imap::Session<ImapStream>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot reach IMAP server {addr}: {source}")]
+    Network {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("TLS with IMAP server {addr} failed: {message}")]
+    Tls { addr: String, message: String },
+    #[error("IMAP login as {user} refused: {message}")]
+    Login { user: String, message: String },
+    #[error("IMAP protocol error: {0}")]
+    Protocol(#[from] async_imap::error::Error),
+    #[error("timed out talking to IMAP server {0}")]
+    Timeout(String),
+}
+
+impl ConnectError {
+    /// Wrong credentials will not fix themselves; ops must hear about it loudly.
+    pub fn is_auth(&self) -> bool {
+        matches!(self, ConnectError::Login { .. })
+    }
+}
+
+pub enum ImapStream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl fmt::Debug for ImapStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ImapStream::Plain(_) => "ImapStream::Plain",
+            ImapStream::Tls(_) => "ImapStream::Tls",
+        })
+    }
+}
+
+impl AsyncRead for ImapStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ImapStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ImapStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            ImapStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ImapStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ImapStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Web roots plus an optional PEM bundle (an internal CA or a self-signed test certificate).
+pub fn tls_connector(ca_file: Option<&Path>) -> Result<TlsConnector, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_file {
+        let pem =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            let cert = cert.map_err(|e| format!("bad PEM in {}: {e}", path.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("bad certificate in {}: {e}", path.display()))?;
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+
+async fn timed<T, E>(
+    addr: &str,
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, ConnectError>
+where
+    ConnectError: From<E>,
+{
+    match tokio::time::timeout(STEP_TIMEOUT, f).await {
+        Ok(r) => r.map_err(ConnectError::from),
+        Err(_) => Err(ConnectError::Timeout(addr.to_owned())),
+    }
+}
+
+impl From<std::io::Error> for ConnectError {
+    fn from(e: std::io::Error) -> Self {
+        ConnectError::Network {
+            addr: String::new(),
+            source: e,
+        }
+    }
+}
+
+pub async fn connect(cfg: &ImapConfig) -> Result<Session, ConnectError> {
+    let addr = format!("{}:{}", cfg.host, cfg.port);
+    let tcp = timed(&addr, TcpStream::connect(&addr))
+        .await
+        .map_err(|e| match e {
+            ConnectError::Network { source, .. } => ConnectError::Network {
+                addr: addr.clone(),
+                source,
+            },
+            other => other,
+        })?;
+    let _ = tcp.set_nodelay(true);
+    let tls_err = |message: String| ConnectError::Tls {
+        addr: addr.clone(),
+        message,
+    };
+    let stream = match cfg.security {
+        Security::None => ImapStream::Plain(tcp),
+        Security::Tls => ImapStream::Tls(Box::new(
+            handshake(&cfg.host, cfg.ca_file.as_deref(), tcp)
+                .await
+                .map_err(tls_err)?,
+        )),
+        Security::Starttls => {
+            let mut client = async_imap::Client::new(tcp);
+            timed(&addr, client.read_response()).await?;
+            timed(&addr, client.run_command_and_check_ok("STARTTLS", None)).await?;
+            let tcp = client.into_inner();
+            ImapStream::Tls(Box::new(
+                handshake(&cfg.host, cfg.ca_file.as_deref(), tcp)
+                    .await
+                    .map_err(tls_err)?,
+            ))
+        }
+    };
+    let mut client = async_imap::Client::new(stream);
+    if cfg.security != Security::Starttls {
+        timed(&addr, client.read_response()).await?;
+    }
+    let password = cfg
+        .password
+        .as_ref()
+        .map(|p| p.expose_secret().to_owned())
+        .unwrap_or_default();
+    match tokio::time::timeout(STEP_TIMEOUT, client.login(&cfg.username, password)).await {
+        Err(_) => Err(ConnectError::Timeout(addr)),
+        Ok(Err((e, _))) => Err(ConnectError::Login {
+            user: cfg.username.clone(),
+            message: e.to_string(),
+        }),
+        Ok(Ok(session)) => Ok(session),
+    }
+}
+
+async fn handshake(
+    host: &str,
+    ca_file: Option<&Path>,
+    tcp: TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
+    let connector = tls_connector(ca_file)?;
+    let name = ServerName::try_from(host.to_owned()).map_err(|e| e.to_string())?;
+    match tokio::time::timeout(STEP_TIMEOUT, connector.connect(name, tcp)).await {
+        Err(_) => Err("handshake timed out".into()),
+        Ok(r) => r.map_err(|e| e.to_string()),
+    }
+}

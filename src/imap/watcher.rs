@@ -1,0 +1,327 @@
+//! The mailbox reader: select, catch up by UID, take each mail in, move it out once committed,
+//! then IDLE (or poll) for more. Reconnects with backoff, logging one line per outage.
+
+use super::backoff::Backoff;
+use super::connect::{self, Session};
+use crate::config::ImapConfig;
+use crate::ingest::{Ingestor, Source};
+use crate::store::messages::{self, Destination};
+use crate::store::{self, mailbox, Db};
+use chrono::Utc;
+use futures::TryStreamExt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+/// IMAP servers drop idle connections after 30 minutes (RFC 2177); renew well before.
+const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
+/// Bounds memory: one fetch takes at most this many bytes of message bodies.
+const FETCH_BYTES_BUDGET: u64 = 32 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error(transparent)]
+    Connect(#[from] connect::ConnectError),
+    #[error("IMAP: {0}")]
+    Imap(#[from] async_imap::error::Error),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("ingestion: {0}")]
+    Ingest(#[from] crate::notify::NotifyError),
+    #[error("mailbox {0} has no UIDVALIDITY")]
+    NoUidValidity(String),
+}
+
+pub struct Watcher {
+    pub config: Arc<ImapConfig>,
+    pub db: Db,
+    pub ingestor: Arc<Ingestor>,
+    pub batch_size: u32,
+}
+
+impl Watcher {
+    pub async fn run(self, cancel: CancellationToken) {
+        let mut backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(80));
+        let mut outage_since: Option<Instant> = None;
+        while !cancel.is_cancelled() {
+            let result = self.session(&cancel, &mut outage_since, &mut backoff).await;
+            match result {
+                Ok(()) => break,
+                Err(e) => {
+                    if outage_since.is_none() {
+                        error!(error = %e, "IMAP mailbox unavailable; retrying with backoff");
+                        outage_since = Some(Instant::now());
+                    } else {
+                        debug!(error = %e, "IMAP still unavailable");
+                    }
+                    let delay = backoff.next_delay();
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
+        info!("IMAP watcher stopped");
+    }
+
+    async fn session(
+        &self,
+        cancel: &CancellationToken,
+        outage_since: &mut Option<Instant>,
+        backoff: &mut Backoff,
+    ) -> Result<(), WatchError> {
+        let mut session = connect::connect(&self.config).await?;
+        let capabilities = session.capabilities().await?;
+        let can_move = capabilities.has_str("MOVE");
+        let can_idle = capabilities.has_str("IDLE") && self.config.idle;
+        for folder in [
+            &self.config.processed_folder,
+            &self.config.quarantine_folder,
+        ] {
+            // ALREADYEXISTS is the normal answer after the first start.
+            if let Err(e) = session.create(folder).await {
+                debug!(folder, error = %e, "create folder");
+            }
+        }
+        let selected = session.select(&self.config.mailbox).await?;
+        let uidvalidity = selected
+            .uid_validity
+            .ok_or_else(|| WatchError::NoUidValidity(self.config.mailbox.clone()))?
+            as i64;
+        match outage_since.take() {
+            Some(since) => info!(
+                outage_secs = since.elapsed().as_secs(),
+                "IMAP mailbox reachable again"
+            ),
+            None => info!(mailbox = %self.config.mailbox, idle = can_idle, "watching mailbox"),
+        }
+        backoff.reset();
+        let mut conn = self.db.pool.acquire().await?;
+        let stored = mailbox::get(&mut conn, &self.config.mailbox).await?;
+        drop(conn);
+        let mut first_pass = match stored {
+            Some(s) if s.uidvalidity == uidvalidity => false,
+            Some(s) => {
+                warn!(
+                    old = s.uidvalidity,
+                    new = uidvalidity,
+                    "UIDVALIDITY changed: rescanning unseen mail, duplicates are recognised by Message-ID"
+                );
+                let mut conn = self.db.pool.acquire().await?;
+                messages::forget_stale_moves(&mut conn, uidvalidity).await?;
+                true
+            }
+            None => true,
+        };
+        let baseline = selected.uid_next.map(|u| i64::from(u) - 1).unwrap_or(0);
+        loop {
+            self.move_pending(&mut session, uidvalidity, can_move)
+                .await?;
+            let uids = self.new_uids(&mut session, uidvalidity, first_pass).await?;
+            for chunk in uids.chunks(self.batch_size as usize) {
+                if cancel.is_cancelled() {
+                    break;
+                }
+                self.take_batch(&mut session, uidvalidity, chunk).await?;
+                self.move_pending(&mut session, uidvalidity, can_move)
+                    .await?;
+            }
+            if first_pass {
+                // Seen mail left in the mailbox before our first start is the humans' business.
+                let mut conn = self.db.pool.acquire().await?;
+                let state = mailbox::MailboxState {
+                    uidvalidity,
+                    last_uid: baseline,
+                };
+                mailbox::advance(
+                    &mut conn,
+                    &self.config.mailbox,
+                    state,
+                    store::unix(Utc::now()),
+                )
+                .await?;
+                first_pass = false;
+            }
+            if cancel.is_cancelled() {
+                let _ = session.logout().await;
+                return Ok(());
+            }
+            session = if can_idle {
+                let mut idle = session.idle();
+                idle.init().await?;
+                let (wait, _stop) = idle.wait_with_timeout(IDLE_RENEW);
+                tokio::select! {
+                    r = wait => { r?; }
+                    _ = cancel.cancelled() => {}
+                }
+                idle.done().await?
+            } else {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(self.config.poll_interval_secs)) => {}
+                    _ = cancel.cancelled() => {}
+                }
+                session.noop().await?;
+                session
+            };
+        }
+    }
+
+    async fn new_uids(
+        &self,
+        session: &mut Session,
+        uidvalidity: i64,
+        first_pass: bool,
+    ) -> Result<Vec<u32>, WatchError> {
+        let mut uids: Vec<u32> = if first_pass {
+            session.uid_search("UNSEEN").await?.into_iter().collect()
+        } else {
+            let mut conn = self.db.pool.acquire().await?;
+            let last = mailbox::get(&mut conn, &self.config.mailbox)
+                .await?
+                .filter(|s| s.uidvalidity == uidvalidity)
+                .map(|s| s.last_uid)
+                .unwrap_or(0);
+            // `n:*` always matches the highest UID, even below n; filter again.
+            session
+                .uid_search(format!("UID {}:*", last + 1))
+                .await?
+                .into_iter()
+                .filter(|u| i64::from(*u) > last)
+                .collect()
+        };
+        uids.sort_unstable();
+        Ok(uids)
+    }
+
+    async fn take_batch(
+        &self,
+        session: &mut Session,
+        uidvalidity: i64,
+        uids: &[u32],
+    ) -> Result<(), WatchError> {
+        let sizes = fetch_sizes(session, uids).await?;
+        let mut group = Vec::new();
+        let mut bytes = 0u64;
+        for (uid, size) in sizes {
+            if !group.is_empty() && bytes + size > FETCH_BYTES_BUDGET {
+                self.fetch_and_ingest(session, uidvalidity, &group).await?;
+                group.clear();
+                bytes = 0;
+            }
+            group.push(uid);
+            bytes += size;
+        }
+        if !group.is_empty() {
+            self.fetch_and_ingest(session, uidvalidity, &group).await?;
+        }
+        Ok(())
+    }
+
+    async fn fetch_and_ingest(
+        &self,
+        session: &mut Session,
+        uidvalidity: i64,
+        uids: &[u32],
+    ) -> Result<(), WatchError> {
+        let set = uid_set(uids);
+        let fetched: Vec<_> = session
+            .uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])")
+            .await?
+            .try_collect()
+            .await?;
+        let mut by_uid: Vec<_> = fetched.iter().filter(|f| f.uid.is_some()).collect();
+        by_uid.sort_by_key(|f| f.uid);
+        for f in by_uid {
+            let uid = f.uid.unwrap_or(0);
+            let raw = f.body().unwrap_or(&[]);
+            let arrived = f
+                .internal_date()
+                .map(|d| d.with_timezone(&Utc))
+                .unwrap_or_else(Utc::now);
+            let source = Source {
+                mailbox: self.config.mailbox.clone(),
+                uidvalidity,
+                uid: i64::from(uid),
+            };
+            let outcome = self
+                .ingestor
+                .ingest(raw, Some(&source), arrived, Utc::now())
+                .await?;
+            info!(
+                uid,
+                outcome = outcome.label(),
+                ticket = outcome.ticket().map(|t| t.to_string()),
+                bytes = raw.len(),
+                "message ingested"
+            );
+        }
+        Ok(())
+    }
+
+    /// Moves every committed message out of the mailbox: UID MOVE, or COPY + \Deleted +
+    /// UID EXPUNGE where MOVE is missing. Nothing uncommitted is ever touched.
+    async fn move_pending(
+        &self,
+        session: &mut Session,
+        uidvalidity: i64,
+        can_move: bool,
+    ) -> Result<(), WatchError> {
+        let mut conn = self.db.pool.acquire().await?;
+        let pending = messages::pending_moves(&mut conn, uidvalidity).await?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        for dest in [Destination::Processed, Destination::Quarantine] {
+            let rows: Vec<_> = pending.iter().filter(|p| p.destination() == dest).collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let folder = match dest {
+                Destination::Processed => &self.config.processed_folder,
+                Destination::Quarantine => &self.config.quarantine_folder,
+            };
+            let uids: Vec<u32> = rows.iter().map(|r| r.imap_uid as u32).collect();
+            for chunk in uids.chunks(500) {
+                let set = uid_set(chunk);
+                if can_move {
+                    session.uid_mv(&set, folder).await?;
+                } else {
+                    session.uid_copy(&set, folder).await?;
+                    let _: Vec<_> = session
+                        .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+                        .await?
+                        .try_collect()
+                        .await?;
+                    let _: Vec<_> = session.uid_expunge(&set).await?.try_collect().await?;
+                }
+            }
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            messages::mark_moved(&mut conn, &ids).await?;
+            debug!(count = ids.len(), folder, "messages moved");
+        }
+        Ok(())
+    }
+}
+
+async fn fetch_sizes(session: &mut Session, uids: &[u32]) -> Result<Vec<(u32, u64)>, WatchError> {
+    let fetched: Vec<_> = session
+        .uid_fetch(uid_set(uids), "(UID RFC822.SIZE)")
+        .await?
+        .try_collect()
+        .await?;
+    let mut sizes: Vec<(u32, u64)> = fetched
+        .iter()
+        .filter_map(|f| Some((f.uid?, u64::from(f.size.unwrap_or(0)))))
+        .collect();
+    sizes.sort_unstable();
+    Ok(sizes)
+}
+
+fn uid_set(uids: &[u32]) -> String {
+    uids.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}

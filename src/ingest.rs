@@ -1,0 +1,497 @@
+//! Takes one received mail into the database in a single transaction: the ticket, the stored
+//! message, its events, the mail it causes and the mailbox position. Only after this commit
+//! may the IMAP adapter move the message out of the inbox.
+
+use crate::domain::intake::{self, IntakeDecision, IntakeFacts};
+use crate::domain::text::{self as text, AutoSignals};
+use crate::domain::ticket::{Status, TicketNumber};
+use crate::mail::inbound::{self, InboundMail};
+use crate::notify::{Mailer, Notice, NotifyError};
+use crate::store::messages::{Destination, ImapOrigin};
+use crate::store::{self, events, mailbox, messages, tickets, Conn, Db};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Created {
+        ticket: TicketNumber,
+        acknowledged: bool,
+    },
+    Threaded(TicketNumber),
+    StoredWithoutAnswer {
+        ticket: Option<TicketNumber>,
+        kind: String,
+    },
+    Duplicate,
+    Quarantined(String),
+}
+
+impl Outcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Created { .. } => "created",
+            Outcome::Threaded(_) => "threaded",
+            Outcome::StoredWithoutAnswer { .. } => "auto",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Quarantined(_) => "quarantined",
+        }
+    }
+
+    pub fn ticket(&self) -> Option<TicketNumber> {
+        match self {
+            Outcome::Created { ticket, .. } => Some(*ticket),
+            Outcome::Threaded(t) => Some(*t),
+            Outcome::StoredWithoutAnswer { ticket, .. } => *ticket,
+            _ => None,
+        }
+    }
+
+    /// Where the message goes in the mailbox once committed.
+    pub fn destination(&self) -> Destination {
+        match self {
+            Outcome::Quarantined(_) => Destination::Quarantine,
+            _ => Destination::Processed,
+        }
+    }
+}
+
+/// Where a mail came from in the mailbox, so its position commits with it.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub mailbox: String,
+    pub uidvalidity: i64,
+    pub uid: i64,
+}
+
+pub struct Ingestor {
+    pub db: Db,
+    pub mailer: Arc<Mailer>,
+    /// Addresses we send from or watch; mail from them is never answered.
+    pub own_addresses: Vec<String>,
+    pub ack_max_age: chrono::Duration,
+    pub max_message_bytes: usize,
+    /// Wakes the outbox sender as soon as a mail is queued.
+    pub outbox_wake: Arc<Notify>,
+}
+
+impl Ingestor {
+    #[tracing::instrument(skip_all, fields(uid = source.as_ref().map(|s| s.uid)))]
+    pub async fn ingest(
+        &self,
+        raw: &[u8],
+        source: Option<&Source>,
+        arrived_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, NotifyError> {
+        let parsed = if raw.len() > self.max_message_bytes {
+            Err(format!(
+                "message of {} bytes exceeds ingest.max_message_bytes ({})",
+                raw.len(),
+                self.max_message_bytes
+            ))
+        } else {
+            inbound::parse(raw).map_err(|e| e.to_string())
+        };
+        let mut tx = self.db.pool.begin().await?;
+        let outcome = match parsed {
+            Ok(mail) => {
+                self.take_in(&mut tx, &mail, raw, source, arrived_at, now)
+                    .await?
+            }
+            Err(reason) => {
+                quarantine(&mut tx, raw, &reason, source, now).await?;
+                Outcome::Quarantined(reason)
+            }
+        };
+        if let Some(s) = source {
+            mailbox::advance(
+                &mut tx,
+                &s.mailbox,
+                mailbox::MailboxState {
+                    uidvalidity: s.uidvalidity,
+                    last_uid: s.uid,
+                },
+                store::unix(now),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        if matches!(
+            outcome,
+            Outcome::Created {
+                acknowledged: true,
+                ..
+            }
+        ) {
+            self.outbox_wake.notify_one();
+        }
+        Ok(outcome)
+    }
+
+    async fn take_in(
+        &self,
+        conn: &mut Conn,
+        mail: &InboundMail,
+        raw: &[u8],
+        source: Option<&Source>,
+        arrived_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, NotifyError> {
+        let origin = source.map(|s| ImapOrigin {
+            uidvalidity: s.uidvalidity,
+            uid: s.uid,
+            destination: Destination::Processed,
+        });
+        if messages::inbound_exists(conn, &mail.message_id).await? {
+            if let Some(o) = origin {
+                messages::set_pending_move(conn, &mail.message_id, o).await?;
+            }
+            return Ok(Outcome::Duplicate);
+        }
+        let facts = IntakeFacts {
+            auto: text::classify(&self.auto_signals(mail)),
+            thread: find_thread(conn, mail).await?,
+            too_old_to_acknowledge: now - arrived_at > self.ack_max_age,
+        };
+        let at = store::unix(now);
+        let from = mail.from.clone().unwrap_or(inbound::Mailbox {
+            email: String::new(),
+            name: None,
+        });
+        let decision = intake::decide(&facts);
+        let ticket = match &decision {
+            IntakeDecision::OpenTicket { .. } => Some(
+                tickets::insert(
+                    conn,
+                    &tickets::NewTicket {
+                        status: Status::Registrado.as_str(),
+                        subject: &subject_or_placeholder(&mail.subject),
+                        requester: &from.email,
+                        requester_name: from.name.as_deref(),
+                        root_message_id: &mail.message_id,
+                        at,
+                    },
+                )
+                .await?,
+            ),
+            IntakeDecision::AddToTicket(t) => Some(*t),
+            IntakeDecision::StoreWithoutAnswer { ticket, .. } => *ticket,
+        };
+        let kind = match &decision {
+            IntakeDecision::OpenTicket { .. } => "solicitud".to_owned(),
+            IntakeDecision::AddToTicket(_) => "respuesta".to_owned(),
+            IntakeDecision::StoreWithoutAnswer { kind, .. } => intake::auto_label(*kind).to_owned(),
+        };
+        store_inbound(conn, mail, raw, ticket, &kind, origin, at).await?;
+        let outcome = match decision {
+            IntakeDecision::OpenTicket { acknowledge } => {
+                let t = ticket.unwrap_or(TicketNumber(0));
+                self.register(conn, t, mail, &from, acknowledge, at).await?;
+                Outcome::Created {
+                    ticket: t,
+                    acknowledged: acknowledge,
+                }
+            }
+            IntakeDecision::AddToTicket(t) => {
+                event(
+                    conn,
+                    t,
+                    at,
+                    &from.email,
+                    Some(13),
+                    "respuesta_recibida",
+                    &format!(
+                        "Correo recibido de {} y agregado al requerimiento",
+                        from.email
+                    ),
+                )
+                .await?;
+                tickets::touch(conn, t, at).await?;
+                Outcome::Threaded(t)
+            }
+            IntakeDecision::StoreWithoutAnswer { ticket, kind } => {
+                if let Some(t) = ticket {
+                    event(
+                        conn,
+                        t,
+                        at,
+                        &from.email,
+                        None,
+                        "correo_automatico",
+                        &format!(
+                            "Correo automático ({}) de {} guardado sin respuesta",
+                            intake::auto_label(kind),
+                            from.email
+                        ),
+                    )
+                    .await?;
+                }
+                Outcome::StoredWithoutAnswer {
+                    ticket,
+                    kind: intake::auto_label(kind).to_owned(),
+                }
+            }
+        };
+        Ok(outcome)
+    }
+
+    /// Activities 1 and 3: the request is received by mail, registered with its number and
+    /// the requester is told the number.
+    async fn register(
+        &self,
+        conn: &mut Conn,
+        t: TicketNumber,
+        mail: &InboundMail,
+        from: &inbound::Mailbox,
+        acknowledge: bool,
+        at: i64,
+    ) -> Result<(), NotifyError> {
+        event(
+            conn,
+            t,
+            at,
+            &from.email,
+            Some(1),
+            "solicitud_recibida",
+            "Solicitud recibida por correo electrónico",
+        )
+        .await?;
+        event(
+            conn,
+            t,
+            at,
+            "sistema",
+            Some(3),
+            "registrado",
+            &format!("Requerimiento registrado con el número {t}"),
+        )
+        .await?;
+        if !acknowledge {
+            event(
+                conn,
+                t,
+                at,
+                "sistema",
+                Some(1),
+                "sin_acuse",
+                "Correo antiguo importado sin acuse de recibo",
+            )
+            .await?;
+            return Ok(());
+        }
+        let created = crate::clock::local_display(store::from_unix(at));
+        self.mailer
+            .queue(
+                conn,
+                &Notice {
+                    ticket: Some(t),
+                    kind: "acuse",
+                    template: "acuse_recibo",
+                    data: serde_json::json!({
+                        "ticket": t.to_string(),
+                        "subject": subject_or_placeholder(&mail.subject),
+                        "requester": from.email,
+                        "requester_name": from.name.clone().unwrap_or_else(|| from.email.clone()),
+                        "created_at": created,
+                    }),
+                    to: vec![from.email.clone()],
+                    reply_to: None,
+                    at,
+                    activity: Some(1),
+                    description: "Acuse de recibo enviado al solicitante",
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    fn auto_signals(&self, mail: &InboundMail) -> AutoSignals {
+        let a = &mail.auto;
+        AutoSignals {
+            auto_submitted: a.auto_submitted.clone(),
+            precedence: a.precedence.clone(),
+            x_autoreply: a.x_autoreply.clone(),
+            x_autorespond: a.x_autorespond.clone(),
+            x_auto_response_suppress: a.x_auto_response_suppress.clone(),
+            x_failed_recipients: a.x_failed_recipients.clone(),
+            content_type: a.content_type.clone(),
+            return_path: a.return_path.clone(),
+            list_id: a.list_id.clone(),
+            from: mail.from.as_ref().map(|f| f.email.clone()),
+            subject: Some(mail.subject.clone()),
+            own_addresses: self.own_addresses.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+fn subject_or_placeholder(s: &str) -> String {
+    if s.trim().is_empty() {
+        "(sin asunto)".into()
+    } else {
+        s.chars().take(500).collect()
+    }
+}
+
+/// Threading, strongest evidence first: our subject tag, then the reply headers matched
+/// against every Message-ID we received or sent, then Outlook's conversation index.
+async fn find_thread(
+    conn: &mut Conn,
+    mail: &InboundMail,
+) -> Result<Option<TicketNumber>, sqlx::Error> {
+    if let Some(r) = text::find_ticket_ref(&mail.subject) {
+        if r.kind == text::TicketKind::Req {
+            let n = TicketNumber(r.number);
+            if tickets::get(conn, n).await?.is_some() {
+                return Ok(Some(n));
+            }
+        }
+    }
+    let mut ids = mail.references.clone();
+    ids.extend(mail.in_reply_to.iter().cloned());
+    if let Some(t) = messages::ticket_by_message_ids(conn, &ids).await? {
+        return Ok(Some(t));
+    }
+    if let Some(key) = mail
+        .thread_index
+        .as_deref()
+        .and_then(text::conversation_key)
+    {
+        return messages::ticket_by_thread_key(conn, &key).await;
+    }
+    Ok(None)
+}
+
+async fn store_inbound(
+    conn: &mut Conn,
+    mail: &InboundMail,
+    raw: &[u8],
+    ticket: Option<TicketNumber>,
+    kind: &str,
+    origin: Option<ImapOrigin>,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    let from = mail.from.as_ref();
+    let to: Vec<&str> = mail.recipients().map(|m| m.email.as_str()).collect();
+    let thread_key = mail
+        .thread_index
+        .as_deref()
+        .and_then(text::conversation_key);
+    let row = messages::insert(
+        conn,
+        &messages::NewMessage {
+            ticket,
+            direction: "in",
+            kind,
+            message_id: &mail.message_id,
+            in_reply_to: mail.in_reply_to.last().map(String::as_str),
+            references: Some(&mail.references.join(" "))
+                .filter(|s| !s.is_empty())
+                .map(|s| s.as_str()),
+            thread_key: thread_key.as_deref(),
+            from_addr: from.map(|f| f.email.as_str()).unwrap_or(""),
+            from_name: from.and_then(|f| f.name.as_deref()),
+            to_addrs: &to.join(", "),
+            subject: &mail.subject,
+            body_text: &mail.body_text,
+            body_html: mail.body_html.as_deref(),
+            at: mail.date.map(store::unix).unwrap_or(at),
+            raw: Some(raw),
+            imap: origin,
+            created_at: at,
+        },
+    )
+    .await?;
+    for a in &mail.attachments {
+        let name = text::safe_filename(&a.filename);
+        messages::insert_attachment(
+            conn,
+            &messages::NewAttachment {
+                message_row: row,
+                ticket,
+                filename: &name,
+                content_type: &a.content_type,
+                content: &a.content,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Unreadable mail is kept whole (raw bytes) and moved to the quarantine folder, never dropped.
+async fn quarantine(
+    conn: &mut Conn,
+    raw: &[u8],
+    reason: &str,
+    source: Option<&Source>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    use sha2::Digest;
+    let id = format!(
+        "sha256-{}@mesayuda.invalid",
+        hex::encode(sha2::Sha256::digest(raw))
+    );
+    let origin = source.map(|s| ImapOrigin {
+        uidvalidity: s.uidvalidity,
+        uid: s.uid,
+        destination: Destination::Quarantine,
+    });
+    if messages::inbound_exists(conn, &id).await? {
+        if let Some(o) = origin {
+            messages::set_pending_move(conn, &id, o).await?;
+        }
+        return Ok(());
+    }
+    tracing::warn!(reason, "message quarantined");
+    let at = store::unix(now);
+    messages::insert(
+        conn,
+        &messages::NewMessage {
+            ticket: None,
+            direction: "in",
+            kind: "cuarentena",
+            message_id: &id,
+            in_reply_to: None,
+            references: None,
+            thread_key: None,
+            from_addr: "",
+            from_name: None,
+            to_addrs: "",
+            subject: "",
+            body_text: reason,
+            body_html: None,
+            at,
+            raw: Some(raw),
+            imap: origin,
+            created_at: at,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn event(
+    conn: &mut Conn,
+    ticket: TicketNumber,
+    at: i64,
+    actor: &str,
+    activity: Option<i64>,
+    kind: &str,
+    description: &str,
+) -> Result<(), sqlx::Error> {
+    events::insert(
+        conn,
+        &events::NewEvent {
+            ticket,
+            at,
+            actor,
+            activity,
+            kind,
+            description,
+        },
+    )
+    .await
+}

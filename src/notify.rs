@@ -1,0 +1,131 @@
+//! Queues a templated mail about a ticket: rendered, composed and written to the outbox in the
+//! caller's transaction, recorded on the ticket as an outgoing message and an event.
+
+use crate::domain::ticket::TicketNumber;
+use crate::mail::outbound::{ComposeError, Composer, OutgoingMail};
+use crate::mail::templates::{TemplateError, Templates};
+use crate::store::{events, messages, outbox, Conn};
+use std::sync::{Arc, RwLock};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
+}
+
+pub struct Mailer {
+    templates: RwLock<Arc<Templates>>,
+    composer: Composer,
+}
+
+pub struct Notice<'a> {
+    pub ticket: Option<TicketNumber>,
+    /// Stored as the outbox and message kind, e.g. `acuse`.
+    pub kind: &'a str,
+    pub template: &'a str,
+    pub data: serde_json::Value,
+    pub to: Vec<String>,
+    pub reply_to: Option<String>,
+    pub at: i64,
+    /// The procedure activity this mail belongs to, for the audit trail.
+    pub activity: Option<i64>,
+    pub description: &'a str,
+}
+
+impl Mailer {
+    pub fn new(templates: Templates, composer: Composer) -> Mailer {
+        Mailer {
+            templates: RwLock::new(Arc::new(templates)),
+            composer,
+        }
+    }
+
+    /// Swaps in freshly loaded templates (SIGHUP) without disturbing mail being rendered.
+    pub fn replace_templates(&self, t: Templates) {
+        if let Ok(mut g) = self.templates.write() {
+            *g = Arc::new(t);
+        }
+    }
+
+    fn templates(&self) -> Arc<Templates> {
+        match self.templates.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub async fn queue(&self, conn: &mut Conn, n: &Notice<'_>) -> Result<String, NotifyError> {
+        let rendered = self.templates().render(n.template, &n.data)?;
+        let mut subject = rendered.subject;
+        let mut thread = Vec::new();
+        if let Some(t) = n.ticket {
+            // Every mail about a ticket carries its tag, whatever the template says.
+            if !subject.contains(&t.tag()) {
+                subject = format!("{} {subject}", t.tag());
+            }
+            thread = messages::thread_ids(conn, t).await?;
+        }
+        let composed = self.composer.compose(&OutgoingMail {
+            to: n.to.clone(),
+            subject: subject.clone(),
+            body: rendered.body.clone(),
+            thread,
+            reply_to: n.reply_to.clone(),
+        })?;
+        outbox::enqueue(
+            conn,
+            &outbox::NewOutgoing {
+                ticket: n.ticket,
+                kind: n.kind,
+                message_id: &composed.message_id,
+                envelope_from: &composed.envelope_from,
+                recipients: &composed.recipients,
+                raw: &composed.raw,
+                at: n.at,
+            },
+        )
+        .await?;
+        messages::insert(
+            conn,
+            &messages::NewMessage {
+                ticket: n.ticket,
+                direction: "out",
+                kind: n.kind,
+                message_id: &composed.message_id,
+                in_reply_to: None,
+                references: None,
+                thread_key: None,
+                from_addr: &composed.envelope_from,
+                from_name: None,
+                to_addrs: &composed.recipients.join(", "),
+                subject: &subject,
+                body_text: &rendered.body,
+                body_html: None,
+                at: n.at,
+                raw: None,
+                imap: None,
+                created_at: n.at,
+            },
+        )
+        .await?;
+        if let Some(t) = n.ticket {
+            events::insert(
+                conn,
+                &events::NewEvent {
+                    ticket: t,
+                    at: n.at,
+                    actor: "sistema",
+                    activity: n.activity,
+                    kind: "correo_enviado",
+                    description: n.description,
+                },
+            )
+            .await?;
+        }
+        Ok(composed.message_id)
+    }
+}

@@ -1,0 +1,4 @@
+//! The SMTP adapter: a transport built from config and the outbox sender that drains the queue.
+
+pub mod sender;
+pub mod transport;

@@ -1,0 +1,45 @@
+//! Where the reader is in the IMAP mailbox: UIDVALIDITY and the last UID committed.
+
+use super::Conn;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxState {
+    pub uidvalidity: i64,
+    pub last_uid: i64,
+}
+
+pub async fn get(conn: &mut Conn, mailbox: &str) -> Result<Option<MailboxState>, sqlx::Error> {
+    let row: Option<(i64, i64)> =
+        sqlx::query_as("SELECT uidvalidity, last_uid FROM mailbox_state WHERE mailbox = $1")
+            .bind(mailbox)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.map(|(uidvalidity, last_uid)| MailboxState {
+        uidvalidity,
+        last_uid,
+    }))
+}
+
+/// Records progress; `last_uid` never moves backwards within one UIDVALIDITY.
+pub async fn advance(
+    conn: &mut Conn,
+    mailbox: &str,
+    state: MailboxState,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (mailbox) DO UPDATE SET \
+           last_uid = CASE WHEN mailbox_state.uidvalidity = excluded.uidvalidity \
+                           AND mailbox_state.last_uid > excluded.last_uid \
+                      THEN mailbox_state.last_uid ELSE excluded.last_uid END, \
+           uidvalidity = excluded.uidvalidity, updated_at = excluded.updated_at",
+    )
+    .bind(mailbox)
+    .bind(state.uidvalidity)
+    .bind(state.last_uid)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! Every mail in or out, kept with its ticket; also the index threading searches.
+
+use super::Conn;
+use crate::domain::ticket::TicketNumber;
+use sqlx::FromRow;
+
+pub struct NewMessage<'a> {
+    pub ticket: Option<TicketNumber>,
+    pub direction: &'a str,
+    pub kind: &'a str,
+    pub message_id: &'a str,
+    pub in_reply_to: Option<&'a str>,
+    pub references: Option<&'a str>,
+    pub thread_key: Option<&'a str>,
+    pub from_addr: &'a str,
+    pub from_name: Option<&'a str>,
+    pub to_addrs: &'a str,
+    pub subject: &'a str,
+    pub body_text: &'a str,
+    pub body_html: Option<&'a str>,
+    pub at: i64,
+    pub raw: Option<&'a [u8]>,
+    pub imap: Option<ImapOrigin>,
+    pub created_at: i64,
+}
+
+/// Where an inbound message sits in the mailbox until it has been moved out.
+#[derive(Debug, Clone, Copy)]
+pub struct ImapOrigin {
+    pub uidvalidity: i64,
+    pub uid: i64,
+    pub destination: Destination,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    Processed,
+    Quarantine,
+}
+
+impl Destination {
+    fn pending_state(self) -> &'static str {
+        match self {
+            Destination::Processed => "pending_move",
+            Destination::Quarantine => "pending_quarantine",
+        }
+    }
+}
+
+pub async fn insert(conn: &mut Conn, m: &NewMessage<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO messages (ticket_id, direction, kind, message_id, in_reply_to, references_hdr, \
+         thread_key, from_addr, from_name, to_addrs, subject, body_text, body_html, at, raw, \
+         imap_uidvalidity, imap_uid, imap_state, created_at) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19) RETURNING id",
+    )
+    .bind(m.ticket.map(|t| t.0))
+    .bind(m.direction)
+    .bind(m.kind)
+    .bind(m.message_id)
+    .bind(m.in_reply_to)
+    .bind(m.references)
+    .bind(m.thread_key)
+    .bind(m.from_addr)
+    .bind(m.from_name)
+    .bind(m.to_addrs)
+    .bind(m.subject)
+    .bind(m.body_text)
+    .bind(m.body_html)
+    .bind(m.at)
+    .bind(m.raw)
+    .bind(m.imap.map(|i| i.uidvalidity))
+    .bind(m.imap.map(|i| i.uid))
+    .bind(m.imap.map(|i| i.destination.pending_state()))
+    .bind(m.created_at)
+    .fetch_one(conn)
+    .await
+}
+
+pub struct NewAttachment<'a> {
+    pub message_row: i64,
+    pub ticket: Option<TicketNumber>,
+    pub filename: &'a str,
+    pub content_type: &'a str,
+    pub content: &'a [u8],
+}
+
+pub async fn insert_attachment(conn: &mut Conn, a: &NewAttachment<'_>) -> Result<(), sqlx::Error> {
+    use sha2::Digest;
+    sqlx::query(
+        "INSERT INTO attachments (message_row, ticket_id, filename, content_type, size, sha256, content) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(a.message_row)
+    .bind(a.ticket.map(|t| t.0))
+    .bind(a.filename)
+    .bind(a.content_type)
+    .bind(a.content.len() as i64)
+    .bind(hex::encode(sha2::Sha256::digest(a.content)))
+    .bind(a.content)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether an inbound message with this Message-ID was already taken in.
+pub async fn inbound_exists(conn: &mut Conn, message_id: &str) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM messages WHERE direction = 'in' AND message_id = $1",
+    )
+    .bind(message_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
+}
+
+/// The ticket of the newest message, in or out, whose Message-ID is one of `ids`.
+pub async fn ticket_by_message_ids(
+    conn: &mut Conn,
+    ids: &[String],
+) -> Result<Option<TicketNumber>, sqlx::Error> {
+    // Newest reference first: the direct parent is the best evidence.
+    for id in ids.iter().rev().take(50) {
+        let t: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT ticket_id FROM messages WHERE message_id = $1 AND ticket_id IS NOT NULL \
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(Some(t)) = t {
+            return Ok(Some(TicketNumber(t)));
+        }
+    }
+    Ok(None)
+}
+
+pub async fn ticket_by_thread_key(
+    conn: &mut Conn,
+    key: &str,
+) -> Result<Option<TicketNumber>, sqlx::Error> {
+    let t: Option<Option<i64>> = sqlx::query_scalar(
+        "SELECT ticket_id FROM messages WHERE thread_key = $1 AND ticket_id IS NOT NULL \
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind(key)
+    .fetch_optional(conn)
+    .await?;
+    Ok(t.flatten().map(TicketNumber))
+}
+
+/// Message-IDs of a ticket in order, for the References header of the next mail.
+pub async fn thread_ids(conn: &mut Conn, t: TicketNumber) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT message_id FROM messages WHERE ticket_id = $1 ORDER BY id")
+        .bind(t.0)
+        .fetch_all(conn)
+        .await
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PendingMove {
+    pub id: i64,
+    pub imap_uid: i64,
+    pub imap_state: String,
+}
+
+impl PendingMove {
+    pub fn destination(&self) -> Destination {
+        if self.imap_state == "pending_quarantine" {
+            Destination::Quarantine
+        } else {
+            Destination::Processed
+        }
+    }
+}
+
+/// Messages committed but not yet moved out of the mailbox (a crash or an IMAP error in between).
+pub async fn pending_moves(
+    conn: &mut Conn,
+    uidvalidity: i64,
+) -> Result<Vec<PendingMove>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, imap_uid, imap_state FROM messages \
+         WHERE imap_state IN ('pending_move', 'pending_quarantine') AND imap_uidvalidity = $1 \
+         ORDER BY imap_uid",
+    )
+    .bind(uidvalidity)
+    .fetch_all(conn)
+    .await
+}
+
+/// Marks moves done; with the wrong UIDVALIDITY a pending move can never be done, so those
+/// are closed too (the message is found again by Message-ID if it is still in the mailbox).
+pub async fn mark_moved(conn: &mut Conn, ids: &[i64]) -> Result<(), sqlx::Error> {
+    for chunk in ids.chunks(500) {
+        let list = chunk
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE messages SET imap_state = 'moved' WHERE id IN ({list})"
+        )))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn forget_stale_moves(conn: &mut Conn, uidvalidity: i64) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE messages SET imap_state = 'moved' \
+         WHERE imap_state IN ('pending_move', 'pending_quarantine') AND imap_uidvalidity <> $1",
+    )
+    .bind(uidvalidity)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct MessageRow {
+    pub direction: String,
+    pub kind: String,
+    pub message_id: String,
+    pub from_addr: String,
+    pub to_addrs: String,
+    pub subject: String,
+    pub body_text: String,
+    pub at: i64,
+}
+
+pub async fn for_ticket(conn: &mut Conn, t: TicketNumber) -> Result<Vec<MessageRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT direction, kind, message_id, from_addr, to_addrs, subject, body_text, at \
+         FROM messages WHERE ticket_id = $1 ORDER BY id",
+    )
+    .bind(t.0)
+    .fetch_all(conn)
+    .await
+}
+
+/// Re-points a duplicate Message-ID's mailbox position at the row that already holds it, so
+/// the copy left in the mailbox is moved out like the original.
+pub async fn set_pending_move(
+    conn: &mut Conn,
+    message_id: &str,
+    origin: ImapOrigin,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE messages SET imap_uidvalidity = $1, imap_uid = $2, imap_state = $3 \
+         WHERE id = (SELECT id FROM messages WHERE direction = 'in' AND message_id = $4 LIMIT 1)",
+    )
+    .bind(origin.uidvalidity)
+    .bind(origin.uid)
+    .bind(origin.destination.pending_state())
+    .bind(message_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! Outgoing mail as data: queued in the same transaction as the state change that caused it,
+//! claimed by one sender at a time, marked sent once the SMTP server accepted it.
+
+use super::{Conn, Db};
+use crate::domain::ticket::TicketNumber;
+use sqlx::FromRow;
+
+pub struct NewOutgoing<'a> {
+    pub ticket: Option<TicketNumber>,
+    pub kind: &'a str,
+    pub message_id: &'a str,
+    pub envelope_from: &'a str,
+    pub recipients: &'a [String],
+    pub raw: &'a [u8],
+    pub at: i64,
+}
+
+pub async fn enqueue(conn: &mut Conn, m: &NewOutgoing<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO outbox (ticket_id, kind, message_id, envelope_from, recipients, raw, status, \
+         attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7) \
+         RETURNING id",
+    )
+    .bind(m.ticket.map(|t| t.0))
+    .bind(m.kind)
+    .bind(m.message_id)
+    .bind(m.envelope_from)
+    .bind(m.recipients.join(","))
+    .bind(m.raw)
+    .bind(m.at)
+    .fetch_one(conn)
+    .await
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Claimed {
+    pub id: i64,
+    pub ticket_id: Option<i64>,
+    pub kind: String,
+    pub message_id: String,
+    pub envelope_from: String,
+    pub recipients: String,
+    pub raw: Vec<u8>,
+    pub attempts: i64,
+}
+
+impl Claimed {
+    pub fn recipient_list(&self) -> Vec<String> {
+        self.recipients
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// Takes up to `limit` due mails for `lease_secs`; a sender that dies leaves them to be taken
+/// again when the lease runs out.
+pub async fn claim_due(
+    db: &Db,
+    now: i64,
+    lease_secs: i64,
+    limit: i64,
+) -> Result<Vec<Claimed>, sqlx::Error> {
+    let mut tx = db.pool.begin().await?;
+    let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
+         AND (claimed_until IS NULL OR claimed_until < $1) ORDER BY id LIMIT $2{}",
+        db.skip_locked()
+    )))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    if ids.is_empty() {
+        tx.commit().await?;
+        return Ok(Vec::new());
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE outbox SET claimed_until = $1 WHERE id IN ({list})"
+    )))
+    .bind(now + lease_secs)
+    .execute(&mut *tx)
+    .await?;
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, ticket_id, kind, message_id, envelope_from, recipients, raw, attempts \
+         FROM outbox WHERE id IN ({list}) ORDER BY id"
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+pub async fn mark_sent(db: &Db, id: i64, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, \
+         claimed_until = NULL, last_error = NULL WHERE id = $2",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_retry(db: &Db, id: i64, next_at: i64, error: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, claimed_until = NULL, \
+         last_error = $2 WHERE id = $3",
+    )
+    .bind(next_at)
+    .bind(error)
+    .bind(id)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_failed(db: &Db, id: i64, error: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, claimed_until = NULL, \
+         last_error = $1 WHERE id = $2",
+    )
+    .bind(error)
+    .bind(id)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub ticket_id: Option<i64>,
+    pub kind: String,
+    pub recipients: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+}
+
+pub async fn list(conn: &mut Conn, status: Option<&str>) -> Result<Vec<OutboxRow>, sqlx::Error> {
+    let q =
+        "SELECT id, ticket_id, kind, recipients, status, attempts, next_attempt_at, last_error, \
+             created_at, sent_at FROM outbox";
+    match status {
+        Some(s) => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{q} WHERE status = $1 ORDER BY id"
+            )))
+            .bind(s)
+            .fetch_all(conn)
+            .await
+        }
+        None => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{q} ORDER BY id")))
+                .fetch_all(conn)
+                .await
+        }
+    }
+}
