@@ -40,7 +40,8 @@ const REJECT: &[&str] = &[
 /// punctuation allowed ("¡Sí!", "Aprobado.", "*APROBAR*").
 ///
 /// The rule is literal on purpose, so that approvers can predict it:
-/// "No estoy seguro" rejects with reason "estoy seguro". The rest of that
+/// "No estoy seguro" rejects with reason "estoy seguro", and since "si" is
+/// also Spanish for "if", "Si no hay presupuesto…" approves. The rest of that
 /// line and the lines after it are the reason.
 pub fn parse_answer(text: &str) -> ApprovalAnswer {
     let Some((line, after)) = first_line(text) else {
@@ -109,7 +110,8 @@ pub fn parse_rating(text: &str) -> Option<(u8, String)> {
         let mut next = rest.chars();
         let continues_number = match next.next() {
             Some(c) if c.is_ascii_digit() => true,
-            Some('.' | ',') => next.next().is_some_and(|c| c.is_ascii_digit()),
+            // "4.5", "4,5" and "3/10" are on other scales.
+            Some('.' | ',' | '/') => next.next().is_some_and(|c| c.is_ascii_digit()),
             _ => false,
         };
         if continues_number {
@@ -123,7 +125,7 @@ pub fn parse_rating(text: &str) -> Option<(u8, String)> {
 // Folded phrases that mean the problem is still there.
 static NOT_RESOLVED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"\b(?:no (?:esta|estaba|quedo|ha quedado|fue|ha sido|se ha|se) (?:resuelto|solucionado|arreglado|corregido)|no se (?:resolvio|soluciono|arreglo|corrigio)|no (?:funciona|sirve|abre|carga|me deja)|(?:aun|todavia) no|(?:sigue|continua) (?:fallando|sin funcionar|igual|el (?:error|problema|inconveniente))|persiste|not (?:resolved|fixed|working)|still (?:broken|failing|not))\b",
+        r"\b(?:no (?:esta|estaba|quedo|ha quedado|fue|ha sido|se ha|se) (?:resuelto|solucionado|arreglado|corregido)|no se (?:resolvio|soluciono|arreglo|corrigio)|no (?:lo |me lo )?(?:han|ha) (?:resuelto|solucionado|arreglado)|no (?:funciona|sirve|abre|carga|me deja)|(?:aun|todavia) no|(?:sigue|continua) (?:fallando|sin funcionar|igual|el (?:error|problema|inconveniente))|persiste|not (?:resolved|fixed|working)|still (?:broken|failing|not))\b",
     )
     .unwrap()
 });
@@ -257,6 +259,7 @@ mod tests {
             "6",
             "4.5",
             "4,5 bien",
+            "3/10",
             "Excelente 5",
             "",
             "> 5",
@@ -279,6 +282,8 @@ mod tests {
             "Aún no, sigue igual",
             "Todavía no puedo entrar",
             "It is still not working",
+            "Todavía no me lo han solucionado",
+            "no lo han resuelto",
         ] {
             assert!(says_not_resolved(t), "{t:?}");
         }

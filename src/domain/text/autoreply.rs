@@ -164,8 +164,11 @@ fn is_out_of_office(s: &AutoSignals) -> bool {
 }
 
 fn is_auto_reply(s: &AutoSignals) -> bool {
-    let auto_submitted =
-        folded(s.auto_submitted.as_deref()).is_some_and(|v| !v.is_empty() && !v.starts_with("no"));
+    // RFC 3834: any value but "no" (parameters may follow a `;`).
+    let auto_submitted = folded(s.auto_submitted.as_deref()).is_some_and(|v| {
+        let value = v.split(';').next().unwrap_or("").trim();
+        !value.is_empty() && value != "no"
+    });
     // Exchange marks the replies it generates (OOF, rules) this way; mail a
     // person writes in Outlook does not carry the header.
     let suppress = folded(s.x_auto_response_suppress.as_deref()).is_some_and(|v| {
@@ -208,7 +211,7 @@ mod tests {
         assert_eq!(classify(&person()), None);
         assert_eq!(classify(&AutoSignals::default()), None);
         let mut s = person();
-        s.auto_submitted = Some("No".into());
+        s.auto_submitted = Some("No ; comentario".into());
         s.subject = Some("Vacaciones de Juan: solicitud de acceso para su reemplazo".into());
         assert_eq!(classify(&s), None);
     }
@@ -277,7 +280,7 @@ mod tests {
     #[test]
     fn auto_replies() {
         let cases: [fn(&mut AutoSignals); 6] = [
-            |s| s.auto_submitted = Some("auto-replied".into()),
+            |s| s.auto_submitted = Some("auto-replied; owner-email=\"x@y.co\"".into()),
             |s| s.x_autoreply = Some("yes".into()),
             |s| s.x_autorespond = Some(String::new()),
             |s| s.x_auto_response_suppress = Some("DR, OOF, AutoReply".into()),

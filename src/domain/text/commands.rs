@@ -208,7 +208,10 @@ fn single(arg: &str) -> Option<&str> {
 }
 
 /// A lowercased address from `juan@x.co`, `<juan@x.co>`, `Juan <juan@x.co>`
-/// or Outlook's `juan@x.co<mailto:juan@x.co>`; the error is Spanish.
+/// or Outlook's `juan@x.co<mailto:juan@x.co>`.
+///
+/// # Errors
+/// A Spanish message for the agent when the address is missing or invalid.
 pub fn parse_email(arg: &str) -> Result<String, String> {
     let addr = bare_address(arg).trim_end_matches('.');
     if addr.is_empty() {

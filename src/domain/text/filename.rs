@@ -28,7 +28,6 @@ pub fn safe_filename(name: &str) -> String {
     let s = s
         .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
         .trim_end_matches(|c: char| c == '.' || c.is_whitespace());
-    let s = truncate_keeping_extension(s);
     if s.is_empty() {
         return FALLBACK.to_string();
     }
@@ -37,9 +36,9 @@ pub fn safe_filename(name: &str) -> String {
         .iter()
         .any(|r| r.eq_ignore_ascii_case(stem))
     {
-        return format!("_{s}");
+        return truncate_keeping_extension(&format!("_{s}"));
     }
-    s
+    truncate_keeping_extension(s)
 }
 
 fn keep(c: char) -> bool {
@@ -132,5 +131,7 @@ mod tests {
         assert_eq!(safe_filename(&huge_ext).len(), MAX_BYTES);
         let emoji = "📎".repeat(100);
         assert_eq!(safe_filename(&emoji).len(), 148);
+        let reserved = format!("con.{}", "a".repeat(300));
+        assert_eq!(safe_filename(&reserved).len(), MAX_BYTES);
     }
 }

@@ -90,6 +90,43 @@ mod tests {
         "AQID",
     ];
 
+    #[test]
+    fn agent_reply_from_outlook_mobile() {
+        let body = "#asignar laura.rojas@minhacienda.gov.co<mailto:laura.rojas@minhacienda.gov.co>\r\n\
+            #prioridad Alta\r\n#nota El usuario envió pantallazo;\r\nse escala a redes.\r\n\r\n\
+            Laura, por favor revisa hoy.\r\n\r\nObtener Outlook para Android<https://aka.ms/AAb9ysg>\r\n\
+            ________________________________\r\nDe: Mesa de Ayuda <mesaayuda@minhacienda.gov.co>\r\n\
+            Enviado: martes, 4 de marzo de 2025 8:02 a. m.\r\nPara: Soporte N1\r\n\
+            Asunto: [INC-88] Sin acceso a la VPN\r\n\r\n#cerrar texto citado";
+        let parsed = parse_commands(&new_text(body));
+        assert_eq!(
+            parsed.commands,
+            [
+                Command::Assign {
+                    email: "laura.rojas@minhacienda.gov.co".into()
+                },
+                Command::Priority(Priority::Alta),
+                Command::Note {
+                    text: "El usuario envió pantallazo;\nse escala a redes.".into()
+                },
+            ]
+        );
+        assert_eq!(parsed.rest, "Laura, por favor revisa hoy.");
+    }
+
+    #[test]
+    fn request_fields_from_a_gmail_reply() {
+        let body = "Completo los datos:\n\nNombre: Ana Ruiz\nJustificación: contratista nueva\n\n\
+            El mar, 4 mar 2025 a las 9:00, Mesa de Ayuda <mesaayuda@x.gov.co> escribió:\n\
+            > Nombre:\n> Justificación:\n> Fecha de inicio:";
+        let fields = read_fields(&new_text(body));
+        assert_eq!(fields.get("justificacion"), Some("contratista nueva"));
+        assert_eq!(
+            fields.missing(&["Nombre", "Justificación", "Fecha de inicio"]),
+            ["Fecha de inicio"]
+        );
+    }
+
     fn exercise(s: &str) {
         let _ = fold(s);
         let _ = find_ticket_ref(s);
@@ -107,7 +144,7 @@ mod tests {
         let _ = says_not_resolved(s);
         let _ = conversation_key(s);
         let name = safe_filename(s);
-        assert!(!name.is_empty() && name.len() <= 151);
+        assert!(!name.is_empty() && name.len() <= 150);
         let signals = AutoSignals {
             from: Some(s.into()),
             subject: Some(s.into()),

@@ -17,14 +17,17 @@ static ATTRIBUTION_END: LazyLock<Regex> = LazyLock::new(|| {
 });
 static SEPARATOR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^-{2,}\s*(?:original message|mensaje original|mensagem original|message d'origine|forwarded message|mensaje reenviado|mensagem encaminhada)\s*-{2,}$",
+        r"^-{2,}\s*(?:original message|mensaje original|mensagem original|message d'origine|forwarded message|mensaje reenviado|mensagem encaminhada)\s*-{2,}$|^(?:begin forwarded message|inicio del mensaje reenviado)\s*:$",
     )
     .unwrap()
 });
 // Outlook's header block ("De:", "Enviado:", "Para:", "Asunto:" …).
 static HEADER_FROM: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(?:de|from)\s*:").unwrap());
-static HEADER_DATE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(?:enviado(?: el)?|sent|fecha|date)\s*:").unwrap());
+// "Enviado:" is Outlook's own; "Fecha:" also heads memo-style requests
+// ("De: / Para: / Fecha: / Asunto:"), so it counts only after an address.
+static HEADER_SENT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?:enviado(?: el)?|sent)\s*:").unwrap());
+static HEADER_DATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(?:fecha|date)\s*:").unwrap());
 static HEADER_ANY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:de|from|enviado(?: el)?|sent|fecha|date|para|to|cc|asunto|subject)\s*:")
         .unwrap()
@@ -108,7 +111,9 @@ fn is_outlook_block(folded: &[String], i: usize) -> bool {
     if is_rule(f) {
         return following().next().is_some_and(|l| HEADER_ANY.is_match(l));
     }
-    HEADER_FROM.is_match(f) && following().any(|l| HEADER_DATE.is_match(l))
+    let has_address = f.contains('@');
+    HEADER_FROM.is_match(f)
+        && following().any(|l| HEADER_SENT.is_match(l) || (has_address && HEADER_DATE.is_match(l)))
 }
 
 fn is_rule(f: &str) -> bool {
@@ -176,6 +181,16 @@ mod tests {
     }
 
     #[test]
+    fn mac_outlook_block_needs_an_address() {
+        let mac = "Aprobado\n\nDe: Mesa de Ayuda <mesaayuda@x.gov.co>\nFecha: lunes, 3 de marzo de 2025, 10:15\n\
+            Para: Ana <ana@x.gov.co>\nAsunto: [REQ-1]";
+        assert_eq!(new_text(mac), "Aprobado");
+        let memo = "Solicitud de acceso\nDe: Subdirección de Tesorería\nPara: Mesa de Ayuda\n\
+            Fecha: 3 de marzo de 2025\nAsunto: Usuario SIIF";
+        assert_eq!(new_text(memo), memo);
+    }
+
+    #[test]
     fn cuts_inline_outlook_headers() {
         let body = "Listo\nDe: Mesa <m@x.co> Enviado: lunes, 3 de marzo Para: Juan Asunto: RE: x";
         assert_eq!(new_text(body), "Listo");
@@ -196,6 +211,10 @@ mod tests {
         assert_eq!(
             new_text("Ver abajo\n\n---------- Forwarded message ---------\nDe: x"),
             "Ver abajo"
+        );
+        assert_eq!(
+            new_text("Mira esto\n\nInicio del mensaje reenviado:\n\nDe: x"),
+            "Mira esto"
         );
     }
 

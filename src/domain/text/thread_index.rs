@@ -5,6 +5,7 @@ use base64::alphabet::STANDARD;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
+use std::fmt::Write;
 
 // Outlook pads, other writers of the header do not always.
 const LENIENT: GeneralPurpose = GeneralPurpose::new(
@@ -24,7 +25,13 @@ pub fn conversation_key(header: &str) -> Option<String> {
     let compact: String = header.chars().filter(|c| !c.is_whitespace()).collect();
     let bytes = LENIENT.decode(compact).ok()?;
     let head = bytes.get(..CONVERSATION_BYTES)?;
-    Some(head.iter().map(|b| format!("{b:02x}")).collect())
+    Some(head.iter().fold(
+        String::with_capacity(2 * CONVERSATION_BYTES),
+        |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        },
+    ))
 }
 
 #[cfg(test)]
