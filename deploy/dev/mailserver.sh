@@ -89,7 +89,9 @@ cmd_install() {
 
     # Parallel test processes on a fresh machine all arrive here at once; one apt run is enough
     # and concurrent ones would only fight over the dpkg lock.
-    exec 8>/run/lock/mesayuda-mailserver-install.lock
+    local lock_dir=/run/lock
+    [[ -d $lock_dir && -w $lock_dir ]] || lock_dir=/tmp
+    exec 8>"$lock_dir/mesayuda-mailserver-install.lock"
     flock -w 900 8 || die "timed out waiting for another mailserver.sh install"
     missing=$(missing_packages)
     if [[ -z $missing ]]; then
@@ -128,15 +130,16 @@ cmd_install() {
 set_dir() {
     local arg=$1 create=$2
     [[ -n $arg ]] || die "missing DIR argument"
-    if [[ $create == yes ]]; then
-        mkdir -p -- "$arg" || die "cannot create $arg"
-    fi
-    [[ -d $arg ]] || die "$arg is not a directory (did you run 'start' first?)"
-    DIR=$(cd -- "$arg" && pwd -P)
+    # Validated before anything is created, so a rejected DIR leaves nothing behind.
+    DIR=$(realpath -m -- "$arg")
     [[ $DIR =~ ^/[A-Za-z0-9._+/-]+$ ]] ||
         die "DIR '$DIR' may only contain letters, digits and . _ + - /"
     ((${#DIR} <= MAX_DIR_LEN)) ||
         die "DIR '$DIR' is ${#DIR} characters long; use at most $MAX_DIR_LEN (unix socket paths are limited to 107 bytes)"
+    if [[ $create == yes ]]; then
+        mkdir -p -- "$DIR" || die "cannot create $DIR"
+    fi
+    [[ -d $DIR ]] || die "$DIR is not a directory (did you run 'start' first?)"
 
     DOVECOT_CONF=$DIR/dovecot.conf
     DOVECOT_RUN=$DIR/run/dovecot
@@ -645,7 +648,9 @@ cmd_start() {
     done
     local p
     for p in "$SMTP_PORT" "$IMAP_PORT" "$IMAPS_PORT"; do
-        [[ $p =~ ^[0-9]+$ ]] && ((p > 0 && p < 65536)) || die "invalid port '$p'"
+        if [[ ! $p =~ ^[0-9]{1,5}$ ]] || ((10#$p < 1 || 10#$p > 65535)); then
+            die "invalid port '$p'"
+        fi
     done
     [[ $SMTP_PORT != "$IMAP_PORT" && $SMTP_PORT != "$IMAPS_PORT" && $IMAP_PORT != "$IMAPS_PORT" ]] ||
         die "the three ports must differ"
@@ -708,7 +713,7 @@ cmd_stop() {
 cmd_status() {
     set_dir "${1:-}" no
     local rc=0 pid
-    SMTP_PORT=? IMAP_PORT=? IMAPS_PORT=?
+    SMTP_PORT='?' IMAP_PORT='?' IMAPS_PORT='?'
     # shellcheck source=/dev/null
     [[ -f $PORTS_FILE ]] && . "$PORTS_FILE"
     if pid=$(dovecot_pid); then

@@ -157,14 +157,19 @@ fn check_config(config: Config) -> ExitCode {
 }
 
 /// Opens the database for a CLI command, or says why not.
+/// Migrates too, so a command run before the daemon's first start sees an empty, valid store.
 pub(crate) async fn open_db(config: &Config) -> Result<crate::store::Db, ExitCode> {
-    crate::store::Db::connect(&config.database.url, 2)
-        .await
-        .map_err(|e| {
-            eprintln!(
-                "mesayuda: no se pudo abrir la base de datos {}: {e}",
-                crate::app::redact_url(&config.database.url)
-            );
-            ExitCode::from(EXIT_FAILURE)
-        })
+    let result = async {
+        let db = crate::store::Db::connect(&config.database.url, 2).await?;
+        db.migrate().await?;
+        anyhow::Ok(db)
+    }
+    .await;
+    result.map_err(|e| {
+        eprintln!(
+            "mesayuda: no se pudo abrir la base de datos {}: {e:#}",
+            crate::app::redact_url(&config.database.url)
+        );
+        ExitCode::from(EXIT_FAILURE)
+    })
 }

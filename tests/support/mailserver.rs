@@ -1,0 +1,92 @@
+//! A private Dovecot + Postfix per test, started with the project's own script.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::Command;
+
+pub struct MailServer {
+    pub dir: PathBuf,
+    pub smtp_port: u16,
+    pub imap_port: u16,
+    pub imaps_port: u16,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn script() -> PathBuf {
+    super::repo_root().join("deploy/dev/mailserver.sh")
+}
+
+impl MailServer {
+    pub async fn start() -> MailServer {
+        // Socket paths are limited to ~107 bytes: keep the state directory short.
+        let dir = PathBuf::from(format!(
+            "/tmp/msy-{}-{:x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let server = MailServer {
+            dir,
+            smtp_port: free_port(),
+            imap_port: free_port(),
+            imaps_port: free_port(),
+        };
+        let out = tokio::process::Command::new(script())
+            .arg("start")
+            .arg(&server.dir)
+            .args(["--smtp-port", &server.smtp_port.to_string()])
+            .args(["--imap-port", &server.imap_port.to_string()])
+            .args(["--imaps-port", &server.imaps_port.to_string()])
+            .output()
+            .await
+            .expect("run mailserver.sh");
+        assert!(
+            out.status.success(),
+            "mail server did not start: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        server
+    }
+
+    fn control(&self, verb: &str) {
+        let out = Command::new(script())
+            .arg(verb)
+            .arg(&self.dir)
+            .output()
+            .expect("run mailserver.sh");
+        assert!(
+            out.status.success(),
+            "mailserver.sh {verb} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn stop_smtp(&self) {
+        self.control("stop-smtp");
+    }
+    pub fn start_smtp(&self) {
+        self.control("start-smtp");
+    }
+    pub fn stop_imap(&self) {
+        self.control("stop-imap");
+    }
+    pub fn start_imap(&self) {
+        self.control("start-imap");
+    }
+    pub fn cert(&self) -> PathBuf {
+        self.dir.join("tls/cert.pem")
+    }
+}
+
+impl Drop for MailServer {
+    fn drop(&mut self) {
+        let _ = Command::new(script()).arg("stop").arg(&self.dir).output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

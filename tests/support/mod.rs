@@ -1,0 +1,135 @@
+//! Test harness: real loopback mail servers, real SQLite files and PostgreSQL databases, and the
+//! real `mesayuda` binary. Nothing here mocks a system the daemon talks to.
+#![allow(dead_code)]
+
+pub mod cli;
+pub mod daemon;
+pub mod db;
+pub mod mail;
+pub mod mailserver;
+
+pub use cli::Cli;
+pub use daemon::Daemon;
+pub use db::{DbKind, TestDb};
+pub use mailserver::MailServer;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Runs `f` until it returns `Some`, or panics with `what` after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// One test's world: its own mail server, database and config directory.
+pub struct World {
+    pub mail: MailServer,
+    pub db: TestDb,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+pub const HELPDESK: &str = "mesayuda@example.test";
+pub const NOTIFIER: &str = "servicios.tecnologicos@example.test";
+
+impl World {
+    /// `None` when the database kind is unavailable outside CI (the reason is printed).
+    pub async fn new(kind: DbKind) -> Option<World> {
+        Self::with_extra_config(kind, "").await
+    }
+
+    pub async fn with_extra_config(kind: DbKind, extra: &str) -> Option<World> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = TestDb::create(kind, dir.path()).await?;
+        let mail = MailServer::start().await;
+        let config = dir.path().join("mesayuda.toml");
+        let text = format!(
+            r#"
+[database]
+url = "{db}"
+
+[imap]
+host = "127.0.0.1"
+port = {imap}
+security = "none"
+username = "{HELPDESK}"
+password = "secret"
+poll_interval_secs = 2
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp}
+security = "none"
+from = "Servicios Tecnológicos <{NOTIFIER}>"
+reply_to = "Mesa de Ayuda <{HELPDESK}>"
+
+[paths]
+templates = "{templates}"
+{extra}
+"#,
+            db = db.url,
+            imap = mail.imap_port,
+            smtp = mail.smtp_port,
+            templates = repo_root().join("templates").display(),
+        );
+        std::fs::write(&config, text).expect("write config");
+        Some(World {
+            mail,
+            db,
+            dir,
+            config,
+        })
+    }
+
+    pub fn cli(&self) -> Cli {
+        Cli::new(&self.config)
+    }
+
+    pub fn spawn_daemon(&self) -> Daemon {
+        Daemon::spawn(&self.config, self.dir.path())
+    }
+}
+
+/// Declares a test scenario once and runs it on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(w) = $crate::support::World::new($crate::support::DbKind::Sqlite).await {
+                        super::$name(w).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(w) = $crate::support::World::new($crate::support::DbKind::Postgres).await {
+                        super::$name(w).await;
+                    }
+                }
+            )*
+        }
+    };
+}
