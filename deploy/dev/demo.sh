@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Starts a working demo: a private loopback mail server (Dovecot + Postfix, domain
+# example.test) and the mesayuda daemon on a SQLite file, all state in ./demo-state.
+# Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+STATE=${MESAYUDA_DEMO_DIR:-$PWD/demo-state}
+SMTP_PORT=${SMTP_PORT:-2525}
+IMAP_PORT=${IMAP_PORT:-1143}
+IMAPS_PORT=${IMAPS_PORT:-1993}
+mkdir -p "$STATE"
+
+deploy/dev/mailserver.sh start "$STATE/mail" --smtp-port "$SMTP_PORT" --imap-port "$IMAP_PORT" --imaps-port "$IMAPS_PORT"
+trap 'deploy/dev/mailserver.sh stop "$STATE/mail"' EXIT
+
+cat > "$STATE/mesayuda.toml" <<TOML
+[database]
+url = "sqlite://$STATE/mesayuda.db"
+
+[imap]
+host = "127.0.0.1"
+port = $IMAP_PORT
+security = "none"
+username = "mesayuda@example.test"
+password = "secret"
+
+[smtp]
+host = "127.0.0.1"
+port = $SMTP_PORT
+security = "none"
+from = "Servicios Tecnológicos <servicios.tecnologicos@example.test>"
+reply_to = "Mesa de Ayuda <mesayuda@example.test>"
+
+[paths]
+templates = "$PWD/templates"
+TOML
+
+cargo build --locked --quiet
+cat <<TXT
+
+mesayuda demo: help desk mesayuda@example.test, every @example.test user logs in with "secret".
+
+Send a request (another terminal):
+  printf 'From: Ana <ana@example.test>\r\nTo: mesayuda@example.test\r\nSubject: Instalación de impresora\r\n\r\nNecesito la impresora del piso 3.\r\n' \\
+    | curl -s smtp://127.0.0.1:$SMTP_PORT --mail-from ana@example.test --mail-rcpt mesayuda@example.test -T -
+Read the acknowledgement in Ana's inbox:
+  curl -s --user ana@example.test:secret 'imap://127.0.0.1:$IMAP_PORT/INBOX;UID=1'
+See the ticket:
+  target/debug/mesayuda --config $STATE/mesayuda.toml tickets list
+  target/debug/mesayuda --config $STATE/mesayuda.toml tickets show REQ-1
+
+TXT
+target/debug/mesayuda --config "$STATE/mesayuda.toml" run
