@@ -50,4 +50,9 @@ See the ticket:
   target/debug/mesayuda --config $STATE/mesayuda.toml tickets show REQ-1
 
 TXT
-target/debug/mesayuda --config "$STATE/mesayuda.toml" run
+# In the background so that Ctrl-C or a TERM to this script stops the daemon before the mail server.
+target/debug/mesayuda --config "$STATE/mesayuda.toml" run &
+DAEMON=$!
+trap 'kill -TERM $DAEMON 2>/dev/null; wait $DAEMON; deploy/dev/mailserver.sh stop "$STATE/mail"' EXIT
+trap 'exit 130' INT TERM
+wait $DAEMON
