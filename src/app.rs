@@ -8,6 +8,7 @@ use crate::mail::templates::Templates;
 use crate::notify::Mailer;
 use crate::smtp::sender::Sender;
 use crate::store::Db;
+use crate::workflow::Procedure;
 use anyhow::Context;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,13 +20,18 @@ use tracing::{info, warn};
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 
 pub struct Application {
+    /// SQLite: held while the daemon runs, so that a second instance refuses to start.
+    _instance_lock: Option<crate::ops::lease::InstanceLock>,
     config: Arc<Config>,
     db: Db,
     mailer: Arc<Mailer>,
+    procedure: Arc<Procedure>,
 }
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let instance_lock = crate::ops::lease::sqlite_single_instance(&config.database.url)
+            .map_err(anyhow::Error::msg)?;
         let db = Db::connect(&config.database.url, config.database.max_connections)
             .await
             .with_context(|| {
@@ -36,7 +42,10 @@ impl Application {
             .context("cannot apply database migrations")?;
         let templates = Templates::load(&config.paths.templates)?;
         let composer = Composer::new(&config.smtp.from, &config.smtp.reply_to)?;
+        let procedure = Procedure::from_config(&config)?;
         Ok(Application {
+            _instance_lock: instance_lock,
+            procedure: Arc::new(procedure),
             mailer: Arc::new(Mailer::new(templates, composer)),
             config: Arc::new(config),
             db,
@@ -47,11 +56,20 @@ impl Application {
         &self.db
     }
 
+    pub fn mailer(&self) -> &Mailer {
+        &self.mailer
+    }
+
+    pub fn procedure(&self) -> &Procedure {
+        &self.procedure
+    }
+
     pub fn ingestor(&self, wake: Arc<Notify>) -> Ingestor {
         let c = &self.config;
         Ingestor {
             db: self.db.clone(),
             mailer: self.mailer.clone(),
+            procedure: self.procedure.clone(),
             own_addresses: vec![
                 c.notification_address(),
                 c.helpdesk_address(),
@@ -66,8 +84,16 @@ impl Application {
     /// Runs until `cancel` fires, then gives the workers a bounded time to finish.
     pub async fn run_until(self, cancel: CancellationToken) -> anyhow::Result<()> {
         let wake = Arc::new(Notify::new());
+        let wake_for_sweeper = wake.clone();
         let transport = crate::smtp::transport::build(&self.config.smtp)
             .map_err(|e| anyhow::anyhow!("SMTP configuration: {e}"))?;
+        let ops = crate::ops::daemon::Services {
+            config: self.config.clone(),
+            db: self.db.clone(),
+            mailer: self.mailer.clone(),
+            transport: transport.clone(),
+            wake: wake.clone(),
+        };
         let imap_cfg = Arc::new(self.config.imap.clone());
         let watcher = Watcher {
             config: imap_cfg,
@@ -81,14 +107,28 @@ impl Application {
             wake,
         };
         let mut tasks = tokio::task::JoinSet::new();
-        tasks.spawn(watcher.run(cancel.clone()));
+        crate::ops::daemon::spawn(&ops, &mut tasks, &cancel).await;
+        tasks.spawn(crate::ops::daemon::read_mailbox(
+            self.config.clone(),
+            self.db.clone(),
+            move || watcher.clone(),
+            cancel.clone(),
+        ));
         tasks.spawn(sender.run(cancel.clone()));
+        let sweeper = crate::scheduler::Sweeper {
+            db: self.db.clone(),
+            mailer: self.mailer.clone(),
+            procedure: self.procedure.clone(),
+            outbox_wake: wake_for_sweeper,
+        };
+        tasks.spawn(sweeper.run(cancel.clone()));
         info!(
             database = %redact_url(&self.config.database.url),
             mailbox = %self.config.imap.mailbox,
             "mesayuda running"
         );
         cancel.cancelled().await;
+        crate::ops::systemd::stopping();
         info!("shutting down");
         let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
             while tasks.join_next().await.is_some() {}

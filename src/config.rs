@@ -37,6 +37,23 @@ pub struct Config {
     pub ingest: IngestConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
+    #[serde(default)]
+    pub ops: OpsConfig,
+    /// Token source for `auth = "xoauth2"` (IMAP and SMTP share it).
+    #[serde(default)]
+    pub oauth2: Option<OAuth2Config>,
+    #[serde(default)]
+    pub calendar: crate::domain::calendar::CalendarConfig,
+    #[serde(default)]
+    pub lifecycle: LifecycleConfig,
+    #[serde(default)]
+    pub sla: SlaConfig,
+    #[serde(default)]
+    pub incidents: IncidentsConfig,
+    #[serde(default)]
+    pub escalation: EscalationConfig,
     /// Where the file was read from, for messages that name it.
     #[serde(skip)]
     pub source: PathBuf,
@@ -86,6 +103,12 @@ pub struct ImapConfig {
     pub password: Option<SecretString>,
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    /// `password` (LOGIN) or `xoauth2` (token from `[oauth2]`).
+    #[serde(default)]
+    pub auth: AuthMethod,
+    /// Filled in by `Config::load` when `auth = "xoauth2"`.
+    #[serde(skip)]
+    pub token_source: Option<crate::ops::oauth2::TokenSource>,
     #[serde(default = "default_mailbox")]
     pub mailbox: String,
     #[serde(default = "default_processed_folder")]
@@ -129,6 +152,11 @@ pub struct SmtpConfig {
     pub password: Option<SecretString>,
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    /// `password` (AUTH PLAIN/LOGIN when a username is set) or `xoauth2`.
+    #[serde(default)]
+    pub auth: AuthMethod,
+    #[serde(skip)]
+    pub token_source: Option<crate::ops::oauth2::TokenSource>,
     /// The notification address, e.g. `Servicios Tecnológicos <servicios.tecnologicos@…>`.
     pub from: String,
     /// The watched help-desk address, so that replies come back to the mailbox.
@@ -137,19 +165,176 @@ pub struct SmtpConfig {
     pub ca_file: Option<PathBuf>,
 }
 
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    #[default]
+    Password,
+    Xoauth2,
+}
+
+/// OAuth2 client-credentials flow (Microsoft 365 by default), or a command that prints a token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2Config {
+    #[serde(default)]
+    pub tenant: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<SecretString>,
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// Default: `https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token`.
+    #[serde(default)]
+    pub token_url: Option<String>,
+    #[serde(default = "default_oauth2_scope")]
+    pub scope: String,
+    /// Instead of the flow above: a shell command printing the access token on stdout.
+    #[serde(default)]
+    pub token_command: Option<String>,
+    /// How long a token from `token_command` is reused.
+    #[serde(default = "default_token_command_lifetime")]
+    pub token_command_lifetime_secs: u64,
+}
+
+fn default_oauth2_scope() -> String {
+    "https://outlook.office365.com/.default".into()
+}
+fn default_token_command_lifetime() -> u64 {
+    300
+}
+
+impl OAuth2Config {
+    pub fn token_url(&self) -> Option<String> {
+        self.token_url.clone().or_else(|| {
+            self.tenant
+                .as_ref()
+                .map(|t| format!("https://login.microsoftonline.com/{t}/oauth2/v2.0/token"))
+        })
+    }
+}
+
+/// The health and metrics listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// `host:port` for `/healthz` and `/metrics`; empty disables the listener.
+    #[serde(default = "default_http_listen")]
+    pub listen: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_http_listen(),
+        }
+    }
+}
+
+fn default_http_listen() -> String {
+    "127.0.0.1:9187".into()
+}
+
+/// Who hears about failures no retry fixes (a refused login).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpsConfig {
+    /// Receives at most one alert mail a day while a login keeps failing.
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PathsConfig {
     #[serde(default = "default_templates")]
     pub templates: PathBuf,
+    /// The service catalogue (`[[service]]` entries); without it no request is categorised.
+    #[serde(default)]
+    pub catalog: Option<PathBuf>,
+    /// The people directory (`[[person]]` entries): agents, approvers, escalation chain.
+    #[serde(default)]
+    pub directory: Option<PathBuf>,
 }
 
 impl Default for PathsConfig {
     fn default() -> Self {
         Self {
             templates: default_templates(),
+            catalog: None,
+            directory: None,
         }
     }
+}
+
+/// Business-day limits of the procedure.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LifecycleConfig {
+    /// Activity 7: days a request waits "pendiente por usuario" before it is closed.
+    pub pending_user_business_days: u32,
+    /// Activity 18: days a resolved request waits before it closes by itself.
+    pub auto_close_business_days: u32,
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> Self {
+        Self {
+            pending_user_business_days: 3,
+            auto_close_business_days: 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlaConfig {
+    /// Target for requests whose service is not (yet) known, in business hours.
+    pub default_resolution_hours: f64,
+}
+
+impl Default for SlaConfig {
+    fn default() -> Self {
+        Self {
+            default_resolution_hours: 8.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IncidentsConfig {
+    /// Where a copy of each incident goes (the incident procedure's mailbox).
+    pub address: Option<String>,
+    /// Regexes on the folded (lowercase, unaccented) subject and body.
+    pub patterns: Vec<String>,
+}
+
+impl Default for IncidentsConfig {
+    fn default() -> Self {
+        Self {
+            address: None,
+            patterns: vec![
+                r"\bno funciona\b".into(),
+                r"\bcaid[oa]s?\b".into(),
+                r"\bse cayo\b".into(),
+                r"\berror\b".into(),
+                r"\bfalla\b".into(),
+            ],
+        }
+    }
+}
+
+/// Escalation recipients when the directory has none for the assignee's office.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EscalationConfig {
+    pub coordinator: Option<String>,
+    pub subdirector: Option<String>,
+    pub director: Option<String>,
+    /// Told of requests that need an agent when the directory lists no `agente`.
+    pub agents: Vec<String>,
 }
 
 fn default_templates() -> PathBuf {
@@ -234,7 +419,26 @@ impl Config {
             config.smtp.password_file.as_deref(),
             "MESAYUDA_SMTP_PASSWORD",
         )?;
+        if let Some(o) = config.oauth2.as_mut() {
+            o.client_secret = resolve_secret(
+                path,
+                "oauth2.client_secret",
+                o.client_secret.take(),
+                o.client_secret_file.as_deref(),
+                "MESAYUDA_OAUTH2_CLIENT_SECRET",
+            )?;
+        }
         config.validate()?;
+        config.validate_ops()?;
+        if let Some(o) = &config.oauth2 {
+            let source = crate::ops::oauth2::TokenSource::new(o.clone());
+            if config.imap.auth == AuthMethod::Xoauth2 {
+                config.imap.token_source = Some(source.clone());
+            }
+            if config.smtp.auth == AuthMethod::Xoauth2 {
+                config.smtp.token_source = Some(source);
+            }
+        }
         Ok(config)
     }
 
@@ -260,7 +464,7 @@ impl Config {
         if url.starts_with("postgres") && url::Url::parse(url).is_err() {
             return Err(self.bad_key("database.url", "not a valid URL"));
         }
-        if self.imap.password.is_none() {
+        if self.imap.auth == AuthMethod::Password && self.imap.password.is_none() {
             return Err(self.bad_key(
                 "imap.password",
                 "missing: set imap.password, imap.password_file or MESAYUDA_IMAP_PASSWORD",
@@ -289,8 +493,71 @@ impl Config {
         if self.smtp.password.is_some() && self.smtp.username.is_none() {
             return Err(self.bad_key("smtp.username", "a password is set but no username"));
         }
+        if let Err(e) = crate::domain::calendar::BusinessCalendar::new(&self.calendar) {
+            return Err(self.bad_key(&format!("calendar.{}", e.key()), e.to_string()));
+        }
+        for p in &self.incidents.patterns {
+            if let Err(e) = regex::Regex::new(p) {
+                return Err(self.bad_key("incidents.patterns", format!("`{p}`: {e}")));
+            }
+        }
+        if self.sla.default_resolution_hours <= 0.0 {
+            return Err(self.bad_key("sla.default_resolution_hours", "must be positive"));
+        }
         if self.ingest.batch_size == 0 {
             return Err(self.bad_key("ingest.batch_size", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    fn validate_ops(&self) -> Result<(), ConfigError> {
+        let listen = self.http.listen.trim();
+        if !listen.is_empty() && listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(self.bad_key(
+                "http.listen",
+                format!("`{listen}` is not ip:port (e.g. 127.0.0.1:9187), nor empty"),
+            ));
+        }
+        if let Some(e) = &self.ops.email {
+            if e.parse::<lettre::message::Mailbox>().is_err() {
+                return Err(self.bad_key("ops.email", format!("`{e}` is not an email address")));
+            }
+        }
+        let xoauth2 = [("imap.auth", self.imap.auth), ("smtp.auth", self.smtp.auth)]
+            .into_iter()
+            .find(|(_, a)| *a == AuthMethod::Xoauth2);
+        if let Some((key, _)) = xoauth2 {
+            let Some(o) = &self.oauth2 else {
+                return Err(self.bad_key(key, "\"xoauth2\" needs an [oauth2] section"));
+            };
+            if o.token_command.is_none() {
+                if o.client_id.is_none() {
+                    return Err(self.bad_key(
+                        "oauth2.client_id",
+                        "missing: set client_id (with client_secret_file and tenant) or token_command",
+                    ));
+                }
+                if o.client_secret.is_none() {
+                    return Err(self.bad_key(
+                        "oauth2.client_secret",
+                        "missing: set oauth2.client_secret_file or MESAYUDA_OAUTH2_CLIENT_SECRET",
+                    ));
+                }
+                match o.token_url() {
+                    None => {
+                        return Err(
+                            self.bad_key("oauth2.tenant", "missing: set tenant or token_url")
+                        )
+                    }
+                    Some(u) if url::Url::parse(&u).is_err() => {
+                        return Err(self.bad_key("oauth2.token_url", format!("`{u}` is not a URL")))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        if self.smtp.auth == AuthMethod::Xoauth2 && self.smtp.username.is_none() {
+            return Err(self.bad_key("smtp.username", "\"xoauth2\" needs the mailbox's username"));
         }
         Ok(())
     }

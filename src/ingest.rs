@@ -4,11 +4,12 @@
 
 use crate::domain::intake::{self, IntakeDecision, IntakeFacts};
 use crate::domain::text::{self as text, AutoSignals};
-use crate::domain::ticket::{Status, TicketNumber};
+use crate::domain::ticket::TicketNumber;
 use crate::mail::inbound::{self, InboundMail};
-use crate::notify::{Mailer, Notice, NotifyError};
+use crate::notify::{Mailer, NotifyError};
 use crate::store::messages::{Destination, ImapOrigin};
 use crate::store::{self, events, mailbox, messages, tickets, Conn, Db};
+use crate::workflow::{mail_in, Procedure};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -24,6 +25,8 @@ pub enum Outcome {
         ticket: Option<TicketNumber>,
         kind: String,
     },
+    Catalog,
+    Incident(i64),
     Duplicate,
     Quarantined(String),
 }
@@ -34,6 +37,8 @@ impl Outcome {
             Outcome::Created { .. } => "created",
             Outcome::Threaded(_) => "threaded",
             Outcome::StoredWithoutAnswer { .. } => "auto",
+            Outcome::Catalog => "catalog",
+            Outcome::Incident(_) => "incident",
             Outcome::Duplicate => "duplicate",
             Outcome::Quarantined(_) => "quarantined",
         }
@@ -68,6 +73,7 @@ pub struct Source {
 pub struct Ingestor {
     pub db: Db,
     pub mailer: Arc<Mailer>,
+    pub procedure: Arc<Procedure>,
     /// Addresses we send from or watch; mail from them is never answered.
     pub own_addresses: Vec<String>,
     pub ack_max_age: chrono::Duration,
@@ -118,15 +124,7 @@ impl Ingestor {
             .await?;
         }
         tx.commit().await?;
-        if matches!(
-            outcome,
-            Outcome::Created {
-                acknowledged: true,
-                ..
-            }
-        ) {
-            self.outbox_wake.notify_one();
-        }
+        self.outbox_wake.notify_one();
         Ok(outcome)
     }
 
@@ -156,77 +154,63 @@ impl Ingestor {
             too_old_to_acknowledge: now - arrived_at > self.ack_max_age,
         };
         let at = store::unix(now);
-        let from = mail.from.clone().unwrap_or(inbound::Mailbox {
-            email: String::new(),
-            name: None,
-        });
+        let from = mail
+            .from
+            .as_ref()
+            .map(|f| f.email.clone())
+            .unwrap_or_default();
         let decision = intake::decide(&facts);
-        let ticket = match &decision {
-            IntakeDecision::OpenTicket { .. } => Some(
-                tickets::insert(
-                    conn,
-                    &tickets::NewTicket {
-                        status: Status::Registrado.as_str(),
-                        subject: &subject_or_placeholder(&mail.subject),
-                        requester: &from.email,
-                        requester_name: from.name.as_deref(),
-                        root_message_id: &mail.message_id,
-                        at,
-                    },
-                )
-                .await?,
-            ),
-            IntakeDecision::AddToTicket(t) => Some(*t),
-            IntakeDecision::StoreWithoutAnswer { ticket, .. } => *ticket,
+        let (ticket, kind) = match &decision {
+            IntakeDecision::OpenTicket { .. } => (None, "solicitud".to_owned()),
+            IntakeDecision::AddToTicket(t) => (Some(*t), "respuesta".to_owned()),
+            IntakeDecision::StoreWithoutAnswer { ticket, kind } => {
+                (*ticket, intake::auto_label(*kind).to_owned())
+            }
         };
-        let kind = match &decision {
-            IntakeDecision::OpenTicket { .. } => "solicitud".to_owned(),
-            IntakeDecision::AddToTicket(_) => "respuesta".to_owned(),
-            IntakeDecision::StoreWithoutAnswer { kind, .. } => intake::auto_label(*kind).to_owned(),
-        };
-        store_inbound(conn, mail, raw, ticket, &kind, origin, at).await?;
+        let row = store_inbound(conn, mail, raw, ticket, &kind, origin, at).await?;
+        let snap = self.procedure.snapshot();
+        let ctx = self.procedure.ctx(&snap, now);
         let outcome = match decision {
             IntakeDecision::OpenTicket { acknowledge } => {
-                let t = ticket.unwrap_or(TicketNumber(0));
-                self.register(conn, t, mail, &from, acknowledge, at).await?;
-                Outcome::Created {
-                    ticket: t,
-                    acknowledged: acknowledge,
+                let opened = mail_in::open(
+                    conn,
+                    &self.mailer,
+                    &self.procedure,
+                    mail,
+                    row,
+                    None,
+                    acknowledge,
+                    &ctx,
+                )
+                .await?;
+                match opened {
+                    mail_in::Opened::Ticket(t) => Outcome::Created {
+                        ticket: t,
+                        acknowledged: acknowledge,
+                    },
+                    mail_in::Opened::Catalog => Outcome::Catalog,
+                    mail_in::Opened::Incident(id) => Outcome::Incident(id),
                 }
             }
             IntakeDecision::AddToTicket(t) => {
-                event(
-                    conn,
-                    t,
-                    at,
-                    &from.email,
-                    Some(13),
-                    "respuesta_recibida",
-                    &format!(
-                        "Correo recibido de {} y agregado al requerimiento",
-                        from.email
-                    ),
-                )
-                .await?;
-                tickets::touch(conn, t, at).await?;
-                Outcome::Threaded(t)
+                let landed =
+                    mail_in::reply(conn, &self.mailer, &self.procedure, mail, row, t, &ctx).await?;
+                if landed == t {
+                    Outcome::Threaded(t)
+                } else {
+                    Outcome::Created {
+                        ticket: landed,
+                        acknowledged: true,
+                    }
+                }
             }
             IntakeDecision::StoreWithoutAnswer { ticket, kind } => {
                 if let Some(t) = ticket {
-                    event(
-                        conn,
-                        t,
-                        at,
-                        &from.email,
-                        None,
-                        "correo_automatico",
-                        &format!(
-                            "Correo automático ({}) de {} guardado sin respuesta",
-                            intake::auto_label(kind),
-                            from.email
-                        ),
-                    )
-                    .await?;
+                    let description = format!(
+                        "Correo automático ({}) de {from} guardado sin respuesta",
+                        intake::auto_label(kind)
+                    );
+                    event(conn, t, at, &from, None, "correo_automatico", &description).await?;
                 }
                 Outcome::StoredWithoutAnswer {
                     ticket,
@@ -235,76 +219,6 @@ impl Ingestor {
             }
         };
         Ok(outcome)
-    }
-
-    /// Activities 1 and 3: the request is received by mail, registered with its number and
-    /// the requester is told the number.
-    async fn register(
-        &self,
-        conn: &mut Conn,
-        t: TicketNumber,
-        mail: &InboundMail,
-        from: &inbound::Mailbox,
-        acknowledge: bool,
-        at: i64,
-    ) -> Result<(), NotifyError> {
-        event(
-            conn,
-            t,
-            at,
-            &from.email,
-            Some(1),
-            "solicitud_recibida",
-            "Solicitud recibida por correo electrónico",
-        )
-        .await?;
-        event(
-            conn,
-            t,
-            at,
-            "sistema",
-            Some(3),
-            "registrado",
-            &format!("Requerimiento registrado con el número {t}"),
-        )
-        .await?;
-        if !acknowledge {
-            event(
-                conn,
-                t,
-                at,
-                "sistema",
-                Some(1),
-                "sin_acuse",
-                "Correo antiguo importado sin acuse de recibo",
-            )
-            .await?;
-            return Ok(());
-        }
-        let created = crate::clock::local_display(store::from_unix(at));
-        self.mailer
-            .queue(
-                conn,
-                &Notice {
-                    ticket: Some(t),
-                    kind: "acuse",
-                    template: "acuse_recibo",
-                    data: serde_json::json!({
-                        "ticket": t.to_string(),
-                        "subject": subject_or_placeholder(&mail.subject),
-                        "requester": from.email,
-                        "requester_name": from.name.clone().unwrap_or_else(|| from.email.clone()),
-                        "created_at": created,
-                    }),
-                    to: vec![from.email.clone()],
-                    reply_to: None,
-                    at,
-                    activity: Some(1),
-                    description: "Acuse de recibo enviado al solicitante",
-                },
-            )
-            .await?;
-        Ok(())
     }
 
     fn auto_signals(&self, mail: &InboundMail) -> AutoSignals {
@@ -324,14 +238,6 @@ impl Ingestor {
             own_addresses: self.own_addresses.clone(),
             ..Default::default()
         }
-    }
-}
-
-fn subject_or_placeholder(s: &str) -> String {
-    if s.trim().is_empty() {
-        "(sin asunto)".into()
-    } else {
-        s.chars().take(500).collect()
     }
 }
 
@@ -372,7 +278,7 @@ async fn store_inbound(
     kind: &str,
     origin: Option<ImapOrigin>,
     at: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<i64, sqlx::Error> {
     let from = mail.from.as_ref();
     let to: Vec<&str> = mail.recipients().map(|m| m.email.as_str()).collect();
     let thread_key = mail
@@ -418,7 +324,7 @@ async fn store_inbound(
         )
         .await?;
     }
-    Ok(())
+    Ok(row)
 }
 
 /// Unreadable mail is kept whole (raw bytes) and moved to the quarantine folder, never dropped.

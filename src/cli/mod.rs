@@ -1,5 +1,9 @@
 //! The command line: the daemon and the ops/agent commands around the same database.
 
+mod calendar;
+mod jobs;
+mod ops;
+mod sla;
 mod tickets;
 
 use crate::config::{Config, EXIT_BAD_CONFIG};
@@ -35,12 +39,82 @@ pub enum Command {
     Run,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Validate the configuration and the templates.
-    CheckConfig,
+    /// Validate the configuration, render every template, reach the database, IMAP and SMTP.
+    CheckConfig {
+        /// Only the configuration and the templates; no connections.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Send one mail to ADDRESS straight through the configured SMTP server.
+    SendTestMail { address: String },
+    /// Inspect the outgoing mail queue, and retry failed mail.
+    Outbox {
+        #[command(subcommand)]
+        command: ops::OutboxCommand,
+    },
     /// Inspect tickets.
     Tickets {
         #[command(subcommand)]
         command: TicketsCommand,
+    },
+    /// Time-driven sweeps (SLA alerts, expiries, auto-close).
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+    /// The business calendar the daemon uses.
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
+    /// SLA state of open tickets and compliance of closed ones.
+    Sla {
+        #[command(subcommand)]
+        command: SlaCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Run every sweep once as if the clock read the given instant.
+    Run {
+        /// An RFC 3339 instant, e.g. 2026-11-30T11:00:00-05:00.
+        #[arg(long)]
+        now: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CalendarCommand {
+    /// Public holidays (and extra non-working days) of a year.
+    Holidays {
+        year: i32,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SlaCommand {
+    /// Open tickets with service, status, business time used, % used and due time.
+    Report {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Tickets closed in [FROM, TO] within and outside their target, per service and overall.
+    Compliance {
+        /// First day, YYYY-MM-DD (Bogotá).
+        #[arg(long)]
+        from: String,
+        /// Last day, inclusive, YYYY-MM-DD (Bogotá).
+        #[arg(long)]
+        to: String,
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        #[arg(long)]
+        csv: bool,
     },
 }
 
@@ -97,8 +171,15 @@ pub fn main() -> ExitCode {
             runtime.block_on(run(config))
         }
         Command::Migrate => runtime.block_on(migrate(config)),
-        Command::CheckConfig => check_config(config),
+        Command::CheckConfig { offline } => runtime.block_on(ops::check_config(config, offline)),
+        Command::SendTestMail { address } => {
+            runtime.block_on(ops::send_test_mail(config, &address))
+        }
+        Command::Outbox { command } => runtime.block_on(ops::outbox(config, command)),
         Command::Tickets { command } => runtime.block_on(tickets::run(config, command)),
+        Command::Jobs { command } => runtime.block_on(jobs::run(config, command)),
+        Command::Calendar { command } => calendar::run(config, command),
+        Command::Sla { command } => runtime.block_on(sla::run(config, command)),
     }
 }
 
@@ -136,22 +217,6 @@ async fn migrate(config: Config) -> ExitCode {
         Err(e) => {
             eprintln!("mesayuda: {e:#}");
             ExitCode::from(EXIT_FAILURE)
-        }
-    }
-}
-
-fn check_config(config: Config) -> ExitCode {
-    match crate::mail::templates::Templates::load(&config.paths.templates) {
-        Ok(_) => {
-            println!("Configuración válida: {}", config.source.display());
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!(
-                "mesayuda: config file {}: key `paths.templates`: {e}",
-                config.source.display()
-            );
-            ExitCode::from(EXIT_BAD_CONFIG as u8)
         }
     }
 }

@@ -2,6 +2,8 @@
 
 use super::{open_db, TicketsCommand, EXIT_FAILURE, EXIT_NOT_FOUND};
 use crate::config::Config;
+use crate::domain::calendar::BusinessCalendar;
+use crate::domain::sla::THRESHOLDS;
 use crate::domain::ticket::{Status, TicketNumber};
 use crate::store::{events, from_unix, messages, tickets};
 use serde_json::{json, Value};
@@ -14,7 +16,7 @@ pub async fn run(config: Config, cmd: TicketsCommand) -> ExitCode {
     };
     let result = match cmd {
         TicketsCommand::List { status, json } => list(&db, status.as_deref(), json).await,
-        TicketsCommand::Show { id, json } => show(&db, &id, json).await,
+        TicketsCommand::Show { id, json } => show(&config, &db, &id, json).await,
     };
     match result {
         Ok(code) => code,
@@ -40,6 +42,36 @@ fn summary(t: &tickets::TicketRow) -> Value {
         "requester_name": t.requester_name,
         "created_at": rfc3339(t.created_at),
         "updated_at": rfc3339(t.updated_at),
+        "service": t.service,
+        "category": t.category,
+        "priority": t.priority,
+        "assignee": t.assignee,
+    })
+}
+
+/// What `tickets show --json` adds: fields, survey, SLA clock, change and resolution.
+fn detail(t: &tickets::TicketRow, cal: &BusinessCalendar) -> Value {
+    let sla = t.sla();
+    let fields: Value = serde_json::from_str(&t.fields_json).unwrap_or_else(|_| json!({}));
+    json!({
+        "fields": fields,
+        "survey": t.survey_rating.map(|r| json!({"rating": r, "comment": t.survey_comment})),
+        "change_id": t.change_id,
+        "resolution": t.resolution,
+        "related_ticket": t.related_ticket.map(|r| TicketNumber(r).to_string()),
+        "closed_at": t.closed_at.map(rfc3339),
+        "sla": {
+            "target_business_hours": sla.target_secs as f64 / 3600.0,
+            "used_business_seconds": sla.used_at(cal, chrono::Utc::now()),
+            "paused": sla.is_paused(),
+            "paused_business_seconds": sla.paused_at(cal, chrono::Utc::now()),
+            "due_at": sla.deadline(cal).map(|d| d.to_rfc3339()),
+            "alerts_sent": THRESHOLDS.iter().take(usize::from(sla.alerts_sent)).collect::<Vec<_>>(),
+            "thresholds": (0..THRESHOLDS.len()).map(|i| json!({
+                "percent": THRESHOLDS[i],
+                "due_at": sla.due_at(cal, i).map(|d| d.to_rfc3339()),
+            })).collect::<Vec<_>>(),
+        },
     })
 }
 
@@ -77,7 +109,12 @@ async fn list(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn show(db: &crate::store::Db, id: &str, as_json: bool) -> Result<ExitCode, sqlx::Error> {
+async fn show(
+    config: &Config,
+    db: &crate::store::Db,
+    id: &str,
+    as_json: bool,
+) -> Result<ExitCode, sqlx::Error> {
     let n: TicketNumber = match id.parse() {
         Ok(n) => n,
         Err(e) => {
@@ -92,8 +129,14 @@ async fn show(db: &crate::store::Db, id: &str, as_json: bool) -> Result<ExitCode
     };
     let msgs = messages::for_ticket(&mut conn, n).await?;
     let evs = events::for_ticket(&mut conn, n).await?;
+    let cal = BusinessCalendar::new(&config.calendar).unwrap_or_else(|_| {
+        BusinessCalendar::new(&Default::default()).expect("default calendar is valid")
+    });
     if as_json {
         let mut v = summary(&t);
+        if let (Some(obj), Value::Object(extra)) = (v.as_object_mut(), detail(&t, &cal)) {
+            obj.extend(extra);
+        }
         v["messages"] = msgs
             .iter()
             .map(|m| {
@@ -122,6 +165,15 @@ async fn show(db: &crate::store::Db, id: &str, as_json: bool) -> Result<ExitCode
         println!("Motivo cierre: {r}");
     }
     println!("Solicitante:  {}", t.requester);
+    if let Some(s) = &t.service {
+        println!(
+            "Servicio:     {s} ({})",
+            t.category.as_deref().unwrap_or("-")
+        );
+    }
+    if let Some(a) = &t.assignee {
+        println!("Asignado a:   {a}");
+    }
     println!(
         "Registrado:   {}",
         crate::clock::local_display(from_unix(t.created_at))

@@ -1,5 +1,11 @@
 //! The procedure (Gestión de Requerimientos de Servicios TIC) as pure code: no I/O, no clock.
 
+pub mod calendar;
+pub mod catalog;
+pub mod compliance;
+pub mod directory;
 pub mod intake;
+pub mod procedure;
+pub mod sla;
 pub mod text;
 pub mod ticket;

@@ -6,7 +6,24 @@ use serde::Serialize;
 use std::path::Path;
 
 /// Every template the daemon may render; checked at start so a missing file fails early.
-pub const REQUIRED: &[&str] = &["acuse_recibo"];
+pub const REQUIRED: &[&str] = &[
+    "acuse_recibo",
+    "sin_categoria",
+    "informacion_faltante",
+    "cierre_sin_respuesta",
+    "respuesta_agente",
+    "comando_invalido",
+    "asignacion",
+    "cierre_cambio",
+    "cierre_cancelado",
+    "resuelto_encuesta",
+    "reabierto",
+    "alerta_sla",
+    "mensaje_usuario",
+    "catalogo",
+    "incidente",
+    "incidente_copia",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {

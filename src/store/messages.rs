@@ -259,3 +259,24 @@ pub async fn set_pending_move(
     .await?;
     Ok(())
 }
+
+/// Puts a stored inbound message (and its attachments) on a ticket, or none, with its kind.
+pub async fn assign(
+    conn: &mut Conn,
+    row: i64,
+    ticket: Option<TicketNumber>,
+    kind: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE messages SET ticket_id = $1, kind = $2 WHERE id = $3")
+        .bind(ticket.map(|t| t.0))
+        .bind(kind)
+        .bind(row)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE attachments SET ticket_id = $1 WHERE message_row = $2")
+        .bind(ticket.map(|t| t.0))
+        .bind(row)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -7,6 +7,7 @@ pub mod mailbox;
 pub mod messages;
 pub mod outbox;
 pub mod tickets;
+pub mod timers;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};

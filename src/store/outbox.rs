@@ -165,3 +165,37 @@ pub async fn list(conn: &mut Conn, status: Option<&str>) -> Result<Vec<OutboxRow
         }
     }
 }
+
+/// What `retry` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetryOutcome {
+    /// The failed mail is pending again, due now.
+    Queued,
+    /// No mail with that id.
+    NotFound,
+    /// The mail exists but is not failed (its status is given).
+    NotFailed(String),
+}
+
+/// Puts a failed mail back in the queue, due at `now`, with its attempt count reset.
+pub async fn retry(conn: &mut Conn, id: i64, now: i64) -> Result<RetryOutcome, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $1, \
+         claimed_until = NULL WHERE id = $2 AND status = 'failed'",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 1 {
+        return Ok(RetryOutcome::Queued);
+    }
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM outbox WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(match status {
+        None => RetryOutcome::NotFound,
+        Some(s) => RetryOutcome::NotFailed(s),
+    })
+}

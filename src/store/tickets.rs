@@ -1,6 +1,8 @@
 //! Tickets: the request record the procedure moves through its statuses.
 
-use super::Conn;
+use super::{from_unix, unix, Conn};
+use crate::domain::procedure::Ticket;
+use crate::domain::sla::SlaClock;
 use crate::domain::ticket::TicketNumber;
 use sqlx::FromRow;
 
@@ -16,16 +18,78 @@ pub struct TicketRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub closed_at: Option<i64>,
+    pub service: Option<String>,
+    pub category: Option<String>,
+    pub priority: Option<String>,
+    pub assignee: Option<String>,
+    pub fields_json: String,
+    pub change_id: Option<String>,
+    pub related_ticket: Option<i64>,
+    pub resolution: Option<String>,
+    pub resolved_at: Option<i64>,
+    pub survey_rating: Option<i64>,
+    pub survey_comment: Option<String>,
+    pub sla_target_secs: i64,
+    pub sla_used_secs: i64,
+    pub sla_running_since: Option<i64>,
+    pub sla_paused_secs: i64,
+    pub sla_paused_since: Option<i64>,
+    pub sla_alerts_sent: i64,
 }
 
 impl TicketRow {
     pub fn number(&self) -> TicketNumber {
         TicketNumber(self.id)
     }
+
+    pub fn sla(&self) -> SlaClock {
+        SlaClock {
+            target_secs: self.sla_target_secs,
+            used_secs: self.sla_used_secs,
+            running_since: self.sla_running_since.map(from_unix),
+            paused_secs: self.sla_paused_secs,
+            paused_since: self.sla_paused_since.map(from_unix),
+            alerts_sent: self.sla_alerts_sent.clamp(0, 3) as u8,
+        }
+    }
+
+    /// The procedure's view; `attachments` is counted by the caller.
+    pub fn to_domain(&self, attachments: usize) -> Ticket {
+        Ticket {
+            number: self.number(),
+            status: self
+                .status
+                .parse()
+                .unwrap_or(crate::domain::ticket::Status::Registrado),
+            close_reason: self.close_reason.as_deref().and_then(|r| r.parse().ok()),
+            subject: self.subject.clone(),
+            requester: self.requester.clone(),
+            requester_name: self.requester_name.clone(),
+            service: self.service.clone(),
+            category: self.category.clone(),
+            priority: self.priority.as_deref().and_then(|p| p.parse().ok()),
+            assignee: self.assignee.clone(),
+            fields: serde_json::from_str(&self.fields_json).unwrap_or_default(),
+            attachments,
+            change_id: self.change_id.clone(),
+            resolution: self.resolution.clone(),
+            resolved_at: self.resolved_at.map(from_unix),
+            closed_at: self.closed_at.map(from_unix),
+            survey: self.survey_rating.map(|r| {
+                (
+                    r.clamp(0, 5) as u8,
+                    self.survey_comment.clone().unwrap_or_default(),
+                )
+            }),
+            sla: self.sla(),
+        }
+    }
 }
 
-const COLUMNS: &str = "id, status, close_reason, subject, requester, requester_name, \
-root_message_id, created_at, updated_at, closed_at";
+pub const COLUMNS: &str = "id, status, close_reason, subject, requester, requester_name, \
+root_message_id, created_at, updated_at, closed_at, service, category, priority, assignee, \
+fields_json, change_id, related_ticket, resolution, resolved_at, survey_rating, survey_comment, \
+sla_target_secs, sla_used_secs, sla_running_since, sla_paused_secs, sla_paused_since, sla_alerts_sent";
 
 pub struct NewTicket<'a> {
     pub status: &'a str,
@@ -33,19 +97,21 @@ pub struct NewTicket<'a> {
     pub requester: &'a str,
     pub requester_name: Option<&'a str>,
     pub root_message_id: &'a str,
+    pub related_ticket: Option<TicketNumber>,
     pub at: i64,
 }
 
 pub async fn insert(conn: &mut Conn, t: &NewTicket<'_>) -> Result<TicketNumber, sqlx::Error> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO tickets (status, subject, requester, requester_name, root_message_id, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+         related_ticket, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
     )
     .bind(t.status)
     .bind(t.subject)
     .bind(t.requester)
     .bind(t.requester_name)
     .bind(t.root_message_id)
+    .bind(t.related_ticket.map(|n| n.0))
     .bind(t.at)
     .fetch_one(conn)
     .await?;
@@ -81,6 +147,21 @@ pub async fn list(conn: &mut Conn, status: Option<&str>) -> Result<Vec<TicketRow
     }
 }
 
+/// Tickets closed in `[from, to)` (Unix seconds), for the compliance report.
+pub async fn closed_between(
+    conn: &mut Conn,
+    from: i64,
+    to: i64,
+) -> Result<Vec<TicketRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM tickets WHERE closed_at >= $1 AND closed_at < $2 ORDER BY id"
+    )))
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await
+}
+
 pub async fn touch(conn: &mut Conn, n: TicketNumber, at: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2")
         .bind(at)
@@ -88,4 +169,49 @@ pub async fn touch(conn: &mut Conn, n: TicketNumber, at: i64) -> Result<(), sqlx
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Writes the procedure's view of a ticket back.
+pub async fn save(conn: &mut Conn, t: &Ticket, at: i64) -> Result<(), sqlx::Error> {
+    let s = &t.sla;
+    sqlx::query(
+        "UPDATE tickets SET status = $1, close_reason = $2, service = $3, category = $4, \
+         priority = $5, assignee = $6, fields_json = $7, change_id = $8, resolution = $9, \
+         resolved_at = $10, closed_at = $11, survey_rating = $12, survey_comment = $13, \
+         sla_target_secs = $14, sla_used_secs = $15, sla_running_since = $16, sla_paused_secs = $17, \
+         sla_paused_since = $18, sla_alerts_sent = $19, updated_at = $20, requester = $21 WHERE id = $22",
+    )
+    .bind(t.status.as_str())
+    .bind(t.close_reason.map(|r| r.as_str()))
+    .bind(t.service.as_deref())
+    .bind(t.category.as_deref())
+    .bind(t.priority.map(|p| p.as_str()))
+    .bind(t.assignee.as_deref())
+    .bind(serde_json::to_string(&t.fields).unwrap_or_else(|_| "{}".into()))
+    .bind(t.change_id.as_deref())
+    .bind(t.resolution.as_deref())
+    .bind(t.resolved_at.map(unix))
+    .bind(t.closed_at.map(unix))
+    .bind(t.survey.as_ref().map(|(r, _)| i64::from(*r)))
+    .bind(t.survey.as_ref().map(|(_, c)| c.as_str()))
+    .bind(s.target_secs)
+    .bind(s.used_secs)
+    .bind(s.running_since.map(unix))
+    .bind(s.paused_secs)
+    .bind(s.paused_since.map(unix))
+    .bind(i64::from(s.alerts_sent))
+    .bind(at)
+    .bind(t.requester.as_str())
+    .bind(t.number.0)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn attachment_count(conn: &mut Conn, n: TicketNumber) -> Result<usize, sqlx::Error> {
+    let c: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attachments WHERE ticket_id = $1")
+        .bind(n.0)
+        .fetch_one(conn)
+        .await?;
+    Ok(c as usize)
 }

@@ -55,7 +55,21 @@ impl World {
         Self::with_extra_config(kind, "").await
     }
 
+    /// With the shipped catalogue and directory (`deploy/`), so the whole procedure runs.
+    pub async fn with_procedure(kind: DbKind) -> Option<World> {
+        let paths = format!(
+            "catalog = \"{}\"\ndirectory = \"{}\"\n",
+            repo_root().join("deploy/catalog.toml").display(),
+            repo_root().join("deploy/directory.toml").display()
+        );
+        Self::build(kind, &paths, "").await
+    }
+
     pub async fn with_extra_config(kind: DbKind, extra: &str) -> Option<World> {
+        Self::build(kind, "", extra).await
+    }
+
+    async fn build(kind: DbKind, paths: &str, extra: &str) -> Option<World> {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = TestDb::create(kind, dir.path()).await?;
         let mail = MailServer::start().await;
@@ -82,6 +96,7 @@ reply_to = "Mesa de Ayuda <{HELPDESK}>"
 
 [paths]
 templates = "{templates}"
+{paths}
 {extra}
 "#,
             db = db.url,
@@ -111,11 +126,14 @@ templates = "{templates}"
 #[macro_export]
 macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {
+        $crate::on_both_databases!(new; $($name),*);
+    };
+    ($ctor:ident; $($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    if let Some(w) = $crate::support::World::new($crate::support::DbKind::Sqlite).await {
+                    if let Some(w) = $crate::support::World::$ctor($crate::support::DbKind::Sqlite).await {
                         super::$name(w).await;
                     }
                 }
@@ -125,7 +143,7 @@ macro_rules! on_both_databases {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    if let Some(w) = $crate::support::World::new($crate::support::DbKind::Postgres).await {
+                    if let Some(w) = $crate::support::World::$ctor($crate::support::DbKind::Postgres).await {
                         super::$name(w).await;
                     }
                 }

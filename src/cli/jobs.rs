@@ -1,0 +1,65 @@
+//! `mesayuda jobs run --now INSTANT`: every sweep once, as if the clock read INSTANT. Mail it
+//! queues goes through the outbox; a running daemon sends it within seconds.
+
+use super::{open_db, JobsCommand, EXIT_FAILURE};
+use crate::config::{Config, EXIT_BAD_CONFIG};
+use crate::mail::outbound::Composer;
+use crate::mail::templates::Templates;
+use crate::notify::Mailer;
+use crate::workflow::{sweep, Procedure};
+use chrono::{DateTime, Utc};
+use std::process::ExitCode;
+
+/// The pieces a CLI command needs to run the procedure without the mail adapters.
+pub(crate) fn procedure_parts(config: &Config) -> Result<(Mailer, Procedure), String> {
+    let templates = Templates::load(&config.paths.templates).map_err(|e| e.to_string())?;
+    let composer =
+        Composer::new(&config.smtp.from, &config.smtp.reply_to).map_err(|e| e.to_string())?;
+    let procedure = Procedure::from_config(config).map_err(|e| format!("{e:#}"))?;
+    Ok((Mailer::new(templates, composer), procedure))
+}
+
+pub async fn run(config: Config, cmd: JobsCommand) -> ExitCode {
+    let JobsCommand::Run { now, json } = cmd;
+    let now: DateTime<Utc> = match DateTime::parse_from_rfc3339(&now) {
+        Ok(t) => t.with_timezone(&Utc),
+        Err(e) => {
+            eprintln!("mesayuda: --now `{now}` no es un instante RFC 3339 ({e}); ejemplo: 2026-11-30T11:00:00-05:00");
+            return ExitCode::from(EXIT_BAD_CONFIG as u8);
+        }
+    };
+    let (mailer, procedure) = match procedure_parts(&config) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("mesayuda: {e}");
+            return ExitCode::from(EXIT_BAD_CONFIG as u8);
+        }
+    };
+    let db = match open_db(&config).await {
+        Ok(db) => db,
+        Err(code) => return code,
+    };
+    match sweep::run(&db, &mailer, &procedure, now).await {
+        Ok(report) => {
+            if json {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            } else {
+                println!(
+                    "Tareas ejecutadas a las {}: {} vencimiento(s) atendido(s), {} alerta(s) y {} correo(s) en cola.",
+                    crate::clock::local_display(now),
+                    report.timers_handled,
+                    report.alerts_queued,
+                    report.mails_queued
+                );
+                for c in &report.changes {
+                    println!("  {c}");
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("mesayuda: {e}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! Operations commands: `check-config` (templates rendered, database, mailbox and SMTP
+//! reached), `send-test-mail ADDRESS`, and `outbox list|retry`.
+
+use super::{open_db, EXIT_FAILURE, EXIT_NOT_FOUND};
+use crate::config::{Config, Security, EXIT_BAD_CONFIG};
+use crate::mail::outbound::{Composer, OutgoingMail};
+use crate::store::{from_unix, outbox};
+use clap::Subcommand;
+use lettre::AsyncTransport;
+use std::process::ExitCode;
+use std::time::Duration;
+
+const BAD_USAGE: u8 = EXIT_BAD_CONFIG as u8;
+const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Outgoing mail, oldest first: pending, sent and failed.
+    List {
+        /// pending, sent or failed.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue a failed mail again; the daemon sends it within seconds.
+    Retry {
+        /// The id shown by `outbox list`.
+        id: i64,
+    },
+}
+
+fn security(s: Security) -> &'static str {
+    match s {
+        Security::Tls => "tls",
+        Security::Starttls => "starttls",
+        Security::None => "none",
+    }
+}
+
+/// Exit code: 2 when the configuration or a template is wrong, else 1 when a server could not
+/// be reached, else 0.
+pub async fn check_config(config: Config, offline: bool) -> ExitCode {
+    println!("Configuración válida: {}", config.source.display());
+    let mut code = 0u8;
+    let dir = &config.paths.templates;
+    match crate::mail::templates::Templates::load(dir)
+        .map_err(|e| vec![e.to_string()])
+        .and_then(|_| crate::ops::check::render_all_templates(dir))
+    {
+        Ok(names) => println!(
+            "plantillas: ok ({} renderizadas con datos de ejemplo, {})",
+            names.len(),
+            dir.display()
+        ),
+        Err(errors) => {
+            println!("plantillas: error ({})", dir.display());
+            for e in errors {
+                println!("  {e}");
+            }
+            code = BAD_USAGE;
+        }
+    }
+    if offline {
+        return ExitCode::from(code);
+    }
+    let worse = |code: u8, new: u8| {
+        if code == BAD_USAGE {
+            code
+        } else {
+            code.max(new)
+        }
+    };
+
+    let db_url = crate::app::redact_url(&config.database.url);
+    let db = tokio::time::timeout(CHECK_TIMEOUT, async {
+        let db = crate::store::Db::connect(&config.database.url, 1).await?;
+        sqlx::query_scalar::<_, i32>("SELECT 1")
+            .fetch_one(&db.pool)
+            .await?;
+        db.pool.close().await;
+        Ok::<_, sqlx::Error>(())
+    })
+    .await;
+    match db {
+        Ok(Ok(())) => println!("base de datos: ok ({db_url})"),
+        Ok(Err(e)) => {
+            println!("base de datos: error: {db_url}: {e}");
+            code = worse(code, EXIT_FAILURE);
+        }
+        Err(_) => {
+            println!("base de datos: error: {db_url}: sin respuesta en {CHECK_TIMEOUT:?}");
+            code = worse(code, EXIT_FAILURE);
+        }
+    }
+
+    let imap = &config.imap;
+    let where_imap = format!("{}:{} {}", imap.host, imap.port, security(imap.security));
+    let result = tokio::time::timeout(CHECK_TIMEOUT, async {
+        let mut s = crate::imap::connect::connect(imap)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mbox = s.examine(&imap.mailbox).await.map_err(|e| {
+            format!(
+                "login ok, but mailbox {} cannot be opened: {e}",
+                imap.mailbox
+            )
+        })?;
+        let _ = s.logout().await;
+        Ok::<_, String>(mbox.exists)
+    })
+    .await
+    .unwrap_or_else(|_| Err(format!("no answer within {CHECK_TIMEOUT:?}")));
+    match result {
+        Ok(n) => println!(
+            "imap: ok ({where_imap}, {} como {}, {n} mensajes en {})",
+            match imap.auth {
+                crate::config::AuthMethod::Password => "LOGIN",
+                crate::config::AuthMethod::Xoauth2 => "XOAUTH2",
+            },
+            imap.username,
+            imap.mailbox
+        ),
+        Err(e) => {
+            println!("imap: error: {e}");
+            code = worse(code, EXIT_FAILURE);
+        }
+    }
+
+    let smtp = &config.smtp;
+    let where_smtp = format!("{}:{} {}", smtp.host, smtp.port, security(smtp.security));
+    match crate::smtp::transport::build(smtp) {
+        Err(e) => {
+            println!("smtp: error: {e}");
+            code = BAD_USAGE;
+        }
+        Ok(t) => match tokio::time::timeout(CHECK_TIMEOUT, t.test_connection()).await {
+            Ok(Ok(())) => println!("smtp: ok ({where_smtp})"),
+            Ok(Err(e)) => {
+                println!("smtp: error: {e}");
+                code = worse(code, EXIT_FAILURE);
+            }
+            Err(_) => {
+                println!("smtp: error: {where_smtp}: no answer within {CHECK_TIMEOUT:?}");
+                code = worse(code, EXIT_FAILURE);
+            }
+        },
+    }
+    ExitCode::from(code)
+}
+
+/// Sends one mail straight through SMTP (not through the outbox), to prove delivery works.
+pub async fn send_test_mail(config: Config, address: &str) -> ExitCode {
+    if address.parse::<lettre::message::Mailbox>().is_err() {
+        eprintln!("mesayuda: `{address}` no es una dirección de correo");
+        return ExitCode::from(BAD_USAGE);
+    }
+    let composed = Composer::new(&config.smtp.from, &config.smtp.reply_to).and_then(|c| {
+        c.compose(&OutgoingMail {
+            to: vec![address.to_owned()],
+            subject: "Correo de prueba de mesayuda".into(),
+            body: format!(
+                "Este es un correo de prueba enviado con `mesayuda send-test-mail`.\n\n\
+                 Servidor SMTP: {}:{} ({})\nRemitente: {}\nConfiguración: {}\n",
+                config.smtp.host,
+                config.smtp.port,
+                security(config.smtp.security),
+                config.smtp.from,
+                config.source.display()
+            ),
+            thread: Vec::new(),
+            reply_to: None,
+        })
+    });
+    let composed = match composed {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mesayuda: {e}");
+            return ExitCode::from(BAD_USAGE);
+        }
+    };
+    let transport = match crate::smtp::transport::build(&config.smtp) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("mesayuda: config file {}: {e}", config.source.display());
+            return ExitCode::from(BAD_USAGE);
+        }
+    };
+    let envelope = lettre::address::Envelope::new(
+        composed.envelope_from.parse().ok(),
+        composed
+            .recipients
+            .iter()
+            .filter_map(|r| r.parse().ok())
+            .collect(),
+    );
+    let envelope = match envelope {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("mesayuda: {e}");
+            return ExitCode::from(BAD_USAGE);
+        }
+    };
+    match tokio::time::timeout(CHECK_TIMEOUT, transport.send_raw(&envelope, &composed.raw)).await {
+        Ok(Ok(resp)) => {
+            println!(
+                "Correo de prueba enviado a {address} (Message-ID <{}>): el servidor respondió {}",
+                composed.message_id,
+                resp.code()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(Err(e)) => {
+            eprintln!("mesayuda: no se pudo enviar el correo de prueba: {e}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+        Err(_) => {
+            eprintln!("mesayuda: el servidor SMTP no respondió en {CHECK_TIMEOUT:?}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+pub async fn outbox(config: Config, cmd: OutboxCommand) -> ExitCode {
+    if let OutboxCommand::List {
+        status: Some(s), ..
+    } = &cmd
+    {
+        if !["pending", "sent", "failed"].contains(&s.as_str()) {
+            eprintln!("mesayuda: estado `{s}` desconocido: use pending, sent o failed");
+            return ExitCode::from(BAD_USAGE);
+        }
+    }
+    let db = match open_db(&config).await {
+        Ok(db) => db,
+        Err(code) => return code,
+    };
+    let result = async {
+        let mut conn = db.pool.acquire().await?;
+        match cmd {
+            OutboxCommand::List { status, json } => {
+                let rows = outbox::list(&mut conn, status.as_deref()).await?;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
+                    );
+                } else if rows.is_empty() {
+                    println!("(sin correos)");
+                } else {
+                    println!(
+                        "{:>6}  {:<8} {:<20} {:>8} {:<8} {:<17} {:<30} ERROR",
+                        "ID", "ESTADO", "TIPO", "INTENTOS", "TICKET", "CREADO", "PARA"
+                    );
+                    for r in rows {
+                        println!(
+                            "{:>6}  {:<8} {:<20} {:>8} {:<8} {:<17} {:<30} {}",
+                            r.id,
+                            r.status,
+                            r.kind,
+                            r.attempts,
+                            r.ticket_id.map(|t| format!("REQ-{t}")).unwrap_or_default(),
+                            from_unix(r.created_at).format("%Y-%m-%d %H:%M"),
+                            r.recipients,
+                            r.last_error.unwrap_or_default()
+                        );
+                    }
+                }
+                Ok::<_, sqlx::Error>(ExitCode::SUCCESS)
+            }
+            OutboxCommand::Retry { id } => {
+                let now = crate::store::unix(chrono::Utc::now());
+                Ok(match outbox::retry(&mut conn, id, now).await? {
+                    outbox::RetryOutcome::Queued => {
+                        println!("Correo {id} en cola de nuevo; el daemon lo enviará en segundos.");
+                        ExitCode::SUCCESS
+                    }
+                    outbox::RetryOutcome::NotFound => {
+                        eprintln!("mesayuda: no hay correo {id} en la cola");
+                        ExitCode::from(EXIT_NOT_FOUND)
+                    }
+                    outbox::RetryOutcome::NotFailed(s) => {
+                        eprintln!(
+                            "mesayuda: el correo {id} está en estado `{s}`: solo se reintenta uno `failed`"
+                        );
+                        ExitCode::from(BAD_USAGE)
+                    }
+                })
+            }
+        }
+    }
+    .await;
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mesayuda: error de base de datos: {e}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}

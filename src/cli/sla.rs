@@ -1,0 +1,184 @@
+//! `mesayuda sla report` (open tickets against their clock) and `mesayuda sla compliance`
+//! (closed tickets against their target, per service and overall).
+
+use super::{open_db, SlaCommand, EXIT_FAILURE};
+use crate::config::{Config, EXIT_BAD_CONFIG};
+use crate::domain::calendar::BusinessCalendar;
+use crate::domain::compliance::{self, ClosedTicket};
+use crate::domain::ticket::CloseReason;
+use crate::store::{tickets, Db};
+use chrono::{NaiveDate, TimeZone, Utc};
+use serde_json::json;
+use std::process::ExitCode;
+
+pub async fn run(config: Config, cmd: SlaCommand) -> ExitCode {
+    let cal = match BusinessCalendar::new(&config.calendar) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mesayuda: [calendar]: {e}");
+            return ExitCode::from(EXIT_BAD_CONFIG as u8);
+        }
+    };
+    let db = match open_db(&config).await {
+        Ok(db) => db,
+        Err(code) => return code,
+    };
+    let result = match cmd {
+        SlaCommand::Report { json } => report(&db, &cal, json).await,
+        SlaCommand::Compliance {
+            from,
+            to,
+            json,
+            csv,
+        } => {
+            let (Some(from), Some(to)) = (day_start(&cal, &from, 0), day_start(&cal, &to, 1))
+            else {
+                eprintln!("mesayuda: --from y --to deben ser fechas AAAA-MM-DD");
+                return ExitCode::from(EXIT_BAD_CONFIG as u8);
+            };
+            compliance_report(&db, from, to, json, csv).await
+        }
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("mesayuda: error de base de datos: {e}");
+        ExitCode::from(EXIT_FAILURE)
+    })
+}
+
+/// Local midnight of `date` (+ `plus_days`) in the calendar's zone, as Unix seconds.
+fn day_start(cal: &BusinessCalendar, date: &str, plus_days: i64) -> Option<i64> {
+    let d = NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()? + chrono::Duration::days(plus_days);
+    let local = cal
+        .timezone()
+        .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+        .earliest()?;
+    Some(local.with_timezone(&Utc).timestamp())
+}
+
+async fn report(db: &Db, cal: &BusinessCalendar, as_json: bool) -> Result<ExitCode, sqlx::Error> {
+    let mut conn = db.pool.acquire().await?;
+    let now = Utc::now();
+    let rows: Vec<_> = tickets::list(&mut conn, None)
+        .await?
+        .into_iter()
+        .filter(|t| t.status != "cerrado")
+        .collect();
+    let lines: Vec<_> = rows
+        .iter()
+        .map(|t| {
+            let sla = t.sla();
+            let used = sla.used_at(cal, now);
+            let pct = if sla.target_secs > 0 {
+                used as f64 * 100.0 / sla.target_secs as f64
+            } else {
+                0.0
+            };
+            json!({
+                "id": t.number().to_string(),
+                "service": t.service,
+                "status": t.status,
+                "used_business_seconds": used,
+                "target_business_hours": sla.target_secs as f64 / 3600.0,
+                "percent_used": (pct * 10.0).round() / 10.0,
+                "paused": sla.is_paused(),
+                "due_at": sla.deadline(cal).map(|d| d.to_rfc3339()),
+            })
+        })
+        .collect();
+    if as_json {
+        println!("{}", serde_json::Value::Array(lines));
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<9} {:<12} {:<22} {:>8} {:>7}  vence",
+        "caso", "servicio", "estado", "horas", "%"
+    );
+    for l in &lines {
+        println!(
+            "{:<9} {:<12} {:<22} {:>8.1} {:>6.1}%  {}",
+            l["id"].as_str().unwrap_or(""),
+            l["service"].as_str().unwrap_or("-"),
+            l["status"].as_str().unwrap_or(""),
+            l["used_business_seconds"].as_i64().unwrap_or(0) as f64 / 3600.0,
+            l["percent_used"].as_f64().unwrap_or(0.0),
+            if l["paused"] == true {
+                "(detenido)".to_owned()
+            } else {
+                l["due_at"].as_str().unwrap_or("-").to_owned()
+            },
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn compliance_report(
+    db: &Db,
+    from: i64,
+    to: i64,
+    as_json: bool,
+    csv: bool,
+) -> Result<ExitCode, sqlx::Error> {
+    let mut conn = db.pool.acquire().await?;
+    let closed: Vec<ClosedTicket> = tickets::closed_between(&mut conn, from, to)
+        .await?
+        .iter()
+        .map(|t| ClosedTicket {
+            service: t.service.clone(),
+            attended: matches!(
+                t.close_reason.as_deref().and_then(|r| r.parse().ok()),
+                Some(CloseReason::Resuelto | CloseReason::Cambio)
+            ),
+            target_secs: t.sla_target_secs,
+            used_secs: t.sla_used_secs,
+            paused_secs: t.sla_paused_secs,
+            alerts_sent: t.sla_alerts_sent.clamp(0, 3) as u8,
+        })
+        .collect();
+    let r = compliance::report(&closed);
+    if as_json {
+        println!("{}", serde_json::to_string(&r).unwrap_or_default());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let all = r.services.iter().chain(std::iter::once(&r.overall));
+    if csv {
+        println!("servicio,cerrados,atendidos,dentro,fuera,pct_dentro,pct_fuera,mediana_h,p90_h,pausa_h,alertas_50,alertas_75,alertas_100");
+        for l in all {
+            println!(
+                "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                l.service,
+                l.closed,
+                l.attended,
+                l.within_target,
+                l.outside_target,
+                l.within_pct,
+                l.outside_pct,
+                l.median_business_hours,
+                l.p90_business_hours,
+                l.paused_business_hours,
+                l.alerts_50,
+                l.alerts_75,
+                l.alerts_100
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<14} {:>8} {:>8} {:>14} {:>14} {:>8} {:>8}",
+        "servicio", "cerrados", "atendid.", "dentro", "fuera", "mediana", "p90"
+    );
+    for l in all {
+        println!(
+            "{:<14} {:>8} {:>8} {:>7} ({:>4}%) {:>7} ({:>4}%) {:>7.1}h {:>7.1}h",
+            l.service,
+            l.closed,
+            l.attended,
+            l.within_target,
+            l.within_pct,
+            l.outside_target,
+            l.outside_pct,
+            l.median_business_hours,
+            l.p90_business_hours
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,311 @@
+//! The procedure "Gestión de Requerimientos de Servicios TIC", activity by activity, as pure
+//! functions: a ticket and what happened in, a [`Plan`] out (the ticket's new state plus the
+//! mails, events and timers it causes). The adapters persist a plan in one transaction.
+//!
+//! | activities | file |
+//! |---|---|
+//! | 1–3 Recibir, Validar, Registrar/Categorizar | `registro.rs` |
+//! | 4–8 Verificar, Solicitar información, Cierre sin respuesta | `verificacion.rs` |
+//! | 9–12 Requiere aprobación, Verificar/Corregir aprobador, Aprobado | `aprobacion.rs` |
+//! | 13–16 Tramitar, Cambio, Resolver (agents' commands) | `tramite.rs` |
+//! | 17–18 Encuesta, Cerrar | `cierre.rs` |
+//! | SLA alerts at 50/75/100 % | `escalamiento.rs` |
+
+pub mod aprobacion;
+pub mod cierre;
+pub mod escalamiento;
+pub mod registro;
+pub mod tramite;
+pub mod verificacion;
+
+use super::calendar::BusinessCalendar;
+use super::catalog::{Catalog, Service};
+use super::directory::Directory;
+use super::sla::SlaClock;
+use super::text::{field_key, Priority};
+use super::ticket::{CloseReason, Status, TicketNumber};
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use std::collections::BTreeMap;
+
+/// The procedure's settings (from `[lifecycle]`, `[sla]`, `[incidents]`, `[escalation]`).
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub pending_user_business_days: u32,
+    pub auto_close_business_days: u32,
+    pub default_resolution_hours: f64,
+    pub incident_patterns: Vec<Regex>,
+    pub incident_address: Option<String>,
+    pub coordinator: Option<String>,
+    pub subdirector: Option<String>,
+    pub director: Option<String>,
+    /// Where agents are told of work needing them when the directory has no agent.
+    pub agents: Vec<String>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            pending_user_business_days: 3,
+            auto_close_business_days: 2,
+            default_resolution_hours: 8.0,
+            incident_patterns: Vec::new(),
+            incident_address: None,
+            coordinator: None,
+            subdirector: None,
+            director: None,
+            agents: Vec::new(),
+        }
+    }
+}
+
+/// Everything a procedure step may consult; no I/O behind any of it.
+pub struct Ctx<'a> {
+    pub now: DateTime<Utc>,
+    pub catalog: &'a Catalog,
+    pub directory: &'a Directory,
+    pub calendar: &'a BusinessCalendar,
+    pub policy: &'a Policy,
+}
+
+impl Ctx<'_> {
+    /// Resolution target in business seconds: the service's hours scaled by priority.
+    pub fn target_secs(&self, service: Option<&Service>, priority: Option<Priority>) -> i64 {
+        let hours = service
+            .map(|s| s.resolution_hours)
+            .unwrap_or(self.policy.default_resolution_hours);
+        let factor = match priority {
+            Some(Priority::Alta) => 0.5,
+            Some(Priority::Baja) => 1.5,
+            _ => 1.0,
+        };
+        (hours * factor * 3600.0).round() as i64
+    }
+
+    /// Agents to tell about work that needs one: the directory's agents, else config.
+    pub fn agents(&self) -> Vec<String> {
+        let people: Vec<String> = self
+            .directory
+            .with_role(super::directory::Role::Agente)
+            .iter()
+            .map(|p| p.email.clone())
+            .collect();
+        if people.is_empty() {
+            self.policy.agents.clone()
+        } else {
+            people
+        }
+    }
+}
+
+/// A ticket as the procedure sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ticket {
+    pub number: TicketNumber,
+    pub status: Status,
+    pub close_reason: Option<CloseReason>,
+    pub subject: String,
+    pub requester: String,
+    pub requester_name: Option<String>,
+    pub service: Option<String>,
+    pub category: Option<String>,
+    pub priority: Option<Priority>,
+    pub assignee: Option<String>,
+    /// Request fields as the requester named them.
+    pub fields: BTreeMap<String, String>,
+    pub attachments: usize,
+    pub change_id: Option<String>,
+    pub resolution: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub survey: Option<(u8, String)>,
+    pub sla: SlaClock,
+}
+
+impl Ticket {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        let key = field_key(name);
+        self.fields
+            .iter()
+            .find(|(k, v)| field_key(k) == key && !v.trim().is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Adds fields from a new mail; a later non-empty value replaces an earlier one.
+    pub fn merge_fields<'a>(&mut self, new: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        for (name, value) in new {
+            let key = field_key(name);
+            let existing = self.fields.keys().find(|k| field_key(k) == key).cloned();
+            match existing {
+                Some(k) if value.trim().is_empty() => {
+                    let _ = k;
+                }
+                Some(k) => {
+                    self.fields.insert(k, value.trim().to_owned());
+                }
+                None => {
+                    self.fields
+                        .insert(name.trim().to_owned(), value.trim().to_owned());
+                }
+            }
+        }
+    }
+}
+
+/// What arrived by mail, already reduced to what its author wrote (quotes and signature cut).
+#[derive(Debug, Clone, Default)]
+pub struct Incoming {
+    pub from: String,
+    pub from_name: Option<String>,
+    pub subject: String,
+    pub text: String,
+    pub attachments: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimerKind {
+    /// Activity 7: the user's 3 business days to complete the request.
+    PendingUser,
+    /// Activity 18: a resolved ticket closes itself.
+    AutoClose,
+    /// The next SLA threshold; kept in step with the clock by the adapter.
+    Sla,
+    ApprovalReminder,
+    ApprovalOverdue,
+}
+
+impl TimerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimerKind::PendingUser => "pendiente_usuario",
+            TimerKind::AutoClose => "autocierre",
+            TimerKind::Sla => "sla",
+            TimerKind::ApprovalReminder => "aprobacion_recordatorio",
+            TimerKind::ApprovalOverdue => "aprobacion_vencida",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TimerKind> {
+        [
+            TimerKind::PendingUser,
+            TimerKind::AutoClose,
+            TimerKind::Sla,
+            TimerKind::ApprovalReminder,
+            TimerKind::ApprovalOverdue,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MailOut {
+    /// Stored as the message kind, e.g. `informacion_faltante`.
+    pub kind: &'static str,
+    pub template: &'static str,
+    pub to: Vec<String>,
+    /// Template data beyond the ticket basics the adapter always adds.
+    pub data: serde_json::Value,
+    pub activity: u8,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Mail(MailOut),
+    Event {
+        activity: Option<u8>,
+        actor: String,
+        kind: &'static str,
+        description: String,
+    },
+    SetTimer {
+        kind: TimerKind,
+        due: DateTime<Utc>,
+    },
+    ClearTimer(TimerKind),
+}
+
+/// A ticket's new state and the side effects that go with it.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub ticket: Ticket,
+    pub effects: Vec<Effect>,
+}
+
+impl Plan {
+    pub fn new(ticket: Ticket) -> Plan {
+        Plan {
+            ticket,
+            effects: Vec::new(),
+        }
+    }
+
+    pub fn event(
+        &mut self,
+        activity: Option<u8>,
+        actor: &str,
+        kind: &'static str,
+        description: impl Into<String>,
+    ) {
+        self.effects.push(Effect::Event {
+            activity,
+            actor: actor.to_owned(),
+            kind,
+            description: description.into(),
+        });
+    }
+
+    pub fn mail(&mut self, m: MailOut) {
+        self.effects.push(Effect::Mail(m));
+    }
+
+    pub fn timer(&mut self, kind: TimerKind, due: DateTime<Utc>) {
+        self.effects.push(Effect::SetTimer { kind, due });
+    }
+
+    pub fn clear_timer(&mut self, kind: TimerKind) {
+        self.effects.push(Effect::ClearTimer(kind));
+    }
+
+    /// Every transition is recorded with the activity that caused it.
+    pub fn set_status(&mut self, status: Status, activity: u8, actor: &str) {
+        let from = self.ticket.status;
+        if from == status {
+            return;
+        }
+        self.ticket.status = status;
+        self.event(
+            Some(activity),
+            actor,
+            "estado",
+            format!("Estado: {} → {}", from.as_str(), status.as_str()),
+        );
+    }
+
+    /// Activity 8/15/16/18 endings: the clock stops for good and nothing stays due.
+    pub fn close(&mut self, reason: CloseReason, activity: u8, actor: &str, ctx: &Ctx<'_>) {
+        self.ticket.sla.pause(ctx.calendar, ctx.now);
+        self.ticket.close_reason = Some(reason);
+        self.ticket.closed_at = Some(ctx.now);
+        self.set_status(Status::Cerrado, activity, actor);
+        for k in [
+            TimerKind::PendingUser,
+            TimerKind::AutoClose,
+            TimerKind::ApprovalReminder,
+            TimerKind::ApprovalOverdue,
+        ] {
+            self.clear_timer(k);
+        }
+    }
+
+    pub fn mails(&self) -> impl Iterator<Item = &MailOut> {
+        self.effects.iter().filter_map(|e| match e {
+            Effect::Mail(m) => Some(m),
+            _ => None,
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures;

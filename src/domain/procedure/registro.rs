@@ -1,0 +1,275 @@
+//! Activities 1–3: receive the request (mail, or an agent registering a phone call), tell a
+//! request from an incident, register it with its number, and categorise it from the catalogue.
+
+use super::{verificacion, Ctx, Incoming, MailOut, Plan, Ticket};
+use crate::domain::catalog::Service;
+use crate::domain::text::{fold, is_catalog_request, parse_commands, read_fields, Command};
+use serde_json::json;
+
+/// What a mail that threads onto no ticket is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewMail {
+    /// Subject "catálogo": answered with the catalogue, no ticket.
+    CatalogRequest,
+    /// Activity 2: an incident goes to the incident procedure.
+    Incident,
+    /// A service request; `requester` differs from the sender when an agent registers a
+    /// request taken by phone (`#solicitante correo@…` as the first line).
+    Request {
+        requester: String,
+        on_behalf_of_by: Option<String>,
+    },
+}
+
+/// Activity 1–2: receive and validate.
+pub fn classify(mail: &Incoming, ctx: &Ctx<'_>) -> NewMail {
+    if is_catalog_request(&mail.subject) {
+        return NewMail::CatalogRequest;
+    }
+    if ctx
+        .directory
+        .person(&mail.from)
+        .is_some_and(|p| p.works_tickets())
+    {
+        let parsed = parse_commands(&mail.text);
+        if let Some(Command::Requester { email }) = parsed.commands.first() {
+            return NewMail::Request {
+                requester: email.clone(),
+                on_behalf_of_by: Some(mail.from.clone()),
+            };
+        }
+    }
+    let explicit_service = read_fields(&mail.text).get("servicio").is_some();
+    let folded = fold(&format!("{}\n{}", mail.subject, mail.text));
+    if !explicit_service
+        && ctx
+            .policy
+            .incident_patterns
+            .iter()
+            .any(|r| r.is_match(&folded))
+    {
+        return NewMail::Incident;
+    }
+    NewMail::Request {
+        requester: mail.from.clone(),
+        on_behalf_of_by: None,
+    }
+}
+
+/// The text that carries the request: for a phone request, what follows the agent's command.
+pub fn request_text(mail: &Incoming, on_behalf: bool) -> String {
+    if on_behalf {
+        parse_commands(&mail.text).rest
+    } else {
+        mail.text.clone()
+    }
+}
+
+/// Activities 1 and 3: a freshly inserted ticket is registered, acknowledged and categorised,
+/// then verified (activity 4) when its service is known.
+pub fn register(
+    ticket: Ticket,
+    mail: &Incoming,
+    on_behalf_by: Option<&str>,
+    ctx: &Ctx<'_>,
+) -> Plan {
+    let mut plan = Plan::new(ticket);
+    let text = request_text(mail, on_behalf_by.is_some());
+    let fields = read_fields(&text);
+    plan.ticket
+        .merge_fields(fields.iter().map(|f| (f.name.as_str(), f.value.as_str())));
+    plan.ticket.attachments = mail.attachments;
+    let channel = match on_behalf_by {
+        Some(agent) => format!("Solicitud recibida por línea telefónica, registrada por {agent}"),
+        None => "Solicitud recibida por correo electrónico".to_owned(),
+    };
+    let actor = plan.ticket.requester.clone();
+    plan.event(Some(1), &actor, "solicitud_recibida", channel);
+    plan.event(
+        Some(2),
+        "sistema",
+        "validada",
+        "Validada como requerimiento de servicio TIC",
+    );
+    let n = plan.ticket.number;
+    plan.event(
+        Some(3),
+        "sistema",
+        "registrado",
+        format!("Requerimiento registrado con el número {n}"),
+    );
+    plan.mail(MailOut {
+        kind: "acuse",
+        template: "acuse_recibo",
+        to: vec![plan.ticket.requester.clone()],
+        data: json!({}),
+        activity: 3,
+        description: "Acuse de recibo enviado al solicitante".into(),
+    });
+    let service = plan
+        .ticket
+        .field("servicio")
+        .and_then(|s| ctx.catalog.by_code_or_name(s))
+        .or_else(|| ctx.catalog.recognise(&mail.subject, &text));
+    match service {
+        Some(s) => {
+            categorise(&mut plan, s, "sistema", ctx);
+            verificacion::verify(&mut plan, s, ctx);
+        }
+        None => {
+            plan.ticket.sla =
+                crate::domain::sla::SlaClock::start(ctx.now, ctx.target_secs(None, None));
+            plan.event(
+                Some(3),
+                "sistema",
+                "sin_categoria",
+                "No se reconoció el servicio del catálogo; un agente debe categorizarlo",
+            );
+            plan.mail(MailOut {
+                kind: "aviso_agentes",
+                template: "sin_categoria",
+                to: ctx.agents(),
+                data: json!({ "request_text": text }),
+                activity: 3,
+                description: "Agentes avisados: requerimiento sin categorizar".into(),
+            });
+        }
+    }
+    plan
+}
+
+/// Activity 3: category, priority and SLA target come from the catalogue entry.
+pub fn categorise(plan: &mut Plan, s: &Service, actor: &str, ctx: &Ctx<'_>) {
+    let t = &mut plan.ticket;
+    t.service = Some(s.code.clone());
+    t.category = Some(s.category.clone());
+    t.priority = Some(s.priority);
+    let target = ctx.target_secs(Some(s), Some(s.priority));
+    if t.sla.target_secs == 0 && t.sla.running_since.is_none() && t.sla.used_secs == 0 {
+        t.sla = crate::domain::sla::SlaClock::start(ctx.now, target);
+    } else {
+        t.sla.set_target(target);
+    }
+    plan.event(
+        Some(3),
+        actor,
+        "categorizado",
+        format!(
+            "Categorizado: {} ({}), categoría {}, prioridad {}",
+            s.name,
+            s.code,
+            s.category,
+            s.priority.as_str()
+        ),
+    );
+}
+
+/// The reply to a "catálogo" mail: every service with its fields, ready to copy.
+pub fn catalog_listing(ctx: &Ctx<'_>) -> serde_json::Value {
+    let services: Vec<_> = ctx
+        .catalog
+        .services()
+        .iter()
+        .map(|s| {
+            json!({
+                "code": s.code,
+                "name": s.name,
+                "category": s.category,
+                "approval": match s.approval {
+                    crate::domain::catalog::ApprovalKind::None => "no requiere aprobación",
+                    crate::domain::catalog::ApprovalKind::JefeInmediato => "requiere aprobación del jefe inmediato",
+                    crate::domain::catalog::ApprovalKind::SeguridadInformacion => "requiere aprobación de seguridad de la información",
+                },
+                "needs_approver_line": s.approval == crate::domain::catalog::ApprovalKind::JefeInmediato,
+                "required_fields": s.required_fields,
+                "requires_attachment": s.requires_attachment,
+            })
+        })
+        .collect();
+    json!({ "services": services })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use super::*;
+    use crate::domain::ticket::Status;
+
+    #[test]
+    fn a_complete_request_is_acknowledged_categorised_and_worked() {
+        let w = World::new();
+        let mail = incoming(
+            "ana@example.test",
+            "Instalar impresora",
+            "Necesito instalar la impresora nueva.\nUbicación: Piso 3, oficina 301\n",
+        );
+        let plan = register(w.new_ticket(&mail), &mail, None, &w.ctx());
+        assert_eq!(plan.ticket.service.as_deref(), Some("IMPRESORA"));
+        assert_eq!(plan.ticket.status, Status::TrabajoEnProgreso);
+        assert!(!plan.ticket.sla.is_paused());
+        let templates: Vec<_> = plan.mails().map(|m| m.template).collect();
+        assert_eq!(templates, vec!["acuse_recibo"]);
+    }
+
+    #[test]
+    fn an_unrecognised_request_waits_for_an_agent_to_categorise() {
+        let w = World::new();
+        let mail = incoming(
+            "ana@example.test",
+            "Consulta",
+            "Buenos días, una pregunta general.",
+        );
+        let plan = register(w.new_ticket(&mail), &mail, None, &w.ctx());
+        assert_eq!(plan.ticket.status, Status::Registrado);
+        assert_eq!(plan.ticket.service, None);
+        let sin: Vec<_> = plan
+            .mails()
+            .filter(|m| m.template == "sin_categoria")
+            .collect();
+        assert_eq!(sin.len(), 1);
+        assert_eq!(sin[0].to, vec!["agente1@example.test".to_owned()]);
+    }
+
+    #[test]
+    fn incidents_catalog_requests_and_phone_requests_are_told_apart() {
+        let w = World::new();
+        let ctx = w.ctx();
+        let inc = incoming("ana@example.test", "El correo no funciona", "Desde ayer.");
+        assert_eq!(classify(&inc, &ctx), NewMail::Incident);
+        let with_service = incoming(
+            "ana@example.test",
+            "VPN no funciona",
+            "Servicio: VPN\nJustificación: x",
+        );
+        assert!(matches!(
+            classify(&with_service, &ctx),
+            NewMail::Request { .. }
+        ));
+        let cat = incoming("ana@example.test", "RE: Catálogo", "");
+        assert_eq!(classify(&cat, &ctx), NewMail::CatalogRequest);
+        let phone = incoming(
+            "agente1@example.test",
+            "Llamada",
+            "#solicitante pedro@example.test\nNecesita impresora",
+        );
+        assert_eq!(
+            classify(&phone, &ctx),
+            NewMail::Request {
+                requester: "pedro@example.test".into(),
+                on_behalf_of_by: Some("agente1@example.test".into())
+            }
+        );
+        let not_agent = incoming(
+            "ana@example.test",
+            "x",
+            "#solicitante pedro@example.test\nhola",
+        );
+        assert_eq!(
+            classify(&not_agent, &ctx),
+            NewMail::Request {
+                requester: "ana@example.test".into(),
+                on_behalf_of_by: None
+            }
+        );
+    }
+}

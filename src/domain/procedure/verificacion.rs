@@ -1,0 +1,238 @@
+//! Activities 4–8: verify the request is complete; if not, ask the user ("pendiente por
+//! usuario", SLA clock stopped); verify again when they answer; close it after 3 business days
+//! of silence, telling them why.
+
+use super::{aprobacion, Ctx, Incoming, MailOut, Plan, Ticket, TimerKind};
+use crate::domain::catalog::{ApprovalKind, Service};
+use crate::domain::text::read_fields;
+use crate::domain::ticket::{CloseReason, Status};
+use serde_json::json;
+
+/// What the request still lacks for its service: required fields, then the attachment.
+pub fn missing(t: &Ticket, s: &Service) -> Vec<String> {
+    let mut out: Vec<String> = s
+        .required_fields
+        .iter()
+        .filter(|f| t.field(f).is_none())
+        .cloned()
+        .collect();
+    if s.requires_attachment && t.attachments == 0 {
+        out.push("Documento soporte adjunto".to_owned());
+    }
+    out
+}
+
+/// Activity 4 (and 9): complete → approval branch or work; incomplete → activity 5.
+pub fn verify(plan: &mut Plan, s: &Service, ctx: &Ctx<'_>) {
+    let lacking = missing(&plan.ticket, s);
+    if !lacking.is_empty() {
+        request_information(plan, &lacking, None, ctx);
+        return;
+    }
+    plan.event(
+        Some(4),
+        "sistema",
+        "verificado",
+        "Solicitud completa: cumple los requisitos",
+    );
+    plan.clear_timer(TimerKind::PendingUser);
+    if plan.ticket.status == Status::PendientePorUsuario {
+        plan.ticket.sla.resume(ctx.calendar, ctx.now);
+        plan.event(
+            Some(7),
+            "sistema",
+            "sla_reanudado",
+            "Información recibida a tiempo: el tiempo de solución se reanuda",
+        );
+    }
+    if s.approval != ApprovalKind::None {
+        plan.event(
+            Some(9),
+            "sistema",
+            "requiere_aprobacion",
+            format!("Requiere aprobación ({})", s.approval.as_str()),
+        );
+        aprobacion::start(plan, s, ctx);
+    } else {
+        plan.event(
+            Some(9),
+            "sistema",
+            "sin_aprobacion",
+            "No requiere aprobación",
+        );
+        plan.set_status(Status::TrabajoEnProgreso, 13, "sistema");
+    }
+}
+
+/// Activity 5: tell the user exactly what is missing; the SLA clock stops until they answer.
+/// `reason` is an agent's own wording (`#pendiente`), sent instead of a field list.
+pub fn request_information(
+    plan: &mut Plan,
+    lacking: &[String],
+    reason: Option<&str>,
+    ctx: &Ctx<'_>,
+) {
+    let actor = "sistema";
+    plan.event(
+        Some(4),
+        actor,
+        "incompleto",
+        match reason {
+            Some(r) => format!("Se solicita información al usuario: {r}"),
+            None => format!("Solicitud incompleta; falta: {}", lacking.join(", ")),
+        },
+    );
+    plan.set_status(Status::PendientePorUsuario, 5, actor);
+    plan.ticket.sla.pause(ctx.calendar, ctx.now);
+    plan.event(
+        Some(5),
+        actor,
+        "sla_pausado",
+        "Tiempo de solución detenido: pendiente por usuario",
+    );
+    let due = ctx
+        .calendar
+        .add_business_days(ctx.now, ctx.policy.pending_user_business_days);
+    plan.timer(TimerKind::PendingUser, due);
+    plan.mail(MailOut {
+        kind: "informacion_faltante",
+        template: "informacion_faltante",
+        to: vec![plan.ticket.requester.clone()],
+        data: json!({
+            "missing": lacking,
+            "reason": reason,
+            "deadline": crate::clock::local_display(due),
+            "business_days": ctx.policy.pending_user_business_days,
+        }),
+        activity: 5,
+        description: "Solicitud de información adicional enviada al usuario".into(),
+    });
+}
+
+/// Activity 6–7: the user answered while the request waited on them; verify again.
+pub fn on_user_information(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> Plan {
+    let mut plan = Plan::new(t);
+    let fields = read_fields(&mail.text);
+    plan.ticket
+        .merge_fields(fields.iter().map(|f| (f.name.as_str(), f.value.as_str())));
+    plan.ticket.attachments += mail.attachments;
+    plan.event(
+        Some(6),
+        &mail.from,
+        "informacion_recibida",
+        "El usuario envió información complementaria",
+    );
+    let service = plan
+        .ticket
+        .service
+        .as_deref()
+        .and_then(|c| ctx.catalog.by_code_or_name(c));
+    match service {
+        Some(s) => verify(&mut plan, s, ctx),
+        // An agent asked with #pendiente on an uncategorised request: any answer resumes work.
+        None => {
+            plan.clear_timer(TimerKind::PendingUser);
+            plan.ticket.sla.resume(ctx.calendar, ctx.now);
+            plan.set_status(Status::TrabajoEnProgreso, 7, "sistema");
+        }
+    }
+    plan
+}
+
+/// Activity 7 → 8: no answer within the business days allowed; close and say why.
+pub fn on_pending_timeout(t: Ticket, ctx: &Ctx<'_>) -> Plan {
+    let mut plan = Plan::new(t);
+    if plan.ticket.status != Status::PendientePorUsuario {
+        return plan;
+    }
+    let days = ctx.policy.pending_user_business_days;
+    plan.event(
+        Some(7),
+        "sistema",
+        "sin_respuesta",
+        format!("No se recibió la información en {days} días hábiles"),
+    );
+    plan.close(CloseReason::SinRespuestaUsuario, 8, "sistema", ctx);
+    plan.mail(MailOut {
+        kind: "cierre",
+        template: "cierre_sin_respuesta",
+        to: vec![plan.ticket.requester.clone()],
+        data: json!({ "business_days": days }),
+        activity: 8,
+        description: "Usuario notificado del cierre por falta de respuesta".into(),
+    });
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use super::super::registro::register;
+    use super::*;
+
+    #[test]
+    fn an_incomplete_request_waits_on_the_user_with_the_clock_stopped() {
+        let w = World::new();
+        let mail = incoming(
+            "ana@example.test",
+            "Necesito VPN",
+            "Quiero acceso remoto por VPN.",
+        );
+        let plan = register(w.new_ticket(&mail), &mail, None, &w.ctx());
+        assert_eq!(plan.ticket.status, Status::PendientePorUsuario);
+        assert!(plan.ticket.sla.is_paused());
+        let ask: Vec<_> = plan
+            .mails()
+            .filter(|m| m.template == "informacion_faltante")
+            .collect();
+        assert_eq!(ask.len(), 1);
+        assert_eq!(
+            ask[0].data["missing"],
+            json!(["Justificación", "Aprobador"])
+        );
+        assert!(plan.effects.iter().any(|e| matches!(
+            e,
+            super::super::Effect::SetTimer {
+                kind: TimerKind::PendingUser,
+                ..
+            }
+        )));
+    }
+
+    #[test]
+    fn the_users_answer_completes_the_request_and_resumes_the_clock() {
+        let w = World::new();
+        let mail = incoming(
+            "ana@example.test",
+            "Impresora",
+            "Instalar impresora por favor",
+        );
+        let plan = register(w.new_ticket(&mail), &mail, None, &w.ctx());
+        assert_eq!(plan.ticket.status, Status::PendientePorUsuario);
+        let later = w.later_ctx(3600);
+        let answer = incoming("ana@example.test", "RE: x", "Ubicación: Piso 2");
+        let plan2 = on_user_information(plan.ticket, &answer, &later);
+        assert_eq!(plan2.ticket.status, Status::TrabajoEnProgreso);
+        assert!(!plan2.ticket.sla.is_paused());
+        assert!(plan2
+            .effects
+            .contains(&super::super::Effect::ClearTimer(TimerKind::PendingUser)));
+    }
+
+    #[test]
+    fn silence_for_three_business_days_closes_with_the_reason() {
+        let w = World::new();
+        let mail = incoming("ana@example.test", "Impresora", "Instalar impresora");
+        let plan = register(w.new_ticket(&mail), &mail, None, &w.ctx());
+        let closed = on_pending_timeout(plan.ticket, &w.later_ctx(3 * 24 * 3600));
+        assert_eq!(closed.ticket.status, Status::Cerrado);
+        assert_eq!(
+            closed.ticket.close_reason,
+            Some(CloseReason::SinRespuestaUsuario)
+        );
+        assert_eq!(
+            closed.mails().next().unwrap().template,
+            "cierre_sin_respuesta"
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! Triggers the sweeps. tokio-cron-scheduler only says "now"; what is due lives in the
+//! database (the timers table), so a missed tick or a restart loses nothing.
+
+use crate::notify::Mailer;
+use crate::store::Db;
+use crate::workflow::{sweep, Procedure};
+use std::sync::Arc;
+use tokio::sync::{mpsc, Notify};
+use tokio_cron_scheduler::{Job, JobScheduler};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+/// Every minute, at second 0.
+const EVERY_MINUTE: &str = "0 * * * * *";
+
+pub struct Sweeper {
+    pub db: Db,
+    pub mailer: Arc<Mailer>,
+    pub procedure: Arc<Procedure>,
+    pub outbox_wake: Arc<Notify>,
+}
+
+impl Sweeper {
+    pub async fn run(self, cancel: CancellationToken) {
+        let (tx, mut ticks) = mpsc::channel::<()>(1);
+        let scheduler = match self.schedule(tx.clone()).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                warn!(error = %e, "cron scheduler unavailable; sweeping every minute by timer");
+                None
+            }
+        };
+        // One sweep at start: catches up on whatever fell due while the daemon was down.
+        let _ = tx.try_send(());
+        let mut fallback = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                Some(()) = ticks.recv() => self.sweep().await,
+                _ = fallback.tick(), if scheduler.is_none() => self.sweep().await,
+            }
+        }
+        if let Some(mut s) = scheduler {
+            let _ = s.shutdown().await;
+        }
+        info!("sweeper stopped");
+    }
+
+    async fn schedule(
+        &self,
+        tx: mpsc::Sender<()>,
+    ) -> Result<JobScheduler, tokio_cron_scheduler::JobSchedulerError> {
+        let scheduler = JobScheduler::new().await?;
+        scheduler
+            .add(Job::new_async(EVERY_MINUTE, move |_, _| {
+                let tx = tx.clone();
+                Box::pin(async move {
+                    // A full channel means a sweep is pending already: nothing is lost.
+                    let _ = tx.try_send(());
+                })
+            })?)
+            .await?;
+        scheduler.start().await?;
+        Ok(scheduler)
+    }
+
+    async fn sweep(&self) {
+        match sweep::run(&self.db, &self.mailer, &self.procedure, chrono::Utc::now()).await {
+            Ok(r) if r.timers_handled > 0 => {
+                info!(
+                    timers = r.timers_handled,
+                    mails = r.mails_queued,
+                    alerts = r.alerts_queued,
+                    "sweep done"
+                );
+                self.outbox_wake.notify_one();
+            }
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "sweep failed; retried at the next tick"),
+        }
+    }
+}

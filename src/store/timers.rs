@@ -1,0 +1,63 @@
+//! Everything due at an instant, indexed by due time, so a sweep reads only what is due.
+
+use super::Conn;
+use crate::domain::ticket::TicketNumber;
+
+pub async fn set(
+    conn: &mut Conn,
+    t: TicketNumber,
+    kind: &str,
+    due_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO timers (ticket_id, kind, due_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (ticket_id, kind) DO UPDATE SET due_at = excluded.due_at",
+    )
+    .bind(t.0)
+    .bind(kind)
+    .bind(due_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn clear(conn: &mut Conn, t: TicketNumber, kind: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM timers WHERE ticket_id = $1 AND kind = $2")
+        .bind(t.0)
+        .bind(kind)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Due {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub kind: String,
+    pub due_at: i64,
+}
+
+pub async fn due(conn: &mut Conn, now: i64, limit: i64) -> Result<Vec<Due>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, ticket_id, kind, due_at FROM timers WHERE due_at <= $1 ORDER BY due_at, id LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Takes a due timer for this transaction; `false` when another sweep already took it, which
+/// is what makes each alert go out once across instances.
+pub async fn claim(conn: &mut Conn, id: i64, due_at: i64) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM timers WHERE id = $1 AND due_at = $2")
+            .bind(id)
+            .bind(due_at)
+            .execute(conn)
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}

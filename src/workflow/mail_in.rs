@@ -1,0 +1,257 @@
+//! A person's mail reaching the procedure: a new request (or catalogue request, or incident),
+//! or a reply on a ticket from its requester or from an agent.
+
+use super::{apply, load_ticket, Procedure};
+use crate::domain::procedure::registro::{self, NewMail};
+use crate::domain::procedure::{cierre, tramite, verificacion, Ctx, Effect, Incoming, Plan};
+use crate::domain::text::{new_text, parse_commands};
+use crate::domain::ticket::{Status, TicketNumber};
+use crate::mail::inbound::InboundMail;
+use crate::notify::{Mailer, Notice, NotifyError};
+use crate::store::{self, events, messages, tickets, Conn};
+use serde_json::json;
+
+/// What happened to a new mail, for the log line and the stored message kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opened {
+    Ticket(TicketNumber),
+    Catalog,
+    Incident(i64),
+}
+
+pub fn incoming(mail: &InboundMail) -> Incoming {
+    let from = mail.from.as_ref();
+    Incoming {
+        from: from.map(|f| f.email.clone()).unwrap_or_default(),
+        from_name: from.and_then(|f| f.name.clone()),
+        subject: mail.subject.clone(),
+        text: new_text(&mail.body_text),
+        attachments: mail.attachments.len(),
+    }
+}
+
+/// Activities 1–3 for a mail that threads onto no open ticket.
+pub async fn open(
+    conn: &mut Conn,
+    mailer: &Mailer,
+    proc: &Procedure,
+    mail: &InboundMail,
+    message_row: i64,
+    related: Option<TicketNumber>,
+    acknowledge: bool,
+    ctx: &Ctx<'_>,
+) -> Result<Opened, NotifyError> {
+    let inc = incoming(mail);
+    let at = store::unix(ctx.now);
+    match registro::classify(&inc, ctx) {
+        NewMail::CatalogRequest => {
+            messages::assign(conn, message_row, None, "catalogo").await?;
+            if acknowledge {
+                mailer
+                    .queue(
+                        conn,
+                        &Notice {
+                            ticket: None,
+                            kind: "catalogo",
+                            template: "catalogo",
+                            data: registro::catalog_listing(ctx),
+                            to: vec![inc.from.clone()],
+                            reply_to: None,
+                            at,
+                            activity: None,
+                            description: "Catálogo de servicios enviado",
+                        },
+                    )
+                    .await?;
+            }
+            Ok(Opened::Catalog)
+        }
+        NewMail::Incident => {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO incidents (requester, subject, message_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(&inc.from)
+            .bind(&mail.subject)
+            .bind(&mail.message_id)
+            .bind(at)
+            .fetch_one(&mut *conn)
+            .await?;
+            messages::assign(conn, message_row, None, "incidente").await?;
+            let data = json!({
+                "incident": format!("INC-{id}"), "subject": mail.subject, "requester": inc.from,
+                "requester_name": inc.from_name.clone().unwrap_or_else(|| inc.from.clone()),
+                "text": inc.text,
+            });
+            if acknowledge {
+                mailer
+                    .queue(
+                        conn,
+                        &Notice {
+                            ticket: None,
+                            kind: "incidente",
+                            template: "incidente",
+                            data: data.clone(),
+                            to: vec![inc.from.clone()],
+                            reply_to: None,
+                            at,
+                            activity: Some(2),
+                            description: "Usuario informado: se atiende como incidente",
+                        },
+                    )
+                    .await?;
+            }
+            if let Some(addr) = &proc.policy.incident_address {
+                mailer
+                    .queue(
+                        conn,
+                        &Notice {
+                            ticket: None,
+                            kind: "incidente_copia",
+                            template: "incidente_copia",
+                            data,
+                            to: vec![addr.clone()],
+                            reply_to: None,
+                            at,
+                            activity: Some(2),
+                            description: "Copia enviada a gestión de incidentes",
+                        },
+                    )
+                    .await?;
+            }
+            Ok(Opened::Incident(id))
+        }
+        NewMail::Request {
+            requester,
+            on_behalf_of_by,
+        } => {
+            let on_behalf = on_behalf_of_by.is_some();
+            let n = tickets::insert(
+                conn,
+                &tickets::NewTicket {
+                    status: Status::Registrado.as_str(),
+                    subject: &subject_or_placeholder(&mail.subject),
+                    requester: &requester,
+                    requester_name: if on_behalf {
+                        None
+                    } else {
+                        inc.from_name.as_deref()
+                    },
+                    root_message_id: &mail.message_id,
+                    related_ticket: related,
+                    at,
+                },
+            )
+            .await?;
+            // The request must be on the ticket before the acknowledgement threads onto it.
+            messages::assign(conn, message_row, Some(n), "solicitud").await?;
+            let ticket = load_ticket(conn, n)
+                .await?
+                .ok_or(NotifyError::Db(sqlx::Error::RowNotFound))?;
+            let mut plan = registro::register(ticket, &inc, on_behalf_of_by.as_deref(), ctx);
+            if let Some(old) = related {
+                plan.event(
+                    Some(1),
+                    "sistema",
+                    "relacionado",
+                    format!("Respuesta a {old}, que estaba cerrado"),
+                );
+            }
+            if !acknowledge {
+                // An old mail imported on first start: registered silently, requester not mailed.
+                let requester = plan.ticket.requester.clone();
+                plan.effects
+                    .retain(|e| !matches!(e, Effect::Mail(m) if m.to == [requester.clone()]));
+                plan.event(
+                    Some(1),
+                    "sistema",
+                    "sin_acuse",
+                    "Correo antiguo importado sin acuse de recibo",
+                );
+            }
+            apply(conn, mailer, &plan, ctx).await?;
+            Ok(Opened::Ticket(n))
+        }
+    }
+}
+
+pub fn subject_or_placeholder(s: &str) -> String {
+    if s.trim().is_empty() {
+        "(sin asunto)".into()
+    } else {
+        s.chars().take(500).collect()
+    }
+}
+
+/// A reply threaded onto ticket `n`. Returns the ticket the mail ended on (a new one when `n`
+/// was closed).
+pub async fn reply(
+    conn: &mut Conn,
+    mailer: &Mailer,
+    proc: &Procedure,
+    mail: &InboundMail,
+    message_row: i64,
+    n: TicketNumber,
+    ctx: &Ctx<'_>,
+) -> Result<TicketNumber, NotifyError> {
+    let Some(ticket) = load_ticket(conn, n).await? else {
+        return Err(NotifyError::Db(sqlx::Error::RowNotFound));
+    };
+    let inc = incoming(mail);
+    let at = store::unix(ctx.now);
+    if ticket.status == Status::Cerrado {
+        // A closed request is not reopened by mail: the answer opens a new one that refers to it.
+        return match open(conn, mailer, proc, mail, message_row, Some(n), true, ctx).await? {
+            Opened::Ticket(new) => Ok(new),
+            _ => Ok(n),
+        };
+    }
+    let from_agent = tramite::is_agent(&inc.from, ctx) && inc.from != ticket.requester;
+    let plan: Plan = if from_agent {
+        tramite::on_agent_reply(ticket, &inc, ctx)
+    } else {
+        let ignored = parse_commands(&inc.text).commands;
+        if !ignored.is_empty() {
+            tracing::warn!(ticket = %n, from = %inc.from, "commands from a non-agent ignored");
+            events::insert(
+                conn,
+                &events::NewEvent {
+                    ticket: n,
+                    at,
+                    actor: &inc.from,
+                    activity: Some(13),
+                    kind: "comandos_ignorados",
+                    description:
+                        "Comandos ignorados: el remitente no es agente de la mesa de ayuda",
+                },
+            )
+            .await?;
+        }
+        match ticket.status {
+            Status::PendientePorUsuario => verificacion::on_user_information(ticket, &inc, ctx),
+            Status::Resuelto => cierre::on_reply_after_resolution(ticket, &inc, ctx),
+            _ => {
+                let mut plan = Plan::new(ticket);
+                plan.ticket.attachments += inc.attachments;
+                plan.event(
+                    Some(13),
+                    &inc.from,
+                    "respuesta_recibida",
+                    format!("Correo recibido de {}", inc.from),
+                );
+                if let Some(a) = plan.ticket.assignee.clone().filter(|a| *a != inc.from) {
+                    plan.mail(crate::domain::procedure::MailOut {
+                        kind: "aviso_asignado",
+                        template: "mensaje_usuario",
+                        to: vec![a],
+                        data: json!({ "text": inc.text, "from": inc.from }),
+                        activity: 13,
+                        description: "Mensaje del usuario reenviado al responsable".into(),
+                    });
+                }
+                plan
+            }
+        }
+    };
+    apply(conn, mailer, &plan, ctx).await?;
+    Ok(n)
+}

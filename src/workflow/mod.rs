@@ -1,0 +1,223 @@
+//! The application layer around the pure procedure: loads a ticket, asks the procedure what to
+//! do, and persists the resulting plan (ticket, events, mail, timers) in the caller's
+//! transaction.
+
+pub mod mail_in;
+pub mod sweep;
+
+use crate::config::Config;
+use crate::domain::calendar::BusinessCalendar;
+use crate::domain::catalog::Catalog;
+use crate::domain::directory::Directory;
+use crate::domain::procedure::{Ctx, Effect, Plan, Policy, Ticket, TimerKind};
+use crate::domain::ticket::TicketNumber;
+use crate::notify::{Mailer, Notice, NotifyError};
+use crate::store::{self, events, tickets, timers, Conn};
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use std::sync::{Arc, RwLock};
+
+/// The procedure's reference data: catalogue and directory (reloadable), calendar, policy.
+pub struct Procedure {
+    catalog: RwLock<Arc<Catalog>>,
+    directory: RwLock<Arc<Directory>>,
+    pub calendar: BusinessCalendar,
+    pub policy: Policy,
+}
+
+/// A consistent view of the reference data for one unit of work.
+pub struct Snapshot {
+    pub catalog: Arc<Catalog>,
+    pub directory: Arc<Directory>,
+}
+
+fn load_catalog(c: &Config) -> anyhow::Result<Catalog> {
+    match &c.paths.catalog {
+        Some(p) => Ok(Catalog::load(p)?),
+        None => Ok(Catalog::default()),
+    }
+}
+
+fn load_directory(c: &Config) -> anyhow::Result<Directory> {
+    match &c.paths.directory {
+        Some(p) => Ok(Directory::load(p)?),
+        None => Ok(Directory::default()),
+    }
+}
+
+impl Procedure {
+    pub fn from_config(c: &Config) -> anyhow::Result<Procedure> {
+        let calendar = BusinessCalendar::new(&c.calendar).context("[calendar]")?;
+        let patterns = c
+            .incidents
+            .patterns
+            .iter()
+            .map(|p| regex::Regex::new(p))
+            .collect::<Result<Vec<_>, _>>()
+            .context("incidents.patterns")?;
+        Ok(Procedure {
+            catalog: RwLock::new(Arc::new(load_catalog(c)?)),
+            directory: RwLock::new(Arc::new(load_directory(c)?)),
+            calendar,
+            policy: Policy {
+                pending_user_business_days: c.lifecycle.pending_user_business_days,
+                auto_close_business_days: c.lifecycle.auto_close_business_days,
+                default_resolution_hours: c.sla.default_resolution_hours,
+                incident_patterns: patterns,
+                incident_address: c.incidents.address.clone(),
+                coordinator: c.escalation.coordinator.clone(),
+                subdirector: c.escalation.subdirector.clone(),
+                director: c.escalation.director.clone(),
+                agents: c.escalation.agents.clone(),
+            },
+        })
+    }
+
+    /// Re-reads catalogue and directory (SIGHUP); on error the old ones stay in force.
+    pub fn reload(&self, c: &Config) -> anyhow::Result<()> {
+        let catalog = load_catalog(c)?;
+        let directory = load_directory(c)?;
+        if let Ok(mut g) = self.catalog.write() {
+            *g = Arc::new(catalog);
+        }
+        if let Ok(mut g) = self.directory.write() {
+            *g = Arc::new(directory);
+        }
+        Ok(())
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            catalog: current(&self.catalog),
+            directory: current(&self.directory),
+        }
+    }
+
+    pub fn ctx<'a>(&'a self, snap: &'a Snapshot, now: DateTime<Utc>) -> Ctx<'a> {
+        Ctx {
+            now,
+            catalog: &snap.catalog,
+            directory: &snap.directory,
+            calendar: &self.calendar,
+            policy: &self.policy,
+        }
+    }
+}
+
+fn current<T>(lock: &RwLock<Arc<T>>) -> Arc<T> {
+    match lock.read() {
+        Ok(g) => g.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
+pub async fn load_ticket(conn: &mut Conn, n: TicketNumber) -> Result<Option<Ticket>, sqlx::Error> {
+    let Some(row) = tickets::get(conn, n).await? else {
+        return Ok(None);
+    };
+    let attachments = tickets::attachment_count(conn, n).await?;
+    Ok(Some(row.to_domain(attachments)))
+}
+
+/// Data every template can use, whatever the mail.
+fn base_data(t: &Ticket, ctx: &Ctx<'_>) -> Value {
+    let service = t
+        .service
+        .as_deref()
+        .and_then(|c| ctx.catalog.by_code_or_name(c));
+    json!({
+        "ticket": t.number.to_string(),
+        "subject": t.subject,
+        "requester": t.requester,
+        "requester_name": t.requester_name.clone().unwrap_or_else(|| t.requester.clone()),
+        "service": service.map(|s| s.name.clone()),
+        "service_code": t.service,
+        "category": t.category,
+        "priority": t.priority.map(|p| p.as_str()),
+        "status": t.status.as_str(),
+        "assignee": t.assignee,
+        "fields": t.fields,
+    })
+}
+
+fn merge(mut base: Value, extra: &Value) -> Value {
+    if let (Some(b), Some(e)) = (base.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            b.insert(k.clone(), v.clone());
+        }
+    }
+    base
+}
+
+/// Persists a plan; the caller commits.
+pub async fn apply(
+    conn: &mut Conn,
+    mailer: &Mailer,
+    plan: &Plan,
+    ctx: &Ctx<'_>,
+) -> Result<(), NotifyError> {
+    let t = &plan.ticket;
+    let at = store::unix(ctx.now);
+    tickets::save(conn, t, at).await?;
+    for effect in &plan.effects {
+        match effect {
+            Effect::Event {
+                activity,
+                actor,
+                kind,
+                description,
+            } => {
+                events::insert(
+                    conn,
+                    &events::NewEvent {
+                        ticket: t.number,
+                        at,
+                        actor,
+                        activity: activity.map(i64::from),
+                        kind,
+                        description,
+                    },
+                )
+                .await?
+            }
+            Effect::Mail(m) => {
+                if m.to.is_empty() {
+                    continue;
+                }
+                mailer
+                    .queue(
+                        conn,
+                        &Notice {
+                            ticket: Some(t.number),
+                            kind: m.kind,
+                            template: m.template,
+                            data: merge(base_data(t, ctx), &m.data),
+                            to: m.to.clone(),
+                            reply_to: None,
+                            at,
+                            activity: Some(i64::from(m.activity)),
+                            description: &m.description,
+                        },
+                    )
+                    .await?;
+            }
+            Effect::SetTimer { kind, due } => {
+                timers::set(conn, t.number, kind.as_str(), store::unix(*due)).await?
+            }
+            Effect::ClearTimer(kind) => timers::clear(conn, t.number, kind.as_str()).await?,
+        }
+    }
+    // The SLA timer is derived from the clock, so no procedure step has to keep it in step.
+    match t
+        .sla
+        .next_alert(ctx.calendar)
+        .filter(|_| t.status.is_open())
+    {
+        Some((_, due)) => {
+            timers::set(conn, t.number, TimerKind::Sla.as_str(), store::unix(due)).await?
+        }
+        None => timers::clear(conn, t.number, TimerKind::Sla.as_str()).await?,
+    }
+    Ok(())
+}
