@@ -100,6 +100,27 @@ impl Ingestor {
         } else {
             inbound::parse(raw).map_err(|e| e.to_string())
         };
+        match self.commit(raw, parsed, source, arrived_at, now).await {
+            // A database failure is an outage: the caller retries the same message later.
+            Err(NotifyError::Db(e)) => Err(NotifyError::Db(e)),
+            // Anything else would fail again on every retry and block the mail behind it.
+            Err(e) => {
+                tracing::error!(error = %e, "message could not be processed; quarantined");
+                let reason = format!("processing failed: {e}");
+                self.commit(raw, Err(reason), source, arrived_at, now).await
+            }
+            ok => ok,
+        }
+    }
+
+    async fn commit(
+        &self,
+        raw: &[u8],
+        parsed: Result<InboundMail, String>,
+        source: Option<&Source>,
+        arrived_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, NotifyError> {
         let mut tx = self.db.pool.begin().await?;
         let outcome = match parsed {
             Ok(mail) => {

@@ -15,10 +15,12 @@ pub struct NewOutgoing<'a> {
     pub at: i64,
 }
 
+/// Due at once, whatever `at` says: `jobs run --now` may queue mail "in the future", but mail
+/// leaves on the wall clock.
 pub async fn enqueue(conn: &mut Conn, m: &NewOutgoing<'_>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO outbox (ticket_id, kind, message_id, envelope_from, recipients, raw, status, \
-         attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7) \
+         attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, 0, $7) \
          RETURNING id",
     )
     .bind(m.ticket.map(|t| t.0))

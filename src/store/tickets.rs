@@ -75,6 +75,7 @@ impl TicketRow {
             resolution: self.resolution.clone(),
             resolved_at: self.resolved_at.map(from_unix),
             closed_at: self.closed_at.map(from_unix),
+            created_at: from_unix(self.created_at),
             survey: self.survey_rating.map(|r| {
                 (
                     r.clamp(0, 5) as u8,

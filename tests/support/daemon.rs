@@ -71,6 +71,13 @@ fn unsafe_sigterm(pid: u32) {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "---- daemon log ({}) ----\n{}",
+                self.log.display(),
+                self.log_text()
+            );
+        }
         self.kill();
     }
 }

@@ -155,6 +155,7 @@ impl World {
             resolution: None,
             resolved_at: None,
             closed_at: None,
+            created_at: self.start,
             survey: None,
             sla: SlaClock::default(),
         }

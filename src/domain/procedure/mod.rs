@@ -118,6 +118,7 @@ pub struct Ticket {
     pub resolution: Option<String>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
     pub survey: Option<(u8, String)>,
     pub sla: SlaClock,
 }
