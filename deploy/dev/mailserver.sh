@@ -2,7 +2,7 @@
 # Private loopback mail server (Dovecot + Postfix) for mesayuda development and tests.
 #
 #   mailserver.sh install
-#   mailserver.sh start DIR [--smtp-port N] [--imap-port N] [--imaps-port N]
+#   mailserver.sh start DIR [--smtp-port N] [--imap-port N] [--imaps-port N] [--smtps-port N]
 #   mailserver.sh stop DIR
 #   mailserver.sh stop-smtp DIR | start-smtp DIR     (Postfix only)
 #   mailserver.sh stop-imap DIR | start-imap DIR     (Dovecot only)
@@ -17,6 +17,7 @@
 #                         address, refuses relaying to other domains.
 #   IMAP  (default 1143): plaintext login allowed, STARTTLS offered.
 #   IMAPS (default 1993): implicit TLS.
+#   SMTPS (only with --smtps-port): implicit TLS (RFC 8314 "submissions"), same rules as SMTP.
 #   Any user@example.test logs in with password "secret"; user+tag@example.test is delivered
 #   to user's INBOX. Clients trust DIR/tls/cert.pem (a private CA that signed the server
 #   certificate for IP:127.0.0.1, DNS:localhost and DNS:mail.example.test).
@@ -52,7 +53,7 @@ die() {
 }
 
 usage() {
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -165,6 +166,7 @@ lock_dir() {
 load_ports() {
     [[ -f $PORTS_FILE && -f $DOVECOT_CONF && -f $POSTFIX_CONF/main.cf ]] ||
         die "no configuration in $DIR: run '$PROG start $DIR' first"
+    SMTPS_PORT=""
     # shellcheck source=/dev/null
     . "$PORTS_FILE"
 }
@@ -496,6 +498,8 @@ smtpd_tls_cert_file = $TLS_DIR/server.pem
 smtpd_tls_key_file = $TLS_DIR/server.key
 smtpd_tls_session_cache_database =
 smtpd_tls_received_header = yes
+# One line per TLS session ("TLS connection established"), so tests can see encryption was used.
+smtpd_tls_loglevel = 1
 smtp_tls_security_level = none
 lmtp_tls_security_level = none
 EOF
@@ -528,6 +532,14 @@ anvil        unix       -       -      n      -      1       anvil
 scache       unix       -       -      n      -      1       scache
 postlog      unix-dgram n       -      n      -      1       postlogd
 EOF
+    if [[ -n $SMTPS_PORT ]]; then
+        cat >>"$POSTFIX_CONF/master.cf.tmp" <<EOF
+127.0.0.1:$SMTPS_PORT inet n    -      n      -      -       smtpd
+  -o syslog_name=postfix-mesayuda-$INSTANCE_ID/smtps
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_tls_security_level=encrypt
+EOF
+    fi
     # Postfix pauses about 2 s at start when main.cf is younger than 2 s; back-date both files.
     touch -d '-1 minute' "$POSTFIX_CONF/main.cf.tmp" "$POSTFIX_CONF/master.cf.tmp"
     mv -f "$POSTFIX_CONF/main.cf.tmp" "$POSTFIX_CONF/main.cf"
@@ -551,8 +563,8 @@ write_config() {
     chown mail:mail "$DIR/mail"
     chmod 0700 "$DIR/mail"
     make_tls
-    printf 'SMTP_PORT=%s\nIMAP_PORT=%s\nIMAPS_PORT=%s\n' \
-        "$SMTP_PORT" "$IMAP_PORT" "$IMAPS_PORT" >"$PORTS_FILE"
+    printf 'SMTP_PORT=%s\nIMAP_PORT=%s\nIMAPS_PORT=%s\nSMTPS_PORT=%s\n' \
+        "$SMTP_PORT" "$IMAP_PORT" "$IMAPS_PORT" "$SMTPS_PORT" >"$PORTS_FILE"
     write_dovecot_conf
     write_postfix_conf
 }
@@ -585,6 +597,7 @@ start_dovecot() {
 start_postfix() {
     postfix_pid >/dev/null && return 0
     ensure_port_free "$SMTP_PORT" smtp
+    [[ -z $SMTPS_PORT ]] || ensure_port_free "$SMTPS_PORT" smtps
     # postfix-script's integrity checks take most of Postfix's start time (~0.17 s); they are
     # only needed the first time, when they create the queue. A master.pid shows that Postfix
     # ran on this queue before; quick-start is Postfix's own switch to skip them once.
@@ -612,6 +625,7 @@ wait_ready() {
         fi
         if [[ $want_postfix == yes ]]; then
             port_listening "$SMTP_PORT" || ok=no
+            [[ -z $SMTPS_PORT ]] || port_listening "$SMTPS_PORT" || ok=no
         fi
         [[ $ok == yes ]] && break
         sleep "$POLL_STEP"
@@ -634,11 +648,14 @@ cmd_start() {
     SMTP_PORT=$DEFAULT_SMTP_PORT
     IMAP_PORT=$DEFAULT_IMAP_PORT
     IMAPS_PORT=$DEFAULT_IMAPS_PORT
+    SMTPS_PORT=""
     while (($#)); do
         case $1 in
             --smtp-port) SMTP_PORT=${2:-}; shift 2 || usage ;;
             --imap-port) IMAP_PORT=${2:-}; shift 2 || usage ;;
             --imaps-port) IMAPS_PORT=${2:-}; shift 2 || usage ;;
+            --smtps-port) SMTPS_PORT=${2:-}; shift 2 || usage ;;
+            --smtps-port=*) SMTPS_PORT=${1#*=}; shift ;;
             --smtp-port=*) SMTP_PORT=${1#*=}; shift ;;
             --imap-port=*) IMAP_PORT=${1#*=}; shift ;;
             --imaps-port=*) IMAPS_PORT=${1#*=}; shift ;;
@@ -654,6 +671,13 @@ cmd_start() {
     done
     [[ $SMTP_PORT != "$IMAP_PORT" && $SMTP_PORT != "$IMAPS_PORT" && $IMAP_PORT != "$IMAPS_PORT" ]] ||
         die "the three ports must differ"
+    if [[ -n $SMTPS_PORT ]]; then
+        if [[ ! $SMTPS_PORT =~ ^[0-9]{1,5}$ ]] || ((10#$SMTPS_PORT < 1 || 10#$SMTPS_PORT > 65535)); then
+            die "invalid port '$SMTPS_PORT'"
+        fi
+        [[ $SMTPS_PORT != "$SMTP_PORT" && $SMTPS_PORT != "$IMAP_PORT" && $SMTPS_PORT != "$IMAPS_PORT" ]] ||
+            die "the SMTPS port must differ from the others"
+    fi
     need_root
     binaries_present || cmd_install
     set_dir "$arg_dir" yes
@@ -667,7 +691,7 @@ cmd_start() {
     if ! wait_ready yes yes; then
         die "mail server in $DIR did not become ready (logs in $LOG_DIR)"
     fi
-    echo "mail server up: smtp 127.0.0.1:$SMTP_PORT imap 127.0.0.1:$IMAP_PORT imaps 127.0.0.1:$IMAPS_PORT ca $TLS_DIR/cert.pem"
+    echo "mail server up: smtp 127.0.0.1:$SMTP_PORT${SMTPS_PORT:+ smtps 127.0.0.1:$SMTPS_PORT} imap 127.0.0.1:$IMAP_PORT imaps 127.0.0.1:$IMAPS_PORT ca $TLS_DIR/cert.pem"
 }
 
 cmd_start_one() {
@@ -713,7 +737,7 @@ cmd_stop() {
 cmd_status() {
     set_dir "${1:-}" no
     local rc=0 pid
-    SMTP_PORT='?' IMAP_PORT='?' IMAPS_PORT='?'
+    SMTP_PORT='?' IMAP_PORT='?' IMAPS_PORT='?' SMTPS_PORT=''
     # shellcheck source=/dev/null
     [[ -f $PORTS_FILE ]] && . "$PORTS_FILE"
     if pid=$(dovecot_pid); then
@@ -723,7 +747,7 @@ cmd_status() {
         rc=1
     fi
     if pid=$(postfix_pid); then
-        echo "postfix: running (pid $pid) smtp 127.0.0.1:$SMTP_PORT"
+        echo "postfix: running (pid $pid) smtp 127.0.0.1:$SMTP_PORT${SMTPS_PORT:+ smtps 127.0.0.1:$SMTPS_PORT}"
     else
         echo "postfix: stopped"
         rc=1

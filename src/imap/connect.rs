@@ -1,7 +1,8 @@
-//! Opening an authenticated IMAP session over plain TCP, implicit TLS or STARTTLS.
+//! Opening an authenticated IMAP session over plain TCP, implicit TLS or STARTTLS, logging in
+//! with a password (LOGIN) or an OAuth2 token (AUTHENTICATE XOAUTH2).
 //! A TLS failure is an error; there is never a silent fallback to plain text.
 
-use crate::config::{ImapConfig, Security};
+use crate::config::{AuthMethod, ImapConfig, Security};
 use secrecy::ExposeSecret;
 use std::fmt;
 use std::path::Path;
@@ -27,6 +28,11 @@ pub enum ConnectError {
     Tls { addr: String, message: String },
     #[error("IMAP login as {user} refused: {message}")]
     Login { user: String, message: String },
+    #[error("IMAP login as {user} impossible: {source}")]
+    Token {
+        user: String,
+        source: crate::ops::oauth2::TokenError,
+    },
     #[error("IMAP protocol error: {0}")]
     Protocol(#[from] async_imap::error::Error),
     #[error("timed out talking to IMAP server {0}")]
@@ -36,7 +42,11 @@ pub enum ConnectError {
 impl ConnectError {
     /// Wrong credentials will not fix themselves; ops must hear about it loudly.
     pub fn is_auth(&self) -> bool {
-        matches!(self, ConnectError::Login { .. })
+        match self {
+            ConnectError::Login { .. } => true,
+            ConnectError::Token { source, .. } => source.is_refused(),
+            _ => false,
+        }
     }
 }
 
@@ -179,6 +189,9 @@ pub async fn connect(cfg: &ImapConfig) -> Result<Session, ConnectError> {
     if cfg.security != Security::Starttls {
         timed(&addr, client.read_response()).await?;
     }
+    if cfg.auth == AuthMethod::Xoauth2 {
+        return login_xoauth2(cfg, client, addr).await;
+    }
     let password = cfg
         .password
         .as_ref()
@@ -194,6 +207,54 @@ pub async fn connect(cfg: &ImapConfig) -> Result<Session, ConnectError> {
     }
 }
 
+/// SASL XOAUTH2: the token in the initial response; on refusal the server sends an error
+/// challenge, which is answered with an empty line to get the final NO.
+struct XOauth2 {
+    response: Option<String>,
+}
+
+impl async_imap::Authenticator for XOauth2 {
+    type Response = String;
+    fn process(&mut self, _challenge: &[u8]) -> String {
+        self.response.take().unwrap_or_default()
+    }
+}
+
+async fn login_xoauth2(
+    cfg: &ImapConfig,
+    client: async_imap::Client<ImapStream>,
+    addr: String,
+) -> Result<Session, ConnectError> {
+    let Some(source) = cfg.token_source.as_ref() else {
+        return Err(ConnectError::Token {
+            user: cfg.username.clone(),
+            source: crate::ops::oauth2::TokenError::Refused("no [oauth2] configuration".into()),
+        });
+    };
+    let token = source.token().await.map_err(|e| ConnectError::Token {
+        user: cfg.username.clone(),
+        source: e,
+    })?;
+    let auth = XOauth2 {
+        response: Some(crate::ops::oauth2::xoauth2_response(
+            &cfg.username,
+            token.expose_secret(),
+        )),
+    };
+    match tokio::time::timeout(STEP_TIMEOUT, client.authenticate("XOAUTH2", auth)).await {
+        Err(_) => Err(ConnectError::Timeout(addr)),
+        Ok(Err((e, _))) => {
+            // The token may have been revoked early: fetch a new one next time.
+            source.invalidate().await;
+            Err(ConnectError::Login {
+                user: cfg.username.clone(),
+                message: format!("XOAUTH2: {e}"),
+            })
+        }
+        Ok(Ok(session)) => Ok(session),
+    }
+}
+
 async fn handshake(
     host: &str,
     ca_file: Option<&Path>,
@@ -203,6 +264,16 @@ async fn handshake(
     let name = ServerName::try_from(host.to_owned()).map_err(|e| e.to_string())?;
     match tokio::time::timeout(STEP_TIMEOUT, connector.connect(name, tcp)).await {
         Err(_) => Err("handshake timed out".into()),
-        Ok(r) => r.map_err(|e| e.to_string()),
+        Ok(r) => r.map_err(|e| {
+            let text = e.to_string();
+            if text.contains("certificate") {
+                format!(
+                    "{text} (the server's certificate is not trusted: if it comes from a \
+                     private CA, set imap.ca_file to that CA's PEM bundle)"
+                )
+            } else {
+                text
+            }
+        }),
     }
 }

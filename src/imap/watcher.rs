@@ -33,6 +33,15 @@ pub enum WatchError {
     NoUidValidity(String),
 }
 
+impl WatchError {
+    /// A refused login: retrying will not fix it, so it is logged every time.
+    pub fn is_auth(&self) -> bool {
+        matches!(self, WatchError::Connect(c) if c.is_auth())
+    }
+}
+
+/// Cloned for each turn as the mailbox reader (PostgreSQL instances take turns).
+#[derive(Clone)]
 pub struct Watcher {
     pub config: Arc<ImapConfig>,
     pub db: Db,
@@ -49,7 +58,17 @@ impl Watcher {
             match result {
                 Ok(()) => break,
                 Err(e) => {
-                    if outage_since.is_none() {
+                    crate::ops::metrics::imap_reconnect();
+                    let reason = e.to_string();
+                    crate::ops::health::failed(
+                        crate::ops::health::Component::Mailbox,
+                        reason,
+                        e.is_auth(),
+                    );
+                    if e.is_auth() {
+                        error!(error = %e, "IMAP login refused; fix the credentials (retrying with backoff)");
+                        outage_since.get_or_insert_with(Instant::now);
+                    } else if outage_since.is_none() {
                         error!(error = %e, "IMAP mailbox unavailable; retrying with backoff");
                         outage_since = Some(Instant::now());
                     } else {
@@ -98,6 +117,7 @@ impl Watcher {
             None => info!(mailbox = %self.config.mailbox, idle = can_idle, "watching mailbox"),
         }
         backoff.reset();
+        crate::ops::health::ok(crate::ops::health::Component::Mailbox);
         let mut conn = self.db.pool.acquire().await?;
         let stored = mailbox::get(&mut conn, &self.config.mailbox).await?;
         drop(conn);
@@ -144,6 +164,7 @@ impl Watcher {
                 .await?;
                 first_pass = false;
             }
+            crate::ops::metrics::poll_succeeded();
             if cancel.is_cancelled() {
                 let _ = session.logout().await;
                 return Ok(());
@@ -256,6 +277,7 @@ impl Watcher {
                 bytes = raw.len(),
                 "message ingested"
             );
+            crate::ops::metrics::message_ingested(outcome.label());
         }
         Ok(())
     }

@@ -1,20 +1,117 @@
-//! Builds the lettre transport: plain, implicit TLS or STARTTLS (required, never optional),
-//! trusting the web roots plus an optional CA bundle.
+//! The SMTP transport: plain, implicit TLS or STARTTLS (required, never optional), trusting the
+//! web roots plus an optional CA bundle; AUTH with a password or XOAUTH2 (a fresh token when
+//! the old one expires). A certificate the client does not trust is an error, never a reason
+//! to fall back to plain text.
+//!
+//! Errors say whether retrying can help: a refused login is neither permanent nor transient
+//! for the mail (the sender keeps it queued), and it is reported to `/healthz` and the ops
+//! alert, since only a person can fix it.
 
-use crate::config::{Security, SmtpConfig};
-use lettre::transport::smtp::authentication::Credentials;
+use crate::config::{AuthMethod, Security, SmtpConfig};
+use crate::ops::health::{self, Component};
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, Tokio1Executor};
+use lettre::transport::smtp::response::Response;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use secrecy::ExposeSecret;
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
+use tracing::error;
 
-pub type Transport = AsyncSmtpTransport<Tokio1Executor>;
+type Inner = AsyncSmtpTransport<Tokio1Executor>;
 
+/// SMTP replies that mean "your credentials or your AUTH are the problem".
+const AUTH_CODES: &[&str] = &["530", "534", "535", "538"];
+
+#[derive(Debug)]
+pub enum SendError {
+    /// The server (or the way to it) failed; see `is_permanent` / `is_transient`.
+    Smtp {
+        addr: String,
+        source: lettre::transport::smtp::Error,
+    },
+    /// The server refused our login: fix the credentials (the mail stays queued).
+    Auth {
+        addr: String,
+        user: String,
+        source: lettre::transport::smtp::Error,
+    },
+    /// No OAuth2 token could be had.
+    Token(crate::ops::oauth2::TokenError),
+}
+
+impl SendError {
+    /// The server refused this mail for good (5xx other than a login refusal).
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, SendError::Smtp { source, .. } if source.is_permanent())
+    }
+    /// The server asked to try this mail again later (4xx).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SendError::Smtp { source, .. } if source.is_transient())
+    }
+    pub fn is_auth(&self) -> bool {
+        match self {
+            SendError::Auth { .. } => true,
+            SendError::Token(t) => t.is_refused(),
+            SendError::Smtp { .. } => false,
+        }
+    }
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Smtp { addr, source } => {
+                write!(f, "SMTP server {addr}: {source}")?;
+                let mut cause = std::error::Error::source(source);
+                let mut seen = source.to_string();
+                while let Some(c) = cause {
+                    let text = c.to_string();
+                    if !seen.contains(&text) {
+                        write!(f, ": {text}")?;
+                        seen.push_str(&text);
+                    }
+                    cause = c.source();
+                }
+                if source.is_tls() || seen.contains("certificate") {
+                    f.write_str(
+                        " (TLS failed: if the server's certificate comes from a private CA, \
+                         set smtp.ca_file to that CA's PEM bundle)",
+                    )?;
+                }
+                Ok(())
+            }
+            SendError::Auth { addr, user, source } => write!(
+                f,
+                "SMTP server {addr} refused the login of {user}: {source} \
+                 (check smtp.username, the password or the OAuth2 grant)"
+            ),
+            SendError::Token(e) => write!(f, "SMTP login impossible: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+#[derive(Clone)]
+pub struct Transport {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    cfg: SmtpConfig,
+    addr: String,
+    tls: Option<TlsParameters>,
+    /// The built transport (it owns the connection pool) and the token it logs in with.
+    current: tokio::sync::Mutex<Option<(Option<String>, Inner)>>,
+}
+
+/// Checks the TLS settings (a CA file that cannot be read is a configuration error, found at
+/// start); connections are only opened when mail is sent.
 pub fn build(cfg: &SmtpConfig) -> Result<Transport, String> {
-    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.host)
-        .port(cfg.port)
-        .timeout(Some(Duration::from_secs(30)));
-    if cfg.security != Security::None {
+    let tls = if cfg.security != Security::None {
         let mut params = TlsParameters::builder(cfg.host.clone());
         if let Some(path) = &cfg.ca_file {
             let pem =
@@ -23,17 +120,166 @@ pub fn build(cfg: &SmtpConfig) -> Result<Transport, String> {
                 .map_err(|e| format!("smtp.ca_file {}: {e}", path.display()))?;
             params = params.add_root_certificate(cert);
         }
-        let params = params.build_rustls().map_err(|e| e.to_string())?;
-        b = b.tls(match cfg.security {
-            Security::Tls => Tls::Wrapper(params),
-            _ => Tls::Required(params),
-        });
+        Some(params.build_rustls().map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    Ok(Transport {
+        inner: Arc::new(Shared {
+            cfg: cfg.clone(),
+            addr: format!("{}:{}", cfg.host, cfg.port),
+            tls,
+            current: tokio::sync::Mutex::new(None),
+        }),
+    })
+}
+
+impl Transport {
+    fn make(&self, token: Option<&str>) -> Inner {
+        let s = &self.inner;
+        let cfg = &s.cfg;
+        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.host)
+            .port(cfg.port)
+            .timeout(Some(Duration::from_secs(30)));
+        if let Some(params) = &s.tls {
+            b = b.tls(match cfg.security {
+                Security::Tls => Tls::Wrapper(params.clone()),
+                _ => Tls::Required(params.clone()),
+            });
+        }
+        match (cfg.auth, &cfg.username) {
+            (AuthMethod::Xoauth2, Some(user)) => {
+                b = b
+                    .credentials(Credentials::new(
+                        user.clone(),
+                        token.unwrap_or_default().to_owned(),
+                    ))
+                    .authentication(vec![Mechanism::Xoauth2]);
+            }
+            (AuthMethod::Password, Some(user)) => {
+                if let Some(pass) = &cfg.password {
+                    b = b.credentials(Credentials::new(
+                        user.clone(),
+                        pass.expose_secret().to_owned(),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        b.build()
     }
-    if let (Some(user), Some(pass)) = (&cfg.username, &cfg.password) {
-        b = b.credentials(Credentials::new(
-            user.clone(),
-            pass.expose_secret().to_owned(),
-        ));
+
+    /// The transport to use now: rebuilt when the OAuth2 token changed.
+    async fn current(&self) -> Result<Inner, SendError> {
+        let token = match (&self.inner.cfg.auth, &self.inner.cfg.token_source) {
+            (AuthMethod::Xoauth2, Some(src)) => match src.token().await {
+                Ok(t) => Some(t.expose_secret().to_owned()),
+                Err(e) => {
+                    let e = SendError::Token(e);
+                    self.report(&e);
+                    return Err(e);
+                }
+            },
+            _ => None,
+        };
+        let mut cur = self.inner.current.lock().await;
+        if let Some((t, inner)) = cur.as_ref() {
+            if *t == token {
+                return Ok(inner.clone());
+            }
+        }
+        let inner = self.make(token.as_deref());
+        *cur = Some((token, inner.clone()));
+        Ok(inner)
     }
-    Ok(b.build())
+
+    fn classify(&self, source: lettre::transport::smtp::Error) -> SendError {
+        let is_auth = source
+            .status()
+            .map(|c| AUTH_CODES.contains(&c.to_string().as_str()))
+            .unwrap_or(false);
+        if is_auth {
+            SendError::Auth {
+                addr: self.inner.addr.clone(),
+                user: self.inner.cfg.username.clone().unwrap_or_default(),
+                source,
+            }
+        } else {
+            SendError::Smtp {
+                addr: self.inner.addr.clone(),
+                source,
+            }
+        }
+    }
+
+    /// Tells `/healthz` (and, for refused logins, the log and the ops alert) what happened.
+    fn report(&self, e: &SendError) {
+        if e.is_auth() {
+            error!(error = %e, "SMTP login refused; queued mail waits until the credentials are fixed");
+            health::failed(Component::Smtp, e.to_string(), true);
+        } else if e.is_permanent() || e.is_transient() {
+            // The server answered: it is reachable, it just did not want this mail.
+            health::ok(Component::Smtp);
+        } else {
+            health::failed(Component::Smtp, e.to_string(), false);
+        }
+    }
+
+    async fn after_failure(&self, e: &SendError) {
+        if matches!(e, SendError::Auth { .. }) {
+            if let Some(src) = &self.inner.cfg.token_source {
+                src.invalidate().await;
+            }
+            // A pooled connection logged in with the old token must not be reused.
+            *self.inner.current.lock().await = None;
+        }
+    }
+
+    /// Connects (and logs in) and says NOOP: what `/healthz` and `check-config` rely on.
+    pub async fn test_connection(&self) -> Result<(), SendError> {
+        let t = self.current().await?;
+        match t.test_connection().await {
+            Ok(true) => {
+                health::ok(Component::Smtp);
+                Ok(())
+            }
+            Ok(false) => {
+                // A pooled connection went stale; one fresh try decides.
+                *self.inner.current.lock().await = None;
+                let t = self.current().await?;
+                match t.test_connection().await {
+                    Ok(_) => {
+                        health::ok(Component::Smtp);
+                        Ok(())
+                    }
+                    Err(e) => Err(self.failed(e).await),
+                }
+            }
+            Err(e) => Err(self.failed(e).await),
+        }
+    }
+
+    async fn failed(&self, source: lettre::transport::smtp::Error) -> SendError {
+        let e = self.classify(source);
+        self.report(&e);
+        self.after_failure(&e).await;
+        e
+    }
+}
+
+#[async_trait::async_trait]
+impl AsyncTransport for Transport {
+    type Ok = Response;
+    type Error = SendError;
+
+    async fn send_raw(&self, envelope: &Envelope, email: &[u8]) -> Result<Response, SendError> {
+        let t = self.current().await?;
+        match t.send_raw(envelope, email).await {
+            Ok(r) => {
+                health::ok(Component::Smtp);
+                Ok(r)
+            }
+            Err(e) => Err(self.failed(e).await),
+        }
+    }
 }

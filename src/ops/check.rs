@@ -1,0 +1,166 @@
+//! `mesayuda check-config`: render every template with sample data (every variable a template
+//! names gets a sample value, so a syntax error or a broken helper shows up before a real mail
+//! needs it), and reach the database, the mailbox and the SMTP server.
+
+use handlebars::Handlebars;
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Renders each `<name>.asunto.hbs` / `<name>.cuerpo.hbs` pair; returns the names rendered, or
+/// one message per template that failed.
+pub fn render_all_templates(dir: &Path) -> Result<Vec<String>, Vec<String>> {
+    let mut registry = Handlebars::new();
+    registry.register_escape_fn(handlebars::no_escape);
+    registry.set_strict_mode(true);
+    let mut names = BTreeSet::new();
+    let mut errors = Vec::new();
+    let mut sources = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => return Err(vec![format!("{}: {e}", dir.display())]),
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Some(file) = path.file_name().and_then(|f| f.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        let Some(name) = file.strip_suffix(".hbs") else {
+            continue;
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                if let Err(e) = registry.register_template_string(name, &text) {
+                    errors.push(format!("{file}: {e}"));
+                }
+                sources.push(text);
+            }
+            Err(e) => errors.push(format!("{file}: {e}")),
+        }
+        if let Some(base) = name
+            .strip_suffix(".asunto")
+            .or_else(|| name.strip_suffix(".cuerpo"))
+        {
+            names.insert(base.to_owned());
+        }
+    }
+    let sample = sample_data(&sources);
+    let mut rendered = Vec::new();
+    for name in &names {
+        let mut ok = true;
+        for part in ["asunto", "cuerpo"] {
+            let t = format!("{name}.{part}");
+            if !registry.has_template(&t) {
+                if !errors.iter().any(|e| e.starts_with(&format!("{t}.hbs"))) {
+                    errors.push(format!("{t}.hbs is missing"));
+                }
+                ok = false;
+                continue;
+            }
+            if let Err(e) = registry.render(&t, &sample) {
+                errors.push(format!("{t}.hbs: {e}"));
+                ok = false;
+            }
+        }
+        if ok {
+            rendered.push(name.clone());
+        }
+    }
+    if errors.is_empty() {
+        Ok(rendered)
+    } else {
+        Err(errors)
+    }
+}
+
+/// A value for every variable the templates mention: text for `{{x}}` and `{{#if x}}`, a
+/// one-element list for `{{#each x}}`.
+fn sample_data(sources: &[String]) -> Value {
+    let re = regex::Regex::new(
+        r"\{\{~?\s*(#each|#if|#unless|#with)?\s*((?:\.\./)*[A-Za-z_][A-Za-z0-9_.]*)",
+    )
+    .expect("valid regex");
+    let mut plain = BTreeSet::new();
+    let mut lists = BTreeSet::new();
+    for text in sources {
+        for c in re.captures_iter(text) {
+            let name = c[2].trim_start_matches("../").to_owned();
+            let first = name.split('.').next().unwrap_or("").to_owned();
+            if ["else", "this", "true", "false", "null"].contains(&first.as_str()) {
+                continue;
+            }
+            if c.get(1).map(|m| m.as_str()) == Some("#each") {
+                lists.insert(name);
+            } else {
+                plain.insert(name);
+            }
+        }
+    }
+    let mut inner = Map::new();
+    for p in &plain {
+        insert_path(&mut inner, p, Value::String(format!("<{p}>")));
+    }
+    for l in &lists {
+        insert_path(
+            &mut inner,
+            l,
+            Value::Array(vec![Value::String(format!("<{l}>"))]),
+        );
+    }
+    let mut outer = inner.clone();
+    for l in &lists {
+        insert_path(
+            &mut outer,
+            l,
+            Value::Array(vec![Value::Object(inner.clone())]),
+        );
+    }
+    Value::Object(outer)
+}
+
+fn insert_path(map: &mut Map<String, Value>, path: &str, value: Value) {
+    let mut parts = path.split('.').peekable();
+    let mut cur = map;
+    while let Some(p) = parts.next() {
+        if parts.peek().is_none() {
+            cur.insert(p.to_owned(), value);
+            return;
+        }
+        let entry = cur
+            .entry(p.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        let Value::Object(next) = entry else { return };
+        cur = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_templates_all_render_with_sample_data() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let names = render_all_templates(&dir).unwrap();
+        assert!(names.contains(&"acuse_recibo".to_owned()), "{names:?}");
+    }
+
+    #[test]
+    fn a_broken_template_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("a.asunto.hbs"), "[{{ticket}}] {{subject}}").unwrap();
+        std::fs::write(
+            d.path().join("a.cuerpo.hbs"),
+            "{{#each items}}{{name}}{{/each}}",
+        )
+        .unwrap();
+        std::fs::write(d.path().join("b.asunto.hbs"), "{{#if x}}sin cerrar").unwrap();
+        std::fs::write(d.path().join("b.cuerpo.hbs"), "ok").unwrap();
+        let errors = render_all_templates(d.path()).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with("b.asunto.hbs"), "{errors:?}");
+    }
+}

@@ -1,0 +1,152 @@
+//! The operations side of `mesayuda run`: the health/metrics listener, systemd readiness and
+//! watchdog, SIGHUP reload, the SMTP probe, ops alerts, and the mailbox reader's lease.
+
+use crate::config::Config;
+use crate::imap::watcher::Watcher;
+use crate::notify::Mailer;
+use crate::ops::health::{self, Component};
+use crate::ops::{alert, http, lease, metrics, reload, systemd};
+use crate::smtp::transport::Transport;
+use crate::store::{Backend, Db};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+/// How often SMTP is checked when no mail goes out (mail sent counts as a check too).
+const SMTP_PROBE: Duration = Duration::from_secs(30);
+/// How often a standby instance checks that it could log in to the mailbox.
+const STANDBY_PROBE: Duration = Duration::from_secs(60);
+
+pub struct Services {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub mailer: Arc<Mailer>,
+    pub transport: Transport,
+    pub wake: Arc<Notify>,
+}
+
+/// Starts every operations task; each stops when `cancel` fires.
+pub async fn spawn(s: &Services, tasks: &mut JoinSet<()>, cancel: &CancellationToken) {
+    metrics::install();
+    if let Some(listener) = http::bind(&s.config.http.listen).await {
+        tasks.spawn(http::serve(listener, s.db.clone(), cancel.clone()));
+    }
+    tasks.spawn(systemd::ready_when_reachable(
+        s.config.imap.mailbox.clone(),
+        cancel.clone(),
+    ));
+    tasks.spawn(systemd::watchdog(s.db.clone(), cancel.clone()));
+    tasks.spawn(reload::on_sighup(
+        reload::Reloadable {
+            config: s.config.clone(),
+            mailer: s.mailer.clone(),
+        },
+        cancel.clone(),
+    ));
+    tasks.spawn(smtp_probe(s.transport.clone(), cancel.clone()));
+    tasks.spawn(alert::run(
+        s.config.clone(),
+        s.db.clone(),
+        s.wake.clone(),
+        cancel.clone(),
+    ));
+}
+
+async fn smtp_probe(transport: Transport, cancel: CancellationToken) {
+    let mut failing = false;
+    loop {
+        match transport.test_connection().await {
+            Ok(()) => failing = false,
+            Err(e) => {
+                if !failing && !e.is_auth() {
+                    warn!(error = %e, "SMTP check failed");
+                }
+                failing = true;
+            }
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(SMTP_PROBE) => {}
+        }
+    }
+}
+
+/// Reads the mailbox: always on SQLite (single instance); on PostgreSQL only while this
+/// instance holds the mailbox lease.
+pub async fn read_mailbox<F>(config: Arc<Config>, db: Db, make: F, cancel: CancellationToken)
+where
+    F: Fn() -> Watcher + Send + 'static,
+{
+    if db.backend == Backend::Sqlite {
+        metrics::set_reader(true);
+        make().run(cancel).await;
+        return;
+    }
+    let mut lease = lease::PgLease::new(&config.database.url, &config.imap.mailbox);
+    let mut standing_by = false;
+    let mut last_probe: Option<Instant> = None;
+    while !cancel.is_cancelled() {
+        match lease.try_acquire().await {
+            Ok(true) => {
+                info!(mailbox = %config.imap.mailbox, "mailbox lease acquired: this instance reads the mailbox");
+                metrics::set_reader(true);
+                standing_by = false;
+                let child = cancel.child_token();
+                let mut watcher = tokio::spawn(make().run(child.clone()));
+                loop {
+                    tokio::select! {
+                        _ = &mut watcher => break,
+                        _ = tokio::time::sleep(lease::RETRY) => {
+                            if !child.is_cancelled() && !lease.still_held().await {
+                                error!("mailbox lease lost (database connection broken); reader stops until the lease is regained");
+                                child.cancel();
+                            }
+                        }
+                    }
+                }
+                metrics::set_reader(false);
+            }
+            Ok(false) => {
+                if !standing_by {
+                    info!(
+                        mailbox = %config.imap.mailbox,
+                        "another instance reads the mailbox; standing by to take over"
+                    );
+                    standing_by = true;
+                }
+                if last_probe.is_none_or(|t| t.elapsed() >= STANDBY_PROBE) {
+                    standby_probe(&config).await;
+                    last_probe = Some(Instant::now());
+                }
+            }
+            Err(e) => warn!(error = %e, "cannot take the mailbox lease; retrying"),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tokio::time::sleep(lease::RETRY) => {}
+        }
+    }
+    lease.release().await;
+}
+
+/// A standby logs in once in a while, so that `/healthz` and readiness mean the same on every
+/// instance and a refused login is noticed before this instance has to take over.
+async fn standby_probe(config: &Config) {
+    match crate::imap::connect::connect(&config.imap).await {
+        Ok(mut session) => {
+            let _ = session.logout().await;
+            health::standby();
+        }
+        Err(e) => {
+            if e.is_auth() {
+                error!(error = %e, "IMAP login refused");
+            } else {
+                warn!(error = %e, "IMAP mailbox unreachable from the standby instance");
+            }
+            health::failed(Component::Mailbox, e.to_string(), e.is_auth());
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! What the daemon knows about the systems it depends on, for `/healthz`, readiness and alerts.
+//! The workers report here (the IMAP reader, the SMTP sender and prober); the database is
+//! checked live on each request.
+
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// Not tried yet.
+    Unknown,
+    Ok,
+    /// Another instance reads the mailbox; this one waits (PostgreSQL only).
+    Standby,
+    Failed {
+        reason: String,
+        /// A refused login or token: no retry will fix it, a person must.
+        auth: bool,
+        since: chrono::DateTime<chrono::Utc>,
+    },
+}
+
+impl State {
+    pub fn is_healthy(&self) -> bool {
+        matches!(self, State::Ok | State::Standby)
+    }
+    pub fn describe(&self) -> String {
+        match self {
+            State::Unknown => "error: not checked yet".into(),
+            State::Ok => "ok".into(),
+            State::Standby => "ok (standby: another instance reads the mailbox)".into(),
+            State::Failed { reason, auth, .. } => {
+                if *auth {
+                    format!("error: login refused: {reason}")
+                } else {
+                    format!("error: {reason}")
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Component {
+    Mailbox,
+    Smtp,
+}
+
+impl Component {
+    pub fn name(self) -> &'static str {
+        match self {
+            Component::Mailbox => "mailbox",
+            Component::Smtp => "smtp",
+        }
+    }
+}
+
+struct Health {
+    mailbox: Mutex<State>,
+    smtp: Mutex<State>,
+    /// Ticks on every change, so readiness and alerts react at once.
+    changed: watch::Sender<u64>,
+    mailbox_reached: watch::Sender<bool>,
+}
+
+static HEALTH: LazyLock<Health> = LazyLock::new(|| Health {
+    mailbox: Mutex::new(State::Unknown),
+    smtp: Mutex::new(State::Unknown),
+    changed: watch::channel(0).0,
+    mailbox_reached: watch::channel(false).0,
+});
+
+fn slot(c: Component) -> &'static Mutex<State> {
+    match c {
+        Component::Mailbox => &HEALTH.mailbox,
+        Component::Smtp => &HEALTH.smtp,
+    }
+}
+
+pub fn get(c: Component) -> State {
+    slot(c).lock().map(|s| s.clone()).unwrap_or(State::Unknown)
+}
+
+fn set(c: Component, new: State) {
+    let changed = {
+        let Ok(mut s) = slot(c).lock() else { return };
+        // A continuing failure keeps the time it started.
+        let new = match (&*s, new) {
+            (
+                State::Failed {
+                    reason: _,
+                    auth: a0,
+                    since,
+                },
+                State::Failed { reason, auth, .. },
+            ) if *a0 == auth => State::Failed {
+                reason,
+                auth,
+                since: *since,
+            },
+            (_, n) => n,
+        };
+        let changed = *s != new;
+        *s = new;
+        changed
+    };
+    if c == Component::Mailbox && get(c).is_healthy() {
+        HEALTH.mailbox_reached.send_replace(true);
+    }
+    if changed {
+        HEALTH.changed.send_modify(|n| *n += 1);
+    }
+}
+
+pub fn ok(c: Component) {
+    set(c, State::Ok);
+}
+
+pub fn standby() {
+    set(Component::Mailbox, State::Standby);
+}
+
+pub fn failed(c: Component, reason: impl Into<String>, auth: bool) {
+    set(
+        c,
+        State::Failed {
+            reason: reason.into(),
+            auth,
+            since: chrono::Utc::now(),
+        },
+    );
+}
+
+/// Resolves once the mailbox has been reached (logged in) at least once.
+pub async fn mailbox_reached() {
+    let mut rx = HEALTH.mailbox_reached.subscribe();
+    let _ = rx.wait_for(|r| *r).await;
+}
+
+/// A receiver that changes whenever a component's state does.
+pub fn subscribe() -> watch::Receiver<u64> {
+    HEALTH.changed.subscribe()
+}
+
+/// Components whose login is being refused, with the reason and since when.
+pub fn auth_failures() -> Vec<(Component, String, chrono::DateTime<chrono::Utc>)> {
+    [Component::Mailbox, Component::Smtp]
+        .into_iter()
+        .filter_map(|c| match get(c) {
+            State::Failed {
+                reason,
+                auth: true,
+                since,
+            } => Some((c, reason, since)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The health report: one line per component, and whether all are healthy.
+pub async fn report(db: &crate::store::Db) -> (bool, String) {
+    let started = Instant::now();
+    let db_state = match tokio::time::timeout(Duration::from_secs(3), async {
+        sqlx::query_scalar::<_, i32>("SELECT 1")
+            .fetch_one(&db.pool)
+            .await
+    })
+    .await
+    {
+        Ok(Ok(_)) => State::Ok,
+        Ok(Err(e)) => State::Failed {
+            reason: e.to_string(),
+            auth: false,
+            since: chrono::Utc::now(),
+        },
+        Err(_) => State::Failed {
+            reason: format!("no answer within {:?}", started.elapsed()),
+            auth: false,
+            since: chrono::Utc::now(),
+        },
+    };
+    let parts = [
+        ("database", db_state),
+        ("mailbox", get(Component::Mailbox)),
+        ("smtp", get(Component::Smtp)),
+    ];
+    let healthy = parts.iter().all(|(_, s)| s.is_healthy());
+    let mut text = String::from(if healthy { "ok\n" } else { "unhealthy\n" });
+    for (name, s) in &parts {
+        text.push_str(&format!("{name}: {}\n", s.describe()));
+    }
+    (healthy, text)
+}

@@ -1,0 +1,235 @@
+//! `/metrics` in the Prometheus text format. Events counted as they happen (messages ingested,
+//! IMAP reconnects, last successful poll) go through the `metrics` facade; the state of the
+//! store (tickets, outbox, approvals, SLA alerts) is queried at scrape time, so every instance
+//! sharing a PostgreSQL database reports the same numbers for it.
+
+use crate::store::Db;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::fmt::Write;
+use std::sync::OnceLock;
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+pub const INGESTED: &str = "mesayuda_messages_ingested_total";
+pub const RECONNECTS: &str = "mesayuda_imap_reconnects_total";
+pub const LAST_POLL: &str = "mesayuda_imap_last_poll_timestamp_seconds";
+pub const READER: &str = "mesayuda_mailbox_reader";
+
+/// The outcomes the reader logs as `outcome`; shown at 0 before the first message of each.
+const KNOWN_OUTCOMES: &[&str] = &["created", "threaded", "auto", "duplicate", "quarantined"];
+
+/// Installs the recorder once per process; later calls return the same handle.
+pub fn install() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new()
+                .install_recorder()
+                .map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
+                .ok()?;
+            metrics::describe_counter!(
+                INGESTED,
+                "Messages taken from the mailbox, by outcome (created, threaded, auto, duplicate, quarantined)"
+            );
+            metrics::describe_counter!(
+                RECONNECTS,
+                "Times the mailbox connection was lost or refused and had to be opened again"
+            );
+            metrics::describe_gauge!(
+                LAST_POLL,
+                "Unix time of the last complete pass over the mailbox"
+            );
+            metrics::describe_gauge!(
+                READER,
+                "1 while this instance holds the mailbox (one reader at a time), else 0"
+            );
+            for o in KNOWN_OUTCOMES {
+                metrics::counter!(INGESTED, "outcome" => *o).absolute(0);
+            }
+            metrics::counter!(RECONNECTS).absolute(0);
+            metrics::gauge!(READER).set(0.0);
+            Some(handle)
+        })
+        .as_ref()
+}
+
+pub fn message_ingested(outcome: &'static str) {
+    metrics::counter!(INGESTED, "outcome" => outcome).increment(1);
+}
+
+pub fn imap_reconnect() {
+    metrics::counter!(RECONNECTS).increment(1);
+}
+
+pub fn poll_succeeded() {
+    metrics::gauge!(LAST_POLL).set(chrono::Utc::now().timestamp() as f64);
+}
+
+pub fn set_reader(holding: bool) {
+    metrics::gauge!(READER).set(if holding { 1.0 } else { 0.0 });
+}
+
+/// The whole exposition: process counters, then the store's state.
+pub async fn render(db: &Db) -> String {
+    let mut out = match install() {
+        Some(h) => {
+            h.run_upkeep();
+            h.render()
+        }
+        None => String::new(),
+    };
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&store_metrics(db).await);
+    out
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// Queries tolerate a table or column that does not exist (yet): the metric is left out and
+/// `mesayuda_store_query_errors` says how many were.
+async fn store_metrics(db: &Db) -> String {
+    let mut out = String::new();
+    let mut errors = 0u32;
+    let now = chrono::Utc::now().timestamp();
+
+    match sqlx::query_as::<_, (String, i64)>("SELECT status, COUNT(*) FROM tickets GROUP BY status")
+        .fetch_all(&db.pool)
+        .await
+    {
+        Ok(rows) => {
+            header(&mut out, "mesayuda_tickets", "gauge", "Tickets by status");
+            let mut all: Vec<(String, i64)> = crate::domain::ticket::Status::ALL
+                .iter()
+                .map(|s| (s.as_str().to_owned(), 0))
+                .collect();
+            for (status, n) in rows {
+                match all.iter_mut().find(|(s, _)| *s == status) {
+                    Some(slot) => slot.1 = n,
+                    None => all.push((status, n)),
+                }
+            }
+            for (status, n) in all {
+                let _ = writeln!(
+                    out,
+                    "mesayuda_tickets{{status=\"{}\"}} {n}",
+                    escape(&status)
+                );
+            }
+        }
+        Err(e) => {
+            errors += 1;
+            tracing::debug!(error = %e, "metrics: tickets by status");
+        }
+    }
+
+    match sqlx::query_as::<_, (i64, Option<i64>)>(
+        "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE status = 'pending'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    {
+        Ok((n, oldest)) => {
+            header(
+                &mut out,
+                "mesayuda_outbox_backlog",
+                "gauge",
+                "Mail queued and not yet accepted by the SMTP server",
+            );
+            let _ = writeln!(out, "mesayuda_outbox_backlog {n}");
+            header(
+                &mut out,
+                "mesayuda_outbox_oldest_age_seconds",
+                "gauge",
+                "Age of the oldest mail still queued (0 when the queue is empty)",
+            );
+            let age = oldest.map(|t| (now - t).max(0)).unwrap_or(0);
+            let _ = writeln!(out, "mesayuda_outbox_oldest_age_seconds {age}");
+        }
+        Err(e) => {
+            errors += 1;
+            tracing::debug!(error = %e, "metrics: outbox backlog");
+        }
+    }
+
+    match sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox WHERE status = 'failed'")
+        .fetch_one(&db.pool)
+        .await
+    {
+        Ok(n) => {
+            header(
+                &mut out,
+                "mesayuda_outbox_failed",
+                "gauge",
+                "Mail refused permanently (see `mesayuda outbox list --status failed`)",
+            );
+            let _ = writeln!(out, "mesayuda_outbox_failed {n}");
+        }
+        Err(e) => {
+            errors += 1;
+            tracing::debug!(error = %e, "metrics: outbox failed");
+        }
+    }
+
+    match sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM outbox WHERE kind = 'alerta_sla' AND status = 'sent'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    {
+        Ok(n) => {
+            header(
+                &mut out,
+                "mesayuda_sla_alerts_sent_total",
+                "counter",
+                "SLA alerts (50 %, 75 %, 100 %) accepted by the SMTP server",
+            );
+            let _ = writeln!(out, "mesayuda_sla_alerts_sent_total {n}");
+        }
+        Err(e) => {
+            errors += 1;
+            tracing::debug!(error = %e, "metrics: SLA alerts");
+        }
+    }
+
+    // HOOK: once approvals have their own table (several approvers per ticket), count its
+    // pending rows here instead of the tickets waiting in that status.
+    match sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM tickets WHERE status = 'pendiente_aprobacion'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    {
+        Ok(n) => {
+            header(
+                &mut out,
+                "mesayuda_approvals_pending",
+                "gauge",
+                "Requests waiting for an approver's APROBAR or RECHAZAR",
+            );
+            let _ = writeln!(out, "mesayuda_approvals_pending {n}");
+        }
+        Err(e) => {
+            errors += 1;
+            tracing::debug!(error = %e, "metrics: approvals pending");
+        }
+    }
+
+    header(
+        &mut out,
+        "mesayuda_store_query_errors",
+        "gauge",
+        "Store metrics that could not be read in this scrape",
+    );
+    let _ = writeln!(out, "mesayuda_store_query_errors {errors}");
+    out
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}

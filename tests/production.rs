@@ -1,0 +1,1013 @@
+//! Issue "Ready for production": what operations observe — systemd notifications, TLS to real
+//! Dovecot/Postfix with a private CA, /healthz and /metrics, SIGHUP reload, refused logins that
+//! are loud, one mailbox reader among several PostgreSQL instances, SQLite single-instance,
+//! and the ops commands with their exit codes.
+
+mod support;
+
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::mail::{self, Draft};
+use support::{eventually, DbKind, TestDb, HELPDESK, NOTIFIER};
+
+const WAIT: Duration = Duration::from_secs(30);
+const OPS: &str = "ops@example.test";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn script() -> PathBuf {
+    support::repo_root().join("deploy/dev/mailserver.sh")
+}
+
+/// A private Dovecot + Postfix with every TLS flavour: IMAP (STARTTLS), IMAPS, SMTP
+/// (STARTTLS) and SMTPS, all signed by the instance's own CA.
+struct Server {
+    dir: PathBuf,
+    smtp: u16,
+    smtps: u16,
+    imap: u16,
+    imaps: u16,
+}
+
+impl Server {
+    async fn start() -> Server {
+        let s = Server {
+            dir: PathBuf::from(format!(
+                "/tmp/msp-{}-{:x}",
+                std::process::id(),
+                rand::random::<u32>()
+            )),
+            smtp: free_port(),
+            smtps: free_port(),
+            imap: free_port(),
+            imaps: free_port(),
+        };
+        let out = tokio::process::Command::new(script())
+            .arg("start")
+            .arg(&s.dir)
+            .args(["--smtp-port", &s.smtp.to_string()])
+            .args(["--smtps-port", &s.smtps.to_string()])
+            .args(["--imap-port", &s.imap.to_string()])
+            .args(["--imaps-port", &s.imaps.to_string()])
+            .output()
+            .await
+            .expect("run mailserver.sh");
+        assert!(
+            out.status.success(),
+            "mail server did not start: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        s
+    }
+
+    fn control(&self, verb: &str) {
+        let out = Command::new(script())
+            .arg(verb)
+            .arg(&self.dir)
+            .output()
+            .expect("run mailserver.sh");
+        assert!(out.status.success(), "mailserver.sh {verb} failed");
+    }
+
+    fn ca(&self) -> PathBuf {
+        self.dir.join("tls/cert.pem")
+    }
+
+    fn dovecot_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log/dovecot.log")).unwrap_or_default()
+    }
+
+    fn postfix_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log/postfix.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new(script()).arg("stop").arg(&self.dir).output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// How the daemon reaches the servers, and anything else a test changes.
+struct Opts {
+    imap_security: &'static str,
+    imap_tls_port: bool,
+    smtp_security: &'static str,
+    smtp_tls_port: bool,
+    imap_ca: bool,
+    smtp_ca: bool,
+    imap_password: &'static str,
+    templates: PathBuf,
+    extra: String,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts {
+            imap_security: "none",
+            imap_tls_port: false,
+            smtp_security: "none",
+            smtp_tls_port: false,
+            imap_ca: false,
+            smtp_ca: false,
+            imap_password: "secret",
+            templates: support::repo_root().join("templates"),
+            extra: String::new(),
+        }
+    }
+}
+
+struct Setup {
+    server: Server,
+    db: TestDb,
+    dir: tempfile::TempDir,
+    http: u16,
+}
+
+impl Setup {
+    async fn new(kind: DbKind) -> Option<Setup> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = TestDb::create(kind, dir.path()).await?;
+        Some(Setup {
+            server: Server::start().await,
+            db,
+            dir,
+            http: free_port(),
+        })
+    }
+
+    /// Writes a config file; `http` is the health listener's port.
+    fn config_with(&self, name: &str, http: u16, o: &Opts) -> PathBuf {
+        let s = &self.server;
+        let ca = s.ca();
+        let line = |on: bool, key: &str| {
+            if on {
+                format!("ca_file = \"{}\"", ca.display())
+            } else {
+                format!("# no {key}")
+            }
+        };
+        let text = format!(
+            r#"
+[database]
+url = "{db}"
+
+[imap]
+host = "127.0.0.1"
+port = {imap_port}
+security = "{imap_security}"
+username = "{HELPDESK}"
+password = "{imap_password}"
+poll_interval_secs = 2
+{imap_ca}
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+security = "{smtp_security}"
+from = "Servicios Tecnológicos <{NOTIFIER}>"
+reply_to = "Mesa de Ayuda <{HELPDESK}>"
+{smtp_ca}
+
+[paths]
+templates = "{templates}"
+
+[http]
+listen = "127.0.0.1:{http}"
+
+{extra}
+"#,
+            db = self.db.url,
+            imap_port = if o.imap_tls_port { s.imaps } else { s.imap },
+            imap_security = o.imap_security,
+            imap_password = o.imap_password,
+            imap_ca = line(o.imap_ca, "imap ca"),
+            smtp_port = if o.smtp_tls_port { s.smtps } else { s.smtp },
+            smtp_security = o.smtp_security,
+            smtp_ca = line(o.smtp_ca, "smtp ca"),
+            templates = o.templates.display(),
+            extra = o.extra,
+        );
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+
+    fn config(&self, o: &Opts) -> PathBuf {
+        self.config_with("mesayuda.toml", self.http, o)
+    }
+
+    fn cli(&self, config: &Path, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_mesayuda"))
+            .arg("--config")
+            .arg(config)
+            .args(args)
+            .output()
+            .expect("run mesayuda")
+    }
+}
+
+/// `mesayuda run` as a child process, its log in a file.
+struct Proc {
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn spawn(config: &Path, dir: &Path, env: &[(&str, &str)]) -> Proc {
+        let log = dir.join(format!("daemon-{:x}.log", rand::random::<u32>()));
+        let file = std::fs::File::create(&log).expect("log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mesayuda"));
+        cmd.arg("--config")
+            .arg(config)
+            .arg("run")
+            .env("RUST_LOG", "mesayuda=debug,info")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .stdout(Stdio::null())
+            .stderr(file);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Proc {
+            child: Some(cmd.spawn().expect("spawn mesayuda run")),
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Waits for the process to exit by itself.
+    fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        let c = self.child.as_mut()?;
+        loop {
+            if let Ok(Some(s)) = c.try_wait() {
+                self.child = None;
+                return Some(s);
+            }
+            if start.elapsed() > timeout {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    async fn wait_log(&self, what: &str, timeout: Duration) {
+        eventually(timeout, &format!("log line `{what}`"), || async {
+            self.log().contains(what).then_some(())
+        })
+        .await
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("---- last lines of {} ----", self.log.display());
+            for l in tail.iter().rev() {
+                eprintln!("{l}");
+            }
+        }
+    }
+}
+
+async fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let resp = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .ok()?;
+    let status = resp.status().as_u16();
+    Some((status, resp.text().await.ok()?))
+}
+
+/// Waits until GET path answers `status`; returns the body.
+async fn wait_status(port: u16, path: &str, status: u16, timeout: Duration) -> String {
+    eventually(timeout, &format!("GET {path} → {status}"), || async {
+        match get(port, path).await {
+            Some((s, body)) if s == status => Some(body),
+            _ => None,
+        }
+    })
+    .await
+}
+
+/// The value of one exact series (`name{labels}`) in a Prometheus exposition.
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+/// The sum of every series of a metric (all label sets).
+fn metric_sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn is_ack(m: &mesayuda::mail::inbound::InboundMail) -> bool {
+    mesayuda::domain::text::find_ticket_ref(&m.subject).is_some()
+}
+
+async fn request_is_acknowledged(s: &Setup, who: &str, subject: &str) {
+    let from = format!("Usuario <{who}>");
+    mail::send(
+        s.server.smtp,
+        &Draft::new(&from, subject, "Necesito ayuda con el equipo, por favor."),
+    )
+    .await;
+    let ack = mail::wait_for(s.server.imap, who, WAIT, "acknowledgement", is_ack).await;
+    assert!(ack.subject.contains(subject), "{}", ack.subject);
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn implicit_tls_imap_and_starttls_smtp_carry_a_request_end_to_end() {
+    let Some(s) = Setup::new(DbKind::Sqlite).await else {
+        return;
+    };
+    let cfg = s.config(&Opts {
+        imap_security: "tls",
+        imap_tls_port: true,
+        imap_ca: true,
+        smtp_security: "starttls",
+        smtp_ca: true,
+        ..Opts::default()
+    });
+    let _d = Proc::spawn(&cfg, s.dir.path(), &[]);
+    request_is_acknowledged(&s, "ana@example.test", "Impresora por TLS").await;
+    // The servers' own logs show the daemon's sessions were encrypted.
+    let dovecot = s.server.dovecot_log();
+    assert!(
+        dovecot
+            .lines()
+            .any(|l| l.contains("Login: user=<mesayuda@example.test>") && l.contains(", TLS,")),
+        "no TLS login of the daemon on the IMAPS port in:\n{dovecot}"
+    );
+    let postfix = s.server.postfix_log();
+    assert!(
+        postfix.contains("TLS connection established from"),
+        "no TLS SMTP session in:\n{postfix}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_imap_and_implicit_tls_smtp_carry_a_request_end_to_end() {
+    let Some(s) = Setup::new(DbKind::Sqlite).await else {
+        return;
+    };
+    let cfg = s.config(&Opts {
+        imap_security: "starttls",
+        imap_ca: true,
+        smtp_security: "tls",
+        smtp_tls_port: true,
+        smtp_ca: true,
+        ..Opts::default()
+    });
+    let _d = Proc::spawn(&cfg, s.dir.path(), &[]);
+    request_is_acknowledged(&s, "luis@example.test", "VPN por STARTTLS").await;
+    let dovecot = s.server.dovecot_log();
+    assert!(
+        dovecot
+            .lines()
+            .any(|l| l.contains("Login: user=<mesayuda@example.test>") && l.contains(", TLS,")),
+        "no STARTTLS login of the daemon on the IMAP port in:\n{dovecot}"
+    );
+    let postfix = s.server.postfix_log();
+    assert!(
+        postfix
+            .lines()
+            .any(|l| l.contains("/smtps/smtpd[") && l.contains("TLS connection established from")),
+        "no TLS session on the SMTPS port in:\n{postfix}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_certificate_is_a_clear_error_and_never_plain_text() {
+    let Some(s) = Setup::new(DbKind::Sqlite).await else {
+        return;
+    };
+    // No ca_file: the test CA is not among the web roots, so neither server is trusted.
+    let cfg = s.config(&Opts {
+        imap_security: "starttls",
+        smtp_security: "starttls",
+        ..Opts::default()
+    });
+    let d = Proc::spawn(&cfg, s.dir.path(), &[]);
+    let (_, raw) = Draft::new("Ana <ana@example.test>", "Sin confianza", "Hola").render();
+    mail::append(s.server.imap, HELPDESK, "INBOX", &raw).await;
+    d.wait_log("IMAP mailbox unavailable", WAIT).await;
+    d.wait_log("SMTP check failed", WAIT).await;
+    let log = d.log();
+    let imap_line = log
+        .lines()
+        .find(|l| l.contains("IMAP mailbox unavailable"))
+        .unwrap();
+    assert!(
+        imap_line.contains("ERROR")
+            && imap_line.contains("certificate")
+            && imap_line.contains("imap.ca_file"),
+        "{imap_line}"
+    );
+    let smtp_line = log
+        .lines()
+        .find(|l| l.contains("SMTP check failed"))
+        .unwrap();
+    assert!(
+        smtp_line.contains("certificate") && smtp_line.contains("smtp.ca_file"),
+        "{smtp_line}"
+    );
+    let body = wait_status(s.http, "/healthz", 503, WAIT).await;
+    assert!(
+        body.contains("mailbox: error") && body.contains("certificate"),
+        "{body}"
+    );
+    assert!(body.contains("smtp: error"), "{body}");
+    // Nothing was read or logged in over plain text instead: the only login to the help-desk
+    // mailbox is the test's own APPEND.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let logins = s
+        .server
+        .dovecot_log()
+        .matches("Login: user=<mesayuda@example.test>")
+        .count();
+    assert_eq!(logins, 1, "the daemon logged in although TLS failed");
+    assert_eq!(mail::inbox(s.server.imap, HELPDESK).await.len(), 1);
+    let out = s.cli(&cfg, &["tickets", "list", "--json"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+    // The same for a mail sent by hand: a clear error, exit 1, nothing delivered.
+    let out = s.cli(&cfg, &["send-test-mail", "ana@example.test"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("certificate") && err.contains("smtp.ca_file"),
+        "{err}"
+    );
+    assert!(mail::inbox(s.server.imap, "ana@example.test")
+        .await
+        .is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// /healthz and /metrics
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_and_metrics_follow_the_mailbox_smtp_and_queue() {
+    let Some(s) = Setup::new(DbKind::Sqlite).await else {
+        return;
+    };
+    let cfg = s.config(&Opts::default());
+    let _d = Proc::spawn(&cfg, s.dir.path(), &[]);
+    let body = wait_status(s.http, "/healthz", 200, WAIT).await;
+    for line in ["database: ok", "mailbox: ok", "smtp: ok"] {
+        assert!(body.contains(line), "{body}");
+    }
+    request_is_acknowledged(&s, "ana@example.test", "Teclado").await;
+    let m = get(s.http, "/metrics").await.unwrap().1;
+    assert_eq!(
+        metric(&m, "mesayuda_messages_ingested_total{outcome=\"created\"}"),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(metric_sum(&m, "mesayuda_tickets"), 1.0, "{m}");
+    assert_eq!(metric(&m, "mesayuda_outbox_backlog"), Some(0.0), "{m}");
+    assert_eq!(
+        metric(&m, "mesayuda_imap_reconnects_total"),
+        Some(0.0),
+        "{m}"
+    );
+    let last_poll = metric(&m, "mesayuda_imap_last_poll_timestamp_seconds").unwrap();
+    assert!((chrono::Utc::now().timestamp() as f64 - last_poll).abs() < 60.0);
+    for name in [
+        "mesayuda_approvals_pending",
+        "mesayuda_sla_alerts_sent_total",
+        "mesayuda_outbox_oldest_age_seconds",
+    ] {
+        assert!(metric(&m, name).is_some(), "{name} missing in\n{m}");
+    }
+    assert!(
+        m.contains("# TYPE mesayuda_messages_ingested_total counter"),
+        "{m}"
+    );
+
+    // The mailbox goes away: 503 naming it, and a reconnect counted; back: 200.
+    s.server.control("stop-imap");
+    let body = wait_status(s.http, "/healthz", 503, WAIT).await;
+    assert!(body.contains("mailbox: error"), "{body}");
+    assert!(body.contains("database: ok"), "{body}");
+    s.server.control("start-imap");
+    wait_status(s.http, "/healthz", 200, Duration::from_secs(120)).await;
+    let m = get(s.http, "/metrics").await.unwrap().1;
+    assert!(
+        metric(&m, "mesayuda_imap_reconnects_total").unwrap() >= 1.0,
+        "{m}"
+    );
+
+    // SMTP goes away while a request comes in: 503 naming SMTP, the ack waits in the queue.
+    s.server.control("stop-smtp");
+    let (_, raw) = Draft::new("Luis <luis@example.test>", "Monitor", "No enciende").render();
+    mail::append(s.server.imap, HELPDESK, "INBOX", &raw).await;
+    let body = wait_status(s.http, "/healthz", 503, WAIT).await;
+    assert!(
+        body.contains("smtp: error") && body.contains("mailbox: ok"),
+        "{body}"
+    );
+    let m = get(s.http, "/metrics").await.unwrap().1;
+    assert!(metric(&m, "mesayuda_outbox_backlog").unwrap() >= 1.0, "{m}");
+    s.server.control("start-smtp");
+    mail::wait_for(
+        s.server.imap,
+        "luis@example.test",
+        Duration::from_secs(90),
+        "ack",
+        is_ack,
+    )
+    .await;
+    wait_status(s.http, "/healthz", 200, WAIT).await;
+    let m = get(s.http, "/metrics").await.unwrap().1;
+    assert_eq!(metric(&m, "mesayuda_outbox_backlog"), Some(0.0), "{m}");
+    assert_eq!(metric_sum(&m, "mesayuda_tickets"), 2.0, "{m}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// systemd: notify, watchdog, reload, stop
+
+/// Collects what the daemon sends to $NOTIFY_SOCKET.
+fn notify_socket(dir: &Path) -> (PathBuf, Arc<Mutex<Vec<String>>>) {
+    let path = dir.join("notify.sock");
+    let sock = UnixDatagram::bind(&path).expect("bind notify socket");
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let sink = got.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        loop {
+            match sock.recv(&mut buf) {
+                Ok(n) => sink
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf[..n]).into_owned()),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(_) => return,
+            }
+            if Arc::strong_count(&sink) == 1 {
+                return;
+            }
+        }
+    });
+    (path, got)
+}
+
+fn count(got: &Arc<Mutex<Vec<String>>>, line: &str) -> usize {
+    got.lock()
+        .unwrap()
+        .iter()
+        .filter(|m| m.lines().any(|l| l == line))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_hears_ready_only_once_the_mailbox_is_reached_then_watchdog_reload_and_stop() {
+    let Some(s) = Setup::new(DbKind::Sqlite).await else {
+        return;
+    };
+    let (sock, got) = notify_socket(s.dir.path());
+    let cfg = s.config(&Opts::default());
+    s.server.control("stop-imap");
+    let mut d = Proc::spawn(
+        &cfg,
+        s.dir.path(),
+        &[
+            ("NOTIFY_SOCKET", sock.to_str().unwrap()),
+            ("WATCHDOG_USEC", "1000000"),
+        ],
+    );
+    eventually(WAIT, "STATUS= while waiting", || async {
+        got.lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.contains("STATUS=waiting for the mailbox"))
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        count(&got, "READY=1"),
+        0,
+        "READY=1 before the mailbox was reached"
+    );
+    // The watchdog is petted meanwhile: the process is alive, only the mailbox is missing.
+    assert!(count(&got, "WATCHDOG=1") >= 2, "{:?}", got.lock().unwrap());
+    s.server.control("start-imap");
+    eventually(Duration::from_secs(120), "READY=1", || async {
+        (count(&got, "READY=1") == 1).then_some(())
+    })
+    .await;
+    d.wait_log("ready: database and mailbox", WAIT).await;
+
+    // systemctl reload = SIGHUP: RELOADING=1, the templates read again, READY=1 again.
+    d.signal("HUP");
+    eventually(WAIT, "RELOADING=1 then READY=1", || async {
+        (count(&got, "RELOADING=1") == 1 && count(&got, "READY=1") == 2).then_some(())
+    })
+    .await;
+    d.wait_log("templates reloaded", WAIT).await;
+
+    // systemctl stop = SIGTERM: STOPPING=1 and a clean exit.
+    d.signal("TERM");
+    let status = d
+        .wait_exit(Duration::from_secs(15))
+        .expect("daemon exits on SIGTERM");
+    assert!(status.success(), "{status}");
+    assert_eq!(count(&got, "STOPPING=1"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_templates_without_restart_and_keeps_them_when_broken() {
+    let Some(s) = Setup::new(DbKind::Sqlite).await else {
+        return;
+    };
+    let templates = s.dir.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    for e in std::fs::read_dir(support::repo_root().join("templates")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), templates.join(e.file_name())).unwrap();
+    }
+    let cfg = s.config(&Opts {
+        templates: templates.clone(),
+        ..Opts::default()
+    });
+    let d = Proc::spawn(&cfg, s.dir.path(), &[]);
+    request_is_acknowledged(&s, "ana@example.test", "Antes").await;
+    let subject = templates.join("acuse_recibo.asunto.hbs");
+    std::fs::write(&subject, "[{{ticket}}] RECARGADA: {{subject}}").unwrap();
+    d.signal("HUP");
+    d.wait_log("templates reloaded", WAIT).await;
+    request_is_acknowledged(&s, "luis@example.test", "Despues").await;
+    let ack = &mail::inbox(s.server.imap, "luis@example.test").await[0];
+    assert!(ack.subject.contains("RECARGADA"), "{}", ack.subject);
+
+    // A broken template is refused; the daemon keeps the last good ones.
+    std::fs::write(&subject, "{{#if}} sin cerrar").unwrap();
+    d.signal("HUP");
+    d.wait_log("templates not reloaded", WAIT).await;
+    request_is_acknowledged(&s, "rosa@example.test", "Roto").await;
+    let ack = &mail::inbox(s.server.imap, "rosa@example.test").await[0];
+    assert!(ack.subject.contains("RECARGADA"), "{}", ack.subject);
+    assert_eq!(d.log().matches("mesayuda running").count(), 1, "restarted");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A refused login
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_login_is_logged_fails_healthz_and_mails_ops_once_a_day() {
+    let Some(s) = Setup::new(DbKind::Sqlite).await else {
+        return;
+    };
+    let cfg = s.config(&Opts {
+        imap_password: "wrong-password",
+        extra: format!("[ops]\nemail = \"Operaciones <{OPS}>\"\n"),
+        ..Opts::default()
+    });
+    let mut d = Proc::spawn(&cfg, s.dir.path(), &[]);
+    let alert = mail::wait_for(s.server.imap, OPS, WAIT, "ops alert", |m| {
+        m.subject.contains("ALERTA")
+    })
+    .await;
+    assert!(alert.subject.contains("buzón IMAP"), "{}", alert.subject);
+    assert!(alert.body_text.contains(HELPDESK), "{}", alert.body_text);
+    let body = wait_status(s.http, "/healthz", 503, WAIT).await;
+    assert!(body.contains("mailbox: error: login refused"), "{body}");
+    // It keeps saying so: an error line for each attempt, not only the first.
+    eventually(WAIT, "two login errors logged", || async {
+        (d.log()
+            .lines()
+            .filter(|l| l.contains("ERROR") && l.contains("IMAP login refused"))
+            .count()
+            >= 2)
+            .then_some(())
+    })
+    .await;
+    assert!(!d.log().contains("wrong-password"), "secret in the log");
+    // A restart does not mail again within the day.
+    d.kill();
+    let d2 = Proc::spawn(&cfg, s.dir.path(), &[]);
+    d2.wait_log("ops alert already sent within 24 h", WAIT)
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(mail::inbox(s.server.imap, OPS).await.len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One instance on SQLite, several on PostgreSQL
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_instance_on_the_same_sqlite_database_exits_with_a_clear_message() {
+    let Some(s) = Setup::new(DbKind::Sqlite).await else {
+        return;
+    };
+    let cfg = s.config(&Opts::default());
+    let first = Proc::spawn(&cfg, s.dir.path(), &[]);
+    first.wait_log("watching mailbox", WAIT).await;
+    let second_cfg = s.config_with("second.toml", free_port(), &Opts::default());
+    let mut second = Proc::spawn(&second_cfg, s.dir.path(), &[]);
+    let status = second
+        .wait_exit(Duration::from_secs(20))
+        .expect("the second instance exits");
+    assert_eq!(status.code(), Some(1), "{}", second.log());
+    let log = second.log();
+    assert!(
+        log.contains("another mesayuda instance is already running on this SQLite database")
+            && log.contains(&format!("pid {}", first.pid())),
+        "{log}"
+    );
+    // The first one is untouched.
+    wait_status(s.http, "/healthz", 200, WAIT).await;
+    request_is_acknowledged(&s, "ana@example.test", "Sigue vivo").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_postgresql_ticket_and_ack_every_request_once_across_a_kill() {
+    let Some(s) = Setup::new(DbKind::Postgres).await else {
+        return;
+    };
+    let (http_a, http_b) = (free_port(), free_port());
+    let cfg_a = s.config_with("a.toml", http_a, &Opts::default());
+    let cfg_b = s.config_with("b.toml", http_b, &Opts::default());
+    let mut a = Some(Proc::spawn(&cfg_a, s.dir.path(), &[]));
+    let mut b = Some(Proc::spawn(&cfg_b, s.dir.path(), &[]));
+    // Exactly one reads the mailbox; the other stands by, and both are healthy.
+    eventually(WAIT, "one reader and one standby", || async {
+        let logs = [a.as_ref().unwrap().log(), b.as_ref().unwrap().log()];
+        let readers = logs
+            .iter()
+            .filter(|l| l.contains("mailbox lease acquired"))
+            .count();
+        let standby = logs.iter().filter(|l| l.contains("standing by")).count();
+        (readers == 1 && standby == 1).then_some(())
+    })
+    .await;
+    wait_status(http_a, "/healthz", 200, WAIT).await;
+    wait_status(http_b, "/healthz", 200, WAIT).await;
+    let a_reads = a.as_ref().unwrap().log().contains("mailbox lease acquired");
+    let (holder, standby, standby_http) = if a_reads {
+        (&mut a, &mut b, http_b)
+    } else {
+        (&mut b, &mut a, http_a)
+    };
+    let m = get(standby_http, "/metrics").await.unwrap().1;
+    assert_eq!(metric(&m, "mesayuda_mailbox_reader"), Some(0.0), "{m}");
+
+    let users: Vec<String> = (1..=16).map(|i| format!("u{i:02}@example.test")).collect();
+    let mut killed_at = None;
+    for (i, u) in users.iter().enumerate() {
+        let from = format!("Usuario {i} <{u}>");
+        let subject = format!("Solicitud {i}");
+        mail::send(
+            s.server.smtp,
+            &Draft::new(&from, &subject, "Favor atender."),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        if i == 5 {
+            // Mid-stream: the reader dies without any chance to clean up.
+            holder.as_mut().unwrap().kill();
+            killed_at = Some(Instant::now());
+        }
+    }
+    let standby = standby.as_ref().unwrap();
+    standby.wait_log("mailbox lease acquired", WAIT).await;
+    let took_over = killed_at.unwrap().elapsed();
+    assert!(
+        took_over < Duration::from_secs(30),
+        "takeover took {took_over:?}"
+    );
+
+    // Every request: one ticket, one acknowledgement.
+    let cli = support::Cli::new(&cfg_b);
+    eventually(Duration::from_secs(60), "16 tickets", || async {
+        (cli.tickets().len() >= users.len()).then_some(())
+    })
+    .await;
+    // An ack the dead instance had claimed but not sent waits out its claim (5 min at most).
+    for u in &users {
+        mail::wait_for(s.server.imap, u, Duration::from_secs(400), "ack", is_ack).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let tickets = cli.tickets();
+    assert_eq!(tickets.len(), users.len(), "{tickets:?}");
+    for u in &users {
+        let mine = tickets
+            .iter()
+            .filter(|t| t["requester"] == u.as_str())
+            .count();
+        assert_eq!(mine, 1, "{u} has {mine} tickets");
+        let acks = mail::inbox(s.server.imap, u).await;
+        assert_eq!(acks.len(), 1, "{u} got {} acknowledgements", acks.len());
+    }
+    let m = get(standby_http, "/metrics").await.unwrap().1;
+    assert_eq!(metric(&m, "mesayuda_mailbox_reader"), Some(1.0), "{m}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ops commands
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_config_reports_each_dependency_with_documented_exit_codes() {
+    let Some(s) = Setup::new(DbKind::Sqlite).await else {
+        return;
+    };
+    let cfg = s.config(&Opts {
+        imap_security: "tls",
+        imap_tls_port: true,
+        imap_ca: true,
+        smtp_security: "starttls",
+        smtp_ca: true,
+        ..Opts::default()
+    });
+    let out = s.cli(&cfg, &["check-config"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "plantillas: ok",
+        "base de datos: ok",
+        "imap: ok",
+        "smtp: ok",
+    ] {
+        assert!(text.contains(line), "{line} missing in:\n{text}");
+    }
+
+    // A server down is a runtime failure: 1, naming it.
+    s.server.control("stop-smtp");
+    let out = s.cli(&cfg, &["check-config"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("smtp: error") && text.contains("imap: ok"),
+        "{text}"
+    );
+    s.server.control("start-smtp");
+
+    // A refused login: 1, saying so.
+    let bad = s.config_with(
+        "bad.toml",
+        free_port(),
+        &Opts {
+            imap_password: "nope",
+            ..Opts::default()
+        },
+    );
+    let out = s.cli(&bad, &["check-config"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("imap: error: IMAP login as mesayuda@example.test refused"),
+        "{text}"
+    );
+
+    // A template that does not render is a configuration error: 2, naming the file.
+    let templates = s.dir.path().join("tpl");
+    std::fs::create_dir(&templates).unwrap();
+    for e in std::fs::read_dir(support::repo_root().join("templates")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), templates.join(e.file_name())).unwrap();
+    }
+    std::fs::write(templates.join("acuse_recibo.cuerpo.hbs"), "{{#each}}").unwrap();
+    let broken = s.config_with(
+        "broken.toml",
+        free_port(),
+        &Opts {
+            templates,
+            ..Opts::default()
+        },
+    );
+    let out = s.cli(&broken, &["check-config", "--offline"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("plantillas: error") && text.contains("acuse_recibo.cuerpo.hbs"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_test_mail_delivers_and_outbox_retry_requeues_failed_mail() {
+    let Some(s) = Setup::new(DbKind::Sqlite).await else {
+        return;
+    };
+    let cfg = s.config(&Opts::default());
+    let out = s.cli(&cfg, &["send-test-mail", "ana@example.test"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = mail::wait_for(s.server.imap, "ana@example.test", WAIT, "test mail", |m| {
+        m.subject == "Correo de prueba de mesayuda"
+    })
+    .await;
+    assert_eq!(m.from.as_ref().unwrap().email, NOTIFIER);
+    let out = s.cli(&cfg, &["send-test-mail", "not-an-address"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    // A requester outside the server's domains: the ack is refused for good (relay denied).
+    let mut d = Proc::spawn(&cfg, s.dir.path(), &[]);
+    let (_, raw) = Draft::new("Zoe <zoe@elsewhere.test>", "Externa", "Hola").render();
+    mail::append(s.server.imap, HELPDESK, "INBOX", &raw).await;
+    let failed = eventually(WAIT, "a failed outbox mail", || async {
+        let out = s.cli(&cfg, &["outbox", "list", "--status", "failed", "--json"]);
+        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        rows.as_array()?.first().cloned()
+    })
+    .await;
+    assert!(
+        failed["last_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Relay access denied"),
+        "{failed}"
+    );
+    let id = failed["id"].as_i64().unwrap().to_string();
+    let out = s.cli(&cfg, &["outbox", "list"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("failed") && table.contains("zoe@elsewhere.test"),
+        "{table}"
+    );
+    d.kill();
+    let out = s.cli(&cfg, &["outbox", "retry", &id]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = s.cli(&cfg, &["outbox", "list", "--status", "pending", "--json"]);
+    let pending: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        pending[0]["id"].as_i64().unwrap().to_string(),
+        id,
+        "{pending}"
+    );
+    // Only failed mail is retried; an unknown id is "not found".
+    let out = s.cli(&cfg, &["outbox", "retry", &id]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = s.cli(&cfg, &["outbox", "retry", "999999"]);
+    assert_eq!(out.status.code(), Some(3));
+    let out = s.cli(&cfg, &["outbox", "list", "--status", "bogus"]);
+    assert_eq!(out.status.code(), Some(2));
+}
