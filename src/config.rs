@@ -54,6 +54,10 @@ pub struct Config {
     pub incidents: IncidentsConfig,
     #[serde(default)]
     pub escalation: EscalationConfig,
+    #[serde(default)]
+    pub approvals: ApprovalsConfig,
+    #[serde(default)]
+    pub security: SecurityConfig,
     /// Where the file was read from, for messages that name it.
     #[serde(skip)]
     pub source: PathBuf,
@@ -326,6 +330,38 @@ impl Default for IncidentsConfig {
     }
 }
 
+/// Activities 9–12.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApprovalsConfig {
+    /// The procedure's "24 horas hábiles": reminder at half, agents told at the end.
+    pub target_business_hours: f64,
+    /// Whether time waiting for an approver stops the resolution clock.
+    pub pause_sla: bool,
+    /// Local hour of the business-morning digest of pending approvals.
+    pub digest_hour: u32,
+}
+
+impl Default for ApprovalsConfig {
+    fn default() -> Self {
+        Self {
+            target_business_hours: 24.0,
+            pause_sla: true,
+            digest_hour: 7,
+        }
+    }
+}
+
+/// What makes an emailed approval believable beyond its secret token.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// Require DMARC or DKIM pass for the From domain in an Authentication-Results header
+    /// added by `trusted_authserv_id` (the organisation's own MTA).
+    pub require_authentication_results: bool,
+    pub trusted_authserv_id: Option<String>,
+}
+
 /// Escalation recipients when the directory has none for the assignee's office.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -500,6 +536,17 @@ impl Config {
             if let Err(e) = regex::Regex::new(p) {
                 return Err(self.bad_key("incidents.patterns", format!("`{p}`: {e}")));
             }
+        }
+        if self.security.require_authentication_results
+            && self.security.trusted_authserv_id.is_none()
+        {
+            return Err(self.bad_key(
+                "security.trusted_authserv_id",
+                "required when security.require_authentication_results = true",
+            ));
+        }
+        if self.approvals.digest_hour > 23 {
+            return Err(self.bad_key("approvals.digest_hour", "must be 0–23"));
         }
         if self.sla.default_resolution_hours <= 0.0 {
             return Err(self.bad_key("sla.default_resolution_hours", "must be positive"));

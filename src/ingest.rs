@@ -175,6 +175,31 @@ impl Ingestor {
             too_old_to_acknowledge: now - arrived_at > self.ack_max_age,
         };
         let at = store::unix(now);
+        let answer = crate::workflow::approval_in::AnswerMail {
+            mail,
+            auto: facts.auto,
+            thread: facts.thread,
+        };
+        if let Some(t) =
+            crate::workflow::approval_in::route(conn, &self.mailer, &self.procedure, &answer, now)
+                .await?
+        {
+            if let Some(t) = t {
+                let row =
+                    store_inbound(conn, mail, raw, Some(t), "respuesta_aprobacion", origin, at)
+                        .await?;
+                let _ = row;
+            } else {
+                store_inbound(conn, mail, raw, None, "aprobacion_invalida", origin, at).await?;
+            }
+            return Ok(match t {
+                Some(t) => Outcome::Threaded(t),
+                None => Outcome::StoredWithoutAnswer {
+                    ticket: None,
+                    kind: "aprobacion_invalida".into(),
+                },
+            });
+        }
         let from = mail
             .from
             .as_ref()

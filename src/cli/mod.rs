@@ -1,5 +1,6 @@
 //! The command line: the daemon and the ops/agent commands around the same database.
 
+mod approvals;
 mod calendar;
 mod jobs;
 mod ops;
@@ -67,6 +68,11 @@ pub enum Command {
         #[command(subcommand)]
         command: CalendarCommand,
     },
+    /// Approvals waiting on approvers (the "plantilla de aprobaciones pendientes").
+    Approvals {
+        #[command(subcommand)]
+        command: ApprovalsCommand,
+    },
     /// SLA state of open tickets and compliance of closed ones.
     Sla {
         #[command(subcommand)]
@@ -81,6 +87,18 @@ pub enum JobsCommand {
         /// An RFC 3339 instant, e.g. 2026-11-30T11:00:00-05:00.
         #[arg(long)]
         now: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApprovalsCommand {
+    /// Pending approvals, oldest first.
+    Pending {
+        /// Only those this approver (or notified substitute) may decide.
+        #[arg(long)]
+        approver: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -179,6 +197,7 @@ pub fn main() -> ExitCode {
         Command::Tickets { command } => runtime.block_on(tickets::run(config, command)),
         Command::Jobs { command } => runtime.block_on(jobs::run(config, command)),
         Command::Calendar { command } => calendar::run(config, command),
+        Command::Approvals { command } => runtime.block_on(approvals::run(config, command)),
         Command::Sla { command } => runtime.block_on(sla::run(config, command)),
     }
 }

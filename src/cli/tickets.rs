@@ -128,6 +128,7 @@ async fn show(
         return Ok(ExitCode::from(EXIT_NOT_FOUND));
     };
     let msgs = messages::for_ticket(&mut conn, n).await?;
+    let approval = crate::store::approvals::load(&mut conn, n).await?;
     let evs = events::for_ticket(&mut conn, n).await?;
     let cal = BusinessCalendar::new(&config.calendar).unwrap_or_else(|_| {
         BusinessCalendar::new(&Default::default()).expect("default calendar is valid")
@@ -137,6 +138,18 @@ async fn show(
         if let (Some(obj), Value::Object(extra)) = (v.as_object_mut(), detail(&t, &cal)) {
             obj.extend(extra);
         }
+        v["approval"] = match &approval {
+            None => Value::Null,
+            Some(a) => json!({
+                "kind": a.kind.as_str(),
+                "approver": a.approver,
+                "substitute": a.substitute,
+                "status": a.status.as_str(),
+                "decided_by": a.decided_by,
+                "decided_at": a.decided_at.map(|d| d.to_rfc3339()),
+                "reason": a.reason,
+            }),
+        };
         v["messages"] = msgs
             .iter()
             .map(|m| {

@@ -50,6 +50,10 @@ pub struct InboundMail {
     pub body_html: Option<String>,
     pub attachments: Vec<Attachment>,
     pub auto: AutoHeaders,
+    /// Every `Authentication-Results` header, newest (topmost) first.
+    pub authentication_results: Vec<String>,
+    /// `Delivered-To` values: the plus-address the mail really reached, kept by the MTA.
+    pub delivered_to: Vec<String>,
 }
 
 impl InboundMail {
@@ -99,6 +103,8 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, Unreadable> {
         body_text,
         body_html,
         attachments: attachments(&msg),
+        authentication_results: all_raw(&msg, "Authentication-Results"),
+        delivered_to: all_raw(&msg, "Delivered-To"),
         auto: AutoHeaders {
             auto_submitted: header("Auto-Submitted"),
             precedence: header("Precedence"),
@@ -111,6 +117,13 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, Unreadable> {
             return_path: header("Return-Path"),
         },
     })
+}
+
+fn all_raw(msg: &mail_parser::Message<'_>, name: &str) -> Vec<String> {
+    msg.headers_raw()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
 }
 
 fn to_mailbox(a: &mail_parser::Addr<'_>) -> Option<Mailbox> {

@@ -23,6 +23,14 @@ pub const REQUIRED: &[&str] = &[
     "catalogo",
     "incidente",
     "incidente_copia",
+    "solicitud_aprobacion",
+    "aprobador_requerido",
+    "respuesta_no_entendida",
+    "aprobado",
+    "rechazado",
+    "alerta_seguridad",
+    "aprobacion_vencida",
+    "resumen_aprobaciones",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -2,6 +2,7 @@
 //! (production, shared by several instances). Queries use `$n` placeholders, which both accept.
 //! Timestamps are stored as Unix seconds because the `Any` driver carries no date types.
 
+pub mod approvals;
 pub mod events;
 pub mod mailbox;
 pub mod messages;

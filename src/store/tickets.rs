@@ -83,6 +83,7 @@ impl TicketRow {
                 )
             }),
             sla: self.sla(),
+            approval: None,
         }
     }
 }

@@ -168,7 +168,7 @@ pub async fn open(
                     "Correo antiguo importado sin acuse de recibo",
                 );
             }
-            apply(conn, mailer, &plan, ctx).await?;
+            apply(conn, mailer, proc, &plan, ctx).await?;
             Ok(Opened::Ticket(n))
         }
     }
@@ -252,6 +252,6 @@ pub async fn reply(
             }
         }
     };
-    apply(conn, mailer, &plan, ctx).await?;
+    apply(conn, mailer, proc, &plan, ctx).await?;
     Ok(n)
 }

@@ -2,6 +2,7 @@
 //! do, and persists the resulting plan (ticket, events, mail, timers) in the caller's
 //! transaction.
 
+pub mod approval_in;
 pub mod mail_in;
 pub mod sweep;
 
@@ -12,7 +13,7 @@ use crate::domain::directory::Directory;
 use crate::domain::procedure::{Ctx, Effect, Plan, Policy, Ticket, TimerKind};
 use crate::domain::ticket::TicketNumber;
 use crate::notify::{Mailer, Notice, NotifyError};
-use crate::store::{self, events, tickets, timers, Conn};
+use crate::store::{self, approvals, events, messages, tickets, timers, Conn};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -24,6 +25,10 @@ pub struct Procedure {
     directory: RwLock<Arc<Directory>>,
     pub calendar: BusinessCalendar,
     pub policy: Policy,
+    /// The watched help-desk address; approval tokens ride on its plus-address.
+    pub helpdesk: String,
+    pub security: crate::config::SecurityConfig,
+    pub digest_hour: u32,
 }
 
 /// A consistent view of the reference data for one unit of work.
@@ -66,11 +71,16 @@ impl Procedure {
                 default_resolution_hours: c.sla.default_resolution_hours,
                 incident_patterns: patterns,
                 incident_address: c.incidents.address.clone(),
+                approval_target_hours: c.approvals.target_business_hours,
+                pause_sla_during_approval: c.approvals.pause_sla,
                 coordinator: c.escalation.coordinator.clone(),
                 subdirector: c.escalation.subdirector.clone(),
                 director: c.escalation.director.clone(),
                 agents: c.escalation.agents.clone(),
             },
+            helpdesk: c.helpdesk_address(),
+            security: c.security.clone(),
+            digest_hour: c.approvals.digest_hour,
         })
     }
 
@@ -117,7 +127,9 @@ pub async fn load_ticket(conn: &mut Conn, n: TicketNumber) -> Result<Option<Tick
         return Ok(None);
     };
     let attachments = tickets::attachment_count(conn, n).await?;
-    Ok(Some(row.to_domain(attachments)))
+    let mut t = row.to_domain(attachments);
+    t.approval = approvals::load(conn, n).await?;
+    Ok(Some(t))
 }
 
 /// Data every template can use, whatever the mail.
@@ -155,12 +167,16 @@ fn merge(mut base: Value, extra: &Value) -> Value {
 pub async fn apply(
     conn: &mut Conn,
     mailer: &Mailer,
+    proc: &Procedure,
     plan: &Plan,
     ctx: &Ctx<'_>,
 ) -> Result<(), NotifyError> {
     let t = &plan.ticket;
     let at = store::unix(ctx.now);
     tickets::save(conn, t, at).await?;
+    if let Some(a) = &t.approval {
+        approvals::save(conn, t.number, a).await?;
+    }
     for effect in &plan.effects {
         match effect {
             Effect::Event {
@@ -207,6 +223,10 @@ pub async fn apply(
                 timers::set(conn, t.number, kind.as_str(), store::unix(*due)).await?
             }
             Effect::ClearTimer(kind) => timers::clear(conn, t.number, kind.as_str()).await?,
+            Effect::RequestApproval {
+                recipients,
+                reminder,
+            } => request_approval(conn, mailer, proc, t, recipients, *reminder, ctx).await?,
         }
     }
     // The SLA timer is derived from the clock, so no procedure step has to keep it in step.
@@ -219,6 +239,71 @@ pub async fn apply(
             timers::set(conn, t.number, TimerKind::Sla.as_str(), store::unix(due)).await?
         }
         None => timers::clear(conn, t.number, TimerKind::Sla.as_str()).await?,
+    }
+    Ok(())
+}
+
+/// Mails the approval request, one secret token per recipient: in the Reply-To plus-address
+/// (`mesayuda+<token>@…`, which every client keeps) and in the subject.
+async fn request_approval(
+    conn: &mut Conn,
+    mailer: &Mailer,
+    proc: &Procedure,
+    t: &Ticket,
+    recipients: &[String],
+    reminder: bool,
+    ctx: &Ctx<'_>,
+) -> Result<(), NotifyError> {
+    let at = store::unix(ctx.now);
+    let request_text = messages::for_ticket(conn, t.number)
+        .await?
+        .into_iter()
+        .find(|m| m.direction == "in")
+        .map(|m| m.body_text)
+        .unwrap_or_default();
+    let (local, domain) = proc
+        .helpdesk
+        .split_once('@')
+        .unwrap_or((&proc.helpdesk, ""));
+    for to in recipients {
+        let token = approvals::new_token();
+        approvals::add_token(conn, t.number, &token, to, at).await?;
+        let kind = t
+            .approval
+            .as_ref()
+            .map(|a| a.kind.label())
+            .unwrap_or_default();
+        let data = merge(
+            base_data(t, ctx),
+            &json!({
+                "token_tag": format!("[APR:{token}]"),
+                "reminder": reminder,
+                "approval_kind": kind,
+                "justification": t.field("justificacion").unwrap_or("(sin justificación)"),
+                "request_text": request_text,
+                "approver": to,
+            }),
+        );
+        mailer
+            .queue(
+                conn,
+                &Notice {
+                    ticket: Some(t.number),
+                    kind: "solicitud_aprobacion",
+                    template: "solicitud_aprobacion",
+                    data,
+                    to: vec![to.clone()],
+                    reply_to: Some(format!("{local}+{token}@{domain}")),
+                    at,
+                    activity: Some(10),
+                    description: if reminder {
+                        "Recordatorio de aprobación enviado"
+                    } else {
+                        "Solicitud de aprobación enviada"
+                    },
+                },
+            )
+            .await?;
     }
     Ok(())
 }

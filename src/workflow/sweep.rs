@@ -5,9 +5,11 @@
 use super::{apply, load_ticket, Procedure};
 use crate::domain::procedure::{cierre, escalamiento, verificacion, Plan, TimerKind};
 use crate::domain::ticket::TicketNumber;
-use crate::notify::{Mailer, NotifyError};
-use crate::store::{self, timers, Db};
+use crate::notify::{Mailer, Notice, NotifyError};
+use crate::store::{self, approvals, timers, Db};
 use chrono::{DateTime, Utc};
+use serde_json::json;
+use std::collections::BTreeMap;
 
 const BATCH: i64 = 500;
 
@@ -16,6 +18,8 @@ pub struct SweepReport {
     pub timers_handled: usize,
     pub alerts_queued: usize,
     pub mails_queued: usize,
+    /// Pending-approval digests sent (one per approver, business mornings).
+    pub digests_sent: usize,
     /// One line per ticket changed, e.g. "REQ-4: pendiente_por_usuario → cerrado".
     pub changes: Vec<String>,
 }
@@ -66,7 +70,7 @@ pub async fn run(
                     continue;
                 }
             };
-            apply(&mut tx, mailer, &plan, &ctx).await?;
+            apply(&mut tx, mailer, proc, &plan, &ctx).await?;
             tx.commit().await?;
             let mails = plan.mails().count();
             report.mails_queued += mails;
@@ -84,5 +88,65 @@ pub async fn run(
             break;
         }
     }
+    report.digests_sent = digest(db, mailer, proc, now).await?;
+    report.mails_queued += report.digests_sent;
     Ok(report)
+}
+
+/// The procedure's "plantilla de aprobaciones pendientes" by mail: every business morning from
+/// the configured hour, each approver with pending approvals gets one list, once per day.
+async fn digest(
+    db: &Db,
+    mailer: &Mailer,
+    proc: &Procedure,
+    now: DateTime<Utc>,
+) -> Result<usize, NotifyError> {
+    use chrono::Timelike;
+    let local = now.with_timezone(&proc.calendar.timezone());
+    if !proc.calendar.is_working_day(local.date_naive()) || local.hour() < proc.digest_hour {
+        return Ok(0);
+    }
+    let mut tx = db.pool.begin().await?;
+    let day = local.date_naive().to_string();
+    if !approvals::claim_digest(&mut tx, &day, store::unix(now)).await? {
+        return Ok(0);
+    }
+    let pending = approvals::pending(&mut tx, None).await?;
+    let mut by_approver: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+    for p in &pending {
+        let item = json!({
+            "ticket": TicketNumber(p.ticket_id).to_string(),
+            "subject": p.subject,
+            "requester": p.requester,
+            "service": p.service.clone().unwrap_or_else(|| "-".into()),
+            "requested_at": p.requested_at.map(|t| crate::clock::local_display(store::from_unix(t))),
+        });
+        let mut who: Vec<String> = p.approver.iter().cloned().collect();
+        if p.substitute_notified != 0 {
+            who.extend(p.substitute.iter().cloned());
+        }
+        for w in who {
+            by_approver.entry(w).or_default().push(item.clone());
+        }
+    }
+    for (approver, items) in &by_approver {
+        mailer
+            .queue(
+                &mut tx,
+                &Notice {
+                    ticket: None,
+                    kind: "resumen_aprobaciones",
+                    template: "resumen_aprobaciones",
+                    data: json!({ "approver": approver, "count": items.len(), "items": items }),
+                    to: vec![approver.clone()],
+                    reply_to: None,
+                    at: store::unix(now),
+                    activity: Some(10),
+                    description: "Resumen de aprobaciones pendientes",
+                },
+            )
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(by_approver.len())
 }

@@ -1,49 +1,574 @@
-//! Activities 9–12: the approval branch. `start` is called by verification when the service
-//! needs an approval (immediate boss or information-security officer).
+//! Activities 9–12 and the approval conditions of section 4: who approves (the requester's
+//! immediate boss, named in an `Aprobador:` line and verified against the directory, or the
+//! information-security officer), the request by mail with a one-time secret per recipient,
+//! the answer (APROBAR / RECHAZAR), deputies, the 24-business-hour target.
+//!
+//! Whether an answer is genuine (token, sender, Authentication-Results) is checked by the
+//! adapter before [`on_answer`] is called; what this module gets is already verified.
 
-use super::{Ctx, Plan};
-use crate::domain::catalog::Service;
-use crate::domain::ticket::Status;
+use super::{Ctx, MailOut, Plan, Ticket, TimerKind};
+use crate::domain::catalog::{ApprovalKind, Service};
+use crate::domain::text::{canonical_address, ApprovalAnswer};
+use crate::domain::ticket::{CloseReason, Status};
+use chrono::{DateTime, Utc};
+use serde_json::json;
 
-/// Activity 10: the request waits for its approver; time waiting does not count against the
-/// resolution SLA.
-pub fn start(plan: &mut Plan, s: &Service, ctx: &Ctx<'_>) {
-    plan.set_status(Status::PendienteAprobacion, 10, "sistema");
-    plan.ticket.sla.pause(ctx.calendar, ctx.now);
-    plan.event(
-        Some(10),
-        "sistema",
-        "aprobacion_pendiente",
-        format!(
-            "Pendiente de aprobación ({}) para {}",
-            s.approval.as_str(),
-            s.name
-        ),
-    );
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalStatus {
+    /// Activity 10–11: no valid approver yet; an agent must choose one (`#aprobador`).
+    WaitingForApprover,
+    Pending,
+    Approved,
+    Rejected,
 }
 
-/// Activity 11: an agent sets or corrects the approver (`#aprobador`).
+impl ApprovalStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalStatus::WaitingForApprover => "esperando_aprobador",
+            ApprovalStatus::Pending => "pendiente",
+            ApprovalStatus::Approved => "aprobado",
+            ApprovalStatus::Rejected => "rechazado",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ApprovalStatus> {
+        [
+            ApprovalStatus::WaitingForApprover,
+            ApprovalStatus::Pending,
+            ApprovalStatus::Approved,
+            ApprovalStatus::Rejected,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Approval {
+    pub kind: ApprovalKind,
+    pub approver: Option<String>,
+    pub substitute: Option<String>,
+    pub status: ApprovalStatus,
+    pub requested_at: Option<DateTime<Utc>>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub reason: Option<String>,
+    pub unclear_answers: u32,
+    pub substitute_notified: bool,
+}
+
+impl Approval {
+    fn new(kind: ApprovalKind) -> Approval {
+        Approval {
+            kind,
+            approver: None,
+            substitute: None,
+            status: ApprovalStatus::WaitingForApprover,
+            requested_at: None,
+            decided_by: None,
+            decided_at: None,
+            reason: None,
+            unclear_answers: 0,
+            substitute_notified: false,
+        }
+    }
+
+    /// Whether `from` may decide: the approver or the approver's substitute.
+    pub fn may_decide(&self, from: &str) -> bool {
+        let from = canonical_address(from);
+        [&self.approver, &self.substitute]
+            .into_iter()
+            .flatten()
+            .any(|a| canonical_address(a) == from)
+    }
+}
+
+/// Activity 10: whether `person` may approve requests of `kind`.
+fn eligible(kind: ApprovalKind, email: &str, ctx: &Ctx<'_>) -> Result<(), String> {
+    let p = ctx
+        .directory
+        .person(email)
+        .ok_or_else(|| format!("{email} no está en el directorio"))?;
+    let ok = match kind {
+        ApprovalKind::SeguridadInformacion => {
+            p.role == crate::domain::directory::Role::SeguridadInformacion
+        }
+        _ => p.can_approve_as_boss(),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{email} tiene el cargo {}, que no puede aprobar este tipo de solicitud",
+            p.role.as_str()
+        ))
+    }
+}
+
+/// Activity 9 → 10: find the approver and send the request, or ask an agent to choose.
+pub fn start(plan: &mut Plan, s: &Service, ctx: &Ctx<'_>) {
+    plan.set_status(Status::PendienteAprobacion, 10, "sistema");
+    if ctx.policy.pause_sla_during_approval {
+        plan.ticket.sla.pause(ctx.calendar, ctx.now);
+    }
+    let mut approval = Approval::new(s.approval);
+    let chosen: Result<String, String> = match s.approval {
+        ApprovalKind::SeguridadInformacion => ctx
+            .directory
+            .security_officer()
+            .map(|p| p.email.clone())
+            .ok_or_else(|| "el directorio no tiene oficial de seguridad de la información".into()),
+        _ => match plan.ticket.field("aprobador") {
+            None => Err("la solicitud no indica el aprobador (línea «Aprobador:»)".into()),
+            Some(named) => ctx
+                .directory
+                .find(named)
+                .map(|p| p.email.clone())
+                .ok_or_else(|| format!("el aprobador «{named}» no está en el directorio"))
+                .and_then(|e| eligible(s.approval, &e, ctx).map(|_| e)),
+        },
+    };
+    plan.ticket.approval = Some(approval.clone());
+    match chosen {
+        Ok(email) => request(plan, &email, "sistema", ctx),
+        Err(why) => {
+            approval.status = ApprovalStatus::WaitingForApprover;
+            plan.ticket.approval = Some(approval);
+            plan.event(
+                Some(10),
+                "sistema",
+                "aprobador_invalido",
+                format!("Aprobador no verificado: {why}"),
+            );
+            plan.mail(MailOut {
+                kind: "aviso_agentes",
+                template: "aprobador_requerido",
+                to: ctx.agents(),
+                data: json!({ "why": why }),
+                activity: 10,
+                description: "Agentes avisados: falta un aprobador válido".into(),
+            });
+        }
+    }
+}
+
+/// Activity 11: an agent sets or corrects the approver (`#aprobador correo@…`).
 pub fn set_approver(
     plan: &mut Plan,
     email: &str,
     agent: &str,
-    _ctx: &Ctx<'_>,
+    ctx: &Ctx<'_>,
 ) -> Result<(), String> {
+    let Some(approval) = plan.ticket.approval.clone() else {
+        return Err("#aprobador: este requerimiento no requiere aprobación".into());
+    };
+    if matches!(
+        approval.status,
+        ApprovalStatus::Approved | ApprovalStatus::Rejected
+    ) {
+        return Err("#aprobador: la aprobación ya fue decidida".into());
+    }
+    eligible(approval.kind, email, ctx).map_err(|e| format!("#aprobador: {e}"))?;
     plan.event(
         Some(11),
         agent,
-        "aprobador",
-        format!("Aprobador indicado: {email}"),
+        "aprobador_corregido",
+        format!("Aprobador corregido: {email}"),
     );
+    request(plan, email, agent, ctx);
     Ok(())
 }
 
-/// Half the approval target has passed: the approver is reminded.
-pub fn on_reminder(t: super::Ticket, _ctx: &Ctx<'_>) -> Plan {
-    Plan::new(t)
+/// Activity 10 → 12: the request goes to the approver, and to the substitute too when the
+/// approver is away.
+fn request(plan: &mut Plan, approver: &str, actor: &str, ctx: &Ctx<'_>) {
+    let today = ctx.now.with_timezone(&ctx.calendar.timezone()).date_naive();
+    let person = ctx.directory.person(approver);
+    let substitute = person.and_then(|p| p.substitute.clone());
+    let away = person.is_some_and(|p| p.is_away(today));
+    let mut recipients = vec![approver.to_owned()];
+    if away {
+        recipients.extend(substitute.clone());
+    }
+    let a = plan
+        .ticket
+        .approval
+        .get_or_insert_with(|| Approval::new(ApprovalKind::JefeInmediato));
+    a.approver = Some(approver.to_owned());
+    a.substitute = substitute;
+    a.status = ApprovalStatus::Pending;
+    a.requested_at = Some(ctx.now);
+    a.substitute_notified = away && a.substitute.is_some();
+    plan.set_status(Status::PendienteAprobacion, 10, actor);
+    plan.event(
+        Some(10),
+        actor,
+        "aprobacion_solicitada",
+        format!(
+            "Aprobación solicitada a {}{}",
+            recipients.join(" y "),
+            if away {
+                " (el titular está ausente)"
+            } else {
+                ""
+            }
+        ),
+    );
+    plan.effects.push(super::Effect::RequestApproval {
+        recipients,
+        reminder: false,
+    });
+    let hours = ctx.policy.approval_target_hours;
+    plan.timer(
+        TimerKind::ApprovalReminder,
+        ctx.calendar.add_business_hours(ctx.now, hours / 2.0),
+    );
+    plan.timer(
+        TimerKind::ApprovalOverdue,
+        ctx.calendar.add_business_hours(ctx.now, hours),
+    );
+}
+
+/// Activity 12: a verified answer from the approver or substitute.
+pub fn on_answer(t: Ticket, from: &str, answer: &ApprovalAnswer, ctx: &Ctx<'_>) -> Plan {
+    let mut plan = Plan::new(t);
+    let Some(mut a) = plan.ticket.approval.clone() else {
+        return plan;
+    };
+    if a.status != ApprovalStatus::Pending {
+        plan.event(
+            Some(12),
+            from,
+            "respuesta_tardia",
+            "Respuesta de aprobación tras la decisión: sin efecto",
+        );
+        return plan;
+    }
+    match answer {
+        ApprovalAnswer::Unclear => {
+            a.unclear_answers += 1;
+            let first = a.unclear_answers == 1;
+            plan.ticket.approval = Some(a);
+            plan.event(
+                Some(12),
+                from,
+                "respuesta_no_entendida",
+                "Respuesta del aprobador no entendida",
+            );
+            // One explanation only: a robot answering our answer must not start a loop.
+            if first {
+                plan.mail(MailOut {
+                    kind: "respuesta_no_entendida",
+                    template: "respuesta_no_entendida",
+                    to: vec![from.to_owned()],
+                    data: json!({}),
+                    activity: 12,
+                    description: "Aprobador avisado: respuesta no entendida".into(),
+                });
+            }
+            return plan;
+        }
+        ApprovalAnswer::Approve { reason } | ApprovalAnswer::Reject { reason } => {
+            a.decided_by = Some(from.to_owned());
+            a.decided_at = Some(ctx.now);
+            a.reason = Some(reason.clone()).filter(|r| !r.is_empty());
+        }
+    }
+    plan.clear_timer(TimerKind::ApprovalReminder);
+    plan.clear_timer(TimerKind::ApprovalOverdue);
+    if let ApprovalAnswer::Approve { .. } = answer {
+        a.status = ApprovalStatus::Approved;
+        plan.ticket.approval = Some(a);
+        plan.event(Some(12), from, "aprobado", format!("Aprobado por {from}"));
+        plan.ticket.sla.resume(ctx.calendar, ctx.now);
+        plan.set_status(Status::TrabajoEnProgreso, 13, from);
+        plan.mail(MailOut {
+            kind: "aprobado",
+            template: "aprobado",
+            to: vec![plan.ticket.requester.clone()],
+            data: json!({ "approver": from }),
+            activity: 12,
+            description: "Solicitante informado de la aprobación".into(),
+        });
+    } else {
+        a.status = ApprovalStatus::Rejected;
+        let reason = a.reason.clone().unwrap_or_default();
+        plan.ticket.approval = Some(a);
+        plan.event(
+            Some(12),
+            from,
+            "rechazado",
+            format!("Rechazado por {from}: {reason}"),
+        );
+        plan.close(CloseReason::Rechazado, 8, from, ctx);
+        plan.mail(MailOut {
+            kind: "cierre",
+            template: "rechazado",
+            to: vec![plan.ticket.requester.clone()],
+            data: json!({ "approver": from, "reason": reason }),
+            activity: 8,
+            description: "Solicitante informado del rechazo y su motivo".into(),
+        });
+    }
+    plan
+}
+
+/// An answer that failed verification changes nothing; it is recorded and agents are told.
+pub fn on_refused(t: Ticket, from: &str, why: &str, ctx: &Ctx<'_>) -> Plan {
+    let mut plan = Plan::new(t);
+    plan.event(
+        Some(12),
+        from,
+        "seguridad",
+        format!("Respuesta de aprobación rechazada: {why}"),
+    );
+    plan.mail(MailOut {
+        kind: "alerta_seguridad",
+        template: "alerta_seguridad",
+        to: ctx.agents(),
+        data: json!({ "from": from, "why": why }),
+        activity: 12,
+        description: "Agentes avisados de una respuesta de aprobación no válida".into(),
+    });
+    plan
+}
+
+/// The approver's out-of-office answered the request: the substitute gets it too.
+pub fn on_out_of_office(t: Ticket, from: &str, ctx: &Ctx<'_>) -> Plan {
+    let mut plan = Plan::new(t);
+    let Some(mut a) = plan.ticket.approval.clone() else {
+        return plan;
+    };
+    let from_approver = a
+        .approver
+        .as_deref()
+        .is_some_and(|ap| canonical_address(ap) == canonical_address(from));
+    if a.status != ApprovalStatus::Pending || !from_approver || a.substitute_notified {
+        return plan;
+    }
+    let Some(sub) = a.substitute.clone() else {
+        plan.event(
+            Some(10),
+            from,
+            "aprobador_ausente",
+            "El aprobador está ausente y no tiene suplente",
+        );
+        return plan;
+    };
+    a.substitute_notified = true;
+    plan.ticket.approval = Some(a);
+    plan.event(
+        Some(10),
+        from,
+        "suplente",
+        format!("El aprobador respondió fuera de oficina; se envía al suplente {sub}"),
+    );
+    plan.effects.push(super::Effect::RequestApproval {
+        recipients: vec![sub],
+        reminder: false,
+    });
+    let _ = ctx;
+    plan
+}
+
+fn pending_recipients(t: &Ticket) -> Vec<String> {
+    t.approval
+        .as_ref()
+        .filter(|a| a.status == ApprovalStatus::Pending)
+        .map(|a| {
+            let mut v: Vec<String> = a.approver.iter().cloned().collect();
+            if a.substitute_notified {
+                v.extend(a.substitute.iter().cloned());
+            }
+            v
+        })
+        .unwrap_or_default()
+}
+
+/// Half the approval target has passed: the request is sent again as a reminder (with fresh
+/// tokens, so answering the reminder works like answering the original).
+pub fn on_reminder(t: Ticket, _ctx: &Ctx<'_>) -> Plan {
+    let mut plan = Plan::new(t);
+    let recipients = pending_recipients(&plan.ticket);
+    if recipients.is_empty() {
+        return plan;
+    }
+    plan.event(
+        Some(12),
+        "sistema",
+        "recordatorio",
+        "Recordatorio de aprobación enviado",
+    );
+    plan.effects.push(super::Effect::RequestApproval {
+        recipients,
+        reminder: true,
+    });
+    plan
 }
 
 /// The approval target has passed: agents and the coordinator are told.
-pub fn on_overdue(t: super::Ticket, _ctx: &Ctx<'_>) -> Plan {
-    Plan::new(t)
+pub fn on_overdue(t: Ticket, ctx: &Ctx<'_>) -> Plan {
+    let mut plan = Plan::new(t);
+    if pending_recipients(&plan.ticket).is_empty() {
+        return plan;
+    }
+    let mut to = ctx.agents();
+    let coordinator = ctx
+        .directory
+        .with_role(crate::domain::directory::Role::Coordinador)
+        .first()
+        .map(|p| p.email.clone())
+        .or_else(|| ctx.policy.coordinator.clone());
+    to.extend(coordinator);
+    plan.event(
+        Some(12),
+        "sistema",
+        "aprobacion_vencida",
+        "La aprobación superó el tiempo establecido",
+    );
+    plan.mail(MailOut {
+        kind: "aviso_agentes",
+        template: "aprobacion_vencida",
+        to,
+        data: json!({
+            "hours": ctx.policy.approval_target_hours,
+            "approver": plan.ticket.approval.as_ref().and_then(|a| a.approver.clone()),
+        }),
+        activity: 12,
+        description: "Aviso de aprobación vencida a agentes y coordinador".into(),
+    });
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use super::super::registro::register;
+    use super::super::Effect;
+    use super::*;
+
+    fn vpn(w: &World, aprobador: &str) -> Plan {
+        let mail = incoming(
+            "ana@example.test",
+            "Acceso VPN",
+            &format!(
+                "Necesito VPN.\nJustificación: teletrabajo aprobado\nAprobador: {aprobador}\n"
+            ),
+        );
+        register(w.new_ticket(&mail), &mail, None, &w.ctx())
+    }
+
+    fn requested(plan: &Plan) -> Vec<String> {
+        plan.effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::RequestApproval { recipients, .. } => Some(recipients.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    #[test]
+    fn an_eligible_boss_named_by_the_requester_is_asked() {
+        let w = World::new();
+        let plan = vpn(&w, "jefe@example.test");
+        assert_eq!(plan.ticket.status, Status::PendienteAprobacion);
+        assert_eq!(requested(&plan), vec!["jefe@example.test"]);
+        let a = plan.ticket.approval.unwrap();
+        assert_eq!(a.status, ApprovalStatus::Pending);
+        assert_eq!(a.substitute.as_deref(), Some("suplente@example.test"));
+        assert!(plan.ticket.sla.is_paused());
+    }
+
+    #[test]
+    fn an_ineligible_approver_waits_for_an_agent_who_corrects_it() {
+        let w = World::new();
+        let plan = vpn(&w, "agente1@example.test");
+        assert_eq!(
+            plan.ticket.approval.as_ref().unwrap().status,
+            ApprovalStatus::WaitingForApprover
+        );
+        assert!(requested(&plan).is_empty());
+        assert!(plan.mails().any(|m| m.template == "aprobador_requerido"));
+        let mut fix = Plan::new(plan.ticket);
+        assert!(set_approver(
+            &mut fix,
+            "ana@example.test",
+            "agente1@example.test",
+            &w.ctx()
+        )
+        .is_err());
+        set_approver(
+            &mut fix,
+            "director@example.test",
+            "agente1@example.test",
+            &w.ctx(),
+        )
+        .unwrap();
+        assert_eq!(requested(&fix), vec!["director@example.test"]);
+    }
+
+    #[test]
+    fn approve_resumes_work_and_reject_closes_with_the_reason() {
+        let w = World::new();
+        let t = vpn(&w, "jefe@example.test").ticket;
+        let ok = on_answer(
+            t.clone(),
+            "suplente@example.test",
+            &ApprovalAnswer::Approve {
+                reason: String::new(),
+            },
+            &w.ctx(),
+        );
+        assert_eq!(ok.ticket.status, Status::TrabajoEnProgreso);
+        assert!(!ok.ticket.sla.is_paused());
+        let no = on_answer(
+            t,
+            "jefe@example.test",
+            &ApprovalAnswer::Reject {
+                reason: "no procede".into(),
+            },
+            &w.ctx(),
+        );
+        assert_eq!(no.ticket.close_reason, Some(CloseReason::Rechazado));
+        assert_eq!(no.mails().next().unwrap().data["reason"], "no procede");
+        let late = on_answer(
+            no.ticket,
+            "jefe@example.test",
+            &ApprovalAnswer::Approve {
+                reason: String::new(),
+            },
+            &w.ctx(),
+        );
+        assert_eq!(late.ticket.status, Status::Cerrado);
+    }
+
+    #[test]
+    fn security_requests_go_to_the_security_officer() {
+        let w = World::new();
+        let mail = incoming(
+            "ana@example.test",
+            "Cambio de contraseña",
+            "Justificación: vacaciones",
+        );
+        let plan = register(w.new_ticket(&mail), &mail, None, &w.ctx());
+        assert_eq!(requested(&plan), vec!["seguridad@example.test"]);
+    }
+
+    #[test]
+    fn an_unclear_answer_is_explained_once() {
+        let w = World::new();
+        let t = vpn(&w, "jefe@example.test").ticket;
+        let p1 = on_answer(t, "jefe@example.test", &ApprovalAnswer::Unclear, &w.ctx());
+        assert_eq!(p1.mails().count(), 1);
+        let p2 = on_answer(
+            p1.ticket,
+            "jefe@example.test",
+            &ApprovalAnswer::Unclear,
+            &w.ctx(),
+        );
+        assert_eq!(p2.mails().count(), 0);
+    }
 }

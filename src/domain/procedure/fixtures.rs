@@ -158,6 +158,7 @@ impl World {
             created_at: self.start,
             survey: None,
             sla: SlaClock::default(),
+            approval: None,
         }
     }
 }

@@ -36,6 +36,10 @@ pub struct Policy {
     pub default_resolution_hours: f64,
     pub incident_patterns: Vec<Regex>,
     pub incident_address: Option<String>,
+    /// Activity 10–12: business hours an approver has (24 by the procedure).
+    pub approval_target_hours: f64,
+    /// Whether waiting on an approver stops the resolution clock.
+    pub pause_sla_during_approval: bool,
     pub coordinator: Option<String>,
     pub subdirector: Option<String>,
     pub director: Option<String>,
@@ -51,6 +55,8 @@ impl Default for Policy {
             default_resolution_hours: 8.0,
             incident_patterns: Vec::new(),
             incident_address: None,
+            approval_target_hours: 24.0,
+            pause_sla_during_approval: true,
             coordinator: None,
             subdirector: None,
             director: None,
@@ -121,6 +127,7 @@ pub struct Ticket {
     pub created_at: DateTime<Utc>,
     pub survey: Option<(u8, String)>,
     pub sla: SlaClock,
+    pub approval: Option<aprobacion::Approval>,
 }
 
 impl Ticket {
@@ -223,6 +230,12 @@ pub enum Effect {
     SetTimer {
         kind: TimerKind,
         due: DateTime<Utc>,
+    },
+    /// Mail the approval request to each recipient, each with its own secret token (the
+    /// adapter makes the tokens: randomness is I/O).
+    RequestApproval {
+        recipients: Vec<String>,
+        reminder: bool,
     },
     ClearTimer(TimerKind),
 }

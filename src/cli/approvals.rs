@@ -1,0 +1,62 @@
+//! `mesayuda approvals pending`: what each approver still has to decide.
+
+use super::{open_db, ApprovalsCommand, EXIT_FAILURE};
+use crate::config::Config;
+use crate::domain::ticket::TicketNumber;
+use crate::store::{approvals, from_unix};
+use serde_json::json;
+use std::process::ExitCode;
+
+pub async fn run(config: Config, cmd: ApprovalsCommand) -> ExitCode {
+    let ApprovalsCommand::Pending { approver, json } = cmd;
+    let db = match open_db(&config).await {
+        Ok(db) => db,
+        Err(code) => return code,
+    };
+    let rows = async {
+        let mut conn = db.pool.acquire().await?;
+        approvals::pending(&mut conn, approver.as_deref()).await
+    }
+    .await;
+    let rows = match rows {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("mesayuda: error de base de datos: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    if json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "id": TicketNumber(r.ticket_id).to_string(),
+                    "subject": r.subject,
+                    "requester": r.requester,
+                    "service": r.service,
+                    "approver": r.approver,
+                    "substitute": r.substitute,
+                    "substitute_notified": r.substitute_notified != 0,
+                    "requested_at": r.requested_at.map(|t| from_unix(t).to_rfc3339()),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+        return ExitCode::SUCCESS;
+    }
+    if rows.is_empty() {
+        println!("No hay aprobaciones pendientes.");
+    }
+    for r in &rows {
+        println!(
+            "{:<9} {:<32} {:<16} {}",
+            TicketNumber(r.ticket_id).to_string(),
+            r.approver.as_deref().unwrap_or("-"),
+            r.requested_at
+                .map(|t| crate::clock::local_display(from_unix(t)))
+                .unwrap_or_default(),
+            r.subject
+        );
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,185 @@
+//! Approvals (one per ticket) and their one-time tokens, kept only as SHA-256 hashes.
+
+use super::{from_unix, unix, Conn};
+use crate::domain::catalog::ApprovalKind;
+use crate::domain::procedure::aprobacion::{Approval, ApprovalStatus};
+use crate::domain::ticket::TicketNumber;
+use sha2::{Digest, Sha256};
+use sqlx::FromRow;
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// 32 random bytes, URL-safe: long enough that guessing is hopeless, short enough for a
+/// plus-address local part.
+pub fn new_token() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
+#[derive(Debug, Clone, FromRow)]
+struct Row {
+    kind: String,
+    approver: Option<String>,
+    substitute: Option<String>,
+    status: String,
+    requested_at: Option<i64>,
+    decided_by: Option<String>,
+    decided_at: Option<i64>,
+    reason: Option<String>,
+    unclear_answers: i64,
+    substitute_notified: i64,
+}
+
+pub async fn load(conn: &mut Conn, t: TicketNumber) -> Result<Option<Approval>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT kind, approver, substitute, status, requested_at, decided_by, decided_at, reason, \
+         unclear_answers, substitute_notified FROM approvals WHERE ticket_id = $1",
+    )
+    .bind(t.0)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| Approval {
+        kind: r.kind.parse().unwrap_or(ApprovalKind::JefeInmediato),
+        approver: r.approver,
+        substitute: r.substitute,
+        status: ApprovalStatus::parse(&r.status).unwrap_or(ApprovalStatus::WaitingForApprover),
+        requested_at: r.requested_at.map(from_unix),
+        decided_by: r.decided_by,
+        decided_at: r.decided_at.map(from_unix),
+        reason: r.reason,
+        unclear_answers: r.unclear_answers.max(0) as u32,
+        substitute_notified: r.substitute_notified != 0,
+    }))
+}
+
+pub async fn save(conn: &mut Conn, t: TicketNumber, a: &Approval) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO approvals (ticket_id, kind, approver, substitute, status, requested_at, decided_by, \
+         decided_at, reason, unclear_answers, substitute_notified) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT (ticket_id) DO UPDATE SET kind = excluded.kind, approver = excluded.approver, \
+         substitute = excluded.substitute, status = excluded.status, requested_at = excluded.requested_at, \
+         decided_by = excluded.decided_by, decided_at = excluded.decided_at, reason = excluded.reason, \
+         unclear_answers = excluded.unclear_answers, substitute_notified = excluded.substitute_notified",
+    )
+    .bind(t.0)
+    .bind(a.kind.as_str())
+    .bind(a.approver.as_deref())
+    .bind(a.substitute.as_deref())
+    .bind(a.status.as_str())
+    .bind(a.requested_at.map(unix))
+    .bind(a.decided_by.as_deref())
+    .bind(a.decided_at.map(unix))
+    .bind(a.reason.as_deref())
+    .bind(i64::from(a.unclear_answers))
+    .bind(i64::from(a.substitute_notified))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn add_token(
+    conn: &mut Conn,
+    t: TicketNumber,
+    token: &str,
+    recipient: &str,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO approval_tokens (token_hash, ticket_id, recipient, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(hash_token(token))
+        .bind(t.0)
+        .bind(recipient)
+        .bind(at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct TokenRow {
+    pub ticket_id: i64,
+    pub recipient: String,
+    pub used_at: Option<i64>,
+}
+
+pub async fn find_token(conn: &mut Conn, token: &str) -> Result<Option<TokenRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT ticket_id, recipient, used_at FROM approval_tokens WHERE token_hash = $1",
+    )
+    .bind(hash_token(token))
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn use_token(conn: &mut Conn, token: &str, at: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE approval_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+    )
+    .bind(at)
+    .bind(hash_token(token))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct PendingRow {
+    pub ticket_id: i64,
+    pub subject: String,
+    pub requester: String,
+    pub service: Option<String>,
+    pub approver: Option<String>,
+    pub substitute: Option<String>,
+    pub substitute_notified: i64,
+    pub requested_at: Option<i64>,
+}
+
+/// Approvals waiting on an approver, oldest first; with `approver`, those they (or, as the
+/// notified substitute, they) may decide.
+pub async fn pending(
+    conn: &mut Conn,
+    approver: Option<&str>,
+) -> Result<Vec<PendingRow>, sqlx::Error> {
+    let rows: Vec<PendingRow> = sqlx::query_as(
+        "SELECT a.ticket_id, t.subject, t.requester, t.service, a.approver, a.substitute, \
+         a.substitute_notified, a.requested_at FROM approvals a JOIN tickets t ON t.id = a.ticket_id \
+         WHERE a.status = 'pendiente' ORDER BY a.requested_at, a.ticket_id",
+    )
+    .fetch_all(conn)
+    .await?;
+    let wanted = approver.map(crate::domain::text::canonical_address);
+    Ok(rows
+        .into_iter()
+        .filter(|r| match &wanted {
+            None => true,
+            Some(w) => {
+                r.approver
+                    .as_deref()
+                    .map(crate::domain::text::canonical_address)
+                    .as_ref()
+                    == Some(w)
+                    || (r.substitute_notified != 0
+                        && r.substitute
+                            .as_deref()
+                            .map(crate::domain::text::canonical_address)
+                            .as_ref()
+                            == Some(w))
+            }
+        })
+        .collect())
+}
+
+/// Claims the digest of `day`; `false` when it was already sent.
+pub async fn claim_digest(conn: &mut Conn, day: &str, at: i64) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "INSERT INTO digests (day, sent_at) VALUES ($1, $2) ON CONFLICT (day) DO NOTHING",
+    )
+    .bind(day)
+    .bind(at)
+    .execute(conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
