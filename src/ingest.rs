@@ -163,6 +163,17 @@ impl Ingestor {
             uid: s.uid,
             destination: Destination::Processed,
         });
+        let reissued;
+        let mail = match reused_message_id(conn, mail).await? {
+            Some(id) => {
+                reissued = InboundMail {
+                    message_id: id,
+                    ..mail.clone()
+                };
+                &reissued
+            }
+            None => mail,
+        };
         if messages::inbound_exists(conn, &mail.message_id).await? {
             if let Some(o) = origin {
                 messages::set_pending_move(conn, &mail.message_id, o).await?;
@@ -285,6 +296,27 @@ impl Ingestor {
             ..Default::default()
         }
     }
+}
+
+/// A different mail that reuses a Message-ID already taken in is kept too, under an id derived
+/// from its content (stable, so its own re-delivery is still a duplicate). The same mail
+/// delivered again reads the same and keeps the id.
+async fn reused_message_id(
+    conn: &mut Conn,
+    mail: &InboundMail,
+) -> Result<Option<String>, sqlx::Error> {
+    let stored: Option<Option<Vec<u8>>> =
+        sqlx::query_scalar("SELECT raw FROM messages WHERE direction = 'in' AND message_id = $1")
+            .bind(&mail.message_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some(Some(raw)) = stored else {
+        return Ok(None);
+    };
+    Ok(match inbound::parse(&raw) {
+        Ok(first) if !first.same_content(mail) => Some(mail.derived_message_id()),
+        _ => None,
+    })
 }
 
 /// Threading, strongest evidence first: our subject tag, then the reply headers matched
