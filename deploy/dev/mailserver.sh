@@ -3,6 +3,7 @@
 #
 #   mailserver.sh install
 #   mailserver.sh start DIR [--smtp-port N] [--imap-port N] [--imaps-port N] [--smtps-port N]
+#                           [--oauth2-token TOKEN]
 #   mailserver.sh stop DIR
 #   mailserver.sh stop-smtp DIR | start-smtp DIR     (Postfix only)
 #   mailserver.sh stop-imap DIR | start-imap DIR     (Dovecot only)
@@ -18,6 +19,9 @@
 #   IMAP  (default 1143): plaintext login allowed, STARTTLS offered.
 #   IMAPS (default 1993): implicit TLS.
 #   SMTPS (only with --smtps-port): implicit TLS (RFC 8314 "submissions"), same rules as SMTP.
+#   With --oauth2-token TOKEN, IMAP and SMTP (SASL through Dovecot) also offer XOAUTH2 and
+#   OAUTHBEARER, accepting TOKEN as the bearer token of any user (a stand-in for an OAuth2
+#   provider's introspection), and SMTP accepts AUTH.
 #   Any user@example.test logs in with password "secret"; user+tag@example.test is delivered
 #   to user's INBOX. Clients trust DIR/tls/cert.pem (a private CA that signed the server
 #   certificate for IP:127.0.0.1, DNS:localhost and DNS:mail.example.test).
@@ -53,7 +57,7 @@ die() {
 }
 
 usage() {
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -330,7 +334,21 @@ make_tls() {
 }
 
 write_dovecot_conf() {
-    local dh_line=""
+    local dh_line="" mechanisms="plain login" token_passdb=""
+    if [[ -n $OAUTH2_TOKEN ]]; then
+        mechanisms="plain login xoauth2 oauthbearer"
+        # The OAuth2 mechanisms verify the bearer token as a password: a second static passdb
+        # is tried when the first does not match.
+        token_passdb="passdb {
+  driver = static
+  args = password=$OAUTH2_TOKEN
+}
+service auth {
+  unix_listener auth-postfix {
+    mode = 0666
+  }
+}"
+    fi
     # Only needed for DHE cipher suites; the package ships one, older installs may not.
     [[ -r /usr/share/dovecot/dh.pem ]] && dh_line="ssl_dh = </usr/share/dovecot/dh.pem"
     local mail_uid
@@ -351,7 +369,7 @@ $dh_line
 
 # Tests log in with plain LOGIN over unencrypted IMAP.
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = $mechanisms
 auth_username_format = %Lu
 auth_verbose = yes
 # A wrong password must not slow down the logins after it. Dovecot 2.3 penalizes the client IP
@@ -365,6 +383,7 @@ passdb {
   driver = static
   args = password=$PASSWORD
 }
+$token_passdb
 userdb {
   driver = static
   args = uid=mail gid=mail home=$DIR/mail/%d/%n allow_all_users=yes
@@ -503,6 +522,14 @@ smtpd_tls_loglevel = 1
 smtp_tls_security_level = none
 lmtp_tls_security_level = none
 EOF
+    if [[ -n $OAUTH2_TOKEN ]]; then
+        cat >>"$POSTFIX_CONF/main.cf.tmp" <<EOF
+# SASL (including XOAUTH2) through Dovecot's auth service; optional, never required.
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = $DOVECOT_RUN/auth-postfix
+EOF
+    fi
 
     # chroot off everywhere: a chroot would need copies of system files inside DIR.
     cat >"$POSTFIX_CONF/master.cf.tmp" <<EOF
@@ -649,12 +676,14 @@ cmd_start() {
     IMAP_PORT=$DEFAULT_IMAP_PORT
     IMAPS_PORT=$DEFAULT_IMAPS_PORT
     SMTPS_PORT=""
+    OAUTH2_TOKEN=""
     while (($#)); do
         case $1 in
             --smtp-port) SMTP_PORT=${2:-}; shift 2 || usage ;;
             --imap-port) IMAP_PORT=${2:-}; shift 2 || usage ;;
             --imaps-port) IMAPS_PORT=${2:-}; shift 2 || usage ;;
             --smtps-port) SMTPS_PORT=${2:-}; shift 2 || usage ;;
+            --oauth2-token) OAUTH2_TOKEN=${2:-}; shift 2 || usage ;;
             --smtps-port=*) SMTPS_PORT=${1#*=}; shift ;;
             --smtp-port=*) SMTP_PORT=${1#*=}; shift ;;
             --imap-port=*) IMAP_PORT=${1#*=}; shift ;;
@@ -671,6 +700,8 @@ cmd_start() {
     done
     [[ $SMTP_PORT != "$IMAP_PORT" && $SMTP_PORT != "$IMAPS_PORT" && $IMAP_PORT != "$IMAPS_PORT" ]] ||
         die "the three ports must differ"
+    [[ $OAUTH2_TOKEN =~ ^[A-Za-z0-9._~+/=-]*$ ]] ||
+        die "the OAuth2 token may only contain letters, digits and . _ ~ + / = -"
     if [[ -n $SMTPS_PORT ]]; then
         if [[ ! $SMTPS_PORT =~ ^[0-9]{1,5}$ ]] || ((10#$SMTPS_PORT < 1 || 10#$SMTPS_PORT > 65535)); then
             die "invalid port '$SMTPS_PORT'"
