@@ -147,6 +147,7 @@ async fn show(
                 "status": a.status.as_str(),
                 "decided_by": a.decided_by,
                 "decided_at": a.decided_at.map(|d| d.to_rfc3339()),
+                "requested_at": a.requested_at.map(|d| d.to_rfc3339()),
                 "reason": a.reason,
             }),
         };

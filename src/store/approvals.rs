@@ -7,15 +7,15 @@ use crate::domain::ticket::TicketNumber;
 use sha2::{Digest, Sha256};
 use sqlx::FromRow;
 
+/// Case-insensitive: mail systems may lowercase the local part of an address.
 pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    hex::encode(Sha256::digest(token.to_ascii_lowercase().as_bytes()))
 }
 
-/// 32 random bytes, URL-safe: long enough that guessing is hopeless, short enough for a
-/// plus-address local part.
+/// 24 random bytes in hex: hopeless to guess, survives any lowercasing on the way, and keeps
+/// `mesayuda+<token>` within the 64-character limit of a local part.
 pub fn new_token() -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+    hex::encode(rand::random::<[u8; 24]>())
 }
 
 #[derive(Debug, Clone, FromRow)]

@@ -57,12 +57,16 @@ impl World {
 
     /// With the shipped catalogue and directory (`deploy/`), so the whole procedure runs.
     pub async fn with_procedure(kind: DbKind) -> Option<World> {
+        Self::with_procedure_and(kind, "").await
+    }
+
+    pub async fn with_procedure_and(kind: DbKind, extra: &str) -> Option<World> {
         let paths = format!(
             "catalog = \"{}\"\ndirectory = \"{}\"\n",
             repo_root().join("deploy/catalog.toml").display(),
             repo_root().join("deploy/directory.toml").display()
         );
-        Self::build(kind, &paths, "").await
+        Self::build(kind, &paths, extra).await
     }
 
     pub async fn with_extra_config(kind: DbKind, extra: &str) -> Option<World> {
