@@ -33,6 +33,8 @@ reply_to = "Mesa de Ayuda <mesayuda@example.test>"
 
 [paths]
 templates = "$PWD/templates"
+catalog = "$PWD/deploy/catalog.toml"
+directory = "$PWD/deploy/directory.toml"
 TOML
 
 cargo build --locked --quiet
@@ -40,8 +42,11 @@ cat <<TXT
 
 mesayuda demo: help desk mesayuda@example.test, every @example.test user logs in with "secret".
 
+Agents (deploy/directory.toml): laura.rojas@example.test, andres.castro@example.test;
+approvers: luisa.martinez@example.test, hernan.quintero@example.test; requesters: any address.
+
 Send a request (another terminal):
-  printf 'From: Ana <ana@example.test>\r\nTo: mesayuda@example.test\r\nSubject: Instalación de impresora\r\n\r\nNecesito la impresora del piso 3.\r\n' \\
+  printf 'From: Ana <ana@example.test>\r\nTo: mesayuda@example.test\r\nContent-Type: text/plain; charset=utf-8\r\nSubject: Instalación de impresora\r\n\r\nNecesito la impresora del piso 3.\r\nNúmero de equipo: PC-0456\r\nUbicación: Piso 3\r\n' \\
     | curl -s smtp://127.0.0.1:$SMTP_PORT --mail-from ana@example.test --mail-rcpt mesayuda@example.test -T -
 Read the acknowledgement in Ana's inbox:
   curl -s --user ana@example.test:secret 'imap://127.0.0.1:$IMAP_PORT/INBOX;UID=1'
