@@ -176,7 +176,7 @@ impl Ingestor {
         };
         if messages::inbound_exists(conn, &mail.message_id).await? {
             if let Some(o) = origin {
-                messages::set_pending_move(conn, &mail.message_id, o).await?;
+                record_copy(conn, &mail.message_id, o, store::unix(now)).await?;
             }
             return Ok(Outcome::Duplicate);
         }
@@ -425,7 +425,11 @@ async fn quarantine(
     });
     if messages::inbound_exists(conn, &id).await? {
         if let Some(o) = origin {
-            messages::set_pending_move(conn, &id, o).await?;
+            tracing::warn!(
+                reason,
+                "message quarantined (a copy of one already quarantined)"
+            );
+            record_copy(conn, &id, o, store::unix(now)).await?;
         }
         return Ok(());
     }
@@ -450,6 +454,46 @@ async fn quarantine(
             at,
             raw: Some(raw),
             imap: origin,
+            created_at: at,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Another copy of a message already taken in gets a row of its own holding its mailbox
+/// position, so that this copy is moved out too. (Re-pointing the first row at this copy would
+/// strand the first copy in the inbox whenever its own move is still pending, as when both
+/// arrive in one batch.)
+async fn record_copy(
+    conn: &mut Conn,
+    message_id: &str,
+    origin: ImapOrigin,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    let copy_id = format!("{message_id}#copy-{}-{}", origin.uidvalidity, origin.uid);
+    if messages::inbound_exists(conn, &copy_id).await? {
+        return Ok(());
+    }
+    messages::insert(
+        conn,
+        &messages::NewMessage {
+            ticket: None,
+            direction: "in",
+            kind: "copia",
+            message_id: &copy_id,
+            in_reply_to: None,
+            references: None,
+            thread_key: None,
+            from_addr: "",
+            from_name: None,
+            to_addrs: "",
+            subject: "",
+            body_text: &format!("Copia de {message_id}, ya recibido"),
+            body_html: None,
+            at,
+            raw: None,
+            imap: Some(origin),
             created_at: at,
         },
     )
