@@ -91,18 +91,13 @@ impl InboundMail {
         self.to.iter().chain(self.cc.iter())
     }
 
-    /// A digest of what a person reads in the mail: sender, date, subject, text and
-    /// attachments. Two deliveries of one mail (with different trace headers) share it; two
-    /// different mails that reuse a Message-ID do not.
+    /// A digest of what a person reads in the mail: sender, subject, text and attachments.
+    /// Two deliveries of one mail (with different trace headers, or sent again later) share
+    /// it; two different mails that reuse a Message-ID do not.
     pub fn fingerprint(&self) -> String {
         let mut h = Sha256::new();
         let from = self.from.as_ref().map(|f| f.email.as_str()).unwrap_or("");
-        let date = self.date.map(|d| d.timestamp()).unwrap_or(i64::MIN);
-        for field in [
-            from.as_bytes(),
-            &date.to_be_bytes(),
-            self.subject.as_bytes(),
-        ] {
+        for field in [from.as_bytes(), self.subject.as_bytes()] {
             h.update((field.len() as u64).to_be_bytes());
             h.update(field);
         }
