@@ -25,6 +25,9 @@ use crate::domain::text::safe_filename;
 pub const MAX_ATTACHMENTS: usize = 1000;
 /// Longest Message-ID kept as written; longer ones are replaced by a digest of themselves.
 pub const MAX_ID_BYTES: usize = 250;
+/// Mail with more MIME delimiter lines than this is not parsed: the parser keeps every part in
+/// memory (3 million one-line parts in 30 MB take 700 MB) and nobody writes such mail.
+pub const MAX_MIME_PARTS: usize = 10_000;
 /// HTML nested deeper than this (or with more tags) is read with a simple linear tag stripper:
 /// html2text takes time quadratic in the nesting depth.
 const MAX_HTML_DEPTH: usize = 200;
@@ -136,9 +139,15 @@ pub enum Unreadable {
     NotAMessage,
     #[error("no usable From address")]
     NoSender,
+    #[error("more than {MAX_MIME_PARTS} MIME parts ({0} delimiter lines)")]
+    TooManyParts(usize),
 }
 
 pub fn parse(raw: &[u8]) -> Result<InboundMail, Unreadable> {
+    let delimiters = delimiter_lines(raw);
+    if delimiters > MAX_MIME_PARTS {
+        return Err(Unreadable::TooManyParts(delimiters));
+    }
     let parser = MessageParser::default();
     let prepared = readable_headers(raw);
     let first = parser
@@ -278,6 +287,18 @@ fn synthetic_id(mail: &InboundMail, msg: &Message<'_>) -> String {
         h.update(msg.header_raw(name).unwrap_or("").trim());
     }
     format!("sha256-{}@mesayuda.invalid", hex::encode(h.finalize()))
+}
+
+/// Lines that may delimit MIME parts: `--` followed by a word without spaces.
+fn delimiter_lines(raw: &[u8]) -> usize {
+    raw.split(|b| *b == b'\n')
+        .filter(|l| {
+            l.strip_prefix(b"--").is_some_and(|rest| {
+                let rest = rest.trim_ascii();
+                !rest.is_empty() && !rest.contains(&b' ')
+            })
+        })
+        .count()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1011,6 +1032,19 @@ Content-Transfer-Encoding: 8bit\r\n\r\n"
             parse(b"From: Sistemas\r\n\r\nhola").unwrap_err(),
             Unreadable::NoSender
         );
+    }
+
+    #[test]
+    fn mail_of_too_many_parts_is_unreadable() {
+        let mut raw =
+            b"From: a@example.test\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n".to_vec();
+        for _ in 0..=MAX_MIME_PARTS {
+            raw.extend_from_slice(b"--b\r\n\r\nx\r\n");
+        }
+        assert!(matches!(parse(&raw), Err(Unreadable::TooManyParts(_))));
+        let sql =
+            "From: a@example.test\r\n\r\n".to_owned() + &"-- comentario de SQL\r\n".repeat(20_000);
+        assert!(parse(sql.as_bytes()).is_ok());
     }
 
     #[test]

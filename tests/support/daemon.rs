@@ -32,6 +32,13 @@ impl Daemon {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Whether the process is still alive: it has neither crashed nor exited.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
     /// SIGKILL: no chance to clean up, like a crash or power loss.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
