@@ -3,7 +3,7 @@
 //! A sweep reads only due rows through the `timers(due_at)` index.
 
 use super::{apply, load_ticket, Procedure};
-use crate::domain::procedure::{cierre, escalamiento, verificacion, Plan, TimerKind};
+use crate::domain::procedure::{aprobacion, cierre, escalamiento, verificacion, Plan, TimerKind};
 use crate::domain::ticket::TicketNumber;
 use crate::notify::{Mailer, Notice, NotifyError};
 use crate::store::{self, approvals, timers, Db};
@@ -12,6 +12,7 @@ use serde_json::json;
 use std::collections::BTreeMap;
 
 const BATCH: i64 = 500;
+const PER_TRANSACTION: usize = 100;
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct SweepReport {
@@ -22,6 +23,72 @@ pub struct SweepReport {
     pub digests_sent: usize,
     /// One line per ticket changed, e.g. "REQ-4: pendiente_por_usuario → cerrado".
     pub changes: Vec<String>,
+}
+
+/// What one handled timer did.
+struct Handled {
+    ticket: TicketNumber,
+    kind: String,
+    mails: usize,
+    alerts: usize,
+    change: Option<String>,
+}
+
+impl SweepReport {
+    fn add(&mut self, h: Handled) {
+        self.timers_handled += 1;
+        self.mails_queued += h.mails;
+        self.alerts_queued += h.alerts;
+        self.changes.extend(h.change);
+        tracing::info!(ticket = %h.ticket, timer = %h.kind, mails = h.mails, "timer handled");
+    }
+
+    fn add_all(&mut self, h: Option<Handled>) {
+        if let Some(h) = h {
+            self.add(h);
+        }
+    }
+}
+
+/// Claims and handles one due timer in `tx`; `None` when another sweep took it first.
+async fn handle(
+    tx: &mut crate::store::Conn,
+    mailer: &Mailer,
+    proc: &Procedure,
+    d: &timers::Due,
+    ctx: &crate::domain::procedure::Ctx<'_>,
+) -> Result<Option<Handled>, NotifyError> {
+    if !timers::claim(tx, d.id, d.due_at).await? {
+        return Ok(None);
+    }
+    let n = TicketNumber(d.ticket_id);
+    let handled = |mails, alerts, change| Handled {
+        ticket: n,
+        kind: d.kind.clone(),
+        mails,
+        alerts,
+        change,
+    };
+    let Some(ticket) = load_ticket(tx, n).await? else {
+        return Ok(Some(handled(0, 0, None)));
+    };
+    let before = ticket.status;
+    let plan: Plan = match TimerKind::parse(&d.kind) {
+        Some(TimerKind::Sla) => escalamiento::on_sla_timer(ticket, store::from_unix(d.due_at), ctx),
+        Some(TimerKind::PendingUser) => verificacion::on_pending_timeout(ticket, ctx),
+        Some(TimerKind::AutoClose) => cierre::on_auto_close(ticket, ctx),
+        Some(TimerKind::ApprovalReminder) => aprobacion::on_reminder(ticket, ctx),
+        Some(TimerKind::ApprovalOverdue) => aprobacion::on_overdue(ticket, ctx),
+        None => {
+            tracing::warn!(kind = %d.kind, "unknown timer kind dropped");
+            return Ok(Some(handled(0, 0, None)));
+        }
+    };
+    apply(tx, mailer, proc, &plan, ctx).await?;
+    let change = (plan.ticket.status != before)
+        .then(|| format!("{n}: {} → {}", before.as_str(), plan.ticket.status.as_str()));
+    let alerts = plan.mails().filter(|m| m.kind == "alerta_sla").count();
+    Ok(Some(handled(plan.mails().count(), alerts, change)))
 }
 
 /// Runs every sweep once as if the clock read `now`.
@@ -39,50 +106,49 @@ pub async fn run(
         let due = timers::due(&mut conn, store::unix(now), BATCH).await?;
         drop(conn);
         let mut progressed = false;
-        for d in &due {
+        for chunk in due.chunks(PER_TRANSACTION) {
+            // Many timers per commit: a commit costs a disk flush, which dominates otherwise.
             let mut tx = db.pool.begin().await?;
-            if !timers::claim(&mut tx, d.id, d.due_at).await? {
-                continue;
+            let mut done = Vec::new();
+            let mut failed = None;
+            for d in chunk {
+                match handle(&mut tx, mailer, proc, d, &ctx).await {
+                    Ok(r) => done.extend(r),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
             }
-            progressed = true;
-            report.timers_handled += 1;
-            let n = TicketNumber(d.ticket_id);
-            let Some(ticket) = load_ticket(&mut tx, n).await? else {
-                tx.commit().await?;
-                continue;
-            };
-            let before = ticket.status;
-            let plan: Plan = match TimerKind::parse(&d.kind) {
-                Some(TimerKind::Sla) => {
-                    escalamiento::on_sla_timer(ticket, store::from_unix(d.due_at), &ctx)
-                }
-                Some(TimerKind::PendingUser) => verificacion::on_pending_timeout(ticket, &ctx),
-                Some(TimerKind::AutoClose) => cierre::on_auto_close(ticket, &ctx),
-                Some(TimerKind::ApprovalReminder) => {
-                    crate::domain::procedure::aprobacion::on_reminder(ticket, &ctx)
-                }
-                Some(TimerKind::ApprovalOverdue) => {
-                    crate::domain::procedure::aprobacion::on_overdue(ticket, &ctx)
-                }
+            match failed {
                 None => {
-                    tracing::warn!(kind = %d.kind, "unknown timer kind dropped");
                     tx.commit().await?;
-                    continue;
+                    progressed |= !done.is_empty();
+                    for r in done {
+                        report.add(r);
+                    }
                 }
-            };
-            apply(&mut tx, mailer, proc, &plan, &ctx).await?;
-            tx.commit().await?;
-            let mails = plan.mails().count();
-            report.mails_queued += mails;
-            report.alerts_queued += plan.mails().filter(|m| m.kind == "alerta_sla").count();
-            if plan.ticket.status != before {
-                report.changes.push(format!(
-                    "{n}: {} → {}",
-                    before.as_str(),
-                    plan.ticket.status.as_str()
-                ));
+                Some(e) => {
+                    // One bad timer must not hold back the rest: redo the chunk one by one.
+                    tx.rollback().await?;
+                    tracing::warn!(error = %e, "sweep batch failed; handling its timers one by one");
+                    for d in chunk {
+                        let mut tx = db.pool.begin().await?;
+                        match handle(&mut tx, mailer, proc, d, &ctx).await {
+                            Ok(r) => {
+                                tx.commit().await?;
+                                progressed |= r.is_some();
+                                report.add_all(r);
+                            }
+                            Err(NotifyError::Db(e)) => return Err(NotifyError::Db(e)),
+                            Err(e) => {
+                                tx.rollback().await?;
+                                tracing::error!(ticket = d.ticket_id, timer = %d.kind, error = %e, "timer failed; retried at the next sweep");
+                            }
+                        }
+                    }
+                }
             }
-            tracing::info!(ticket = %n, timer = %d.kind, mails, "timer handled");
         }
         if (due.len() as i64) < BATCH || !progressed {
             break;
