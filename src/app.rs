@@ -91,6 +91,7 @@ impl Application {
             config: self.config.clone(),
             db: self.db.clone(),
             mailer: self.mailer.clone(),
+            procedure: self.procedure.clone(),
             transport: transport.clone(),
             wake: wake.clone(),
         };

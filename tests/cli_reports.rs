@@ -191,3 +191,47 @@ async fn sqlite_compliance_matches_hand_computed_figures() {
 async fn postgres_compliance_matches_hand_computed_figures() {
     compliance_matches_hand_computed_figures(DbKind::Postgres).await;
 }
+
+#[test]
+fn check_config_names_the_broken_catalogue_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog.toml");
+    std::fs::write(
+        &catalog,
+        "[[service]]\ncode = \"VPN\"\nname = \"VPN\"\ncategory = \"Accesos\"\npriority = \"media\"\n\
+         resolution_hours = 8\napproval = \"el_jefe\"\nrequired_fields = [\"Justificación\"]\nkeywords = []\n",
+    )
+    .unwrap();
+    let cfg = dir.path().join("m.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[imap]\nhost=\"h\"\nport=1\nsecurity=\"none\"\nusername=\"u@x.test\"\npassword=\"p\"\n\
+             [smtp]\nhost=\"h\"\nport=1\nsecurity=\"none\"\nfrom=\"a@x.test\"\nreply_to=\"b@x.test\"\n\
+             [paths]\ntemplates=\"{}\"\ncatalog=\"{}\"\n",
+            support::repo_root().join("templates").display(),
+            catalog.display()
+        ),
+    )
+    .unwrap();
+    let out = Cli::new(&cfg).run(&["check-config", "--offline"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("VPN") && text.contains("approval"), "{text}");
+    let shipped = format!(
+        "[imap]\nhost=\"h\"\nport=1\nsecurity=\"none\"\nusername=\"u@x.test\"\npassword=\"p\"\n\
+         [smtp]\nhost=\"h\"\nport=1\nsecurity=\"none\"\nfrom=\"a@x.test\"\nreply_to=\"b@x.test\"\n\
+         [paths]\ntemplates=\"{}\"\ncatalog=\"{}\"\ndirectory=\"{}\"\n",
+        support::repo_root().join("templates").display(),
+        support::repo_root().join("deploy/catalog.toml").display(),
+        support::repo_root().join("deploy/directory.toml").display()
+    );
+    std::fs::write(&cfg, shipped).unwrap();
+    let out = Cli::new(&cfg).run(&["check-config", "--offline"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -61,6 +61,20 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
             code = BAD_USAGE;
         }
     }
+    match crate::workflow::Procedure::from_config(&config) {
+        Ok(p) => {
+            let snap = p.snapshot();
+            println!(
+                "catálogo y directorio: ok ({} servicios, {} personas)",
+                snap.catalog.len(),
+                snap.directory.len()
+            );
+        }
+        Err(e) => {
+            println!("catálogo y directorio: error\n  {e:#}");
+            code = BAD_USAGE;
+        }
+    }
     if offline {
         return ExitCode::from(code);
     }

@@ -24,6 +24,7 @@ pub struct Services {
     pub config: Arc<Config>,
     pub db: Db,
     pub mailer: Arc<Mailer>,
+    pub procedure: Arc<crate::workflow::Procedure>,
     pub transport: Transport,
     pub wake: Arc<Notify>,
 }
@@ -43,6 +44,7 @@ pub async fn spawn(s: &Services, tasks: &mut JoinSet<()>, cancel: &CancellationT
         reload::Reloadable {
             config: s.config.clone(),
             mailer: s.mailer.clone(),
+            procedure: s.procedure.clone(),
         },
         cancel.clone(),
     ));

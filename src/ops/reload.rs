@@ -13,6 +13,7 @@ use tracing::{error, info, warn};
 pub struct Reloadable {
     pub config: Arc<Config>,
     pub mailer: Arc<Mailer>,
+    pub procedure: Arc<crate::workflow::Procedure>,
 }
 
 impl Reloadable {
@@ -29,8 +30,16 @@ impl Reloadable {
                 error!(error = %e, "templates not reloaded; the previous ones stay in use");
             }
         }
-        // HOOK: reload the service catalogue (`paths.catalog`) and the people directory
-        // (`paths.directory`) here, the same way: load, and swap only when the load succeeded.
+        match self.procedure.reload(&self.config) {
+            Ok(()) => info!("service catalogue and directory reloaded"),
+            Err(e) => {
+                failures += 1;
+                error!(
+                    error = format!("{e:#}"),
+                    "catalogue/directory not reloaded; the previous ones stay in use"
+                );
+            }
+        }
         failures
     }
 }
