@@ -21,18 +21,28 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mut urls: Vec<String> = std::env::args().skip(1).collect();
     if urls.is_empty() {
-        urls.push(format!("sqlite://{}", dir.path().join("bench.db").display()));
+        urls.push(format!(
+            "sqlite://{}",
+            dir.path().join("bench.db").display()
+        ));
         let admin = "postgres://postgres@127.0.0.1:5432/postgres";
         match sqlx::PgConnection::connect(admin).await {
             Ok(mut c) => {
                 let name = format!("mesayuda_bench_{:x}", rand::random::<u32>());
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut c)
+                    .await?;
                 urls.push(format!("postgres://postgres@127.0.0.1:5432/{name}"));
             }
             Err(e) => println!("PostgreSQL skipped: {e}"),
         }
     }
-    println!("cores: {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "cores: {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
     for url in urls {
         run(&url, dir.path()).await?;
     }
@@ -63,11 +73,18 @@ async fn run(url: &str, dir: &std::path::Path) -> anyhow::Result<()> {
     let t = now.timestamp();
     let started = Instant::now();
     fill(&db, t).await?;
-    println!("\n{url}\n  filled {TICKETS} tickets ({OPEN} open) in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "\n{url}\n  filled {TICKETS} tickets ({OPEN} open) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     let s = Instant::now();
     let r = sweep::run(&db, &mailer, &procedure, now).await?;
-    println!("  sweep, nothing due:      {:>8.1} ms ({} timers)", s.elapsed().as_secs_f64() * 1000.0, r.timers_handled);
+    println!(
+        "  sweep, nothing due:      {:>8.1} ms ({} timers)",
+        s.elapsed().as_secs_f64() * 1000.0,
+        r.timers_handled
+    );
 
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE timers SET due_at = {} WHERE id IN (SELECT id FROM timers ORDER BY id LIMIT {DUE})",
