@@ -121,6 +121,7 @@ impl Ingestor {
         arrived_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Outcome, NotifyError> {
+        let _turn = self.db.write_turn().await;
         let mut tx = self.db.pool.begin().await?;
         let outcome = match parsed {
             Ok(mail) => {

@@ -27,6 +27,7 @@ pub enum Backend {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Db {
@@ -50,6 +51,15 @@ impl Db {
             .acquire_timeout(Duration::from_secs(30))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
+                    if backend == Backend::Postgres {
+                        // Names this process's sessions, so that other instances can tell
+                        // whether the instance that claimed a queued mail is still alive.
+                        conn.execute(sqlx::AssertSqlSafe(format!(
+                            "SET application_name = '{}'",
+                            instance_name()
+                        )))
+                        .await?;
+                    }
                     if backend == Backend::Sqlite {
                         // WAL lets the CLI read while the daemon writes; the busy timeout makes
                         // a second writer wait instead of failing.
@@ -63,7 +73,24 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            write_turn: Default::default(),
+        })
+    }
+
+    /// SQLite lets one writer in at a time and makes the others sleep and retry (the busy
+    /// timeout) in no particular order: under a burst of incoming mail, marking a mail sent
+    /// waited up to a quarter of a second, all of it a window in which a crash sends that mail
+    /// a second time. The daemon's main writers (taking mail in, claiming and marking queued
+    /// mail) take turns here instead, first come first served, and always before they take a
+    /// connection. PostgreSQL locks rows, not the database: no turn is needed.
+    pub async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.write_turn.lock().await),
+            Backend::Postgres => None,
+        }
     }
 
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
@@ -81,6 +108,14 @@ impl Db {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         }
     }
+}
+
+/// This process among the instances sharing a database: random, fixed for its lifetime. Queued
+/// mail it claims carries it; on PostgreSQL it is also the `application_name` of its sessions.
+pub fn instance_name() -> &'static str {
+    static NAME: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("mesayuda-{:016x}", rand::random::<u64>()));
+    &NAME
 }
 
 /// Current time as stored (Unix seconds).

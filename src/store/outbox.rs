@@ -1,7 +1,7 @@
 //! Outgoing mail as data: queued in the same transaction as the state change that caused it,
 //! claimed by one sender at a time, marked sent once the SMTP server accepted it.
 
-use super::{Conn, Db};
+use super::{Backend, Conn, Db};
 use crate::domain::ticket::TicketNumber;
 use sqlx::FromRow;
 
@@ -57,33 +57,59 @@ impl Claimed {
     }
 }
 
-/// Takes up to `limit` due mails for `lease_secs`; a sender that dies leaves them to be taken
-/// again when the lease runs out.
+/// Takes up to `limit` due mails for `lease_secs`. Mail claimed by an instance that is gone
+/// (killed, crashed, its host lost) is taken again at once rather than when the lease runs out:
+/// on SQLite any other instance is gone (only one runs at a time); on PostgreSQL one is gone
+/// when no session carries its name any more. Whatever the dead instance had handed to the
+/// SMTP server but not yet marked sent goes out a second time (same Message-ID).
 pub async fn claim_due(
     db: &Db,
     now: i64,
     lease_secs: i64,
     limit: i64,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
+    let me = super::instance_name();
+    let orphaned = match db.backend {
+        Backend::Sqlite => "claimed_by IS NULL OR claimed_by <> $3",
+        Backend::Postgres => {
+            "claimed_by <> $3 AND NOT EXISTS \
+             (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = outbox.claimed_by)"
+        }
+    };
+    let _turn = db.write_turn().await;
     let mut tx = db.pool.begin().await?;
-    let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
-         AND (claimed_until IS NULL OR claimed_until < $1) ORDER BY id LIMIT $2{}",
+    let due: Vec<(i64, Option<i64>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, claimed_until FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
+         AND (claimed_until IS NULL OR claimed_until < $1 OR ({orphaned})) ORDER BY id LIMIT $2{}",
         db.skip_locked()
     )))
     .bind(now)
     .bind(limit)
+    .bind(me)
     .fetch_all(&mut *tx)
     .await?;
-    if ids.is_empty() {
+    if due.is_empty() {
         tx.commit().await?;
         return Ok(Vec::new());
     }
+    let taken_over = due
+        .iter()
+        .filter(|(_, until)| until.is_some_and(|u| u >= now))
+        .count();
+    if taken_over > 0 {
+        tracing::info!(
+            count = taken_over,
+            "taking over queued mail claimed by an instance that stopped; what it had just \
+             handed to the SMTP server is sent again"
+        );
+    }
+    let ids: Vec<i64> = due.iter().map(|(id, _)| *id).collect();
     let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE outbox SET claimed_until = $1 WHERE id IN ({list})"
+        "UPDATE outbox SET claimed_until = $1, claimed_by = $2 WHERE id IN ({list})"
     )))
     .bind(now + lease_secs)
+    .bind(me)
     .execute(&mut *tx)
     .await?;
     let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -97,6 +123,7 @@ pub async fn claim_due(
 }
 
 pub async fn mark_sent(db: &Db, id: i64, now: i64) -> Result<(), sqlx::Error> {
+    let _turn = db.write_turn().await;
     sqlx::query(
         "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, \
          claimed_until = NULL, last_error = NULL WHERE id = $2",
@@ -109,6 +136,7 @@ pub async fn mark_sent(db: &Db, id: i64, now: i64) -> Result<(), sqlx::Error> {
 }
 
 pub async fn mark_retry(db: &Db, id: i64, next_at: i64, error: &str) -> Result<(), sqlx::Error> {
+    let _turn = db.write_turn().await;
     sqlx::query(
         "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, claimed_until = NULL, \
          last_error = $2 WHERE id = $3",
@@ -122,6 +150,7 @@ pub async fn mark_retry(db: &Db, id: i64, next_at: i64, error: &str) -> Result<(
 }
 
 pub async fn mark_failed(db: &Db, id: i64, error: &str) -> Result<(), sqlx::Error> {
+    let _turn = db.write_turn().await;
     sqlx::query(
         "UPDATE outbox SET status = 'failed', attempts = attempts + 1, claimed_until = NULL, \
          last_error = $1 WHERE id = $2",
