@@ -36,6 +36,30 @@ pub struct Notice<'a> {
     pub description: &'a str,
 }
 
+impl<'a> Notice<'a> {
+    /// A mail about no ticket (catalogue, incident), whose kind is its template's name.
+    pub fn ticketless(
+        template: &'a str,
+        data: serde_json::Value,
+        to: String,
+        at: i64,
+        activity: Option<i64>,
+        description: &'a str,
+    ) -> Notice<'a> {
+        Notice {
+            ticket: None,
+            kind: template,
+            template,
+            data,
+            to: vec![to],
+            reply_to: None,
+            at,
+            activity,
+            description,
+        }
+    }
+}
+
 impl Mailer {
     pub fn new(templates: Templates, composer: Composer) -> Mailer {
         Mailer {

@@ -4,6 +4,7 @@
 
 pub mod approvals;
 pub mod events;
+pub mod incidents;
 pub mod mailbox;
 pub mod messages;
 pub mod outbox;

@@ -8,7 +8,7 @@ use crate::domain::text::{new_text, parse_commands};
 use crate::domain::ticket::{Status, TicketNumber};
 use crate::mail::inbound::InboundMail;
 use crate::notify::{Mailer, Notice, NotifyError};
-use crate::store::{self, events, messages, tickets, Conn};
+use crate::store::{self, events, incidents, messages, tickets, Conn};
 use serde_json::json;
 
 /// What happened to a new mail, for the log line and the stored message kind.
@@ -47,35 +47,22 @@ pub async fn open(
         NewMail::CatalogRequest => {
             messages::assign(conn, message_row, None, "catalogo").await?;
             if acknowledge {
-                mailer
-                    .queue(
-                        conn,
-                        &Notice {
-                            ticket: None,
-                            kind: "catalogo",
-                            template: "catalogo",
-                            data: registro::catalog_listing(ctx),
-                            to: vec![inc.from.clone()],
-                            reply_to: None,
-                            at,
-                            activity: None,
-                            description: "Catálogo de servicios enviado",
-                        },
-                    )
-                    .await?;
+                let listing = registro::catalog_listing(ctx);
+                let n = Notice::ticketless(
+                    "catalogo",
+                    listing,
+                    inc.from.clone(),
+                    at,
+                    None,
+                    "Catálogo de servicios enviado",
+                );
+                mailer.queue(conn, &n).await?;
             }
             Ok(Opened::Catalog)
         }
         NewMail::Incident => {
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO incidents (requester, subject, message_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-            )
-            .bind(&inc.from)
-            .bind(&mail.subject)
-            .bind(&mail.message_id)
-            .bind(at)
-            .fetch_one(&mut *conn)
-            .await?;
+            let id =
+                incidents::insert(conn, &inc.from, &mail.subject, &mail.message_id, at).await?;
             messages::assign(conn, message_row, None, "incidente").await?;
             let data = json!({
                 "incident": format!("INC-{id}"), "subject": mail.subject, "requester": inc.from,
@@ -83,40 +70,22 @@ pub async fn open(
                 "text": inc.text,
             });
             if acknowledge {
-                mailer
-                    .queue(
-                        conn,
-                        &Notice {
-                            ticket: None,
-                            kind: "incidente",
-                            template: "incidente",
-                            data: data.clone(),
-                            to: vec![inc.from.clone()],
-                            reply_to: None,
-                            at,
-                            activity: Some(2),
-                            description: "Usuario informado: se atiende como incidente",
-                        },
-                    )
-                    .await?;
+                let told = "Usuario informado: se atiende como incidente";
+                let n = Notice::ticketless(
+                    "incidente",
+                    data.clone(),
+                    inc.from.clone(),
+                    at,
+                    Some(2),
+                    told,
+                );
+                mailer.queue(conn, &n).await?;
             }
             if let Some(addr) = &proc.policy.incident_address {
-                mailer
-                    .queue(
-                        conn,
-                        &Notice {
-                            ticket: None,
-                            kind: "incidente_copia",
-                            template: "incidente_copia",
-                            data,
-                            to: vec![addr.clone()],
-                            reply_to: None,
-                            at,
-                            activity: Some(2),
-                            description: "Copia enviada a gestión de incidentes",
-                        },
-                    )
-                    .await?;
+                let copy = "Copia enviada a gestión de incidentes";
+                let n =
+                    Notice::ticketless("incidente_copia", data, addr.clone(), at, Some(2), copy);
+                mailer.queue(conn, &n).await?;
             }
             Ok(Opened::Incident(id))
         }
@@ -206,7 +175,8 @@ pub async fn reply(
         };
     }
     let from_agent = tramite::is_agent(&inc.from, ctx) && inc.from != ticket.requester;
-    let plan: Plan = if from_agent {
+    let before = (ticket.fields.clone(), ticket.attachments);
+    let mut plan: Plan = if from_agent {
         tramite::on_agent_reply(ticket, &inc, ctx)
     } else {
         let ignored = parse_commands(&inc.text).commands;
@@ -252,6 +222,60 @@ pub async fn reply(
             }
         }
     };
+    if !from_agent && (&plan.ticket.fields, plan.ticket.attachments) == (&before.0, before.1) {
+        skip_repeated_answers(conn, &mut plan, &inc.from, at).await?;
+    }
     apply(conn, mailer, proc, &plan, ctx).await?;
     Ok(n)
+}
+
+/// Loop guard (RFC 3834 §2): a reply that changed nothing on the ticket (no new field, no
+/// attachment) does not get again, within the hour, a mail of a kind its sender already got on
+/// this ticket. A robot that answers each of our mails (an auto-responder that ignores
+/// `Auto-Submitted`) would otherwise keep a request waiting on information in a loop with us.
+async fn skip_repeated_answers(
+    conn: &mut Conn,
+    plan: &mut Plan,
+    sender: &str,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    let mut repeated = Vec::new();
+    for effect in &plan.effects {
+        let Effect::Mail(m) = effect else { continue };
+        if m.to.len() != 1 || m.to[0] != sender {
+            continue;
+        }
+        let sent: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages WHERE ticket_id = $1 AND direction = 'out' \
+             AND kind = $2 AND to_addrs = $3 AND created_at > $4",
+        )
+        .bind(plan.ticket.number.0)
+        .bind(m.kind)
+        .bind(sender)
+        .bind(at - 3600)
+        .fetch_one(&mut *conn)
+        .await?;
+        if sent > 0 {
+            repeated.push(m.kind);
+        }
+    }
+    if repeated.is_empty() {
+        return Ok(());
+    }
+    plan.effects.retain(
+        |e| !matches!(e, Effect::Mail(m) if m.to.len() == 1 && m.to[0] == sender && repeated.contains(&m.kind)),
+    );
+    for kind in repeated {
+        tracing::info!(ticket = %plan.ticket.number, to = sender, kind, "repeated answer not sent (loop guard)");
+        plan.event(
+            None,
+            "sistema",
+            "respuesta_omitida",
+            format!(
+                "No se repite el correo «{kind}» a {sender}: ya lo recibió en la última hora y su \
+                 respuesta no agregó información (protección contra bucles de respuestas automáticas)"
+            ),
+        );
+    }
+    Ok(())
 }
