@@ -565,6 +565,8 @@ const FLAT_ELEMENTS: &[&str] = &[
 fn too_nested(html: &str) -> bool {
     let bytes = html.as_bytes();
     let (mut depth, mut max, mut tags) = (0usize, 0usize, 0usize);
+    // The next `>`, found again only once passed, so that `<a<a<a…` stays linear.
+    let mut next_gt = 0;
     let mut i = 0;
     while let Some(p) = find_lt(&bytes[i..]) {
         let at = i + p + 1;
@@ -586,10 +588,14 @@ fn too_nested(html: &str) -> bool {
         if closing {
             depth = depth.saturating_sub(1);
         } else {
-            let self_closing = bytes[name_end..]
-                .iter()
-                .position(|b| *b == b'>')
-                .is_some_and(|gt| gt > 0 && bytes[name_end + gt - 1] == b'/');
+            if next_gt < name_end {
+                next_gt = bytes[name_end..]
+                    .iter()
+                    .position(|b| *b == b'>')
+                    .map_or(bytes.len(), |gt| name_end + gt);
+            }
+            let self_closing =
+                next_gt < bytes.len() && next_gt > name_end && bytes[next_gt - 1] == b'/';
             if !self_closing {
                 depth += 1;
                 max = max.max(depth);
@@ -1129,6 +1135,21 @@ Content-Transfer-Encoding: 8bit\r\n\r\n"
         let m = parse(html.as_bytes()).unwrap();
         assert!(start.elapsed() < std::time::Duration::from_secs(5));
         assert_eq!(m.body_text, "Texto árbol");
+        let unclosed = format!(
+            "From: a@example.test\r\nContent-Type: text/html\r\n\r\nHola {}",
+            "<a".repeat(200_000)
+        );
+        let start = std::time::Instant::now();
+        assert!(parse(unclosed.as_bytes())
+            .unwrap()
+            .body_text
+            .starts_with("Hola"));
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        let self_closing = format!(
+            "From: a@example.test\r\nContent-Type: text/html\r\n\r\n{}<p>Texto</p>",
+            "<span/>".repeat(300)
+        );
+        assert_eq!(parse(self_closing.as_bytes()).unwrap().body_text, "Texto");
         let flat = "From: a@example.test\r\nContent-Type: text/html\r\n\r\n<p>Hola</p><script>alert(1)</script><img src=\"https://t.example/x.gif\">";
         let m = parse(flat.as_bytes()).unwrap();
         assert!(
