@@ -77,6 +77,7 @@ impl Application {
             ],
             ack_max_age: chrono::Duration::days(i64::from(c.ingest.ack_max_age_days)),
             max_message_bytes: c.ingest.max_message_bytes,
+            max_new_per_sender_per_hour: c.ingest.max_new_tickets_per_sender_per_hour,
             outbox_wake: wake,
         }
     }

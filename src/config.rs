@@ -389,6 +389,11 @@ pub struct IngestConfig {
     /// How many messages one IMAP fetch takes, bounding memory.
     #[serde(default = "default_batch_size")]
     pub batch_size: u32,
+    /// New requests one sender (not help-desk staff) may open within an hour; further ones
+    /// are stored without a ticket or an acknowledgement, and agents are told once. Ends a
+    /// loop with a robot that answers every mail with a new one.
+    #[serde(default = "default_max_new_tickets_per_sender_per_hour")]
+    pub max_new_tickets_per_sender_per_hour: u32,
 }
 
 impl Default for IngestConfig {
@@ -397,6 +402,7 @@ impl Default for IngestConfig {
             ack_max_age_days: default_ack_max_age_days(),
             max_message_bytes: default_max_message_bytes(),
             batch_size: default_batch_size(),
+            max_new_tickets_per_sender_per_hour: default_max_new_tickets_per_sender_per_hour(),
         }
     }
 }
@@ -409,6 +415,9 @@ fn default_max_message_bytes() -> usize {
 }
 fn default_batch_size() -> u32 {
     50
+}
+fn default_max_new_tickets_per_sender_per_hour() -> u32 {
+    20
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -554,6 +563,12 @@ impl Config {
         if self.ingest.batch_size == 0 {
             return Err(self.bad_key("ingest.batch_size", "must be at least 1"));
         }
+        if self.ingest.max_new_tickets_per_sender_per_hour == 0 {
+            return Err(self.bad_key(
+                "ingest.max_new_tickets_per_sender_per_hour",
+                "must be at least 1",
+            ));
+        }
         Ok(())
     }
 
@@ -687,6 +702,24 @@ reply_to = "mesayuda@example.test"
         assert!(c.imap.idle);
         assert_eq!(c.paths.templates, PathBuf::from("templates"));
         assert_eq!(c.helpdesk_address(), "mesayuda@example.test");
+        assert_eq!(c.ingest.max_new_tickets_per_sender_per_hour, 20);
+    }
+
+    #[test]
+    fn the_sender_rate_limit_is_set_and_checked() {
+        let (_d, p) = write(&format!(
+            "{MINIMAL}[ingest]\nmax_new_tickets_per_sender_per_hour = 5\n"
+        ));
+        let c = Config::load(&p).unwrap();
+        assert_eq!(c.ingest.max_new_tickets_per_sender_per_hour, 5);
+        let (_d, p) = write(&format!(
+            "{MINIMAL}[ingest]\nmax_new_tickets_per_sender_per_hour = 0\n"
+        ));
+        let e = Config::load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("ingest.max_new_tickets_per_sender_per_hour") && e.contains("m.toml"),
+            "{e}"
+        );
     }
 
     #[test]

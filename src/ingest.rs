@@ -6,13 +6,16 @@ use crate::domain::intake::{self, IntakeDecision, IntakeFacts};
 use crate::domain::text::{self as text, AutoSignals};
 use crate::domain::ticket::TicketNumber;
 use crate::mail::inbound::{self, InboundMail};
-use crate::notify::{Mailer, NotifyError};
+use crate::notify::{Mailer, Notice, NotifyError};
 use crate::store::messages::{Destination, ImapOrigin};
 use crate::store::{self, events, mailbox, messages, tickets, Conn, Db};
 use crate::workflow::{mail_in, Procedure};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use tokio::sync::Notify;
+
+/// The stored kind of a request held by the per-sender limit (also the agents' notice).
+pub const HELD_KIND: &str = "limite_remitente";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -29,6 +32,9 @@ pub enum Outcome {
     Incident(i64),
     Duplicate,
     Quarantined(String),
+    /// A new request from a sender over `ingest.max_new_tickets_per_sender_per_hour`: kept,
+    /// not ticketed, not acknowledged.
+    RateLimited,
 }
 
 impl Outcome {
@@ -41,6 +47,7 @@ impl Outcome {
             Outcome::Incident(_) => "incident",
             Outcome::Duplicate => "duplicate",
             Outcome::Quarantined(_) => "quarantined",
+            Outcome::RateLimited => "rate_limited",
         }
     }
 
@@ -78,6 +85,8 @@ pub struct Ingestor {
     pub own_addresses: Vec<String>,
     pub ack_max_age: chrono::Duration,
     pub max_message_bytes: usize,
+    /// New requests a sender (not help-desk staff) may open per hour.
+    pub max_new_per_sender_per_hour: u32,
     /// Wakes the outbox sender as soon as a mail is queued.
     pub outbox_wake: Arc<Notify>,
 }
@@ -218,6 +227,14 @@ impl Ingestor {
             .map(|f| f.email.clone())
             .unwrap_or_default();
         let decision = intake::decide(&facts);
+        if decision == (IntakeDecision::OpenTicket { acknowledge: true }) {
+            if let Some(held) = self
+                .hold_if_over_limit(conn, mail, raw, origin, &from, now)
+                .await?
+            {
+                return Ok(held);
+            }
+        }
         let (ticket, kind) = match &decision {
             IntakeDecision::OpenTicket { .. } => (None, "solicitud".to_owned()),
             IntakeDecision::AddToTicket(t) => (Some(*t), "respuesta".to_owned()),
@@ -279,6 +296,72 @@ impl Ingestor {
         Ok(outcome)
     }
 
+    /// A sender (not help-desk staff) that opened `max_new_per_sender_per_hour` acknowledged
+    /// requests within the past hour opens no more: the mail is kept, without a ticket and
+    /// without an answer, and agents are told at the first one held. A robot that answers each
+    /// acknowledgement with a new mail (another help desk, a broken auto-responder) stops there.
+    async fn hold_if_over_limit(
+        &self,
+        conn: &mut Conn,
+        mail: &InboundMail,
+        raw: &[u8],
+        origin: Option<ImapOrigin>,
+        from: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Outcome>, NotifyError> {
+        let snap = self.procedure.snapshot();
+        let ctx = self.procedure.ctx(&snap, now);
+        if from.is_empty() || crate::domain::procedure::tramite::is_agent(from, &ctx) {
+            return Ok(None);
+        }
+        let at = store::unix(now);
+        let since = at - 3600;
+        let opened =
+            inbound_since(conn, from, since, &["solicitud", "catalogo", "incidente"]).await?;
+        if opened < i64::from(self.max_new_per_sender_per_hour) {
+            return Ok(None);
+        }
+        let already_held = inbound_since(conn, from, since, &[HELD_KIND]).await?;
+        store_inbound(conn, mail, raw, None, HELD_KIND, origin, at).await?;
+        if already_held > 0 {
+            return Ok(Some(Outcome::RateLimited));
+        }
+        let agents = ctx.agents();
+        tracing::warn!(
+            sender = from,
+            opened,
+            limit = self.max_new_per_sender_per_hour,
+            agents = agents.join(", "),
+            "sender over ingest.max_new_tickets_per_sender_per_hour: its new requests are kept \
+             without ticket or acknowledgement; agents told"
+        );
+        if !agents.is_empty() {
+            self.mailer
+                .queue(
+                    conn,
+                    &Notice {
+                        ticket: None,
+                        kind: HELD_KIND,
+                        template: HELD_KIND,
+                        data: serde_json::json!({
+                            "sender": from,
+                            "count": opened,
+                            "limit": self.max_new_per_sender_per_hour,
+                            "subject": mail.subject,
+                            "received_at": crate::clock::local_display(now),
+                        }),
+                        to: agents,
+                        reply_to: None,
+                        at,
+                        activity: None,
+                        description: "Agentes avisados: remitente sobre el límite de solicitudes",
+                    },
+                )
+                .await?;
+        }
+        Ok(Some(Outcome::RateLimited))
+    }
+
     fn auto_signals(&self, mail: &InboundMail) -> AutoSignals {
         let a = &mail.auto;
         AutoSignals {
@@ -297,6 +380,28 @@ impl Ingestor {
             ..Default::default()
         }
     }
+}
+
+/// Mail of the given kinds taken in from `from` since `since`.
+async fn inbound_since(
+    conn: &mut Conn,
+    from: &str,
+    since: i64,
+    kinds: &[&str],
+) -> Result<i64, sqlx::Error> {
+    let list = kinds
+        .iter()
+        .map(|k| format!("'{k}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM messages WHERE direction = 'in' AND from_addr = $1 \
+         AND created_at > $2 AND kind IN ({list})"
+    )))
+    .bind(from)
+    .bind(since)
+    .fetch_one(conn)
+    .await
 }
 
 /// A different mail that reuses a Message-ID already taken in is kept too, under an id derived

@@ -169,6 +169,11 @@ impl Watcher {
                 let _ = session.logout().await;
                 return Ok(());
             }
+            if !uids.is_empty() {
+                // Mail that arrived while these were taken in was announced during the FETCH
+                // and MOVE commands, and IDLE does not announce it again: look once more first.
+                continue;
+            }
             session = if can_idle {
                 let mut idle = session.idle();
                 idle.init().await?;

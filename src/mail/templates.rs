@@ -31,6 +31,7 @@ pub const REQUIRED: &[&str] = &[
     "alerta_seguridad",
     "aprobacion_vencida",
     "resumen_aprobaciones",
+    "limite_remitente",
 ];
 
 #[derive(Debug, thiserror::Error)]
