@@ -56,7 +56,10 @@ fuzz_target!(|raw: &[u8]| {
     if let Some(h) = &mail.body_html {
         text("body_html", h);
     }
-    let from = mail.from.as_ref().expect("parse never returns a mail without sender");
+    let from = mail
+        .from
+        .as_ref()
+        .expect("parse never returns a mail without sender");
     assert!(from.email.contains('@'));
     one_line("from address", &from.email);
     assert!(!from.email.contains(' '));
@@ -71,7 +74,11 @@ fuzz_target!(|raw: &[u8]| {
         assert!(!name.contains(['/', '\\']), "path in {name:?}");
         assert!(!name.contains(".."), "dot-dot in {name:?}");
         assert!(!name.starts_with('.'), "hidden name {name:?}");
-        assert_eq!(&safe_filename(name), name, "safe_filename is not idempotent");
+        assert_eq!(
+            &safe_filename(name),
+            name,
+            "safe_filename is not idempotent"
+        );
         one_line("content type", &a.content_type);
     }
 

@@ -14,10 +14,17 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(f.value.trim(), f.value);
             assert_eq!(f.name.trim(), f.name);
             assert!(!f.name.is_empty());
-            assert!(fields.get(&f.name).is_some(), "{:?} not found again", f.name);
+            assert!(
+                fields.get(&f.name).is_some(),
+                "{:?} not found again",
+                f.name
+            );
             let _ = field_key(&f.name);
         }
         let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
-        assert!(fields.missing(&names).iter().all(|n| fields.get(n) == Some("")));
+        assert!(fields
+            .missing(&names)
+            .iter()
+            .all(|n| fields.get(n) == Some("")));
     }
 });
