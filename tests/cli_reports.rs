@@ -235,3 +235,22 @@ fn check_config_names_the_broken_catalogue_entry() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn a_closed_pipe_ends_the_cli_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("m.toml");
+    std::fs::write(&cfg, "[imap]\nhost=\"h\"\nport=1\nsecurity=\"none\"\nusername=\"u@x.test\"\npassword=\"p\"\n[smtp]\nhost=\"h\"\nport=1\nsecurity=\"none\"\nfrom=\"a@x.test\"\nreply_to=\"b@x.test\"\n").unwrap();
+    // `mesayuda calendar holidays 2030 | head -0`, as a shell pipeline would run it.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "for y in 2024 2025 2026 2027 2028 2029 2030; do '{}' --config '{}' calendar holidays $y; done | head -c 1 >/dev/null",
+            env!("CARGO_BIN_EXE_mesayuda"),
+            cfg.display()
+        ))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}

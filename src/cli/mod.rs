@@ -183,6 +183,9 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
+    if !matches!(cli.command, Command::Run) {
+        restore_default_sigpipe();
+    }
     match cli.command {
         Command::Run => {
             crate::telemetry::init(format, config.log.level.as_deref());
@@ -199,6 +202,16 @@ pub fn main() -> ExitCode {
         Command::Calendar { command } => calendar::run(config, command),
         Command::Approvals { command } => runtime.block_on(approvals::run(config, command)),
         Command::Sla { command } => runtime.block_on(sla::run(config, command)),
+    }
+}
+
+/// `mesayuda tickets list | head` must end quietly, like any Unix tool, instead of panicking on
+/// a closed pipe. Only for the short-lived commands: the daemon keeps Rust's default (ignore
+/// SIGPIPE, get EPIPE) so a closed socket can never kill it.
+fn restore_default_sigpipe() {
+    // SAFETY: called once, before any output; SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
