@@ -18,6 +18,8 @@ use tracing::{info, warn};
 
 /// SIGTERM must stop the daemon within this bound, work in flight included.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+/// The same while the database is known to be down.
+const OUTAGE_GRACE: Duration = Duration::from_secs(2);
 
 pub struct Application {
     /// SQLite: held while the daemon runs, so that a second instance refuses to start.
@@ -132,15 +134,22 @@ impl Application {
         cancel.cancelled().await;
         crate::ops::systemd::stopping();
         info!("shutting down");
-        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
-            while tasks.join_next().await.is_some() {}
-        })
-        .await;
+        // With the database down, work in flight cannot commit: no point waiting for it (it is
+        // redone at the next start), and workers stuck waiting for a connection never would.
+        let grace = if crate::outage::is_down(crate::outage::Dependency::Database) {
+            OUTAGE_GRACE
+        } else {
+            SHUTDOWN_GRACE
+        };
+        let drained =
+            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
         if drained.is_err() {
             warn!("workers did not stop in time; aborting them (uncommitted work is redone at next start)");
             tasks.abort_all();
         }
-        self.db.pool.close().await;
+        // Closing waits for connections still being opened; a database that does not answer
+        // must not hold the exit up.
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.db.pool.close()).await;
         Ok(())
     }
 }

@@ -155,6 +155,7 @@ impl Ingestor {
             .await?;
         }
         tx.commit().await?;
+        crate::outage::database_ok();
         self.outbox_wake.notify_one();
         Ok(outcome)
     }

@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod mail;
 pub mod notify;
 pub mod ops;
+pub mod outage;
 pub mod scheduler;
 pub mod smtp;
 pub mod store;

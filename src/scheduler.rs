@@ -76,6 +76,7 @@ impl Sweeper {
                 self.outbox_wake.notify_one();
             }
             Ok(_) => {}
+            Err(crate::notify::NotifyError::Db(e)) => crate::outage::database_failed("sweeper", &e),
             Err(e) => warn!(error = %e, "sweep failed; retried at the next tick"),
         }
     }

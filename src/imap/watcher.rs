@@ -38,6 +38,14 @@ impl WatchError {
     pub fn is_auth(&self) -> bool {
         matches!(self, WatchError::Connect(c) if c.is_auth())
     }
+
+    /// The database failed, not the mailbox.
+    pub fn database_error(&self) -> Option<&sqlx::Error> {
+        match self {
+            WatchError::Db(e) | WatchError::Ingest(crate::notify::NotifyError::Db(e)) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 /// Cloned for each turn as the mailbox reader (PostgreSQL instances take turns).
@@ -53,12 +61,26 @@ impl Watcher {
     pub async fn run(self, cancel: CancellationToken) {
         let mut backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(80));
         let mut outage_since: Option<Instant> = None;
+        let mut announced = false;
         while !cancel.is_cancelled() {
-            let result = self.session(&cancel, &mut outage_since, &mut backoff).await;
+            let result = self
+                .session(&cancel, &mut outage_since, &mut backoff, &mut announced)
+                .await;
             match result {
                 Ok(()) => break,
                 Err(e) => {
                     crate::ops::metrics::imap_reconnect();
+                    if let Some(db) = e.database_error() {
+                        // The mailbox is fine: the database is down, and that is said once
+                        // whichever worker meets it first. Mail waits in the mailbox.
+                        crate::outage::database_failed("mailbox reader", db);
+                        let delay = backoff.next_delay();
+                        tokio::select! {
+                            _ = cancel.cancelled() => break,
+                            _ = tokio::time::sleep(delay) => {}
+                        }
+                        continue;
+                    }
                     let reason = e.to_string();
                     crate::ops::health::failed(
                         crate::ops::health::Component::Mailbox,
@@ -90,6 +112,7 @@ impl Watcher {
         cancel: &CancellationToken,
         outage_since: &mut Option<Instant>,
         backoff: &mut Backoff,
+        announced: &mut bool,
     ) -> Result<(), WatchError> {
         let mut session = connect::connect(&self.config).await?;
         let capabilities = session.capabilities().await?;
@@ -114,9 +137,16 @@ impl Watcher {
                 outage_secs = since.elapsed().as_secs(),
                 "IMAP mailbox reachable again"
             ),
-            None => info!(mailbox = %self.config.mailbox, idle = can_idle, "watching mailbox"),
+            None if !*announced => {
+                info!(mailbox = %self.config.mailbox, idle = can_idle, "watching mailbox")
+            }
+            None => debug!(mailbox = %self.config.mailbox, "mailbox selected again"),
         }
-        backoff.reset();
+        *announced = true;
+        if !crate::outage::is_down(crate::outage::Dependency::Database) {
+            // Through a database outage the reader keeps backing off although IMAP answers.
+            backoff.reset();
+        }
         crate::ops::health::ok(crate::ops::health::Component::Mailbox);
         let mut conn = self.db.pool.acquire().await?;
         let stored = mailbox::get(&mut conn, &self.config.mailbox).await?;

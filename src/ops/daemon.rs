@@ -58,15 +58,15 @@ pub async fn spawn(s: &Services, tasks: &mut JoinSet<()>, cancel: &CancellationT
 }
 
 async fn smtp_probe(transport: Transport, cancel: CancellationToken) {
-    let mut failing = false;
+    use crate::outage::{self, Dependency};
     loop {
         match transport.test_connection().await {
-            Ok(()) => failing = false,
+            Ok(()) => outage::recovered(Dependency::Smtp),
+            // A refused login is logged by the transport at every attempt.
+            Err(e) if e.is_auth() => {}
+            // One line per outage, whether this or the outbox sender meets it first.
             Err(e) => {
-                if !failing && !e.is_auth() {
-                    warn!(error = %e, "SMTP check failed");
-                }
-                failing = true;
+                outage::failed(Dependency::Smtp, || warn!(error = %e, "SMTP check failed"));
             }
         }
         tokio::select! {
@@ -93,6 +93,7 @@ where
     while !cancel.is_cancelled() {
         match lease.try_acquire().await {
             Ok(true) => {
+                crate::outage::database_ok();
                 info!(mailbox = %config.imap.mailbox, "mailbox lease acquired: this instance reads the mailbox");
                 metrics::set_reader(true);
                 standing_by = false;
@@ -103,7 +104,11 @@ where
                         _ = &mut watcher => break,
                         _ = tokio::time::sleep(lease::RETRY) => {
                             if !child.is_cancelled() && !lease.still_held().await {
-                                error!("mailbox lease lost (database connection broken); reader stops until the lease is regained");
+                                // The database is down (this line is its outage's line, unless
+                                // another worker said so already); the reader waits for it.
+                                crate::outage::failed(crate::outage::Dependency::Database, || {
+                                    error!("database unavailable: mailbox lease lost (connection broken); the reader stops until the lease is regained");
+                                });
                                 child.cancel();
                             }
                         }
@@ -124,7 +129,7 @@ where
                     last_probe = Some(Instant::now());
                 }
             }
-            Err(e) => warn!(error = %e, "cannot take the mailbox lease; retrying"),
+            Err(e) => crate::outage::database_failed("mailbox lease", &e),
         }
         tokio::select! {
             _ = cancel.cancelled() => break,

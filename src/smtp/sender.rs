@@ -4,12 +4,13 @@
 
 use super::transport::Transport;
 use crate::imap::backoff::Backoff;
+use crate::outage;
 use crate::store::{self, outbox, Db};
 use chrono::Utc;
 use lettre::address::Envelope;
 use lettre::AsyncTransport;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -33,23 +34,17 @@ enum Attempt {
 impl Sender {
     pub async fn run(self, cancel: CancellationToken) {
         let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
-        let mut outage_since: Option<Instant> = None;
         while !cancel.is_cancelled() {
             match self.drain_once(&cancel).await {
                 Ok(Some(Attempt::Sent)) => {
-                    if let Some(since) = outage_since.take() {
-                        info!(
-                            outage_secs = since.elapsed().as_secs(),
-                            "SMTP server reachable again"
-                        );
-                    }
+                    outage::recovered(outage::Dependency::Smtp);
                     backoff.reset();
                 }
                 Ok(Some(Attempt::Outage(e))) => {
-                    if outage_since.is_none() {
+                    // One line per outage, whether this or the SMTP prober meets it first.
+                    outage::failed(outage::Dependency::Smtp, || {
                         error!(error = %e, "SMTP server unavailable; mail stays queued");
-                        outage_since = Some(Instant::now());
-                    }
+                    });
                     tokio::select! {
                         _ = cancel.cancelled() => break,
                         _ = tokio::time::sleep(backoff.next_delay()) => {}
@@ -63,7 +58,7 @@ impl Sender {
                     }
                 }
                 Err(e) => {
-                    warn!(error = %e, "outbox query failed");
+                    outage::database_failed("outbox sender", &e);
                     tokio::select! {
                         _ = cancel.cancelled() => break,
                         _ = tokio::time::sleep(backoff.next_delay()) => {}

@@ -50,6 +50,9 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(30))
+            // A slow acquire is the symptom of an outage, which `crate::outage` logs once;
+            // sqlx's own warning would come again at every acquire while it lasts.
+            .acquire_slow_threshold(Duration::from_secs(30))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Postgres {
@@ -70,6 +73,11 @@ impl Db {
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                     }
                     Ok(())
+                })
+            })
+            .before_acquire(move |_, meta| {
+                Box::pin(async move {
+                    Ok(backend == Backend::Postgres || !opened_before_sqlite_failed(meta.age))
                 })
             })
             .connect_with(options)
@@ -109,6 +117,34 @@ impl Db {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         }
     }
+}
+
+/// When SQLite last failed the way a read-only, full or failing disk makes it fail.
+static SQLITE_FAILED_AT: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+
+/// Notes a SQLite failure of the read-only, full or failing disk kind (primary codes READONLY,
+/// IOERR, FULL, CANTOPEN). The connections open at that moment are replaced as they are next
+/// taken from the pool: SQLite may have left them unusable, opened read-only while the file
+/// could not be written (and read-only they stay), or inside a transaction it could not roll
+/// back. Without this the daemon kept failing after the disk was writable again.
+pub fn sqlite_failed(e: &sqlx::Error) {
+    let code = e
+        .as_database_error()
+        .and_then(|d| d.code())
+        .and_then(|c| c.parse::<i32>().ok());
+    if code.is_some_and(|c| matches!(c & 0xff, 8 | 10 | 13 | 14)) {
+        if let Ok(mut at) = SQLITE_FAILED_AT.lock() {
+            *at = Some(std::time::Instant::now());
+        }
+    }
+}
+
+fn opened_before_sqlite_failed(age: Duration) -> bool {
+    SQLITE_FAILED_AT
+        .lock()
+        .ok()
+        .and_then(|at| *at)
+        .is_some_and(|at| age >= at.elapsed())
 }
 
 /// This process among the instances sharing a database: random, fixed for its lifetime. Queued

@@ -90,6 +90,10 @@ pub async fn claim_due(
     .await?;
     if due.is_empty() {
         tx.commit().await?;
+        if db.backend == Backend::Postgres {
+            // Reached it; on SQLite only a write shows that it can be written again.
+            crate::outage::database_ok();
+        }
         return Ok(Vec::new());
     }
     let taken_over = due
@@ -119,6 +123,7 @@ pub async fn claim_due(
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
+    crate::outage::database_ok();
     Ok(rows)
 }
 
