@@ -96,6 +96,7 @@ enum Manners {
 }
 
 struct Robot {
+    addr: String,
     received: Arc<Mutex<Vec<InboundMail>>>,
     sent: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
@@ -136,6 +137,7 @@ impl Robot {
             }
         });
         Robot {
+            addr: addr.to_owned(),
             received,
             sent,
             stop,
@@ -223,7 +225,8 @@ fn encode_subject(s: &str) -> String {
 }
 
 /// Waits until the help desk and every robot have stopped: nothing in the help desk's inbox,
-/// nothing queued, and no robot has sent anything for `QUIET`.
+/// nothing queued, every robot has received all we sent it, and none has sent anything for
+/// `QUIET`.
 async fn converged(w: &World, robots: &[&Robot]) {
     let start = std::time::Instant::now();
     let mut last = (usize::MAX, std::time::Instant::now());
@@ -232,7 +235,7 @@ async fn converged(w: &World, robots: &[&Robot]) {
         let received: usize = robots.iter().map(|r| r.received().len()).sum();
         if (sent, received) != (last.0 / 100_000, last.0 % 100_000) {
             last = (sent * 100_000 + received, std::time::Instant::now());
-        } else if last.1.elapsed() > QUIET && desk_idle(w).await {
+        } else if last.1.elapsed() > QUIET && desk_idle(w).await && all_delivered(w, robots) {
             return;
         }
         assert!(
@@ -241,6 +244,13 @@ async fn converged(w: &World, robots: &[&Robot]) {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// Every mail the outbox sent to a robot has reached it.
+fn all_delivered(w: &World, robots: &[&Robot]) -> bool {
+    robots
+        .iter()
+        .all(|r| mail_to(w, &r.addr).values().sum::<usize>() == r.received().len())
 }
 
 // ---------------------------------------------------------------------------------------------
