@@ -138,11 +138,15 @@ async fn restart_after_commit_makes_no_duplicate(w: World) {
         ack_tag(m).is_some()
     })
     .await;
+    // The acknowledgement can leave before the request is moved out; wait for the move.
+    eventually(WAIT, "request in Procesados", || async {
+        let done = mail::read_folder(w.mail.imap_port, HELPDESK, "Procesados").await;
+        done.iter().any(|m| m.message_id == id).then_some(())
+    })
+    .await;
     d.kill();
     // The same message is put back in the inbox, as if the daemon had died between the commit
     // and the move: it must be recognised, moved, and neither ticketed nor answered again.
-    let done = mail::read_folder(w.mail.imap_port, HELPDESK, "Procesados").await;
-    assert!(done.iter().any(|m| m.message_id == id));
     let (_, raw) = {
         let mut again = Draft::new(ANA, "VPN", "Necesito acceso VPN.");
         again.message_id = Some(id.clone());
