@@ -143,6 +143,10 @@ const CORPUS: &[(&str, Expect)] = &[
         Ticket("Escape y retroceso"),
     ),
     ("50-latin1-mislabelled-utf8.eml", Ticket("Mal etiquetado")),
+    (
+        "51-nested-message-breaks-parser-state.eml",
+        Ticket("RV: nAutorización"),
+    ),
 ];
 
 /// The first 500 characters of the 10,000-character subject (a ticket's subject is bounded).

@@ -141,9 +141,17 @@ pub enum Unreadable {
     NoSender,
     #[error("more than {MAX_MIME_PARTS} MIME parts ({0} delimiter lines)")]
     TooManyParts(usize),
+    #[error("the mail parser failed on this message")]
+    ParserFailed,
 }
 
+/// Reads a received mail. A panic while reading it (a bug here or in mail-parser) makes the mail
+/// unreadable, to be quarantined, rather than taking the mailbox reader down with it.
 pub fn parse(raw: &[u8]) -> Result<InboundMail, Unreadable> {
+    std::panic::catch_unwind(|| read(raw)).unwrap_or(Err(Unreadable::ParserFailed))
+}
+
+fn read(raw: &[u8]) -> Result<InboundMail, Unreadable> {
     let delimiters = delimiter_lines(raw);
     if delimiters > MAX_MIME_PARTS {
         return Err(Unreadable::TooManyParts(delimiters));
