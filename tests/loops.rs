@@ -608,6 +608,24 @@ async fn two_help_desks_answering_each_other_converge(w: World) {
     )
     .await;
     converged(&w, &robots.iter().collect::<Vec<_>>()).await;
+    // On a slow machine a robot's answer can still sit in Postfix's retry queue when the
+    // conversation looks quiet; give the blind robot's chain the time to reach the limit.
+    let blind_tickets = || async {
+        let n = w
+            .cli()
+            .tickets()
+            .iter()
+            .filter(|t| t["requester"] == blind)
+            .count();
+        (n >= 5).then_some(())
+    };
+    support::eventually(
+        Duration::from_secs(60),
+        "the blind robot's requests",
+        blind_tickets,
+    )
+    .await;
+    converged(&w, &robots.iter().collect::<Vec<_>>()).await;
     let [polite_r, naive_r, blind_r] = robots;
     let (polite_got, polite_sent) = polite_r.stop().await;
     let (naive_got, naive_sent) = naive_r.stop().await;
