@@ -5,10 +5,13 @@ use super::backoff::Backoff;
 use super::connect::{self, Session};
 use crate::config::ImapConfig;
 use crate::ingest::{Ingestor, Source};
+use crate::notify::NotifyError;
+use crate::smtp::sender::is_busy;
 use crate::store::messages::{self, Destination};
 use crate::store::{self, mailbox, Db};
 use chrono::Utc;
 use futures::TryStreamExt;
+use sqlx::Executor;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -16,6 +19,9 @@ use tracing::{debug, error, info, warn};
 
 /// IMAP servers drop idle connections after 30 minutes (RFC 2177); renew well before.
 const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
+/// Attempts at one message while SQLite reports the database busy, pausing 5, 10, 15 … ms.
+const BUSY_RETRIES: u32 = 20;
+const BUSY_PAUSE: Duration = Duration::from_millis(5);
 /// Bounds memory: one fetch takes at most this many bytes of message bodies.
 const FETCH_BYTES_BUDGET: u64 = 32 * 1024 * 1024;
 
@@ -233,12 +239,14 @@ impl Watcher {
         let mut uids: Vec<u32> = if first_pass {
             session.uid_search("UNSEEN").await?.into_iter().collect()
         } else {
-            let mut conn = self.db.pool.acquire().await?;
-            let last = mailbox::get(&mut conn, &self.config.mailbox)
-                .await?
-                .filter(|s| s.uidvalidity == uidvalidity)
-                .map(|s| s.last_uid)
-                .unwrap_or(0);
+            let last = {
+                let mut conn = self.db.pool.acquire().await?;
+                mailbox::get(&mut conn, &self.config.mailbox)
+                    .await?
+                    .filter(|s| s.uidvalidity == uidvalidity)
+                    .map(|s| s.last_uid)
+                    .unwrap_or(0)
+            };
             // `n:*` always matches the highest UID, even below n; filter again.
             session
                 .uid_search(format!("UID {}:*", last + 1))
@@ -301,10 +309,7 @@ impl Watcher {
                 uidvalidity,
                 uid: i64::from(uid),
             };
-            let outcome = self
-                .ingestor
-                .ingest(raw, Some(&source), arrived, Utc::now())
-                .await?;
+            let outcome = self.ingest(raw, &source, arrived).await?;
             info!(
                 uid,
                 outcome = outcome.label(),
@@ -317,6 +322,69 @@ impl Watcher {
         Ok(())
     }
 
+    /// Takes one message in. SQLite refuses a transaction at once (SQLITE_BUSY, without the
+    /// busy wait) when another connection committed between its first read and its first
+    /// write, e.g. the outbox sender marking mail sent: the message is simply taken in again
+    /// (nothing was committed) instead of treating it as an outage and reconnecting.
+    async fn ingest(
+        &self,
+        raw: &[u8],
+        source: &Source,
+        arrived: chrono::DateTime<Utc>,
+    ) -> Result<crate::ingest::Outcome, WatchError> {
+        let mut attempt = 0;
+        loop {
+            match self
+                .ingestor
+                .ingest(raw, Some(source), arrived, Utc::now())
+                .await
+            {
+                Err(NotifyError::Db(e)) if is_busy(&e) && attempt < BUSY_RETRIES => {
+                    attempt += 1;
+                    debug!(
+                        uid = source.uid,
+                        attempt, "database busy; taking the message in again"
+                    );
+                    tokio::time::sleep(BUSY_PAUSE * attempt).await;
+                }
+                r => return Ok(r?),
+            }
+        }
+    }
+
+    /// Makes every commit so far durable before mail leaves the inbox: one commit that waits
+    /// for the disk makes all earlier ones durable too, since the log is written in order.
+    /// PostgreSQL waits at every commit unless a transaction opted out (`synchronous_commit =
+    /// off`, which the ingest may then do safely); SQLite in WAL mode with `synchronous =
+    /// NORMAL` syncs its log only at checkpoints, so without this a power cut could undo
+    /// commits whose mail was already moved. Costs one sync per batch, not per message.
+    /// Only called with moves pending, so this mailbox's state row already carries the
+    /// current UIDVALIDITY and the write below changes nothing but `updated_at`.
+    async fn make_durable(&self, uidvalidity: i64) -> Result<(), sqlx::Error> {
+        // A write like the others: SQLite writers take turns, before taking a connection.
+        let _turn = self.db.write_turn().await;
+        let mut conn = self.db.pool.acquire().await?;
+        let conn = &mut *conn;
+        let sqlite = self.db.backend == store::Backend::Sqlite;
+        if sqlite {
+            conn.execute("PRAGMA synchronous = FULL").await?;
+        }
+        let written = mailbox::advance(
+            conn,
+            &self.config.mailbox,
+            mailbox::MailboxState {
+                uidvalidity,
+                last_uid: 0,
+            },
+            store::unix(Utc::now()),
+        )
+        .await;
+        if sqlite {
+            conn.execute("PRAGMA synchronous = NORMAL").await?;
+        }
+        written
+    }
+
     /// Moves every committed message out of the mailbox: UID MOVE, or COPY + \Deleted +
     /// UID EXPUNGE where MOVE is missing. Nothing uncommitted is ever touched.
     async fn move_pending(
@@ -325,11 +393,16 @@ impl Watcher {
         uidvalidity: i64,
         can_move: bool,
     ) -> Result<(), WatchError> {
-        let mut conn = self.db.pool.acquire().await?;
-        let pending = messages::pending_moves(&mut conn, uidvalidity).await?;
+        // No pooled connection is held across the IMAP commands: with a small pool (SQLite
+        // works best with one) the ingest and the sender would wait for the server's answer.
+        let pending = {
+            let mut conn = self.db.pool.acquire().await?;
+            messages::pending_moves(&mut conn, uidvalidity).await?
+        };
         if pending.is_empty() {
             return Ok(());
         }
+        self.make_durable(uidvalidity).await?;
         for dest in [Destination::Processed, Destination::Quarantine] {
             let rows: Vec<_> = pending.iter().filter(|p| p.destination() == dest).collect();
             if rows.is_empty() {
@@ -355,6 +428,7 @@ impl Watcher {
                 }
             }
             let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            let mut conn = self.db.pool.acquire().await?;
             messages::mark_moved(&mut conn, &ids).await?;
             debug!(count = ids.len(), folder, "messages moved");
         }

@@ -7,6 +7,7 @@ use crate::imap::backoff::Backoff;
 use crate::outage;
 use crate::store::{self, outbox, Db};
 use chrono::Utc;
+use futures::stream::{FuturesUnordered, StreamExt};
 use lettre::address::Envelope;
 use lettre::AsyncTransport;
 use std::sync::Arc;
@@ -19,6 +20,14 @@ use tracing::{error, info, warn};
 const LEASE_SECS: i64 = 300;
 /// Queue re-check without a wake-up: catches mail queued by the CLI or another instance.
 const IDLE_CHECK: Duration = Duration::from_secs(2);
+/// Mails claimed at once.
+const CLAIM_BATCH: i64 = 50;
+/// Mails in flight at once, each on its own pooled SMTP connection (lettre's pool keeps up to
+/// 10). A connection spends most of its time waiting for the server's replies, one round trip
+/// per command, so a few in parallel multiply the rate against a distant server.
+const SEND_CONCURRENCY: usize = 4;
+/// Pause before claiming again after SQLite said the database was busy.
+const BUSY_RETRY: Duration = Duration::from_millis(10);
 
 pub struct Sender {
     pub db: Db,
@@ -57,6 +66,14 @@ impl Sender {
                         _ = tokio::time::sleep(IDLE_CHECK) => {}
                     }
                 }
+                Err(e) if is_busy(&e) => {
+                    // Another writer (the reader committing a mail) got in between; not an
+                    // outage, so no backoff: mail must not wait seconds for nothing.
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tokio::time::sleep(BUSY_RETRY) => {}
+                    }
+                }
                 Err(e) => {
                     outage::database_failed("outbox sender", &e);
                     tokio::select! {
@@ -69,57 +86,140 @@ impl Sender {
         info!("outbox sender stopped");
     }
 
-    /// Sends what is due; `None` when nothing was.
+    /// Sends what is due; `None` when nothing was. Mails of different tickets go out in
+    /// parallel (up to `SEND_CONCURRENCY`, each on its own pooled connection); those of one
+    /// ticket one after another, in the order they were queued.
     async fn drain_once(&self, cancel: &CancellationToken) -> Result<Option<Attempt>, sqlx::Error> {
         let now = store::unix(Utc::now());
-        let batch = outbox::claim_due(&self.db, now, LEASE_SECS, 50).await?;
+        let batch = outbox::claim_due(&self.db, now, LEASE_SECS, CLAIM_BATCH).await?;
         if batch.is_empty() {
             return Ok(None);
         }
-        for (i, mail) in batch.iter().enumerate() {
+        let outage = std::sync::Mutex::new(None::<String>);
+        let mut groups = by_ticket(batch).into_iter();
+        let mut running = FuturesUnordered::new();
+        let mut result = Ok(());
+        loop {
+            while running.len() < SEND_CONCURRENCY {
+                match groups.next() {
+                    Some(g) => running.push(self.send_group(g, now, cancel, &outage)),
+                    None => break,
+                }
+            }
+            match running.next().await {
+                Some(Err(e)) if result.is_ok() => result = Err(e),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        result?;
+        let outage = outage.lock().map(|mut o| o.take()).unwrap_or(None);
+        Ok(Some(match outage {
+            Some(e) => Attempt::Outage(e),
+            None => Attempt::Sent,
+        }))
+    }
+
+    /// Sends one ticket's mails in order. Once the server is found unreachable (here or in a
+    /// parallel group), what is left is released for a later attempt.
+    async fn send_group(
+        &self,
+        group: Vec<outbox::Claimed>,
+        now: i64,
+        cancel: &CancellationToken,
+        outage: &std::sync::Mutex<Option<String>>,
+    ) -> Result<(), sqlx::Error> {
+        for (i, mail) in group.iter().enumerate() {
             if cancel.is_cancelled() {
                 break;
             }
-            let Some(envelope) = envelope(mail) else {
-                error!(id = mail.id, to = %mail.recipients, "outbox row has no valid recipient");
-                outbox::mark_failed(&self.db, mail.id, "no valid recipient").await?;
-                continue;
+            let down = outage.lock().ok().and_then(|o| o.clone());
+            let down = match down {
+                Some(e) => Some(e),
+                None => self.send_one(mail, now).await?,
             };
-            match self.transport.send_raw(&envelope, &mail.raw).await {
-                Ok(_) => {
-                    outbox::mark_sent(&self.db, mail.id, store::unix(Utc::now())).await?;
-                    info!(
-                        ticket = mail.ticket_id.map(|t| format!("REQ-{t}")),
-                        kind = %mail.kind,
-                        to = %mail.recipients,
-                        message_id = %mail.message_id,
-                        "mail sent"
-                    );
+            if let Some(e) = down {
+                for m in &group[i..] {
+                    outbox::mark_retry(&self.db, m.id, now, &e).await?;
                 }
-                Err(e) if e.is_permanent() => {
-                    outbox::mark_failed(&self.db, mail.id, &e.to_string()).await?;
-                    error!(
-                        ticket = mail.ticket_id.map(|t| format!("REQ-{t}")),
-                        to = %mail.recipients, error = %e,
-                        "mail refused permanently; not retried"
-                    );
+                if let Ok(mut o) = outage.lock() {
+                    o.get_or_insert(e);
                 }
-                Err(e) if e.is_transient() => {
-                    let delay = retry_delay(mail.attempts);
-                    outbox::mark_retry(&self.db, mail.id, now + delay, &e.to_string()).await?;
-                    warn!(to = %mail.recipients, error = %e, retry_in_secs = delay, "mail deferred");
-                }
-                Err(e) => {
-                    // The server itself is unreachable: release everything claimed and wait.
-                    for m in &batch[i..] {
-                        outbox::mark_retry(&self.db, m.id, now, &e.to_string()).await?;
-                    }
-                    return Ok(Some(Attempt::Outage(e.to_string())));
-                }
+                break;
             }
         }
-        Ok(Some(Attempt::Sent))
+        Ok(())
     }
+
+    /// Sends one mail and records the outcome; `Some(error)` when the server is unreachable
+    /// (the mail itself is then left to the caller).
+    async fn send_one(
+        &self,
+        mail: &outbox::Claimed,
+        now: i64,
+    ) -> Result<Option<String>, sqlx::Error> {
+        let Some(envelope) = envelope(mail) else {
+            error!(id = mail.id, to = %mail.recipients, "outbox row has no valid recipient");
+            outbox::mark_failed(&self.db, mail.id, "no valid recipient").await?;
+            return Ok(None);
+        };
+        match self.transport.send_raw(&envelope, &mail.raw).await {
+            Ok(_) => {
+                outbox::mark_sent(&self.db, mail.id, store::unix(Utc::now())).await?;
+                info!(
+                    ticket = mail.ticket_id.map(|t| format!("REQ-{t}")),
+                    kind = %mail.kind,
+                    to = %mail.recipients,
+                    message_id = %mail.message_id,
+                    "mail sent"
+                );
+            }
+            Err(e) if e.is_permanent() => {
+                outbox::mark_failed(&self.db, mail.id, &e.to_string()).await?;
+                error!(
+                    ticket = mail.ticket_id.map(|t| format!("REQ-{t}")),
+                    to = %mail.recipients, error = %e,
+                    "mail refused permanently; not retried"
+                );
+            }
+            Err(e) if e.is_transient() => {
+                let delay = retry_delay(mail.attempts);
+                outbox::mark_retry(&self.db, mail.id, now + delay, &e.to_string()).await?;
+                warn!(to = %mail.recipients, error = %e, retry_in_secs = delay, "mail deferred");
+            }
+            // The server itself is unreachable: everything claimed is released and we wait.
+            Err(e) => return Ok(Some(e.to_string())),
+        }
+        Ok(None)
+    }
+}
+
+/// The batch split by ticket, each group in queue order; mail about no ticket goes alone.
+fn by_ticket(batch: Vec<outbox::Claimed>) -> Vec<Vec<outbox::Claimed>> {
+    let mut groups: Vec<Vec<outbox::Claimed>> = Vec::new();
+    let mut index: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    for mail in batch {
+        match mail.ticket_id {
+            Some(t) => match index.get(&t) {
+                Some(&g) => groups[g].push(mail),
+                None => {
+                    index.insert(t, groups.len());
+                    groups.push(vec![mail]);
+                }
+            },
+            None => groups.push(vec![mail]),
+        }
+    }
+    groups
+}
+
+/// SQLite refuses at once (SQLITE_BUSY or SQLITE_BUSY_SNAPSHOT, without the busy wait) a
+/// transaction that has read and then wants to write after another connection committed;
+/// the work is simply tried again.
+pub(crate) fn is_busy(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "5" || c == "517")
 }
 
 fn envelope(mail: &outbox::Claimed) -> Option<Envelope> {
