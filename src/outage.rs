@@ -55,8 +55,8 @@ pub fn is_down(dep: Dependency) -> bool {
         .unwrap_or(false)
 }
 
-/// `dep` worked; logs the end of its outage if there was one.
-pub fn recovered(dep: Dependency) {
+/// `dep` worked; logs the end of its outage if there was one, and returns whether there was.
+pub fn recovered(dep: Dependency) -> bool {
     let since = match DOWN_SINCE.lock() {
         Ok(mut s) => s[dep.index()].take(),
         Err(_) => None,
@@ -68,6 +68,7 @@ pub fn recovered(dep: Dependency) {
             dep.name()
         );
     }
+    since.is_some()
 }
 
 /// A database operation of `worker` failed; it retries with backoff. SQLite connections that
@@ -84,5 +85,10 @@ pub fn database_failed(worker: &str, e: &sqlx::Error) {
 
 /// A database write (or, on PostgreSQL, any query) succeeded.
 pub fn database_ok() {
-    recovered(Dependency::Database);
+    if recovered(Dependency::Database) {
+        // SQLite opens a file it cannot write read-only, silently: a connection opened during
+        // the outage would fail the next write of whichever worker took it, a second outage
+        // line for nothing. Every connection of that time is replaced.
+        crate::store::sqlite_reopen_all();
+    }
 }

@@ -61,7 +61,9 @@ async fn smtp_probe(transport: Transport, cancel: CancellationToken) {
     use crate::outage::{self, Dependency};
     loop {
         match transport.test_connection().await {
-            Ok(()) => outage::recovered(Dependency::Smtp),
+            Ok(()) => {
+                outage::recovered(Dependency::Smtp);
+            }
             // A refused login is logged by the transport at every attempt.
             Err(e) if e.is_auth() => {}
             // One line per outage, whether this or the outbox sender meets it first.

@@ -133,9 +133,14 @@ pub fn sqlite_failed(e: &sqlx::Error) {
         .and_then(|d| d.code())
         .and_then(|c| c.parse::<i32>().ok());
     if code.is_some_and(|c| matches!(c & 0xff, 8 | 10 | 13 | 14)) {
-        if let Ok(mut at) = SQLITE_FAILED_AT.lock() {
-            *at = Some(std::time::Instant::now());
-        }
+        sqlite_reopen_all();
+    }
+}
+
+/// Replaces every SQLite connection opened until now, as they are next taken from the pool.
+pub fn sqlite_reopen_all() {
+    if let Ok(mut at) = SQLITE_FAILED_AT.lock() {
+        *at = Some(std::time::Instant::now());
     }
 }
 
