@@ -20,6 +20,7 @@ const DUE: i64 = 1_000;
 async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mut urls: Vec<String> = std::env::args().skip(1).collect();
+    let mut created = None;
     if urls.is_empty() {
         urls.push(format!(
             "sqlite://{}",
@@ -32,7 +33,11 @@ async fn main() -> anyhow::Result<()> {
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                     .execute(&mut c)
                     .await?;
-                urls.push(format!("postgres://postgres@127.0.0.1:5432/{name}"));
+                // Loopback: TLS would only measure the encryption of a connection that leaves no host.
+                urls.push(format!(
+                    "postgres://postgres@127.0.0.1:5432/{name}?sslmode=disable"
+                ));
+                created = Some((c, name));
             }
             Err(e) => println!("PostgreSQL skipped: {e}"),
         }
@@ -45,6 +50,13 @@ async fn main() -> anyhow::Result<()> {
     );
     for url in urls {
         run(&url, dir.path()).await?;
+    }
+    if let Some((mut c, name)) = created {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {name} WITH (FORCE)"
+        )))
+        .execute(&mut c)
+        .await?;
     }
     Ok(())
 }

@@ -83,6 +83,20 @@ impl Mailer {
     }
 
     pub async fn queue(&self, conn: &mut Conn, n: &Notice<'_>) -> Result<String, NotifyError> {
+        let mut event = Vec::new();
+        let id = self.queue_deferring_event(conn, n, &mut event).await?;
+        events::insert_many(conn, &event).await?;
+        Ok(id)
+    }
+
+    /// [`Mailer::queue`] that leaves the mail's audit event in `events` for the caller to
+    /// insert with others in one statement.
+    pub async fn queue_deferring_event<'a>(
+        &self,
+        conn: &mut Conn,
+        n: &Notice<'a>,
+        events: &mut Vec<events::NewEvent<'a>>,
+    ) -> Result<String, NotifyError> {
         let rendered = self.templates().render(n.template, &n.data)?;
         let mut subject = rendered.subject;
         let mut thread = Vec::new();
@@ -137,18 +151,14 @@ impl Mailer {
         )
         .await?;
         if let Some(t) = n.ticket {
-            events::insert(
-                conn,
-                &events::NewEvent {
-                    ticket: t,
-                    at: n.at,
-                    actor: "sistema",
-                    activity: n.activity,
-                    kind: "correo_enviado",
-                    description: n.description,
-                },
-            )
-            .await?;
+            events.push(events::NewEvent {
+                ticket: t,
+                at: n.at,
+                actor: "sistema",
+                activity: n.activity,
+                kind: "correo_enviado",
+                description: n.description,
+            });
         }
         Ok(composed.message_id)
     }

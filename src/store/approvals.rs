@@ -32,26 +32,65 @@ struct Row {
     substitute_notified: i64,
 }
 
+const APPROVAL_COLUMNS: &str = "kind, approver, substitute, status, requested_at, decided_by, \
+    decided_at, reason, unclear_answers, substitute_notified";
+
 pub async fn load(conn: &mut Conn, t: TicketNumber) -> Result<Option<Approval>, sqlx::Error> {
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT kind, approver, substitute, status, requested_at, decided_by, decided_at, reason, \
-         unclear_answers, substitute_notified FROM approvals WHERE ticket_id = $1",
-    )
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {APPROVAL_COLUMNS} FROM approvals WHERE ticket_id = $1"
+    )))
     .bind(t.0)
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|r| Approval {
-        kind: r.kind.parse().unwrap_or(ApprovalKind::JefeInmediato),
-        approver: r.approver,
-        substitute: r.substitute,
-        status: ApprovalStatus::parse(&r.status).unwrap_or(ApprovalStatus::WaitingForApprover),
-        requested_at: r.requested_at.map(from_unix),
-        decided_by: r.decided_by,
-        decided_at: r.decided_at.map(from_unix),
-        reason: r.reason,
-        unclear_answers: r.unclear_answers.max(0) as u32,
-        substitute_notified: r.substitute_notified != 0,
-    }))
+    Ok(row.map(Row::into_approval))
+}
+
+/// The approvals of several tickets in one statement, by ticket.
+pub async fn load_many(
+    conn: &mut Conn,
+    ts: &[TicketNumber],
+) -> Result<std::collections::HashMap<TicketNumber, Approval>, sqlx::Error> {
+    if ts.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(i64, Row)> = sqlx::query_as::<_, ByTicket>(sqlx::AssertSqlSafe(format!(
+        "SELECT ticket_id, {APPROVAL_COLUMNS} FROM approvals WHERE ticket_id IN ({})",
+        super::id_list(ts.iter().map(|t| t.0))
+    )))
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .map(|b| (b.ticket_id, b.row))
+    .collect();
+    Ok(rows
+        .into_iter()
+        .map(|(t, r)| (TicketNumber(t), r.into_approval()))
+        .collect())
+}
+
+#[derive(FromRow)]
+struct ByTicket {
+    ticket_id: i64,
+    #[sqlx(flatten)]
+    row: Row,
+}
+
+impl Row {
+    fn into_approval(self) -> Approval {
+        Approval {
+            kind: self.kind.parse().unwrap_or(ApprovalKind::JefeInmediato),
+            approver: self.approver,
+            substitute: self.substitute,
+            status: ApprovalStatus::parse(&self.status)
+                .unwrap_or(ApprovalStatus::WaitingForApprover),
+            requested_at: self.requested_at.map(from_unix),
+            decided_by: self.decided_by,
+            decided_at: self.decided_at.map(from_unix),
+            reason: self.reason,
+            unclear_answers: self.unclear_answers.max(0) as u32,
+            substitute_notified: self.substitute_notified != 0,
+        }
+    }
 }
 
 pub async fn save(conn: &mut Conn, t: TicketNumber, a: &Approval) -> Result<(), sqlx::Error> {

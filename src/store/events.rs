@@ -38,6 +38,43 @@ pub async fn insert(conn: &mut Conn, e: &NewEvent<'_>) -> Result<(), sqlx::Error
     Ok(())
 }
 
+/// Several events in one statement, in order.
+pub async fn insert_many(conn: &mut Conn, es: &[NewEvent<'_>]) -> Result<(), sqlx::Error> {
+    if es.is_empty() {
+        return Ok(());
+    }
+    let rows = (0..es.len())
+        .map(|i| {
+            let p = |k: usize| format!("${}", 6 * i + k);
+            format!(
+                "({}, {}, {}, {}, {}, {})",
+                p(1),
+                p(2),
+                p(3),
+                p(4),
+                p(5),
+                p(6)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "INSERT INTO events (ticket_id, at, actor, activity, kind, description) VALUES {rows}"
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for e in es {
+        q = q
+            .bind(e.ticket.0)
+            .bind(e.at)
+            .bind(e.actor)
+            .bind(e.activity)
+            .bind(e.kind)
+            .bind(e.description);
+    }
+    q.execute(conn).await?;
+    Ok(())
+}
+
 pub async fn for_ticket(conn: &mut Conn, n: TicketNumber) -> Result<Vec<EventRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT at, actor, activity, kind, description FROM events WHERE ticket_id = $1 ORDER BY id",

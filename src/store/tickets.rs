@@ -120,12 +120,54 @@ pub async fn insert(conn: &mut Conn, t: &NewTicket<'_>) -> Result<TicketNumber, 
     Ok(TicketNumber(id))
 }
 
+/// [`get`] to change the ticket: on PostgreSQL its row stays locked until the transaction ends,
+/// so two transactions changing one ticket (a reply and a sweep, two instances) take turns
+/// instead of the later overwriting the earlier with what it read before. SQLite refuses
+/// such a transaction at once (SQLITE_BUSY_SNAPSHOT) and it is done again.
+pub async fn get_for_update(
+    conn: &mut Conn,
+    n: TicketNumber,
+) -> Result<Option<TicketRow>, sqlx::Error> {
+    let lock = for_update(conn);
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM tickets WHERE id = $1{lock}"
+    )))
+    .bind(n.0)
+    .fetch_optional(conn)
+    .await
+}
+
+fn for_update(conn: &Conn) -> &'static str {
+    match conn.backend_name() {
+        "PostgreSQL" => " FOR UPDATE",
+        _ => "",
+    }
+}
+
 pub async fn get(conn: &mut Conn, n: TicketNumber) -> Result<Option<TicketRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM tickets WHERE id = $1"
     )))
     .bind(n.0)
     .fetch_optional(conn)
+    .await
+}
+
+/// [`get_for_update`] for several tickets in one statement (in no particular order); missing
+/// ones are left out.
+pub async fn get_many_for_update(
+    conn: &mut Conn,
+    ns: &[TicketNumber],
+) -> Result<Vec<TicketRow>, sqlx::Error> {
+    if ns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let lock = for_update(conn);
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM tickets WHERE id IN ({}) ORDER BY id{lock}",
+        super::id_list(ns.iter().map(|n| n.0))
+    )))
+    .fetch_all(conn)
     .await
 }
 
@@ -208,6 +250,26 @@ pub async fn save(conn: &mut Conn, t: &Ticket, at: i64) -> Result<(), sqlx::Erro
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Attachment counts of several tickets in one statement; tickets without any are left out.
+pub async fn attachment_counts(
+    conn: &mut Conn,
+    ns: &[TicketNumber],
+) -> Result<std::collections::HashMap<TicketNumber, usize>, sqlx::Error> {
+    if ns.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT ticket_id, COUNT(*) FROM attachments WHERE ticket_id IN ({}) GROUP BY ticket_id",
+        super::id_list(ns.iter().map(|n| n.0))
+    )))
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(t, c)| (TicketNumber(t), c as usize))
+        .collect())
 }
 
 pub async fn attachment_count(conn: &mut Conn, n: TicketNumber) -> Result<usize, sqlx::Error> {

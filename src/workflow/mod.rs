@@ -122,14 +122,34 @@ fn current<T>(lock: &RwLock<Arc<T>>) -> Arc<T> {
     }
 }
 
+/// The ticket as the procedure sees it, to change it in this transaction (locked on PostgreSQL).
 pub async fn load_ticket(conn: &mut Conn, n: TicketNumber) -> Result<Option<Ticket>, sqlx::Error> {
-    let Some(row) = tickets::get(conn, n).await? else {
+    let Some(row) = tickets::get_for_update(conn, n).await? else {
         return Ok(None);
     };
     let attachments = tickets::attachment_count(conn, n).await?;
     let mut t = row.to_domain(attachments);
     t.approval = approvals::load(conn, n).await?;
     Ok(Some(t))
+}
+
+/// [`load_ticket`] for several tickets, in three statements whatever their number.
+pub async fn load_tickets(
+    conn: &mut Conn,
+    ns: &[TicketNumber],
+) -> Result<std::collections::HashMap<TicketNumber, Ticket>, sqlx::Error> {
+    let rows = tickets::get_many_for_update(conn, ns).await?;
+    let attachments = tickets::attachment_counts(conn, ns).await?;
+    let mut approvals = approvals::load_many(conn, ns).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let n = row.number();
+            let mut t = row.to_domain(attachments.get(&n).copied().unwrap_or(0));
+            t.approval = approvals.remove(&n);
+            (n, t)
+        })
+        .collect())
 }
 
 /// Data every template can use, whatever the mail.
@@ -177,6 +197,8 @@ pub async fn apply(
     if let Some(a) = &t.approval {
         approvals::save(conn, t.number, a).await?;
     }
+    // Audit events wait here and go in together: one statement instead of one per event.
+    let mut pending_events = Vec::new();
     for effect in &plan.effects {
         match effect {
             Effect::Event {
@@ -184,26 +206,20 @@ pub async fn apply(
                 actor,
                 kind,
                 description,
-            } => {
-                events::insert(
-                    conn,
-                    &events::NewEvent {
-                        ticket: t.number,
-                        at,
-                        actor,
-                        activity: activity.map(i64::from),
-                        kind,
-                        description,
-                    },
-                )
-                .await?
-            }
+            } => pending_events.push(events::NewEvent {
+                ticket: t.number,
+                at,
+                actor,
+                activity: activity.map(i64::from),
+                kind,
+                description,
+            }),
             Effect::Mail(m) => {
                 if m.to.is_empty() {
                     continue;
                 }
                 mailer
-                    .queue(
+                    .queue_deferring_event(
                         conn,
                         &Notice {
                             ticket: Some(t.number),
@@ -216,6 +232,7 @@ pub async fn apply(
                             activity: Some(i64::from(m.activity)),
                             description: &m.description,
                         },
+                        &mut pending_events,
                     )
                     .await?;
             }
@@ -226,9 +243,14 @@ pub async fn apply(
             Effect::RequestApproval {
                 recipients,
                 reminder,
-            } => request_approval(conn, mailer, proc, t, recipients, *reminder, ctx).await?,
+            } => {
+                // Its mails record their own events: the earlier ones go first.
+                events::insert_many(conn, &std::mem::take(&mut pending_events)).await?;
+                request_approval(conn, mailer, proc, t, recipients, *reminder, ctx).await?
+            }
         }
     }
+    events::insert_many(conn, &pending_events).await?;
     // The SLA timer is derived from the clock, so no procedure step has to keep it in step.
     match t
         .sla

@@ -2,17 +2,22 @@
 //! auto-close after resolution, approval reminders) handled once, in its own transaction.
 //! A sweep reads only due rows through the `timers(due_at)` index.
 
-use super::{apply, load_ticket, Procedure};
-use crate::domain::procedure::{aprobacion, cierre, escalamiento, verificacion, Plan, TimerKind};
+use super::{apply, load_ticket, load_tickets, Procedure};
+use crate::domain::procedure::{
+    aprobacion, cierre, escalamiento, verificacion, Plan, Ticket, TimerKind,
+};
 use crate::domain::ticket::TicketNumber;
 use crate::notify::{Mailer, Notice, NotifyError};
-use crate::store::{self, approvals, timers, Db};
+use crate::store::{self, approvals, timers, Backend, Db};
 use chrono::{DateTime, Utc};
+use futures::stream::{FuturesOrdered, StreamExt};
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 const BATCH: i64 = 500;
-const PER_TRANSACTION: usize = 100;
+const PER_TRANSACTION: usize = 125;
+/// Transactions of one sweep in flight at once on PostgreSQL (the pool holds more).
+const PG_PARALLEL_TRANSACTIONS: usize = 4;
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct SweepReport {
@@ -42,26 +47,34 @@ impl SweepReport {
         self.changes.extend(h.change);
         tracing::info!(ticket = %h.ticket, timer = %h.kind, mails = h.mails, "timer handled");
     }
-
-    fn add_all(&mut self, h: Option<Handled>) {
-        if let Some(h) = h {
-            self.add(h);
-        }
-    }
 }
 
-/// Claims and handles one due timer in `tx`; `None` when another sweep took it first.
+/// How a timer of a chunk was taken and its ticket read: one statement for the whole chunk,
+/// or, alone, one of each per timer.
+enum Taken {
+    /// Claimed with the chunk; the ticket as read with the chunk when no other timer of the
+    /// chunk is about it (an earlier one may have changed it), read again otherwise.
+    WithChunk(Option<Box<Ticket>>),
+    /// Not claimed yet.
+    Alone,
+}
+
+/// Handles one due timer in `tx`; `None` when another sweep took it first.
 async fn handle(
     tx: &mut crate::store::Conn,
     mailer: &Mailer,
     proc: &Procedure,
     d: &timers::Due,
+    taken: Taken,
     ctx: &crate::domain::procedure::Ctx<'_>,
 ) -> Result<Option<Handled>, NotifyError> {
-    if !timers::claim(tx, d.id, d.due_at).await? {
-        return Ok(None);
-    }
     let n = TicketNumber(d.ticket_id);
+    let ticket = match taken {
+        Taken::WithChunk(Some(t)) => Some(*t),
+        Taken::WithChunk(None) => load_ticket(tx, n).await?,
+        Taken::Alone if timers::claim(tx, d.id, d.due_at).await? => load_ticket(tx, n).await?,
+        Taken::Alone => return Ok(None),
+    };
     let handled = |mails, alerts, change| Handled {
         ticket: n,
         kind: d.kind.clone(),
@@ -69,7 +82,7 @@ async fn handle(
         alerts,
         change,
     };
-    let Some(ticket) = load_ticket(tx, n).await? else {
+    let Some(ticket) = ticket else {
         return Ok(Some(handled(0, 0, None)));
     };
     let before = ticket.status;
@@ -101,53 +114,35 @@ pub async fn run(
     let mut report = SweepReport::default();
     let snap = proc.snapshot();
     let ctx = proc.ctx(&snap, now);
+    // PostgreSQL locks rows: transactions of different timers run side by side, each on its own
+    // connection, and its round trips overlap. SQLite writes one transaction at a time.
+    let parallel = match db.backend {
+        Backend::Postgres => PG_PARALLEL_TRANSACTIONS,
+        Backend::Sqlite => 1,
+    };
     loop {
         let mut conn = db.pool.acquire().await?;
         let due = timers::due(&mut conn, store::unix(now), BATCH).await?;
         drop(conn);
         let mut progressed = false;
-        for chunk in due.chunks(PER_TRANSACTION) {
-            // Many timers per commit: a commit costs a disk flush, which dominates otherwise.
-            let mut tx = db.pool.begin().await?;
-            let mut done = Vec::new();
-            let mut failed = None;
-            for d in chunk {
-                match handle(&mut tx, mailer, proc, d, &ctx).await {
-                    Ok(r) => done.extend(r),
-                    Err(e) => {
-                        failed = Some(e);
-                        break;
-                    }
+        let due = by_ticket(due);
+        // A loop rather than a stream combinator: a closure over borrowed chunks here makes the
+        // daemon's spawned task fail the compiler's higher-ranked lifetime check.
+        let mut chunks = chunks_by_ticket(&due, PER_TRANSACTION).into_iter();
+        let mut running = FuturesOrdered::new();
+        loop {
+            while running.len() < parallel {
+                match chunks.next() {
+                    Some(chunk) => running.push_back(handle_chunk(db, mailer, proc, chunk, &ctx)),
+                    None => break,
                 }
             }
-            match failed {
-                None => {
-                    tx.commit().await?;
-                    progressed |= !done.is_empty();
-                    for r in done {
-                        report.add(r);
-                    }
-                }
-                Some(e) => {
-                    // One bad timer must not hold back the rest: redo the chunk one by one.
-                    tx.rollback().await?;
-                    tracing::warn!(error = %e, "sweep batch failed; handling its timers one by one");
-                    for d in chunk {
-                        let mut tx = db.pool.begin().await?;
-                        match handle(&mut tx, mailer, proc, d, &ctx).await {
-                            Ok(r) => {
-                                tx.commit().await?;
-                                progressed |= r.is_some();
-                                report.add_all(r);
-                            }
-                            Err(NotifyError::Db(e)) => return Err(NotifyError::Db(e)),
-                            Err(e) => {
-                                tx.rollback().await?;
-                                tracing::error!(ticket = d.ticket_id, timer = %d.kind, error = %e, "timer failed; retried at the next sweep");
-                            }
-                        }
-                    }
-                }
+            let Some(done) = running.next().await else {
+                break;
+            };
+            for r in done? {
+                progressed = true;
+                report.add(r);
             }
         }
         if (due.len() as i64) < BATCH || !progressed {
@@ -157,6 +152,86 @@ pub async fn run(
     report.digests_sent = digest(db, mailer, proc, now).await?;
     report.mails_queued += report.digests_sent;
     Ok(report)
+}
+
+/// Due timers ordered by ticket (and due time within a ticket).
+fn by_ticket(mut due: Vec<timers::Due>) -> Vec<timers::Due> {
+    due.sort_by_key(|d| (d.ticket_id, d.due_at, d.id));
+    due
+}
+
+/// Slices of about `size` timers of `due` (ordered by ticket) that never split a ticket's
+/// timers: transactions running side by side then never wait for each other's tickets.
+fn chunks_by_ticket(due: &[timers::Due], size: usize) -> Vec<&[timers::Due]> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    for i in 1..=due.len() {
+        let boundary = i == due.len() || due[i].ticket_id != due[i - 1].ticket_id;
+        if boundary && (i - start >= size || i == due.len()) {
+            chunks.push(&due[start..i]);
+            start = i;
+        }
+    }
+    chunks
+}
+
+/// Handles `chunk` in one transaction: a commit costs a disk flush, which would dominate with
+/// one per timer. When one timer fails, the chunk is redone one transaction per timer, so a bad
+/// timer does not hold back the rest.
+async fn handle_chunk(
+    db: &Db,
+    mailer: &Mailer,
+    proc: &Procedure,
+    chunk: &[timers::Due],
+    ctx: &crate::domain::procedure::Ctx<'_>,
+) -> Result<Vec<Handled>, NotifyError> {
+    let mut tx = db.pool.begin().await?;
+    let claimed = timers::claim_many(&mut tx, chunk).await?;
+    let mine: Vec<&timers::Due> = chunk.iter().filter(|d| claimed.contains(&d.id)).collect();
+    let mut per_ticket: HashMap<i64, usize> = HashMap::new();
+    for d in &mine {
+        *per_ticket.entry(d.ticket_id).or_default() += 1;
+    }
+    let once: Vec<TicketNumber> = per_ticket
+        .iter()
+        .filter(|(_, n)| **n == 1)
+        .map(|(t, _)| TicketNumber(*t))
+        .collect();
+    let mut loaded = load_tickets(&mut tx, &once).await?;
+    let mut done = Vec::new();
+    let mut failed = None;
+    for d in mine {
+        let ticket = loaded.remove(&TicketNumber(d.ticket_id)).map(Box::new);
+        match handle(&mut tx, mailer, proc, d, Taken::WithChunk(ticket), ctx).await {
+            Ok(r) => done.extend(r),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    let Some(e) = failed else {
+        tx.commit().await?;
+        return Ok(done);
+    };
+    tx.rollback().await?;
+    tracing::warn!(error = %e, "sweep batch failed; handling its timers one by one");
+    let mut done = Vec::new();
+    for d in chunk {
+        let mut tx = db.pool.begin().await?;
+        match handle(&mut tx, mailer, proc, d, Taken::Alone, ctx).await {
+            Ok(r) => {
+                tx.commit().await?;
+                done.extend(r);
+            }
+            Err(NotifyError::Db(e)) => return Err(NotifyError::Db(e)),
+            Err(e) => {
+                tx.rollback().await?;
+                tracing::error!(ticket = d.ticket_id, timer = %d.kind, error = %e, "timer failed; retried at the next sweep");
+            }
+        }
+    }
+    Ok(done)
 }
 
 /// The procedure's "plantilla de aprobaciones pendientes" by mail: every business morning from
@@ -215,4 +290,39 @@ async fn digest(
     }
     tx.commit().await?;
     Ok(by_approver.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn due(id: i64, ticket_id: i64) -> timers::Due {
+        timers::Due {
+            id,
+            ticket_id,
+            kind: "sla".into(),
+            due_at: 100 - id,
+        }
+    }
+
+    #[test]
+    fn a_tickets_timers_stay_in_one_chunk() {
+        let all = by_ticket(vec![due(1, 7), due(2, 3), due(3, 7), due(4, 5), due(5, 3)]);
+        let chunks = chunks_by_ticket(&all, 2);
+        let tickets: Vec<Vec<i64>> = chunks
+            .iter()
+            .map(|c| c.iter().map(|d| d.ticket_id).collect())
+            .collect();
+        assert_eq!(tickets, vec![vec![3, 3], vec![5, 7, 7]]);
+        // Within a ticket, the earlier due first.
+        assert_eq!(chunks[0][0].id, 5);
+    }
+
+    #[test]
+    fn chunks_cover_every_timer_once() {
+        let all = by_ticket((1..=23).map(|i| due(i, i % 6)).collect());
+        let chunks = chunks_by_ticket(&all, 5);
+        assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), 23);
+        assert!(chunks_by_ticket(&[], 5).is_empty());
+    }
 }
