@@ -7,20 +7,18 @@
 //! for the mail (the sender keeps it queued), and it is reported to `/healthz` and the ops
 //! alert, since only a person can fix it.
 
+use super::connection::{self, Login, Pool, Wire};
 use crate::config::{AuthMethod, Security, SmtpConfig};
 use crate::ops::health::{self, Component};
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::response::Response;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::AsyncTransport;
 use secrecy::ExposeSecret;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 use tracing::error;
-
-type Inner = AsyncSmtpTransport<Tokio1Executor>;
 
 /// SMTP replies that mean "your credentials or your AUTH are the problem".
 const AUTH_CODES: &[&str] = &["530", "534", "535", "538"];
@@ -103,9 +101,8 @@ pub struct Transport {
 struct Shared {
     cfg: SmtpConfig,
     addr: String,
-    tls: Option<TlsParameters>,
-    /// The built transport (it owns the connection pool) and the token it logs in with.
-    current: tokio::sync::Mutex<Option<(Option<String>, Inner)>>,
+    wire: Wire,
+    pool: Pool,
 }
 
 /// Checks the TLS settings (a CA file that cannot be read is a configuration error, found at
@@ -124,73 +121,70 @@ pub fn build(cfg: &SmtpConfig) -> Result<Transport, String> {
     } else {
         None
     };
+    let wire = match (cfg.security, tls) {
+        (Security::Tls, Some(p)) => Wire::Tls(p),
+        (Security::Starttls, Some(p)) => Wire::Starttls(p),
+        _ => Wire::Plain,
+    };
     Ok(Transport {
         inner: Arc::new(Shared {
             cfg: cfg.clone(),
             addr: format!("{}:{}", cfg.host, cfg.port),
-            tls,
-            current: tokio::sync::Mutex::new(None),
+            wire,
+            pool: Pool::default(),
         }),
     })
 }
 
 impl Transport {
-    fn make(&self, token: Option<&str>) -> Inner {
-        let s = &self.inner;
-        let cfg = &s.cfg;
-        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.host)
-            .port(cfg.port)
-            .timeout(Some(Duration::from_secs(30)));
-        if let Some(params) = &s.tls {
-            b = b.tls(match cfg.security {
-                Security::Tls => Tls::Wrapper(params.clone()),
-                _ => Tls::Required(params.clone()),
-            });
-        }
+    fn login(&self, token: Option<&str>) -> Option<Login> {
+        let cfg = &self.inner.cfg;
         match (cfg.auth, &cfg.username) {
-            (AuthMethod::Xoauth2, Some(user)) => {
-                b = b
-                    .credentials(Credentials::new(
-                        user.clone(),
-                        token.unwrap_or_default().to_owned(),
-                    ))
-                    .authentication(vec![Mechanism::Xoauth2]);
-            }
-            (AuthMethod::Password, Some(user)) => {
-                if let Some(pass) = &cfg.password {
-                    b = b.credentials(Credentials::new(
-                        user.clone(),
-                        pass.expose_secret().to_owned(),
-                    ));
-                }
-            }
-            _ => {}
+            (AuthMethod::Xoauth2, Some(user)) => Some(Login {
+                credentials: Credentials::new(user.clone(), token.unwrap_or_default().to_owned()),
+                mechanisms: vec![Mechanism::Xoauth2],
+            }),
+            (AuthMethod::Password, Some(user)) => cfg.password.as_ref().map(|pass| Login {
+                credentials: Credentials::new(user.clone(), pass.expose_secret().to_owned()),
+                mechanisms: vec![Mechanism::Plain, Mechanism::Login],
+            }),
+            _ => None,
         }
-        b.build()
     }
 
-    /// The transport to use now: rebuilt when the OAuth2 token changed.
-    async fn current(&self) -> Result<Inner, SendError> {
-        let token = match (&self.inner.cfg.auth, &self.inner.cfg.token_source) {
+    /// The OAuth2 token to log in with now, when the config asks for one.
+    async fn token(&self) -> Result<Option<String>, SendError> {
+        match (&self.inner.cfg.auth, &self.inner.cfg.token_source) {
             (AuthMethod::Xoauth2, Some(src)) => match src.token().await {
-                Ok(t) => Some(t.expose_secret().to_owned()),
+                Ok(t) => Ok(Some(t.expose_secret().to_owned())),
                 Err(e) => {
                     let e = SendError::Token(e);
                     self.report(&e);
-                    return Err(e);
+                    Err(e)
                 }
             },
-            _ => None,
-        };
-        let mut cur = self.inner.current.lock().await;
-        if let Some((t, inner)) = cur.as_ref() {
-            if *t == token {
-                return Ok(inner.clone());
+            _ => Ok(None),
+        }
+    }
+
+    /// A logged-in connection: a pooled one that still answers, or a new one.
+    async fn connection(
+        &self,
+        token: &Option<String>,
+    ) -> Result<AsyncSmtpConnection, lettre::transport::smtp::Error> {
+        while let Some(mut taken) = self.inner.pool.take(token) {
+            if !taken.needs_check() || taken.conn.test_connected().await {
+                return Ok(taken.conn);
             }
         }
-        let inner = self.make(token.as_deref());
-        *cur = Some((token, inner.clone()));
-        Ok(inner)
+        let cfg = &self.inner.cfg;
+        connection::open(
+            &cfg.host,
+            cfg.port,
+            &self.inner.wire,
+            self.login(token.as_deref()).as_ref(),
+        )
+        .await
     }
 
     fn classify(&self, source: lettre::transport::smtp::Error) -> SendError {
@@ -231,29 +225,30 @@ impl Transport {
                 src.invalidate().await;
             }
             // A pooled connection logged in with the old token must not be reused.
-            *self.inner.current.lock().await = None;
+            self.inner.pool.clear();
         }
     }
 
     /// Connects (and logs in) and says NOOP: what `/healthz` and `check-config` rely on.
     pub async fn test_connection(&self) -> Result<(), SendError> {
-        let t = self.current().await?;
-        match t.test_connection().await {
-            Ok(true) => {
+        let token = self.token().await?;
+        let result = match self.connection(&token).await {
+            Ok(mut conn) => {
+                use lettre::transport::smtp::commands::Noop;
+                let r = conn.command(Noop).await;
+                if r.is_ok() {
+                    self.inner.pool.put(conn, token);
+                } else {
+                    conn.abort().await;
+                }
+                r
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(_) => {
                 health::ok(Component::Smtp);
                 Ok(())
-            }
-            Ok(false) => {
-                // A pooled connection went stale; one fresh try decides.
-                *self.inner.current.lock().await = None;
-                let t = self.current().await?;
-                match t.test_connection().await {
-                    Ok(_) => {
-                        health::ok(Component::Smtp);
-                        Ok(())
-                    }
-                    Err(e) => Err(self.failed(e).await),
-                }
             }
             Err(e) => Err(self.failed(e).await),
         }
@@ -273,8 +268,22 @@ impl AsyncTransport for Transport {
     type Error = SendError;
 
     async fn send_raw(&self, envelope: &Envelope, email: &[u8]) -> Result<Response, SendError> {
-        let t = self.current().await?;
-        match t.send_raw(envelope, email).await {
+        let token = self.token().await?;
+        let result = match self.connection(&token).await {
+            Ok(mut conn) => match connection::send(&mut conn, envelope, email).await {
+                Ok(r) => {
+                    self.inner.pool.put(conn, token);
+                    Ok(r)
+                }
+                Err(e) => {
+                    // Mid-transaction after a refusal: the connection is not reused.
+                    conn.abort().await;
+                    Err(e)
+                }
+            },
+            Err(e) => Err(e),
+        };
+        match result {
             Ok(r) => {
                 health::ok(Component::Smtp);
                 Ok(r)
