@@ -414,7 +414,7 @@ fn default_max_message_bytes() -> usize {
     40 * 1024 * 1024
 }
 fn default_batch_size() -> u32 {
-    50
+    200
 }
 fn default_max_new_tickets_per_sender_per_hour() -> u32 {
     20
