@@ -354,10 +354,10 @@ impl Watcher {
 
     /// Makes every commit so far durable before mail leaves the inbox: one commit that waits
     /// for the disk makes all earlier ones durable too, since the log is written in order.
-    /// PostgreSQL waits at every commit unless a transaction opted out (`synchronous_commit =
-    /// off`, which the ingest may then do safely); SQLite in WAL mode with `synchronous =
-    /// NORMAL` syncs its log only at checkpoints, so without this a power cut could undo
-    /// commits whose mail was already moved. Costs one sync per batch, not per message.
+    /// The daemon's PostgreSQL sessions commit without waiting (`synchronous_commit = off`,
+    /// see `Db::connect`) and SQLite in WAL mode with `synchronous = NORMAL` syncs its log only
+    /// at checkpoints, so without this a crash of the database server or a power cut could
+    /// undo commits whose mail was already moved. Costs one sync per batch, not per message.
     /// Only called with moves pending, so this mailbox's state row already carries the
     /// current UIDVALIDITY and the write below changes nothing but `updated_at`.
     async fn make_durable(&self, uidvalidity: i64) -> Result<(), sqlx::Error> {
@@ -368,6 +368,8 @@ impl Watcher {
         let sqlite = self.db.backend == store::Backend::Sqlite;
         if sqlite {
             conn.execute("PRAGMA synchronous = FULL").await?;
+        } else {
+            conn.execute("SET synchronous_commit = on").await?;
         }
         let written = mailbox::advance(
             conn,
@@ -381,6 +383,8 @@ impl Watcher {
         .await;
         if sqlite {
             conn.execute("PRAGMA synchronous = NORMAL").await?;
+        } else {
+            conn.execute("SET synchronous_commit = off").await?;
         }
         written
     }

@@ -95,6 +95,7 @@ impl PgLease {
 
     async fn connect(&self) -> Result<PgConnection, sqlx::Error> {
         let mut c = PgConnection::connect(&self.url).await?;
+        crate::store::set_nodelay_on_all_sockets();
         // If this host vanishes without closing the connection, the server notices within
         // 10 + 3 × 5 s and frees the lock for a standby.
         for s in [

@@ -107,6 +107,13 @@ pub async fn claim_due(
              handed to the SMTP server is sent again"
         );
     }
+    if db.backend == Backend::Postgres {
+        // Durable before any of it goes out: this commit also flushes the commits that queued
+        // these mails (see `Db::connect`).
+        sqlx::query("SET LOCAL synchronous_commit = on")
+            .execute(&mut *tx)
+            .await?;
+    }
     let ids: Vec<i64> = due.iter().map(|(id, _)| *id).collect();
     let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
     sqlx::query(sqlx::AssertSqlSafe(format!(
