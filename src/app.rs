@@ -28,29 +28,59 @@ pub struct Application {
     db: Db,
     mailer: Arc<Mailer>,
     procedure: Arc<Procedure>,
+    /// PostgreSQL: the mailbox lease, its connection opened during start-up.
+    lease: std::sync::Mutex<Option<crate::ops::lease::PgLease>>,
 }
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let instance_lock = crate::ops::lease::sqlite_single_instance(&config.database.url)
             .map_err(anyhow::Error::msg)?;
-        let db = Db::connect(&config.database.url, config.database.max_connections)
-            .await
-            .with_context(|| {
-                format!("cannot open database {}", redact_url(&config.database.url))
-            })?;
-        db.migrate()
-            .await
-            .context("cannot apply database migrations")?;
-        let templates = Templates::load(&config.paths.templates)?;
-        let composer = Composer::new(&config.smtp.from, &config.smtp.reply_to)?;
-        let procedure = Procedure::from_config(&config)?;
+        // Start-up is mostly waiting for the database: the CPU work (templates, catalogue
+        // regexes) and the mailbox lease's own connection proceed meanwhile.
+        let config = Arc::new(config);
+        let reference = {
+            let config = config.clone();
+            tokio::task::spawn_blocking(
+                move || -> anyhow::Result<(Templates, Composer, Procedure)> {
+                    Ok((
+                        Templates::load(&config.paths.templates)?,
+                        Composer::new(&config.smtp.from, &config.smtp.reply_to)?,
+                        Procedure::from_config(&config)?,
+                    ))
+                },
+            )
+        };
+        let database = async {
+            let db = Db::connect(&config.database.url, config.database.max_connections)
+                .await
+                .with_context(|| {
+                    format!("cannot open database {}", redact_url(&config.database.url))
+                })?;
+            db.migrate()
+                .await
+                .context("cannot apply database migrations")?;
+            anyhow::Ok(db)
+        };
+        let lease = async {
+            match config.database.url.starts_with("postgres") {
+                true => Some(
+                    crate::ops::lease::PgLease::opened(&config.database.url, &config.imap.mailbox)
+                        .await,
+                ),
+                false => None,
+            }
+        };
+        let (db, lease, reference) = tokio::join!(database, lease, reference);
+        let db = db?;
+        let (templates, composer, procedure) = reference.context("start-up task")??;
         Ok(Application {
             _instance_lock: instance_lock,
             procedure: Arc::new(procedure),
             mailer: Arc::new(Mailer::new(templates, composer)),
-            config: Arc::new(config),
+            config,
             db,
+            lease: std::sync::Mutex::new(lease),
         })
     }
 
@@ -112,9 +142,11 @@ impl Application {
         };
         let mut tasks = tokio::task::JoinSet::new();
         crate::ops::daemon::spawn(&ops, &mut tasks, &cancel).await;
+        let lease = self.lease.lock().ok().and_then(|mut l| l.take());
         tasks.spawn(crate::ops::daemon::read_mailbox(
             self.config.clone(),
             self.db.clone(),
+            lease,
             move || watcher.clone(),
             cancel.clone(),
         ));

@@ -80,8 +80,13 @@ async fn smtp_probe(transport: Transport, cancel: CancellationToken) {
 
 /// Reads the mailbox: always on SQLite (single instance); on PostgreSQL only while this
 /// instance holds the mailbox lease.
-pub async fn read_mailbox<F>(config: Arc<Config>, db: Db, make: F, cancel: CancellationToken)
-where
+pub async fn read_mailbox<F>(
+    config: Arc<Config>,
+    db: Db,
+    lease: Option<lease::PgLease>,
+    make: F,
+    cancel: CancellationToken,
+) where
     F: Fn() -> Watcher + Send + 'static,
 {
     if db.backend == Backend::Sqlite {
@@ -89,7 +94,8 @@ where
         make().run(cancel).await;
         return;
     }
-    let mut lease = lease::PgLease::new(&config.database.url, &config.imap.mailbox);
+    let mut lease =
+        lease.unwrap_or_else(|| lease::PgLease::new(&config.database.url, &config.imap.mailbox));
     let mut standing_by = false;
     let mut last_probe: Option<Instant> = None;
     while !cancel.is_cancelled() {

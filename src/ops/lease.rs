@@ -93,6 +93,13 @@ impl PgLease {
         }
     }
 
+    /// [`PgLease::new`] with its connection opened now if it can be (else at the first try).
+    pub async fn opened(url: &str, mailbox: &str) -> PgLease {
+        let mut lease = PgLease::new(url, mailbox);
+        lease.conn = lease.connect().await.ok();
+        lease
+    }
+
     async fn connect(&self) -> Result<PgConnection, sqlx::Error> {
         let mut c = PgConnection::connect(&self.url).await?;
         crate::store::set_nodelay_on_all_sockets();
