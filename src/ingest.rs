@@ -110,7 +110,14 @@ impl Ingestor {
             inbound::parse(raw).map_err(|e| e.to_string())
         };
         match self.commit(raw, parsed, source, arrived_at, now).await {
-            // A database failure is an outage: the caller retries the same message later.
+            // The database refused something this message carries: it would refuse it again
+            // at every retry and hold back the mail behind it.
+            Err(NotifyError::Db(e)) if store::is_data_error(&e) => {
+                tracing::error!(error = %e, "database refused the message's data; quarantined");
+                let reason = format!("database refused its data: {e}");
+                self.commit(raw, Err(reason), source, arrived_at, now).await
+            }
+            // Any other database failure is an outage: the caller retries the message later.
             Err(NotifyError::Db(e)) => Err(NotifyError::Db(e)),
             // Anything else would fail again on every retry and block the mail behind it.
             Err(e) => {

@@ -150,6 +150,29 @@ pub fn sqlite_failed(e: &sqlx::Error) {
     }
 }
 
+/// The database refused the data itself (PostgreSQL SQLSTATE classes 22 data exception, 23
+/// integrity constraint, 54 program limit such as an index row too large; SQLite's TOOBIG,
+/// CONSTRAINT, MISMATCH; a value that cannot be decoded): the same statement would fail again
+/// on every retry, so it is no outage to wait out.
+pub fn is_data_error(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. } | sqlx::Error::Encode(_) => true,
+        sqlx::Error::Database(d) => {
+            let Some(code) = d.code() else {
+                return false;
+            };
+            match (code.len(), code.parse::<i32>()) {
+                // SQLite: numeric result codes of at most four digits, extended in the high bits.
+                (..=4, Ok(n)) => matches!(n & 0xff, 18..=20),
+                // PostgreSQL: five-character SQLSTATE (many all digits, e.g. 22021).
+                (5, _) => matches!(code.get(..2), Some("22" | "23" | "54")),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
 /// Replaces every SQLite connection opened until now, as they are next taken from the pool.
 pub fn sqlite_reopen_all() {
     if let Ok(mut at) = SQLITE_FAILED_AT.lock() {
@@ -186,4 +209,26 @@ pub fn unix(t: chrono::DateTime<chrono::Utc>) -> i64 {
 
 pub fn from_unix(s: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp(s, 0).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_value_sqlite_cannot_hold_is_a_data_error_and_a_busy_database_is_not() {
+        let db = Db::connect("sqlite::memory:", 1).await.expect("memory db");
+        let mut conn = db.pool.acquire().await.expect("conn");
+        let e = sqlx::query("SELECT zeroblob(2000000000)")
+            .execute(&mut *conn)
+            .await
+            .expect_err("too big");
+        assert!(is_data_error(&e), "{e:?}");
+        let e = sqlx::query("SELECT * FROM no_such_table")
+            .execute(&mut *conn)
+            .await
+            .expect_err("no table");
+        assert!(!is_data_error(&e), "{e:?}");
+        assert!(!is_data_error(&sqlx::Error::PoolTimedOut));
+    }
 }
