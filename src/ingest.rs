@@ -182,17 +182,19 @@ impl Ingestor {
             destination: Destination::Processed,
         });
         let reissued;
-        let mail = match reused_message_id(conn, mail).await? {
-            Some(id) => {
+        let (mail, taken_in) = match reused_message_id(conn, mail).await? {
+            Stored::None => (mail, false),
+            Stored::Same => (mail, true),
+            Stored::Different(id) => {
                 reissued = InboundMail {
                     message_id: id,
                     ..mail.clone()
                 };
-                &reissued
+                let taken_in = messages::inbound_exists(conn, &reissued.message_id).await?;
+                (&reissued, taken_in)
             }
-            None => mail,
         };
-        if messages::inbound_exists(conn, &mail.message_id).await? {
+        if taken_in {
             if let Some(o) = origin {
                 record_copy(conn, &mail.message_id, o, store::unix(now)).await?;
             }
@@ -412,24 +414,30 @@ async fn inbound_since(
     .await
 }
 
-/// A different mail that reuses a Message-ID already taken in is kept too, under an id derived
-/// from its content (stable, so its own re-delivery is still a duplicate). The same mail
-/// delivered again reads the same and keeps the id.
-async fn reused_message_id(
-    conn: &mut Conn,
-    mail: &InboundMail,
-) -> Result<Option<String>, sqlx::Error> {
+/// What was taken in before under a mail's Message-ID.
+enum Stored {
+    None,
+    /// The same mail (delivered again): a duplicate.
+    Same,
+    /// A different mail: this one is kept too, under this id derived from its content
+    /// (stable, so its own re-delivery is still a duplicate).
+    Different(String),
+}
+
+async fn reused_message_id(conn: &mut Conn, mail: &InboundMail) -> Result<Stored, sqlx::Error> {
     let stored: Option<Option<Vec<u8>>> =
         sqlx::query_scalar("SELECT raw FROM messages WHERE direction = 'in' AND message_id = $1")
             .bind(&mail.message_id)
             .fetch_optional(&mut *conn)
             .await?;
-    let Some(Some(raw)) = stored else {
-        return Ok(None);
+    let raw = match stored {
+        None => return Ok(Stored::None),
+        Some(None) => return Ok(Stored::Same),
+        Some(Some(raw)) => raw,
     };
     Ok(match inbound::parse(&raw) {
-        Ok(first) if !first.same_content(mail) => Some(mail.derived_message_id()),
-        _ => None,
+        Ok(first) if !first.same_content(mail) => Stored::Different(mail.derived_message_id()),
+        _ => Stored::Same,
     })
 }
 

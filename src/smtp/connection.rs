@@ -64,11 +64,35 @@ pub async fn open(
     Ok(conn)
 }
 
-/// One mail on `conn`. Any error leaves the connection unusable (the caller drops it).
+/// A failed [`send`]; the connection is unusable either way (the caller drops it).
+pub struct Failed {
+    pub error: Error,
+    /// The connection broke before the server answered the first command: nothing of the
+    /// mail can have been accepted, so it may go at once on another connection. Servers
+    /// close idle connections, and a pooled one is only found closed this way.
+    pub before_mail: bool,
+}
+
+/// One mail on `conn`.
 pub async fn send(
     conn: &mut AsyncSmtpConnection,
     envelope: &Envelope,
     raw: &[u8],
+) -> Result<Response, Failed> {
+    let mut before_mail = true;
+    send_steps(conn, envelope, raw, &mut before_mail)
+        .await
+        .map_err(|error| Failed {
+            before_mail: before_mail && !error.is_transient() && !error.is_permanent(),
+            error,
+        })
+}
+
+async fn send_steps(
+    conn: &mut AsyncSmtpConnection,
+    envelope: &Envelope,
+    raw: &[u8],
+    before_mail: &mut bool,
 ) -> Result<Response, Error> {
     let ascii = |a: &lettre::Address| AsRef::<str>::as_ref(a).is_ascii();
     let addresses_ascii = envelope.from().is_none_or(ascii) && envelope.to().iter().all(ascii);
@@ -78,7 +102,10 @@ pub async fn send(
         Ok(t) if addresses_ascii && eight_bit_ok => t,
         // SMTPUTF8 addresses, bytes that are not UTF-8, a server without 8BITMIME: rare, and
         // lettre's own path handles (or refuses) them.
-        _ => return conn.send(envelope, raw).await,
+        _ => {
+            *before_mail = false;
+            return conn.send(envelope, raw).await;
+        }
     };
     let mut params = Vec::new();
     if !raw.is_ascii() {
@@ -86,6 +113,7 @@ pub async fn send(
     }
     conn.command(Mail::new(envelope.from().cloned(), params))
         .await?;
+    *before_mail = false;
     for to in envelope.to() {
         conn.command(Rcpt::new(to.clone(), vec![])).await?;
     }

@@ -167,16 +167,23 @@ impl Transport {
         }
     }
 
-    /// A logged-in connection: a pooled one that still answers, or a new one.
+    /// A logged-in connection: a pooled one that still answers (then `true`), or a new one.
     async fn connection(
         &self,
         token: &Option<String>,
-    ) -> Result<AsyncSmtpConnection, lettre::transport::smtp::Error> {
+    ) -> Result<(AsyncSmtpConnection, bool), lettre::transport::smtp::Error> {
         while let Some(mut taken) = self.inner.pool.take(token) {
             if !taken.needs_check() || taken.conn.test_connected().await {
-                return Ok(taken.conn);
+                return Ok((taken.conn, true));
             }
         }
+        Ok((self.open(token).await?, false))
+    }
+
+    async fn open(
+        &self,
+        token: &Option<String>,
+    ) -> Result<AsyncSmtpConnection, lettre::transport::smtp::Error> {
         let cfg = &self.inner.cfg;
         connection::open(
             &cfg.host,
@@ -233,7 +240,7 @@ impl Transport {
     pub async fn test_connection(&self) -> Result<(), SendError> {
         let token = self.token().await?;
         let result = match self.connection(&token).await {
-            Ok(mut conn) => {
+            Ok((mut conn, _)) => {
                 use lettre::transport::smtp::commands::Noop;
                 let r = conn.command(Noop).await;
                 if r.is_ok() {
@@ -262,6 +269,29 @@ impl Transport {
     }
 }
 
+impl Transport {
+    /// Sends on `conn` and pools it again, or drops it after a failure (mid-transaction after
+    /// a refusal, or broken).
+    async fn send_on(
+        &self,
+        mut conn: AsyncSmtpConnection,
+        token: &Option<String>,
+        envelope: &Envelope,
+        email: &[u8],
+    ) -> Result<Response, connection::Failed> {
+        match connection::send(&mut conn, envelope, email).await {
+            Ok(r) => {
+                self.inner.pool.put(conn, token.clone());
+                Ok(r)
+            }
+            Err(f) => {
+                conn.abort().await;
+                Err(f)
+            }
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl AsyncTransport for Transport {
     type Ok = Response;
@@ -270,17 +300,20 @@ impl AsyncTransport for Transport {
     async fn send_raw(&self, envelope: &Envelope, email: &[u8]) -> Result<Response, SendError> {
         let token = self.token().await?;
         let result = match self.connection(&token).await {
-            Ok(mut conn) => match connection::send(&mut conn, envelope, email).await {
-                Ok(r) => {
-                    self.inner.pool.put(conn, token);
-                    Ok(r)
+            Ok((conn, reused)) => match self.send_on(conn, &token, envelope, email).await {
+                Err(f) if reused && f.before_mail => {
+                    // The server had closed the pooled connection: a fresh one, once.
+                    match self.open(&token).await {
+                        Ok(conn) => self.send_on(conn, &token, envelope, email).await,
+                        Err(e) => Err(connection::Failed {
+                            error: e,
+                            before_mail: true,
+                        }),
+                    }
                 }
-                Err(e) => {
-                    // Mid-transaction after a refusal: the connection is not reused.
-                    conn.abort().await;
-                    Err(e)
-                }
-            },
+                r => r,
+            }
+            .map_err(|f| f.error),
             Err(e) => Err(e),
         };
         match result {

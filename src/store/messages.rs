@@ -260,10 +260,12 @@ pub async fn set_pending_move(
     Ok(())
 }
 
-/// Puts a stored inbound message (and its attachments) on a ticket, or none, with its kind.
+/// Puts a stored inbound message (and its attachments, when it has any) on a ticket, or none,
+/// with its kind.
 pub async fn assign(
     conn: &mut Conn,
     row: i64,
+    has_attachments: bool,
     ticket: Option<TicketNumber>,
     kind: &str,
 ) -> Result<(), sqlx::Error> {
@@ -273,6 +275,9 @@ pub async fn assign(
         .bind(row)
         .execute(&mut *conn)
         .await?;
+    if !has_attachments {
+        return Ok(());
+    }
     sqlx::query("UPDATE attachments SET ticket_id = $1 WHERE message_row = $2")
         .bind(ticket.map(|t| t.0))
         .bind(row)

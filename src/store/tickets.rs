@@ -103,11 +103,13 @@ pub struct NewTicket<'a> {
     pub at: i64,
 }
 
-pub async fn insert(conn: &mut Conn, t: &NewTicket<'_>) -> Result<TicketNumber, sqlx::Error> {
-    let id: i64 = sqlx::query_scalar(
+/// The new ticket as stored (its number and defaults included), in one round trip.
+pub async fn insert(conn: &mut Conn, t: &NewTicket<'_>) -> Result<TicketRow, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO tickets (status, subject, requester, requester_name, root_message_id, \
-         related_ticket, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
-    )
+         related_ticket, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+         RETURNING {COLUMNS}"
+    )))
     .bind(t.status)
     .bind(t.subject)
     .bind(t.requester)
@@ -116,8 +118,7 @@ pub async fn insert(conn: &mut Conn, t: &NewTicket<'_>) -> Result<TicketNumber, 
     .bind(t.related_ticket.map(|n| n.0))
     .bind(t.at)
     .fetch_one(conn)
-    .await?;
-    Ok(TicketNumber(id))
+    .await
 }
 
 /// [`get`] to change the ticket: on PostgreSQL its row stays locked until the transaction ends,

@@ -45,7 +45,7 @@ pub async fn open(
     let at = store::unix(ctx.now);
     match registro::classify(&inc, ctx) {
         NewMail::CatalogRequest => {
-            messages::assign(conn, message_row, None, "catalogo").await?;
+            messages::assign(conn, message_row, inc.attachments > 0, None, "catalogo").await?;
             if acknowledge {
                 let listing = registro::catalog_listing(ctx);
                 let n = Notice::ticketless(
@@ -63,7 +63,7 @@ pub async fn open(
         NewMail::Incident => {
             let id =
                 incidents::insert(conn, &inc.from, &mail.subject, &mail.message_id, at).await?;
-            messages::assign(conn, message_row, None, "incidente").await?;
+            messages::assign(conn, message_row, inc.attachments > 0, None, "incidente").await?;
             let data = json!({
                 "incident": format!("INC-{id}"), "subject": mail.subject, "requester": inc.from,
                 "requester_name": inc.from_name.clone().unwrap_or_else(|| inc.from.clone()),
@@ -94,7 +94,7 @@ pub async fn open(
             on_behalf_of_by,
         } => {
             let on_behalf = on_behalf_of_by.is_some();
-            let n = tickets::insert(
+            let row = tickets::insert(
                 conn,
                 &tickets::NewTicket {
                     status: Status::Registrado.as_str(),
@@ -111,11 +111,16 @@ pub async fn open(
                 },
             )
             .await?;
+            let n = row.number();
             // The request must be on the ticket before the acknowledgement threads onto it.
-            messages::assign(conn, message_row, Some(n), "solicitud").await?;
-            let ticket = load_ticket(conn, n)
-                .await?
-                .ok_or(NotifyError::Db(sqlx::Error::RowNotFound))?;
+            let has_attachments = inc.attachments > 0;
+            messages::assign(conn, message_row, has_attachments, Some(n), "solicitud").await?;
+            // Counted as stored: a part the intake left out is no attachment of the ticket.
+            let stored = match has_attachments {
+                true => tickets::attachment_count(conn, n).await?,
+                false => 0,
+            };
+            let ticket = row.to_domain(stored);
             let mut plan = registro::register(ticket, &inc, on_behalf_of_by.as_deref(), ctx);
             if let Some(old) = related {
                 plan.event(
