@@ -209,6 +209,20 @@ async fn smtp_server_stopped_while_requests_arrive(w: World) {
     stops_within_ten_seconds(&mut d, "an SMTP outage");
 }
 
+/// Postfix restarted between two mails: the connection the daemon keeps for the next mail is
+/// closed under it. The next mail goes on a new connection, with no outage reported.
+async fn smtp_server_restarted_between_two_mails(w: World) {
+    let d = w.spawn_daemon();
+    request(&w, "antes@example.test", "Primera").await;
+    acknowledged(&w, "antes@example.test", WAIT).await;
+    w.mail.stop_smtp();
+    w.mail.start_smtp();
+    request(&w, "despues@example.test", "Segunda").await;
+    acknowledged(&w, "despues@example.test", WAIT).await;
+    let log = d.log_text();
+    assert!(problems(&log).is_empty(), "{:#?}", problems(&log));
+}
+
 // ---------------------------------------------------------------------------------------------
 // SQLite read-only
 
@@ -354,6 +368,13 @@ mod sqlite {
     async fn smtp_server_stopped_while_requests_arrive() {
         if let Some(w) = world(DbKind::Sqlite).await {
             super::smtp_server_stopped_while_requests_arrive(w).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn smtp_server_restarted_between_two_mails() {
+        if let Some(w) = world(DbKind::Sqlite).await {
+            super::smtp_server_restarted_between_two_mails(w).await;
         }
     }
 
