@@ -634,6 +634,15 @@ Content-Disposition: attachment; filename=\"../../etc/passwd\"\r\n\r\nroot:x:0:0
     assert_eq!(atts.len(), 1);
     assert_eq!(atts[0].0, "passwd");
     assert_eq!(atts[0].2, b"root:x:0:0:root:/root:/bin/bash");
+    // Agents see it in `tickets show --json` under its safe name, with size and digest.
+    let listed = t["attachments"].as_array().expect("attachments array");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["filename"], "passwd");
+    assert_eq!(listed[0]["size"], 31);
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        b"root:x:0:0:root:/root:/bin/bash",
+    ));
+    assert_eq!(listed[0]["sha256"], digest.as_str());
     let log = d.log_text();
     assert!(!log.contains('\u{1b}'), "escape sequence in the log");
     assert!(!log.lines().any(|l| l.starts_with("Bcc:")), "{log}");

@@ -128,6 +128,7 @@ async fn show(
         return Ok(ExitCode::from(EXIT_NOT_FOUND));
     };
     let msgs = messages::for_ticket(&mut conn, n).await?;
+    let atts = messages::attachments_for_ticket(&mut conn, n).await?;
     let approval = crate::store::approvals::load(&mut conn, n).await?;
     let evs = events::for_ticket(&mut conn, n).await?;
     let cal = BusinessCalendar::new(&config.calendar).unwrap_or_else(|_| {
@@ -158,6 +159,15 @@ async fn show(
                     "from": m.from_addr, "to": m.to_addrs, "at": rfc3339(m.at),
                     "direction": m.direction, "kind": m.kind, "subject": m.subject,
                     "body_text": m.body_text, "message_id": m.message_id,
+                })
+            })
+            .collect();
+        v["attachments"] = atts
+            .iter()
+            .map(|a| {
+                json!({
+                    "filename": a.filename, "content_type": a.content_type,
+                    "size": a.size, "sha256": a.sha256,
                 })
             })
             .collect();
@@ -192,6 +202,12 @@ async fn show(
         "Registrado:   {}",
         crate::clock::local_display(from_unix(t.created_at))
     );
+    if !atts.is_empty() {
+        println!("\nAdjuntos:");
+        for a in &atts {
+            println!("  {}  ({}, {} bytes)", a.filename, a.content_type, a.size);
+        }
+    }
     println!("\nMensajes:");
     for m in &msgs {
         let arrow = if m.direction == "in" { "←" } else { "→" };

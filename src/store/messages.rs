@@ -150,6 +150,27 @@ pub async fn ticket_by_thread_key(
 }
 
 /// Message-IDs of a ticket in order, for the References header of the next mail.
+/// What a ticket's attachments are, without their content.
+#[derive(Debug, Clone, FromRow)]
+pub struct AttachmentInfo {
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+}
+
+pub async fn attachments_for_ticket(
+    conn: &mut Conn,
+    t: TicketNumber,
+) -> Result<Vec<AttachmentInfo>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT filename, content_type, size, sha256 FROM attachments WHERE ticket_id = $1 ORDER BY id",
+    )
+    .bind(t.0)
+    .fetch_all(conn)
+    .await
+}
+
 pub async fn thread_ids(conn: &mut Conn, t: TicketNumber) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT message_id FROM messages WHERE ticket_id = $1 ORDER BY id")
         .bind(t.0)
