@@ -26,6 +26,8 @@ const CLAIM_BATCH: i64 = 50;
 /// 10). A connection spends most of its time waiting for the server's replies, one round trip
 /// per command, so a few in parallel multiply the rate against a distant server.
 const SEND_CONCURRENCY: usize = 4;
+/// The longest one mail may take, connection and login included.
+const SEND_TIMEOUT: Duration = Duration::from_secs(300);
 /// Pause before claiming again after SQLite said the database was busy.
 const BUSY_RETRY: Duration = Duration::from_millis(10);
 
@@ -163,7 +165,18 @@ impl Sender {
             outbox::mark_failed(&self.db, mail.id, "no valid recipient").await?;
             return Ok(None);
         };
-        match self.transport.send_raw(&envelope, &mail.raw).await {
+        let sent =
+            tokio::time::timeout(SEND_TIMEOUT, self.transport.send_raw(&envelope, &mail.raw));
+        let Ok(sent) = sent.await else {
+            // A server that stops answering mid-mail must not hold the sender for ever; the
+            // mail is released and sent again later (it may then arrive twice, same Message-ID).
+            return Ok(Some(format!(
+                "SMTP server {} did not answer within {} s",
+                self.transport.address(),
+                SEND_TIMEOUT.as_secs()
+            )));
+        };
+        match sent {
             Ok(_) => {
                 outbox::mark_sent(&self.db, mail.id, store::unix(Utc::now())).await?;
                 info!(

@@ -152,6 +152,11 @@ impl Transport {
         }
     }
 
+    /// `host:port`, for log lines.
+    pub fn address(&self) -> &str {
+        &self.inner.addr
+    }
+
     /// The OAuth2 token to log in with now, when the config asks for one.
     async fn token(&self) -> Result<Option<String>, SendError> {
         match (&self.inner.cfg.auth, &self.inner.cfg.token_source) {
