@@ -275,6 +275,25 @@ impl Transport {
 }
 
 impl Transport {
+    async fn attempt(
+        &self,
+        token: &Option<String>,
+        envelope: &Envelope,
+        email: &[u8],
+    ) -> Result<Response, lettre::transport::smtp::Error> {
+        let (conn, reused) = self.connection(token).await?;
+        match self.send_on(conn, token, envelope, email).await {
+            // The server had closed the pooled connection: a fresh one, once.
+            Err(f) if reused && f.before_mail => {
+                let conn = self.open(token).await?;
+                self.send_on(conn, token, envelope, email)
+                    .await
+                    .map_err(|f| f.error)
+            }
+            r => r.map_err(|f| f.error),
+        }
+    }
+
     /// Sends on `conn` and pools it again, or drops it after a failure (mid-transaction after
     /// a refusal, or broken).
     async fn send_on(
@@ -304,24 +323,7 @@ impl AsyncTransport for Transport {
 
     async fn send_raw(&self, envelope: &Envelope, email: &[u8]) -> Result<Response, SendError> {
         let token = self.token().await?;
-        let result = match self.connection(&token).await {
-            Ok((conn, reused)) => match self.send_on(conn, &token, envelope, email).await {
-                Err(f) if reused && f.before_mail => {
-                    // The server had closed the pooled connection: a fresh one, once.
-                    match self.open(&token).await {
-                        Ok(conn) => self.send_on(conn, &token, envelope, email).await,
-                        Err(e) => Err(connection::Failed {
-                            error: e,
-                            before_mail: true,
-                        }),
-                    }
-                }
-                r => r,
-            }
-            .map_err(|f| f.error),
-            Err(e) => Err(e),
-        };
-        match result {
+        match self.attempt(&token, envelope, email).await {
             Ok(r) => {
                 health::ok(Component::Smtp);
                 Ok(r)

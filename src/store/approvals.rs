@@ -53,18 +53,15 @@ pub async fn load_many(
     if ts.is_empty() {
         return Ok(Default::default());
     }
-    let rows: Vec<(i64, Row)> = sqlx::query_as::<_, ByTicket>(sqlx::AssertSqlSafe(format!(
+    let rows: Vec<ByTicket> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT ticket_id, {APPROVAL_COLUMNS} FROM approvals WHERE ticket_id IN ({})",
         super::id_list(ts.iter().map(|t| t.0))
     )))
     .fetch_all(conn)
-    .await?
-    .into_iter()
-    .map(|b| (b.ticket_id, b.row))
-    .collect();
+    .await?;
     Ok(rows
         .into_iter()
-        .map(|(t, r)| (TicketNumber(t), r.into_approval()))
+        .map(|b| (TicketNumber(b.ticket_id), b.row.into_approval()))
         .collect())
 }
 
