@@ -16,13 +16,6 @@ use support::{eventually, DbKind, TestDb, HELPDESK, NOTIFIER};
 const WAIT: Duration = Duration::from_secs(30);
 const OPS: &str = "ops@example.test";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 fn script() -> PathBuf {
     support::repo_root().join("deploy/dev/mailserver.sh")
 }
@@ -45,10 +38,10 @@ impl Server {
                 std::process::id(),
                 rand::random::<u32>()
             )),
-            smtp: free_port(),
-            smtps: free_port(),
-            imap: free_port(),
-            imaps: free_port(),
+            smtp: support::ports::reserve(),
+            smtps: support::ports::reserve(),
+            imap: support::ports::reserve(),
+            imaps: support::ports::reserve(),
         };
         let out = tokio::process::Command::new(script())
             .arg("start")
@@ -152,7 +145,7 @@ impl Setup {
             server: Server::start(server_args).await,
             db,
             dir,
-            http: free_port(),
+            http: support::ports::reserve(),
         })
     }
 
@@ -771,7 +764,7 @@ async fn a_second_instance_on_the_same_sqlite_database_exits_with_a_clear_messag
     let cfg = s.config(&Opts::default());
     let first = Proc::spawn(&cfg, s.dir.path(), &[]);
     first.wait_log("watching mailbox", WAIT).await;
-    let second_cfg = s.config_with("second.toml", free_port(), &Opts::default());
+    let second_cfg = s.config_with("second.toml", support::ports::reserve(), &Opts::default());
     let mut second = Proc::spawn(&second_cfg, s.dir.path(), &[]);
     let status = second
         .wait_exit(Duration::from_secs(20))
@@ -793,7 +786,7 @@ async fn two_instances_on_postgresql_ticket_and_ack_every_request_once_across_a_
     let Some(s) = Setup::new(DbKind::Postgres).await else {
         return;
     };
-    let (http_a, http_b) = (free_port(), free_port());
+    let (http_a, http_b) = (support::ports::reserve(), support::ports::reserve());
     let cfg_a = s.config_with("a.toml", http_a, &Opts::default());
     let cfg_b = s.config_with("b.toml", http_b, &Opts::default());
     let mut a = Some(Proc::spawn(&cfg_a, s.dir.path(), &[]));
@@ -939,7 +932,7 @@ async fn check_config_reports_each_dependency_with_documented_exit_codes() {
     // A refused login: 1, saying so.
     let bad = s.config_with(
         "bad.toml",
-        free_port(),
+        support::ports::reserve(),
         &Opts {
             imap_password: "nope",
             ..Opts::default()
@@ -963,7 +956,7 @@ async fn check_config_reports_each_dependency_with_documented_exit_codes() {
     std::fs::write(templates.join("acuse_recibo.cuerpo.hbs"), "{{#each}}").unwrap();
     let broken = s.config_with(
         "broken.toml",
-        free_port(),
+        support::ports::reserve(),
         &Opts {
             templates,
             ..Opts::default()

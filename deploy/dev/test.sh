@@ -19,4 +19,18 @@ if ! command -v systemd-analyze >/dev/null || ! command -v systemd-sysusers >/de
 fi
 # Each test waits mostly on its own mail server and daemon, so four run at once even on 2 cores.
 export RUST_TEST_THREADS=${RUST_TEST_THREADS:-4}
-cargo test --locked --all-targets "$@"
+# Every target runs even when one fails (a flake must not hide the rest), and the failures are
+# listed together at the end instead of scattered through thousands of lines.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --locked --all-targets --no-fail-fast "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+if [ "$rc" -ne 0 ]; then
+    echo
+    echo "test.sh: failing tests:"
+    grep -E '^test .* \.\.\. FAILED$' "$log" | sed 's/^/  /' || true
+    grep -E '^error: (test failed|[0-9]+ targets? failed)' -A20 "$log" | grep -E '^\s+`' | sed 's/^/  target/' || true
+fi
+exit "$rc"

@@ -1,6 +1,5 @@
 //! A private Dovecot + Postfix per test, started with the project's own script.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -9,13 +8,6 @@ pub struct MailServer {
     pub smtp_port: u16,
     pub imap_port: u16,
     pub imaps_port: u16,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 fn script() -> PathBuf {
@@ -32,9 +24,9 @@ impl MailServer {
         ));
         let server = MailServer {
             dir,
-            smtp_port: free_port(),
-            imap_port: free_port(),
-            imaps_port: free_port(),
+            smtp_port: super::ports::reserve(),
+            imap_port: super::ports::reserve(),
+            imaps_port: super::ports::reserve(),
         };
         let out = tokio::process::Command::new(script())
             .arg("start")

@@ -7,6 +7,7 @@ pub mod daemon;
 pub mod db;
 pub mod mail;
 pub mod mailserver;
+pub mod ports;
 
 pub use cli::Cli;
 pub use daemon::Daemon;
