@@ -352,14 +352,18 @@ impl Default for ApprovalsConfig {
     }
 }
 
-/// What makes an emailed approval believable beyond its secret token.
+/// What proves who sent a mail beyond its From header (see `domain::authority`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SecurityConfig {
-    /// Require DMARC or DKIM pass for the From domain in an Authentication-Results header
-    /// added by `trusted_authserv_id` (the organisation's own MTA).
+    /// Require DMARC or DKIM pass for the From domain in the topmost Authentication-Results
+    /// header, added by `trusted_authserv_id` (the organisation's own MTA), on top of the
+    /// personal reply token.
     pub require_authentication_results: bool,
     pub trusted_authserv_id: Option<String>,
+    /// The mailbox is on Exchange / Microsoft 365, which marks its own users' mail with
+    /// `X-MS-Exchange-Organization-AuthAs: Internal` and strips that header from outside mail.
+    pub exchange_internal: bool,
 }
 
 /// Escalation recipients when the directory has none for the assignee's office.

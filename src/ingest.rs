@@ -206,14 +206,21 @@ impl Ingestor {
             too_old_to_acknowledge: now - arrived_at > self.ack_max_age,
         };
         let at = store::unix(now);
+        let evidence = crate::workflow::evidence::gather(conn, &self.procedure, mail).await?;
         let answer = crate::workflow::approval_in::AnswerMail {
             mail,
             auto: facts.auto,
             thread: facts.thread,
         };
-        if let Some(t) =
-            crate::workflow::approval_in::route(conn, &self.mailer, &self.procedure, &answer, now)
-                .await?
+        if let Some(t) = crate::workflow::approval_in::route(
+            conn,
+            &self.mailer,
+            &self.procedure,
+            &answer,
+            &evidence,
+            now,
+        )
+        .await?
         {
             if let Some(t) = t {
                 let row =
@@ -257,12 +264,16 @@ impl Ingestor {
         let ctx = self.procedure.ctx(&snap, now);
         let outcome = match decision {
             IntakeDecision::OpenTicket { acknowledge } => {
+                let received = mail_in::Received {
+                    mail,
+                    row,
+                    evidence: &evidence,
+                };
                 let opened = mail_in::open(
                     conn,
                     &self.mailer,
                     &self.procedure,
-                    mail,
-                    row,
+                    &received,
                     None,
                     acknowledge,
                     &ctx,
@@ -275,11 +286,20 @@ impl Ingestor {
                     },
                     mail_in::Opened::Catalog => Outcome::Catalog,
                     mail_in::Opened::Incident(id) => Outcome::Incident(id),
+                    mail_in::Opened::Unverified => Outcome::StoredWithoutAnswer {
+                        ticket: None,
+                        kind: mail_in::UNVERIFIED_KIND.into(),
+                    },
                 }
             }
             IntakeDecision::AddToTicket(t) => {
+                let received = mail_in::Received {
+                    mail,
+                    row,
+                    evidence: &evidence,
+                };
                 let landed =
-                    mail_in::reply(conn, &self.mailer, &self.procedure, mail, row, t, &ctx).await?;
+                    mail_in::reply(conn, &self.mailer, &self.procedure, &received, t, &ctx).await?;
                 if landed == t {
                     Outcome::Threaded(t)
                 } else {

@@ -1,6 +1,8 @@
-//! RFC 8601 `Authentication-Results`: does a header written by our own trusted MTA say that
-//! DMARC or DKIM passed for the domain of the From address? Headers from anyone else are
-//! ignored, because a sender can write any header it likes.
+//! RFC 8601 `Authentication-Results`: does the header written by our own trusted MTA say that
+//! DMARC or DKIM passed for the domain of the From address? Only the topmost header counts: it
+//! is the one our MTA added last. Any lower one, even one naming our MTA, may have been written by
+//! the sender (RFC 8601 §5 asks the MTA to strip those; the README tells ops to make sure it
+//! does).
 
 use super::text::fold;
 
@@ -9,15 +11,22 @@ use super::text::fold;
 pub fn passes(headers: &[String], trusted: &str, from_domain: &str) -> bool {
     let trusted = trusted.trim().to_ascii_lowercase();
     let domain = from_domain.trim().to_ascii_lowercase();
-    headers.iter().any(|h| {
-        let mut parts = h.split(';');
-        let authserv = parts
-            .next()
-            .and_then(|p| p.split_whitespace().next())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        authserv == trusted && parts.any(|result| result_passes(result, &domain))
-    })
+    let Some(topmost) = headers.first() else {
+        return false;
+    };
+    let mut parts = topmost.split(';');
+    let authserv = parts
+        .next()
+        .and_then(|p| p.split_whitespace().next())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    authserv == trusted && parts.any(|result| result_passes(result, &domain))
+}
+
+/// Exchange / Microsoft 365 marks mail its own users sent with
+/// `X-MS-Exchange-Organization-AuthAs: Internal`, and strips the header from outside mail.
+pub fn exchange_internal(auth_as: Option<&str>) -> bool {
+    auth_as.is_some_and(|v| v.trim().eq_ignore_ascii_case("internal"))
 }
 
 fn result_passes(result: &str, domain: &str) -> bool {
@@ -40,7 +49,7 @@ fn result_passes(result: &str, domain: &str) -> bool {
     };
     match *first {
         "dmarc=pass" => aligned(property("header.from=")),
-        "dkim=pass" => aligned(property("header.d=").or(property("header.i="))),
+        "dkim=pass" => aligned(property("header.d=")),
         _ => false,
     }
 }
@@ -66,7 +75,7 @@ mod tests {
             "hacienda.test"
         ));
         assert!(passes(
-            &h("MX.Hacienda.test; dkim=pass header.i=@correo.hacienda.test"),
+            &h("MX.Hacienda.test; dkim=pass header.d=hacienda.test"),
             "mx.hacienda.test",
             "correo.hacienda.test"
         ));
@@ -91,9 +100,40 @@ mod tests {
         ));
         assert!(!passes(&[], "mx.hacienda.test", "hacienda.test"));
         assert!(!passes(
+            &h("mx.hacienda.test; dkim=pass header.i=@hacienda.test header.d=evil.example"),
+            "mx.hacienda.test",
+            "hacienda.test"
+        ));
+        assert!(!passes(
             &h("mx.hacienda.test; none"),
             "mx.hacienda.test",
             "hacienda.test"
         ));
+    }
+
+    #[test]
+    fn only_the_topmost_header_counts() {
+        let forged_below = vec![
+            "mx.hacienda.test; dmarc=fail header.from=hacienda.test".to_owned(),
+            "mx.hacienda.test; dmarc=pass header.from=hacienda.test".to_owned(),
+        ];
+        assert!(!passes(&forged_below, "mx.hacienda.test", "hacienda.test"));
+        let ours_on_top = vec![
+            "mx.hacienda.test; dmarc=pass header.from=hacienda.test".to_owned(),
+            "evil.example; dmarc=fail".to_owned(),
+        ];
+        assert!(passes(&ours_on_top, "mx.hacienda.test", "hacienda.test"));
+        let foreign_on_top = vec![
+            "evil.example; dmarc=pass header.from=hacienda.test".to_owned(),
+            "mx.hacienda.test; dmarc=pass header.from=hacienda.test".to_owned(),
+        ];
+        assert!(!passes(&foreign_on_top, "mx.hacienda.test", "hacienda.test"));
+    }
+
+    #[test]
+    fn exchange_marks_internal_mail() {
+        assert!(exchange_internal(Some(" Internal ")));
+        assert!(!exchange_internal(Some("Anonymous")));
+        assert!(!exchange_internal(None));
     }
 }

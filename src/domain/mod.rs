@@ -1,5 +1,6 @@
 //! The procedure (Gestión de Requerimientos de Servicios TIC) as pure code: no I/O, no clock.
 
+pub mod authority;
 pub mod authresults;
 pub mod calendar;
 pub mod catalog;

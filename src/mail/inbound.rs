@@ -86,6 +86,8 @@ pub struct InboundMail {
     pub authentication_results: Vec<String>,
     /// `Delivered-To` values: the plus-address the mail really reached, kept by the MTA.
     pub delivered_to: Vec<String>,
+    /// `X-MS-Exchange-Organization-AuthAs` (topmost): Exchange's word on who sent it.
+    pub exchange_auth_as: Option<String>,
 }
 
 impl InboundMail {
@@ -202,6 +204,9 @@ fn read(raw: &[u8]) -> Result<InboundMail, Unreadable> {
         attachments,
         authentication_results: all_raw(msg, "Authentication-Results"),
         delivered_to: all_raw(msg, "Delivered-To"),
+        exchange_auth_as: all_raw(msg, "X-MS-Exchange-Organization-AuthAs")
+            .into_iter()
+            .next(),
         auto: AutoHeaders {
             auto_submitted: header("Auto-Submitted"),
             precedence: header("Precedence"),

@@ -1,6 +1,7 @@
 //! Approvals (one per ticket) and their one-time tokens, kept only as SHA-256 hashes.
 
 use super::{from_unix, unix, Conn};
+use crate::domain::authority::{IssuedToken, TokenPurpose};
 use crate::domain::catalog::ApprovalKind;
 use crate::domain::procedure::aprobacion::{Approval, ApprovalStatus};
 use crate::domain::ticket::TicketNumber;
@@ -121,32 +122,49 @@ pub async fn add_token(
     t: TicketNumber,
     token: &str,
     recipient: &str,
+    purpose: TokenPurpose,
     at: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO approval_tokens (token_hash, ticket_id, recipient, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(hash_token(token))
-        .bind(t.0)
-        .bind(recipient)
-        .bind(at)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO approval_tokens (token_hash, ticket_id, recipient, purpose, created_at)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(hash_token(token))
+    .bind(t.0)
+    .bind(recipient)
+    .bind(purpose.as_str())
+    .bind(at)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 #[derive(Debug, Clone, FromRow)]
-pub struct TokenRow {
-    pub ticket_id: i64,
-    pub recipient: String,
-    pub used_at: Option<i64>,
+struct TokenRow {
+    ticket_id: i64,
+    recipient: String,
+    purpose: String,
+    used_at: Option<i64>,
 }
 
-pub async fn find_token(conn: &mut Conn, token: &str) -> Result<Option<TokenRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT ticket_id, recipient, used_at FROM approval_tokens WHERE token_hash = $1",
+/// The token as issued, or `None` when we never issued it.
+pub async fn find_token(conn: &mut Conn, token: &str) -> Result<Option<IssuedToken>, sqlx::Error> {
+    let row: Option<TokenRow> = sqlx::query_as(
+        "SELECT ticket_id, recipient, purpose, used_at FROM approval_tokens
+         WHERE token_hash = $1",
     )
     .bind(hash_token(token))
     .fetch_optional(conn)
-    .await
+    .await?;
+    // An unknown purpose would be a newer version's token: it proves nothing here.
+    Ok(row.and_then(|r| {
+        Some(IssuedToken {
+            ticket: TicketNumber(r.ticket_id),
+            recipient: r.recipient,
+            purpose: TokenPurpose::parse(&r.purpose)?,
+            spent: r.used_at.is_some(),
+        })
+    }))
 }
 
 pub async fn use_token(conn: &mut Conn, token: &str, at: i64) -> Result<(), sqlx::Error> {
@@ -155,6 +173,23 @@ pub async fn use_token(conn: &mut Conn, token: &str, at: i64) -> Result<(), sqlx
     )
     .bind(at)
     .bind(hash_token(token))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Every approval token of a ticket dies (its approval was decided or cancelled).
+pub async fn spend_approval_tokens(
+    conn: &mut Conn,
+    t: TicketNumber,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE approval_tokens SET used_at = $1
+         WHERE ticket_id = $2 AND purpose = 'aprobacion' AND used_at IS NULL",
+    )
+    .bind(at)
+    .bind(t.0)
     .execute(conn)
     .await?;
     Ok(())

@@ -251,6 +251,28 @@ pub struct MessageRow {
     pub at: i64,
 }
 
+/// Whether mail of `kind` went to `to` (about `ticket`, or about none) after `since`.
+pub async fn sent_since(
+    conn: &mut Conn,
+    ticket: Option<TicketNumber>,
+    kind: &str,
+    to: &str,
+    since: i64,
+) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM messages
+         WHERE direction = 'out' AND kind = $1 AND to_addrs = $2 AND created_at > $3
+           AND (ticket_id = $4 OR ($4 IS NULL AND ticket_id IS NULL))",
+    )
+    .bind(kind)
+    .bind(to)
+    .bind(since)
+    .bind(ticket.map(|t| t.0))
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
+}
+
 pub async fn for_ticket(conn: &mut Conn, t: TicketNumber) -> Result<Vec<MessageRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT direction, kind, message_id, from_addr, to_addrs, subject, body_text, at \

@@ -1,30 +1,21 @@
-//! Answers to approval requests. An answer counts only when (a) it carries a valid token for
-//! this ticket, (b) its From is the approver or the substitute, and (c) when required, our own
-//! MTA vouches for the From domain (DMARC or DKIM pass). Anything else changes nothing: it is
-//! stored on the ticket as a security event and the agents are told.
+//! Answers to approval requests by mail. This adapter only finds out which ticket an answer is
+//! about and what proves its sender; who may decide, and when, is the domain's
+//! (`aprobacion::on_answer_mail`, `domain::authority`).
 
 use super::{apply, load_ticket, Procedure};
+use crate::domain::authority::{Evidence, TokenPurpose};
 use crate::domain::procedure::aprobacion::{self, ApprovalStatus};
 use crate::domain::text::{self, ApprovalAnswer, AutoKind};
 use crate::domain::ticket::TicketNumber;
 use crate::mail::inbound::InboundMail;
 use crate::notify::{Mailer, NotifyError};
-use crate::store::{self, approvals, Conn};
+use crate::store::Conn;
 use chrono::{DateTime, Utc};
 
 pub struct AnswerMail<'a> {
     pub mail: &'a InboundMail,
     pub auto: Option<AutoKind>,
     pub thread: Option<TicketNumber>,
-}
-
-/// The token the mail carries: the plus-address it was sent to, else the subject tag.
-fn token(mail: &InboundMail, helpdesk_local: &str) -> Option<String> {
-    mail.recipients()
-        .map(|m| m.email.as_str())
-        .chain(mail.delivered_to.iter().map(String::as_str))
-        .find_map(|a| text::plus_token(a, helpdesk_local))
-        .or_else(|| text::subject_token(&mail.subject))
 }
 
 /// `None`: not an approval answer, the normal flow takes it. `Some(ticket)`: handled; the mail
@@ -34,9 +25,9 @@ pub async fn route(
     mailer: &Mailer,
     proc: &Procedure,
     m: &AnswerMail<'_>,
+    evidence: &Evidence,
     now: DateTime<Utc>,
 ) -> Result<Option<Option<TicketNumber>>, NotifyError> {
-    let local = proc.helpdesk.split('@').next().unwrap_or("");
     let from = m
         .mail
         .from
@@ -45,48 +36,41 @@ pub async fn route(
         .unwrap_or_default();
     let snap = proc.snapshot();
     let ctx = proc.ctx(&snap, now);
-    let Some(tok) = token(m.mail, local) else {
-        // The approver answering without the token (a new mail, or a client that dropped it).
-        let Some(n) = m.thread else { return Ok(None) };
-        let Some(t) = load_ticket(conn, n).await? else {
-            return Ok(None);
-        };
-        let is_decider = t
-            .approval
-            .as_ref()
-            .is_some_and(|a| a.status == ApprovalStatus::Pending && a.may_decide(&from));
-        if m.auto.is_some()
-            || !is_decider
-            || text::parse_answer(&m.mail.body_text) == ApprovalAnswer::Unclear
-        {
-            return Ok(None);
-        }
-        let plan = aprobacion::on_refused(
-            t,
-            &from,
-            "respuesta sin el código de aprobación (token)",
-            &ctx,
-        );
-        apply(conn, mailer, proc, &plan, &ctx).await?;
-        tracing::warn!(ticket = %n, from = %from, "approval answer without token refused");
-        return Ok(Some(Some(n)));
-    };
-    let row = approvals::find_token(conn, &tok).await?;
-    let Some(row) = row else {
-        tracing::warn!(from = %from, "approval answer with an unknown token refused");
-        if let Some(n) = m.thread {
-            if let Some(t) = load_ticket(conn, n).await? {
-                let plan =
-                    aprobacion::on_refused(t, &from, "código de aprobación desconocido", &ctx);
-                apply(conn, mailer, proc, &plan, &ctx).await?;
+    let rules = proc.rules();
+    let answer = text::parse_answer(&m.mail.body_text);
+    let n = match &evidence.token {
+        Some(tok) if tok.purpose == TokenPurpose::Approval => tok.ticket,
+        // A staff member's personal reply token: their mail is work on the ticket.
+        Some(_) => return Ok(None),
+        None if evidence.unknown_token => {
+            tracing::warn!(from = %from, "mail with an unknown approval token");
+            if let (Some(n), None) = (m.thread, m.auto) {
+                if let Some(t) = load_ticket(conn, n).await? {
+                    let why = "el código de aprobación del mensaje no es válido";
+                    let plan = aprobacion::refused(t, &from, ATTEMPT, why, &ctx);
+                    apply(conn, mailer, proc, &plan, &ctx).await?;
+                }
             }
+            return Ok(Some(m.thread));
         }
-        return Ok(Some(m.thread));
+        // Answering without the token (a new mail, or a client that dropped the Reply-To):
+        // taken as an answer only when it reads as a decision from someone who may decide;
+        // the domain then asks for proof.
+        None => {
+            let Some(n) = m.thread else { return Ok(None) };
+            let Some(t) = load_ticket(conn, n).await? else {
+                return Ok(None);
+            };
+            let decider = t
+                .approval
+                .as_ref()
+                .is_some_and(|a| a.status == ApprovalStatus::Pending && a.may_decide(&from));
+            if m.auto.is_some() || !decider || answer == ApprovalAnswer::Unclear {
+                return Ok(None);
+            }
+            n
+        }
     };
-    let n = TicketNumber(row.ticket_id);
-    let tagged = text::find_ticket_ref(&m.mail.subject)
-        .filter(|r| r.kind == text::TicketKind::Req)
-        .map(|r| TicketNumber(r.number));
     let Some(t) = load_ticket(conn, n).await? else {
         return Ok(Some(None));
     };
@@ -97,52 +81,27 @@ pub async fn route(
         }
         return Ok(Some(Some(n)));
     }
-    let refusal = if tagged.is_some_and(|x| x != n) {
-        Some("el código de aprobación pertenece a otro requerimiento")
-    } else if !t.approval.as_ref().is_some_and(|a| a.may_decide(&from)) {
-        Some("el remitente no es el aprobador ni su suplente")
-    } else if proc.security.require_authentication_results && !authenticated(m.mail, &from, proc) {
-        Some("el servidor de correo no confirmó la autenticidad del remitente (DMARC/DKIM)")
-    } else {
-        None
-    };
-    if let Some(why) = refusal {
-        tracing::warn!(ticket = %n, from = %from, why, "approval answer refused");
-        // The refusal is recorded on the ticket the mail was threaded to, if different.
-        let on = match tagged.filter(|x| *x != n) {
-            Some(other) => load_ticket(conn, other).await?.unwrap_or(t),
-            None => t,
-        };
+    let tagged = text::find_ticket_ref(&m.mail.subject)
+        .filter(|r| r.kind == text::TicketKind::Req)
+        .map(|r| TicketNumber(r.number));
+    if let Some(other) = tagged.filter(|x| *x != n) {
+        // The subject names one request and the token another: a forwarded or pasted token.
+        tracing::warn!(ticket = %other, from = %from, "approval token of another ticket");
+        let on = load_ticket(conn, other).await?.unwrap_or(t);
         let target = on.number;
-        let plan = aprobacion::on_refused(on, &from, why, &ctx);
+        let why = "el código de aprobación del mensaje pertenece a otro requerimiento";
+        let plan = aprobacion::refused(on, &from, ATTEMPT, why, &ctx);
         apply(conn, mailer, proc, &plan, &ctx).await?;
         return Ok(Some(Some(target)));
     }
-    let answer = if row.used_at.is_some() {
-        // A token works once; what it says now cannot change a decision already made.
-        ApprovalAnswer::Approve {
-            reason: String::new(),
-        }
-    } else {
-        text::parse_answer(&m.mail.body_text)
-    };
-    let plan = aprobacion::on_answer(t, &from, &answer, &ctx);
-    if plan
-        .ticket
-        .approval
-        .as_ref()
-        .is_some_and(|a| a.decided_by.is_some())
-    {
-        approvals::use_token(conn, &tok, store::unix(now)).await?;
+    let plan = aprobacion::on_answer_mail(t, &from, evidence, &answer, rules, &ctx);
+    if plan.effects.iter().any(|e| {
+        matches!(e, crate::domain::procedure::Effect::Event { kind, .. } if *kind == "accion_rechazada")
+    }) {
+        tracing::warn!(ticket = %n, from = %from, "approval answer refused");
     }
     apply(conn, mailer, proc, &plan, &ctx).await?;
     Ok(Some(Some(n)))
 }
 
-fn authenticated(mail: &InboundMail, from: &str, proc: &Procedure) -> bool {
-    let Some(trusted) = proc.security.trusted_authserv_id.as_deref() else {
-        return false;
-    };
-    let domain = from.rsplit('@').next().unwrap_or("");
-    crate::domain::authresults::passes(&mail.authentication_results, trusted, domain)
-}
+const ATTEMPT: &str = "responder una solicitud de aprobación";

@@ -3,7 +3,10 @@
 
 use super::{apply, load_ticket, Procedure};
 use crate::domain::procedure::registro::{self, NewMail};
-use crate::domain::procedure::{cierre, tramite, verificacion, Ctx, Effect, Incoming, Plan};
+use crate::domain::authority::{self, Evidence, Standing};
+use crate::domain::procedure::{
+    cierre, tramite, verificacion, Ctx, Effect, Incoming, Plan, Ticket,
+};
 use crate::domain::text::{new_text, parse_commands};
 use crate::domain::ticket::{Status, TicketNumber};
 use crate::mail::inbound::InboundMail;
@@ -17,6 +20,19 @@ pub enum Opened {
     Ticket(TicketNumber),
     Catalog,
     Incident(i64),
+    /// A staff member's `#solicitante` whose sender could not be verified: nothing registered.
+    Unverified,
+}
+
+/// The stored kind of a `#solicitante` mail refused for lack of proof.
+pub const UNVERIFIED_KIND: &str = "solicitante_no_verificado";
+
+/// An inbound mail as stored, with what proves its sender.
+pub struct Received<'a> {
+    pub mail: &'a InboundMail,
+    /// Its row in `messages`.
+    pub row: i64,
+    pub evidence: &'a Evidence,
 }
 
 pub fn incoming(mail: &InboundMail) -> Incoming {
@@ -31,18 +47,16 @@ pub fn incoming(mail: &InboundMail) -> Incoming {
 }
 
 /// Activities 1–3 for a mail that threads onto no open ticket.
-// The intake context is being folded into one struct by the intake rework (issue 13).
-#[allow(clippy::too_many_arguments)]
 pub async fn open(
     conn: &mut Conn,
     mailer: &Mailer,
     proc: &Procedure,
-    mail: &InboundMail,
-    message_row: i64,
+    received: &Received<'_>,
     related: Option<TicketNumber>,
     acknowledge: bool,
     ctx: &Ctx<'_>,
 ) -> Result<Opened, NotifyError> {
+    let (mail, message_row) = (received.mail, received.row);
     let inc = incoming(mail);
     let at = store::unix(ctx.now);
     match registro::classify(&inc, ctx) {
@@ -90,6 +104,29 @@ pub async fn open(
                 mailer.queue(conn, &n).await?;
             }
             Ok(Opened::Incident(id))
+        }
+        NewMail::Request {
+            on_behalf_of_by: Some(_),
+            ..
+        } if authority::prove_without_ticket(received.evidence).is_err() => {
+            let why = authority::prove_without_ticket(received.evidence)
+                .err()
+                .map(|r| r.0)
+                .unwrap_or_default();
+            tracing::warn!(from = %inc.from, "phone request (#solicitante) from an unverified sender not registered");
+            messages::assign(conn, message_row, inc.attachments > 0, None, UNVERIFIED_KIND).await?;
+            if !messages::sent_since(conn, None, UNVERIFIED_KIND, &inc.from, at - 3600).await? {
+                let n = Notice::ticketless(
+                    UNVERIFIED_KIND,
+                    json!({ "why": why, "subject": mail.subject }),
+                    inc.from.clone(),
+                    at,
+                    Some(1),
+                    "Aviso: solicitud telefónica no registrada por falta de verificación",
+                );
+                mailer.queue(conn, &n).await?;
+            }
+            Ok(Opened::Unverified)
         }
         NewMail::Request {
             requester,
@@ -164,11 +201,11 @@ pub async fn reply(
     conn: &mut Conn,
     mailer: &Mailer,
     proc: &Procedure,
-    mail: &InboundMail,
-    message_row: i64,
+    received: &Received<'_>,
     n: TicketNumber,
     ctx: &Ctx<'_>,
 ) -> Result<TicketNumber, NotifyError> {
+    let (mail, message_row) = (received.mail, received.row);
     let Some(ticket) = load_ticket(conn, n).await? else {
         return Err(NotifyError::Db(sqlx::Error::RowNotFound));
     };
@@ -176,64 +213,96 @@ pub async fn reply(
     let at = store::unix(ctx.now);
     if ticket.status == Status::Cerrado {
         // A closed request is not reopened by mail: the answer opens a new one that refers to it.
-        return match open(conn, mailer, proc, mail, message_row, Some(n), true, ctx).await? {
+        return match open(conn, mailer, proc, received, Some(n), true, ctx).await? {
             Opened::Ticket(new) => Ok(new),
             _ => Ok(n),
         };
     }
-    let from_agent = tramite::is_agent(&inc.from, ctx) && inc.from != ticket.requester;
+    let standing = authority::standing(
+        &inc.from,
+        &ticket.requester,
+        n,
+        tramite::is_agent(&inc.from, ctx),
+        received.evidence,
+        proc.rules(),
+    );
     let before = (ticket.fields.clone(), ticket.attachments);
-    let mut plan: Plan = if from_agent {
-        tramite::on_agent_reply(ticket, &inc, ctx)
-    } else {
-        let ignored = parse_commands(&inc.text).commands;
-        if !ignored.is_empty() {
-            tracing::warn!(ticket = %n, from = %inc.from, "commands from a non-agent ignored");
-            events::insert(
-                conn,
-                &events::NewEvent {
-                    ticket: n,
-                    at,
-                    actor: &inc.from,
-                    activity: Some(13),
-                    kind: "comandos_ignorados",
-                    description:
-                        "Comandos ignorados: el remitente no es agente de la mesa de ayuda",
-                },
-            )
-            .await?;
+    let from_requester = standing == Standing::Requester;
+    let mut plan: Plan = match standing {
+        Standing::Staff => tramite::on_agent_reply(ticket, &inc, ctx),
+        Standing::UnprovenStaff(why) => {
+            tracing::warn!(ticket = %n, from = %inc.from, why = %why, "staff action refused: sender not verified");
+            messages::assign(conn, message_row, inc.attachments > 0, Some(n), "accion_rechazada")
+                .await?;
+            tramite::on_unproven_staff(ticket, &inc, &why, ctx)
         }
-        match ticket.status {
-            Status::PendientePorUsuario => verificacion::on_user_information(ticket, &inc, ctx),
-            Status::Resuelto => cierre::on_reply_after_resolution(ticket, &inc, ctx),
-            _ => {
-                let mut plan = Plan::new(ticket);
-                plan.ticket.attachments += inc.attachments;
-                plan.event(
-                    Some(13),
-                    &inc.from,
-                    "respuesta_recibida",
-                    format!("Correo recibido de {}", inc.from),
-                );
-                if let Some(a) = plan.ticket.assignee.clone().filter(|a| *a != inc.from) {
-                    plan.mail(crate::domain::procedure::MailOut {
-                        kind: "aviso_asignado",
-                        template: "mensaje_usuario",
-                        to: vec![a],
-                        data: json!({ "text": inc.text, "from": inc.from }),
-                        activity: 13,
-                        description: "Mensaje del usuario reenviado al responsable".into(),
-                    });
-                }
-                plan
+        Standing::ThirdParty => {
+            tracing::info!(ticket = %n, from = %inc.from, "message from a third party kept; it changes nothing");
+            messages::assign(conn, message_row, inc.attachments > 0, Some(n), "mensaje_tercero")
+                .await?;
+            tramite::on_third_party(ticket, &inc, ctx)
+        }
+        Standing::Requester => {
+            let ignored = parse_commands(&inc.text).commands;
+            if !ignored.is_empty() {
+                tracing::warn!(ticket = %n, from = %inc.from, "commands from a non-agent ignored");
+                events::insert(
+                    conn,
+                    &events::NewEvent {
+                        ticket: n,
+                        at,
+                        actor: &inc.from,
+                        activity: Some(13),
+                        kind: "comandos_ignorados",
+                        description:
+                            "Comandos ignorados: el remitente no es agente de la mesa de ayuda",
+                    },
+                )
+                .await?;
             }
+            requester_reply(ticket, &inc, ctx)
         }
     };
-    if !from_agent && (&plan.ticket.fields, plan.ticket.attachments) == (&before.0, before.1) {
+    if from_requester && (&plan.ticket.fields, plan.ticket.attachments) == (&before.0, before.1) {
         skip_repeated_answers(conn, &mut plan, &inc.from, at).await?;
     }
     apply(conn, mailer, proc, &plan, ctx).await?;
     Ok(n)
+}
+
+/// The requester wrote on their open ticket: information asked for, a survey answer, or a
+/// message for whoever works it (the assignee, else the agents).
+fn requester_reply(ticket: Ticket, inc: &Incoming, ctx: &Ctx<'_>) -> Plan {
+    match ticket.status {
+        Status::PendientePorUsuario => verificacion::on_user_information(ticket, inc, ctx),
+        Status::Resuelto => cierre::on_reply_after_resolution(ticket, inc, ctx),
+        _ => {
+            let mut plan = Plan::new(ticket);
+            plan.ticket.attachments += inc.attachments;
+            plan.event(
+                Some(13),
+                &inc.from,
+                "respuesta_recibida",
+                format!("Correo recibido de {}", inc.from),
+            );
+            let to = match plan.ticket.assignee.clone() {
+                Some(a) if a == inc.from => vec![],
+                Some(a) => vec![a],
+                None => ctx.agents(),
+            };
+            if !to.is_empty() {
+                plan.mail(crate::domain::procedure::MailOut {
+                    kind: "aviso_asignado",
+                    template: "mensaje_usuario",
+                    to,
+                    data: json!({ "text": inc.text, "from": inc.from }),
+                    activity: 13,
+                    description: "Mensaje del usuario reenviado al responsable".into(),
+                });
+            }
+            plan
+        }
+    }
 }
 
 /// Loop guard (RFC 3834 §2): a reply that changed nothing on the ticket (no new field, no
@@ -252,17 +321,15 @@ async fn skip_repeated_answers(
         if m.to.len() != 1 || m.to[0] != sender {
             continue;
         }
-        let sent: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM messages WHERE ticket_id = $1 AND direction = 'out' \
-             AND kind = $2 AND to_addrs = $3 AND created_at > $4",
+        let sent = messages::sent_since(
+            conn,
+            Some(plan.ticket.number),
+            m.kind,
+            sender,
+            at - 3600,
         )
-        .bind(plan.ticket.number.0)
-        .bind(m.kind)
-        .bind(sender)
-        .bind(at - 3600)
-        .fetch_one(&mut *conn)
         .await?;
-        if sent > 0 {
+        if sent {
             repeated.push(m.kind);
         }
     }

@@ -3,6 +3,7 @@
 //! transaction.
 
 pub mod approval_in;
+pub mod evidence;
 pub mod mail_in;
 pub mod sweep;
 
@@ -10,7 +11,9 @@ use crate::config::Config;
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::catalog::Catalog;
 use crate::domain::directory::Directory;
+use crate::domain::authority::TokenPurpose;
 use crate::domain::procedure::{Ctx, Effect, Plan, Policy, Ticket, TimerKind};
+use crate::domain::text::canonical_address;
 use crate::domain::ticket::TicketNumber;
 use crate::notify::{Mailer, Notice, NotifyError};
 use crate::store::{self, approvals, events, messages, tickets, timers, Conn};
@@ -101,6 +104,21 @@ impl Procedure {
         Snapshot {
             catalog: current(&self.catalog),
             directory: current(&self.directory),
+        }
+    }
+
+    /// The proof rules of `[security]`, the same for mail, panel and CLI.
+    pub fn rules(&self) -> crate::domain::authority::Rules {
+        crate::domain::authority::Rules {
+            require_header_authentication: self.security.require_authentication_results,
+        }
+    }
+
+    /// `mesayuda+<token>@domain`: replies to it come back to the watched mailbox with the token.
+    fn reply_address(&self, token: &str) -> String {
+        match self.helpdesk.split_once('@') {
+            Some((local, domain)) => format!("{local}+{token}@{domain}"),
+            None => format!("{}+{token}", self.helpdesk),
         }
     }
 
@@ -215,26 +233,55 @@ pub async fn apply(
                 description,
             }),
             Effect::Mail(m) => {
-                if m.to.is_empty() {
+                let to = unthrottled(conn, t, m, at).await?;
+                if to.is_empty() {
                     continue;
                 }
-                mailer
-                    .queue_deferring_event(
-                        conn,
-                        &Notice {
-                            ticket: Some(t.number),
-                            kind: m.kind,
-                            template: m.template,
-                            data: merge(base_data(t, ctx), &m.data),
-                            to: m.to.clone(),
-                            reply_to: None,
-                            at,
-                            activity: Some(i64::from(m.activity)),
-                            description: &m.description,
-                        },
-                        &mut pending_events,
-                    )
-                    .await?;
+                let data = merge(base_data(t, ctx), &m.data);
+                let data = match m.template {
+                    "nueva_solicitud" | "asignacion" => {
+                        merge(data, &request_details(conn, t.number).await?)
+                    }
+                    _ => data,
+                };
+                let notice = |to: Vec<String>, reply_to: Option<String>| Notice {
+                    ticket: Some(t.number),
+                    kind: m.kind,
+                    template: m.template,
+                    data: data.clone(),
+                    to,
+                    reply_to,
+                    at,
+                    activity: Some(i64::from(m.activity)),
+                    description: &m.description,
+                };
+                // The requester's copy is shared; everyone else (agents, approvers, bosses)
+                // gets their own, whose Reply-To carries a token bound to them and this ticket:
+                // their answer to it is proof that they wrote it (domain::authority).
+                let (requester, staff): (Vec<String>, Vec<String>) = to
+                    .into_iter()
+                    .partition(|r| canonical_address(r) == canonical_address(&t.requester));
+                if !requester.is_empty() {
+                    mailer
+                        .queue_deferring_event(conn, &notice(requester, None), &mut pending_events)
+                        .await?;
+                }
+                for person in staff {
+                    let token = approvals::new_token();
+                    approvals::add_token(conn, t.number, &token, &person, TokenPurpose::Reply, at)
+                        .await?;
+                    let reply_to = Some(proc.reply_address(&token));
+                    mailer
+                        .queue_deferring_event(
+                            conn,
+                            &notice(vec![person], reply_to),
+                            &mut pending_events,
+                        )
+                        .await?;
+                }
+            }
+            Effect::SpendApprovalTokens => {
+                approvals::spend_approval_tokens(conn, t.number, at).await?
             }
             Effect::SetTimer { kind, due } => {
                 timers::set(conn, t.number, kind.as_str(), store::unix(*due)).await?
@@ -265,6 +312,54 @@ pub async fn apply(
     Ok(())
 }
 
+/// Mail kinds a person gets at most once an hour per ticket: each answers a mail that anyone
+/// can send in their name, so a forger must not be able to flood them.
+const ONCE_AN_HOUR: [&str; 2] = ["accion_no_verificada", "respuesta_sin_efecto"];
+
+/// The recipients of `m` still to be mailed, after the hourly limit of [`ONCE_AN_HOUR`].
+async fn unthrottled(
+    conn: &mut Conn,
+    t: &Ticket,
+    m: &crate::domain::procedure::MailOut,
+    at: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    if !ONCE_AN_HOUR.contains(&m.kind) {
+        return Ok(m.to.clone());
+    }
+    let mut to = Vec::new();
+    for r in &m.to {
+        if !messages::sent_since(conn, Some(t.number), m.kind, r, at - 3600).await? {
+            to.push(r.clone());
+        }
+    }
+    Ok(to)
+}
+
+/// What an agent needs to act without opening anything else: the request as written and the
+/// names and sizes of the files that came with it.
+async fn request_details(conn: &mut Conn, n: TicketNumber) -> Result<Value, sqlx::Error> {
+    let request_text = messages::for_ticket(conn, n)
+        .await?
+        .into_iter()
+        .find(|m| m.direction == "in")
+        .map(|m| m.body_text)
+        .unwrap_or_default();
+    let files: Vec<Value> = messages::attachments_for_ticket(conn, n)
+        .await?
+        .into_iter()
+        .map(|a| json!({ "filename": a.filename, "size": human_size(a.size) }))
+        .collect();
+    Ok(json!({ "request_text": request_text, "files": files }))
+}
+
+fn human_size(bytes: i64) -> String {
+    match bytes {
+        b if b >= 1024 * 1024 => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)).replace('.', ","),
+        b if b >= 1024 => format!("{} KB", b / 1024),
+        b => format!("{b} bytes"),
+    }
+}
+
 /// Mails the approval request, one secret token per recipient: in the Reply-To plus-address
 /// (`mesayuda+<token>@…`, which every client keeps) and in the subject.
 async fn request_approval(
@@ -283,13 +378,9 @@ async fn request_approval(
         .find(|m| m.direction == "in")
         .map(|m| m.body_text)
         .unwrap_or_default();
-    let (local, domain) = proc
-        .helpdesk
-        .split_once('@')
-        .unwrap_or((&proc.helpdesk, ""));
     for to in recipients {
         let token = approvals::new_token();
-        approvals::add_token(conn, t.number, &token, to, at).await?;
+        approvals::add_token(conn, t.number, &token, to, TokenPurpose::Approval, at).await?;
         let kind = t
             .approval
             .as_ref()
@@ -315,7 +406,7 @@ async fn request_approval(
                     template: "solicitud_aprobacion",
                     data,
                     to: vec![to.clone()],
-                    reply_to: Some(format!("{local}+{token}@{domain}")),
+                    reply_to: Some(proc.reply_address(&token)),
                     at,
                     activity: Some(10),
                     description: if reminder {

@@ -7,6 +7,7 @@
 //! adapter before [`on_answer`] is called; what this module gets is already verified.
 
 use super::{Ctx, MailOut, Plan, Ticket, TimerKind};
+use crate::domain::authority::{prove, Evidence, Refusal, Rules, TokenPurpose};
 use crate::domain::catalog::{ApprovalKind, Service};
 use crate::domain::text::{canonical_address, ApprovalAnswer};
 use crate::domain::ticket::{CloseReason, Status};
@@ -20,6 +21,8 @@ pub enum ApprovalStatus {
     Pending,
     Approved,
     Rejected,
+    /// The ticket closed before anyone decided: its tokens died with it.
+    Cancelled,
 }
 
 impl ApprovalStatus {
@@ -29,6 +32,7 @@ impl ApprovalStatus {
             ApprovalStatus::Pending => "pendiente",
             ApprovalStatus::Approved => "aprobado",
             ApprovalStatus::Rejected => "rechazado",
+            ApprovalStatus::Cancelled => "cancelada",
         }
     }
 
@@ -38,6 +42,7 @@ impl ApprovalStatus {
             ApprovalStatus::Pending,
             ApprovalStatus::Approved,
             ApprovalStatus::Rejected,
+            ApprovalStatus::Cancelled,
         ]
         .into_iter()
         .find(|x| x.as_str() == s)
@@ -74,13 +79,23 @@ impl Approval {
         }
     }
 
-    /// Whether `from` may decide: the approver or the approver's substitute.
+    /// Whether `from` may decide: the approver, or the substitute once the request was sent to
+    /// them (the approver away, or answering with an out-of-office).
     pub fn may_decide(&self, from: &str) -> bool {
         let from = canonical_address(from);
-        [&self.approver, &self.substitute]
+        let substitute = self.substitute.as_ref().filter(|_| self.substitute_notified);
+        [self.approver.as_ref(), substitute]
             .into_iter()
             .flatten()
             .any(|a| canonical_address(a) == from)
+    }
+
+    /// Nobody has decided yet: the approval can still be answered or cancelled.
+    pub fn is_open(&self) -> bool {
+        matches!(
+            self.status,
+            ApprovalStatus::WaitingForApprover | ApprovalStatus::Pending
+        )
     }
 }
 
@@ -106,6 +121,17 @@ fn eligible(kind: ApprovalKind, email: &str, ctx: &Ctx<'_>) -> Result<(), String
     }
 }
 
+/// Nobody approves their own request, whatever their position.
+fn not_the_requester(t: &Ticket, approver: &str) -> Result<(), String> {
+    if canonical_address(approver) == canonical_address(&t.requester) {
+        Err(format!(
+            "{approver} es quien hace la solicitud y no puede aprobar su propio requerimiento"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// Activity 9 → 10: find the approver and send the request, or ask an agent to choose.
 pub fn start(plan: &mut Plan, s: &Service, ctx: &Ctx<'_>) {
     plan.set_status(Status::PendienteAprobacion, 10, "sistema");
@@ -128,7 +154,8 @@ pub fn start(plan: &mut Plan, s: &Service, ctx: &Ctx<'_>) {
                 .ok_or_else(|| format!("el aprobador «{named}» no está en el directorio"))
                 .and_then(|e| eligible(s.approval, &e, ctx).map(|_| e)),
         },
-    };
+    }
+    .and_then(|e| not_the_requester(&plan.ticket, &e).map(|_| e));
     plan.ticket.approval = Some(approval.clone());
     match chosen {
         Ok(email) => request(plan, &email, "sistema", ctx),
@@ -169,7 +196,9 @@ pub fn set_approver(
     ) {
         return Err("#aprobador: la aprobación ya fue decidida".into());
     }
-    eligible(approval.kind, email, ctx).map_err(|e| format!("#aprobador: {e}"))?;
+    eligible(approval.kind, email, ctx)
+        .and_then(|_| not_the_requester(&plan.ticket, email))
+        .map_err(|e| format!("#aprobador: {e}"))?;
     plan.event(
         Some(11),
         agent,
@@ -185,11 +214,19 @@ pub fn set_approver(
 fn request(plan: &mut Plan, approver: &str, actor: &str, ctx: &Ctx<'_>) {
     let today = ctx.now.with_timezone(&ctx.calendar.timezone()).date_naive();
     let person = ctx.directory.person(approver);
-    let substitute = person.and_then(|p| p.substitute.clone());
+    let substitute = person
+        .and_then(|p| p.substitute.clone())
+        .filter(|sub| not_the_requester(&plan.ticket, sub).is_ok());
+    let own_substitute = person
+        .and_then(|p| p.substitute.as_deref())
+        .is_some_and(|sub| not_the_requester(&plan.ticket, sub).is_err());
     let away = person.is_some_and(|p| p.is_away(today));
     let mut recipients = vec![approver.to_owned()];
     if away {
         recipients.extend(substitute.clone());
+    }
+    if away && own_substitute {
+        substitute_is_requester(plan, approver, ctx);
     }
     let a = plan
         .ticket
@@ -228,6 +265,147 @@ fn request(plan: &mut Plan, approver: &str, actor: &str, ctx: &Ctx<'_>) {
         TimerKind::ApprovalOverdue,
         ctx.calendar.add_business_hours(ctx.now, hours),
     );
+}
+
+/// The away approver's substitute is the requester: the copy meant for the substitute goes to
+/// the agents, who find someone else (`#aprobador`).
+fn substitute_is_requester(plan: &mut Plan, approver: &str, ctx: &Ctx<'_>) {
+    let why = format!(
+        "{approver} está ausente y su suplente es quien hace la solicitud, que no puede aprobar \
+         su propio requerimiento"
+    );
+    plan.event(Some(10), "sistema", "suplente_es_solicitante", why.clone());
+    plan.mail(MailOut {
+        kind: "aviso_agentes",
+        template: "aprobador_requerido",
+        to: ctx.agents(),
+        data: json!({ "why": why }),
+        activity: 10,
+        description: "Agentes avisados: el suplente del aprobador es el solicitante".into(),
+    });
+}
+
+/// Activity 12 as it reaches us: an answer by mail (or panel) from `from`, with what proves
+/// them. Every rule about who may decide lives here; [`on_answer`] records the decision.
+pub fn on_answer_mail(
+    t: Ticket,
+    from: &str,
+    evidence: &Evidence,
+    answer: &ApprovalAnswer,
+    rules: Rules,
+    ctx: &Ctx<'_>,
+) -> Plan {
+    let Some(a) = t.approval.clone() else {
+        return answer_without_effect(
+            t,
+            from,
+            "este requerimiento no requiere aprobación",
+            ctx,
+        );
+    };
+    if matches!(t.status, Status::Cerrado | Status::Resuelto) || !a.is_open() {
+        let why = match (t.status, a.status) {
+            (Status::Cerrado, _) => "el requerimiento ya está cerrado",
+            (Status::Resuelto, _) => "el requerimiento ya fue resuelto",
+            (_, ApprovalStatus::Approved) => "la solicitud ya fue aprobada",
+            (_, ApprovalStatus::Rejected) => "la solicitud ya fue rechazada",
+            _ => "la aprobación ya no está pendiente",
+        };
+        return answer_without_effect(t, from, why, ctx);
+    }
+    if a.status == ApprovalStatus::WaitingForApprover {
+        return answer_without_effect(
+            t,
+            from,
+            "la mesa de ayuda aún no ha solicitado la aprobación a un aprobador verificado",
+            ctx,
+        );
+    }
+    if not_the_requester(&t, from).is_err() {
+        return refused(t, from, ATTEMPT, "nadie puede aprobar su propia solicitud", ctx);
+    }
+    if !a.may_decide(from) {
+        return refused(
+            t,
+            from,
+            ATTEMPT,
+            "usted no es el aprobador de esta solicitud ni su suplente designado",
+            ctx,
+        );
+    }
+    let token_ok = match &evidence.token {
+        Some(tok) if tok.purpose != TokenPurpose::Approval => Err(Refusal(
+            "la respuesta no usa el correo de solicitud de aprobación".into(),
+        )),
+        Some(tok) if tok.spent => Err(Refusal(
+            "el código de aprobación de ese correo ya fue usado o anulado".into(),
+        )),
+        _ => prove(from, t.number, evidence, rules),
+    };
+    if let Err(why) = token_ok {
+        return refused(t, from, ATTEMPT, &why.0, ctx);
+    }
+    let mut plan = on_answer(t, from, answer, ctx);
+    if let Some(decided) = plan.ticket.approval.as_ref().filter(|a| a.decided_by.is_some()) {
+        let approved = decided.status == ApprovalStatus::Approved;
+        plan.effects.push(super::Effect::SpendApprovalTokens);
+        plan.mail(MailOut {
+            kind: "decision_registrada",
+            template: "decision_registrada",
+            to: vec![from.to_owned()],
+            data: json!({
+                "approved": approved,
+                "reason": decided.reason,
+            }),
+            activity: 12,
+            description: "Aprobador informado de la decisión registrada".into(),
+        });
+    }
+    plan
+}
+
+const ATTEMPT: &str = "responder una solicitud de aprobación";
+
+/// An answer that came too late or too early: nothing changes, and whoever answered (the
+/// address in From, which a forger does not read) learns why and what to do.
+fn answer_without_effect(t: Ticket, from: &str, why: &str, _ctx: &Ctx<'_>) -> Plan {
+    let mut plan = Plan::new(t);
+    plan.event(
+        Some(12),
+        from,
+        "respuesta_sin_efecto",
+        format!("Respuesta de aprobación sin efecto: {why}"),
+    );
+    plan.mail(MailOut {
+        kind: "respuesta_sin_efecto",
+        template: "respuesta_sin_efecto",
+        to: vec![from.to_owned()],
+        data: json!({ "why": why }),
+        activity: 12,
+        description: "Aprobador informado: su respuesta no tuvo efecto".into(),
+    });
+    plan
+}
+
+/// A staff action that could not be verified changes nothing: it is recorded, and the person
+/// named in From is told (so a forgery in their name does not go unnoticed).
+pub fn refused(t: Ticket, from: &str, attempted: &str, why: &str, _ctx: &Ctx<'_>) -> Plan {
+    let mut plan = Plan::new(t);
+    plan.event(
+        None,
+        from,
+        "accion_rechazada",
+        format!("Acción rechazada ({attempted}): {why}"),
+    );
+    plan.mail(MailOut {
+        kind: "accion_no_verificada",
+        template: "accion_no_verificada",
+        to: vec![from.to_owned()],
+        data: json!({ "attempted": attempted, "why": why }),
+        activity: 13,
+        description: "Aviso de mensaje no verificado enviado a la persona nombrada".into(),
+    });
+    plan
 }
 
 /// Activity 12: a verified answer from the approver or substitute.
@@ -291,6 +469,7 @@ pub fn on_answer(t: Ticket, from: &str, answer: &ApprovalAnswer, ctx: &Ctx<'_>) 
             activity: 12,
             description: "Solicitante informado de la aprobación".into(),
         });
+        super::tramite::new_work_notice(&mut plan, &format!("Aprobada por {from}"), ctx);
     } else {
         a.status = ApprovalStatus::Rejected;
         let reason = a.reason.clone().unwrap_or_default();
@@ -314,26 +493,6 @@ pub fn on_answer(t: Ticket, from: &str, answer: &ApprovalAnswer, ctx: &Ctx<'_>) 
     plan
 }
 
-/// An answer that failed verification changes nothing; it is recorded and agents are told.
-pub fn on_refused(t: Ticket, from: &str, why: &str, ctx: &Ctx<'_>) -> Plan {
-    let mut plan = Plan::new(t);
-    plan.event(
-        Some(12),
-        from,
-        "seguridad",
-        format!("Respuesta de aprobación rechazada: {why}"),
-    );
-    plan.mail(MailOut {
-        kind: "alerta_seguridad",
-        template: "alerta_seguridad",
-        to: ctx.agents(),
-        data: json!({ "from": from, "why": why }),
-        activity: 12,
-        description: "Agentes avisados de una respuesta de aprobación no válida".into(),
-    });
-    plan
-}
-
 /// The approver's out-of-office answered the request: the substitute gets it too.
 pub fn on_out_of_office(t: Ticket, from: &str, ctx: &Ctx<'_>) -> Plan {
     let mut plan = Plan::new(t);
@@ -348,6 +507,17 @@ pub fn on_out_of_office(t: Ticket, from: &str, ctx: &Ctx<'_>) -> Plan {
         return plan;
     }
     let Some(sub) = a.substitute.clone() else {
+        let own = ctx
+            .directory
+            .person(from)
+            .and_then(|p| p.substitute.as_deref())
+            .is_some_and(|sub| not_the_requester(&plan.ticket, sub).is_err());
+        if own {
+            a.substitute_notified = true;
+            plan.ticket.approval = Some(a);
+            substitute_is_requester(&mut plan, from, ctx);
+            return plan;
+        }
         plan.event(
             Some(10),
             from,
@@ -368,7 +538,6 @@ pub fn on_out_of_office(t: Ticket, from: &str, ctx: &Ctx<'_>) -> Plan {
         recipients: vec![sub],
         reminder: false,
     });
-    let _ = ctx;
     plan
 }
 
@@ -570,5 +739,130 @@ mod tests {
             &w.ctx(),
         );
         assert_eq!(p2.mails().count(), 0);
+    }
+
+    fn approval_token(ticket: &Ticket, to: &str) -> Evidence {
+        Evidence {
+            token: Some(crate::domain::authority::IssuedToken {
+                ticket: ticket.number,
+                recipient: to.into(),
+                purpose: TokenPurpose::Approval,
+                spent: false,
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn approve() -> ApprovalAnswer {
+        ApprovalAnswer::Approve {
+            reason: String::new(),
+        }
+    }
+
+    fn refusals(plan: &Plan) -> usize {
+        plan.effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Event { kind: "accion_rechazada", .. }))
+            .count()
+    }
+
+    #[test]
+    fn a_token_works_only_for_the_person_it_was_sent_to() {
+        let w = World::new();
+        let t = vpn(&w, "jefe@example.test").ticket;
+        let rules = Rules::default();
+        // The substitute holding the approver's token, while the approver is present.
+        let forged = on_answer_mail(
+            t.clone(),
+            "suplente@example.test",
+            &approval_token(&t, "jefe@example.test"),
+            &approve(),
+            rules,
+            &w.ctx(),
+        );
+        assert_eq!(forged.ticket.status, Status::PendienteAprobacion);
+        assert_eq!(refusals(&forged), 1);
+        let warned: Vec<_> = forged.mails().map(|m| (m.template, m.to[0].as_str())).collect();
+        assert_eq!(warned, vec![("accion_no_verificada", "suplente@example.test")]);
+        let real = on_answer_mail(
+            t.clone(),
+            "jefe@example.test",
+            &approval_token(&t, "jefe@example.test"),
+            &approve(),
+            rules,
+            &w.ctx(),
+        );
+        assert_eq!(real.ticket.status, Status::TrabajoEnProgreso);
+        assert!(real.effects.contains(&Effect::SpendApprovalTokens));
+        let to: Vec<_> = real.mails().map(|m| m.template).collect();
+        assert!(to.contains(&"decision_registrada"), "{to:?}");
+        assert!(to.contains(&"nueva_solicitud"), "{to:?}");
+    }
+
+    #[test]
+    fn the_requester_never_approves_their_own_request() {
+        let w = World::new();
+        let mail = incoming(
+            "jefe@example.test",
+            "Acceso VPN",
+            "Necesito VPN.\nJustificación: viaje\nAprobador: jefe@example.test\n",
+        );
+        let plan = register(w.new_ticket(&mail), &mail, None, &w.ctx());
+        let a = plan.ticket.approval.as_ref().unwrap();
+        assert_eq!(a.status, ApprovalStatus::WaitingForApprover);
+        assert!(requested(&plan).is_empty());
+        assert!(plan.mails().any(|m| m.template == "aprobador_requerido"));
+        let mut fix = Plan::new(plan.ticket);
+        assert!(set_approver(&mut fix, "jefe@example.test", "agente1@example.test", &w.ctx()).is_err());
+    }
+
+    #[test]
+    fn an_away_approvers_substitute_who_is_the_requester_is_replaced_by_the_agents() {
+        let mut w = World::new();
+        w.set_away("jefe@example.test");
+        let mail = incoming(
+            "suplente@example.test",
+            "Acceso VPN",
+            "Necesito VPN.\nJustificación: viaje\nAprobador: jefe@example.test\n",
+        );
+        let plan = register(w.new_ticket(&mail), &mail, None, &w.ctx());
+        assert_eq!(requested(&plan), vec!["jefe@example.test"]);
+        assert!(plan
+            .mails()
+            .any(|m| m.template == "aprobador_requerido" && m.to == w.ctx().agents()));
+    }
+
+    #[test]
+    fn answers_on_closed_or_decided_requests_change_nothing_and_say_why() {
+        let w = World::new();
+        let t = vpn(&w, "jefe@example.test").ticket;
+        let ev = approval_token(&t, "jefe@example.test");
+        let no = on_answer_mail(
+            t.clone(),
+            "jefe@example.test",
+            &ev,
+            &ApprovalAnswer::Reject {
+                reason: "no".into(),
+            },
+            Rules::default(),
+            &w.ctx(),
+        );
+        assert_eq!(no.ticket.status, Status::Cerrado);
+        let late = on_answer_mail(no.ticket, "jefe@example.test", &ev, &approve(), Rules::default(), &w.ctx());
+        assert_eq!(late.ticket.status, Status::Cerrado);
+        assert_eq!(late.mails().next().unwrap().template, "respuesta_sin_efecto");
+    }
+
+    #[test]
+    fn closing_cancels_a_pending_approval() {
+        let w = World::new();
+        let t = vpn(&w, "jefe@example.test").ticket;
+        let mut plan = Plan::new(t);
+        plan.close(CloseReason::Cancelado, 16, "agente1@example.test", &w.ctx());
+        assert_eq!(
+            plan.ticket.approval.as_ref().unwrap().status,
+            ApprovalStatus::Cancelled
+        );
+        assert!(plan.effects.contains(&Effect::SpendApprovalTokens));
     }
 }

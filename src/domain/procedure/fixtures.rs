@@ -118,6 +118,15 @@ impl World {
         }
     }
 
+    /// `email` is away (from before the start, with no end).
+    pub fn set_away(&mut self, email: &str) {
+        let text = DIRECTORY.replace(
+            &format!("email = \"{email}\"\n"),
+            &format!("email = \"{email}\"\naway_from = \"2026-01-01\"\n"),
+        );
+        self.directory = Directory::from_toml(&text, "fixture").expect("fixture directory");
+    }
+
     pub fn at(&self, now: DateTime<Utc>) -> Ctx<'_> {
         Ctx {
             now,

@@ -238,6 +238,8 @@ pub enum Effect {
         reminder: bool,
     },
     ClearTimer(TimerKind),
+    /// The approval was decided or cancelled: every approval token of the ticket dies.
+    SpendApprovalTokens,
 }
 
 /// A ticket's new state and the side effects that go with it.
@@ -310,6 +312,18 @@ impl Plan {
             TimerKind::ApprovalOverdue,
         ] {
             self.clear_timer(k);
+        }
+        // A closed request waits on nobody: its approval leaves the digest and the panel, and
+        // an answer that arrives later finds nothing to decide.
+        if let Some(a) = self.ticket.approval.as_mut().filter(|a| a.is_open()) {
+            a.status = aprobacion::ApprovalStatus::Cancelled;
+            self.event(
+                Some(activity),
+                actor,
+                "aprobacion_cancelada",
+                "Aprobación pendiente anulada al cerrar el requerimiento",
+            );
+            self.effects.push(Effect::SpendApprovalTokens);
         }
     }
 

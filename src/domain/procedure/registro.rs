@@ -208,7 +208,9 @@ mod tests {
         assert_eq!(plan.ticket.status, Status::TrabajoEnProgreso);
         assert!(!plan.ticket.sla.is_paused());
         let templates: Vec<_> = plan.mails().map(|m| m.template).collect();
-        assert_eq!(templates, vec!["acuse_recibo"]);
+        assert_eq!(templates, vec!["acuse_recibo", "nueva_solicitud"]);
+        let notice = plan.mails().nth(1).unwrap();
+        assert_eq!(notice.to, w.ctx().agents());
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! of their mail. Text without commands is a public answer to the requester; `#nota` never
 //! leaves the help desk.
 
+use super::aprobacion::ApprovalStatus;
 use super::{cierre, registro, verificacion, Ctx, Incoming, MailOut, Plan, Ticket};
+use crate::domain::authority::Refusal;
+use crate::domain::catalog::ApprovalKind;
 use crate::domain::text::{parse_commands, Command};
 use crate::domain::ticket::{CloseReason, Status};
 use serde_json::json;
@@ -12,6 +15,83 @@ pub fn is_agent(from: &str, ctx: &Ctx<'_>) -> bool {
     ctx.directory
         .person(from)
         .is_some_and(|p| p.works_tickets())
+}
+
+/// Activity 13: the ticket is ready to be worked and nobody has it yet — the agents are told,
+/// with everything they need to act, and can answer that mail with their commands.
+pub fn new_work_notice(plan: &mut Plan, why: &str, ctx: &Ctx<'_>) {
+    if plan.ticket.assignee.is_some() {
+        return;
+    }
+    let service = plan
+        .ticket
+        .service
+        .as_deref()
+        .and_then(|c| ctx.catalog.by_code_or_name(c));
+    let target_hours = plan.ticket.sla.target_secs as f64 / 3600.0;
+    let due = plan
+        .ticket
+        .sla
+        .deadline(ctx.calendar)
+        .map(crate::clock::local_display);
+    plan.mail(MailOut {
+        kind: "nueva_solicitud",
+        template: "nueva_solicitud",
+        to: ctx.agents(),
+        data: json!({
+            "why": why,
+            "service_name": service.map(|s| s.name.clone()),
+            "target_hours": target_hours,
+            "due": due,
+            "attachments": plan.ticket.attachments,
+        }),
+        activity: 13,
+        description: "Agentes avisados de trabajo nuevo".into(),
+    });
+}
+
+/// A staff member's mail that could not be verified (see `domain::authority`): nothing
+/// changes; the attempt is recorded and the person named in From is told.
+pub fn on_unproven_staff(t: Ticket, mail: &Incoming, why: &Refusal, ctx: &Ctx<'_>) -> Plan {
+    let parsed = parse_commands(&mail.text);
+    let attempted = if parsed.commands.is_empty() {
+        "responder al solicitante desde la mesa de ayuda".to_owned()
+    } else {
+        let names: Vec<String> = parsed.commands.iter().map(name).collect();
+        format!("ejecutar {}", names.join(", "))
+    };
+    super::aprobacion::refused(t, &mail.from, &attempted, &why.0, ctx)
+}
+
+/// Someone who is neither the requester nor help-desk staff wrote on the ticket: the message
+/// is kept and shown to whoever works the ticket, marked as a third party's, and changes
+/// nothing (no fields, no survey, no reopening).
+pub fn on_third_party(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> Plan {
+    let mut plan = Plan::new(t);
+    plan.event(
+        Some(13),
+        &mail.from,
+        "mensaje_tercero",
+        format!(
+            "Mensaje de {}, que no es el solicitante ni personal de la mesa de ayuda: no cambia el requerimiento",
+            mail.from
+        ),
+    );
+    let to = plan
+        .ticket
+        .assignee
+        .clone()
+        .map(|a| vec![a])
+        .unwrap_or_else(|| ctx.agents());
+    plan.mail(MailOut {
+        kind: "mensaje_tercero",
+        template: "mensaje_tercero",
+        to,
+        data: json!({ "text": mail.text, "from": mail.from, "from_name": mail.from_name }),
+        activity: 13,
+        description: "Mensaje de un tercero mostrado al responsable".into(),
+    });
+    plan
 }
 
 pub fn on_agent_reply(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> Plan {
@@ -81,6 +161,20 @@ fn name(cmd: &Command) -> String {
     }
 }
 
+/// Activities 12–16: no solution and no change while the approver has not said yes.
+fn not_waiting_on_approval(plan: &Plan, command: &str) -> Result<(), String> {
+    match plan.ticket.approval.as_ref().map(|a| a.status) {
+        Some(ApprovalStatus::WaitingForApprover | ApprovalStatus::Pending) => Err(format!(
+            "{command}: el requerimiento espera aprobación; no puede resolverse antes (#cerrar \
+             lo cierra y anula la aprobación)"
+        )),
+        Some(ApprovalStatus::Rejected) => Err(format!(
+            "{command}: la solicitud fue rechazada por el aprobador"
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn apply(plan: &mut Plan, cmd: &Command, agent: &str, ctx: &Ctx<'_>) -> Result<(), String> {
     match cmd {
         Command::Assign { email } => {
@@ -110,7 +204,20 @@ fn apply(plan: &mut Plan, cmd: &Command, agent: &str, ctx: &Ctx<'_>) -> Result<(
             })?;
             let first_time = plan.ticket.service.is_none();
             registro::categorise(plan, s, agent, ctx);
-            if first_time && plan.ticket.status == Status::Registrado {
+            let approved = plan
+                .ticket
+                .approval
+                .as_ref()
+                .is_some_and(|a| a.status == ApprovalStatus::Approved && a.kind == s.approval);
+            let needs_approval = s.approval != ApprovalKind::None && !approved;
+            // Activity 9 again: a service that needs approval is not worked before it has one.
+            let workable = matches!(
+                plan.ticket.status,
+                Status::Registrado | Status::TrabajoEnProgreso
+            );
+            if (first_time && plan.ticket.status == Status::Registrado)
+                || (needs_approval && workable)
+            {
                 verificacion::verify(plan, s, ctx);
             }
         }
@@ -132,6 +239,7 @@ fn apply(plan: &mut Plan, cmd: &Command, agent: &str, ctx: &Ctx<'_>) -> Result<(
             );
         }
         Command::Change { id } => {
+            not_waiting_on_approval(plan, "#cambio")?;
             plan.ticket.change_id = Some(id.clone());
             plan.event(
                 Some(14),
@@ -149,7 +257,10 @@ fn apply(plan: &mut Plan, cmd: &Command, agent: &str, ctx: &Ctx<'_>) -> Result<(
                 description: format!("Requerimiento cerrado asociado al cambio {id}"),
             });
         }
-        Command::Resolve { text } => cierre::resolve(plan, text, agent, ctx),
+        Command::Resolve { text } => {
+            not_waiting_on_approval(plan, "#resolver")?;
+            cierre::resolve(plan, text, agent, ctx)
+        }
         Command::Close { reason } => {
             plan.close(CloseReason::Cancelado, 16, agent, ctx);
             plan.mail(MailOut {
@@ -254,5 +365,94 @@ mod tests {
             Some(crate::domain::text::Priority::Alta)
         );
         assert_eq!(plan.ticket.sla.target_secs, 4 * 3600);
+    }
+
+    fn vpn_pending(w: &World) -> Ticket {
+        let mail = incoming(
+            "ana@example.test",
+            "Acceso VPN",
+            "Necesito VPN.\nJustificación: viaje\nAprobador: jefe@example.test\n",
+        );
+        super::super::registro::register(w.new_ticket(&mail), &mail, None, &w.ctx()).ticket
+    }
+
+    #[test]
+    fn no_solution_or_change_while_the_approver_has_not_decided() {
+        let w = World::new();
+        for cmd in ["#resolver listo", "#cambio CHG-1"] {
+            let plan = on_agent_reply(
+                vpn_pending(&w),
+                &incoming("agente1@example.test", "RE", cmd),
+                &w.ctx(),
+            );
+            assert_eq!(plan.ticket.status, Status::PendienteAprobacion, "{cmd}");
+            let m = plan.mails().next().unwrap();
+            assert_eq!(m.template, "comando_invalido");
+            assert!(m.data["errors"][0]
+                .as_str()
+                .unwrap()
+                .contains("espera aprobación"));
+        }
+        let closed = on_agent_reply(
+            vpn_pending(&w),
+            &incoming("agente1@example.test", "RE", "#cerrar duplicado"),
+            &w.ctx(),
+        );
+        assert_eq!(closed.ticket.status, Status::Cerrado);
+        assert_eq!(
+            closed.ticket.approval.unwrap().status,
+            ApprovalStatus::Cancelled
+        );
+    }
+
+    #[test]
+    fn moving_to_a_service_that_needs_approval_asks_for_it() {
+        let w = World::new();
+        let t = working_ticket(&w);
+        assert_eq!(t.status, Status::TrabajoEnProgreso);
+        let mut t = t;
+        t.merge_fields([("Justificación", "viaje"), ("Aprobador", "jefe@example.test")]);
+        let plan = on_agent_reply(
+            t,
+            &incoming("agente1@example.test", "RE", "#servicio VPN"),
+            &w.ctx(),
+        );
+        assert_eq!(plan.ticket.status, Status::PendienteAprobacion);
+        assert!(plan
+            .effects
+            .iter()
+            .any(|e| matches!(e, super::super::Effect::RequestApproval { .. })));
+    }
+
+    #[test]
+    fn more_information_on_an_approved_request_does_not_ask_the_approver_again() {
+        let w = World::new();
+        let t = vpn_pending(&w);
+        let approved = super::super::aprobacion::on_answer(
+            t,
+            "jefe@example.test",
+            &crate::domain::text::ApprovalAnswer::Approve {
+                reason: String::new(),
+            },
+            &w.ctx(),
+        )
+        .ticket;
+        let asked = on_agent_reply(
+            approved,
+            &incoming("agente1@example.test", "RE", "#pendiente ¿Qué equipo?"),
+            &w.ctx(),
+        )
+        .ticket;
+        assert_eq!(asked.status, Status::PendientePorUsuario);
+        let answered = super::super::verificacion::on_user_information(
+            asked,
+            &incoming("ana@example.test", "RE", "Equipo PC-0456"),
+            &w.ctx(),
+        );
+        assert_eq!(answered.ticket.status, Status::TrabajoEnProgreso);
+        assert!(!answered
+            .effects
+            .iter()
+            .any(|e| matches!(e, super::super::Effect::RequestApproval { .. })));
     }
 }

@@ -45,7 +45,10 @@ pub fn verify(plan: &mut Plan, s: &Service, ctx: &Ctx<'_>) {
             "Información recibida a tiempo: el tiempo de solución se reanuda",
         );
     }
-    if s.approval != ApprovalKind::None {
+    let already_approved = plan.ticket.approval.as_ref().is_some_and(|a| {
+        a.status == aprobacion::ApprovalStatus::Approved && a.kind == s.approval
+    });
+    if s.approval != ApprovalKind::None && !already_approved {
         plan.event(
             Some(9),
             "sistema",
@@ -54,13 +57,30 @@ pub fn verify(plan: &mut Plan, s: &Service, ctx: &Ctx<'_>) {
         );
         aprobacion::start(plan, s, ctx);
     } else {
-        plan.event(
-            Some(9),
-            "sistema",
-            "sin_aprobacion",
-            "No requiere aprobación",
-        );
+        let why = if already_approved {
+            // The approver already said yes; more information from the user does not ask
+            // them again.
+            plan.event(
+                Some(9),
+                "sistema",
+                "ya_aprobado",
+                "La aprobación ya fue otorgada; no se solicita de nuevo",
+            );
+            "Información completada; la aprobación ya había sido otorgada"
+        } else {
+            plan.event(
+                Some(9),
+                "sistema",
+                "sin_aprobacion",
+                "No requiere aprobación",
+            );
+            "Solicitud completa; no requiere aprobación"
+        };
+        let was = plan.ticket.status;
         plan.set_status(Status::TrabajoEnProgreso, 13, "sistema");
+        if was != Status::TrabajoEnProgreso {
+            super::tramite::new_work_notice(plan, why, ctx);
+        }
     }
 }
 

@@ -1,0 +1,253 @@
+//! Who may change a ticket, and what proves it. A From header proves nothing: a staff action
+//! (an agent's command or public answer, an approval answer, a request registered on someone
+//! else's behalf) counts only when the From address is that staff member's **and** the mail
+//! carries proof — the personal reply token we sent to that person about that ticket, or our own
+//! MTA's authentication of the sender. The same rules serve every channel (mail, panel, CLI):
+//! each adapter gathers its [`Evidence`], the procedure asks this module.
+
+use super::text::canonical_address;
+use super::ticket::TicketNumber;
+
+/// Why a token was issued: approval tokens decide once; reply tokens let a staff member act on
+/// the ticket they were told about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPurpose {
+    Approval,
+    Reply,
+}
+
+impl TokenPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenPurpose::Approval => "aprobacion",
+            TokenPurpose::Reply => "respuesta",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TokenPurpose> {
+        [TokenPurpose::Approval, TokenPurpose::Reply]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+}
+
+/// A token the mail came back with that matched one we issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    pub ticket: TicketNumber,
+    /// The one person it was sent to.
+    pub recipient: String,
+    pub purpose: TokenPurpose,
+    /// Used (an approval decided with it) or revoked (its approval cancelled).
+    pub spent: bool,
+}
+
+/// What an inbound mail (or a panel session) offers as proof of its sender.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Evidence {
+    pub token: Option<IssuedToken>,
+    /// The mail carried something shaped like a token that we never issued.
+    pub unknown_token: bool,
+    /// Our MTA vouched for the From domain: the topmost Authentication-Results with the trusted
+    /// authserv-id passed, or Exchange marked the mail as internal.
+    pub header_authenticated: bool,
+}
+
+/// The `[security]` rules that apply to every channel.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rules {
+    /// `require_authentication_results`: header authentication on top of the token.
+    pub require_header_authentication: bool,
+}
+
+/// Why a staff action was not accepted, in words the person named in From can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal(pub String);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn refuse(why: &str) -> Result<(), Refusal> {
+    Err(Refusal(why.to_owned()))
+}
+
+/// Whether `from` proved to be themselves for an action on `ticket`.
+pub fn prove(
+    from: &str,
+    ticket: TicketNumber,
+    e: &Evidence,
+    rules: Rules,
+) -> Result<(), Refusal> {
+    let token = token_for(from, ticket, e);
+    if rules.require_header_authentication {
+        if !e.header_authenticated {
+            return refuse(NO_HEADER_AUTH);
+        }
+        return token;
+    }
+    if e.header_authenticated {
+        return Ok(());
+    }
+    token
+}
+
+/// A new mail on nobody's ticket (an agent registering a phone request): there is no token to
+/// answer, so only our MTA's authentication of the sender counts.
+pub fn prove_without_ticket(e: &Evidence) -> Result<(), Refusal> {
+    if e.header_authenticated {
+        Ok(())
+    } else {
+        refuse(NO_HEADER_AUTH)
+    }
+}
+
+const NO_HEADER_AUTH: &str =
+    "el servidor de correo de la entidad no confirmó la autenticidad del remitente (DMARC/DKIM)";
+
+fn token_for(from: &str, ticket: TicketNumber, e: &Evidence) -> Result<(), Refusal> {
+    match &e.token {
+        Some(t) if t.ticket != ticket => {
+            refuse("el código de respuesta del mensaje pertenece a otro requerimiento")
+        }
+        Some(t) if canonical_address(&t.recipient) != canonical_address(from) => {
+            refuse("el código de respuesta del mensaje fue enviado a otra persona")
+        }
+        Some(_) => Ok(()),
+        None if e.unknown_token => refuse("el código de respuesta del mensaje no es válido"),
+        None => refuse(
+            "el mensaje no responde a un correo que la mesa de ayuda le haya enviado sobre este \
+             requerimiento",
+        ),
+    }
+}
+
+/// Who someone is on one ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// The person who asked: adds information, answers the survey, says it is not resolved.
+    Requester,
+    /// Help-desk staff, proven; may command the ticket.
+    Staff,
+    /// Help-desk staff by the directory, but without proof: the action is refused.
+    UnprovenStaff(Refusal),
+    /// Anyone else: the message is kept on the ticket and changes nothing.
+    ThirdParty,
+}
+
+/// `is_staff`: the directory gives `from` a role that works tickets.
+pub fn standing(
+    from: &str,
+    requester: &str,
+    ticket: TicketNumber,
+    is_staff: bool,
+    e: &Evidence,
+    rules: Rules,
+) -> Standing {
+    if canonical_address(from) == canonical_address(requester) {
+        return Standing::Requester;
+    }
+    if !is_staff {
+        return Standing::ThirdParty;
+    }
+    match prove(from, ticket, e, rules) {
+        Ok(()) => Standing::Staff,
+        Err(r) => Standing::UnprovenStaff(r),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: TicketNumber = TicketNumber(8);
+    const LAURA: &str = "laura.rojas@example.test";
+
+    fn token(ticket: i64, to: &str) -> Evidence {
+        Evidence {
+            token: Some(IssuedToken {
+                ticket: TicketNumber(ticket),
+                recipient: to.into(),
+                purpose: TokenPurpose::Reply,
+                spent: false,
+            }),
+            ..Default::default()
+        }
+    }
+
+    const OPEN: Rules = Rules {
+        require_header_authentication: false,
+    };
+    const STRICT: Rules = Rules {
+        require_header_authentication: true,
+    };
+
+    #[test]
+    fn a_from_header_alone_proves_nothing() {
+        assert!(prove(LAURA, T, &Evidence::default(), OPEN).is_err());
+    }
+
+    #[test]
+    fn the_token_sent_to_that_person_about_that_ticket_proves_them() {
+        assert!(prove(LAURA, T, &token(8, LAURA), OPEN).is_ok());
+        assert!(prove("Laura.Rojas@Example.test", T, &token(8, LAURA), OPEN).is_ok());
+    }
+
+    #[test]
+    fn someone_elses_token_or_another_tickets_token_does_not() {
+        let other = prove(LAURA, T, &token(8, "miguel@example.test"), OPEN).unwrap_err();
+        assert!(other.0.contains("otra persona"));
+        let elsewhere = prove(LAURA, T, &token(9, LAURA), OPEN).unwrap_err();
+        assert!(elsewhere.0.contains("otro requerimiento"));
+    }
+
+    #[test]
+    fn header_authentication_alone_suffices_unless_both_are_required() {
+        let headers = Evidence {
+            header_authenticated: true,
+            ..Default::default()
+        };
+        assert!(prove(LAURA, T, &headers, OPEN).is_ok());
+        assert!(prove(LAURA, T, &headers, STRICT).is_err());
+        let both = Evidence {
+            header_authenticated: true,
+            ..token(8, LAURA)
+        };
+        assert!(prove(LAURA, T, &both, STRICT).is_ok());
+        assert!(prove(LAURA, T, &token(8, LAURA), STRICT).is_err());
+    }
+
+    #[test]
+    fn a_new_mail_needs_header_authentication() {
+        assert!(prove_without_ticket(&Evidence::default()).is_err());
+        assert!(prove_without_ticket(&Evidence {
+            header_authenticated: true,
+            ..Default::default()
+        })
+        .is_ok());
+    }
+
+    #[test]
+    fn standing_on_a_ticket() {
+        let ana = "ana@example.test";
+        let none = Evidence::default();
+        assert_eq!(
+            standing(ana, ana, T, false, &none, OPEN),
+            Standing::Requester
+        );
+        assert_eq!(
+            standing("mallory@example.test", ana, T, false, &none, OPEN),
+            Standing::ThirdParty
+        );
+        assert!(matches!(
+            standing(LAURA, ana, T, true, &none, OPEN),
+            Standing::UnprovenStaff(_)
+        ));
+        assert_eq!(
+            standing(LAURA, ana, T, true, &token(8, LAURA), OPEN),
+            Standing::Staff
+        );
+    }
+}
