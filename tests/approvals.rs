@@ -97,7 +97,7 @@ fn security_events(t: &Value) -> usize {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["kind"] == "seguridad")
+        .filter(|e| e["kind"] == "accion_rechazada")
         .count()
 }
 
@@ -192,19 +192,12 @@ async fn missing_approver_is_chosen_by_an_agent(w: World) {
         w.cli().ticket(&id)["approval"]["status"],
         "esperando_aprobador"
     );
-    let d = Draft::new(
-        "Laura Rojas <laura.rojas@example.test>",
-        "",
-        "#aprobador hernan.quintero@example.test",
-    );
-    let subject = format!("RE: {}", notice.subject);
-    mail::send(
+    // The agent answers the notice she received: its Reply-To carries her personal token.
+    mail::reply(
         w.mail.smtp_port,
-        &Draft {
-            subject: &subject,
-            in_reply_to: Some(notice.message_id.clone()),
-            ..d
-        },
+        "Laura Rojas <laura.rojas@example.test>",
+        &notice,
+        "#aprobador hernan.quintero@example.test",
     )
     .await;
     let req = approval_mail(&w, "hernan.quintero@example.test", &id).await;
@@ -263,10 +256,25 @@ async fn forged_answers_are_refused(w: World) {
     .await;
     assert_eq!(t["status"], "pendiente_aprobacion");
     assert_eq!(t["approval"]["status"], "pendiente");
-    mail::wait_for(w.mail.imap_port, AGENT, WAIT, "agents warned", |m| {
-        m.subject.contains("no válida")
-    })
+    // The people named in From are told, the approver once an hour however many forgeries.
+    let warning = |m: &InboundMail| {
+        m.subject.contains("no pudimos verificar") && tag(m).as_deref() == Some(id.as_str())
+    };
+    mail::wait_for(w.mail.imap_port, BOSS, WAIT, "approver warned", warning).await;
+    mail::wait_for(
+        w.mail.imap_port,
+        CARLOS_ADDR,
+        WAIT,
+        "requester warned",
+        warning,
+    )
     .await;
+    let boss_warnings = mail::inbox(w.mail.imap_port, BOSS)
+        .await
+        .iter()
+        .filter(|m| warning(m))
+        .count();
+    assert_eq!(boss_warnings, 1);
 }
 
 async fn a_token_from_another_ticket_is_refused(w: World) {

@@ -52,6 +52,21 @@ async fn reply(w: &World, from: &str, parent: &InboundMail, body: &str) {
     mail::send(w.mail.smtp_port, &d).await;
 }
 
+/// The new-work notice an agent received about ticket `id`.
+async fn notice(w: &World, agent: &str, id: &str) -> InboundMail {
+    inbox_with(w, agent, "new-work notice", |m| {
+        m.subject.contains("Nueva solicitud") && tag(m).as_deref() == Some(id)
+    })
+    .await
+}
+
+/// An agent answers the notice they received about `id` (its Reply-To is their own).
+async fn agent_reply(w: &World, agent: &str, id: &str, body: &str) {
+    let mailbox = agent.rsplit('<').next().unwrap_or(agent).trim_end_matches('>');
+    let n = notice(w, mailbox, id).await;
+    mail::reply(w.mail.smtp_port, agent, &n, body).await;
+}
+
 async fn wait_status(w: &World, id: &str, status: &str) -> Value {
     eventually(WAIT, &format!("{id} in status {status}"), || async {
         let t = w.cli().ticket(id);
@@ -166,12 +181,12 @@ async fn silence_for_three_business_days_closes_with_a_mail(w: World) {
 
 async fn agent_note_stays_internal_and_change_closes(w: World) {
     let _d = w.spawn_daemon();
-    let (id, ack) = request(&w, "Instalación de impresora", COMPLETE).await;
+    let (id, _ack) = request(&w, "Instalación de impresora", COMPLETE).await;
     wait_status(&w, &id, "trabajo_en_progreso").await;
-    reply(
+    agent_reply(
         &w,
         AGENT,
-        &ack,
+        &id,
         "#nota El usuario pide que sea después de las 3 pm",
     )
     .await;
@@ -179,7 +194,7 @@ async fn agent_note_stays_internal_and_change_closes(w: World) {
         (events_of(&w.cli().ticket(&id), "nota") == 1).then_some(())
     })
     .await;
-    reply(&w, AGENT, &ack, "#cambio CHG-0042").await;
+    agent_reply(&w, AGENT, &id, "#cambio CHG-0042").await;
     let t = wait_status(&w, &id, "cerrado").await;
     assert_eq!(t["close_reason"], "cambio");
     assert_eq!(t["change_id"], "CHG-0042");
@@ -199,12 +214,12 @@ async fn agent_note_stays_internal_and_change_closes(w: World) {
 
 async fn resolution_survey_and_auto_close(w: World) {
     let _d = w.spawn_daemon();
-    let (id, ack) = request(&w, "Instalación de impresora", COMPLETE).await;
+    let (id, _ack) = request(&w, "Instalación de impresora", COMPLETE).await;
     wait_status(&w, &id, "trabajo_en_progreso").await;
-    reply(
+    agent_reply(
         &w,
         AGENT,
-        &ack,
+        &id,
         "#resolver Impresora instalada y probada con página de prueba",
     )
     .await;
@@ -234,12 +249,12 @@ async fn resolution_survey_and_auto_close(w: World) {
 
 async fn not_resolved_reopens(w: World) {
     let _d = w.spawn_daemon();
-    let (id, ack) = request(&w, "Instalación de impresora", COMPLETE).await;
+    let (id, _ack) = request(&w, "Instalación de impresora", COMPLETE).await;
     wait_status(&w, &id, "trabajo_en_progreso").await;
-    reply(
+    agent_reply(
         &w,
         AGENT,
-        &ack,
+        &id,
         "#asignar miguel.torres@example.test\n#resolver Listo",
     )
     .await;
@@ -332,9 +347,9 @@ async fn commands_from_a_non_agent_do_nothing(w: World) {
 
 async fn sla_alerts_reach_the_escalation_chain_once(w: World) {
     let _d = w.spawn_daemon();
-    let (id, ack) = request(&w, "Instalación de impresora", COMPLETE).await;
+    let (id, _ack) = request(&w, "Instalación de impresora", COMPLETE).await;
     wait_status(&w, &id, "trabajo_en_progreso").await;
-    reply(&w, AGENT, &ack, &format!("#asignar {SPECIALIST}")).await;
+    agent_reply(&w, AGENT, &id, &format!("#asignar {SPECIALIST}")).await;
     let t = eventually(WAIT, "assigned", || async {
         let t = w.cli().ticket(&id);
         (t["assignee"] == SPECIALIST).then_some(t)
@@ -414,7 +429,11 @@ async fn catalogue_by_mail_incidents_and_phone_requests(w: World) {
         m.subject.contains("[INC-")
     })
     .await;
-    let phone = Draft::new(AGENT, "Solicitud telefónica", "#solicitante diana.lopez@example.test\nInstalación de impresora\nNúmero de equipo: PC-9\nUbicación: Piso 8");
+    // Our MTA vouches for the agent: a new mail has no token to answer.
+    let phone = Draft {
+        extra_headers: TRUSTED_PASS,
+        ..Draft::new(AGENT, "Solicitud telefónica", "#solicitante diana.lopez@example.test\nInstalación de impresora\nNúmero de equipo: PC-9\nUbicación: Piso 8")
+    };
     mail::send(w.mail.smtp_port, &phone).await;
     let ack = inbox_with(
         &w,
@@ -435,7 +454,7 @@ async fn catalogue_by_mail_incidents_and_phone_requests(w: World) {
 async fn a_reply_to_a_closed_ticket_opens_a_new_one(w: World) {
     let _d = w.spawn_daemon();
     let (id, ack) = request(&w, "Instalación de impresora", COMPLETE).await;
-    reply(&w, AGENT, &ack, "#cerrar duplicado").await;
+    agent_reply(&w, AGENT, &id, "#cerrar duplicado").await;
     wait_status(&w, &id, "cerrado").await;
     reply(
         &w,
@@ -453,7 +472,10 @@ async fn a_reply_to_a_closed_ticket_opens_a_new_one(w: World) {
     assert_eq!(new["related_ticket"], id.as_str());
 }
 
-on_both_databases!(with_procedure;
+const TRUSTED_PASS: &str =
+    "Authentication-Results: mx.example.test; dmarc=pass header.from=example.test\r\n";
+
+on_both_databases!(with_procedure_trusting_mta;
     complete_request_goes_to_work,
     incomplete_request_waits_on_the_user_until_completed,
     silence_for_three_business_days_closes_with_a_mail,

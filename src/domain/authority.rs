@@ -75,12 +75,7 @@ fn refuse(why: &str) -> Result<(), Refusal> {
 }
 
 /// Whether `from` proved to be themselves for an action on `ticket`.
-pub fn prove(
-    from: &str,
-    ticket: TicketNumber,
-    e: &Evidence,
-    rules: Rules,
-) -> Result<(), Refusal> {
+pub fn prove(from: &str, ticket: TicketNumber, e: &Evidence, rules: Rules) -> Result<(), Refusal> {
     let token = token_for(from, ticket, e);
     if rules.require_header_authentication {
         if !e.header_authenticated {

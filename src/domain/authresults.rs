@@ -127,7 +127,11 @@ mod tests {
             "evil.example; dmarc=pass header.from=hacienda.test".to_owned(),
             "mx.hacienda.test; dmarc=pass header.from=hacienda.test".to_owned(),
         ];
-        assert!(!passes(&foreign_on_top, "mx.hacienda.test", "hacienda.test"));
+        assert!(!passes(
+            &foreign_on_top,
+            "mx.hacienda.test",
+            "hacienda.test"
+        ));
     }
 
     #[test]

@@ -71,6 +71,8 @@ pub struct InboundMail {
     pub references: Vec<String>,
     pub thread_index: Option<String>,
     pub from: Option<Mailbox>,
+    /// Where the sender wants answers; our own mail to staff puts a personal token here.
+    pub reply_to: Option<Mailbox>,
     pub to: Vec<Mailbox>,
     pub cc: Vec<Mailbox>,
     /// One line: no control characters, whitespace runs collapsed.
@@ -193,6 +195,7 @@ fn read(raw: &[u8]) -> Result<InboundMail, Unreadable> {
         references: id_list(msg.references()),
         thread_index: header("Thread-Index"),
         from: Some(from),
+        reply_to: addresses(msg.reply_to()).into_iter().next(),
         to: addresses(msg.to()),
         cc: addresses(msg.cc()),
         subject: msg.subject().map(clean_line).unwrap_or_default(),

@@ -48,9 +48,7 @@ fn header_authenticated(mail: &InboundMail, proc: &Procedure) -> bool {
         .security
         .trusted_authserv_id
         .as_deref()
-        .is_some_and(|trusted| {
-            authresults::passes(&mail.authentication_results, trusted, domain)
-        });
+        .is_some_and(|trusted| authresults::passes(&mail.authentication_results, trusted, domain));
     let by_exchange = proc.security.exchange_internal
         && authresults::exchange_internal(mail.exchange_auth_as.as_deref());
     by_results || by_exchange

@@ -2,8 +2,8 @@
 //! or a reply on a ticket from its requester or from an agent.
 
 use super::{apply, load_ticket, Procedure};
-use crate::domain::procedure::registro::{self, NewMail};
 use crate::domain::authority::{self, Evidence, Standing};
+use crate::domain::procedure::registro::{self, NewMail};
 use crate::domain::procedure::{
     cierre, tramite, verificacion, Ctx, Effect, Incoming, Plan, Ticket,
 };
@@ -114,7 +114,14 @@ pub async fn open(
                 .map(|r| r.0)
                 .unwrap_or_default();
             tracing::warn!(from = %inc.from, "phone request (#solicitante) from an unverified sender not registered");
-            messages::assign(conn, message_row, inc.attachments > 0, None, UNVERIFIED_KIND).await?;
+            messages::assign(
+                conn,
+                message_row,
+                inc.attachments > 0,
+                None,
+                UNVERIFIED_KIND,
+            )
+            .await?;
             if !messages::sent_since(conn, None, UNVERIFIED_KIND, &inc.from, at - 3600).await? {
                 let n = Notice::ticketless(
                     UNVERIFIED_KIND,
@@ -232,14 +239,26 @@ pub async fn reply(
         Standing::Staff => tramite::on_agent_reply(ticket, &inc, ctx),
         Standing::UnprovenStaff(why) => {
             tracing::warn!(ticket = %n, from = %inc.from, why = %why, "staff action refused: sender not verified");
-            messages::assign(conn, message_row, inc.attachments > 0, Some(n), "accion_rechazada")
-                .await?;
+            messages::assign(
+                conn,
+                message_row,
+                inc.attachments > 0,
+                Some(n),
+                "accion_rechazada",
+            )
+            .await?;
             tramite::on_unproven_staff(ticket, &inc, &why, ctx)
         }
         Standing::ThirdParty => {
             tracing::info!(ticket = %n, from = %inc.from, "message from a third party kept; it changes nothing");
-            messages::assign(conn, message_row, inc.attachments > 0, Some(n), "mensaje_tercero")
-                .await?;
+            messages::assign(
+                conn,
+                message_row,
+                inc.attachments > 0,
+                Some(n),
+                "mensaje_tercero",
+            )
+            .await?;
             tramite::on_third_party(ticket, &inc, ctx)
         }
         Standing::Requester => {
@@ -321,14 +340,8 @@ async fn skip_repeated_answers(
         if m.to.len() != 1 || m.to[0] != sender {
             continue;
         }
-        let sent = messages::sent_since(
-            conn,
-            Some(plan.ticket.number),
-            m.kind,
-            sender,
-            at - 3600,
-        )
-        .await?;
+        let sent =
+            messages::sent_since(conn, Some(plan.ticket.number), m.kind, sender, at - 3600).await?;
         if sent {
             repeated.push(m.kind);
         }

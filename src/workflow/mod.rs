@@ -8,10 +8,10 @@ pub mod mail_in;
 pub mod sweep;
 
 use crate::config::Config;
+use crate::domain::authority::TokenPurpose;
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::catalog::Catalog;
 use crate::domain::directory::Directory;
-use crate::domain::authority::TokenPurpose;
 use crate::domain::procedure::{Ctx, Effect, Plan, Policy, Ticket, TimerKind};
 use crate::domain::text::canonical_address;
 use crate::domain::ticket::TicketNumber;
@@ -354,7 +354,9 @@ async fn request_details(conn: &mut Conn, n: TicketNumber) -> Result<Value, sqlx
 
 fn human_size(bytes: i64) -> String {
     match bytes {
-        b if b >= 1024 * 1024 => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)).replace('.', ","),
+        b if b >= 1024 * 1024 => {
+            format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)).replace('.', ",")
+        }
         b if b >= 1024 => format!("{} KB", b / 1024),
         b => format!("{b} bytes"),
     }

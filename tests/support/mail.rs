@@ -73,6 +73,24 @@ fn bare(addr: &str) -> String {
     }
 }
 
+/// Answers `parent` as a mail client's Reply does: to its Reply-To (else its From), subject
+/// "RE: …", threaded with In-Reply-To. Returns the Message-ID.
+pub async fn reply(smtp_port: u16, from: &str, parent: &InboundMail, body: &str) -> String {
+    let to = parent
+        .reply_to
+        .as_ref()
+        .or(parent.from.as_ref())
+        .map(|m| m.email.clone())
+        .expect("the mail has someone to answer");
+    let subject = format!("RE: {}", parent.subject);
+    let d = Draft {
+        to: &to,
+        in_reply_to: Some(parent.message_id.clone()),
+        ..Draft::new(from, &subject, body)
+    };
+    send(smtp_port, &d).await
+}
+
 /// Sends over SMTP to the test server; returns the Message-ID.
 pub async fn send(smtp_port: u16, draft: &Draft<'_>) -> String {
     let (id, raw) = draft.render();

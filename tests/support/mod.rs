@@ -70,6 +70,16 @@ impl World {
         Self::build(kind, &paths, extra).await
     }
 
+    /// [`World::with_procedure`] whose MTA is `mx.example.test`: a topmost
+    /// `Authentication-Results: mx.example.test; dmarc=pass …` authenticates the sender.
+    pub async fn with_procedure_trusting_mta(kind: DbKind) -> Option<World> {
+        Self::with_procedure_and(
+            kind,
+            "[security]\ntrusted_authserv_id = \"mx.example.test\"\n",
+        )
+        .await
+    }
+
     pub async fn with_extra_config(kind: DbKind, extra: &str) -> Option<World> {
         Self::build(kind, "", extra).await
     }

@@ -83,7 +83,10 @@ impl Approval {
     /// them (the approver away, or answering with an out-of-office).
     pub fn may_decide(&self, from: &str) -> bool {
         let from = canonical_address(from);
-        let substitute = self.substitute.as_ref().filter(|_| self.substitute_notified);
+        let substitute = self
+            .substitute
+            .as_ref()
+            .filter(|_| self.substitute_notified);
         [self.approver.as_ref(), substitute]
             .into_iter()
             .flatten()
@@ -296,12 +299,7 @@ pub fn on_answer_mail(
     ctx: &Ctx<'_>,
 ) -> Plan {
     let Some(a) = t.approval.clone() else {
-        return answer_without_effect(
-            t,
-            from,
-            "este requerimiento no requiere aprobación",
-            ctx,
-        );
+        return answer_without_effect(t, from, "este requerimiento no requiere aprobación", ctx);
     };
     if matches!(t.status, Status::Cerrado | Status::Resuelto) || !a.is_open() {
         let why = match (t.status, a.status) {
@@ -322,7 +320,13 @@ pub fn on_answer_mail(
         );
     }
     if not_the_requester(&t, from).is_err() {
-        return refused(t, from, ATTEMPT, "nadie puede aprobar su propia solicitud", ctx);
+        return refused(
+            t,
+            from,
+            ATTEMPT,
+            "nadie puede aprobar su propia solicitud",
+            ctx,
+        );
     }
     if !a.may_decide(from) {
         return refused(
@@ -346,7 +350,12 @@ pub fn on_answer_mail(
         return refused(t, from, ATTEMPT, &why.0, ctx);
     }
     let mut plan = on_answer(t, from, answer, ctx);
-    if let Some(decided) = plan.ticket.approval.as_ref().filter(|a| a.decided_by.is_some()) {
+    if let Some(decided) = plan
+        .ticket
+        .approval
+        .as_ref()
+        .filter(|a| a.decided_by.is_some())
+    {
         let approved = decided.status == ApprovalStatus::Approved;
         plan.effects.push(super::Effect::SpendApprovalTokens);
         plan.mail(MailOut {
@@ -762,7 +771,15 @@ mod tests {
     fn refusals(plan: &Plan) -> usize {
         plan.effects
             .iter()
-            .filter(|e| matches!(e, Effect::Event { kind: "accion_rechazada", .. }))
+            .filter(|e| {
+                matches!(
+                    e,
+                    Effect::Event {
+                        kind: "accion_rechazada",
+                        ..
+                    }
+                )
+            })
             .count()
     }
 
@@ -782,8 +799,14 @@ mod tests {
         );
         assert_eq!(forged.ticket.status, Status::PendienteAprobacion);
         assert_eq!(refusals(&forged), 1);
-        let warned: Vec<_> = forged.mails().map(|m| (m.template, m.to[0].as_str())).collect();
-        assert_eq!(warned, vec![("accion_no_verificada", "suplente@example.test")]);
+        let warned: Vec<_> = forged
+            .mails()
+            .map(|m| (m.template, m.to[0].as_str()))
+            .collect();
+        assert_eq!(
+            warned,
+            vec![("accion_no_verificada", "suplente@example.test")]
+        );
         let real = on_answer_mail(
             t.clone(),
             "jefe@example.test",
@@ -813,7 +836,13 @@ mod tests {
         assert!(requested(&plan).is_empty());
         assert!(plan.mails().any(|m| m.template == "aprobador_requerido"));
         let mut fix = Plan::new(plan.ticket);
-        assert!(set_approver(&mut fix, "jefe@example.test", "agente1@example.test", &w.ctx()).is_err());
+        assert!(set_approver(
+            &mut fix,
+            "jefe@example.test",
+            "agente1@example.test",
+            &w.ctx()
+        )
+        .is_err());
     }
 
     #[test]
@@ -848,9 +877,19 @@ mod tests {
             &w.ctx(),
         );
         assert_eq!(no.ticket.status, Status::Cerrado);
-        let late = on_answer_mail(no.ticket, "jefe@example.test", &ev, &approve(), Rules::default(), &w.ctx());
+        let late = on_answer_mail(
+            no.ticket,
+            "jefe@example.test",
+            &ev,
+            &approve(),
+            Rules::default(),
+            &w.ctx(),
+        );
         assert_eq!(late.ticket.status, Status::Cerrado);
-        assert_eq!(late.mails().next().unwrap().template, "respuesta_sin_efecto");
+        assert_eq!(
+            late.mails().next().unwrap().template,
+            "respuesta_sin_efecto"
+        );
     }
 
     #[test]

@@ -411,7 +411,10 @@ mod tests {
         let t = working_ticket(&w);
         assert_eq!(t.status, Status::TrabajoEnProgreso);
         let mut t = t;
-        t.merge_fields([("Justificación", "viaje"), ("Aprobador", "jefe@example.test")]);
+        t.merge_fields([
+            ("Justificación", "viaje"),
+            ("Aprobador", "jefe@example.test"),
+        ]);
         let plan = on_agent_reply(
             t,
             &incoming("agente1@example.test", "RE", "#servicio VPN"),

@@ -45,9 +45,10 @@ pub fn verify(plan: &mut Plan, s: &Service, ctx: &Ctx<'_>) {
             "Información recibida a tiempo: el tiempo de solución se reanuda",
         );
     }
-    let already_approved = plan.ticket.approval.as_ref().is_some_and(|a| {
-        a.status == aprobacion::ApprovalStatus::Approved && a.kind == s.approval
-    });
+    let already_approved =
+        plan.ticket.approval.as_ref().is_some_and(|a| {
+            a.status == aprobacion::ApprovalStatus::Approved && a.kind == s.approval
+        });
     if s.approval != ApprovalKind::None && !already_approved {
         plan.event(
             Some(9),
