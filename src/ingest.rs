@@ -200,13 +200,19 @@ impl Ingestor {
             }
             return Ok(Outcome::Duplicate);
         }
+        let evidence = crate::workflow::evidence::gather(conn, &self.procedure, mail).await?;
+        // A mail sent to a personal token address belongs to that token's ticket, even when
+        // the client dropped the subject tag and the reply headers.
+        let thread = match find_thread(conn, mail).await? {
+            Some(t) => Some(t),
+            None => evidence.token.as_ref().map(|t| t.ticket),
+        };
         let facts = IntakeFacts {
             auto: text::classify(&self.auto_signals(mail)),
-            thread: find_thread(conn, mail).await?,
+            thread,
             too_old_to_acknowledge: now - arrived_at > self.ack_max_age,
         };
         let at = store::unix(now);
-        let evidence = crate::workflow::evidence::gather(conn, &self.procedure, mail).await?;
         let answer = crate::workflow::approval_in::AnswerMail {
             mail,
             auto: facts.auto,

@@ -534,11 +534,15 @@ async fn out_of_office_answering_each_of_our_mails_is_never_answered(w: World) {
         let id = &tickets[who];
         mail::send(
             w.mail.smtp_port,
-            &Draft::new(
-                "Laura Rojas <laura.rojas@example.test>",
-                &format!("RE: [{id}] Instalación de impresora"),
-                "Buenos días, ¿en qué piso está la impresora?",
-            ),
+            &Draft {
+                // Vouched for by our MTA: a staff answer needs proof (issue 11).
+                extra_headers: "Authentication-Results: mx.example.test; dmarc=pass header.from=example.test\r\n",
+                ..Draft::new(
+                    "Laura Rojas <laura.rojas@example.test>",
+                    &format!("RE: [{id}] Instalación de impresora"),
+                    "Buenos días, ¿en qué piso está la impresora?",
+                )
+            },
         )
         .await;
     }
@@ -770,11 +774,15 @@ async fn a_sender_over_the_hourly_limit_is_kept_without_ticket_and_agents_are_to
     for i in 1..=6 {
         mail::send(
             w.mail.smtp_port,
-            &Draft::new(
-                "Laura Rojas <laura.rojas@example.test>",
-                &format!("Llamada {i}"),
-                &format!("#solicitante usuario{i}@example.test\nPide ayuda con su equipo."),
-            ),
+            &Draft {
+                // Our MTA vouches for the agent (a new mail has no token to answer).
+                extra_headers: "Authentication-Results: mx.example.test; dmarc=pass header.from=example.test\r\n",
+                ..Draft::new(
+                    "Laura Rojas <laura.rojas@example.test>",
+                    &format!("Llamada {i}"),
+                    &format!("#solicitante usuario{i}@example.test\nPide ayuda con su equipo."),
+                )
+            },
         )
         .await;
     }
@@ -791,7 +799,12 @@ fn lines_with(text: &str, needle: &str) -> usize {
 /// With the shipped catalogue and directory (agents to tell, services that ask for missing
 /// information), and a limit of 5 new requests per sender and hour.
 async fn world(kind: support::DbKind) -> Option<World> {
-    World::with_procedure_and(kind, "[ingest]\nmax_new_tickets_per_sender_per_hour = 5\n").await
+    World::with_procedure_and(
+        kind,
+        "[ingest]\nmax_new_tickets_per_sender_per_hour = 5\n\
+         [security]\ntrusted_authserv_id = \"mx.example.test\"\n",
+    )
+    .await
 }
 
 macro_rules! on_both_databases_with_limit {

@@ -62,7 +62,11 @@ async fn notice(w: &World, agent: &str, id: &str) -> InboundMail {
 
 /// An agent answers the notice they received about `id` (its Reply-To is their own).
 async fn agent_reply(w: &World, agent: &str, id: &str, body: &str) {
-    let mailbox = agent.rsplit('<').next().unwrap_or(agent).trim_end_matches('>');
+    let mailbox = agent
+        .rsplit('<')
+        .next()
+        .unwrap_or(agent)
+        .trim_end_matches('>');
     let n = notice(w, mailbox, id).await;
     mail::reply(w.mail.smtp_port, agent, &n, body).await;
 }

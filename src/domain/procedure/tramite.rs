@@ -150,15 +150,22 @@ pub fn on_agent_reply(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> Plan {
     plan
 }
 
+/// The command as the agent wrote it, for the messages that name it.
 fn name(cmd: &Command) -> String {
-    match cmd {
-        Command::Invalid { name, .. } | Command::Unknown { name } => format!("#{name}"),
-        other => format!("{other:?}")
-            .split([' ', '(', '{'])
-            .next()
-            .unwrap_or("")
-            .to_lowercase(),
-    }
+    let keyword = match cmd {
+        Command::Invalid { name, .. } | Command::Unknown { name } => name.as_str(),
+        Command::Assign { .. } => "asignar",
+        Command::Pending { .. } => "pendiente",
+        Command::Note { .. } => "nota",
+        Command::Service { .. } => "servicio",
+        Command::Priority(_) => "prioridad",
+        Command::Change { .. } => "cambio",
+        Command::Resolve { .. } => "resolver",
+        Command::Close { .. } => "cerrar",
+        Command::Approver { .. } => "aprobador",
+        Command::Requester { .. } => "solicitante",
+    };
+    format!("#{keyword}")
 }
 
 /// Activities 12–16: no solution and no change while the approver has not said yes.

@@ -1,0 +1,370 @@
+//! Only the people the procedure names can decide or change a ticket (issue 11): a forger who
+//! knows the help desk's address book tries everything, and nothing changes — while the real
+//! staff, answering their own mail or vouched for by our MTA, still work.
+
+mod support;
+
+use mesayuda::mail::inbound::InboundMail;
+use serde_json::Value;
+use std::time::Duration;
+use support::mail::{self, Draft};
+use support::{eventually, World};
+
+const CARLOS: &str = "Carlos Pérez <carlos.perez@example.test>";
+const CARLOS_ADDR: &str = "carlos.perez@example.test";
+const LAURA: &str = "laura.rojas@example.test";
+const LUISA: &str = "luisa.martinez@example.test";
+const SANDRA: &str = "sandra.moreno@example.test";
+const MIGUEL: &str = "miguel.torres@example.test";
+const DIANA: &str = "diana.lopez@example.test";
+const WAIT: Duration = Duration::from_secs(25);
+const TRUSTED_PASS: &str =
+    "Authentication-Results: mx.example.test; dmarc=pass header.from=example.test\r\n";
+const PRINTER: &str = "Necesito instalar la impresora de la oficina.\nNúmero de equipo: PC-0456\nUbicación: Piso 3, oficina 301\n";
+
+fn tag(m: &InboundMail) -> Option<String> {
+    mesayuda::domain::text::find_ticket_ref(&m.subject).map(|r| r.to_string())
+}
+
+fn about(id: &str) -> impl Fn(&InboundMail) -> bool + '_ {
+    move |m| tag(m).as_deref() == Some(id)
+}
+
+async fn inbox_with(
+    w: &World,
+    who: &str,
+    what: &str,
+    pred: impl Fn(&InboundMail) -> bool,
+) -> InboundMail {
+    mail::wait_for(w.mail.imap_port, who, WAIT, what, pred).await
+}
+
+/// Carlos asks for something; returns the ticket id.
+async fn request(w: &World, subject: &str, body: &str) -> String {
+    let before = mail::inbox(w.mail.imap_port, CARLOS_ADDR).await.len();
+    mail::send(w.mail.smtp_port, &Draft::new(CARLOS, subject, body)).await;
+    let ack = eventually(WAIT, "acknowledgement", || async {
+        let all = mail::inbox(w.mail.imap_port, CARLOS_ADDR).await;
+        (all.len() > before)
+            .then(|| {
+                all.into_iter()
+                    .rev()
+                    .find(|m| m.subject.contains("Recibimos"))
+            })
+            .flatten()
+    })
+    .await;
+    tag(&ack).expect("the acknowledgement names the ticket")
+}
+
+/// A mail that claims to come from `from`, sent to the help desk's plain address.
+async fn forged(w: &World, from: &str, id: &str, body: &str, headers: &'static str) {
+    let subject = format!("RE: [{id}] Instalación de impresora");
+    let d = Draft {
+        extra_headers: headers,
+        ..Draft::new(from, &subject, body)
+    };
+    mail::send(w.mail.smtp_port, &d).await;
+}
+
+fn events(t: &Value, kind: &str) -> usize {
+    t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .count()
+}
+
+async fn ticket_where(w: &World, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    eventually(WAIT, what, || async {
+        let t = w.cli().ticket(id);
+        pred(&t).then_some(t)
+    })
+    .await
+}
+
+fn token_of(m: &InboundMail) -> String {
+    let s = &m.subject;
+    let start = s.find("[APR:").expect("approval subject carries a token") + 5;
+    s[start..].split(']').next().unwrap().to_owned()
+}
+
+async fn answer_with_token(w: &World, from: &str, token: &str, subject: &str, body: &str) {
+    let to = format!("mesayuda+{token}@example.test");
+    let subject = format!("RE: {subject}");
+    let d = Draft {
+        to: &to,
+        ..Draft::new(from, &subject, body)
+    };
+    mail::send(w.mail.smtp_port, &d).await;
+}
+
+fn vpn(approver: &str) -> String {
+    format!("Necesito acceso remoto por VPN.\nJustificación: cierre contable\nNúmero de equipo: PC-0456\nFecha de finalización: 2026-12-31\nAprobador: {approver}\n")
+}
+
+async fn a_forged_agent_changes_nothing_and_the_agent_is_warned(w: World) {
+    let _d = w.spawn_daemon();
+    let id = request(&w, "Instalación de impresora", PRINTER).await;
+    let notice = inbox_with(&w, LAURA, "new-work notice", |m| {
+        m.subject.contains("Nueva solicitud") && about(&id)(m)
+    })
+    .await;
+    assert!(
+        notice.body_text.contains("Piso 3, oficina 301"),
+        "{}",
+        notice.body_text
+    );
+    let spoof = "Laura Rojas <laura.rojas@example.test>";
+    forged(
+        &w,
+        spoof,
+        &id,
+        "#cerrar duplicado\n#asignar mallory@evil.example",
+        "",
+    )
+    .await;
+    forged(
+        &w,
+        spoof,
+        &id,
+        "Ingrese aquí para validar su cuenta: http://phish.example/x",
+        "",
+    )
+    .await;
+    let t = ticket_where(&w, &id, "two refusals", |t| {
+        events(t, "accion_rechazada") == 2
+    })
+    .await;
+    assert_eq!(t["status"], "trabajo_en_progreso");
+    assert!(t["assignee"].is_null());
+    let warning = inbox_with(&w, LAURA, "warning to the agent named in From", |m| {
+        m.subject.contains("no pudimos verificar") && about(&id)(m)
+    })
+    .await;
+    assert!(
+        warning.body_text.contains("#cerrar"),
+        "{}",
+        warning.body_text
+    );
+    assert!(mail::inbox(w.mail.imap_port, CARLOS_ADDR)
+        .await
+        .iter()
+        .all(|m| !m.body_text.contains("phish")));
+    // The real agent answers her own notice: that works.
+    mail::reply(
+        w.mail.smtp_port,
+        spoof,
+        &notice,
+        &format!("#asignar {MIGUEL}"),
+    )
+    .await;
+    ticket_where(&w, &id, "assigned by the agent", |t| {
+        t["assignee"] == MIGUEL
+    })
+    .await;
+    inbox_with(&w, MIGUEL, "assignment mail", |m| {
+        m.subject.contains("asignado") && about(&id)(m)
+    })
+    .await;
+    // Another agent's personal notice forwarded to the forger proves nothing for the forger.
+    let d = Draft {
+        to: &notice.reply_to.as_ref().unwrap().email,
+        ..Draft::new(
+            "Andrés <andres.castro@example.test>",
+            "RE: x",
+            "#cerrar listo",
+        )
+    };
+    mail::send(w.mail.smtp_port, &d).await;
+    let t = ticket_where(&w, &id, "third refusal", |t| {
+        events(t, "accion_rechazada") == 3
+    })
+    .await;
+    assert_eq!(t["status"], "trabajo_en_progreso");
+}
+
+async fn header_authentication_counts_only_from_the_topmost_header(w: World) {
+    let _d = w.spawn_daemon();
+    let id = request(&w, "Instalación de impresora", PRINTER).await;
+    let laura = "Laura Rojas <laura.rojas@example.test>";
+    forged(&w, laura, &id, "#nota llamé al usuario", TRUSTED_PASS).await;
+    ticket_where(&w, &id, "note from the vouched-for agent", |t| {
+        events(t, "nota") == 1
+    })
+    .await;
+    let forged_below =
+        "Authentication-Results: mx.example.test; dmarc=fail header.from=example.test\r\n\
+        Authentication-Results: mx.example.test; dmarc=pass header.from=example.test\r\n";
+    forged(&w, laura, &id, "#cerrar duplicado", forged_below).await;
+    let t = ticket_where(&w, &id, "refused", |t| events(t, "accion_rechazada") == 1).await;
+    assert_eq!(t["status"], "trabajo_en_progreso");
+}
+
+async fn a_phone_request_needs_header_authentication(w: World) {
+    let _d = w.spawn_daemon();
+    let body = "#solicitante diana.lopez@example.test\nInstalación de impresora\nNúmero de equipo: PC-9\nUbicación: Piso 8";
+    let laura = "Laura Rojas <laura.rojas@example.test>";
+    mail::send(
+        w.mail.smtp_port,
+        &Draft::new(laura, "Llamada sin verificar", body),
+    )
+    .await;
+    let told = inbox_with(&w, LAURA, "not registered", |m| {
+        m.subject.contains("no registrada")
+    })
+    .await;
+    assert!(
+        told.body_text.contains("no se\nregistró") || told.body_text.contains("no se registró")
+    );
+    assert!(w.cli().tickets().is_empty());
+    let d = Draft {
+        extra_headers: TRUSTED_PASS,
+        ..Draft::new(laura, "Llamada verificada", body)
+    };
+    mail::send(w.mail.smtp_port, &d).await;
+    inbox_with(&w, DIANA, "ack to the phone requester", |m| {
+        m.subject.contains("Recibimos")
+    })
+    .await;
+    let tickets = w.cli().tickets();
+    assert_eq!(tickets.len(), 1);
+    assert_eq!(tickets[0]["requester"], DIANA);
+}
+
+async fn nobody_approves_their_own_request(w: World) {
+    let _d = w.spawn_daemon();
+    let luisa = "Luisa Martínez <luisa.martinez@example.test>";
+    mail::send(
+        w.mail.smtp_port,
+        &Draft::new(luisa, "Acceso VPN", &vpn(LUISA)),
+    )
+    .await;
+    let ack = inbox_with(&w, LUISA, "ack", |m| m.subject.contains("Recibimos")).await;
+    let id = tag(&ack).unwrap();
+    let told = inbox_with(&w, LAURA, "agents told", |m| {
+        m.subject.contains("Falta un aprobador") && about(&id)(m)
+    })
+    .await;
+    assert!(
+        told.body_text.contains("propio requerimiento"),
+        "{}",
+        told.body_text
+    );
+    assert!(mail::inbox(w.mail.imap_port, LUISA)
+        .await
+        .iter()
+        .all(|m| !m.subject.contains("Aprobación requerida")));
+    // Jorge is the substitute of Patricia, who is away: his own request's copy goes to agents.
+    let jorge = "Jorge Ramírez <jorge.ramirez@example.test>";
+    mail::send(
+        w.mail.smtp_port,
+        &Draft::new(jorge, "Acceso VPN", &vpn("patricia.vargas@example.test")),
+    )
+    .await;
+    inbox_with(&w, LAURA, "agents told about the substitute", |m| {
+        m.body_text
+            .contains("su suplente es quien hace la solicitud")
+    })
+    .await;
+    assert!(mail::inbox(w.mail.imap_port, "jorge.ramirez@example.test")
+        .await
+        .iter()
+        .all(|m| !m.subject.contains("Aprobación requerida")));
+}
+
+async fn a_substitute_cannot_use_the_approvers_token(w: World) {
+    let _d = w.spawn_daemon();
+    let id = request(&w, "Acceso VPN", &vpn(LUISA)).await;
+    let req = inbox_with(&w, LUISA, "approval request", |m| {
+        m.subject.contains("Aprobación requerida") && about(&id)(m)
+    })
+    .await;
+    answer_with_token(&w, SANDRA, &token_of(&req), &req.subject, "APROBAR").await;
+    let t = ticket_where(&w, &id, "refused", |t| events(t, "accion_rechazada") == 1).await;
+    assert_eq!(t["status"], "pendiente_aprobacion");
+    inbox_with(&w, SANDRA, "substitute told", |m| {
+        m.subject.contains("no pudimos verificar")
+    })
+    .await;
+}
+
+async fn transitions_follow_the_procedure(w: World) {
+    let _d = w.spawn_daemon();
+    let id = request(&w, "Acceso VPN", &vpn(LUISA)).await;
+    let req = inbox_with(&w, LUISA, "approval request", |m| {
+        m.subject.contains("Aprobación requerida") && about(&id)(m)
+    })
+    .await;
+    let laura = "Laura Rojas <laura.rojas@example.test>";
+    forged(&w, laura, &id, "#resolver VPN configurada", TRUSTED_PASS).await;
+    let refused = inbox_with(&w, LAURA, "command refused", |m| {
+        m.body_text.contains("espera aprobación")
+    })
+    .await;
+    assert!(about(&id)(&refused));
+    assert_eq!(w.cli().ticket(&id)["status"], "pendiente_aprobacion");
+    forged(
+        &w,
+        laura,
+        &id,
+        "#cerrar el usuario ya no lo necesita",
+        TRUSTED_PASS,
+    )
+    .await;
+    let t = ticket_where(&w, &id, "closed", |t| t["status"] == "cerrado").await;
+    assert_eq!(t["approval"]["status"], "cancelada");
+    let pending = w.cli().json(&["approvals", "pending", "--json"]);
+    assert_eq!(pending.as_array().map(Vec::len), Some(0), "{pending}");
+    // The approver's answer now changes nothing, and she is told why.
+    answer_with_token(&w, LUISA, &token_of(&req), &req.subject, "APROBAR").await;
+    inbox_with(&w, LUISA, "approver told", |m| {
+        m.subject.contains("no se aplicó") && about(&id)(m)
+    })
+    .await;
+    assert_eq!(w.cli().ticket(&id)["status"], "cerrado");
+}
+
+async fn a_third_party_neither_rates_nor_reopens(w: World) {
+    let _d = w.spawn_daemon();
+    let id = request(&w, "Instalación de impresora", PRINTER).await;
+    let notice = inbox_with(&w, LAURA, "new-work notice", |m| {
+        m.subject.contains("Nueva solicitud") && about(&id)(m)
+    })
+    .await;
+    mail::reply(
+        w.mail.smtp_port,
+        LAURA,
+        &notice,
+        "#resolver Impresora instalada",
+    )
+    .await;
+    let survey = inbox_with(&w, CARLOS_ADDR, "survey", |m| {
+        m.subject.contains("encuesta")
+    })
+    .await;
+    let diana = "Diana López <diana.lopez@example.test>";
+    mail::reply(w.mail.smtp_port, diana, &survey, "1\nPésimo").await;
+    mail::reply(w.mail.smtp_port, diana, &survey, "No está resuelto.").await;
+    let t = ticket_where(&w, &id, "two third-party messages", |t| {
+        events(t, "mensaje_tercero") == 2
+    })
+    .await;
+    assert_eq!(t["status"], "resuelto");
+    assert!(t["survey"].is_null(), "{t}");
+    inbox_with(&w, LAURA, "third party shown to the agents", |m| {
+        m.subject.contains("Mensaje de un tercero") && about(&id)(m)
+    })
+    .await;
+}
+
+on_both_databases!(with_procedure_trusting_mta;
+    a_forged_agent_changes_nothing_and_the_agent_is_warned,
+    header_authentication_counts_only_from_the_topmost_header,
+    a_phone_request_needs_header_authentication,
+    nobody_approves_their_own_request,
+    a_substitute_cannot_use_the_approvers_token,
+    transitions_follow_the_procedure,
+    a_third_party_neither_rates_nor_reopens,
+);
