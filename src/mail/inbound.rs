@@ -1042,6 +1042,16 @@ Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-prin
     }
 
     #[test]
+    fn corpus_html_with_hidden_text_reads_only_what_is_shown() {
+        let raw = include_bytes!("../../tests/corpus/52-html-hidden-text.eml");
+        let m = parse(raw).unwrap();
+        assert_eq!(
+            m.body_text,
+            "El monitor de la oficina 204 parpadea y se apaga.\n\nGracias,\nJulián"
+        );
+    }
+
+    #[test]
     fn missing_message_id_is_stable_for_the_same_bytes() {
         let raw = b"From: a@example.test\r\nSubject: x\r\n\r\nhola";
         assert_eq!(
