@@ -181,6 +181,52 @@ async fn rejection_reason_reaches_the_requester_and_later_answers_change_nothing
     assert_eq!(t["approval"]["status"], "rechazado");
 }
 
+/// Issue 11 item 6: "No hay problema, apruebo" starts with a reject word and holds an approve
+/// word; it decides nothing, the approver is told it was not understood, and a clear answer
+/// afterwards still decides.
+async fn a_mixed_answer_changes_nothing_and_the_approver_is_asked_again(w: World) {
+    let _d = w.spawn_daemon();
+    let id = request_vpn(&w, Some(BOSS)).await;
+    let req = approval_mail(&w, BOSS, &id).await;
+    let tok = token_of(&req);
+    let subject = format!("RE: {}", req.subject);
+    answer(
+        &w,
+        BOSS,
+        Some(&tok),
+        &subject,
+        "No hay problema, apruebo",
+        "",
+    )
+    .await;
+    let asked = mail::wait_for(w.mail.imap_port, BOSS, WAIT, "answer not understood", |m| {
+        m.subject.contains("No entendimos") && tag(m).as_deref() == Some(id.as_str())
+    })
+    .await;
+    assert!(
+        asked.body_text.contains("APROBAR") && asked.body_text.contains("RECHAZAR"),
+        "{}",
+        asked.body_text
+    );
+    let t = w.cli().ticket(&id);
+    assert_eq!(t["status"], "pendiente_aprobacion");
+    assert_eq!(t["approval"]["status"], "pendiente");
+    assert!(t["approval"]["decided_by"].is_null(), "{}", t["approval"]);
+    let requester = mail::inbox(w.mail.imap_port, CARLOS_ADDR).await;
+    assert!(
+        !requester
+            .iter()
+            .any(|m| m.subject.contains("aprobada") || m.subject.contains("rechazada")),
+        "the requester was told of a decision nobody made"
+    );
+    answer(&w, BOSS, Some(&tok), &subject, "APROBAR", "").await;
+    let t = ticket_where(&w, &id, "approved after a clear answer", |t| {
+        t["status"] == "trabajo_en_progreso"
+    })
+    .await;
+    assert_eq!(t["approval"]["decided_by"], BOSS);
+}
+
 async fn missing_approver_is_chosen_by_an_agent(w: World) {
     let _d = w.spawn_daemon();
     let id = request_vpn(&w, None).await;
@@ -423,6 +469,7 @@ async fn digest_lists_exactly_the_pending_approvals(w: World) {
 on_both_databases!(with_procedure;
     one_word_approval_from_a_phone,
     rejection_reason_reaches_the_requester_and_later_answers_change_nothing,
+    a_mixed_answer_changes_nothing_and_the_approver_is_asked_again,
     missing_approver_is_chosen_by_an_agent,
     an_ineligible_approver_is_reported_to_agents,
     forged_answers_are_refused,

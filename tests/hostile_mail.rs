@@ -147,6 +147,7 @@ const CORPUS: &[(&str, Expect)] = &[
         "51-nested-message-breaks-parser-state.eml",
         Ticket("RV: nAutorización"),
     ),
+    ("52-html-hidden-text.eml", Ticket("Texto oculto en HTML")),
 ];
 
 /// The first 500 characters of the 10,000-character subject (a ticket's subject is bounded).
@@ -527,6 +528,16 @@ async fn whole_corpus_is_ticketed_or_quarantined_and_nothing_blocks(w: World) {
         "Solicito el cambio de contraseña del dominio.",
     );
     has("43-html-deep-nesting.eml", "Texto profundo");
+    // What the reader's client hides is not part of the request.
+    has(
+        "52-html-hidden-text.eml",
+        "El monitor de la oficina 204 parpadea y se apaga.",
+    );
+    let hidden = body("52-html-hidden-text.eml");
+    assert!(
+        !hidden.contains("OCULTO") && !hidden.contains("APROBAR") && !hidden.contains("#cerrar"),
+        "{hidden}"
+    );
     has("49-control-chars-in-headers.eml", "secuencias de escape");
     has(
         "50-latin1-mislabelled-utf8.eml",

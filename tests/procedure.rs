@@ -251,6 +251,60 @@ async fn resolution_survey_and_auto_close(w: World) {
     assert_eq!(t["close_reason"], "resuelto");
 }
 
+/// Issue 17: a signature under `#resolver` is no mail of its own, and a rated survey answer
+/// whose comment says "todavía no" keeps its rating instead of reopening.
+async fn signed_resolution_and_rated_comment_keep_their_meaning(w: World) {
+    let _d = w.spawn_daemon();
+    let (id, _ack) = request(&w, "Instalación de impresora", COMPLETE).await;
+    wait_status(&w, &id, "trabajo_en_progreso").await;
+    agent_reply(
+        &w,
+        AGENT,
+        &id,
+        "#resolver Impresora instalada y probada\n\nLaura Rojas\nAgente de Soporte",
+    )
+    .await;
+    let survey = inbox_with(&w, CARLOS_ADDR, "survey", |m| {
+        m.subject.contains("encuesta")
+    })
+    .await;
+    wait_status(&w, &id, "resuelto").await;
+    reply(
+        &w,
+        CARLOS,
+        &survey,
+        "5 Excelente servicio. Todavía no lo recojo, pero ya me confirmaron la reserva.",
+    )
+    .await;
+    let t = eventually(WAIT, "rating stored", || async {
+        let t = w.cli().ticket(&id);
+        (!t["survey"].is_null()).then_some(t)
+    })
+    .await;
+    assert_eq!(t["status"], "resuelto");
+    assert_eq!(t["survey"]["rating"], 5);
+    assert_eq!(
+        t["survey"]["comment"],
+        "Excelente servicio. Todavía no lo recojo, pero ya me confirmaron la reserva."
+    );
+    let agent_answers = t["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "respuesta_agente")
+        .count();
+    assert_eq!(agent_answers, 0, "the signature went out as a message");
+    let inbox = mail::inbox(w.mail.imap_port, CARLOS_ADDR).await;
+    assert!(
+        !inbox
+            .iter()
+            .any(|m| m.subject.contains("Respuesta a su solicitud")
+                || m.subject.contains("Reabierto")),
+        "{:#?}",
+        inbox.iter().map(|m| &m.subject).collect::<Vec<_>>()
+    );
+}
+
 async fn not_resolved_reopens(w: World) {
     let _d = w.spawn_daemon();
     let (id, _ack) = request(&w, "Instalación de impresora", COMPLETE).await;
@@ -485,6 +539,7 @@ on_both_databases!(with_procedure_trusting_mta;
     silence_for_three_business_days_closes_with_a_mail,
     agent_note_stays_internal_and_change_closes,
     resolution_survey_and_auto_close,
+    signed_resolution_and_rated_comment_keep_their_meaning,
     not_resolved_reopens,
     out_of_office_reply_creates_nothing_and_gets_no_answer,
     commands_from_a_non_agent_do_nothing,

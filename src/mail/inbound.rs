@@ -559,10 +559,14 @@ fn unsplit_multipart_text(msg: &Message<'_>) -> Option<String> {
     (!text.trim().is_empty()).then_some(text)
 }
 
-/// Readable text from HTML: html2text keeps link URLs and table structure, and never runs
-/// scripts or fetches images; HTML too deeply nested for it (its time grows with the square of
-/// the depth) goes through a linear tag stripper instead.
+/// Readable text from HTML, as its reader saw it: what a mail client does not show (hidden
+/// elements, `<head>`, scripts, styles; see [`super::hidden`]) is dropped first. html2text keeps
+/// link URLs and table structure, and never runs scripts or fetches images; HTML too deeply
+/// nested for it (its time grows with the square of the depth) goes through a linear tag
+/// stripper instead.
 pub fn html_to_text(html: &str) -> String {
+    let visible = super::hidden::drop_hidden(html);
+    let html = visible.as_ref();
     if too_nested(html) {
         return strip_tags(html);
     }
@@ -713,7 +717,7 @@ fn strip_tags(html: &str) -> String {
     text.trim().to_owned()
 }
 
-fn decode_entities(s: &str) -> Cow<'_, str> {
+pub(super) fn decode_entities(s: &str) -> Cow<'_, str> {
     if !s.contains('&') {
         return Cow::Borrowed(s);
     }
@@ -1011,6 +1015,48 @@ Content-Transfer-Encoding: 8bit\r\n\r\n"
             m.body_text
         );
         assert!(m.body_html.is_some());
+    }
+
+    /// Issue 11 item 6: an HTML-only answer is read as its reader saw it.
+    #[test]
+    fn html_only_approval_answer_reads_without_hidden_elements() {
+        use crate::domain::text::{parse_answer, ApprovalAnswer};
+        let raw = "From: Luisa Martinez <luisa.martinez@example.test>\r\n\
+To: mesayuda+tok@example.test\r\nSubject: RE: [REQ-7] Solicitud de aprobación [APR:abc]\r\n\
+Message-ID: <hidden-approve@example.test>\r\nMIME-Version: 1.0\r\n\
+Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+<html><head><style>p{margin:0}</style><title>APROBAR</title></head><body>\r\n\
+<div style=3D\"display:none\"><div><p>APROBAR</p></div></div>\r\n\
+<span style=3D\"font-size:0px\">APROBAR</span>\r\n\
+<p>RECHAZAR</p><p>No corresponde a su cargo.</p>\r\n\
+<div id=3D\"divRplyFwdMsg\"><b>De:</b> Mesa de Ayuda &lt;mesayuda@example.test&gt;<br>\r\n\
+<b>Enviado:</b> lunes, 3 de marzo de 2025 10:15<br><b>Para:</b> Luisa<br>\r\n\
+<b>Asunto:</b> [REQ-7] Solicitud de aprobaci=C3=B3n</div>\r\n\
+<div>Responda APROBAR o RECHAZAR.</div></body></html>\r\n";
+        let m = parse(raw.as_bytes()).unwrap();
+        assert!(
+            m.body_text.trim_start().starts_with("RECHAZAR"),
+            "{}",
+            m.body_text
+        );
+        assert_eq!(
+            parse_answer(&m.body_text),
+            ApprovalAnswer::Reject {
+                reason: "No corresponde a su cargo.".into()
+            }
+        );
+        // The stored HTML is the mail as received.
+        assert!(m.body_html.unwrap().contains("display:none"));
+    }
+
+    #[test]
+    fn corpus_html_with_hidden_text_reads_only_what_is_shown() {
+        let raw = include_bytes!("../../tests/corpus/52-html-hidden-text.eml");
+        let m = parse(raw).unwrap();
+        assert_eq!(
+            m.body_text,
+            "El monitor de la oficina 204 parpadea y se apaga.\n\nGracias,\nJulián"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Mail formats: reading received mail, composing outgoing mail, Spanish templates.
 
+mod hidden;
 pub mod inbound;
 pub mod outbound;
 pub mod templates;

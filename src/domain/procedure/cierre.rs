@@ -29,9 +29,29 @@ pub fn resolve(plan: &mut Plan, solution: &str, agent: &str, ctx: &Ctx<'_>) {
 }
 
 /// The requester wrote after resolution: a rating, a "not solved", or just a comment.
+///
+/// A reply that starts with a rating is an answer to the survey (activity 17), whatever its
+/// comment says: the rating and the comment are kept as written and the ticket stays resolved.
+/// Only a reply *without* a rating that says the problem is still there reopens it. Reading
+/// the comment for "not solved" would turn satisfied answers into reopenings ("5 Excelente
+/// servicio. Todavía no lo recojo, pero ya me confirmaron la reserva." holds "todavía no") and
+/// lose their rating. Even "1 no está resuelto" is kept as a rating of 1: the requester chose
+/// to answer the survey, the low rating reaches the compliance report where the coordinator
+/// sees it, and the requester can still reopen with a reply that is not a rating ("no está
+/// resuelto") while the ticket is resolved.
 pub fn on_reply_after_resolution(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> Plan {
     let mut plan = Plan::new(t);
-    if says_not_resolved(&mail.text) {
+    if let Some((rating, comment)) = parse_rating(&mail.text) {
+        plan.ticket.survey = Some((rating, comment.clone()));
+        plan.event(
+            Some(17),
+            &mail.from,
+            "encuesta",
+            format!("Encuesta respondida: {rating}/5 {comment}")
+                .trim()
+                .to_owned(),
+        );
+    } else if says_not_resolved(&mail.text) {
         plan.ticket.resolved_at = None;
         plan.ticket.sla.resume(ctx.calendar, ctx.now);
         plan.clear_timer(TimerKind::AutoClose);
@@ -56,16 +76,6 @@ pub fn on_reply_after_resolution(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> P
             activity: 13,
             description: "Agentes avisados de la reapertura".into(),
         });
-    } else if let Some((rating, comment)) = parse_rating(&mail.text) {
-        plan.ticket.survey = Some((rating, comment.clone()));
-        plan.event(
-            Some(17),
-            &mail.from,
-            "encuesta",
-            format!("Encuesta respondida: {rating}/5 {comment}")
-                .trim()
-                .to_owned(),
-        );
     } else {
         plan.event(
             Some(17),
@@ -125,6 +135,76 @@ mod tests {
         let closed = on_auto_close(rated.ticket, &w.later_ctx(2 * 24 * 3600));
         assert_eq!(closed.ticket.status, Status::Cerrado);
         assert_eq!(closed.ticket.close_reason, Some(CloseReason::Resuelto));
+    }
+
+    fn reply(w: &World, text: &str) -> Plan {
+        on_reply_after_resolution(
+            resolved(w),
+            &incoming("ana@example.test", "RE: [REQ-1] Resuelto", text),
+            &w.ctx(),
+        )
+    }
+
+    fn reopened(plan: &Plan) -> bool {
+        plan.ticket.status == Status::TrabajoEnProgreso
+            && plan.mails().any(|m| m.template == "reabierto")
+    }
+
+    /// Issue 17 item 7: a rated reply whose comment holds "todavía no" keeps its rating.
+    #[test]
+    fn a_rating_with_a_comment_is_kept_and_does_not_reopen() {
+        let w = World::new();
+        let plan = reply(
+            &w,
+            "5 Excelente servicio. Todavía no lo recojo, pero ya me confirmaron la reserva.",
+        );
+        assert_eq!(plan.ticket.status, Status::Resuelto);
+        assert!(!reopened(&plan));
+        assert_eq!(
+            plan.ticket.survey,
+            Some((
+                5,
+                "Excelente servicio. Todavía no lo recojo, pero ya me confirmaron la reserva."
+                    .into()
+            ))
+        );
+        assert_eq!(plan.mails().count(), 0);
+    }
+
+    /// A low rating that complains is still a survey answer (see `on_reply_after_resolution`).
+    #[test]
+    fn a_low_rating_saying_not_resolved_is_kept_as_a_rating() {
+        let w = World::new();
+        let plan = reply(&w, "1 no está resuelto");
+        assert_eq!(plan.ticket.status, Status::Resuelto);
+        assert!(!reopened(&plan));
+        assert_eq!(plan.ticket.survey, Some((1, "no está resuelto".into())));
+    }
+
+    #[test]
+    fn without_a_rating_not_resolved_reopens_and_no_survey_is_recorded() {
+        let w = World::new();
+        let plan = reply(&w, "no está resuelto");
+        assert!(reopened(&plan));
+        assert_eq!(plan.ticket.survey, None);
+        let plan = reply(
+            &w,
+            "Buenas tardes, todavía no puedo imprimir.\n\nEl lun, 3 mar 2025, Mesa <m@x.co> escribió:\n> 5",
+        );
+        assert!(reopened(&plan));
+    }
+
+    #[test]
+    fn a_rating_then_not_resolved_reopens_keeping_the_rating() {
+        let w = World::new();
+        let rated = reply(&w, "4 bien");
+        let plan = on_reply_after_resolution(
+            rated.ticket,
+            &incoming("ana@example.test", "RE", "Perdón, sigue fallando"),
+            &w.ctx(),
+        );
+        assert!(reopened(&plan));
+        assert_eq!(plan.ticket.survey, Some((4, "bien".into())));
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! Activities 13–16: agents and solvers work the ticket by replying with commands at the top
 //! of their mail. Text without commands is a public answer to the requester; `#nota` never
-//! leaves the help desk.
+//! leaves the help desk. Text left under the commands is a public answer only when it says
+//! something (see [`on_agent_reply`]).
 
 use super::aprobacion::ApprovalStatus;
 use super::{cierre, registro, verificacion, Ctx, Incoming, MailOut, Plan, Ticket};
 use crate::domain::authority::Refusal;
 use crate::domain::catalog::ApprovalKind;
-use crate::domain::text::{parse_commands, Command};
+use crate::domain::text::{is_sign_off, parse_commands, Command};
 use crate::domain::ticket::{CloseReason, Status};
 use serde_json::json;
 
@@ -108,6 +109,7 @@ pub fn on_agent_reply(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> Plan {
         );
     }
     let mut errors = Vec::new();
+    let mut requester_mailed = false;
     for cmd in &parsed.commands {
         if plan.ticket.status == Status::Cerrado {
             errors.push(format!(
@@ -116,26 +118,47 @@ pub fn on_agent_reply(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> Plan {
             ));
             continue;
         }
-        if let Err(e) = apply(&mut plan, cmd, agent, ctx) {
-            errors.push(e);
+        match apply(&mut plan, cmd, agent, ctx) {
+            Ok(()) => requester_mailed |= mails_requester(cmd),
+            Err(e) => errors.push(e),
         }
     }
+    // What the agent left under the commands. Agents' clients put their signature there, and
+    // a mail to the requester holding only "Miguel Torres / Especialista" is noise from the
+    // official address, so:
+    // - a sign-off alone (closing formula, name, position, phone) is never sent;
+    // - when a command of this reply already mails the requester (`#resolver`, `#cerrar`,
+    //   `#cambio`, `#pendiente`: the solution, the reason or the question are in that mail), the
+    //   text is not sent as a second mail: one reply, one mail to the requester, and the agent
+    //   writes what the requester should read in the command's own paragraph. The text is kept
+    //   on the ticket, so nothing the agent wrote is lost;
+    // - otherwise it is a public answer, signature included, as a letter is.
     let rest = parsed.rest.trim();
-    if !rest.is_empty() && plan.ticket.status != Status::Cerrado {
-        plan.event(
-            Some(13),
-            agent,
-            "respuesta_publica",
-            "Respuesta del agente enviada al solicitante",
-        );
-        plan.mail(MailOut {
-            kind: "respuesta_agente",
-            template: "respuesta_agente",
-            to: vec![plan.ticket.requester.clone()],
-            data: json!({ "text": rest, "agent": agent }),
-            activity: 13,
-            description: "Respuesta del agente enviada al solicitante".into(),
-        });
+    let agent_name = ctx.directory.person(agent).map(|p| p.name.as_str());
+    if !rest.is_empty() && !is_sign_off(rest, agent_name) {
+        if requester_mailed {
+            plan.event(
+                Some(13),
+                agent,
+                "texto_no_enviado",
+                format!("Texto bajo los comandos, no enviado al solicitante: {rest}"),
+            );
+        } else if plan.ticket.status != Status::Cerrado {
+            plan.event(
+                Some(13),
+                agent,
+                "respuesta_publica",
+                "Respuesta del agente enviada al solicitante",
+            );
+            plan.mail(MailOut {
+                kind: "respuesta_agente",
+                template: "respuesta_agente",
+                to: vec![plan.ticket.requester.clone()],
+                data: json!({ "text": rest, "agent": agent }),
+                activity: 13,
+                description: "Respuesta del agente enviada al solicitante".into(),
+            });
+        }
     }
     if !errors.is_empty() {
         plan.mail(MailOut {
@@ -148,6 +171,17 @@ pub fn on_agent_reply(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> Plan {
         });
     }
     plan
+}
+
+/// Commands whose mail to the requester carries the agent's own text.
+fn mails_requester(cmd: &Command) -> bool {
+    matches!(
+        cmd,
+        Command::Resolve { .. }
+            | Command::Close { .. }
+            | Command::Change { .. }
+            | Command::Pending { .. }
+    )
 }
 
 /// The command as the agent wrote it, for the messages that name it.
@@ -349,6 +383,99 @@ mod tests {
             .collect();
         assert!(to.contains(&("respuesta_agente", "ana@example.test".into())));
         assert!(to.contains(&("comando_invalido", "agente1@example.test".into())));
+    }
+
+    fn to_requester(plan: &Plan) -> Vec<&'static str> {
+        plan.mails()
+            .filter(|m| m.to.iter().any(|t| t == "ana@example.test"))
+            .map(|m| m.template)
+            .collect()
+    }
+
+    fn reply(w: &World, text: &str) -> Plan {
+        on_agent_reply(
+            working_ticket(w),
+            &incoming("agente1@example.test", "RE: [REQ-1]", text),
+            &w.ctx(),
+        )
+    }
+
+    /// Issue 17: "a signature under an agent's #resolver line went to the requester as a mail
+    /// of its own".
+    #[test]
+    fn a_signature_under_resolver_is_not_a_mail_of_its_own() {
+        let w = World::new();
+        let plan = reply(
+            &w,
+            "#resolver Se instaló la impresora y se imprimió una prueba.\n\nMiguel Torres\nEspecialista",
+        );
+        assert_eq!(plan.ticket.status, Status::Resuelto);
+        assert_eq!(to_requester(&plan), ["resuelto_encuesta"]);
+        let survey = plan.mails().next().unwrap();
+        assert_eq!(
+            survey.data["solution"],
+            "Se instaló la impresora y se imprimió una prueba."
+        );
+    }
+
+    #[test]
+    fn a_signature_alone_under_any_command_is_never_sent() {
+        let w = World::new();
+        for text in [
+            "#nota llamé al usuario\n\nMiguel Torres\nEspecialista",
+            "#prioridad alta\n\nCordialmente,\nMiguel Torres",
+            "#asignar especialista@example.test\n\nGracias",
+            "#nota revisado\n\nAgente",
+        ] {
+            let plan = reply(&w, text);
+            assert!(to_requester(&plan).is_empty(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn text_under_a_command_that_mails_the_requester_is_kept_not_sent() {
+        let w = World::new();
+        for (text, template) in [
+            (
+                "#resolver Instalada.\n\nCualquier inquietud me escribe.\nMiguel Torres",
+                "resuelto_encuesta",
+            ),
+            (
+                "#pendiente ¿En qué piso está?\n\nAna, sin eso no podemos ir.",
+                "informacion_faltante",
+            ),
+            (
+                "#cerrar duplicado de REQ-4\n\nYa lo atendemos allá.",
+                "cierre_cancelado",
+            ),
+            ("#cambio CHG-0042\n\nLo verá en el comité.", "cierre_cambio"),
+        ] {
+            let plan = reply(&w, text);
+            assert_eq!(to_requester(&plan), [template], "{text:?}");
+            assert!(
+                plan.effects.iter().any(|e| matches!(e,
+                    super::super::Effect::Event { kind: "texto_no_enviado", description, .. }
+                        if description.contains(text.split("\n\n").nth(1).unwrap()))),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_answer_under_other_commands_is_sent_with_its_signature() {
+        let w = World::new();
+        let plan = reply(
+            &w,
+            "#prioridad alta\n\nAna, mañana a las 9 paso por su oficina.\n\nMiguel Torres\nEspecialista",
+        );
+        assert_eq!(to_requester(&plan), ["respuesta_agente"]);
+        let answer = plan.mails().next().unwrap();
+        assert_eq!(
+            answer.data["text"],
+            "Ana, mañana a las 9 paso por su oficina.\n\nMiguel Torres\nEspecialista"
+        );
+        let plain = reply(&w, "Listo.");
+        assert_eq!(to_requester(&plain), ["respuesta_agente"]);
     }
 
     #[test]

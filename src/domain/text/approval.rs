@@ -18,31 +18,59 @@ pub enum ApprovalAnswer {
     Unclear,
 }
 
+// Folded. Feminine forms agree with "la solicitud"; AUTORIZO is how many Colombian
+// officials word an approval.
 const APPROVE: &[&str] = &[
-    "aprobar", "aprobado", "apruebo", "si", "approve", "approved", "yes",
+    "aprobar",
+    "aprobado",
+    "aprobada",
+    "apruebo",
+    "autorizo",
+    "autorizado",
+    "autorizada",
+    "si",
+    "approve",
+    "approved",
+    "yes",
 ];
 const REJECT: &[&str] = &[
     "rechazar",
     "rechazado",
+    "rechazada",
+    "rechazo",
     "negar",
     "negado",
+    "negada",
+    "niego",
+    "denegado",
+    "denegada",
     "no",
     "reject",
     "rejected",
 ];
 
-/// Decides an approver's reply by the first word of its first written line.
+/// Decides an approver's reply by its first written line, as a person reading it would.
 ///
-/// Only the author's text counts ([`new_text`]); its first non-empty line must
-/// start with an approve word (APROBAR, APROBADO, APRUEBO, SÍ, SI, APPROVE,
-/// APPROVED, YES) or a reject word (RECHAZAR, RECHAZADO, NEGAR, NEGADO, NO,
-/// REJECT, REJECTED), in any case, with or without accents, surrounding
-/// punctuation allowed ("¡Sí!", "Aprobado.", "*APROBAR*").
+/// Only the author's text counts ([`new_text`]: quotes, Outlook header blocks and client
+/// signatures are cut), and of it the first non-empty line that is not quoted (`>`). That line
+/// decides only when
+/// - it starts with an approve word (APROBAR, APROBADO/A, APRUEBO, AUTORIZO, AUTORIZADO/A, SÍ,
+///   SI, APPROVE, APPROVED, YES) or a reject word (RECHAZAR, RECHAZADO/A, RECHAZO, NEGAR,
+///   NEGADO/A, NIEGO, DENEGADO/A, NO, REJECT, REJECTED), in any case, with or without accents,
+///   surrounding punctuation allowed ("¡Sí!", "Aprobado.", "*APROBAR*"), and
+/// - no word of the other kind appears anywhere on that line, and no keyword on it is negated
+///   ("no apruebo", "no lo rechazo").
 ///
-/// The rule is literal on purpose, so that approvers can predict it:
-/// "No estoy seguro" rejects with reason "estoy seguro", and since "si" is
-/// also Spanish for "if", "Si no hay presupuesto…" approves. The rest of that
-/// line and the lines after it are the reason.
+/// Anything else is [`ApprovalAnswer::Unclear`], and the approver is asked again: a mixed
+/// line such as "No hay problema, apruebo" or "Sí, pero no antes del lunes" reads one way to
+/// a person and the other way to a first-word rule, and a wrong decision (an access granted,
+/// a request closed) costs far more than one more mail. The rest of the deciding line and the
+/// lines after it are the reason; later lines do not change the decision.
+///
+/// One exception keeps ordinary rejections readable: an unaccented "si" after a reject word is
+/// the conditional "if" ("RECHAZADO, si lo necesita pida autorización"), so only "sí" written
+/// with its accent counts against a rejection. "no" has no such twin, so "Aprobado, no hay
+/// problema" is unclear too: approvers are told to write the keyword alone on the first line.
 pub fn parse_answer(text: &str) -> ApprovalAnswer {
     let Some((line, after)) = first_line(text) else {
         return ApprovalAnswer::Unclear;
@@ -53,14 +81,57 @@ pub fn parse_answer(text: &str) -> ApprovalAnswer {
         .unwrap_or(line.len());
     let word = fold(&line[..word_end]);
     let reason = || join_reason(&line[word_end..], &after);
-    if APPROVE.contains(&word.as_str()) {
-        ApprovalAnswer::Approve { reason: reason() }
-    } else if REJECT.contains(&word.as_str()) {
-        ApprovalAnswer::Reject { reason: reason() }
-    } else {
+    let approves = APPROVE.contains(&word.as_str());
+    let rejects = REJECT.contains(&word.as_str());
+    if !(approves || rejects) || mixed(line, approves) {
         ApprovalAnswer::Unclear
+    } else if approves {
+        ApprovalAnswer::Approve { reason: reason() }
+    } else {
+        ApprovalAnswer::Reject { reason: reason() }
     }
 }
+
+/// Whether `line`, which starts with a keyword (an approve word when `approves`), also holds
+/// a keyword of the other kind or a negated keyword.
+fn mixed(line: &str, approves: bool) -> bool {
+    // Words as written (NFC, so "si\u{301}" keeps its accent visible), then folded.
+    let nfc: String = line.nfc().collect();
+    let words: Vec<(&str, String)> = nfc
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| (w, fold(w)))
+        .collect();
+    let other = |written: &str, folded: &str| {
+        if approves {
+            REJECT.contains(&folded)
+        } else {
+            APPROVE.contains(&folded) && !(folded == "si" && written.eq_ignore_ascii_case("si"))
+        }
+    };
+    words
+        .iter()
+        .skip(1)
+        .any(|(written, folded)| other(written, folded))
+        || NEGATED.is_match(&fold(line))
+}
+
+// "no apruebo", "no lo rechazo", "no se lo autorizo": a keyword negated by the "no" right
+// before it (whitespace and pronouns only: "No, rechazado" is a plain rejection). Matched on
+// folded text.
+static NEGATED: LazyLock<Regex> = LazyLock::new(|| {
+    let keywords: Vec<&str> = APPROVE
+        .iter()
+        .chain(REJECT)
+        .copied()
+        .filter(|w| *w != "no")
+        .collect();
+    Regex::new(&format!(
+        r"\bno (?:(?:lo|la|le|les|se|me) )*(?:{})\b",
+        keywords.join("|")
+    ))
+    .unwrap()
+});
 
 /// The first non-empty, non-quoted line of the author's text and the text after it.
 fn first_line(text: &str) -> Option<(String, String)> {
@@ -216,6 +287,75 @@ mod tests {
             parse_answer("Enviado desde mi iPhone"),
             ApprovalAnswer::Unclear
         );
+    }
+
+    /// Issue 11 item 6: the first line decides only when it starts with a keyword of one kind
+    /// and holds none of the other kind.
+    #[test]
+    fn first_line_read_as_a_person_would() {
+        use ApprovalAnswer::Unclear;
+        let cases: &[(&str, ApprovalAnswer)] = &[
+            // Mixed lines: asked again.
+            ("No hay problema, apruebo", Unclear),
+            ("no hay problema, APRUEBO.", Unclear),
+            ("Sí, pero no antes del lunes", Unclear),
+            ("Si\u{301}, pero no antes del lunes", Unclear),
+            ("Si no hay presupuesto, rechazar", Unclear),
+            ("Si no hay presupuesto no se hace", Unclear),
+            ("Aprobado, no hay problema", Unclear),
+            ("APROBAR / RECHAZAR", Unclear),
+            ("Rechazado, sí lo revisé", Unclear),
+            ("No, sí lo apruebo", Unclear),
+            // A keyword negated by the "no" right before it.
+            ("No apruebo", Unclear),
+            ("NO APROBADO", Unclear),
+            ("No lo rechazo", Unclear),
+            ("no se lo autorizo", Unclear),
+            // One kind only.
+            ("Aprobado, gracias", approve("gracias")),
+            ("Aprobada", approve("")),
+            ("  \t Aprobado, gracias  ", approve("gracias")),
+            ("Autorizo.", approve("")),
+            ("Sí, aprobado", approve("aprobado")),
+            ("APROBAR\n\nNo olvide avisarle a Ana.", approve("No olvide avisarle a Ana.")),
+            (
+                "RECHAZAR no cumple requisitos",
+                reject("no cumple requisitos"),
+            ),
+            ("Rechazo: no cumple requisitos", reject("no cumple requisitos")),
+            ("No, rechazado", reject("rechazado")),
+            ("NO. No corresponde.", reject("No corresponde.")),
+            (
+                "RECHAZADO, si lo necesita pida autorización al director",
+                reject("si lo necesita pida autorización al director"),
+            ),
+            ("Rechazada", reject("")),
+            ("DENEGADO", reject("")),
+            // Case, accents and punctuation.
+            ("¡SÍ!", approve("")),
+            ("**aprobado**", approve("")),
+            ("rEcHaZaDo.", reject("")),
+            ("APROBACIÓN", Unclear),
+            // Only the author's first line: quotes and Outlook blocks do not count.
+            // The author's text ends at the first quoted line ([`new_text`]), so an answer
+            // written below the quote is not read.
+            ("> RECHAZAR\nAPROBAR", Unclear),
+            ("\n  \n   APROBAR\n> RECHAZAR", approve("")),
+            (
+                "Aprobado\r\n\r\nDe: Mesa de Ayuda <mesaayuda@x.gov.co>\r\n\
+                 Enviado: lunes, 3 de marzo de 2025 10:15\r\nPara: Ana\r\n\
+                 Asunto: RE: [REQ-4] Solicitud de aprobación\r\n\r\n\
+                 Responda APROBAR o RECHAZAR. No responda si no está seguro.",
+                approve(""),
+            ),
+            (
+                "No hay problema, apruebo\n\nEl lun, 3 mar 2025 a las 10:15, Mesa <m@x.co> escribió:\n> APROBAR",
+                Unclear,
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(&parse_answer(text), want, "{text:?}");
+        }
     }
 
     #[test]

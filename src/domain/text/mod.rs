@@ -18,7 +18,7 @@ pub use commands::{parse_commands, parse_email, Command, ParsedCommands, Priorit
 pub use fields::{field_key, read_fields, Field, Fields};
 pub use filename::safe_filename;
 pub use normalize::{bare_address, canonical_address, fold, fold_eq, is_email};
-pub use reply::new_text;
+pub use reply::{is_sign_off, new_text};
 pub use subject::{
     find_ticket_ref, is_catalog_request, plus_token, strip_reply_prefixes, subject_token,
     TicketKind, TicketRef,
@@ -142,6 +142,7 @@ mod tests {
         let _ = parse_answer(s);
         let _ = parse_rating(s);
         let _ = says_not_resolved(s);
+        let _ = is_sign_off(s, Some(s));
         let _ = conversation_key(s);
         let name = safe_filename(s);
         assert!(!name.is_empty() && name.len() <= 150);

@@ -126,6 +126,96 @@ fn is_mobile_signature(f: &str) -> bool {
         && MOBILE_SIGNATURE.is_match(f)
 }
 
+// A closing formula on a line of its own, folded, end punctuation removed.
+static CLOSING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(?:(?:un |muy )?(?:cordial(?:es)? )?saludos?(?: cordiales)?|cordialmente|atentamente|atte?|(?:muchas |mil )?gracias(?: y saludos)?|quedo atent[oa]s?(?: a [a-z ]{0,40})?|feliz (?:dia|tarde|noche)|buen dia|(?:best |kind )?regards|thanks?(?: you)?|bendiciones)$",
+    )
+    .unwrap()
+});
+static CONTACT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:tel|telefono|cel|celular|movil|ext|extension|pbx|phone|mobile)\b").unwrap()
+});
+// Lowercase words a name or a position may hold: "Jefe de la Oficina de Sistemas".
+const CONNECTORS: &[&str] = &[
+    "de", "del", "la", "las", "los", "el", "y", "e", "en", "para", "a", "of", "and", "the", "for",
+];
+const MAX_SIGN_OFF_LINES: usize = 6;
+const MAX_NAME_LINE_CHARS: usize = 60;
+
+/// Whether `text` is only a sign-off: at most six lines, each a closing formula
+/// ("Cordialmente,", "Gracias", "Saludos cordiales"), a contact line (address, link, phone,
+/// "Ext. 1234") or a name or position written as one ("Miguel Torres", "Especialista de
+/// Soporte N1", "Centro de Servicios Tecnológicos"), and recognisably a signature as a whole:
+/// it holds a closing formula, a contact line, a name of two capitalised words or more, or
+/// the writer's own `name` (or its first word).
+///
+/// Used for the text an agent leaves under their commands: a signature alone is no message
+/// for the requester. A short answer ("Listo.", "Ya quedó instalado") is not a sign-off; a
+/// one-word line that is not the writer's name is taken as an answer, not a signature.
+pub fn is_sign_off(text: &str, name: Option<&str>) -> bool {
+    let own: Vec<&str> = lines(text)
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if own.is_empty() || own.len() > MAX_SIGN_OFF_LINES {
+        return false;
+    }
+    let name = name.map(fold).filter(|n| !n.is_empty());
+    let first_name = name
+        .as_deref()
+        .and_then(|n| n.split(' ').next())
+        .map(str::to_owned);
+    let mut signature = false;
+    for line in own {
+        let f = fold(line);
+        let bare = f.trim_matches(|c: char| !c.is_alphanumeric());
+        let own_name = name.as_deref() == Some(bare) || first_name.as_deref() == Some(bare);
+        if CLOSING.is_match(bare) || is_contact(line, &f) || own_name {
+            signature = true;
+        } else if let Some(capitalised) = name_like(line) {
+            signature |= capitalised >= 2;
+        } else {
+            return false;
+        }
+    }
+    signature
+}
+
+fn is_contact(line: &str, folded: &str) -> bool {
+    let digits = line.chars().filter(char::is_ascii_digit).count();
+    line.contains('@')
+        || folded.contains("http")
+        || folded.contains("www.")
+        || CONTACT.is_match(folded.trim_start_matches(|c: char| !c.is_alphanumeric()))
+        || (digits >= 5 && digits * 2 >= line.chars().filter(|c| !c.is_whitespace()).count())
+}
+
+/// The number of capitalised words when `line` reads as a name or position: short, no
+/// sentence punctuation, every word capitalised but connectors ("de", "la", "y" …).
+fn name_like(line: &str) -> Option<usize> {
+    if line.chars().count() > MAX_NAME_LINE_CHARS || line.contains(['?', '¿', '!', '¡', ':', ';'])
+    {
+        return None;
+    }
+    let words: Vec<&str> = line.split_whitespace().collect();
+    if words.is_empty() || words.len() > 8 {
+        return None;
+    }
+    let mut capitalised = 0;
+    for w in words {
+        let Some(first) = w.chars().find(|c| c.is_alphabetic()) else {
+            continue;
+        };
+        if first.is_uppercase() {
+            capitalised += 1;
+        } else if !CONNECTORS.contains(&w.trim_matches(|c: char| !c.is_alphabetic())) {
+            return None;
+        }
+    }
+    (capitalised > 0).then_some(capitalised)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,6 +337,49 @@ mod tests {
         let body = "Sí, aprobado\n\nEnviado desde mi iPhone\n\n\
             > El 3 mar 2025, a las 10:15, Mesa de Ayuda <mesaayuda@x.gov.co> escribió:\n>\n> texto";
         assert_eq!(new_text(body), "Sí, aprobado");
+    }
+
+    #[test]
+    fn sign_offs() {
+        let yes: &[(&str, Option<&str>)] = &[
+            ("Miguel Torres\nEspecialista", None),
+            ("Miguel Torres / Especialista", None),
+            ("Cordialmente,\n\nMiguel Torres\nEspecialista de Soporte N1", None),
+            ("Gracias", None),
+            ("Saludos cordiales.", None),
+            ("Un cordial saludo,\nLaura", None),
+            ("Miguel", Some("Miguel Torres")),
+            ("MIGUEL TORRES", Some("Miguel Torres")),
+            ("Especialista\nExt. 1234", None),
+            (
+                "Laura Rojas\nCentro de Servicios Tecnológicos\nMinisterio de Hacienda y Crédito Público\nTel. (601) 381 1700",
+                None,
+            ),
+            ("Laura\nlaura.rojas@minhacienda.gov.co", None),
+            ("Quedo atento.\nMiguel", None),
+            ("Miguel A. Torres\nEspecialista", None),
+        ];
+        for (text, name) in yes {
+            assert!(is_sign_off(text, *name), "{text:?}");
+        }
+        let no: &[(&str, Option<&str>)] = &[
+            ("", None),
+            ("Listo.", None),
+            ("Ya quedó instalado.", None),
+            ("Ana, ya casi está listo.\n\nMiguel Torres", None),
+            (
+                "Por favor reinicie el equipo.\nMiguel",
+                Some("Miguel Torres"),
+            ),
+            ("¿Puede confirmar si ya funciona?\nGracias", None),
+            ("Miguel", None),
+            ("Especialista", None),
+            ("Gracias por su paciencia, mañana voy a su oficina.", None),
+            ("Saludos\n1\n2\n3\n4\n5\n6", None),
+        ];
+        for (text, name) in no {
+            assert!(!is_sign_off(text, *name), "{text:?}");
+        }
     }
 
     #[test]
