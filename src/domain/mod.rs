@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod catalog;
 pub mod compliance;
 pub mod directory;
+pub mod es_co;
 pub mod intake;
 pub mod procedure;
 pub mod sla;

@@ -117,7 +117,7 @@ mod tests {
                 "acuse_recibo",
                 &serde_json::json!({
                     "ticket": "REQ-4", "subject": "Pérez & Cía <x>", "requester_name": "Ana",
-                    "requester": "ana@example.test", "created_at": "2026-11-26 10:00",
+                    "requester": "ana@example.test", "created_at": "jueves 26 de noviembre de 2026, 10:00 a. m.",
                 }),
             )
             .unwrap();

@@ -170,7 +170,7 @@ fn base_data(t: &Ticket, ctx: &Ctx<'_>) -> Value {
         "status": t.status.as_str(),
         "assignee": t.assignee,
         "fields": t.fields,
-        "created_at": crate::clock::local_display(t.created_at),
+        "created_at": ctx.display(t.created_at),
     })
 }
 

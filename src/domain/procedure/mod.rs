@@ -88,6 +88,12 @@ impl Ctx<'_> {
         (hours * factor * 3600.0).round() as i64
     }
 
+    /// An instant as the reader of a mail reads it: the calendar's wall clock, in Colombian
+    /// Spanish ("miércoles 2 de diciembre de 2026, 5:00 p. m.").
+    pub fn display(&self, t: DateTime<Utc>) -> String {
+        super::es_co::datetime_in(t, &self.calendar.timezone())
+    }
+
     /// Agents to tell about work that needs one: the directory's agents, else config.
     pub fn agents(&self) -> Vec<String> {
         let people: Vec<String> = self
