@@ -296,12 +296,16 @@ impl Default for LifecycleConfig {
 pub struct SlaConfig {
     /// Target for requests whose service is not (yet) known, in business hours.
     pub default_resolution_hours: f64,
+    /// Scales the catalogue's target by priority, e.g. `{ alta = 0.5, baja = 1.5 }`; a
+    /// priority not named keeps factor 1. None by default.
+    pub priority_factors: crate::domain::sla::PriorityFactors,
 }
 
 impl Default for SlaConfig {
     fn default() -> Self {
         Self {
             default_resolution_hours: 8.0,
+            priority_factors: Default::default(),
         }
     }
 }
@@ -559,6 +563,17 @@ impl Config {
         }
         if self.sla.default_resolution_hours <= 0.0 {
             return Err(self.bad_key("sla.default_resolution_hours", "must be positive"));
+        }
+        if let Some((key, _)) = self
+            .sla
+            .priority_factors
+            .configured()
+            .find(|(_, f)| !(*f > 0.0 && f.is_finite()))
+        {
+            return Err(self.bad_key(
+                &format!("sla.priority_factors.{key}"),
+                "must be a positive number",
+            ));
         }
         if self.ingest.batch_size == 0 {
             return Err(self.bad_key("ingest.batch_size", "must be at least 1"));

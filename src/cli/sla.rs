@@ -5,6 +5,7 @@ use super::{open_db, SlaCommand, EXIT_FAILURE};
 use crate::config::{Config, EXIT_BAD_CONFIG};
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::compliance::{self, ClosedTicket};
+use crate::domain::es_co;
 use crate::domain::ticket::CloseReason;
 use crate::store::{tickets, Db};
 use chrono::{NaiveDate, TimeZone, Utc};
@@ -89,22 +90,32 @@ async fn report(db: &Db, cal: &BusinessCalendar, as_json: bool) -> Result<ExitCo
         println!("{}", serde_json::Value::Array(lines));
         return Ok(ExitCode::SUCCESS);
     }
+    // Hours with a decimal comma and the due time as Colombians read them; the target is the
+    // one the requester was told in the acknowledgement.
     println!(
-        "{:<9} {:<12} {:<22} {:>8} {:>7}  vence",
-        "caso", "servicio", "estado", "horas", "%"
+        "{:<9} {:<12} {:<22} {:>8} {:>8} {:>7}  vence",
+        "caso", "servicio", "estado", "usado h", "meta h", "%"
     );
     for l in &lines {
         println!(
-            "{:<9} {:<12} {:<22} {:>8.1} {:>6.1}%  {}",
+            "{:<9} {:<12} {:<22} {:>8} {:>8} {:>6}%  {}",
             l["id"].as_str().unwrap_or(""),
             l["service"].as_str().unwrap_or("-"),
             l["status"].as_str().unwrap_or(""),
-            l["used_business_seconds"].as_i64().unwrap_or(0) as f64 / 3600.0,
-            l["percent_used"].as_f64().unwrap_or(0.0),
+            es_co::decimal(
+                l["used_business_seconds"].as_i64().unwrap_or(0) as f64 / 3600.0,
+                1
+            ),
+            es_co::decimal(l["target_business_hours"].as_f64().unwrap_or(0.0), 1),
+            es_co::decimal(l["percent_used"].as_f64().unwrap_or(0.0), 1),
             if l["paused"] == true {
                 "(detenido)".to_owned()
             } else {
-                l["due_at"].as_str().unwrap_or("-").to_owned()
+                l["due_at"]
+                    .as_str()
+                    .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+                    .map(|d| crate::clock::local_short(d.with_timezone(&Utc)))
+                    .unwrap_or_else(|| "-".into())
             },
         );
     }
@@ -163,21 +174,21 @@ async fn compliance_report(
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<14} {:>8} {:>8} {:>14} {:>14} {:>8} {:>8}",
+        "{:<14} {:>8} {:>8} {:>16} {:>16} {:>8} {:>8}",
         "servicio", "cerrados", "atendid.", "dentro", "fuera", "mediana", "p90"
     );
     for l in all {
         println!(
-            "{:<14} {:>8} {:>8} {:>7} ({:>4}%) {:>7} ({:>4}%) {:>7.1}h {:>7.1}h",
+            "{:<14} {:>8} {:>8} {:>7} ({:>5}%) {:>7} ({:>5}%) {:>7}h {:>7}h",
             l.service,
             l.closed,
             l.attended,
             l.within_target,
-            l.within_pct,
+            es_co::decimal(l.within_pct, 1),
             l.outside_target,
-            l.outside_pct,
-            l.median_business_hours,
-            l.p90_business_hours
+            es_co::decimal(l.outside_pct, 1),
+            es_co::decimal(l.median_business_hours, 1),
+            es_co::decimal(l.p90_business_hours, 1)
         );
     }
     Ok(ExitCode::SUCCESS)

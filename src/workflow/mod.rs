@@ -69,6 +69,7 @@ impl Procedure {
                 pending_user_business_days: c.lifecycle.pending_user_business_days,
                 auto_close_business_days: c.lifecycle.auto_close_business_days,
                 default_resolution_hours: c.sla.default_resolution_hours,
+                priority_factors: c.sla.priority_factors,
                 incident_patterns: patterns,
                 incident_address: c.incidents.address.clone(),
                 approval_target_hours: c.approvals.target_business_hours,

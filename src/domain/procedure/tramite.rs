@@ -253,6 +253,22 @@ mod tests {
             plan.ticket.priority,
             Some(crate::domain::text::Priority::Alta)
         );
+        // No priority factors configured: the catalogue's 8 h stays the target.
+        assert_eq!(plan.ticket.sla.target_secs, 8 * 3600);
+    }
+
+    #[test]
+    fn configured_priority_factors_scale_the_target() {
+        let mut w = World::new();
+        w.policy.priority_factors = crate::domain::sla::PriorityFactors {
+            alta: Some(0.5),
+            ..Default::default()
+        };
+        let plan = on_agent_reply(
+            working_ticket(&w),
+            &incoming("agente1@example.test", "RE", "#prioridad alta"),
+            &w.ctx(),
+        );
         assert_eq!(plan.ticket.sla.target_secs, 4 * 3600);
     }
 }
