@@ -6,7 +6,6 @@ use crate::config::{Config, EXIT_BAD_CONFIG};
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::compliance::{self, ClosedTicket};
 use crate::domain::es_co;
-use crate::domain::ticket::CloseReason;
 use crate::store::{tickets, Db};
 use chrono::{NaiveDate, TimeZone, Utc};
 use serde_json::json;
@@ -133,17 +132,7 @@ async fn compliance_report(
     let closed: Vec<ClosedTicket> = tickets::closed_between(&mut conn, from, to)
         .await?
         .iter()
-        .map(|t| ClosedTicket {
-            service: t.service.clone(),
-            attended: matches!(
-                t.close_reason.as_deref().and_then(|r| r.parse().ok()),
-                Some(CloseReason::Resuelto | CloseReason::Cambio)
-            ),
-            target_secs: t.sla_target_secs,
-            used_secs: t.sla_used_secs,
-            paused_secs: t.sla_paused_secs,
-            alerts_sent: t.sla_alerts_sent.clamp(0, 3) as u8,
-        })
+        .map(tickets::TicketRow::to_closed)
         .collect();
     let r = compliance::report(&closed);
     if as_json {
@@ -152,34 +141,24 @@ async fn compliance_report(
     }
     let all = r.services.iter().chain(std::iter::once(&r.overall));
     if csv {
-        println!("servicio,cerrados,atendidos,dentro,fuera,pct_dentro,pct_fuera,mediana_h,p90_h,pausa_h,alertas_50,alertas_75,alertas_100");
-        for l in all {
-            println!(
-                "{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                l.service,
-                l.closed,
-                l.attended,
-                l.within_target,
-                l.outside_target,
-                l.within_pct,
-                l.outside_pct,
-                l.median_business_hours,
-                l.p90_business_hours,
-                l.paused_business_hours,
-                l.alerts_50,
-                l.alerts_75,
-                l.alerts_100
-            );
-        }
+        print!("{}", compliance::csv(&r));
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<14} {:>8} {:>8} {:>16} {:>16} {:>8} {:>8}",
-        "servicio", "cerrados", "atendid.", "dentro", "fuera", "mediana", "p90"
+        "{:<14} {:>8} {:>8} {:>16} {:>16} {:>8} {:>8} {:>9} {:>9}",
+        "servicio",
+        "cerrados",
+        "atendid.",
+        "dentro",
+        "fuera",
+        "mediana",
+        "p90",
+        "encuestas",
+        "promedio"
     );
     for l in all {
         println!(
-            "{:<14} {:>8} {:>8} {:>7} ({:>5}%) {:>7} ({:>5}%) {:>7}h {:>7}h",
+            "{:<14} {:>8} {:>8} {:>7} ({:>5}%) {:>7} ({:>5}%) {:>7}h {:>7}h {:>9} {:>9}",
             l.service,
             l.closed,
             l.attended,
@@ -188,7 +167,11 @@ async fn compliance_report(
             l.outside_target,
             es_co::decimal(l.outside_pct, 1),
             es_co::decimal(l.median_business_hours, 1),
-            es_co::decimal(l.p90_business_hours, 1)
+            es_co::decimal(l.p90_business_hours, 1),
+            l.survey_answers,
+            l.average_rating
+                .map(|a| es_co::decimal(a, 1))
+                .unwrap_or_else(|| "-".into())
         );
     }
     Ok(ExitCode::SUCCESS)
