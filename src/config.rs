@@ -58,6 +58,8 @@ pub struct Config {
     pub approvals: ApprovalsConfig,
     #[serde(default)]
     pub security: SecurityConfig,
+    #[serde(default)]
+    pub reports: ReportsConfig,
     /// Where the file was read from, for messages that name it.
     #[serde(skip)]
     pub source: PathBuf,
@@ -356,6 +358,25 @@ impl Default for ApprovalsConfig {
     }
 }
 
+/// The procedure's product: the monthly compliance report by mail.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsConfig {
+    /// Mail the previous month's compliance report on the first business day of each month.
+    pub monthly_compliance: bool,
+    /// Local hour from which it goes out that day.
+    pub hour: u32,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        Self {
+            monthly_compliance: true,
+            hour: 7,
+        }
+    }
+}
+
 /// What makes an emailed approval believable beyond its secret token.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -557,6 +578,9 @@ impl Config {
                 "security.trusted_authserv_id",
                 "required when security.require_authentication_results = true",
             ));
+        }
+        if self.reports.hour > 23 {
+            return Err(self.bad_key("reports.hour", "must be 0–23"));
         }
         if self.approvals.digest_hour > 23 {
             return Err(self.bad_key("approvals.digest_hour", "must be 0–23"));

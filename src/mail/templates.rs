@@ -32,6 +32,7 @@ pub const REQUIRED: &[&str] = &[
     "aprobacion_vencida",
     "resumen_aprobaciones",
     "limite_remitente",
+    "informe_mensual",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -4,6 +4,7 @@
 
 pub mod approval_in;
 pub mod mail_in;
+pub mod monthly_report;
 pub mod sweep;
 
 use crate::config::Config;
@@ -29,6 +30,8 @@ pub struct Procedure {
     pub helpdesk: String,
     pub security: crate::config::SecurityConfig,
     pub digest_hour: u32,
+    /// Local hour of the monthly compliance report; `None` when it is switched off.
+    pub monthly_report_hour: Option<u32>,
 }
 
 /// A consistent view of the reference data for one unit of work.
@@ -82,6 +85,7 @@ impl Procedure {
             helpdesk: c.helpdesk_address(),
             security: c.security.clone(),
             digest_hour: c.approvals.digest_hour,
+            monthly_report_hour: c.reports.monthly_compliance.then_some(c.reports.hour),
         })
     }
 
