@@ -58,6 +58,8 @@ pub struct Config {
     pub approvals: ApprovalsConfig,
     #[serde(default)]
     pub security: SecurityConfig,
+    #[serde(default)]
+    pub reports: ReportsConfig,
     /// Where the file was read from, for messages that name it.
     #[serde(skip)]
     pub source: PathBuf,
@@ -296,12 +298,16 @@ impl Default for LifecycleConfig {
 pub struct SlaConfig {
     /// Target for requests whose service is not (yet) known, in business hours.
     pub default_resolution_hours: f64,
+    /// Scales the catalogue's target by priority, e.g. `{ alta = 0.5, baja = 1.5 }`; a
+    /// priority not named keeps factor 1. None by default.
+    pub priority_factors: crate::domain::sla::PriorityFactors,
 }
 
 impl Default for SlaConfig {
     fn default() -> Self {
         Self {
             default_resolution_hours: 8.0,
+            priority_factors: Default::default(),
         }
     }
 }
@@ -348,6 +354,25 @@ impl Default for ApprovalsConfig {
             target_business_hours: 24.0,
             pause_sla: true,
             digest_hour: 7,
+        }
+    }
+}
+
+/// The procedure's product: the monthly compliance report by mail.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsConfig {
+    /// Mail the previous month's compliance report on the first business day of each month.
+    pub monthly_compliance: bool,
+    /// Local hour from which it goes out that day.
+    pub hour: u32,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        Self {
+            monthly_compliance: true,
+            hour: 7,
         }
     }
 }
@@ -558,11 +583,25 @@ impl Config {
                 "required when security.require_authentication_results = true",
             ));
         }
+        if self.reports.hour > 23 {
+            return Err(self.bad_key("reports.hour", "must be 0–23"));
+        }
         if self.approvals.digest_hour > 23 {
             return Err(self.bad_key("approvals.digest_hour", "must be 0–23"));
         }
         if self.sla.default_resolution_hours <= 0.0 {
             return Err(self.bad_key("sla.default_resolution_hours", "must be positive"));
+        }
+        if let Some((key, _)) = self
+            .sla
+            .priority_factors
+            .configured()
+            .find(|(_, f)| !(*f > 0.0 && f.is_finite()))
+        {
+            return Err(self.bad_key(
+                &format!("sla.priority_factors.{key}"),
+                "must be a positive number",
+            ));
         }
         if self.ingest.batch_size == 0 {
             return Err(self.bad_key("ingest.batch_size", "must be at least 1"));

@@ -2,7 +2,7 @@
 //! caller's transaction, recorded on the ticket as an outgoing message and an event.
 
 use crate::domain::ticket::TicketNumber;
-use crate::mail::outbound::{ComposeError, Composer, OutgoingMail};
+use crate::mail::outbound::{ComposeError, Composer, OutgoingAttachment, OutgoingMail};
 use crate::mail::templates::{TemplateError, Templates};
 use crate::store::{events, messages, outbox, Conn};
 use std::sync::{Arc, RwLock};
@@ -89,6 +89,19 @@ impl Mailer {
         Ok(id)
     }
 
+    /// [`Mailer::queue`] with files attached (the monthly report's CSV).
+    pub async fn queue_with_attachments(
+        &self,
+        conn: &mut Conn,
+        n: &Notice<'_>,
+        attachments: &[OutgoingAttachment],
+    ) -> Result<String, NotifyError> {
+        let mut event = Vec::new();
+        let id = self.queue_inner(conn, n, &mut event, attachments).await?;
+        events::insert_many(conn, &event).await?;
+        Ok(id)
+    }
+
     /// [`Mailer::queue`] that leaves the mail's audit event in `events` for the caller to
     /// insert with others in one statement.
     pub async fn queue_deferring_event<'a>(
@@ -96,6 +109,16 @@ impl Mailer {
         conn: &mut Conn,
         n: &Notice<'a>,
         events: &mut Vec<events::NewEvent<'a>>,
+    ) -> Result<String, NotifyError> {
+        self.queue_inner(conn, n, events, &[]).await
+    }
+
+    async fn queue_inner<'a>(
+        &self,
+        conn: &mut Conn,
+        n: &Notice<'a>,
+        events: &mut Vec<events::NewEvent<'a>>,
+        attachments: &[OutgoingAttachment],
     ) -> Result<String, NotifyError> {
         let rendered = self.templates().render(n.template, &n.data)?;
         let mut subject = rendered.subject;
@@ -107,13 +130,16 @@ impl Mailer {
             }
             thread = messages::thread_ids(conn, t).await?;
         }
-        let composed = self.composer.compose(&OutgoingMail {
-            to: n.to.clone(),
-            subject: subject.clone(),
-            body: rendered.body.clone(),
-            thread,
-            reply_to: n.reply_to.clone(),
-        })?;
+        let composed = self.composer.compose_with_attachments(
+            &OutgoingMail {
+                to: n.to.clone(),
+                subject: subject.clone(),
+                body: rendered.body.clone(),
+                thread,
+                reply_to: n.reply_to.clone(),
+            },
+            attachments,
+        )?;
         outbox::enqueue(
             conn,
             &outbox::NewOutgoing {

@@ -66,7 +66,8 @@ impl Sweeper {
 
     async fn sweep(&self) {
         match sweep::run(&self.db, &self.mailer, &self.procedure, chrono::Utc::now()).await {
-            Ok(r) if r.timers_handled > 0 => {
+            // Digests and the monthly report queue mail without any timer.
+            Ok(r) if r.timers_handled > 0 || r.mails_queued > 0 => {
                 info!(
                     timers = r.timers_handled,
                     mails = r.mails_queued,

@@ -159,6 +159,9 @@ async fn compliance_matches_hand_computed_figures(kind: DbKind) {
         (Some(5), Some(3))
     );
     assert_eq!(all["within_pct"].as_f64(), Some(60.0));
+    // No survey answered in this set: none counted, no average invented.
+    assert_eq!(all["survey_answers"].as_i64(), Some(0));
+    assert!(all["average_rating"].is_null(), "{all}");
     assert_eq!(
         (
             all["median_business_hours"].as_f64(),
@@ -178,6 +181,12 @@ async fn compliance_matches_hand_computed_figures(kind: DbKind) {
     let text = String::from_utf8_lossy(&csv.stdout);
     assert!(
         text.lines().any(|l| l.starts_with("TOTAL,6,5,3,2,60")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .next()
+            .is_some_and(|h| h.ends_with(",encuestas,calificacion_promedio")),
         "{text}"
     );
 }

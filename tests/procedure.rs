@@ -95,7 +95,24 @@ fn events_of(t: &Value, kind: &str) -> usize {
 
 async fn complete_request_goes_to_work(w: World) {
     let _d = w.spawn_daemon();
-    let (id, _) = request(&w, "Instalación de impresora", COMPLETE).await;
+    let (id, ack) = request(&w, "Instalación de impresora", COMPLETE).await;
+    // The requester is told what was understood and by when to expect it (issue 17 item 6).
+    for line in [
+        "Servicio: Instalación de impresora",
+        "Prioridad: media",
+        "Tiempo de solución: 8,0 horas hábiles",
+    ] {
+        assert!(ack.body_text.contains(line), "{line}: {}", ack.body_text);
+    }
+    let due = ack
+        .body_text
+        .lines()
+        .find_map(|l| l.strip_prefix("Fecha estimada de solución: "))
+        .unwrap_or_else(|| panic!("no due time: {}", ack.body_text));
+    assert!(
+        due.contains(" de 20") && (due.ends_with("a. m.") || due.ends_with("p. m.")),
+        "{due}"
+    );
     let t = wait_status(&w, &id, "trabajo_en_progreso").await;
     assert_eq!(t["service"], "IMPRESORA");
     assert_eq!(t["category"].as_str().map(|c| !c.is_empty()), Some(true));

@@ -49,11 +49,11 @@ pub async fn run(config: Config, cmd: ApprovalsCommand) -> ExitCode {
     }
     for r in &rows {
         println!(
-            "{:<9} {:<32} {:<16} {}",
+            "{:<9} {:<32} {:<21} {}",
             TicketNumber(r.ticket_id).to_string(),
             r.approver.as_deref().unwrap_or("-"),
             r.requested_at
-                .map(|t| crate::clock::local_display(from_unix(t)))
+                .map(|t| crate::clock::local_short(from_unix(t)))
                 .unwrap_or_default(),
             r.subject
         );

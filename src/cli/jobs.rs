@@ -51,6 +51,12 @@ pub async fn run(config: Config, cmd: JobsCommand) -> ExitCode {
                     report.alerts_queued,
                     report.mails_queued
                 );
+                if report.reports_sent > 0 {
+                    println!(
+                        "  Informe mensual de cumplimiento enviado a {} destinatario(s).",
+                        report.reports_sent
+                    );
+                }
                 for c in &report.changes {
                     println!("  {c}");
                 }

@@ -5,7 +5,7 @@ use super::{open_db, SlaCommand, EXIT_FAILURE};
 use crate::config::{Config, EXIT_BAD_CONFIG};
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::compliance::{self, ClosedTicket};
-use crate::domain::ticket::CloseReason;
+use crate::domain::es_co;
 use crate::store::{tickets, Db};
 use chrono::{NaiveDate, TimeZone, Utc};
 use serde_json::json;
@@ -89,22 +89,32 @@ async fn report(db: &Db, cal: &BusinessCalendar, as_json: bool) -> Result<ExitCo
         println!("{}", serde_json::Value::Array(lines));
         return Ok(ExitCode::SUCCESS);
     }
+    // Hours with a decimal comma and the due time as Colombians read them; the target is the
+    // one the requester was told in the acknowledgement.
     println!(
-        "{:<9} {:<12} {:<22} {:>8} {:>7}  vence",
-        "caso", "servicio", "estado", "horas", "%"
+        "{:<9} {:<12} {:<22} {:>8} {:>8} {:>7}  vence",
+        "caso", "servicio", "estado", "usado h", "meta h", "%"
     );
     for l in &lines {
         println!(
-            "{:<9} {:<12} {:<22} {:>8.1} {:>6.1}%  {}",
+            "{:<9} {:<12} {:<22} {:>8} {:>8} {:>6}%  {}",
             l["id"].as_str().unwrap_or(""),
             l["service"].as_str().unwrap_or("-"),
             l["status"].as_str().unwrap_or(""),
-            l["used_business_seconds"].as_i64().unwrap_or(0) as f64 / 3600.0,
-            l["percent_used"].as_f64().unwrap_or(0.0),
+            es_co::decimal(
+                l["used_business_seconds"].as_i64().unwrap_or(0) as f64 / 3600.0,
+                1
+            ),
+            es_co::decimal(l["target_business_hours"].as_f64().unwrap_or(0.0), 1),
+            es_co::decimal(l["percent_used"].as_f64().unwrap_or(0.0), 1),
             if l["paused"] == true {
                 "(detenido)".to_owned()
             } else {
-                l["due_at"].as_str().unwrap_or("-").to_owned()
+                l["due_at"]
+                    .as_str()
+                    .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+                    .map(|d| crate::clock::local_short(d.with_timezone(&Utc)))
+                    .unwrap_or_else(|| "-".into())
             },
         );
     }
@@ -122,17 +132,7 @@ async fn compliance_report(
     let closed: Vec<ClosedTicket> = tickets::closed_between(&mut conn, from, to)
         .await?
         .iter()
-        .map(|t| ClosedTicket {
-            service: t.service.clone(),
-            attended: matches!(
-                t.close_reason.as_deref().and_then(|r| r.parse().ok()),
-                Some(CloseReason::Resuelto | CloseReason::Cambio)
-            ),
-            target_secs: t.sla_target_secs,
-            used_secs: t.sla_used_secs,
-            paused_secs: t.sla_paused_secs,
-            alerts_sent: t.sla_alerts_sent.clamp(0, 3) as u8,
-        })
+        .map(tickets::TicketRow::to_closed)
         .collect();
     let r = compliance::report(&closed);
     if as_json {
@@ -141,43 +141,37 @@ async fn compliance_report(
     }
     let all = r.services.iter().chain(std::iter::once(&r.overall));
     if csv {
-        println!("servicio,cerrados,atendidos,dentro,fuera,pct_dentro,pct_fuera,mediana_h,p90_h,pausa_h,alertas_50,alertas_75,alertas_100");
-        for l in all {
-            println!(
-                "{},{},{},{},{},{},{},{},{},{},{},{},{}",
-                l.service,
-                l.closed,
-                l.attended,
-                l.within_target,
-                l.outside_target,
-                l.within_pct,
-                l.outside_pct,
-                l.median_business_hours,
-                l.p90_business_hours,
-                l.paused_business_hours,
-                l.alerts_50,
-                l.alerts_75,
-                l.alerts_100
-            );
-        }
+        print!("{}", compliance::csv(&r));
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<14} {:>8} {:>8} {:>14} {:>14} {:>8} {:>8}",
-        "servicio", "cerrados", "atendid.", "dentro", "fuera", "mediana", "p90"
+        "{:<14} {:>8} {:>8} {:>16} {:>16} {:>8} {:>8} {:>9} {:>9}",
+        "servicio",
+        "cerrados",
+        "atendid.",
+        "dentro",
+        "fuera",
+        "mediana",
+        "p90",
+        "encuestas",
+        "promedio"
     );
     for l in all {
         println!(
-            "{:<14} {:>8} {:>8} {:>7} ({:>4}%) {:>7} ({:>4}%) {:>7.1}h {:>7.1}h",
+            "{:<14} {:>8} {:>8} {:>7} ({:>5}%) {:>7} ({:>5}%) {:>7}h {:>7}h {:>9} {:>9}",
             l.service,
             l.closed,
             l.attended,
             l.within_target,
-            l.within_pct,
+            es_co::decimal(l.within_pct, 1),
             l.outside_target,
-            l.outside_pct,
-            l.median_business_hours,
-            l.p90_business_hours
+            es_co::decimal(l.outside_pct, 1),
+            es_co::decimal(l.median_business_hours, 1),
+            es_co::decimal(l.p90_business_hours, 1),
+            l.survey_answers,
+            l.average_rating
+                .map(|a| es_co::decimal(a, 1))
+                .unwrap_or_else(|| "-".into())
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -98,10 +98,10 @@ async fn list(
     }
     for t in &rows {
         println!(
-            "{:<9} {:<22} {:<16} {:<30} {}",
+            "{:<9} {:<22} {:<21} {:<30} {}",
             t.number().to_string(),
             t.status,
-            crate::clock::local_display(from_unix(t.created_at)),
+            crate::clock::local_short(from_unix(t.created_at)),
             t.requester,
             t.subject
         );
@@ -213,7 +213,7 @@ async fn show(
         let arrow = if m.direction == "in" { "←" } else { "→" };
         println!(
             "  {arrow} {}  {}  {}\n    {}",
-            crate::clock::local_display(from_unix(m.at)),
+            crate::clock::local_short(from_unix(m.at)),
             if m.direction == "in" {
                 &m.from_addr
             } else {
@@ -235,7 +235,7 @@ async fn show(
             .unwrap_or_default();
         println!(
             "  {}  {act}{} ({})",
-            crate::clock::local_display(from_unix(e.at)),
+            crate::clock::local_short(from_unix(e.at)),
             e.description,
             e.actor
         );

@@ -1,6 +1,7 @@
 //! The procedure's expected product: "requerimientos atendidos de acuerdo con los niveles de
 //! servicio". Per service and overall: attended within target or not, business time to
-//! resolve (median, 90th percentile), time paused waiting on users, alerts sent per tier.
+//! resolve (median, 90th percentile), time paused waiting on users, alerts sent per tier, and
+//! the satisfaction survey (activity 17): answers and average rating.
 //! Only requests attended (closed as `resuelto` or `cambio`) count against the target.
 
 use serde::Serialize;
@@ -14,6 +15,8 @@ pub struct ClosedTicket {
     pub used_secs: i64,
     pub paused_secs: i64,
     pub alerts_sent: u8,
+    /// The survey's 1–5 rating, when the requester answered.
+    pub survey_rating: Option<u8>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -31,6 +34,9 @@ pub struct Line {
     pub alerts_50: usize,
     pub alerts_75: usize,
     pub alerts_100: usize,
+    pub survey_answers: usize,
+    /// Mean of the ratings given, two decimals; `None` when nobody answered.
+    pub average_rating: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -69,6 +75,11 @@ fn line(service: &str, tickets: &[&ClosedTicket]) -> Line {
     let mut used: Vec<i64> = attended.iter().map(|t| t.used_secs).collect();
     used.sort_unstable();
     let tier = |n: u8| tickets.iter().filter(|t| t.alerts_sent >= n).count();
+    let ratings: Vec<u8> = tickets.iter().filter_map(|t| t.survey_rating).collect();
+    let average_rating = (!ratings.is_empty()).then(|| {
+        let sum: u32 = ratings.iter().map(|&r| u32::from(r)).sum();
+        (f64::from(sum) * 100.0 / ratings.len() as f64).round() / 100.0
+    });
     Line {
         service: service.to_owned(),
         closed: tickets.len(),
@@ -83,6 +94,8 @@ fn line(service: &str, tickets: &[&ClosedTicket]) -> Line {
         alerts_50: tier(1),
         alerts_75: tier(2),
         alerts_100: tier(3),
+        survey_answers: ratings.len(),
+        average_rating,
     }
 }
 
@@ -102,6 +115,45 @@ pub fn report(tickets: &[ClosedTicket]) -> Report {
     }
 }
 
+/// The report as CSV, one line per service then `TOTAL`: what `sla compliance --csv` prints and
+/// the monthly mail attaches, so both always agree. Decimal points, for spreadsheets.
+pub fn csv(r: &Report) -> String {
+    let mut out = String::from(
+        "servicio,cerrados,atendidos,dentro,fuera,pct_dentro,pct_fuera,mediana_h,p90_h,pausa_h,\
+         alertas_50,alertas_75,alertas_100,encuestas,calificacion_promedio\n",
+    );
+    for l in r.services.iter().chain(std::iter::once(&r.overall)) {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            csv_field(&l.service),
+            l.closed,
+            l.attended,
+            l.within_target,
+            l.outside_target,
+            l.within_pct,
+            l.outside_pct,
+            l.median_business_hours,
+            l.p90_business_hours,
+            l.paused_business_hours,
+            l.alerts_50,
+            l.alerts_75,
+            l.alerts_100,
+            l.survey_answers,
+            l.average_rating.map(|a| a.to_string()).unwrap_or_default()
+        ));
+    }
+    out
+}
+
+/// A service code with a comma or quote would shift every column after it.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +166,7 @@ mod tests {
             used_secs: used_h * 3600,
             paused_secs: 1800,
             alerts_sent: alerts,
+            survey_rating: None,
         }
     }
 
@@ -157,6 +210,43 @@ mod tests {
         // Sorted used hours 2, 4, 9, 10, 20: median (rank 3) 9 h, p90 (rank 5) 20 h.
         assert_eq!(all.median_business_hours, 9.0);
         assert_eq!(all.p90_business_hours, 20.0);
+    }
+
+    #[test]
+    fn survey_answers_are_counted_and_averaged_per_service_and_overall() {
+        let rated = |svc, r| ClosedTicket {
+            survey_rating: Some(r),
+            ..t(svc, 8, 2, 0)
+        };
+        let ts = vec![
+            rated("VPN", 5),
+            rated("VPN", 4),
+            t("VPN", 8, 2, 0),
+            rated("IMPRESORA", 2),
+            t("IMPRESORA", 8, 2, 0),
+        ];
+        let r = report(&ts);
+        let vpn = r.services.iter().find(|l| l.service == "VPN").unwrap();
+        assert_eq!((vpn.survey_answers, vpn.average_rating), (2, Some(4.5)));
+        // 5 + 4 + 2 = 11 over 3 answers.
+        assert_eq!(
+            (r.overall.survey_answers, r.overall.average_rating),
+            (3, Some(3.67))
+        );
+        let none = report(&[t("VPN", 8, 2, 0)]);
+        assert_eq!(none.overall.average_rating, None);
+        let text = csv(&r);
+        assert!(text
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(",encuestas,calificacion_promedio"));
+        assert!(
+            text.contains("\nVPN,3,3,3,0,100,0,2,2,1.5,0,0,0,2,4.5\n"),
+            "{text}"
+        );
+        assert!(text.ends_with(",3,3.67\n"), "{text}");
+        assert!(csv(&none).ends_with(",0,\n"));
     }
 
     #[test]

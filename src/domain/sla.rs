@@ -4,10 +4,46 @@
 //! "how much is used, and when is each threshold due" without replaying history.
 
 use super::calendar::BusinessCalendar;
+use super::text::Priority;
 use chrono::{DateTime, Utc};
 
 /// Escalation thresholds, in percent of the resolution target, in order.
 pub const THRESHOLDS: [u8; 3] = [50, 75, 100];
+
+/// Optional scaling of the catalogue's resolution target by priority (`[sla]
+/// priority_factors`). None is configured by default: the target users are told is the
+/// catalogue's, and a help desk that wants urgent work sooner says so in its configuration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityFactors {
+    pub alta: Option<f64>,
+    pub media: Option<f64>,
+    pub baja: Option<f64>,
+}
+
+impl PriorityFactors {
+    /// The factor for `priority`; 1 when none is configured for it.
+    pub fn factor(&self, priority: Option<Priority>) -> f64 {
+        match priority {
+            Some(Priority::Alta) => self.alta,
+            Some(Priority::Media) => self.media,
+            Some(Priority::Baja) => self.baja,
+            None => None,
+        }
+        .unwrap_or(1.0)
+    }
+
+    /// Each configured factor with its key, for validation messages.
+    pub fn configured(&self) -> impl Iterator<Item = (&'static str, f64)> {
+        [
+            ("alta", self.alta),
+            ("media", self.media),
+            ("baja", self.baja),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SlaClock {
@@ -124,6 +160,27 @@ mod tests {
             .with_ymd_and_hms(y, m, d, h, min, 0)
             .unwrap()
             .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn without_configured_factors_every_priority_keeps_the_catalogue_target() {
+        let none = PriorityFactors::default();
+        for p in [
+            None,
+            Some(Priority::Alta),
+            Some(Priority::Media),
+            Some(Priority::Baja),
+        ] {
+            assert_eq!(none.factor(p), 1.0);
+        }
+        let some = PriorityFactors {
+            alta: Some(0.5),
+            baja: Some(1.5),
+            ..PriorityFactors::default()
+        };
+        assert_eq!(some.factor(Some(Priority::Alta)), 0.5);
+        assert_eq!(some.factor(Some(Priority::Media)), 1.0);
+        assert_eq!(some.factor(Some(Priority::Baja)), 1.5);
     }
 
     #[test]

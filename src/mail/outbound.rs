@@ -2,7 +2,7 @@
 //! crash sends exactly the same message (same Message-ID) that the ticket already recorded.
 
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::Mailbox;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
 #[derive(Debug, Clone)]
@@ -14,6 +14,15 @@ pub struct OutgoingMail {
     pub thread: Vec<String>,
     /// Overrides the configured Reply-To (approvals use a tokenised help-desk address).
     pub reply_to: Option<String>,
+}
+
+/// A file sent with a mail (the monthly report's CSV).
+#[derive(Debug, Clone)]
+pub struct OutgoingAttachment {
+    pub filename: String,
+    /// MIME type, e.g. `text/csv; charset=utf-8`.
+    pub content_type: String,
+    pub content: Vec<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -30,6 +39,8 @@ pub enum ComposeError {
     Address(String),
     #[error("cannot build message: {0}")]
     Build(#[from] lettre::error::Error),
+    #[error("invalid content type `{0}` for an attachment")]
+    ContentType(String),
 }
 
 pub struct Composer {
@@ -55,6 +66,16 @@ impl Composer {
     }
 
     pub fn compose(&self, mail: &OutgoingMail) -> Result<ComposedMail, ComposeError> {
+        self.compose_with_attachments(mail, &[])
+    }
+
+    /// [`Composer::compose`] with files: the text first, then each file, in a
+    /// `multipart/mixed` message. Without files the mail stays a single text part.
+    pub fn compose_with_attachments(
+        &self,
+        mail: &OutgoingMail,
+        attachments: &[OutgoingAttachment],
+    ) -> Result<ComposedMail, ComposeError> {
         let message_id = format!(
             "{}@{}",
             hex::encode(rand::random::<[u8; 16]>()),
@@ -91,7 +112,18 @@ impl Composer {
             let refs: Vec<String> = mail.thread.iter().map(|id| format!("<{id}>")).collect();
             b = b.references(refs.join(" "));
         }
-        let msg = b.header(ContentType::TEXT_PLAIN).body(mail.body.clone())?;
+        let msg = if attachments.is_empty() {
+            b.header(ContentType::TEXT_PLAIN).body(mail.body.clone())?
+        } else {
+            let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(mail.body.clone()));
+            for a in attachments {
+                let ct = ContentType::parse(&a.content_type)
+                    .map_err(|_| ComposeError::ContentType(a.content_type.clone()))?;
+                parts = parts
+                    .singlepart(Attachment::new(a.filename.clone()).body(a.content.clone(), ct));
+            }
+            b.multipart(parts)?
+        };
         Ok(ComposedMail {
             message_id,
             envelope_from: self.from.email.to_string(),
@@ -141,5 +173,39 @@ mod tests {
         let parsed = crate::mail::inbound::parse(&m.raw).unwrap();
         assert_eq!(parsed.message_id, m.message_id);
         assert_eq!(parsed.body_text, "Hola Ana, año");
+    }
+
+    #[test]
+    fn an_attached_file_arrives_whole_beside_the_text() {
+        let c = Composer::new("s@example.test", "m@example.test").unwrap();
+        let csv = "servicio,cerrados\nIMPRESORA,2\nTOTAL,2\n"
+            .as_bytes()
+            .to_vec();
+        let m = c
+            .compose_with_attachments(
+                &OutgoingMail {
+                    to: vec!["coordinador@example.test".into()],
+                    subject: "Informe".into(),
+                    body: "Informe de cumplimiento de noviembre".into(),
+                    thread: vec![],
+                    reply_to: None,
+                },
+                &[OutgoingAttachment {
+                    filename: "cumplimiento-2026-11.csv".into(),
+                    content_type: "text/csv; charset=utf-8".into(),
+                    content: csv.clone(),
+                }],
+            )
+            .unwrap();
+        let parsed = crate::mail::inbound::parse(&m.raw).unwrap();
+        assert_eq!(
+            parsed.body_text.trim(),
+            "Informe de cumplimiento de noviembre"
+        );
+        assert_eq!(parsed.attachments.len(), 1);
+        let a = &parsed.attachments[0];
+        assert_eq!(a.filename, "cumplimiento-2026-11.csv");
+        assert!(a.content_type.starts_with("text/csv"), "{}", a.content_type);
+        assert_eq!(a.content, csv);
     }
 }

@@ -37,6 +37,7 @@ pub const REQUIRED: &[&str] = &[
     "aprobacion_vencida",
     "resumen_aprobaciones",
     "limite_remitente",
+    "informe_mensual",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -122,11 +123,20 @@ mod tests {
                 "acuse_recibo",
                 &serde_json::json!({
                     "ticket": "REQ-4", "subject": "Pérez & Cía <x>", "requester_name": "Ana",
-                    "requester": "ana@example.test", "created_at": "2026-11-26 10:00",
+                    "requester": "ana@example.test", "created_at": "jueves 26 de noviembre de 2026, 10:00 a. m.",
+                    "service": "Instalación de impresora", "priority": "media",
+                    "sla_target": "8,0 horas hábiles",
+                    "sla_due_at": "jueves 26 de noviembre de 2026, 6:00 p. m.",
                 }),
             )
             .unwrap();
         assert!(r.subject.contains("[REQ-4]") && r.subject.contains("Pérez & Cía <x>"));
         assert!(r.body.contains("REQ-4"));
+        // The acknowledgement tells the requester what to expect and by when.
+        assert!(r.body.contains("Prioridad: media"), "{}", r.body);
+        assert!(r.body.contains("Tiempo de solución: 8,0 horas hábiles"));
+        assert!(r
+            .body
+            .contains("Fecha estimada de solución: jueves 26 de noviembre de 2026, 6:00 p. m."));
     }
 }

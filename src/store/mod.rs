@@ -9,6 +9,7 @@ pub mod mailbox;
 pub mod messages;
 mod nodelay;
 pub mod outbox;
+pub mod reports;
 pub mod tickets;
 pub mod timers;
 pub use nodelay::set_on_all_sockets as set_nodelay_on_all_sockets;

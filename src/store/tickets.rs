@@ -53,6 +53,23 @@ impl TicketRow {
         }
     }
 
+    /// A closed ticket as the compliance report counts it.
+    pub fn to_closed(&self) -> crate::domain::compliance::ClosedTicket {
+        use crate::domain::ticket::CloseReason;
+        crate::domain::compliance::ClosedTicket {
+            service: self.service.clone(),
+            attended: matches!(
+                self.close_reason.as_deref().and_then(|r| r.parse().ok()),
+                Some(CloseReason::Resuelto | CloseReason::Cambio)
+            ),
+            target_secs: self.sla_target_secs,
+            used_secs: self.sla_used_secs,
+            paused_secs: self.sla_paused_secs,
+            alerts_sent: self.sla_alerts_sent.clamp(0, 3) as u8,
+            survey_rating: self.survey_rating.and_then(|r| u8::try_from(r).ok()),
+        }
+    }
+
     /// The procedure's view; `attachments` is counted by the caller.
     pub fn to_domain(&self, attachments: usize) -> Ticket {
         Ticket {

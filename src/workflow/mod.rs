@@ -5,6 +5,7 @@
 pub mod approval_in;
 pub mod evidence;
 pub mod mail_in;
+pub mod monthly_report;
 pub mod sweep;
 
 use crate::config::Config;
@@ -32,6 +33,8 @@ pub struct Procedure {
     pub helpdesk: String,
     pub security: crate::config::SecurityConfig,
     pub digest_hour: u32,
+    /// Local hour of the monthly compliance report; `None` when it is switched off.
+    pub monthly_report_hour: Option<u32>,
 }
 
 /// A consistent view of the reference data for one unit of work.
@@ -72,6 +75,7 @@ impl Procedure {
                 pending_user_business_days: c.lifecycle.pending_user_business_days,
                 auto_close_business_days: c.lifecycle.auto_close_business_days,
                 default_resolution_hours: c.sla.default_resolution_hours,
+                priority_factors: c.sla.priority_factors,
                 incident_patterns: patterns,
                 incident_address: c.incidents.address.clone(),
                 approval_target_hours: c.approvals.target_business_hours,
@@ -84,6 +88,7 @@ impl Procedure {
             helpdesk: c.helpdesk_address(),
             security: c.security.clone(),
             digest_hour: c.approvals.digest_hour,
+            monthly_report_hour: c.reports.monthly_compliance.then_some(c.reports.hour),
         })
     }
 
@@ -188,7 +193,7 @@ fn base_data(t: &Ticket, ctx: &Ctx<'_>) -> Value {
         "status": t.status.as_str(),
         "assignee": t.assignee,
         "fields": t.fields,
-        "created_at": crate::clock::local_display(t.created_at),
+        "created_at": ctx.display(t.created_at),
     })
 }
 

@@ -1,5 +1,6 @@
 //! Time-driven work: every due timer (SLA thresholds, "pendiente por usuario" expiry,
-//! auto-close after resolution, approval reminders) handled once, in its own transaction.
+//! auto-close after resolution, approval reminders) handled once, in its own transaction;
+//! then the once-a-period mails: the approvers' morning digest and the monthly report.
 //! A sweep reads only due rows through the `timers(due_at)` index.
 
 use super::{apply, load_ticket, load_tickets, Procedure};
@@ -26,6 +27,8 @@ pub struct SweepReport {
     pub mails_queued: usize,
     /// Pending-approval digests sent (one per approver, business mornings).
     pub digests_sent: usize,
+    /// Monthly compliance report mails queued (one per recipient, first business day).
+    pub reports_sent: usize,
     /// One line per ticket changed, e.g. "REQ-4: pendiente_por_usuario → cerrado".
     pub changes: Vec<String>,
 }
@@ -151,6 +154,8 @@ pub async fn run(
     }
     report.digests_sent = digest(db, mailer, proc, now).await?;
     report.mails_queued += report.digests_sent;
+    report.reports_sent = super::monthly_report::run(db, mailer, proc, now).await?;
+    report.mails_queued += report.reports_sent;
     Ok(report)
 }
 

@@ -4,6 +4,7 @@
 
 use super::{Ctx, MailOut, Plan, Ticket};
 use crate::domain::directory::Role;
+use crate::domain::es_co;
 use crate::domain::sla::THRESHOLDS;
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -72,11 +73,11 @@ pub fn on_sla_timer(t: Ticket, due: DateTime<Utc>, ctx: &Ctx<'_>) -> Plan {
             to,
             data: json!({
                 "percent": pct,
-                "used_hours": format!("{:.1}", used as f64 / 3600.0),
-                "target_hours": format!("{:.1}", plan.ticket.sla.target_secs as f64 / 3600.0),
-                "due_at": deadline.map(crate::clock::local_display),
+                "used_hours": es_co::decimal(used as f64 / 3600.0, 1),
+                "target_hours": es_co::decimal(plan.ticket.sla.target_secs as f64 / 3600.0, 1),
+                "due_at": deadline.map(|d| ctx.display(d)),
                 "late": late,
-                "reached_at": crate::clock::local_display(due),
+                "reached_at": ctx.display(due),
                 "assignee": plan.ticket.assignee,
             }),
             activity: 13,
@@ -127,6 +128,13 @@ mod tests {
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].data["percent"], 50);
         assert_eq!(m[0].data["late"], false);
+        // IMPRESORA: 8 h, half used, read with a decimal comma; the deadline in Colombian words.
+        assert_eq!(
+            (&m[0].data["used_hours"], &m[0].data["target_hours"]),
+            (&json!("4,0"), &json!("8,0"))
+        );
+        let due = m[0].data["due_at"].as_str().unwrap();
+        assert!(due.ends_with(" de 2026, 5:00 p. m."), "{due}");
         let again = on_sla_timer(plan.ticket.clone(), half, &w.at(half));
         assert_eq!(again.mails().count(), 0);
         let much_later = half + chrono::Duration::days(7);

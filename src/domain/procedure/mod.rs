@@ -21,7 +21,7 @@ pub mod verificacion;
 use super::calendar::BusinessCalendar;
 use super::catalog::{Catalog, Service};
 use super::directory::Directory;
-use super::sla::SlaClock;
+use super::sla::{PriorityFactors, SlaClock};
 use super::text::{field_key, Priority};
 use super::ticket::{CloseReason, Status, TicketNumber};
 use chrono::{DateTime, Utc};
@@ -34,6 +34,8 @@ pub struct Policy {
     pub pending_user_business_days: u32,
     pub auto_close_business_days: u32,
     pub default_resolution_hours: f64,
+    /// `[sla] priority_factors`; none by default, so the catalogue's target is the one applied.
+    pub priority_factors: PriorityFactors,
     pub incident_patterns: Vec<Regex>,
     pub incident_address: Option<String>,
     /// Activity 10–12: business hours an approver has (24 by the procedure).
@@ -53,6 +55,7 @@ impl Default for Policy {
             pending_user_business_days: 3,
             auto_close_business_days: 2,
             default_resolution_hours: 8.0,
+            priority_factors: PriorityFactors::default(),
             incident_patterns: Vec::new(),
             incident_address: None,
             approval_target_hours: 24.0,
@@ -75,17 +78,28 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Resolution target in business seconds: the service's hours scaled by priority.
+    /// Resolution target in business seconds: the service's hours (the default while it has
+    /// none), scaled by a priority factor only when `[sla] priority_factors` configures one.
     pub fn target_secs(&self, service: Option<&Service>, priority: Option<Priority>) -> i64 {
         let hours = service
             .map(|s| s.resolution_hours)
             .unwrap_or(self.policy.default_resolution_hours);
-        let factor = match priority {
-            Some(Priority::Alta) => 0.5,
-            Some(Priority::Baja) => 1.5,
-            _ => 1.0,
-        };
-        (hours * factor * 3600.0).round() as i64
+        (hours * self.policy.priority_factors.factor(priority) * 3600.0).round() as i64
+    }
+
+    /// The target and due time as the requester and staff read them, for mail data:
+    /// `sla_target` ("8,0 horas hábiles") and `sla_due_at` (absent while the clock is stopped).
+    pub fn sla_summary(&self, t: &Ticket) -> serde_json::Value {
+        serde_json::json!({
+            "sla_target": format!("{} hábiles", super::es_co::hours(t.sla.target_secs)),
+            "sla_due_at": t.sla.deadline(self.calendar).map(|d| self.display(d)),
+        })
+    }
+
+    /// An instant as the reader of a mail reads it: the calendar's wall clock, in Colombian
+    /// Spanish ("miércoles 2 de diciembre de 2026, 5:00 p. m.").
+    pub fn display(&self, t: DateTime<Utc>) -> String {
+        super::es_co::datetime_in(t, &self.calendar.timezone())
     }
 
     /// Agents to tell about work that needs one: the directory's agents, else config.

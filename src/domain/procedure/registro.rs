@@ -135,7 +135,21 @@ pub fn register(
             });
         }
     }
+    acknowledge_target(&mut plan, ctx);
     plan
+}
+
+/// The acknowledgement states the target and due time the request ended up with once
+/// categorised and verified (none while the clock waits on the user or an approver).
+fn acknowledge_target(plan: &mut Plan, ctx: &Ctx<'_>) {
+    let summary = ctx.sla_summary(&plan.ticket);
+    for e in &mut plan.effects {
+        if let super::Effect::Mail(m) = e {
+            if m.template == "acuse_recibo" {
+                m.data = summary.clone();
+            }
+        }
+    }
 }
 
 /// Activity 3: category, priority and SLA target come from the catalogue entry.
@@ -181,6 +195,11 @@ pub fn catalog_listing(ctx: &Ctx<'_>) -> serde_json::Value {
                     crate::domain::catalog::ApprovalKind::SeguridadInformacion => "requiere aprobación de seguridad de la información",
                 },
                 "needs_approver_line": s.approval == crate::domain::catalog::ApprovalKind::JefeInmediato,
+                "sla_target": format!(
+                    "{} hábiles",
+                    crate::domain::es_co::hours(ctx.target_secs(Some(s), Some(s.priority)))
+                ),
+                "priority": s.priority.as_str(),
                 "required_fields": s.required_fields,
                 "requires_attachment": s.requires_attachment,
             })
@@ -211,6 +230,37 @@ mod tests {
         assert_eq!(templates, vec!["acuse_recibo", "nueva_solicitud"]);
         let notice = plan.mails().nth(1).unwrap();
         assert_eq!(notice.to, w.ctx().agents());
+        // Monday 9:00 + 8 business hours (the catalogue's target) = Monday 5:00 p. m.
+        let ack = plan.mails().next().unwrap();
+        assert_eq!(ack.data["sla_target"], "8,0 horas hábiles");
+        assert_eq!(
+            ack.data["sla_due_at"],
+            "lunes 23 de noviembre de 2026, 5:00 p. m."
+        );
+    }
+
+    #[test]
+    fn an_incomplete_request_is_acknowledged_without_a_due_time() {
+        let w = World::new();
+        let mail = incoming("ana@example.test", "VPN", "Servicio: VPN\n");
+        let plan = register(w.new_ticket(&mail), &mail, None, &w.ctx());
+        assert_eq!(plan.ticket.status, Status::PendientePorUsuario);
+        let ack = plan.mails().find(|m| m.template == "acuse_recibo").unwrap();
+        assert_eq!(ack.data["sla_target"], "16,0 horas hábiles");
+        assert!(ack.data["sla_due_at"].is_null());
+    }
+
+    #[test]
+    fn the_catalogue_reply_shows_each_services_target() {
+        let w = World::new();
+        let listing = catalog_listing(&w.ctx());
+        let vpn = listing["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["code"] == "VPN")
+            .unwrap();
+        assert_eq!(vpn["sla_target"], "16,0 horas hábiles");
     }
 
     #[test]

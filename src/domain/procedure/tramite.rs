@@ -29,23 +29,21 @@ pub fn new_work_notice(plan: &mut Plan, why: &str, ctx: &Ctx<'_>) {
         .service
         .as_deref()
         .and_then(|c| ctx.catalog.by_code_or_name(c));
-    let target_hours = plan.ticket.sla.target_secs as f64 / 3600.0;
-    let due = plan
-        .ticket
-        .sla
-        .deadline(ctx.calendar)
-        .map(crate::clock::local_display);
+    let mut data = json!({
+        "why": why,
+        "service_name": service.map(|s| s.name.clone()),
+        "attachments": plan.ticket.attachments,
+    });
+    if let (Some(d), serde_json::Value::Object(sla)) =
+        (data.as_object_mut(), ctx.sla_summary(&plan.ticket))
+    {
+        d.extend(sla);
+    }
     plan.mail(MailOut {
         kind: "nueva_solicitud",
         template: "nueva_solicitud",
         to: ctx.agents(),
-        data: json!({
-            "why": why,
-            "service_name": service.map(|s| s.name.clone()),
-            "target_hours": target_hours,
-            "due": due,
-            "attachments": plan.ticket.attachments,
-        }),
+        data,
         activity: 13,
         description: "Agentes avisados de trabajo nuevo".into(),
     });
@@ -497,6 +495,22 @@ mod tests {
         assert_eq!(
             plan.ticket.priority,
             Some(crate::domain::text::Priority::Alta)
+        );
+        // No priority factors configured: the catalogue's 8 h stays the target.
+        assert_eq!(plan.ticket.sla.target_secs, 8 * 3600);
+    }
+
+    #[test]
+    fn configured_priority_factors_scale_the_target() {
+        let mut w = World::new();
+        w.policy.priority_factors = crate::domain::sla::PriorityFactors {
+            alta: Some(0.5),
+            ..Default::default()
+        };
+        let plan = on_agent_reply(
+            working_ticket(&w),
+            &incoming("agente1@example.test", "RE", "#prioridad alta"),
+            &w.ctx(),
         );
         assert_eq!(plan.ticket.sla.target_secs, 4 * 3600);
     }

@@ -122,7 +122,7 @@ pub fn request_information(
         data: json!({
             "missing": lacking,
             "reason": reason,
-            "deadline": crate::clock::local_display(due),
+            "deadline": ctx.display(due),
             "business_days": ctx.policy.pending_user_business_days,
         }),
         activity: 5,

@@ -1,0 +1,78 @@
+//! The monthly compliance report as a sweep step: driven by the sweep's "now", so the daemon
+//! and `jobs run --now` send it alike, once per month (claimed in the same transaction as the
+//! mails it queues).
+
+use super::Procedure;
+use crate::domain::compliance;
+use crate::domain::monthly_report::{self, Month};
+use crate::mail::outbound::OutgoingAttachment;
+use crate::notify::{Mailer, Notice, NotifyError};
+use crate::store::{self, reports, tickets, Db};
+use chrono::{DateTime, Utc};
+
+/// Mails the previous month's report when `now` is its day and it has not gone out yet;
+/// returns the mails queued (one per recipient).
+pub async fn run(
+    db: &Db,
+    mailer: &Mailer,
+    proc: &Procedure,
+    now: DateTime<Utc>,
+) -> Result<usize, NotifyError> {
+    let Some(hour) = proc.monthly_report_hour else {
+        return Ok(0);
+    };
+    let Some(month) = monthly_report::due(&proc.calendar, now, hour) else {
+        return Ok(0);
+    };
+    let snap = proc.snapshot();
+    let to = monthly_report::recipients(&snap.directory, &proc.policy);
+    if to.is_empty() {
+        tracing::warn!(month = %month.key(), "monthly compliance report has no recipient: set the directory's coordinador/subdirector/director or [escalation]");
+        return Ok(0);
+    }
+    let mut tx = db.pool.begin().await?;
+    if !reports::claim_monthly(&mut tx, &month.key(), store::unix(now)).await? {
+        return Ok(0);
+    }
+    let report = report_of(&mut tx, proc, month).await?;
+    let csv = OutgoingAttachment {
+        filename: monthly_report::csv_name(month),
+        content_type: "text/csv; charset=utf-8".into(),
+        content: compliance::csv(&report).into_bytes(),
+    };
+    // One mail per reader: each can reply or forward it without exposing the others.
+    for who in &to {
+        mailer
+            .queue_with_attachments(
+                &mut tx,
+                &Notice::ticketless(
+                    "informe_mensual",
+                    monthly_report::mail_data(month, &report),
+                    who.clone(),
+                    store::unix(now),
+                    None,
+                    "Informe mensual de cumplimiento",
+                ),
+                std::slice::from_ref(&csv),
+            )
+            .await?;
+    }
+    tx.commit().await?;
+    tracing::info!(month = %month.key(), recipients = to.len(), "monthly compliance report queued");
+    Ok(to.len())
+}
+
+/// The compliance report of `month`, over the same tickets `sla compliance` counts.
+async fn report_of(
+    conn: &mut store::Conn,
+    proc: &Procedure,
+    month: Month,
+) -> Result<compliance::Report, sqlx::Error> {
+    let (from, to) = month.bounds(&proc.calendar.timezone());
+    let closed: Vec<_> = tickets::closed_between(conn, store::unix(from), store::unix(to))
+        .await?
+        .iter()
+        .map(tickets::TicketRow::to_closed)
+        .collect();
+    Ok(compliance::report(&closed))
+}
