@@ -653,6 +653,7 @@ fn resolve_secret(
         return Ok(Some(SecretString::from(v)));
     }
     if let Some(file) = file {
+        let file = &credential_path(file, std::env::var_os("CREDENTIALS_DIRECTORY"));
         let text = std::fs::read_to_string(file).map_err(|e| ConfigError::BadKey {
             path: path.to_owned(),
             key: format!("{key}_file"),
@@ -663,6 +664,23 @@ fn resolve_secret(
         )));
     }
     Ok(inline)
+}
+
+/// Where a `*_file` secret is read. Under systemd with `LoadCredential=imap-password:…`, the
+/// unit's credentials are files in `$CREDENTIALS_DIRECTORY`, a directory only the service can
+/// read, whose path systemd chooses (TOML cannot expand `%d`). A bare file name such as
+/// `password_file = "imap-password"` is therefore looked up there first; outside systemd, or
+/// when no such credential exists, it stays a path relative to the working directory, and
+/// paths with a directory (every existing configuration) are used as written.
+fn credential_path(file: &Path, credentials_dir: Option<std::ffi::OsString>) -> PathBuf {
+    let bare_name = file.parent().is_some_and(|p| p.as_os_str().is_empty());
+    if let Some(dir) = credentials_dir.filter(|_| bare_name) {
+        let candidate = Path::new(&dir).join(file);
+        if candidate.exists() {
+            return candidate;
+        }
+    }
+    file.to_owned()
 }
 
 #[cfg(test)]
@@ -764,5 +782,30 @@ reply_to = "mesayuda@example.test"
         let c = Config::load(&p).unwrap();
         use secrecy::ExposeSecret;
         assert_eq!(c.imap.password.unwrap().expose_secret(), "from-file");
+    }
+
+    #[test]
+    fn a_bare_secret_file_name_is_a_systemd_credential_when_there_is_one() {
+        let creds = tempfile::tempdir().unwrap();
+        std::fs::write(creds.path().join("imap-password"), "x").unwrap();
+        let dir = Some(creds.path().as_os_str().to_owned());
+        let bare = Path::new("imap-password");
+        assert_eq!(
+            credential_path(bare, dir.clone()),
+            creds.path().join("imap-password")
+        );
+        // Not a credential of this unit, or not under systemd: relative to the working dir.
+        assert_eq!(
+            credential_path(Path::new("smtp-password"), dir.clone()),
+            Path::new("smtp-password")
+        );
+        assert_eq!(credential_path(bare, None), bare);
+        // A path with a directory is never redirected.
+        let abs = Path::new("/etc/mesayuda/imap-password");
+        assert_eq!(credential_path(abs, dir.clone()), abs);
+        assert_eq!(
+            credential_path(Path::new("./imap-password"), dir),
+            Path::new("./imap-password")
+        );
     }
 }
