@@ -1071,6 +1071,8 @@ fn systemd_unit_is_hardened_and_passes_systemd_analyze_verify() {
         "ReadWritePaths=/var/lib/mesayuda",
         "NoNewPrivileges=yes",
         "PrivateTmp=yes",
+        "UMask=0077",
+        "LoadCredential=imap-password:/etc/mesayuda/imap-password",
     ] {
         assert!(unit.lines().any(|l| l == line), "{line} missing");
     }
@@ -1184,6 +1186,8 @@ fn example_config_documents_every_key_and_passes_check_config() {
         .arg("--config")
         .arg(&cfg)
         .args(["check-config", "--offline"])
+        // The passwords are systemd credentials (bare names), as the shipped unit hands them.
+        .env("CREDENTIALS_DIRECTORY", dir.path())
         .output()
         .unwrap();
     assert_eq!(
