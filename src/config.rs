@@ -666,17 +666,17 @@ fn resolve_secret(
     Ok(inline)
 }
 
-/// Where a `*_file` secret is read. Under systemd with `LoadCredential=imap-password:…`, the
-/// unit's credentials are files in `$CREDENTIALS_DIRECTORY`, a directory only the service can
-/// read, whose path systemd chooses (TOML cannot expand `%d`). A bare file name such as
-/// `password_file = "imap-password"` is therefore looked up there first; outside systemd, or
-/// when no such credential exists, it stays a path relative to the working directory, and
-/// paths with a directory (every existing configuration) are used as written.
+/// Where a `*_file` secret is read. Under systemd, the unit hands the secrets over with
+/// `LoadCredential=imap-password:/etc/mesayuda/imap-password`: systemd (as root) reads the
+/// root-only file and gives the service a private copy in `$CREDENTIALS_DIRECTORY`, a directory
+/// whose path systemd chooses (TOML cannot expand `%d`). A credential with the same file name
+/// as the configured file is that copy, and is read instead. So one configuration serves both
+/// the service and an operator's CLI run as root (which reads the file itself), and existing
+/// configurations work unchanged outside systemd.
 fn credential_path(file: &Path, credentials_dir: Option<std::ffi::OsString>) -> PathBuf {
-    let bare_name = file.parent().is_some_and(|p| p.as_os_str().is_empty());
-    if let Some(dir) = credentials_dir.filter(|_| bare_name) {
-        let candidate = Path::new(&dir).join(file);
-        if candidate.exists() {
+    if let (Some(dir), Some(name)) = (credentials_dir, file.file_name()) {
+        let candidate = Path::new(&dir).join(name);
+        if candidate.is_file() {
             return candidate;
         }
     }
@@ -785,27 +785,20 @@ reply_to = "mesayuda@example.test"
     }
 
     #[test]
-    fn a_bare_secret_file_name_is_a_systemd_credential_when_there_is_one() {
+    fn a_systemd_credential_replaces_the_secret_file_of_the_same_name() {
         let creds = tempfile::tempdir().unwrap();
         std::fs::write(creds.path().join("imap-password"), "x").unwrap();
         let dir = Some(creds.path().as_os_str().to_owned());
-        let bare = Path::new("imap-password");
-        assert_eq!(
-            credential_path(bare, dir.clone()),
-            creds.path().join("imap-password")
-        );
-        // Not a credential of this unit, or not under systemd: relative to the working dir.
-        assert_eq!(
-            credential_path(Path::new("smtp-password"), dir.clone()),
-            Path::new("smtp-password")
-        );
-        assert_eq!(credential_path(bare, None), bare);
-        // A path with a directory is never redirected.
+        let from_creds = creds.path().join("imap-password");
         let abs = Path::new("/etc/mesayuda/imap-password");
-        assert_eq!(credential_path(abs, dir.clone()), abs);
+        assert_eq!(credential_path(abs, dir.clone()), from_creds);
         assert_eq!(
-            credential_path(Path::new("./imap-password"), dir),
-            Path::new("./imap-password")
+            credential_path(Path::new("imap-password"), dir.clone()),
+            from_creds
         );
+        // Not a credential of this unit, or not under systemd: the file as written.
+        let smtp = Path::new("/etc/mesayuda/smtp-password");
+        assert_eq!(credential_path(smtp, dir), smtp);
+        assert_eq!(credential_path(abs, None), abs);
     }
 }

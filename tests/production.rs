@@ -1186,8 +1186,6 @@ fn example_config_documents_every_key_and_passes_check_config() {
         .arg("--config")
         .arg(&cfg)
         .args(["check-config", "--offline"])
-        // The passwords are systemd credentials (bare names), as the shipped unit hands them.
-        .env("CREDENTIALS_DIRECTORY", dir.path())
         .output()
         .unwrap();
     assert_eq!(
