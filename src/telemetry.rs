@@ -1,7 +1,7 @@
 //! Logging: human-readable lines by default, JSON for log shippers.
 
 use crate::config::LogFormat;
-use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets};
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, EnvFilter, Layer};
@@ -39,8 +39,12 @@ pub fn init(format: LogFormat, level: Option<&str>) {
         LogFormat::Json => layer.json().flatten_event(true).boxed(),
         LogFormat::Text => layer.with_target(false).boxed(),
     };
+    // Both filters as global layers: a line is written only when each of them lets it through.
+    // (As a per-layer `filter.and(cap)` instead, EnvFilter dropped some of our own INFO lines.)
     let _ = tracing_subscriber::registry()
-        .with(layer.with_filter(filter.and(secret_cap())))
+        .with(filter)
+        .with(secret_cap())
+        .with(layer)
         .try_init();
 }
 
