@@ -696,6 +696,7 @@ fn resolve_secret(
         return Ok(Some(SecretString::from(v)));
     }
     if let Some(file) = file {
+        let file = &credential_path(file, std::env::var_os("CREDENTIALS_DIRECTORY"));
         let text = std::fs::read_to_string(file).map_err(|e| ConfigError::BadKey {
             path: path.to_owned(),
             key: format!("{key}_file"),
@@ -706,6 +707,23 @@ fn resolve_secret(
         )));
     }
     Ok(inline)
+}
+
+/// Where a `*_file` secret is read. Under systemd, the unit hands the secrets over with
+/// `LoadCredential=imap-password:/etc/mesayuda/imap-password`: systemd (as root) reads the
+/// root-only file and gives the service a private copy in `$CREDENTIALS_DIRECTORY`, a directory
+/// whose path systemd chooses (TOML cannot expand `%d`). A credential with the same file name
+/// as the configured file is that copy, and is read instead. So one configuration serves both
+/// the service and an operator's CLI run as root (which reads the file itself), and existing
+/// configurations work unchanged outside systemd.
+fn credential_path(file: &Path, credentials_dir: Option<std::ffi::OsString>) -> PathBuf {
+    if let (Some(dir), Some(name)) = (credentials_dir, file.file_name()) {
+        let candidate = Path::new(&dir).join(name);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    file.to_owned()
 }
 
 #[cfg(test)]
@@ -807,5 +825,23 @@ reply_to = "mesayuda@example.test"
         let c = Config::load(&p).unwrap();
         use secrecy::ExposeSecret;
         assert_eq!(c.imap.password.unwrap().expose_secret(), "from-file");
+    }
+
+    #[test]
+    fn a_systemd_credential_replaces_the_secret_file_of_the_same_name() {
+        let creds = tempfile::tempdir().unwrap();
+        std::fs::write(creds.path().join("imap-password"), "x").unwrap();
+        let dir = Some(creds.path().as_os_str().to_owned());
+        let from_creds = creds.path().join("imap-password");
+        let abs = Path::new("/etc/mesayuda/imap-password");
+        assert_eq!(credential_path(abs, dir.clone()), from_creds);
+        assert_eq!(
+            credential_path(Path::new("imap-password"), dir.clone()),
+            from_creds
+        );
+        // Not a credential of this unit, or not under systemd: the file as written.
+        let smtp = Path::new("/etc/mesayuda/smtp-password");
+        assert_eq!(credential_path(smtp, dir), smtp);
+        assert_eq!(credential_path(abs, None), abs);
     }
 }

@@ -1,7 +1,29 @@
 //! Logging: human-readable lines by default, JSON for log shippers.
 
 use crate::config::LogFormat;
-use tracing_subscriber::{fmt, EnvFilter};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{fmt, EnvFilter, Layer};
+
+/// The mail libraries log the protocol itself below INFO: lettre every line it writes at DEBUG
+/// (`AUTH PLAIN <base64 of user and password>`, and each outgoing mail with its live approval
+/// tokens), async-imap every command at TRACE (`LOGIN user password`, `AUTHENTICATE` with an
+/// OAuth2 token). These targets are capped at INFO by a filter that must pass *in addition to*
+/// `RUST_LOG`, so no setting of `RUST_LOG` or `[log] level` can lift the cap. Capping was chosen
+/// over redacting the lines: a redactor has to recognise every way a secret is written (base64,
+/// SASL continuations, literals, folded mail); a cap needs no knowledge of the wire format, and
+/// what these lines would tell an operator (server replies, failures) reaches our own log lines
+/// through the errors the libraries return.
+const WIRE_LOGGING: [&str; 3] = ["lettre", "async_imap", "imap_proto"];
+
+/// The filter every log line must pass besides the configured level.
+fn secret_cap() -> Targets {
+    WIRE_LOGGING.iter().fold(
+        Targets::new().with_default(LevelFilter::TRACE),
+        |t, target| t.with_target(*target, LevelFilter::INFO),
+    )
+}
 
 /// Installs the global subscriber once; later calls (tests) are ignored.
 pub fn init(format: LogFormat, level: Option<&str>) {
@@ -10,12 +32,43 @@ pub fn init(format: LogFormat, level: Option<&str>) {
         .unwrap_or_else(|_| EnvFilter::new("info"));
     use std::io::IsTerminal;
     // Colour codes only for a person at a terminal, never in journald or a log file.
-    let builder = fmt()
-        .with_env_filter(filter)
+    let layer = fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.with_target(false).try_init(),
+    let layer = match format {
+        LogFormat::Json => layer.json().flatten_event(true).boxed(),
+        LogFormat::Text => layer.with_target(false).boxed(),
     };
+    // Both filters as global layers: a line is written only when each of them lets it through.
+    // (As a per-layer `filter.and(cap)` instead, EnvFilter dropped some of our own INFO lines.)
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(secret_cap())
+        .with(layer)
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn passes(target: &str, level: tracing::Level) -> bool {
+        secret_cap().would_enable(target, &level)
+    }
+
+    #[test]
+    fn wire_logging_of_the_mail_libraries_is_capped_and_ours_is_not() {
+        use tracing::Level;
+        for t in [
+            "lettre::transport::smtp::client::async_connection",
+            "async_imap::imap_stream",
+        ] {
+            assert!(!passes(t, Level::DEBUG), "{t} at debug");
+            assert!(!passes(t, Level::TRACE), "{t} at trace");
+            assert!(passes(t, Level::WARN), "{t} at warn");
+        }
+        assert!(!passes("imap_proto::parser", Level::TRACE));
+        assert!(passes("mesayuda::imap::watcher", Level::TRACE));
+        assert!(passes("sqlx::query", Level::DEBUG));
+    }
 }

@@ -1071,6 +1071,8 @@ fn systemd_unit_is_hardened_and_passes_systemd_analyze_verify() {
         "ReadWritePaths=/var/lib/mesayuda",
         "NoNewPrivileges=yes",
         "PrivateTmp=yes",
+        "UMask=0077",
+        "LoadCredential=imap-password:/etc/mesayuda/imap-password",
     ] {
         assert!(unit.lines().any(|l| l == line), "{line} missing");
     }

@@ -12,7 +12,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_rustls::rustls::{self, pki_types::ServerName};
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::{pem::PemObject, CertificateDer, ServerName};
 use tokio_rustls::TlsConnector;
 
 pub type Session = async_imap::Session<ImapStream>;
@@ -109,7 +110,8 @@ pub fn tls_connector(ca_file: Option<&Path>) -> Result<TlsConnector, String> {
     if let Some(path) = ca_file {
         let pem =
             std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        // rustls' own PEM reader (pki-types), which replaced the unmaintained rustls-pemfile.
+        for cert in CertificateDer::pem_slice_iter(&pem) {
             let cert = cert.map_err(|e| format!("bad PEM in {}: {e}", path.display()))?;
             roots
                 .add(cert)

@@ -28,13 +28,8 @@ pub struct InstanceLock {
 
 /// The lock file for a SQLite URL, or `None` for an in-memory database.
 pub fn sqlite_lock_path(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite:")?;
-    let rest = rest.strip_prefix("//").unwrap_or(rest);
-    let path = rest.split('?').next().unwrap_or("");
-    if path.is_empty() || path == ":memory:" || path.starts_with(":memory") {
-        return None;
-    }
-    Some(PathBuf::from(format!("{path}.lock")))
+    let db = crate::store::files::sqlite_path(url)?;
+    Some(PathBuf::from(format!("{}.lock", db.display())))
 }
 
 /// Takes the SQLite single-instance lock, or explains who has it.
@@ -42,12 +37,7 @@ pub fn sqlite_single_instance(url: &str) -> Result<Option<InstanceLock>, String>
     let Some(path) = sqlite_lock_path(url) else {
         return Ok(None);
     };
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&path)
+    let file = crate::store::files::open_private(&path)
         .map_err(|e| format!("cannot open lock file {}: {e}", path.display()))?;
     match file.try_lock() {
         Ok(()) => {

@@ -13,7 +13,7 @@ pub async fn insert(
         "INSERT INTO incidents (requester, subject, message_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(requester)
-    .bind(subject)
+    .bind(crate::domain::text::mask_tokens(subject).as_ref())
     .bind(message_id)
     .bind(at)
     .fetch_one(conn)

@@ -47,7 +47,12 @@ impl Destination {
     }
 }
 
+/// Tokens in the subject, the text and the addresses are stored masked
+/// ([`mask_tokens`](crate::domain::text::mask_tokens)): the copy of an approval request we sent
+/// and the approver's answer to it are on the ticket, the token that would decide it is not.
+/// The raw bytes of a received mail are kept as they came (evidence of what arrived).
 pub async fn insert(conn: &mut Conn, m: &NewMessage<'_>) -> Result<i64, sqlx::Error> {
+    use crate::domain::text::mask_tokens;
     sqlx::query_scalar(
         "INSERT INTO messages (ticket_id, direction, kind, message_id, in_reply_to, references_hdr, \
          thread_key, from_addr, from_name, to_addrs, subject, body_text, body_html, at, raw, \
@@ -63,10 +68,10 @@ pub async fn insert(conn: &mut Conn, m: &NewMessage<'_>) -> Result<i64, sqlx::Er
     .bind(m.thread_key)
     .bind(m.from_addr)
     .bind(m.from_name)
-    .bind(m.to_addrs)
-    .bind(m.subject)
-    .bind(m.body_text)
-    .bind(m.body_html)
+    .bind(mask_tokens(m.to_addrs).as_ref())
+    .bind(mask_tokens(m.subject).as_ref())
+    .bind(mask_tokens(m.body_text).as_ref())
+    .bind(m.body_html.map(|h| mask_tokens(h).into_owned()))
     .bind(m.at)
     .bind(m.raw)
     .bind(m.imap.map(|i| i.uidvalidity))

@@ -4,6 +4,7 @@
 
 pub mod approvals;
 pub mod events;
+pub mod files;
 pub mod incidents;
 pub mod mailbox;
 pub mod messages;
@@ -49,6 +50,10 @@ impl Db {
             }
             _ => url.to_owned(),
         };
+        if backend == Backend::Sqlite {
+            // Created 0600 before SQLite creates it with the umask's mode (see `files`).
+            files::prepare_sqlite(&url)?;
+        }
         let options = AnyConnectOptions::from_str(&url)?;
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))

@@ -134,14 +134,19 @@ pub async fn claim_due(
     Ok(rows)
 }
 
+/// Marks a mail sent and empties its raw bytes. They were needed only to send it; kept, they
+/// would hold at rest the live tokens of approval requests and reply addresses, which the
+/// ticket's copy of the mail (`messages`) stores masked. Pending and failed mail keep their
+/// bytes, so a retry (`outbox retry`) sends exactly what was queued.
 pub async fn mark_sent(db: &Db, id: i64, now: i64) -> Result<(), sqlx::Error> {
     let _turn = db.write_turn().await;
     sqlx::query(
         "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, \
-         claimed_until = NULL, last_error = NULL WHERE id = $2",
+         claimed_until = NULL, last_error = NULL, raw = $3 WHERE id = $2",
     )
     .bind(now)
     .bind(id)
+    .bind(Vec::<u8>::new())
     .execute(&db.pool)
     .await?;
     Ok(())

@@ -128,7 +128,8 @@ pub async fn insert(conn: &mut Conn, t: &NewTicket<'_>) -> Result<TicketRow, sql
          RETURNING {COLUMNS}"
     )))
     .bind(t.status)
-    .bind(t.subject)
+    // A request opened by forwarding an approval mail must not keep its token (see messages).
+    .bind(crate::domain::text::mask_tokens(t.subject).as_ref())
     .bind(t.requester)
     .bind(t.requester_name)
     .bind(t.root_message_id)

@@ -16,6 +16,12 @@ fn script() -> PathBuf {
 
 impl MailServer {
     pub async fn start() -> MailServer {
+        Self::start_with(&[]).await
+    }
+
+    /// With extra `mailserver.sh start` options, e.g. `--oauth2-token T` (which also makes SMTP
+    /// offer AUTH, and accepts T as any user's password besides "secret").
+    pub async fn start_with(extra: &[&str]) -> MailServer {
         // Socket paths are limited to ~107 bytes: keep the state directory short.
         let dir = PathBuf::from(format!(
             "/tmp/msy-{}-{:x}",
@@ -34,6 +40,7 @@ impl MailServer {
             .args(["--smtp-port", &server.smtp_port.to_string()])
             .args(["--imap-port", &server.imap_port.to_string()])
             .args(["--imaps-port", &server.imaps_port.to_string()])
+            .args(extra)
             .output()
             .await
             .expect("run mailserver.sh");

@@ -119,6 +119,27 @@ pub fn subject_token(subject: &str) -> Option<String> {
     SUBJECT_TOKEN.captures(subject).map(|c| c[1].to_string())
 }
 
+/// How a token looks at rest: enough to show that the mail carried one, nothing to use.
+pub const MASKED_TOKEN: &str = "••••";
+
+static AT_REST_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(\[\s*APR\s*:\s*)[A-Za-z0-9_-]{16,128}(\s*\])|(\+)[A-Za-z0-9_-]{16,128}(@)")
+        .unwrap()
+});
+
+/// `text` with every approval or reply token masked: the `[APR:<token>]` subject tag and the
+/// `+<token>@` of a plus-address (the Reply-To of our mail, the To of an answer). Whatever the
+/// help desk stores (subjects, bodies, addresses) goes through this, so the database never
+/// holds a token someone could still answer with; the live ones exist only as hashes. A
+/// plus-address tag of a third party that looks like a token (16+ letters, digits, `-`, `_`)
+/// is masked too: the price of not having to know every helpdesk address here.
+pub fn mask_tokens(text: &str) -> std::borrow::Cow<'_, str> {
+    AT_REST_TOKEN.replace_all(text, |c: &regex::Captures| match c.get(1) {
+        Some(open) => format!("{}{MASKED_TOKEN}{}", open.as_str(), &c[2]),
+        None => format!("+{MASKED_TOKEN}@"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,5 +237,36 @@ mod tests {
         );
         assert_eq!(subject_token("[APR:short]"), None);
         assert_eq!(subject_token(&format!("[APR:{TOK}")), None);
+    }
+
+    #[test]
+    fn tokens_are_masked_at_rest_and_nothing_else() {
+        let s = format!("[REQ-3] Aprobación requerida: Acceso VPN [APR:{TOK}]");
+        assert_eq!(
+            mask_tokens(&s),
+            "[REQ-3] Aprobación requerida: Acceso VPN [APR:••••]"
+        );
+        assert_eq!(subject_token(&mask_tokens(&s)), None);
+        assert_eq!(
+            mask_tokens(&format!("RE: x [ apr : {TOK} ] y")),
+            "RE: x [ apr : •••• ] y"
+        );
+        let to = format!("Mesa <mesayuda+{TOK}@example.test>, ana@example.test");
+        assert_eq!(
+            mask_tokens(&to),
+            "Mesa <mesayuda+••••@example.test>, ana@example.test"
+        );
+        assert_eq!(plus_token(&mask_tokens(&to), "mesayuda"), None);
+        for plain in [
+            "[REQ-3] Impresora",
+            "ana+facturas@x.co",
+            "[APR:corto]",
+            "año ñ",
+        ] {
+            assert!(
+                matches!(mask_tokens(plain), std::borrow::Cow::Borrowed(_)),
+                "{plain}"
+            );
+        }
     }
 }
