@@ -50,16 +50,38 @@ pub fn prepare_sqlite(url: &str) -> std::io::Result<()> {
         return Ok(());
     };
     let may_create = !url.contains("mode=") || url.contains("mode=rwc");
-    if may_create || db.exists() {
-        open_private(&db)?;
+    if !db.exists() {
+        if may_create {
+            open_private(&db)?;
+        }
+    } else {
+        tighten_existing(&db);
     }
     for suffix in ["-wal", "-shm"] {
-        let companion = PathBuf::from(format!("{}{suffix}", db.display()));
-        if let Ok(file) = OpenOptions::new().read(true).open(&companion) {
-            tighten(&companion, &file)?;
-        }
+        tighten_existing(&PathBuf::from(format!("{}{suffix}", db.display())));
     }
     Ok(())
+}
+
+/// Best effort on a file that exists: one we may not change (read-only or immutable during a
+/// disk problem, or owned by someone else for a read-only CLI) is left to SQLite, which reports
+/// what it cannot do; refusing here would turn a read-only database into an unreadable one.
+fn tighten_existing(path: &Path) {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 == 0 {
+        return;
+    }
+    match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700)) {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), from = format!("{mode:o}"), "database file made private")
+        }
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "database file could not be made private")
+        }
+    }
 }
 
 #[cfg(test)]
