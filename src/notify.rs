@@ -2,6 +2,7 @@
 //! caller's transaction, recorded on the ticket as an outgoing message and an event.
 
 use crate::domain::ticket::TicketNumber;
+use crate::mail::html;
 use crate::mail::outbound::{ComposeError, Composer, OutgoingAttachment, OutgoingMail};
 use crate::mail::templates::{TemplateError, Templates};
 use crate::store::{events, messages, outbox, Conn};
@@ -120,8 +121,9 @@ impl Mailer {
         events: &mut Vec<events::NewEvent<'a>>,
         attachments: &[OutgoingAttachment],
     ) -> Result<String, NotifyError> {
-        let rendered = self.templates().render(n.template, &n.data)?;
-        let mut subject = rendered.subject;
+        let templates = self.templates();
+        let mut rendered = templates.render(n.template, &n.data)?;
+        let mut subject = rendered.subject.clone();
         let mut thread = Vec::new();
         if let Some(t) = n.ticket {
             // Every mail about a ticket carries its tag, whatever the template says.
@@ -130,6 +132,10 @@ impl Mailer {
             }
             thread = messages::thread_ids(conn, t).await?;
         }
+        rendered.subject = subject.clone();
+        let recipient = n.to.first().map(String::as_str).unwrap_or("");
+        let actions = html::actions(n.template, n.reply_to.as_deref(), &subject, recipient);
+        let html = templates.render_html(n.template, &rendered, &actions)?;
         let composed = self.composer.compose_with_attachments(
             &OutgoingMail {
                 to: n.to.clone(),
@@ -137,6 +143,7 @@ impl Mailer {
                 body: rendered.body.clone(),
                 thread,
                 reply_to: n.reply_to.clone(),
+                html: Some(html),
             },
             attachments,
         )?;

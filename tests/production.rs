@@ -682,11 +682,7 @@ async fn sighup_reloads_templates_without_restart_and_keeps_them_when_broken() {
         return;
     };
     let templates = s.dir.path().join("templates");
-    std::fs::create_dir(&templates).unwrap();
-    for e in std::fs::read_dir(support::repo_root().join("templates")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), templates.join(e.file_name())).unwrap();
-    }
+    support::copy_templates(&templates);
     let cfg = s.config(&Opts {
         templates: templates.clone(),
         ..Opts::default()
@@ -948,11 +944,7 @@ async fn check_config_reports_each_dependency_with_documented_exit_codes() {
 
     // A template that does not render is a configuration error: 2, naming the file.
     let templates = s.dir.path().join("tpl");
-    std::fs::create_dir(&templates).unwrap();
-    for e in std::fs::read_dir(support::repo_root().join("templates")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), templates.join(e.file_name())).unwrap();
-    }
+    support::copy_templates(&templates);
     std::fs::write(templates.join("acuse_recibo.cuerpo.hbs"), "{{#each}}").unwrap();
     let broken = s.config_with(
         "broken.toml",

@@ -184,6 +184,7 @@ pub async fn send_test_mail(config: Config, address: &str) -> ExitCode {
             ),
             thread: Vec::new(),
             reply_to: None,
+            html: None,
         })
     });
     let composed = match composed {

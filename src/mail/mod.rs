@@ -1,6 +1,7 @@
 //! Mail formats: reading received mail, composing outgoing mail, Spanish templates.
 
 mod hidden;
+pub mod html;
 pub mod inbound;
 pub mod outbound;
 pub mod templates;

@@ -14,6 +14,8 @@ pub struct OutgoingMail {
     pub thread: Vec<String>,
     /// Overrides the configured Reply-To (approvals use a tokenised help-desk address).
     pub reply_to: Option<String>,
+    /// The same content as HTML, sent beside the text as `multipart/alternative`.
+    pub html: Option<String>,
 }
 
 /// A file sent with a mail (the monthly report's CSV).
@@ -113,9 +115,22 @@ impl Composer {
             b = b.references(refs.join(" "));
         }
         let msg = if attachments.is_empty() {
-            b.header(ContentType::TEXT_PLAIN).body(mail.body.clone())?
+            match &mail.html {
+                None => b.header(ContentType::TEXT_PLAIN).body(mail.body.clone())?,
+                Some(html) => b.multipart(MultiPart::alternative_plain_html(
+                    mail.body.clone(),
+                    html.clone(),
+                ))?,
+            }
         } else {
-            let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(mail.body.clone()));
+            let text = match &mail.html {
+                None => MultiPart::mixed().singlepart(SinglePart::plain(mail.body.clone())),
+                Some(html) => MultiPart::mixed().multipart(MultiPart::alternative_plain_html(
+                    mail.body.clone(),
+                    html.clone(),
+                )),
+            };
+            let mut parts = text;
             for a in attachments {
                 let ct = ContentType::parse(&a.content_type)
                     .map_err(|_| ComposeError::ContentType(a.content_type.clone()))?;
@@ -160,6 +175,7 @@ mod tests {
                 body: "Hola Ana, año".into(),
                 thread: vec!["root@x".into(), "parent@x".into()],
                 reply_to: None,
+                html: None,
             })
             .unwrap();
         let text = String::from_utf8_lossy(&m.raw);
@@ -189,6 +205,7 @@ mod tests {
                     body: "Informe de cumplimiento de noviembre".into(),
                     thread: vec![],
                     reply_to: None,
+                    html: None,
                 },
                 &[OutgoingAttachment {
                     filename: "cumplimiento-2026-11.csv".into(),
@@ -207,5 +224,28 @@ mod tests {
         assert_eq!(a.filename, "cumplimiento-2026-11.csv");
         assert!(a.content_type.starts_with("text/csv"), "{}", a.content_type);
         assert_eq!(a.content, csv);
+    }
+
+    #[test]
+    fn an_html_alternative_travels_beside_the_same_text() {
+        let c = Composer::new("s@example.test", "m@example.test").unwrap();
+        let m = c
+            .compose(&OutgoingMail {
+                to: vec!["ana@example.test".into()],
+                subject: "Hola".into(),
+                body: "Texto plano, año".into(),
+                thread: vec![],
+                reply_to: None,
+                html: Some("<p>Texto plano, año</p>".into()),
+            })
+            .unwrap();
+        let text = String::from_utf8_lossy(&m.raw);
+        assert!(text.contains("multipart/alternative"), "{text}");
+        let parsed = crate::mail::inbound::parse(&m.raw).unwrap();
+        assert_eq!(parsed.body_text.trim(), "Texto plano, año");
+        assert!(parsed
+            .body_html
+            .unwrap()
+            .contains("<p>Texto plano, año</p>"));
     }
 }

@@ -50,6 +50,7 @@ pub enum TemplateError {
 
 pub struct Templates {
     registry: Handlebars<'static>,
+    html: super::html::HtmlTemplates,
 }
 
 #[derive(Debug, Clone)]
@@ -87,7 +88,23 @@ impl Templates {
                 }
             }
         }
-        Ok(Templates { registry })
+        let html = super::html::HtmlTemplates::load(dir).map_err(load_err)?;
+        Ok(Templates { registry, html })
+    }
+
+    /// The HTML alternative of a rendered mail: the same subject and text, with `actions`.
+    pub fn render_html(
+        &self,
+        name: &str,
+        rendered: &Rendered,
+        actions: &[super::html::Action],
+    ) -> Result<String, TemplateError> {
+        self.html
+            .render(name, &rendered.subject, &rendered.body, actions)
+            .map_err(|message| TemplateError::Render {
+                name: format!("{name} (html)"),
+                message,
+            })
     }
 
     pub fn render<T: Serialize>(&self, name: &str, data: &T) -> Result<Rendered, TemplateError> {

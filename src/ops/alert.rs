@@ -79,6 +79,8 @@ async fn maybe_queue(
         body: mail.1,
         thread: Vec::new(),
         reply_to: None,
+        // Ops read alerts in a terminal or a ticketing system: text is enough.
+        html: None,
     })?;
     outbox::enqueue(
         &mut tx,

@@ -9,6 +9,29 @@ use std::path::Path;
 
 /// Renders each `<name>.asunto.hbs` / `<name>.cuerpo.hbs` pair; returns the names rendered, or
 /// one message per template that failed.
+/// The HTML part of template `name`, with the buttons its mail would carry.
+fn render_html(
+    html: &crate::mail::html::HtmlTemplates,
+    text: &Handlebars<'_>,
+    name: &str,
+    sample: &Value,
+) -> Result<(), String> {
+    let part = |p: &str| {
+        text.render(&format!("{name}.{p}"), sample)
+            .unwrap_or_default()
+    };
+    let (subject, body) = (part("asunto"), part("cuerpo"));
+    let actions = crate::mail::html::actions(
+        name,
+        Some("mesayuda+token@example.org"),
+        &subject,
+        "agente@example.org",
+    );
+    html.render(name, &subject, &body, &actions)
+        .map(|_| ())
+        .map_err(|e| format!("{name} (html): {e}"))
+}
+
 pub fn render_all_templates(dir: &Path) -> Result<Vec<String>, Vec<String>> {
     let mut registry = Handlebars::new();
     registry.register_escape_fn(handlebars::no_escape);
@@ -45,6 +68,9 @@ pub fn render_all_templates(dir: &Path) -> Result<Vec<String>, Vec<String>> {
         }
     }
     let sample = sample_data(&sources);
+    let html = crate::mail::html::HtmlTemplates::load(dir)
+        .map_err(|e| errors.push(e))
+        .ok();
     let mut rendered = Vec::new();
     for name in &names {
         let mut ok = true;
@@ -63,6 +89,13 @@ pub fn render_all_templates(dir: &Path) -> Result<Vec<String>, Vec<String>> {
             }
         }
         if ok {
+            if let Some(Err(e)) = html
+                .as_ref()
+                .map(|h| render_html(h, &registry, name, &sample))
+            {
+                errors.push(e);
+                continue;
+            }
             rendered.push(name.clone());
         }
     }
@@ -159,6 +192,9 @@ mod tests {
         .unwrap();
         std::fs::write(d.path().join("b.asunto.hbs"), "{{#if x}}sin cerrar").unwrap();
         std::fs::write(d.path().join("b.cuerpo.hbs"), "ok").unwrap();
+        std::fs::create_dir(d.path().join("html")).unwrap();
+        let layout = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/html/correo.html.hbs");
+        std::fs::copy(layout, d.path().join("html/correo.html.hbs")).unwrap();
         let errors = render_all_templates(d.path()).unwrap_err();
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].starts_with("b.asunto.hbs"), "{errors:?}");
