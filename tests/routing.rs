@@ -154,7 +154,11 @@ async fn incidents_reach_the_agents_and_an_agent_turns_a_request_into_one(w: Wor
     // No [incidents] address: the agents receive it.
     mail::send(
         w.mail.smtp_port,
-        &Draft::new(CARLOS, "SIIF caído", "El SIIF no funciona desde esta mañana."),
+        &Draft::new(
+            CARLOS,
+            "SIIF caído",
+            "El SIIF no funciona desde esta mañana.",
+        ),
     )
     .await;
     for agent in [LAURA_ADDR, ANDRES_ADDR] {

@@ -521,6 +521,28 @@ mod tests {
     }
 
     #[test]
+    fn groups_are_read_and_their_members_must_work_tickets() {
+        let d = shipped();
+        let g = d.group("Soporte-Sitio").unwrap();
+        assert_eq!(g.recipients(), ["miguel.torres@example.test"]);
+        let agent = "[[person]]\nemail = \"ag@example.test\"\nname = \"Ag\"\nrole = \"agente\"\noffice = \"CST\"\n";
+        let listed = format!("{agent}[[group]]\ncode = \"redes\"\nname = \"Redes\"\nemail = \"redes@example.test\"\nmembers = [\"ag@example.test\"]\n");
+        let d = Directory::from_toml(&listed, "dir.toml").unwrap();
+        assert_eq!(
+            d.group("redes").unwrap().recipients(),
+            ["redes@example.test"]
+        );
+        let funcionario = format!(
+            "{}[[group]]\ncode = \"redes\"\nname = \"Redes\"\nmembers = [\"ana@example.test\"]\n",
+            person("")
+        );
+        entry_err(&funcionario, "group redes", "members", "role `funcionario`");
+        let unknown =
+            "[[group]]\ncode = \"redes\"\nname = \"Redes\"\nmembers = [\"x@example.test\"]\n";
+        entry_err(unknown, "group redes", "members", "not a [[person]]");
+    }
+
+    #[test]
     fn shipped_directory_has_the_office_structure() {
         let d = shipped();
         assert!(!d.is_empty());

@@ -585,6 +585,37 @@ mod tests {
     }
 
     #[test]
+    fn assigning_to_someone_who_does_not_work_tickets_is_refused_with_the_reason() {
+        let w = World::new();
+        for (to, why) in [
+            ("ana@example.test", "solo se asigna a agentes"),
+            ("nadie@example.test", "no está en el directorio"),
+            ("redes", "no existe el grupo solucionador"),
+        ] {
+            let plan = reply(&w, &format!("#asignar {to}"));
+            assert_eq!(plan.ticket.assignee, None, "{to}");
+            let m = plan
+                .mails()
+                .find(|m| m.template == "comando_invalido")
+                .unwrap();
+            assert!(
+                m.data["errors"][0].as_str().unwrap().contains(why),
+                "{to}: {m:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_agent_turns_a_request_into_an_incident() {
+        let w = World::new();
+        let plan = reply(&w, "#incidente dejó de imprimir");
+        assert_eq!(plan.ticket.status, Status::Cerrado);
+        assert_eq!(plan.ticket.close_reason, Some(CloseReason::Incidente));
+        assert!(plan.effects.iter().any(|e| matches!(e,
+            super::super::Effect::OpenIncident { reason, .. } if reason == "dejó de imprimir")));
+    }
+
+    #[test]
     fn configured_priority_factors_scale_the_target() {
         let mut w = World::new();
         w.policy.priority_factors = crate::domain::sla::PriorityFactors {
