@@ -92,6 +92,8 @@ pub struct Service {
     pub requires_attachment: bool,
     /// Compiled case-insensitively, matched against folded text (see [`Catalog::recognise`]).
     pub keywords: Vec<Regex>,
+    /// The directory `[[group]]` that works it (lowercase code); `None`: the agents.
+    pub group: Option<String>,
 }
 
 impl Service {
@@ -155,6 +157,7 @@ const SERVICE_KEYS: &[&str] = &[
     "required_fields",
     "requires_attachment",
     "keywords",
+    "group",
 ];
 
 /// The field every service with approval must ask for: a denied request is to be asked again
@@ -180,7 +183,7 @@ impl Catalog {
         let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             invalid(format!("not valid TOML: {}", e.to_string().trim_end()))
         })?;
-        let entries = toml_list::entries(&doc, "service").map_err(|p| invalid(p.message))?;
+        let entries = toml_list::entries(&doc, "service", &[]).map_err(|p| invalid(p.message))?;
 
         let mut catalog = Catalog::default();
         for (i, table) in entries.into_iter().enumerate() {
@@ -433,7 +436,18 @@ fn read_service(t: &toml::Table) -> Result<Service, Problem> {
         })
         .collect::<Result<Vec<_>, _>>()?;
 
+    let group = match toml_list::optional::<String>(t, "group")? {
+        None => None,
+        Some(g) => Some(super::group::code(&g).ok_or_else(|| {
+            Problem::new(
+                "group",
+                format!("`{g}` is not a group code of the directory"),
+            )
+        })?),
+    };
+
     Ok(Service {
+        group,
         code: code.to_ascii_uppercase(),
         name,
         category,
@@ -500,13 +514,25 @@ pub(super) mod toml_list {
         }
     }
 
-    /// The tables of the top-level array `list` (empty when absent); any other top-level key
-    /// is an error.
-    pub fn entries<'a>(doc: &'a Table, list: &str) -> Result<Vec<&'a Table>, Problem> {
-        if let Some(other) = doc.keys().find(|k| *k != list) {
+    /// The tables of the top-level array `list` (empty when absent); a top-level key that is
+    /// neither `list` nor one of `siblings` (the file's other lists) is an error.
+    pub fn entries<'a>(
+        doc: &'a Table,
+        list: &str,
+        siblings: &[&str],
+    ) -> Result<Vec<&'a Table>, Problem> {
+        if let Some(other) = doc
+            .keys()
+            .find(|k| *k != list && !siblings.contains(&k.as_str()))
+        {
+            let mut lists = vec![format!("[[{list}]]")];
+            lists.extend(siblings.iter().map(|s| format!("[[{s}]]")));
             return Err(Problem::new(
                 other,
-                format!("unknown top-level key `{other}`: the file holds only [[{list}]] entries"),
+                format!(
+                    "unknown top-level key `{other}`: the file holds only {} entries",
+                    lists.join(" and ")
+                ),
             ));
         }
         let Some(value) = doc.get(list) else {

@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::catalog::toml_list::{self, Problem};
+use super::group::{self, Group};
 use super::text::{canonical_address, fold, is_email};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -154,6 +155,7 @@ impl Person {
 pub struct Directory {
     people: Vec<Person>,
     by_email: HashMap<String, usize>,
+    groups: Vec<Group>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -207,7 +209,8 @@ impl Directory {
         let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| {
             invalid(format!("not valid TOML: {}", e.to_string().trim_end()))
         })?;
-        let entries = toml_list::entries(&doc, "person").map_err(|p| invalid(p.message))?;
+        let entries =
+            toml_list::entries(&doc, "person", &["group"]).map_err(|p| invalid(p.message))?;
 
         let mut dir = Directory::default();
         for (i, table) in entries.into_iter().enumerate() {
@@ -233,7 +236,66 @@ impl Directory {
             dir.by_email.insert(person.email.clone(), dir.people.len());
             dir.people.push(person);
         }
+        // Groups after people: a member may be listed anywhere in the file.
+        let groups =
+            toml_list::entries(&doc, "group", &["person"]).map_err(|p| invalid(p.message))?;
+        for (i, table) in groups.into_iter().enumerate() {
+            let entry = format!("group {}", toml_list::label(table, "code", i));
+            let bad = |p: Problem| DirectoryError::BadEntry {
+                file: source.to_string(),
+                entry: entry.clone(),
+                key: p.key,
+                message: p.message,
+            };
+            let g = group::read_group(table).map_err(bad)?;
+            dir.check_group(&g).map_err(bad)?;
+            dir.groups.push(g);
+        }
         Ok(dir)
+    }
+
+    /// A group's members must be people who work tickets: they act on its notices with
+    /// commands, and only staff commands count (`domain::authority`).
+    fn check_group(&self, g: &Group) -> Result<(), Problem> {
+        if self.group(&g.code).is_some() {
+            return Err(Problem::new(
+                "code",
+                format!("duplicate group code `{}`", g.code),
+            ));
+        }
+        for m in &g.members {
+            match self.person(m) {
+                None => {
+                    return Err(Problem::new(
+                        "members",
+                        format!("`{m}` is not a [[person]] of this directory"),
+                    ))
+                }
+                Some(p) if !p.works_tickets() => {
+                    return Err(Problem::new(
+                        "members",
+                        format!(
+                            "`{m}` has role `{}`; members must be agente, especialista or \
+                             coordinador",
+                            p.role
+                        ),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// In file order.
+    pub fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    /// By code, case ignored.
+    pub fn group(&self, code: &str) -> Option<&Group> {
+        let code = group::code(code)?;
+        self.groups.iter().find(|g| g.code == code)
     }
 
     /// Reads and validates the directory at `path`.
@@ -456,6 +518,28 @@ mod tests {
         );
         assert!(shown.contains(words), "{shown}");
         assert_eq!(e.key(), Some(key));
+    }
+
+    #[test]
+    fn groups_are_read_and_their_members_must_work_tickets() {
+        let d = shipped();
+        let g = d.group("Soporte-Sitio").unwrap();
+        assert_eq!(g.recipients(), ["miguel.torres@example.test"]);
+        let agent = "[[person]]\nemail = \"ag@example.test\"\nname = \"Ag\"\nrole = \"agente\"\noffice = \"CST\"\n";
+        let listed = format!("{agent}[[group]]\ncode = \"redes\"\nname = \"Redes\"\nemail = \"redes@example.test\"\nmembers = [\"ag@example.test\"]\n");
+        let d = Directory::from_toml(&listed, "dir.toml").unwrap();
+        assert_eq!(
+            d.group("redes").unwrap().recipients(),
+            ["redes@example.test"]
+        );
+        let funcionario = format!(
+            "{}[[group]]\ncode = \"redes\"\nname = \"Redes\"\nmembers = [\"ana@example.test\"]\n",
+            person("")
+        );
+        entry_err(&funcionario, "group redes", "members", "role `funcionario`");
+        let unknown =
+            "[[group]]\ncode = \"redes\"\nname = \"Redes\"\nmembers = [\"x@example.test\"]\n";
+        entry_err(unknown, "group redes", "members", "not a [[person]]");
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod compliance;
 pub mod directory;
 pub mod es_co;
+pub mod group;
 pub mod intake;
 pub mod monthly_report;
 pub mod procedure;

@@ -109,15 +109,19 @@ pub enum CloseReason {
     Rechazado,
     SinRespuestaUsuario,
     Cancelado,
+    /// Activity 2 decided late: an agent found it is an incident (`#incidente`); the incident
+    /// procedure takes it over as `INC-m`, recorded on the incident row.
+    Incidente,
 }
 
 impl CloseReason {
-    pub const ALL: [CloseReason; 5] = [
+    pub const ALL: [CloseReason; 6] = [
         CloseReason::Resuelto,
         CloseReason::Cambio,
         CloseReason::Rechazado,
         CloseReason::SinRespuestaUsuario,
         CloseReason::Cancelado,
+        CloseReason::Incidente,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -127,6 +131,7 @@ impl CloseReason {
             CloseReason::Rechazado => "rechazado",
             CloseReason::SinRespuestaUsuario => "sin_respuesta_usuario",
             CloseReason::Cancelado => "cancelado",
+            CloseReason::Incidente => "incidente",
         }
     }
 }

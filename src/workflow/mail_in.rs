@@ -59,7 +59,7 @@ pub async fn open(
     let (mail, message_row) = (received.mail, received.row);
     let inc = incoming(mail);
     let at = store::unix(ctx.now);
-    match registro::classify(&inc, ctx) {
+    match registro::classify(&inc, related, ctx) {
         NewMail::CatalogRequest => {
             messages::assign(conn, message_row, inc.attachments > 0, None, "catalogo").await?;
             if acknowledge {
@@ -97,12 +97,7 @@ pub async fn open(
                 );
                 mailer.queue(conn, &n).await?;
             }
-            if let Some(addr) = &proc.policy.incident_address {
-                let copy = "Copia enviada a gestión de incidentes";
-                let n =
-                    Notice::ticketless("incidente_copia", data, addr.clone(), at, Some(2), copy);
-                mailer.queue(conn, &n).await?;
-            }
+            copy_incident(conn, mailer, data, ctx).await?;
             Ok(Opened::Incident(id))
         }
         NewMail::Request {
@@ -192,6 +187,26 @@ pub async fn open(
             Ok(Opened::Ticket(n))
         }
     }
+}
+
+/// Every incident reaches someone: `[incidents] address`, else the agents.
+pub async fn copy_incident(
+    conn: &mut Conn,
+    mailer: &Mailer,
+    data: serde_json::Value,
+    ctx: &Ctx<'_>,
+) -> Result<(), NotifyError> {
+    let to = match &ctx.policy.incident_address {
+        Some(addr) => vec![addr.clone()],
+        None => ctx.agents(),
+    };
+    let at = store::unix(ctx.now);
+    for person in to {
+        let copy = "Copia enviada a gestión de incidentes";
+        let n = Notice::ticketless("incidente_copia", data.clone(), person, at, Some(2), copy);
+        mailer.queue(conn, &n).await?;
+    }
+    Ok(())
 }
 
 pub fn subject_or_placeholder(s: &str) -> String {
@@ -290,7 +305,7 @@ pub async fn reply(
 }
 
 /// The requester wrote on their open ticket: information asked for, a survey answer, or a
-/// message for whoever works it (the assignee, else the agents).
+/// message for whoever works it (the assignee, else the service's group, else the agents).
 fn requester_reply(ticket: Ticket, inc: &Incoming, ctx: &Ctx<'_>) -> Plan {
     match ticket.status {
         Status::PendientePorUsuario => verificacion::on_user_information(ticket, inc, ctx),
@@ -304,11 +319,12 @@ fn requester_reply(ticket: Ticket, inc: &Incoming, ctx: &Ctx<'_>) -> Plan {
                 "respuesta_recibida",
                 format!("Correo recibido de {}", inc.from),
             );
-            let to = match plan.ticket.assignee.clone() {
-                Some(a) if a == inc.from => vec![],
-                Some(a) => vec![a],
-                None => ctx.agents(),
-            };
+            // The assignee writing on their own ticket as its requester is not told of it.
+            let to: Vec<String> = ctx
+                .responsible(&plan.ticket)
+                .into_iter()
+                .filter(|a| *a != inc.from)
+                .collect();
             if !to.is_empty() {
                 plan.mail(crate::domain::procedure::MailOut {
                     kind: "aviso_asignado",

@@ -193,6 +193,9 @@ fn base_data(t: &Ticket, ctx: &Ctx<'_>) -> Value {
         "status": t.status.as_str(),
         "assignee": t.assignee,
         "fields": t.fields,
+        // The same as a list, for templates that show every field whatever its name.
+        "field_list": t.fields.iter().filter(|(_, v)| !v.trim().is_empty())
+            .map(|(k, v)| json!({ "name": k, "value": v })).collect::<Vec<_>>(),
         "created_at": ctx.display(t.created_at),
     })
 }
@@ -244,9 +247,10 @@ pub async fn apply(
                 }
                 let data = merge(base_data(t, ctx), &m.data);
                 let data = match m.template {
-                    "nueva_solicitud" | "asignacion" => {
-                        merge(data, &request_details(conn, t.number).await?)
-                    }
+                    "nueva_solicitud" | "asignacion" => merge(
+                        data,
+                        &request_details(conn, t.number, &pending_events).await?,
+                    ),
                     _ => data,
                 };
                 let notice = |to: Vec<String>, reply_to: Option<String>| Notice {
@@ -285,6 +289,10 @@ pub async fn apply(
                         .await?;
                 }
             }
+            Effect::OpenIncident { reason, by } => {
+                events::insert_many(conn, &std::mem::take(&mut pending_events)).await?;
+                open_incident(conn, mailer, t, reason, by, ctx).await?
+            }
             Effect::SpendApprovalTokens => {
                 approvals::spend_approval_tokens(conn, t.number, at).await?
             }
@@ -317,6 +325,66 @@ pub async fn apply(
     Ok(())
 }
 
+/// `#incidente`: the closed request continues as an incident. The requester is told on the
+/// request's thread; the incident copy goes where every incident goes.
+async fn open_incident(
+    conn: &mut Conn,
+    mailer: &Mailer,
+    t: &Ticket,
+    reason: &str,
+    by: &str,
+    ctx: &Ctx<'_>,
+) -> Result<(), NotifyError> {
+    let at = store::unix(ctx.now);
+    let root = tickets::get(conn, t.number)
+        .await?
+        .map(|r| r.root_message_id)
+        .unwrap_or_default();
+    let id = store::incidents::insert_from(
+        conn,
+        &t.requester,
+        &t.subject,
+        &root,
+        Some((t.number, reason)),
+        at,
+    )
+    .await?;
+    let incident = format!("INC-{id}");
+    events::insert(
+        conn,
+        &events::NewEvent {
+            ticket: t.number,
+            at,
+            actor: by,
+            activity: Some(2),
+            kind: "incidente_abierto",
+            description: &format!("Continúa como el incidente {incident}"),
+        },
+    )
+    .await?;
+    let details = request_details(conn, t.number, &[]).await?;
+    let data = merge(
+        base_data(t, ctx),
+        &json!({
+            "incident": incident,
+            "from_ticket": t.number.to_string(),
+            "reason": reason,
+            "text": details["request_text"],
+        }),
+    );
+    let mut told = Notice::ticketless(
+        "incidente",
+        data.clone(),
+        t.requester.clone(),
+        at,
+        Some(2),
+        "Usuario informado: se atiende como incidente",
+    );
+    told.ticket = Some(t.number);
+    mailer.queue(conn, &told).await?;
+    mail_in::copy_incident(conn, mailer, data, ctx).await
+}
+
 /// Mail kinds a person gets at most once an hour per ticket: each answers a mail that anyone
 /// can send in their name, so a forger must not be able to flood them.
 const ONCE_AN_HOUR: [&str; 2] = ["accion_no_verificada", "respuesta_sin_efecto"];
@@ -342,7 +410,29 @@ async fn unthrottled(
 
 /// What an agent needs to act without opening anything else: the request as written and the
 /// names and sizes of the files that came with it.
-async fn request_details(conn: &mut Conn, n: TicketNumber) -> Result<Value, sqlx::Error> {
+/// For the assignment mail, the internal notes too (`#nota`), those of this very reply
+/// (`unsaved`, not yet in the database) included.
+async fn request_details(
+    conn: &mut Conn,
+    n: TicketNumber,
+    unsaved: &[events::NewEvent<'_>],
+) -> Result<Value, sqlx::Error> {
+    let mut notes: Vec<String> = events::for_ticket(conn, n)
+        .await?
+        .into_iter()
+        .filter(|e| e.kind == "nota")
+        .map(|e| e.description)
+        .collect();
+    notes.extend(
+        unsaved
+            .iter()
+            .filter(|e| e.kind == "nota")
+            .map(|e| e.description.to_owned()),
+    );
+    let notes: Vec<String> = notes
+        .into_iter()
+        .map(|d| d.trim_start_matches("Nota interna: ").to_owned())
+        .collect();
     let request_text = messages::for_ticket(conn, n)
         .await?
         .into_iter()
@@ -354,7 +444,7 @@ async fn request_details(conn: &mut Conn, n: TicketNumber) -> Result<Value, sqlx
         .into_iter()
         .map(|a| json!({ "filename": a.filename, "size": human_size(a.size) }))
         .collect();
-    Ok(json!({ "request_text": request_text, "files": files }))
+    Ok(json!({ "request_text": request_text, "files": files, "notes": notes }))
 }
 
 fn human_size(bytes: i64) -> String {

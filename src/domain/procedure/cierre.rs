@@ -62,12 +62,7 @@ pub fn on_reply_after_resolution(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> P
             "reabierto",
             "El usuario indica que no está resuelto; se reabre",
         );
-        let to: Vec<String> = plan
-            .ticket
-            .assignee
-            .clone()
-            .map(|a| vec![a])
-            .unwrap_or_else(|| ctx.agents());
+        let to = ctx.responsible(&plan.ticket);
         plan.mail(MailOut {
             kind: "aviso_agentes",
             template: "reabierto",

@@ -14,9 +14,23 @@ const LATE_AFTER_SECS: i64 = 300;
 
 /// Recipients for threshold `tier`: by the assignee's office in the directory, else config.
 pub fn recipients(t: &Ticket, tier: usize, ctx: &Ctx<'_>) -> Vec<String> {
+    // A ticket assigned to a group alerts the group's readers; their office is its first
+    // member's.
+    let assigned: Vec<String> = t
+        .assignee
+        .as_deref()
+        .map(|a| ctx.readers_of(a))
+        .unwrap_or_default();
     let office = t
         .assignee
         .as_deref()
+        .and_then(|a| {
+            ctx.directory
+                .group(a)
+                .and_then(|g| g.members.first())
+                .map(String::as_str)
+                .or(Some(a))
+        })
         .and_then(|a| ctx.directory.person(a))
         .map(|p| p.office.clone());
     let by_role = |role: Role, fallback: &Option<String>| {
@@ -29,7 +43,7 @@ pub fn recipients(t: &Ticket, tier: usize, ctx: &Ctx<'_>) -> Vec<String> {
             .map(|p| p.email.clone())
             .or_else(|| fallback.clone())
     };
-    let mut out: Vec<String> = t.assignee.iter().cloned().collect();
+    let mut out = assigned;
     out.extend(by_role(Role::Coordinador, &ctx.policy.coordinator));
     if tier >= 1 {
         out.extend(by_role(Role::Subdirector, &ctx.policy.subdirector));

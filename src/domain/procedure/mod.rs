@@ -118,6 +118,40 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// The resolver group of the ticket's service, when it names one the directory has.
+    pub fn group_of(&self, t: &Ticket) -> Option<&super::group::Group> {
+        let service = t.service.as_deref()?;
+        let code = self.catalog.by_code_or_name(service)?.group.as_deref()?;
+        self.directory.group(code)
+    }
+
+    /// Who receives work nobody has taken yet: the service's group (its list address, else
+    /// its members), else the agents.
+    pub fn resolvers(&self, t: &Ticket) -> Vec<String> {
+        match self.group_of(t) {
+            Some(g) => g.recipients(),
+            None => self.agents(),
+        }
+    }
+
+    /// The people an assignee stands for: a group code is its readers, an address itself.
+    pub fn readers_of(&self, assignee: &str) -> Vec<String> {
+        match self.directory.group(assignee) {
+            Some(g) if !assignee.contains('@') => g.recipients(),
+            _ => vec![assignee.to_owned()],
+        }
+    }
+
+    /// Whoever works the ticket: its assignee (a group's readers), else its resolvers.
+    pub fn responsible(&self, t: &Ticket) -> Vec<String> {
+        match t.assignee.as_deref() {
+            Some(a) => self.readers_of(a),
+            None => self.resolvers(t),
+        }
+    }
+}
+
 /// A ticket as the procedure sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ticket {
@@ -254,6 +288,13 @@ pub enum Effect {
     ClearTimer(TimerKind),
     /// The approval was decided or cancelled: every approval token of the ticket dies.
     SpendApprovalTokens,
+    /// Activity 2 (`#incidente`): the request becomes an incident `INC-m` (the adapter
+    /// numbers it); its requester is told, and the incident reaches `[incidents] address`, else
+    /// the agents.
+    OpenIncident {
+        reason: String,
+        by: String,
+    },
 }
 
 /// A ticket's new state and the side effects that go with it.

@@ -4,6 +4,7 @@
 use super::{verificacion, Ctx, Incoming, MailOut, Plan, Ticket};
 use crate::domain::catalog::Service;
 use crate::domain::text::{fold, is_catalog_request, parse_commands, read_fields, Command};
+use crate::domain::ticket::TicketNumber;
 use serde_json::json;
 
 /// What a mail that threads onto no ticket is.
@@ -21,8 +22,9 @@ pub enum NewMail {
     },
 }
 
-/// Activity 1–2: receive and validate.
-pub fn classify(mail: &Incoming, ctx: &Ctx<'_>) -> NewMail {
+/// Activity 1–2: receive and validate. `answers` is the closed request a reply came to: such
+/// a reply is a new request that refers to it, never an incident.
+pub fn classify(mail: &Incoming, answers: Option<TicketNumber>, ctx: &Ctx<'_>) -> NewMail {
     if is_catalog_request(&mail.subject) {
         return NewMail::CatalogRequest;
     }
@@ -39,9 +41,15 @@ pub fn classify(mail: &Incoming, ctx: &Ctx<'_>) -> NewMail {
             };
         }
     }
+    // The patterns are a hint for mail that says nothing else: a `Servicio:` line or a
+    // catalogue keyword ("…buzón lleno… Solicito ampliar el tamaño de mi buzón") makes it a
+    // request, and an agent can still turn it into an incident (`#incidente`).
     let explicit_service = read_fields(&mail.text).get("servicio").is_some();
+    let catalogued = ctx.catalog.recognise(&mail.subject, &mail.text).is_some();
     let folded = fold(&format!("{}\n{}", mail.subject, mail.text));
     if !explicit_service
+        && !catalogued
+        && answers.is_none()
         && ctx
             .policy
             .incident_patterns
@@ -287,25 +295,25 @@ mod tests {
         let w = World::new();
         let ctx = w.ctx();
         let inc = incoming("ana@example.test", "El correo no funciona", "Desde ayer.");
-        assert_eq!(classify(&inc, &ctx), NewMail::Incident);
+        assert_eq!(classify(&inc, None, &ctx), NewMail::Incident);
         let with_service = incoming(
             "ana@example.test",
             "VPN no funciona",
             "Servicio: VPN\nJustificación: x",
         );
         assert!(matches!(
-            classify(&with_service, &ctx),
+            classify(&with_service, None, &ctx),
             NewMail::Request { .. }
         ));
         let cat = incoming("ana@example.test", "RE: Catálogo", "");
-        assert_eq!(classify(&cat, &ctx), NewMail::CatalogRequest);
+        assert_eq!(classify(&cat, None, &ctx), NewMail::CatalogRequest);
         let phone = incoming(
             "agente1@example.test",
             "Llamada",
             "#solicitante pedro@example.test\nNecesita impresora",
         );
         assert_eq!(
-            classify(&phone, &ctx),
+            classify(&phone, None, &ctx),
             NewMail::Request {
                 requester: "pedro@example.test".into(),
                 on_behalf_of_by: Some("agente1@example.test".into())
@@ -317,7 +325,7 @@ mod tests {
             "#solicitante pedro@example.test\nhola",
         );
         assert_eq!(
-            classify(&not_agent, &ctx),
+            classify(&not_agent, None, &ctx),
             NewMail::Request {
                 requester: "ana@example.test".into(),
                 on_behalf_of_by: None

@@ -42,10 +42,10 @@ pub fn new_work_notice(plan: &mut Plan, why: &str, ctx: &Ctx<'_>) {
     plan.mail(MailOut {
         kind: "nueva_solicitud",
         template: "nueva_solicitud",
-        to: ctx.agents(),
+        to: ctx.resolvers(&plan.ticket),
         data,
         activity: 13,
-        description: "Agentes avisados de trabajo nuevo".into(),
+        description: "Grupo solucionador avisado de trabajo nuevo".into(),
     });
 }
 
@@ -76,12 +76,7 @@ pub fn on_third_party(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> Plan {
             mail.from
         ),
     );
-    let to = plan
-        .ticket
-        .assignee
-        .clone()
-        .map(|a| vec![a])
-        .unwrap_or_else(|| ctx.agents());
+    let to = ctx.responsible(&plan.ticket);
     plan.mail(MailOut {
         kind: "mensaje_tercero",
         template: "mensaje_tercero",
@@ -196,8 +191,103 @@ fn name(cmd: &Command) -> String {
         Command::Close { .. } => "cerrar",
         Command::Approver { .. } => "aprobador",
         Command::Requester { .. } => "solicitante",
+        Command::Incident { .. } => "incidente",
+        Command::ToRequest { .. } => "requerimiento",
     };
     format!("#{keyword}")
+}
+
+/// Activity 13: the ticket goes to a person who works tickets, or to a resolver group; the
+/// assignee is stored as the address or the group code, so the ticket keeps saying which
+/// team has it, and every mail for the assignee reaches the group's readers
+/// ([`Ctx::readers_of`]) until one of them takes it with `#asignar` themselves.
+fn assign(plan: &mut Plan, to: &str, agent: &str, ctx: &Ctx<'_>) -> Result<(), String> {
+    let (assignee, label) = if let Some(g) = ctx.directory.group(to).filter(|_| !to.contains('@')) {
+        (g.code.clone(), format!("grupo {} ({})", g.name, g.code))
+    } else {
+        match ctx.directory.person(to) {
+            Some(p) if p.works_tickets() => (p.email.clone(), format!("{} <{}>", p.name, p.email)),
+            Some(p) => {
+                return Err(format!(
+                    "#asignar: {} es {} en el directorio; solo se asigna a agentes, \
+                     especialistas, coordinadores o a un grupo solucionador",
+                    p.email,
+                    p.role.label().to_lowercase()
+                ))
+            }
+            None if to.contains('@') => {
+                return Err(format!(
+                    "#asignar: {to} no está en el directorio de la mesa de ayuda; solo se asigna \
+                     a agentes, especialistas, coordinadores o a un grupo solucionador"
+                ))
+            }
+            None => {
+                let codes: Vec<&str> = ctx
+                    .directory
+                    .groups()
+                    .iter()
+                    .map(|g| g.code.as_str())
+                    .collect();
+                return Err(format!(
+                    "#asignar: no existe el grupo solucionador «{to}» (grupos: {})",
+                    if codes.is_empty() {
+                        "ninguno".to_owned()
+                    } else {
+                        codes.join(", ")
+                    }
+                ));
+            }
+        }
+    };
+    plan.ticket.assignee = Some(assignee.clone());
+    plan.event(Some(13), agent, "asignado", format!("Asignado a {label}"));
+    if plan.ticket.status == Status::Registrado {
+        return Ok(());
+    }
+    let service = plan
+        .ticket
+        .service
+        .as_deref()
+        .and_then(|c| ctx.catalog.by_code_or_name(c));
+    let mut data = json!({
+        "agent": agent,
+        "assignee_label": label,
+        "service_name": service.map(|s| s.name.clone()),
+    });
+    if let (Some(d), serde_json::Value::Object(sla)) =
+        (data.as_object_mut(), ctx.sla_summary(&plan.ticket))
+    {
+        d.extend(sla);
+    }
+    plan.mail(MailOut {
+        kind: "asignacion",
+        template: "asignacion",
+        to: ctx.readers_of(&assignee),
+        data,
+        activity: 13,
+        description: format!("Aviso de asignación enviado a {label}"),
+    });
+    Ok(())
+}
+
+/// Activity 2, decided by a person: the request is an incident. It closes (`incidente`), its
+/// pending approval dies with it, and the adapter opens the incident that continues it.
+fn to_incident(plan: &mut Plan, reason: &str, agent: &str, ctx: &Ctx<'_>) {
+    plan.event(
+        Some(2),
+        agent,
+        "convertido_incidente",
+        if reason.is_empty() {
+            "Validado como incidente: sigue el procedimiento de gestión de incidentes".to_owned()
+        } else {
+            format!("Validado como incidente: {reason}")
+        },
+    );
+    plan.close(CloseReason::Incidente, 2, agent, ctx);
+    plan.effects.push(super::Effect::OpenIncident {
+        reason: reason.to_owned(),
+        by: agent.to_owned(),
+    });
 }
 
 /// Activities 12–16: no solution and no change while the approver has not said yes.
@@ -216,21 +306,7 @@ fn not_waiting_on_approval(plan: &Plan, command: &str) -> Result<(), String> {
 
 fn apply(plan: &mut Plan, cmd: &Command, agent: &str, ctx: &Ctx<'_>) -> Result<(), String> {
     match cmd {
-        Command::Assign { email } => {
-            plan.ticket.assignee = Some(email.clone());
-            plan.event(Some(13), agent, "asignado", format!("Asignado a {email}"));
-            if plan.ticket.status == Status::Registrado {
-                return Ok(());
-            }
-            plan.mail(MailOut {
-                kind: "asignacion",
-                template: "asignacion",
-                to: vec![email.clone()],
-                data: json!({ "agent": agent }),
-                activity: 13,
-                description: format!("Aviso de asignación enviado a {email}"),
-            });
-        }
+        Command::Assign { to } => assign(plan, to, agent, ctx)?,
         Command::Pending { reason } => {
             verificacion::request_information(plan, &[], Some(reason), ctx);
         }
@@ -312,6 +388,14 @@ fn apply(plan: &mut Plan, cmd: &Command, agent: &str, ctx: &Ctx<'_>) -> Result<(
             });
         }
         Command::Approver { email } => super::aprobacion::set_approver(plan, email, agent, ctx)?,
+        Command::Incident { reason } => to_incident(plan, reason, agent, ctx),
+        Command::ToRequest { .. } => {
+            return Err(format!(
+                "#requerimiento: {} ya es un requerimiento; el comando se usa al responder un \
+                 incidente [INC-…]",
+                plan.ticket.number
+            ))
+        }
         Command::Requester { .. } => {
             return Err("#solicitante solo sirve en un correo nuevo, no en una respuesta".into())
         }
@@ -498,6 +582,37 @@ mod tests {
         );
         // No priority factors configured: the catalogue's 8 h stays the target.
         assert_eq!(plan.ticket.sla.target_secs, 8 * 3600);
+    }
+
+    #[test]
+    fn assigning_to_someone_who_does_not_work_tickets_is_refused_with_the_reason() {
+        let w = World::new();
+        for (to, why) in [
+            ("ana@example.test", "solo se asigna a agentes"),
+            ("nadie@example.test", "no está en el directorio"),
+            ("redes", "no existe el grupo solucionador"),
+        ] {
+            let plan = reply(&w, &format!("#asignar {to}"));
+            assert_eq!(plan.ticket.assignee, None, "{to}");
+            let m = plan
+                .mails()
+                .find(|m| m.template == "comando_invalido")
+                .unwrap();
+            assert!(
+                m.data["errors"][0].as_str().unwrap().contains(why),
+                "{to}: {m:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_agent_turns_a_request_into_an_incident() {
+        let w = World::new();
+        let plan = reply(&w, "#incidente dejó de imprimir");
+        assert_eq!(plan.ticket.status, Status::Cerrado);
+        assert_eq!(plan.ticket.close_reason, Some(CloseReason::Incidente));
+        assert!(plan.effects.iter().any(|e| matches!(e,
+            super::super::Effect::OpenIncident { reason, .. } if reason == "dejó de imprimir")));
     }
 
     #[test]

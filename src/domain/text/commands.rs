@@ -44,8 +44,14 @@ impl FromStr for Priority {
 /// One agent command. Names are matched case- and accent-insensitively.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
-    /// `#asignar correo`
-    Assign { email: String },
+    /// `#asignar correo` or `#asignar grupo`: a lowercased address, or a group code (lowercase,
+    /// no `@`) for the directory to recognise.
+    Assign { to: String },
+    /// `#incidente [motivo]`: the request is an incident (activity 2).
+    Incident { reason: String },
+    /// `#requerimiento [SERVICIO]`: the incident is a service request (activity 2 → 3); code
+    /// uppercased.
+    ToRequest { service: Option<String> },
     /// `#pendiente motivo…`
     Pending { reason: String },
     /// `#nota texto…`
@@ -129,7 +135,10 @@ pub fn parse_commands(text: &str) -> ParsedCommands {
 }
 
 fn takes_text(key: &str) -> bool {
-    matches!(key, "nota" | "pendiente" | "resolver" | "cerrar")
+    matches!(
+        key,
+        "nota" | "pendiente" | "resolver" | "cerrar" | "incidente"
+    )
 }
 
 fn build(name: &str, key: &str, arg: String) -> Command {
@@ -149,7 +158,25 @@ fn build(name: &str, key: &str, arg: String) -> Command {
         Err(reason) => invalid(format!("#{name}: {reason}")),
     };
     match key {
-        "asignar" => email(|email| Command::Assign { email }),
+        "asignar" => match single(&arg) {
+            Some(word) if !word.contains('@') => match crate::domain::group::code(word) {
+                Some(code) => Command::Assign { to: code },
+                None => invalid(format!(
+                    "#{name}: «{word}» no es un correo electrónico ni un código de grupo."
+                )),
+            },
+            _ => email(|to| Command::Assign { to }),
+        },
+        "incidente" => Command::Incident { reason: arg },
+        "requerimiento" => match single(&arg) {
+            Some(code) if SERVICE_CODE.is_match(code) => Command::ToRequest {
+                service: Some(code.to_uppercase()),
+            },
+            None if arg.is_empty() => Command::ToRequest { service: None },
+            _ => invalid(format!(
+                "#{name} espera solo el código del servicio (o nada), no «{arg}»."
+            )),
+        },
         "aprobador" => email(|email| Command::Approver { email }),
         "solicitante" => email(|email| Command::Requester { email }),
         "nota" => required("el texto de la nota", arg, |text| Command::Note { text }),
@@ -245,7 +272,7 @@ mod tests {
             p.commands,
             [
                 Command::Assign {
-                    email: "laura.rojas@minhacienda.gov.co".into()
+                    to: "laura.rojas@minhacienda.gov.co".into()
                 },
                 Command::Priority(Priority::Alta),
                 Command::Service {
@@ -306,7 +333,7 @@ mod tests {
 
     #[test]
     fn reports_invalid_arguments_in_spanish() {
-        let got = cmds("#asignar juan\n#asignar\n#prioridad urgente\n#nota\n#servicio a b\n#cambio 123\n#servicio");
+        let got = cmds("#asignar juan perez\n#asignar\n#prioridad urgente\n#nota\n#servicio a b\n#cambio 123\n#servicio");
         let reasons: Vec<_> = got
             .iter()
             .map(|c| match c {
@@ -317,7 +344,7 @@ mod tests {
         assert_eq!(
             reasons,
             [
-                "#asignar: «juan» no es un correo electrónico válido.",
+                "#asignar: «juan perez» no es un correo electrónico válido.",
                 "#asignar: falta el correo electrónico.",
                 "Prioridad «urgente» no válida: use alta, media o baja.",
                 "Falta el texto de la nota después de #nota.",

@@ -103,7 +103,7 @@ mod tests {
             parsed.commands,
             [
                 Command::Assign {
-                    email: "laura.rojas@minhacienda.gov.co".into()
+                    to: "laura.rojas@minhacienda.gov.co".into()
                 },
                 Command::Priority(Priority::Alta),
                 Command::Note {

@@ -1,0 +1,208 @@
+//! Issue 17 items 2 and 3: resolver groups and activity 2 with a person in it, observed in
+//! the inboxes of the shipped directory's people, on both databases.
+
+mod support;
+
+use mesayuda::mail::inbound::InboundMail;
+use std::time::Duration;
+use support::mail::{self, Draft};
+use support::{eventually, World};
+
+const CARLOS: &str = "Carlos Pérez <carlos.perez@example.test>";
+const CARLOS_ADDR: &str = "carlos.perez@example.test";
+const LAURA: &str = "Laura Rojas <laura.rojas@example.test>";
+const LAURA_ADDR: &str = "laura.rojas@example.test";
+const ANDRES_ADDR: &str = "andres.castro@example.test";
+const MIGUEL_ADDR: &str = "miguel.torres@example.test";
+const WAIT: Duration = Duration::from_secs(25);
+
+fn tag(m: &InboundMail) -> Option<String> {
+    mesayuda::domain::text::find_ticket_ref(&m.subject).map(|r| r.to_string())
+}
+
+async fn inbox_with(
+    w: &World,
+    user: &str,
+    what: &str,
+    pred: impl Fn(&InboundMail) -> bool,
+) -> InboundMail {
+    mail::wait_for(w.mail.imap_port, user, WAIT, what, pred).await
+}
+
+async fn request(w: &World, subject: &str, body: &str) -> String {
+    mail::send(w.mail.smtp_port, &Draft::new(CARLOS, subject, body)).await;
+    let ack = inbox_with(w, CARLOS_ADDR, "acknowledgement", |m| {
+        m.subject.contains("Recibimos su solicitud") && m.subject.contains(subject)
+    })
+    .await;
+    tag(&ack).expect("ack has a tag")
+}
+
+async fn notice(w: &World, to: &str, id: &str) -> InboundMail {
+    inbox_with(w, to, "new-work notice", |m| {
+        m.subject.contains("Nueva solicitud") && tag(m).as_deref() == Some(id)
+    })
+    .await
+}
+
+async fn new_work_notices(w: &World, to: &str) -> usize {
+    mail::inbox(w.mail.imap_port, to)
+        .await
+        .iter()
+        .filter(|m| m.subject.contains("Nueva solicitud"))
+        .count()
+}
+
+async fn a_complete_request_reaches_exactly_its_group(w: World) {
+    let _d = w.spawn_daemon();
+    let id = request(
+        &w,
+        "Préstamo de videobeam",
+        "Necesito un videobeam para la reunión del comité.\nFecha y hora: 3 de diciembre, 9:00 a. m.\nLugar: Sala de juntas piso 5\n",
+    )
+    .await;
+    let n = notice(&w, MIGUEL_ADDR, &id).await;
+    for line in [
+        "Necesito un videobeam para la reunión del comité.",
+        "Lugar: Sala de juntas piso 5",
+        "Fecha y hora: 3 de diciembre, 9:00 a. m.",
+        "Servicio: Préstamo de videobeam",
+    ] {
+        assert!(n.body_text.contains(line), "{line}: {}", n.body_text);
+    }
+    // The agents at the desk are not the group: they get nothing about it.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(new_work_notices(&w, LAURA_ADDR).await, 0);
+    assert_eq!(new_work_notices(&w, ANDRES_ADDR).await, 0);
+}
+
+async fn assigning_to_a_requester_is_refused_and_to_a_group_carries_the_request(w: World) {
+    let _d = w.spawn_daemon();
+    let id = request(
+        &w,
+        "Instalación de impresora",
+        "Necesito instalar la impresora de la oficina.\nNúmero de equipo: PC-0456\nUbicación: Piso 3, oficina 301\n",
+    )
+    .await;
+    let n = notice(&w, LAURA_ADDR, &id).await;
+    mail::reply(
+        w.mail.smtp_port,
+        LAURA,
+        &n,
+        &format!("#asignar {CARLOS_ADDR}"),
+    )
+    .await;
+    let refused = inbox_with(&w, LAURA_ADDR, "refusal", |m| {
+        m.subject.contains("Comandos no aplicados") && tag(m).as_deref() == Some(id.as_str())
+    })
+    .await;
+    assert!(
+        refused.body_text.contains("solo se asigna a agentes"),
+        "{}",
+        refused.body_text
+    );
+    let t = w.cli().ticket(&id);
+    assert!(t["assignee"].is_null(), "{t}");
+
+    mail::reply(
+        w.mail.smtp_port,
+        LAURA,
+        &n,
+        "#nota El usuario pide que sea antes del mediodía\n#asignar soporte-sitio",
+    )
+    .await;
+    let assigned = inbox_with(&w, MIGUEL_ADDR, "assignment", |m| {
+        m.subject.contains("Requerimiento asignado") && tag(m).as_deref() == Some(id.as_str())
+    })
+    .await;
+    for line in [
+        "Ubicación: Piso 3, oficina 301",
+        "Necesito instalar la impresora de la oficina.",
+        "El usuario pide que sea antes del mediodía",
+    ] {
+        assert!(
+            assigned.body_text.contains(line),
+            "{line}: {}",
+            assigned.body_text
+        );
+    }
+    assert_eq!(w.cli().ticket(&id)["assignee"], "soporte-sitio");
+}
+
+async fn a_full_mailbox_request_with_its_fields_is_a_request(w: World) {
+    let _d = w.spawn_daemon();
+    let id = request(
+        &w,
+        "Buzón lleno",
+        "Me sale un error de buzón lleno y no puedo recibir correos. Solicito ampliar el tamaño \
+         de mi buzón.\nJustificación: recibo los informes de todas las regionales\nTamaño \
+         solicitado: 10 GB\nAprobador: luisa.martinez@example.test\n",
+    )
+    .await;
+    assert!(id.starts_with("REQ-"), "{id}");
+    assert_eq!(w.cli().ticket(&id)["service"], "BUZON");
+    let inbox = mail::inbox(w.mail.imap_port, CARLOS_ADDR).await;
+    assert!(
+        !inbox.iter().any(|m| m.subject.contains("INC-")),
+        "{:?}",
+        inbox.iter().map(|m| &m.subject).collect::<Vec<_>>()
+    );
+}
+
+async fn incidents_reach_the_agents_and_an_agent_turns_a_request_into_one(w: World) {
+    let _d = w.spawn_daemon();
+    // No [incidents] address: the agents receive it.
+    mail::send(
+        w.mail.smtp_port,
+        &Draft::new(
+            CARLOS,
+            "SIIF caído",
+            "El SIIF no funciona desde esta mañana.",
+        ),
+    )
+    .await;
+    for agent in [LAURA_ADDR, ANDRES_ADDR] {
+        inbox_with(&w, agent, "incident copy", |m| {
+            m.subject.contains("[INC-1] Incidente reportado")
+        })
+        .await;
+    }
+
+    let id = request(
+        &w,
+        "Instalación de impresora",
+        "Necesito instalar la impresora de la oficina.\nNúmero de equipo: PC-0456\nUbicación: Piso 3, oficina 301\n",
+    )
+    .await;
+    let n = notice(&w, LAURA_ADDR, &id).await;
+    mail::reply(
+        w.mail.smtp_port,
+        LAURA,
+        &n,
+        "#incidente la impresora ya estaba instalada y dejó de imprimir",
+    )
+    .await;
+    let told = inbox_with(&w, CARLOS_ADDR, "incident notice", |m| {
+        m.subject.contains("[INC-2]")
+    })
+    .await;
+    assert!(told.body_text.contains(&id), "{}", told.body_text);
+    let t = eventually(WAIT, "request closed as incident", || async {
+        let t = w.cli().ticket(&id);
+        (t["status"] == "cerrado").then_some(t)
+    })
+    .await;
+    assert_eq!(t["close_reason"], "incidente");
+    inbox_with(&w, ANDRES_ADDR, "converted incident copy", |m| {
+        m.subject.contains("[INC-2] Incidente reportado")
+    })
+    .await;
+}
+
+on_both_databases!(
+    with_procedure;
+    a_complete_request_reaches_exactly_its_group,
+    assigning_to_a_requester_is_refused_and_to_a_group_carries_the_request,
+    a_full_mailbox_request_with_its_fields_is_a_request,
+    incidents_reach_the_agents_and_an_agent_turns_a_request_into_one,
+);
