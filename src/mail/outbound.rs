@@ -47,6 +47,8 @@ pub struct Composer {
     from: Mailbox,
     reply_to: Mailbox,
     domain: String,
+    /// `[mail] footer`: added here so that every mail, whatever composed it, carries it.
+    footer: Option<String>,
 }
 
 impl Composer {
@@ -62,7 +64,26 @@ impl Composer {
             from,
             reply_to,
             domain,
+            footer: None,
         })
+    }
+
+    /// With `[mail] footer` under every body (blank or missing: none).
+    pub fn with_footer(mut self, footer: Option<&str>) -> Composer {
+        self.footer = footer
+            .map(str::trim_end)
+            .filter(|f| !f.trim().is_empty())
+            .map(str::to_owned);
+        self
+    }
+
+    /// The body as sent: the text, then the footer after a separator line.
+    fn body(&self, text: &str) -> String {
+        match &self.footer {
+            // "-- " is the signature separator: clients grey it out and leave it out of quotes.
+            Some(f) => format!("{}\n\n-- \n{f}\n", text.trim_end()),
+            None => text.to_owned(),
+        }
     }
 
     pub fn compose(&self, mail: &OutgoingMail) -> Result<ComposedMail, ComposeError> {
@@ -112,10 +133,11 @@ impl Composer {
             let refs: Vec<String> = mail.thread.iter().map(|id| format!("<{id}>")).collect();
             b = b.references(refs.join(" "));
         }
+        let body = self.body(&mail.body);
         let msg = if attachments.is_empty() {
-            b.header(ContentType::TEXT_PLAIN).body(mail.body.clone())?
+            b.header(ContentType::TEXT_PLAIN).body(body)?
         } else {
-            let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(mail.body.clone()));
+            let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(body));
             for a in attachments {
                 let ct = ContentType::parse(&a.content_type)
                     .map_err(|_| ComposeError::ContentType(a.content_type.clone()))?;
@@ -173,6 +195,31 @@ mod tests {
         let parsed = crate::mail::inbound::parse(&m.raw).unwrap();
         assert_eq!(parsed.message_id, m.message_id);
         assert_eq!(parsed.body_text, "Hola Ana, año");
+    }
+
+    #[test]
+    fn the_configured_footer_closes_every_body() {
+        let mail = OutgoingMail {
+            to: vec!["ana@example.test".into()],
+            subject: "s".into(),
+            body: "Hola Ana\n".into(),
+            thread: vec![],
+            reply_to: None,
+        };
+        let c = Composer::new("s@example.test", "m@example.test").unwrap();
+        let footer = "Ley 1581 de 2012: sus datos se tratan según la política del Ministerio.";
+        let with = c.with_footer(Some(footer)).compose(&mail).unwrap();
+        let parsed = crate::mail::inbound::parse(&with.raw).unwrap();
+        assert_eq!(
+            parsed.body_text.trim_end(),
+            format!("Hola Ana\n\n-- \n{footer}")
+        );
+        for none in [None, Some("  \n")] {
+            let c = Composer::new("s@example.test", "m@example.test").unwrap();
+            let plain = c.with_footer(none).compose(&mail).unwrap();
+            let parsed = crate::mail::inbound::parse(&plain.raw).unwrap();
+            assert_eq!(parsed.body_text.trim_end(), "Hola Ana");
+        }
     }
 
     #[test]

@@ -185,7 +185,7 @@ mod tests {
         let mails: Vec<_> = plan.mails().collect();
         assert_eq!(mails.len(), 1);
         assert_eq!(mails[0].template, "encuesta_registrada");
-        assert_eq!(mails[0].to, [plan.ticket.requester.clone()]);
+        assert_eq!(mails[0].to, ["ana@example.test"]);
         assert_eq!(mails[0].data["rating"], 5);
         let again = on_reply_after_resolution(
             plan.ticket,
