@@ -486,6 +486,7 @@ async fn request_approval(
                 "approval_kind": kind,
                 "justification": t.field("justificacion").unwrap_or("(sin justificación)"),
                 "approver": to,
+                "recipient_name": ctx.directory.name_or(to, to),
                 "substitute_for": substitute_for,
             }),
         );
