@@ -45,7 +45,8 @@ impl Application {
                 move || -> anyhow::Result<(Templates, Composer, Procedure)> {
                     Ok((
                         Templates::load(&config.paths.templates)?,
-                        Composer::new(&config.smtp.from, &config.smtp.reply_to)?,
+                        Composer::new(&config.smtp.from, &config.smtp.reply_to)?
+                            .with_footer(config.mail.footer.as_deref()),
                         Procedure::from_config(&config)?,
                     ))
                 },

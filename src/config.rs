@@ -60,6 +60,8 @@ pub struct Config {
     pub security: SecurityConfig,
     #[serde(default)]
     pub reports: ReportsConfig,
+    #[serde(default)]
+    pub mail: MailConfig,
     /// Where the file was read from, for messages that name it.
     #[serde(skip)]
     pub source: PathBuf,
@@ -375,6 +377,15 @@ impl Default for ReportsConfig {
             hour: 7,
         }
     }
+}
+
+/// What every mail we send carries.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// Text appended under every mail's body (e.g. the Ley 1581 de 2012 data-protection
+    /// notice); none by default.
+    pub footer: Option<String>,
 }
 
 /// What proves who sent a mail beyond its From header (see `domain::authority`).

@@ -250,6 +250,21 @@ impl Ingestor {
             .map(|f| f.email.clone())
             .unwrap_or_default();
         let decision = intake::decide(&facts);
+        if let IntakeDecision::OpenTicket { acknowledge } = decision {
+            use crate::workflow::digest_reply;
+            if digest_reply::answers_digest(conn, mail).await? {
+                let kind = digest_reply::REPLY_KIND;
+                store_inbound(conn, mail, raw, None, kind, origin, at).await?;
+                if acknowledge {
+                    let name = self.procedure.snapshot().directory.name_or(&from, &from);
+                    digest_reply::explain(conn, &self.mailer, &from, &name, at).await?;
+                }
+                return Ok(Outcome::StoredWithoutAnswer {
+                    ticket: None,
+                    kind: kind.into(),
+                });
+            }
+        }
         if decision == (IntakeDecision::OpenTicket { acknowledge: true }) {
             if let Some(held) = self
                 .hold_if_over_limit(conn, mail, raw, origin, &from, now)

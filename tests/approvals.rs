@@ -229,7 +229,21 @@ async fn a_mixed_answer_changes_nothing_and_the_approver_is_asked_again(w: World
 
 async fn missing_approver_is_chosen_by_an_agent(w: World) {
     let _d = w.spawn_daemon();
+    // Without `Aprobador:` the requester is asked first (activity 4 verifies authorisations);
+    // naming someone who may not approve brings in an agent.
     let id = request_vpn(&w, None).await;
+    let ask = mail::wait_for(w.mail.imap_port, CARLOS_ADDR, WAIT, "approver asked", |m| {
+        m.subject.contains("Información pendiente") && tag(m).as_deref() == Some(id.as_str())
+    })
+    .await;
+    assert!(ask.body_text.contains("Aprobador:"), "{}", ask.body_text);
+    mail::reply(
+        w.mail.smtp_port,
+        CARLOS,
+        &ask,
+        "Aprobador: diana.lopez@example.test",
+    )
+    .await;
     let notice = mail::wait_for(w.mail.imap_port, AGENT, WAIT, "agents told", |m| {
         m.subject.contains("Falta un aprobador")
     })

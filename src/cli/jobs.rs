@@ -13,8 +13,9 @@ use std::process::ExitCode;
 /// The pieces a CLI command needs to run the procedure without the mail adapters.
 pub(crate) fn procedure_parts(config: &Config) -> Result<(Mailer, Procedure), String> {
     let templates = Templates::load(&config.paths.templates).map_err(|e| e.to_string())?;
-    let composer =
-        Composer::new(&config.smtp.from, &config.smtp.reply_to).map_err(|e| e.to_string())?;
+    let composer = Composer::new(&config.smtp.from, &config.smtp.reply_to)
+        .map_err(|e| e.to_string())?
+        .with_footer(config.mail.footer.as_deref());
     let procedure = Procedure::from_config(config).map_err(|e| format!("{e:#}"))?;
     Ok((Mailer::new(templates, composer), procedure))
 }

@@ -69,6 +69,15 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
                 snap.catalog.len(),
                 snap.directory.len()
             );
+            // Warnings, not errors: the daemon runs, but part of the procedure would not.
+            let ctx = p.ctx(&snap, chrono::Utc::now());
+            for w in crate::ops::check::procedure_warnings(
+                &snap.directory,
+                config.incidents.address.as_deref(),
+                &ctx.agents(),
+            ) {
+                println!("aviso: {w}");
+            }
         }
         Err(e) => {
             println!("catálogo y directorio: error\n  {e:#}");
@@ -170,22 +179,23 @@ pub async fn send_test_mail(config: Config, address: &str) -> ExitCode {
         return ExitCode::from(BAD_USAGE);
     }
     let composed = Composer::new(&config.smtp.from, &config.smtp.reply_to).and_then(|c| {
-        c.compose(&OutgoingMail {
-            to: vec![address.to_owned()],
-            subject: "Correo de prueba de mesayuda".into(),
-            body: format!(
-                "Este es un correo de prueba enviado con `mesayuda send-test-mail`.\n\n\
+        c.with_footer(config.mail.footer.as_deref())
+            .compose(&OutgoingMail {
+                to: vec![address.to_owned()],
+                subject: "Correo de prueba de mesayuda".into(),
+                body: format!(
+                    "Este es un correo de prueba enviado con `mesayuda send-test-mail`.\n\n\
                  Servidor SMTP: {}:{} ({})\nRemitente: {}\nConfiguración: {}\n",
-                config.smtp.host,
-                config.smtp.port,
-                security(config.smtp.security),
-                config.smtp.from,
-                config.source.display()
-            ),
-            thread: Vec::new(),
-            reply_to: None,
-            html: None,
-        })
+                    config.smtp.host,
+                    config.smtp.port,
+                    security(config.smtp.security),
+                    config.smtp.from,
+                    config.source.display()
+                ),
+                thread: Vec::new(),
+                reply_to: None,
+                html: None,
+            })
     });
     let composed = match composed {
         Ok(c) => c,

@@ -59,18 +59,19 @@ impl Role {
         }
     }
 
-    /// Spanish, for people: `"Jefe de oficina"`, …
+    /// Spanish, for people: `"Jefe de oficina"`, `"Subdirector(a)"`, … (the directory does not
+    /// record gender, so the position is written for either).
     pub fn label(self) -> &'static str {
         match self {
-            Role::Funcionario => "Funcionario",
+            Role::Funcionario => "Funcionario(a)",
             Role::Agente => "Agente de soporte",
             Role::Especialista => "Especialista",
-            Role::Coordinador => "Coordinador",
-            Role::Subdirector => "Subdirector",
-            Role::Director => "Director",
+            Role::Coordinador => "Coordinador(a)",
+            Role::Subdirector => "Subdirector(a)",
+            Role::Director => "Director(a)",
             Role::JefeOficina => "Jefe de oficina",
-            Role::Viceministro => "Viceministro",
-            Role::Ministro => "Ministro",
+            Role::Viceministro => "Viceministro(a)",
+            Role::Ministro => "Ministro(a)",
             Role::SeguridadInformacion => "Seguridad de la información",
         }
     }
@@ -143,6 +144,11 @@ impl Person {
     /// Director, subdirector, jefe de oficina, viceministro or ministro.
     pub fn can_approve_as_boss(&self) -> bool {
         self.role.can_approve_as_boss()
+    }
+
+    /// `"Name, Position"`: how a mail names someone the reader may not know by address.
+    pub fn label(&self) -> String {
+        format!("{}, {}", self.name, self.role.label())
     }
 
     /// `Name <email>`, for mail headers and messages.
@@ -373,6 +379,38 @@ impl Directory {
             .iter()
             .filter(|p| p.can_approve_as_boss())
             .collect()
+    }
+
+    /// How a mail names whoever writes from `email`: "Name, Position" when the directory knows
+    /// them, else the address itself (never an empty name).
+    pub fn label(&self, email: &str) -> String {
+        self.person(email)
+            .map(Person::label)
+            .unwrap_or_else(|| email.trim().to_owned())
+    }
+
+    /// Just the name, for greetings ("Estimado(a) Ana María Gómez Rojas:"); `fallback` (the
+    /// name the mail gave, or the address) when the directory does not know `email`.
+    pub fn name_or(&self, email: &str, fallback: &str) -> String {
+        self.person(email)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| fallback.to_owned())
+    }
+
+    /// The approvers a requester may choose, in file order but with the approvers of the
+    /// requester's own office first: their immediate boss is the likely answer, so the list
+    /// starts with them. Never the requester themself.
+    pub fn approver_choices(&self, requester: &str) -> Vec<&Person> {
+        let me = self.person(requester);
+        let office = me.map(|p| fold(&p.office));
+        let mut choices: Vec<&Person> = self
+            .approvers()
+            .into_iter()
+            .filter(|p| me.is_none_or(|m| m.email != p.email))
+            .collect();
+        // Stable: within each group the file order stays.
+        choices.sort_by_key(|p| office.as_deref() != Some(fold(&p.office).as_str()));
+        choices
     }
 
     /// Who acts for `person` on `today`: the person when present, else their substitute (and
@@ -915,5 +953,38 @@ mod tests {
         let e = Directory::load(&dir.path().join("nope.toml")).unwrap_err();
         assert!(matches!(e, DirectoryError::Unreadable { .. }));
         assert!(e.to_string().contains("nope.toml"), "{e}");
+    }
+
+    #[test]
+    fn mails_name_people_by_name_and_position_else_by_address() {
+        let d = shipped();
+        assert_eq!(
+            d.label("LUISA.MARTINEZ+x@example.test"),
+            "Luisa Fernanda Martínez Acosta, Subdirector(a)"
+        );
+        assert_eq!(d.label(" nadie@example.test "), "nadie@example.test");
+        assert_eq!(
+            d.name_or("ana.gomez@example.test", "ana.gomez@example.test"),
+            "Ana María Gómez Rojas"
+        );
+        assert_eq!(d.name_or("nadie@example.test", "Nadie"), "Nadie");
+    }
+
+    #[test]
+    fn approver_choices_start_with_the_requesters_own_office() {
+        let d = shipped();
+        let emails = |v: Vec<&Person>| v.into_iter().map(|p| p.email.clone()).collect::<Vec<_>>();
+        // Ana works in the Oficina Asesora Jurídica: its head comes first, then everyone else
+        // in file order.
+        let ana = emails(d.approver_choices("ana.gomez@example.test"));
+        let all = emails(d.approvers());
+        assert_eq!(ana[0], "patricia.vargas@example.test");
+        assert_eq!(ana.len(), all.len());
+        let rest: Vec<_> = all.iter().filter(|e| *e != &ana[0]).cloned().collect();
+        assert_eq!(ana[1..], rest[..]);
+        // Unknown requesters get the file order; an approver is never offered to themself.
+        assert_eq!(emails(d.approver_choices("nadie@example.test")), all);
+        let luisa = emails(d.approver_choices("luisa.martinez@example.test"));
+        assert!(!luisa.contains(&"luisa.martinez@example.test".to_owned()));
     }
 }

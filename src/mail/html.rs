@@ -11,6 +11,18 @@ use std::path::Path;
 /// The layout every mail's HTML part is rendered with (`templates/html/`).
 pub const LAYOUT: &str = "correo";
 
+/// Where the layout wants `[mail] footer`, which the composer adds to every mail.
+pub const FOOTER_MARK: &str = "<!--pie-->";
+
+/// `[mail] footer` as the last paragraph of the HTML part.
+pub fn footer_paragraph(footer: &str) -> String {
+    let lines: Vec<String> = footer.lines().map(escape).collect();
+    format!(
+        "<p style=\"margin:24px 0 0 0;padding-top:12px;border-top:1px solid #d1d5db;font-size:13px;color:#4b5563;\">{}</p>",
+        lines.join("<br>")
+    )
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Action {
     pub label: String,

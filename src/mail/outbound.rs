@@ -49,6 +49,8 @@ pub struct Composer {
     from: Mailbox,
     reply_to: Mailbox,
     domain: String,
+    /// `[mail] footer`: added here so that every mail, whatever composed it, carries it.
+    footer: Option<String>,
 }
 
 impl Composer {
@@ -64,7 +66,38 @@ impl Composer {
             from,
             reply_to,
             domain,
+            footer: None,
         })
+    }
+
+    /// With `[mail] footer` under every body (blank or missing: none).
+    pub fn with_footer(mut self, footer: Option<&str>) -> Composer {
+        self.footer = footer
+            .map(str::trim_end)
+            .filter(|f| !f.trim().is_empty())
+            .map(str::to_owned);
+        self
+    }
+
+    /// The body as sent: the text, then the footer after a separator line.
+    fn body(&self, text: &str) -> String {
+        match &self.footer {
+            // "-- " is the signature separator: clients grey it out and leave it out of quotes.
+            Some(f) => format!("{}\n\n-- \n{f}\n", text.trim_end()),
+            None => text.to_owned(),
+        }
+    }
+
+    /// The HTML part as sent: the footer, escaped, where the layout marks it (`<!--pie-->`).
+    fn html_body(&self, html: &str) -> String {
+        match &self.footer {
+            Some(f) => html.replacen(
+                super::html::FOOTER_MARK,
+                &super::html::footer_paragraph(f),
+                1,
+            ),
+            None => html.to_owned(),
+        }
     }
 
     pub fn compose(&self, mail: &OutgoingMail) -> Result<ComposedMail, ComposeError> {
@@ -114,20 +147,21 @@ impl Composer {
             let refs: Vec<String> = mail.thread.iter().map(|id| format!("<{id}>")).collect();
             b = b.references(refs.join(" "));
         }
+        let body = self.body(&mail.body);
         let msg = if attachments.is_empty() {
             match &mail.html {
-                None => b.header(ContentType::TEXT_PLAIN).body(mail.body.clone())?,
+                None => b.header(ContentType::TEXT_PLAIN).body(body)?,
                 Some(html) => b.multipart(MultiPart::alternative_plain_html(
-                    mail.body.clone(),
-                    html.clone(),
+                    body,
+                    self.html_body(html),
                 ))?,
             }
         } else {
             let text = match &mail.html {
-                None => MultiPart::mixed().singlepart(SinglePart::plain(mail.body.clone())),
+                None => MultiPart::mixed().singlepart(SinglePart::plain(body)),
                 Some(html) => MultiPart::mixed().multipart(MultiPart::alternative_plain_html(
-                    mail.body.clone(),
-                    html.clone(),
+                    body,
+                    self.html_body(html),
                 )),
             };
             let mut parts = text;
@@ -189,6 +223,39 @@ mod tests {
         let parsed = crate::mail::inbound::parse(&m.raw).unwrap();
         assert_eq!(parsed.message_id, m.message_id);
         assert_eq!(parsed.body_text, "Hola Ana, año");
+    }
+
+    #[test]
+    fn the_configured_footer_closes_every_body() {
+        let mail = OutgoingMail {
+            to: vec!["ana@example.test".into()],
+            subject: "s".into(),
+            body: "Hola Ana\n".into(),
+            thread: vec![],
+            reply_to: None,
+            html: Some(format!(
+                "<p>Hola Ana</p>{}",
+                super::super::html::FOOTER_MARK
+            )),
+        };
+        let c = Composer::new("s@example.test", "m@example.test").unwrap();
+        let footer =
+            "Ley 1581 de 2012: sus datos se tratan según la política del Ministerio & <otros>.";
+        let with = c.with_footer(Some(footer)).compose(&mail).unwrap();
+        let parsed = crate::mail::inbound::parse(&with.raw).unwrap();
+        assert_eq!(
+            parsed.body_text.trim_end(),
+            format!("Hola Ana\n\n-- \n{footer}")
+        );
+        // The HTML part ends with the same footer, escaped.
+        let html = parsed.body_html.unwrap();
+        assert!(html.contains("Ministerio &amp; &lt;otros&gt;."), "{html}");
+        for none in [None, Some("  \n")] {
+            let c = Composer::new("s@example.test", "m@example.test").unwrap();
+            let plain = c.with_footer(none).compose(&mail).unwrap();
+            let parsed = crate::mail::inbound::parse(&plain.raw).unwrap();
+            assert_eq!(parsed.body_text.trim_end(), "Hola Ana");
+        }
     }
 
     #[test]

@@ -72,7 +72,8 @@ async fn maybe_queue(
         }
     }
     let mail = compose(config, failures);
-    let composer = Composer::new(&config.smtp.from, &config.smtp.reply_to)?;
+    let composer = Composer::new(&config.smtp.from, &config.smtp.reply_to)?
+        .with_footer(config.mail.footer.as_deref());
     let composed = composer.compose(&OutgoingMail {
         to: vec![to.to_owned()],
         subject: mail.0,

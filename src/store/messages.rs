@@ -140,6 +140,29 @@ pub async fn ticket_by_message_ids(
     Ok(None)
 }
 
+/// Whether one of `ids` (a mail's In-Reply-To and References) is a mail we sent of `kind`:
+/// how a reply to a ticketless mail such as the approvals digest is recognised.
+pub async fn answers_outgoing_kind(
+    conn: &mut Conn,
+    ids: &[String],
+    kind: &str,
+) -> Result<bool, sqlx::Error> {
+    for id in ids.iter().rev().take(50) {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages WHERE direction = 'out' AND kind = $1 \
+             AND message_id = $2",
+        )
+        .bind(kind)
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+        if n > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 pub async fn ticket_by_thread_key(
     conn: &mut Conn,
     key: &str,

@@ -63,7 +63,7 @@ pub async fn open(
         NewMail::CatalogRequest => {
             messages::assign(conn, message_row, inc.attachments > 0, None, "catalogo").await?;
             if acknowledge {
-                let listing = registro::catalog_listing(ctx);
+                let listing = registro::catalog_listing(ctx, &inc.from);
                 let n = Notice::ticketless(
                     "catalogo",
                     listing,

@@ -3,6 +3,7 @@
 //! transaction.
 
 pub mod approval_in;
+pub mod digest_reply;
 pub mod evidence;
 pub mod mail_in;
 pub mod monthly_report;
@@ -185,7 +186,11 @@ fn base_data(t: &Ticket, ctx: &Ctx<'_>) -> Value {
         "ticket": t.number.to_string(),
         "subject": t.subject,
         "requester": t.requester,
-        "requester_name": t.requester_name.clone().unwrap_or_else(|| t.requester.clone()),
+        // The directory's name first: a display name is whatever the sender's client had.
+        "requester_name": ctx.directory.name_or(
+            &t.requester,
+            t.requester_name.as_deref().unwrap_or(&t.requester),
+        ),
         "service": service.map(|s| s.name.clone()),
         "service_code": t.service,
         "category": t.category,
@@ -198,6 +203,33 @@ fn base_data(t: &Ticket, ctx: &Ctx<'_>) -> Value {
             .map(|(k, v)| json!({ "name": k, "value": v })).collect::<Vec<_>>(),
         "created_at": ctx.display(t.created_at),
     })
+}
+
+/// Keys whose value is a person's address; each gets a `<key>_name` beside it.
+const PERSON_KEYS: [&str; 6] = [
+    "approver",
+    "substitute",
+    "substitute_for",
+    "agent",
+    "assignee",
+    "from",
+];
+
+/// Adds `<key>_name` ("Name, Position" from the directory, else the address) for every
+/// address in [`PERSON_KEYS`], unless the mail already set that name: templates name people
+/// as the reader knows them, addresses only as a fallback.
+fn with_names(mut data: Value, directory: &Directory) -> Value {
+    if let Some(map) = data.as_object_mut() {
+        for key in PERSON_KEYS {
+            let name_key = format!("{key}_name");
+            let has_name = map.get(&name_key).is_some_and(|v| !v.is_null());
+            if let (Some(Value::String(email)), false) = (map.get(key), has_name) {
+                let label = directory.label(email);
+                map.insert(name_key, Value::String(label));
+            }
+        }
+    }
+    data
 }
 
 fn merge(mut base: Value, extra: &Value) -> Value {
@@ -245,7 +277,7 @@ pub async fn apply(
                 if to.is_empty() {
                     continue;
                 }
-                let data = merge(base_data(t, ctx), &m.data);
+                let data = with_names(merge(base_data(t, ctx), &m.data), ctx.directory);
                 let data = match m.template {
                     "nueva_solicitud" | "asignacion" => merge(
                         data,
@@ -457,6 +489,63 @@ fn human_size(bytes: i64) -> String {
     }
 }
 
+/// What an approver decides on: the request as first written, what the requester added
+/// later (new text only, quotes cut), every field, the files, and the date the answer is due.
+async fn approval_details(
+    conn: &mut Conn,
+    t: &Ticket,
+    ctx: &Ctx<'_>,
+) -> Result<Value, sqlx::Error> {
+    let from_requester: Vec<messages::MessageRow> = messages::for_ticket(conn, t.number)
+        .await?
+        .into_iter()
+        .filter(|m| m.direction == "in")
+        .filter(|m| canonical_address(&m.from_addr) == canonical_address(&t.requester))
+        .collect();
+    let request_text = from_requester
+        .first()
+        .map(|m| m.body_text.clone())
+        .unwrap_or_default();
+    let later: Vec<Value> = from_requester
+        .iter()
+        .skip(1)
+        .map(|m| {
+            json!({
+                "at": ctx.display(store::from_unix(m.at)),
+                "text": crate::domain::text::new_text(&m.body_text),
+            })
+        })
+        .filter(|m| m["text"].as_str().is_some_and(|s| !s.trim().is_empty()))
+        .collect();
+    let files: Vec<Value> = messages::attachments_for_ticket(conn, t.number)
+        .await?
+        .into_iter()
+        .map(|a| json!({ "filename": a.filename, "size": human_size(a.size) }))
+        .collect();
+    let fields: Vec<Value> = t
+        .fields
+        .iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| json!({ "name": k, "value": v }))
+        .collect();
+    let requested = t
+        .approval
+        .as_ref()
+        .and_then(|a| a.requested_at)
+        .unwrap_or(ctx.now);
+    let due = ctx
+        .calendar
+        .add_business_hours(requested, ctx.policy.approval_target_hours);
+    Ok(json!({
+        "request_text": request_text,
+        "later_messages": later,
+        "files": files,
+        "field_list": fields,
+        "approval_due": ctx.display(due),
+        "approval_hours": crate::domain::es_co::hours((ctx.policy.approval_target_hours * 3600.0) as i64),
+    }))
+}
+
 /// Mails the approval request, one secret token per recipient: in the Reply-To plus-address
 /// (`mesayuda+<token>@…`, which every client keeps) and in the subject.
 async fn request_approval(
@@ -469,31 +558,29 @@ async fn request_approval(
     ctx: &Ctx<'_>,
 ) -> Result<(), NotifyError> {
     let at = store::unix(ctx.now);
-    let request_text = messages::for_ticket(conn, t.number)
-        .await?
-        .into_iter()
-        .find(|m| m.direction == "in")
-        .map(|m| m.body_text)
-        .unwrap_or_default();
+    let details = approval_details(conn, t, ctx).await?;
+    let approval = t.approval.as_ref();
     for to in recipients {
         let token = approvals::new_token();
         approvals::add_token(conn, t.number, &token, to, TokenPurpose::Approval, at).await?;
-        let kind = t
-            .approval
-            .as_ref()
-            .map(|a| a.kind.label())
-            .unwrap_or_default();
+        let kind = approval.map(|a| a.kind.label()).unwrap_or_default();
+        // A substitute is told whose approval they give: the request was the titular's.
+        let substitute_for = approval
+            .and_then(|a| a.approver.as_deref())
+            .filter(|a| canonical_address(a) != canonical_address(to));
         let data = merge(
-            base_data(t, ctx),
+            merge(base_data(t, ctx), &details),
             &json!({
                 "token_tag": format!("[APR:{token}]"),
                 "reminder": reminder,
                 "approval_kind": kind,
                 "justification": t.field("justificacion").unwrap_or("(sin justificación)"),
-                "request_text": request_text,
                 "approver": to,
+                "recipient_name": ctx.directory.name_or(to, to),
+                "substitute_for": substitute_for,
             }),
         );
+        let data = with_names(data, ctx.directory);
         mailer
             .queue(
                 conn,

@@ -258,12 +258,14 @@ async fn digest(
         return Ok(0);
     }
     let pending = approvals::pending(&mut tx, None).await?;
+    let directory = proc.snapshot().directory;
     let mut by_approver: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
     for p in &pending {
         let item = json!({
             "ticket": TicketNumber(p.ticket_id).to_string(),
             "subject": p.subject,
             "requester": p.requester,
+            "requester_name": directory.label(&p.requester),
             "service": p.service.clone().unwrap_or_else(|| "-".into()),
             "requested_at": p.requested_at.map(|t| crate::clock::local_display(store::from_unix(t))),
         });
@@ -283,7 +285,12 @@ async fn digest(
                     ticket: None,
                     kind: "resumen_aprobaciones",
                     template: "resumen_aprobaciones",
-                    data: json!({ "approver": approver, "count": items.len(), "items": items }),
+                    data: json!({
+                        "approver": approver,
+                        "approver_name": directory.name_or(approver, approver),
+                        "count": items.len(),
+                        "items": items,
+                    }),
                     to: vec![approver.clone()],
                     reply_to: None,
                     at: store::unix(now),

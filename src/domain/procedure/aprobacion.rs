@@ -255,11 +255,26 @@ fn request(plan: &mut Plan, approver: &str, actor: &str, ctx: &Ctx<'_>) {
             }
         ),
     );
+    let hours = ctx.policy.approval_target_hours;
+    let due = ctx.calendar.add_business_hours(ctx.now, hours);
+    // The requester knows whom they wait on and until when (SLA paused meanwhile).
+    plan.mail(MailOut {
+        kind: "espera_aprobacion",
+        template: "espera_aprobacion",
+        to: vec![plan.ticket.requester.clone()],
+        data: json!({
+            "approver": approver,
+            "substitute": recipients.get(1),
+            "approval_due": ctx.display(due),
+            "sla_paused": ctx.policy.pause_sla_during_approval,
+        }),
+        activity: 10,
+        description: "Solicitante informado: la solicitud espera aprobación".into(),
+    });
     plan.effects.push(super::Effect::RequestApproval {
         recipients,
         reminder: false,
     });
-    let hours = ctx.policy.approval_target_hours;
     plan.timer(
         TimerKind::ApprovalReminder,
         ctx.calendar.add_business_hours(ctx.now, hours / 2.0),
@@ -654,10 +669,22 @@ mod tests {
         let plan = vpn(&w, "jefe@example.test");
         assert_eq!(plan.ticket.status, Status::PendienteAprobacion);
         assert_eq!(requested(&plan), vec!["jefe@example.test"]);
-        let a = plan.ticket.approval.unwrap();
+        let a = plan.ticket.approval.clone().unwrap();
         assert_eq!(a.status, ApprovalStatus::Pending);
         assert_eq!(a.substitute.as_deref(), Some("suplente@example.test"));
         assert!(plan.ticket.sla.is_paused());
+        // The requester is told whom they wait on, and until when.
+        let told = plan
+            .mails()
+            .find(|m| m.template == "espera_aprobacion")
+            .expect("requester told");
+        assert_eq!(told.to, ["ana@example.test"]);
+        assert_eq!(told.data["approver"], "jefe@example.test");
+        assert!(told.data["substitute"].is_null(), "the approver is present");
+        assert_eq!(
+            told.data["approval_due"],
+            "miércoles 25 de noviembre de 2026, 3:00 p. m."
+        );
     }
 
     #[test]

@@ -42,7 +42,20 @@ pub fn resolve(plan: &mut Plan, solution: &str, agent: &str, ctx: &Ctx<'_>) {
 pub fn on_reply_after_resolution(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> Plan {
     let mut plan = Plan::new(t);
     if let Some((rating, comment)) = parse_rating(&mail.text) {
+        // Thanked once: a second rating replaces the first without another mail.
+        let first_answer = plan.ticket.survey.is_none();
         plan.ticket.survey = Some((rating, comment.clone()));
+        if first_answer {
+            plan.mail(MailOut {
+                kind: "encuesta_registrada",
+                template: "encuesta_registrada",
+                to: vec![plan.ticket.requester.clone()],
+                data: json!({ "rating": rating, "comment": comment }),
+                activity: 17,
+                description: "Solicitante informado: su respuesta a la encuesta quedó registrada"
+                    .into(),
+            });
+        }
         plan.event(
             Some(17),
             &mail.from,
@@ -163,7 +176,19 @@ mod tests {
                     .into()
             ))
         );
-        assert_eq!(plan.mails().count(), 0);
+        // Only the thank-you, to the requester.
+        let mails: Vec<_> = plan.mails().collect();
+        assert_eq!(mails.len(), 1);
+        assert_eq!(mails[0].template, "encuesta_registrada");
+        assert_eq!(mails[0].to, ["ana@example.test"]);
+        assert_eq!(mails[0].data["rating"], 5);
+        let again = on_reply_after_resolution(
+            plan.ticket,
+            &incoming("ana@example.test", "RE", "4"),
+            &w.ctx(),
+        );
+        assert_eq!(again.ticket.survey, Some((4, String::new())));
+        assert_eq!(again.mails().count(), 0, "thanked once");
     }
 
     /// A low rating that complains is still a survey answer (see `on_reply_after_resolution`).

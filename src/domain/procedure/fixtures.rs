@@ -26,7 +26,8 @@ category = "Accesos"
 priority = "media"
 resolution_hours = 16
 approval = "jefe_inmediato"
-required_fields = ["Justificación", "Aprobador"]
+# "Aprobador" is asked for without being listed (verificacion::missing).
+required_fields = ["Justificación"]
 keywords = ['\bvpn\b']
 
 [[service]]
@@ -82,6 +83,12 @@ substitute = "suplente@example.test"
 email = "suplente@example.test"
 name = "Suplente"
 role = "subdirector"
+office = "Jurídica"
+
+[[person]]
+email = "pedro@example.test"
+name = "Pedro Pérez"
+role = "funcionario"
 office = "Jurídica"
 
 [[person]]

@@ -3,7 +3,9 @@
 
 use super::{verificacion, Ctx, Incoming, MailOut, Plan, Ticket};
 use crate::domain::catalog::Service;
-use crate::domain::text::{fold, is_catalog_request, parse_commands, read_fields, Command};
+use crate::domain::text::{
+    fold, fold_eq, is_catalog_request, parse_commands, read_fields, Command,
+};
 use crate::domain::ticket::TicketNumber;
 use serde_json::json;
 
@@ -187,33 +189,54 @@ pub fn categorise(plan: &mut Plan, s: &Service, actor: &str, ctx: &Ctx<'_>) {
 }
 
 /// The reply to a "catálogo" mail: every service with its fields, ready to copy.
-pub fn catalog_listing(ctx: &Ctx<'_>) -> serde_json::Value {
+pub fn catalog_listing(ctx: &Ctx<'_>, requester: &str) -> serde_json::Value {
+    use crate::domain::catalog::ApprovalKind;
+    use verificacion::APPROVER_FIELD;
+    let officer = ctx.directory.security_officer().map(|p| p.label());
     let services: Vec<_> = ctx
         .catalog
         .services()
         .iter()
         .map(|s| {
+            // The lines to copy: the boss-approved services need `Aprobador:` too, as the
+            // verification asks for it (verificacion::missing).
+            let mut fields = s.required_fields.clone();
+            let boss = s.approval == ApprovalKind::JefeInmediato;
+            if boss && !fields.iter().any(|f| fold_eq(f, APPROVER_FIELD)) {
+                fields.push(APPROVER_FIELD.to_owned());
+            }
             json!({
                 "code": s.code,
                 "name": s.name,
                 "category": s.category,
                 "approval": match s.approval {
-                    crate::domain::catalog::ApprovalKind::None => "no requiere aprobación",
-                    crate::domain::catalog::ApprovalKind::JefeInmediato => "requiere aprobación del jefe inmediato",
-                    crate::domain::catalog::ApprovalKind::SeguridadInformacion => "requiere aprobación de seguridad de la información",
+                    ApprovalKind::None => "no requiere aprobación",
+                    ApprovalKind::JefeInmediato => "requiere aprobación del jefe inmediato",
+                    ApprovalKind::SeguridadInformacion => "requiere aprobación de seguridad de la información",
                 },
-                "needs_approver_line": s.approval == crate::domain::catalog::ApprovalKind::JefeInmediato,
+                "needs_approver_line": boss,
+                "approved_by": match s.approval {
+                    ApprovalKind::None => None,
+                    ApprovalKind::JefeInmediato => Some("su jefe inmediato (ver la lista al final)".to_owned()),
+                    ApprovalKind::SeguridadInformacion => Some(officer.clone().unwrap_or_else(|| {
+                        "el oficial de seguridad de la información".to_owned()
+                    })),
+                },
                 "sla_target": format!(
                     "{} hábiles",
                     crate::domain::es_co::hours(ctx.target_secs(Some(s), Some(s.priority)))
                 ),
                 "priority": s.priority.as_str(),
-                "required_fields": s.required_fields,
+                "required_fields": fields,
                 "requires_attachment": s.requires_attachment,
             })
         })
         .collect();
-    json!({ "services": services })
+    json!({
+        "services": services,
+        "requester_name": ctx.directory.name_or(requester, requester),
+        "approvers": verificacion::approver_choices(requester, ctx),
+    })
 }
 
 #[cfg(test)]
@@ -261,7 +284,7 @@ mod tests {
     #[test]
     fn the_catalogue_reply_shows_each_services_target() {
         let w = World::new();
-        let listing = catalog_listing(&w.ctx());
+        let listing = catalog_listing(&w.ctx(), "ana@example.test");
         let vpn = listing["services"]
             .as_array()
             .unwrap()
@@ -269,6 +292,52 @@ mod tests {
             .find(|s| s["code"] == "VPN")
             .unwrap();
         assert_eq!(vpn["sla_target"], "16,0 horas hábiles");
+    }
+
+    #[test]
+    fn the_catalogue_reply_asks_for_the_approver_and_says_who_may_approve() {
+        let w = World::new();
+        let listing = catalog_listing(&w.ctx(), "pedro@example.test");
+        let service = |code: &str| {
+            listing["services"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["code"] == code)
+                .unwrap()
+                .clone()
+        };
+        // Once, whether or not the catalogue lists it among the required fields.
+        assert_eq!(
+            service("VPN")["required_fields"],
+            json!(["Justificación", "Aprobador"])
+        );
+        assert_eq!(
+            service("IMPRESORA")["required_fields"],
+            json!(["Ubicación"])
+        );
+        assert!(service("IMPRESORA")["approved_by"].is_null());
+        assert_eq!(
+            service("CLAVE")["approved_by"],
+            "Oficial de Seguridad, Seguridad de la información"
+        );
+        // Pedro's own office (Jurídica) first.
+        let approvers: Vec<_> = listing["approvers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["email"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            approvers,
+            [
+                "jefe@example.test",
+                "suplente@example.test",
+                "subdirector@example.test",
+                "director@example.test"
+            ]
+        );
+        assert_eq!(listing["requester_name"], "Pedro Pérez");
     }
 
     #[test]

@@ -4,27 +4,52 @@
 
 use super::{aprobacion, Ctx, Incoming, MailOut, Plan, Ticket, TimerKind};
 use crate::domain::catalog::{ApprovalKind, Service};
-use crate::domain::text::read_fields;
+use crate::domain::directory::Directory;
+use crate::domain::text::{fold, read_fields};
 use crate::domain::ticket::{CloseReason, Status};
 use serde_json::json;
 
-/// What the request still lacks for its service: required fields, then the attachment.
-pub fn missing(t: &Ticket, s: &Service) -> Vec<String> {
+/// The field naming the immediate boss who approves (`Aprobador: …`).
+pub const APPROVER_FIELD: &str = "Aprobador";
+
+/// The attachment as [`missing`] lists it.
+pub const ATTACHMENT: &str = "Documento soporte adjunto";
+
+/// What the request still lacks for its service: required fields, the approver, then the
+/// attachment.
+///
+/// A boss-approved service lacks "Aprobador" until the request names one (activity 4 verifies
+/// the authorisations too): asking the requester, who knows their boss, comes before bothering
+/// an agent. Only when the directory lists approvers, else nobody could be named and an agent
+/// routes it (`#aprobador`). A named approver who is not eligible is not "missing": agents are
+/// told, as before (activity 11).
+pub fn missing(t: &Ticket, s: &Service, directory: &Directory) -> Vec<String> {
     let mut out: Vec<String> = s
         .required_fields
         .iter()
         .filter(|f| t.field(f).is_none())
         .cloned()
         .collect();
+    let listed = s
+        .required_fields
+        .iter()
+        .any(|f| fold(f) == fold(APPROVER_FIELD));
+    if s.approval == ApprovalKind::JefeInmediato
+        && !listed
+        && t.field(APPROVER_FIELD).is_none()
+        && !directory.approvers().is_empty()
+    {
+        out.push(APPROVER_FIELD.to_owned());
+    }
     if s.requires_attachment && t.attachments == 0 {
-        out.push("Documento soporte adjunto".to_owned());
+        out.push(ATTACHMENT.to_owned());
     }
     out
 }
 
 /// Activity 4 (and 9): complete → approval branch or work; incomplete → activity 5.
 pub fn verify(plan: &mut Plan, s: &Service, ctx: &Ctx<'_>) {
-    let lacking = missing(&plan.ticket, s);
+    let lacking = missing(&plan.ticket, s, ctx.directory);
     if !lacking.is_empty() {
         request_information(plan, &lacking, None, ctx);
         return;
@@ -115,12 +140,23 @@ pub fn request_information(
         .calendar
         .add_business_days(ctx.now, ctx.policy.pending_user_business_days);
     plan.timer(TimerKind::PendingUser, due);
+    let asks_approver = lacking.iter().any(|f| fold(f) == fold(APPROVER_FIELD));
+    let approvers: Vec<_> = if asks_approver {
+        approver_choices(&plan.ticket.requester, ctx)
+    } else {
+        Vec::new()
+    };
+    // Lines to copy are fields; the document is asked for in words of its own.
+    let fields: Vec<&String> = lacking.iter().filter(|f| *f != ATTACHMENT).collect();
     plan.mail(MailOut {
         kind: "informacion_faltante",
         template: "informacion_faltante",
         to: vec![plan.ticket.requester.clone()],
         data: json!({
-            "missing": lacking,
+            "missing": fields,
+            "example": fields.first(),
+            "attachment_missing": lacking.iter().any(|f| f == ATTACHMENT),
+            "approvers": approvers,
             "reason": reason,
             "deadline": ctx.display(due),
             "business_days": ctx.policy.pending_user_business_days,
@@ -128,6 +164,23 @@ pub fn request_information(
         activity: 5,
         description: "Solicitud de información adicional enviada al usuario".into(),
     });
+}
+
+/// The approvers the requester may name (name, position, office, address), their own office's
+/// first; the address is what they copy into `Aprobador:`.
+pub fn approver_choices(requester: &str, ctx: &Ctx<'_>) -> Vec<serde_json::Value> {
+    ctx.directory
+        .approver_choices(requester)
+        .into_iter()
+        .map(|p| {
+            json!({
+                "name": p.name,
+                "position": p.role.label(),
+                "office": p.office,
+                "email": p.email,
+            })
+        })
+        .collect()
 }
 
 /// Activity 6–7: the user answered while the request waited on them; verify again.
@@ -255,5 +308,73 @@ mod tests {
             closed.mails().next().unwrap().template,
             "cierre_sin_respuesta"
         );
+    }
+
+    fn information_request(plan: &Plan) -> &MailOut {
+        plan.mails()
+            .find(|m| m.template == "informacion_faltante")
+            .expect("an information request")
+    }
+
+    #[test]
+    fn a_boss_approved_request_without_approver_asks_the_requester_office_head_first() {
+        let w = World::new();
+        let mail = incoming(
+            "pedro@example.test",
+            "Necesito VPN",
+            "Quiero acceso remoto por VPN.\nJustificación: viaje de trabajo",
+        );
+        let plan = register(w.new_ticket(&mail), &mail, None, &w.ctx());
+        assert_eq!(plan.ticket.status, Status::PendientePorUsuario);
+        // The requester is asked, the agents are not bothered.
+        assert!(plan.mails().all(|m| m.template != "aprobador_requerido"));
+        let ask = information_request(&plan);
+        assert_eq!(ask.data["missing"], json!(["Aprobador"]));
+        let approvers = ask.data["approvers"].as_array().unwrap();
+        assert_eq!(approvers[0]["name"], "Jefe Oficina");
+        assert_eq!(approvers[0]["position"], "Jefe de oficina");
+        assert_eq!(approvers[0]["office"], "Jurídica");
+        assert_eq!(approvers[0]["email"], "jefe@example.test");
+        assert_eq!(approvers.len(), 4);
+    }
+
+    #[test]
+    fn a_named_but_ineligible_approver_still_goes_to_the_agents() {
+        let w = World::new();
+        let mail = incoming(
+            "pedro@example.test",
+            "Necesito VPN",
+            "VPN\nJustificación: viaje\nAprobador: agente1@example.test",
+        );
+        let plan = register(w.new_ticket(&mail), &mail, None, &w.ctx());
+        assert!(plan.mails().all(|m| m.template != "informacion_faltante"));
+        assert!(plan.mails().any(|m| m.template == "aprobador_requerido"));
+    }
+
+    #[test]
+    fn without_approvers_in_the_directory_an_agent_routes_it() {
+        let mut w = World::new();
+        w.directory = Directory::default();
+        let mail = incoming("pedro@example.test", "VPN", "VPN\nJustificación: viaje");
+        let plan = register(w.new_ticket(&mail), &mail, None, &w.ctx());
+        assert!(plan.mails().all(|m| m.template != "informacion_faltante"));
+        assert!(plan.mails().any(|m| m.template == "aprobador_requerido"));
+    }
+
+    #[test]
+    fn an_agents_question_is_sent_as_asked_without_field_lines() {
+        let w = World::new();
+        let mail = incoming("ana@example.test", "Impresora", "Ubicación: Piso 3");
+        let mut plan = register(w.new_ticket(&mail), &mail, None, &w.ctx());
+        request_information(
+            &mut plan,
+            &[],
+            Some("¿Qué modelo de impresora es?"),
+            &w.ctx(),
+        );
+        let ask = information_request(&plan);
+        assert_eq!(ask.data["reason"], "¿Qué modelo de impresora es?");
+        assert_eq!(ask.data["missing"], json!([]));
+        assert!(ask.data["approvers"].as_array().unwrap().is_empty());
     }
 }

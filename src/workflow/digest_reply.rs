@@ -1,0 +1,40 @@
+//! Replies to the approvals digest. The digest belongs to no ticket, so its reply would open a
+//! new request ("APROBAR" as a ticket); instead it opens nothing and its writer is told to
+//! answer each request's own approval mail, whose token is what decides.
+
+use crate::mail::inbound::InboundMail;
+use crate::notify::{Mailer, Notice, NotifyError};
+use crate::store::{messages, Conn};
+use serde_json::json;
+
+/// The digest's mail kind, as stored for outgoing mail.
+pub const DIGEST_KIND: &str = "resumen_aprobaciones";
+/// How such a reply is stored.
+pub const REPLY_KIND: &str = "respuesta_resumen";
+
+/// Whether `mail` answers one of our digests (its In-Reply-To or References name one).
+pub async fn answers_digest(conn: &mut Conn, mail: &InboundMail) -> Result<bool, sqlx::Error> {
+    let mut ids = mail.references.clone();
+    ids.extend(mail.in_reply_to.iter().cloned());
+    messages::answers_outgoing_kind(conn, &ids, DIGEST_KIND).await
+}
+
+/// Tells `to` that the digest decides nothing and what to answer instead.
+pub async fn explain(
+    conn: &mut Conn,
+    mailer: &Mailer,
+    to: &str,
+    name: &str,
+    at: i64,
+) -> Result<(), NotifyError> {
+    let n = Notice::ticketless(
+        "respuesta_resumen",
+        json!({ "approver": to, "approver_name": name }),
+        to.to_owned(),
+        at,
+        Some(12),
+        "Respuesta al resumen de aprobaciones: sin efecto, explicado al aprobador",
+    );
+    mailer.queue(conn, &n).await?;
+    Ok(())
+}
