@@ -14,8 +14,9 @@ use tracing_subscriber::{fmt, EnvFilter, Layer};
 /// over redacting the lines: a redactor has to recognise every way a secret is written (base64,
 /// SASL continuations, literals, folded mail); a cap needs no knowledge of the wire format, and
 /// what these lines would tell an operator (server replies, failures) reaches our own log lines
-/// through the errors the libraries return.
-const WIRE_LOGGING: [&str; 3] = ["lettre", "async_imap", "imap_proto"];
+/// through the errors the libraries return. handlebars logs every helper's parameters at DEBUG,
+/// and mail data holds the approval and reply tokens (the `mailto:` buttons): capped too.
+const WIRE_LOGGING: [&str; 4] = ["lettre", "async_imap", "imap_proto", "handlebars"];
 
 /// The filter every log line must pass besides the configured level.
 fn secret_cap() -> Targets {
