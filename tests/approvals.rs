@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::flow::{tag, ticket_where, token_of};
+
 use chrono::{DateTime, Duration as Days, Utc};
 use mesayuda::domain::calendar::{BusinessCalendar, CalendarConfig};
 use mesayuda::mail::inbound::InboundMail;
@@ -23,16 +25,6 @@ fn vpn_body(approver: Option<&str>) -> String {
         b.push_str(&format!("Aprobador: {a}\n"));
     }
     b
-}
-
-fn tag(m: &InboundMail) -> Option<String> {
-    mesayuda::domain::text::find_ticket_ref(&m.subject).map(|r| r.to_string())
-}
-
-fn token_of(m: &InboundMail) -> String {
-    let s = &m.subject;
-    let start = s.find("[APR:").expect("approval subject carries a token") + 5;
-    s[start..].split(']').next().unwrap().to_owned()
 }
 
 async fn request_vpn(w: &World, approver: Option<&str>) -> String {
@@ -82,14 +74,6 @@ async fn answer(
         ..Draft::new(from, subject, body)
     };
     mail::send(w.mail.smtp_port, &d).await;
-}
-
-async fn ticket_where(w: &World, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    eventually(WAIT, what, || async {
-        let t = w.cli().ticket(id);
-        pred(&t).then_some(t)
-    })
-    .await
 }
 
 fn security_events(t: &Value) -> usize {

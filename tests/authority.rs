@@ -4,8 +4,9 @@
 
 mod support;
 
+use support::flow::{events, inbox_with, tag, ticket_where, token_of};
+
 use mesayuda::mail::inbound::InboundMail;
-use serde_json::Value;
 use std::time::Duration;
 use support::mail::{self, Draft};
 use support::{eventually, World};
@@ -22,21 +23,8 @@ const TRUSTED_PASS: &str =
     "Authentication-Results: mx.example.test; dmarc=pass header.from=example.test\r\n";
 const PRINTER: &str = "Necesito instalar la impresora de la oficina.\nNúmero de equipo: PC-0456\nUbicación: Piso 3, oficina 301\n";
 
-fn tag(m: &InboundMail) -> Option<String> {
-    mesayuda::domain::text::find_ticket_ref(&m.subject).map(|r| r.to_string())
-}
-
 fn about(id: &str) -> impl Fn(&InboundMail) -> bool + '_ {
     move |m| tag(m).as_deref() == Some(id)
-}
-
-async fn inbox_with(
-    w: &World,
-    who: &str,
-    what: &str,
-    pred: impl Fn(&InboundMail) -> bool,
-) -> InboundMail {
-    mail::wait_for(w.mail.imap_port, who, WAIT, what, pred).await
 }
 
 /// Carlos asks for something; returns the ticket id.
@@ -65,29 +53,6 @@ async fn forged(w: &World, from: &str, id: &str, body: &str, headers: &'static s
         ..Draft::new(from, &subject, body)
     };
     mail::send(w.mail.smtp_port, &d).await;
-}
-
-fn events(t: &Value, kind: &str) -> usize {
-    t["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == kind)
-        .count()
-}
-
-async fn ticket_where(w: &World, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    eventually(WAIT, what, || async {
-        let t = w.cli().ticket(id);
-        pred(&t).then_some(t)
-    })
-    .await
-}
-
-fn token_of(m: &InboundMail) -> String {
-    let s = &m.subject;
-    let start = s.find("[APR:").expect("approval subject carries a token") + 5;
-    s[start..].split(']').next().unwrap().to_owned()
 }
 
 async fn answer_with_token(w: &World, from: &str, token: &str, subject: &str, body: &str) {

@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::flow::tag;
+
 use mesayuda::mail::inbound::InboundMail;
 use percent_encoding::percent_decode_str;
 use std::time::Duration;
@@ -14,10 +16,6 @@ const CARLOS_ADDR: &str = "carlos.perez@example.test";
 const LUISA: &str = "luisa.martinez@example.test";
 const LAURA: &str = "laura.rojas@example.test";
 const WAIT: Duration = Duration::from_secs(25);
-
-fn tag(m: &InboundMail) -> Option<String> {
-    mesayuda::domain::text::find_ticket_ref(&m.subject).map(|r| r.to_string())
-}
 
 /// The `mailto:` link of the button labelled `label`, as a mail client opens it:
 /// (address, subject, body).

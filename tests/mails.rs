@@ -5,6 +5,8 @@
 
 mod support;
 
+use support::flow::tag;
+
 use chrono::{Duration as Days, Utc};
 use mesayuda::domain::calendar::{BusinessCalendar, CalendarConfig};
 use mesayuda::mail::inbound::InboundMail;
@@ -21,10 +23,6 @@ const WAIT: Duration = Duration::from_secs(25);
 const VPN: &str = "Necesito acceso remoto por VPN para trabajar desde casa.\n\
     Justificación: cierre contable de fin de año\nNúmero de equipo: PC-0456\n\
     Fecha de finalización: 2026-12-31\n";
-
-fn tag(m: &InboundMail) -> Option<String> {
-    mesayuda::domain::text::find_ticket_ref(&m.subject).map(|r| r.to_string())
-}
 
 async fn first(
     w: &World,

@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::flow::{agent_reply, events, inbox_with, tag};
+
 use chrono::{DateTime, Duration as Days, Utc};
 use mesayuda::mail::inbound::InboundMail;
 use serde_json::Value;
@@ -20,19 +22,6 @@ const DIRECTOR: &str = "hernan.quintero@example.test";
 const WAIT: Duration = Duration::from_secs(25);
 
 const COMPLETE: &str = "Necesito instalar la impresora de la oficina.\nNúmero de equipo: PC-0456\nUbicación: Piso 3, oficina 301\n";
-
-fn tag(m: &InboundMail) -> Option<String> {
-    mesayuda::domain::text::find_ticket_ref(&m.subject).map(|r| r.to_string())
-}
-
-async fn inbox_with(
-    w: &World,
-    user: &str,
-    what: &str,
-    pred: impl Fn(&InboundMail) -> bool,
-) -> InboundMail {
-    mail::wait_for(w.mail.imap_port, user, WAIT, what, pred).await
-}
 
 /// Sends a request and returns its ticket id and the acknowledgement.
 async fn request(w: &World, subject: &str, body: &str) -> (String, InboundMail) {
@@ -52,25 +41,6 @@ async fn reply(w: &World, from: &str, parent: &InboundMail, body: &str) {
     mail::send(w.mail.smtp_port, &d).await;
 }
 
-/// The new-work notice an agent received about ticket `id`.
-async fn notice(w: &World, agent: &str, id: &str) -> InboundMail {
-    inbox_with(w, agent, "new-work notice", |m| {
-        m.subject.contains("Nueva solicitud") && tag(m).as_deref() == Some(id)
-    })
-    .await
-}
-
-/// An agent answers the notice they received about `id` (its Reply-To is their own).
-async fn agent_reply(w: &World, agent: &str, id: &str, body: &str) {
-    let mailbox = agent
-        .rsplit('<')
-        .next()
-        .unwrap_or(agent)
-        .trim_end_matches('>');
-    let n = notice(w, mailbox, id).await;
-    mail::reply(w.mail.smtp_port, agent, &n, body).await;
-}
-
 async fn wait_status(w: &World, id: &str, status: &str) -> Value {
     eventually(WAIT, &format!("{id} in status {status}"), || async {
         let t = w.cli().ticket(id);
@@ -82,15 +52,6 @@ async fn wait_status(w: &World, id: &str, status: &str) -> Value {
 fn jobs_at(w: &World, now: DateTime<Utc>) -> Value {
     w.cli()
         .json(&["jobs", "run", "--now", &now.to_rfc3339(), "--json"])
-}
-
-fn events_of(t: &Value, kind: &str) -> usize {
-    t["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == kind)
-        .count()
 }
 
 async fn complete_request_goes_to_work(w: World) {
@@ -212,7 +173,7 @@ async fn agent_note_stays_internal_and_change_closes(w: World) {
     )
     .await;
     eventually(WAIT, "note recorded", || async {
-        (events_of(&w.cli().ticket(&id), "nota") == 1).then_some(())
+        (events(&w.cli().ticket(&id), "nota") == 1).then_some(())
     })
     .await;
     agent_reply(&w, AGENT, &id, "#cambio CHG-0042").await;
@@ -413,7 +374,7 @@ async fn commands_from_a_non_agent_do_nothing(w: World) {
     .await;
     let t = eventually(WAIT, "ignored commands recorded", || async {
         let t = w.cli().ticket(&id);
-        (events_of(&t, "comandos_ignorados") == 1).then_some(t)
+        (events(&t, "comandos_ignorados") == 1).then_some(t)
     })
     .await;
     assert_eq!(t["status"], "trabajo_en_progreso");

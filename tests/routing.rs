@@ -3,7 +3,8 @@
 
 mod support;
 
-use mesayuda::mail::inbound::InboundMail;
+use support::flow::{inbox_with, notice, tag};
+
 use std::time::Duration;
 use support::mail::{self, Draft};
 use support::{eventually, World};
@@ -16,19 +17,6 @@ const ANDRES_ADDR: &str = "andres.castro@example.test";
 const MIGUEL_ADDR: &str = "miguel.torres@example.test";
 const WAIT: Duration = Duration::from_secs(25);
 
-fn tag(m: &InboundMail) -> Option<String> {
-    mesayuda::domain::text::find_ticket_ref(&m.subject).map(|r| r.to_string())
-}
-
-async fn inbox_with(
-    w: &World,
-    user: &str,
-    what: &str,
-    pred: impl Fn(&InboundMail) -> bool,
-) -> InboundMail {
-    mail::wait_for(w.mail.imap_port, user, WAIT, what, pred).await
-}
-
 async fn request(w: &World, subject: &str, body: &str) -> String {
     mail::send(w.mail.smtp_port, &Draft::new(CARLOS, subject, body)).await;
     let ack = inbox_with(w, CARLOS_ADDR, "acknowledgement", |m| {
@@ -36,13 +24,6 @@ async fn request(w: &World, subject: &str, body: &str) -> String {
     })
     .await;
     tag(&ack).expect("ack has a tag")
-}
-
-async fn notice(w: &World, to: &str, id: &str) -> InboundMail {
-    inbox_with(w, to, "new-work notice", |m| {
-        m.subject.contains("Nueva solicitud") && tag(m).as_deref() == Some(id)
-    })
-    .await
 }
 
 async fn new_work_notices(w: &World, to: &str) -> usize {

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod daemon;
 pub mod db;
+pub mod flow;
 pub mod mail;
 pub mod mailserver;
 pub mod ports;

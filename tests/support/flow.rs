@@ -1,0 +1,66 @@
+//! What the procedure tests do again and again, once: read a ticket tag, wait for a mail or a
+//! ticket state, count a ticket's events, and answer as an agent from their own notice.
+
+use super::{eventually, mail, World};
+use mesayuda::mail::inbound::InboundMail;
+use serde_json::Value;
+use std::time::Duration;
+
+/// How long a user waits for the help desk before a test calls it broken.
+pub const WAIT: Duration = Duration::from_secs(25);
+
+/// The ticket a mail names in its subject (`REQ-1`, `INC-2`).
+pub fn tag(m: &InboundMail) -> Option<String> {
+    mesayuda::domain::text::find_ticket_ref(&m.subject).map(|r| r.to_string())
+}
+
+/// The `[APR:…]` token of an approval request's subject.
+pub fn token_of(m: &InboundMail) -> String {
+    mesayuda::domain::text::subject_token(&m.subject).expect("approval subject carries a token")
+}
+
+/// The bare address of `Name <address>`.
+pub fn bare(who: &str) -> &str {
+    who.rsplit('<').next().unwrap_or(who).trim_end_matches('>')
+}
+
+/// Waits until `who`'s inbox holds a mail matching `pred`.
+pub async fn inbox_with(
+    w: &World,
+    who: &str,
+    what: &str,
+    pred: impl Fn(&InboundMail) -> bool,
+) -> InboundMail {
+    mail::wait_for(w.mail.imap_port, bare(who), WAIT, what, pred).await
+}
+
+/// How many events of `kind` a ticket (as `tickets show --json` prints it) has.
+pub fn events(t: &Value, kind: &str) -> usize {
+    t["events"]
+        .as_array()
+        .map(|e| e.iter().filter(|e| e["kind"] == kind).count())
+        .unwrap_or(0)
+}
+
+/// Waits until ticket `id` satisfies `pred`; returns it.
+pub async fn ticket_where(w: &World, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    eventually(WAIT, what, || async {
+        let t = w.cli().ticket(id);
+        pred(&t).then_some(t)
+    })
+    .await
+}
+
+/// The new-work notice `agent` received about ticket `id`.
+pub async fn notice(w: &World, agent: &str, id: &str) -> InboundMail {
+    inbox_with(w, agent, "new-work notice", |m| {
+        m.subject.contains("Nueva solicitud") && tag(m).as_deref() == Some(id)
+    })
+    .await
+}
+
+/// An agent answers the notice they received about `id` (its Reply-To is their own).
+pub async fn agent_reply(w: &World, agent: &str, id: &str, body: &str) {
+    let n = notice(w, agent, id).await;
+    mail::reply(w.mail.smtp_port, agent, &n, body).await;
+}
