@@ -67,7 +67,7 @@ impl World {
             repo_root().join("deploy/catalog.toml").display(),
             repo_root().join("deploy/directory.toml").display()
         );
-        Self::build(kind, &paths, extra).await
+        Self::build(kind, &paths, extra, &[]).await
     }
 
     /// [`World::with_procedure`] whose MTA is `mx.example.test`: a topmost
@@ -81,13 +81,30 @@ impl World {
     }
 
     pub async fn with_extra_config(kind: DbKind, extra: &str) -> Option<World> {
-        Self::build(kind, "", extra).await
+        Self::build(kind, "", extra, &[]).await
     }
 
-    async fn build(kind: DbKind, paths: &str, extra: &str) -> Option<World> {
+    /// With `mailserver.sh start` options, e.g. `--defer-recipient ADDRESS`.
+    pub async fn with_mail_server_options(
+        kind: DbKind,
+        extra: &str,
+        mail: &[&str],
+    ) -> Option<World> {
+        Self::build(kind, "", extra, mail).await
+    }
+
+    /// Adds `lines` to the config's `[smtp]` table (a second `[smtp]` in `extra` would be
+    /// invalid TOML).
+    pub fn add_smtp_config(&self, lines: &str) {
+        let text = std::fs::read_to_string(&self.config).expect("read config");
+        let text = text.replacen("[smtp]\n", &format!("[smtp]\n{lines}\n"), 1);
+        std::fs::write(&self.config, text).expect("write config");
+    }
+
+    async fn build(kind: DbKind, paths: &str, extra: &str, mail: &[&str]) -> Option<World> {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = TestDb::create(kind, dir.path()).await?;
-        let mail = MailServer::start().await;
+        let mail = MailServer::start_with(mail).await;
         let config = dir.path().join("mesayuda.toml");
         let text = format!(
             r#"
