@@ -792,6 +792,42 @@ async fn a_sender_over_the_hourly_limit_is_kept_without_ticket_and_agents_are_to
     .await;
 }
 
+/// A newsletter as mass-mailing services send it: `List-Unsubscribe` (and its one-click POST),
+/// but neither `List-Id` nor `Precedence`. Delivered over SMTP from the service's bounce
+/// address, it is kept as bulk: no ticket, no acknowledgement, nothing queued to anyone.
+async fn a_newsletter_with_only_list_unsubscribe_is_kept_as_bulk(w: World) {
+    let d = w.spawn_daemon();
+    let raw = std::fs::read(
+        support::repo_root().join("tests/corpus/53-newsletter-list-unsubscribe-only.eml"),
+    )
+    .expect("corpus file");
+    let sender = "noticias@example.test";
+    mail::send_raw(
+        w.mail.smtp_port,
+        "bounce-mc.us21_5512.7731@example.test",
+        HELPDESK,
+        &raw,
+    )
+    .await;
+    eventually(WAIT, "the newsletter taken in", || async {
+        (log_outcomes(&d.log_text(), "auto") == 1 && desk_idle(&w).await).then_some(())
+    })
+    .await;
+    let log = d.log_text();
+    let line = log
+        .lines()
+        .find(|l| l.contains("message ingested"))
+        .expect("the ingest line");
+    assert!(line.contains("kind=\"masivo\""), "kept as bulk: {line}");
+    assert!(w.cli().tickets().is_empty(), "no ticket");
+    assert!(outbox(&w).is_empty(), "nothing queued: {:?}", outbox(&w));
+    assert!(mail::inbox(w.mail.imap_port, sender).await.is_empty());
+    // Kept, not dropped.
+    let done = mail::read_folder(w.mail.imap_port, HELPDESK, "Procesados").await;
+    assert_eq!(done.len(), 1);
+    assert!(done[0].auto.list_unsubscribe.is_some());
+}
+
 fn lines_with(text: &str, needle: &str) -> usize {
     text.lines().filter(|l| l.contains(needle)).count()
 }
@@ -838,4 +874,5 @@ on_both_databases_with_limit!(
     out_of_office_answering_each_of_our_mails_is_never_answered,
     two_help_desks_answering_each_other_converge,
     a_sender_over_the_hourly_limit_is_kept_without_ticket_and_agents_are_told_once,
+    a_newsletter_with_only_list_unsubscribe_is_kept_as_bulk,
 );
