@@ -372,7 +372,7 @@ impl Ingestor {
         }
         let agents = ctx.agents();
         tracing::warn!(
-            sender = from,
+            from,
             opened,
             limit = self.max_new_per_sender_per_hour,
             agents = agents.join(", "),
