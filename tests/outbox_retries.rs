@@ -44,13 +44,9 @@ fn to(row: &Value) -> &str {
 }
 
 async fn metrics(port: u16) -> Option<String> {
-    let resp = reqwest::Client::new()
-        .get(format!("http://127.0.0.1:{port}/metrics"))
-        .timeout(Duration::from_secs(5))
-        .send()
+    support::http_get(port, "/metrics")
         .await
-        .ok()?;
-    resp.text().await.ok()
+        .map(|(_, body)| body)
 }
 
 async fn temporary_refusals_end_in_failed_mail(kind: DbKind) {

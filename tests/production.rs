@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::http_get as get;
 use support::mail::{self, Draft};
 use support::{eventually, DbKind, TestDb, HELPDESK, NOTIFIER};
 
@@ -312,17 +313,6 @@ impl Drop for Proc {
             }
         }
     }
-}
-
-async fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let resp = reqwest::Client::new()
-        .get(format!("http://127.0.0.1:{port}{path}"))
-        .timeout(Duration::from_secs(5))
-        .send()
-        .await
-        .ok()?;
-    let status = resp.status().as_u16();
-    Some((status, resp.text().await.ok()?))
 }
 
 /// Waits until GET path answers `status`; returns the body.

@@ -35,6 +35,19 @@ where
     }
 }
 
+/// GET `path` from the daemon's HTTP listener (`/healthz`, `/metrics`) on 127.0.0.1: the status
+/// and the body, or `None` when nothing answered within 5 s.
+pub async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let resp = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .ok()?;
+    let status = resp.status().as_u16();
+    Some((status, resp.text().await.ok()?))
+}
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
