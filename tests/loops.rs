@@ -43,29 +43,22 @@ async fn send_null_sender(port: u16, to: &str, raw: &[u8]) {
 }
 
 fn outbox(w: &World) -> Vec<Value> {
-    match w.cli().json(&["outbox", "list", "--json"]) {
-        Value::Array(a) => a,
-        other => panic!("outbox list --json: {other}"),
-    }
+    w.outbox()
 }
 
 /// Queued mail to `who`, by kind.
 fn mail_to(w: &World, who: &str) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
-    for m in outbox(w) {
-        let to = m["recipients"].as_str().unwrap_or("");
-        if to.split(',').any(|r| r.trim() == who) {
-            *out.entry(m["kind"].as_str().unwrap().to_owned())
-                .or_default() += 1;
-        }
+    for m in w.outbox_to(who) {
+        *out.entry(m["kind"].as_str().unwrap().to_owned())
+            .or_default() += 1;
     }
     out
 }
 
 /// The help desk has taken in and answered everything it was sent.
 async fn desk_idle(w: &World) -> bool {
-    mail::inbox(w.mail.imap_port, HELPDESK).await.is_empty()
-        && outbox(w).iter().all(|m| m["status"] != "pending")
+    w.is_idle().await
 }
 
 fn log_outcomes(log: &str, outcome: &str) -> usize {

@@ -165,6 +165,44 @@ templates = "{templates}"
     pub fn spawn_daemon(&self) -> Daemon {
         Daemon::spawn(&self.config, self.dir.path())
     }
+
+    /// The outgoing mail queue, as `mesayuda outbox list --json` prints it.
+    pub fn outbox(&self) -> Vec<serde_json::Value> {
+        match self.cli().json(&["outbox", "list", "--json"]) {
+            serde_json::Value::Array(a) => a,
+            other => panic!("outbox list --json is not an array: {other}"),
+        }
+    }
+
+    /// Queued mail (whatever its status) with `who` among its recipients.
+    pub fn outbox_to(&self, who: &str) -> Vec<serde_json::Value> {
+        self.outbox()
+            .into_iter()
+            .filter(|m| {
+                m["recipients"]
+                    .as_str()
+                    .unwrap_or("")
+                    .split(',')
+                    .any(|r| r.trim() == who)
+            })
+            .collect()
+    }
+
+    /// The help desk has taken in its whole inbox and has nothing left to send.
+    pub async fn is_idle(&self) -> bool {
+        mail::inbox(self.mail.imap_port, HELPDESK).await.is_empty()
+            && self.outbox().iter().all(|m| m["status"] != "pending")
+    }
+
+    /// Waits until [`World::is_idle`]. Mail is queued in the transaction that reads the mail
+    /// causing it, so after this, mail the desk was going to send is in the outbox and out of
+    /// it: its absence there proves it will not be sent, with no fixed sleep.
+    pub async fn wait_idle(&self, timeout: Duration) {
+        eventually(timeout, "the help desk idle", || async {
+            self.is_idle().await.then_some(())
+        })
+        .await;
+    }
 }
 
 /// Declares a test scenario once and runs it on SQLite and on PostgreSQL.
