@@ -465,9 +465,9 @@ async fn untrusted_certificate_is_a_clear_error_and_never_plain_text() {
         "{body}"
     );
     assert!(body.contains("smtp: error"), "{body}");
-    // Nothing was read or logged in over plain text instead: the only login to the help-desk
-    // mailbox is the test's own APPEND.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Nothing was read or logged in over plain text instead, not even on the next attempt:
+    // the only login to the help-desk mailbox is the test's own APPEND.
+    d.wait_log("IMAP still unavailable", WAIT).await;
     let logins = s
         .server
         .dovecot_log()
@@ -634,7 +634,16 @@ async fn systemd_hears_ready_only_once_the_mailbox_is_reached_then_watchdog_relo
             .then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The reader tried again and the watchdog was petted twice, still without READY=1.
+    eventually(
+        WAIT,
+        "a second mailbox attempt and two watchdog pets",
+        || async {
+            (d.log().contains("IMAP still unavailable") && count(&got, "WATCHDOG=1") >= 2)
+                .then_some(())
+        },
+    )
+    .await;
     assert_eq!(
         count(&got, "READY=1"),
         0,
@@ -739,7 +748,14 @@ async fn refused_login_is_logged_fails_healthz_and_mails_ops_once_a_day() {
     let d2 = Proc::spawn(&cfg, s.dir.path(), &[]);
     d2.wait_log("ops alert already sent within 24 h", WAIT)
         .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Decided and logged: the queue proves no second alert will leave.
+    let out = s.cli(&cfg, &["outbox", "list", "--json"]);
+    let queued: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON");
+    let alerts = queued
+        .iter()
+        .filter(|m| m["recipients"].as_str().unwrap_or("").contains(OPS))
+        .count();
+    assert_eq!(alerts, 1, "{queued:?}");
     assert_eq!(mail::inbox(s.server.imap, OPS).await.len(), 1);
 }
 
