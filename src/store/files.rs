@@ -50,7 +50,11 @@ pub fn prepare_sqlite(url: &str) -> std::io::Result<()> {
         return Ok(());
     };
     let may_create = !url.contains("mode=") || url.contains("mode=rwc");
-    if may_create || db.exists() {
+    if let Ok(file) = OpenOptions::new().read(true).open(&db) {
+        // Read access is enough to tighten the mode; asking for write access here would make
+        // the CLI fail on a database that is read-only for a while (it only reads).
+        tighten(&db, &file)?;
+    } else if may_create {
         open_private(&db)?;
     }
     for suffix in ["-wal", "-shm"] {
