@@ -854,7 +854,16 @@ async fn two_instances_on_postgresql_ticket_and_ack_every_request_once_across_a_
     for u in &users {
         mail::wait_for(s.server.imap, u, Duration::from_secs(400), "ack", is_ack).await;
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Everything read and nothing left to send: a second ticket or acknowledgement would be
+    // committed or queued by now.
+    eventually(WAIT, "the help desk idle", || async {
+        let pending = match cli.json(&["outbox", "list", "--status", "pending", "--json"]) {
+            serde_json::Value::Array(a) => a.len(),
+            other => panic!("outbox list --json: {other}"),
+        };
+        (pending == 0 && mail::inbox(s.server.imap, HELPDESK).await.is_empty()).then_some(())
+    })
+    .await;
     let tickets = cli.tickets();
     assert_eq!(tickets.len(), users.len(), "{tickets:?}");
     let mut redelivered = Vec::new();
