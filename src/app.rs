@@ -138,6 +138,7 @@ impl Application {
         };
         let sender = Sender {
             db: self.db.clone(),
+            retry: crate::smtp::sender::RetryPolicy::from_config(&self.config.smtp),
             transport,
             wake,
         };

@@ -171,6 +171,24 @@ pub struct SmtpConfig {
     pub reply_to: String,
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// A mail the server refuses temporarily (4xx) this many times is marked failed, so that
+    /// it shows in `outbox list --status failed` and `mesayuda_outbox_failed` instead of
+    /// waiting for ever. Connections that fail before the mail is offered do not count.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// The wait after the first temporary refusal; it doubles with each one, at most an hour.
+    #[serde(default = "default_retry_delay")]
+    pub retry_delay_secs: u64,
+}
+
+/// With the default delays (1, 2, 4 … 32 minutes, then hourly) the 10th try comes about four
+/// hours after the first: greylisting and a busy server are over long before, and a recipient
+/// still refused after half a working day needs a person, who `outbox retry` lets resend it.
+fn default_max_attempts() -> u32 {
+    10
+}
+fn default_retry_delay() -> u64 {
+    60
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -557,6 +575,12 @@ impl Config {
         }
         if self.imap.poll_interval_secs == 0 {
             return Err(self.bad_key("imap.poll_interval_secs", "must be at least 1"));
+        }
+        if self.smtp.max_attempts == 0 {
+            return Err(self.bad_key("smtp.max_attempts", "must be at least 1"));
+        }
+        if self.smtp.retry_delay_secs == 0 {
+            return Err(self.bad_key("smtp.retry_delay_secs", "must be at least 1"));
         }
         if self.smtp.from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(self.bad_key(

@@ -51,6 +51,14 @@ impl Outcome {
         }
     }
 
+    /// How a mail kept without an answer is labelled (`masivo`, `rebote` …), for the log line.
+    pub fn kept_as(&self) -> Option<&str> {
+        match self {
+            Outcome::StoredWithoutAnswer { kind, .. } => Some(kind),
+            _ => None,
+        }
+    }
+
     pub fn ticket(&self) -> Option<TicketNumber> {
         match self {
             Outcome::Created { ticket, .. } => Some(*ticket),
@@ -379,7 +387,7 @@ impl Ingestor {
         }
         let agents = ctx.agents();
         tracing::warn!(
-            sender = from,
+            from,
             opened,
             limit = self.max_new_per_sender_per_hour,
             agents = agents.join(", "),
@@ -413,22 +421,11 @@ impl Ingestor {
         Ok(Some(Outcome::RateLimited))
     }
 
+    /// The parser's signals plus the one it cannot know: the help desk's own addresses.
     fn auto_signals(&self, mail: &InboundMail) -> AutoSignals {
-        let a = &mail.auto;
         AutoSignals {
-            auto_submitted: a.auto_submitted.clone(),
-            precedence: a.precedence.clone(),
-            x_autoreply: a.x_autoreply.clone(),
-            x_autorespond: a.x_autorespond.clone(),
-            x_auto_response_suppress: a.x_auto_response_suppress.clone(),
-            x_failed_recipients: a.x_failed_recipients.clone(),
-            content_type: a.content_type.clone(),
-            return_path: a.return_path.clone(),
-            list_id: a.list_id.clone(),
-            from: mail.from.as_ref().map(|f| f.email.clone()),
-            subject: Some(mail.subject.clone()),
             own_addresses: self.own_addresses.clone(),
-            ..Default::default()
+            ..mail.auto.clone()
         }
     }
 }

@@ -122,7 +122,8 @@ async fn replies_with_and_without_tag_land_on_the_same_ticket(w: World) {
     assert!(bodies.contains(&"¿Hay novedades?"));
     assert_eq!(ticket_count(&w).await, 1, "a reply made a second ticket");
     // Replies are not acknowledged again.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    w.wait_idle(WAIT).await;
+    assert_eq!(w.outbox_to(ANA_ADDR).len(), 1, "{:?}", w.outbox());
     let acks = mail::inbox(w.mail.imap_port, ANA_ADDR).await;
     assert_eq!(acks.len(), 1, "expected exactly one acknowledgement");
 }
@@ -161,8 +162,9 @@ async fn restart_after_commit_makes_no_duplicate(w: World) {
             .then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    w.wait_idle(WAIT).await;
     assert_eq!(ticket_count(&w).await, 1);
+    assert_eq!(w.outbox_to(ANA_ADDR).len(), 1, "{:?}", w.outbox());
     assert_eq!(
         mail::inbox(w.mail.imap_port, ANA_ADDR).await.len(),
         1,
@@ -180,7 +182,14 @@ async fn ack_waits_for_smtp_to_come_back(w: World) {
     })
     .await;
     assert_eq!(t["status"], "registrado");
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The sender tried while SMTP was down and kept the acknowledgement queued.
+    let queued = eventually(WAIT, "the acknowledgement given back untried", || async {
+        w.outbox_to(ANA_ADDR)
+            .into_iter()
+            .find(|m| m["last_error"].is_string())
+    })
+    .await;
+    assert_eq!(queued["status"], "pending", "{queued}");
     w.mail.start_smtp();
     let ack = mail::wait_for(
         w.mail.imap_port,
@@ -191,7 +200,8 @@ async fn ack_waits_for_smtp_to_come_back(w: World) {
     )
     .await;
     assert_eq!(ack.in_reply_to, vec![id]);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    w.wait_idle(WAIT).await;
+    assert_eq!(w.outbox_to(ANA_ADDR).len(), 1, "{:?}", w.outbox());
     assert_eq!(mail::inbox(w.mail.imap_port, ANA_ADDR).await.len(), 1);
 }
 

@@ -43,29 +43,22 @@ async fn send_null_sender(port: u16, to: &str, raw: &[u8]) {
 }
 
 fn outbox(w: &World) -> Vec<Value> {
-    match w.cli().json(&["outbox", "list", "--json"]) {
-        Value::Array(a) => a,
-        other => panic!("outbox list --json: {other}"),
-    }
+    w.outbox()
 }
 
 /// Queued mail to `who`, by kind.
 fn mail_to(w: &World, who: &str) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
-    for m in outbox(w) {
-        let to = m["recipients"].as_str().unwrap_or("");
-        if to.split(',').any(|r| r.trim() == who) {
-            *out.entry(m["kind"].as_str().unwrap().to_owned())
-                .or_default() += 1;
-        }
+    for m in w.outbox_to(who) {
+        *out.entry(m["kind"].as_str().unwrap().to_owned())
+            .or_default() += 1;
     }
     out
 }
 
 /// The help desk has taken in and answered everything it was sent.
 async fn desk_idle(w: &World) -> bool {
-    mail::inbox(w.mail.imap_port, HELPDESK).await.is_empty()
-        && outbox(w).iter().all(|m| m["status"] != "pending")
+    w.is_idle().await
 }
 
 fn log_outcomes(log: &str, outcome: &str) -> usize {
@@ -792,6 +785,42 @@ async fn a_sender_over_the_hourly_limit_is_kept_without_ticket_and_agents_are_to
     .await;
 }
 
+/// A newsletter as mass-mailing services send it: `List-Unsubscribe` (and its one-click POST),
+/// but neither `List-Id` nor `Precedence`. Delivered over SMTP from the service's bounce
+/// address, it is kept as bulk: no ticket, no acknowledgement, nothing queued to anyone.
+async fn a_newsletter_with_only_list_unsubscribe_is_kept_as_bulk(w: World) {
+    let d = w.spawn_daemon();
+    let raw = std::fs::read(
+        support::repo_root().join("tests/corpus/53-newsletter-list-unsubscribe-only.eml"),
+    )
+    .expect("corpus file");
+    let sender = "noticias@example.test";
+    mail::send_raw(
+        w.mail.smtp_port,
+        "bounce-mc.us21_5512.7731@example.test",
+        HELPDESK,
+        &raw,
+    )
+    .await;
+    eventually(WAIT, "the newsletter taken in", || async {
+        (log_outcomes(&d.log_text(), "auto") == 1 && desk_idle(&w).await).then_some(())
+    })
+    .await;
+    let log = d.log_text();
+    let line = log
+        .lines()
+        .find(|l| l.contains("message ingested"))
+        .expect("the ingest line");
+    assert!(line.contains("kind=\"masivo\""), "kept as bulk: {line}");
+    assert!(w.cli().tickets().is_empty(), "no ticket");
+    assert!(outbox(&w).is_empty(), "nothing queued: {:?}", outbox(&w));
+    assert!(mail::inbox(w.mail.imap_port, sender).await.is_empty());
+    // Kept, not dropped.
+    let done = mail::read_folder(w.mail.imap_port, HELPDESK, "Procesados").await;
+    assert_eq!(done.len(), 1);
+    assert!(done[0].auto.list_unsubscribe.is_some());
+}
+
 fn lines_with(text: &str, needle: &str) -> usize {
     text.lines().filter(|l| l.contains(needle)).count()
 }
@@ -838,4 +867,5 @@ on_both_databases_with_limit!(
     out_of_office_answering_each_of_our_mails_is_never_answered,
     two_help_desks_answering_each_other_converge,
     a_sender_over_the_hourly_limit_is_kept_without_ticket_and_agents_are_told_once,
+    a_newsletter_with_only_list_unsubscribe_is_kept_as_bulk,
 );

@@ -135,7 +135,7 @@ async fn november_report_arrives_once_on_the_first_business_day_of_december(w: W
     // The same morning again, and the next sweep: nothing more.
     assert_eq!(reports_sent(&w, "2026-12-01T08:00:00-05:00"), 0);
     assert_eq!(reports_sent(&w, "2026-12-01T09:01:00-05:00"), 0);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    w.wait_idle(Duration::from_secs(30)).await;
     for who in READERS {
         assert_eq!(reports_in(&w, who).await.len(), 1, "{who}");
     }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::http_get as get;
 use support::mail::{self, Draft};
 use support::{eventually, DbKind, TestDb, HELPDESK, NOTIFIER};
 
@@ -314,17 +315,6 @@ impl Drop for Proc {
     }
 }
 
-async fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let resp = reqwest::Client::new()
-        .get(format!("http://127.0.0.1:{port}{path}"))
-        .timeout(Duration::from_secs(5))
-        .send()
-        .await
-        .ok()?;
-    let status = resp.status().as_u16();
-    Some((status, resp.text().await.ok()?))
-}
-
 /// Waits until GET path answers `status`; returns the body.
 async fn wait_status(port: u16, path: &str, status: u16, timeout: Duration) -> String {
     eventually(timeout, &format!("GET {path} → {status}"), || async {
@@ -475,9 +465,9 @@ async fn untrusted_certificate_is_a_clear_error_and_never_plain_text() {
         "{body}"
     );
     assert!(body.contains("smtp: error"), "{body}");
-    // Nothing was read or logged in over plain text instead: the only login to the help-desk
-    // mailbox is the test's own APPEND.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Nothing was read or logged in over plain text instead, not even on the next attempt:
+    // the only login to the help-desk mailbox is the test's own APPEND.
+    d.wait_log("IMAP still unavailable", WAIT).await;
     let logins = s
         .server
         .dovecot_log()
@@ -644,7 +634,16 @@ async fn systemd_hears_ready_only_once_the_mailbox_is_reached_then_watchdog_relo
             .then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The reader tried again and the watchdog was petted twice, still without READY=1.
+    eventually(
+        WAIT,
+        "a second mailbox attempt and two watchdog pets",
+        || async {
+            (d.log().contains("IMAP still unavailable") && count(&got, "WATCHDOG=1") >= 2)
+                .then_some(())
+        },
+    )
+    .await;
     assert_eq!(
         count(&got, "READY=1"),
         0,
@@ -745,7 +744,14 @@ async fn refused_login_is_logged_fails_healthz_and_mails_ops_once_a_day() {
     let d2 = Proc::spawn(&cfg, s.dir.path(), &[]);
     d2.wait_log("ops alert already sent within 24 h", WAIT)
         .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Decided and logged: the queue proves no second alert will leave.
+    let out = s.cli(&cfg, &["outbox", "list", "--json"]);
+    let queued: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON");
+    let alerts = queued
+        .iter()
+        .filter(|m| m["recipients"].as_str().unwrap_or("").contains(OPS))
+        .count();
+    assert_eq!(alerts, 1, "{queued:?}");
     assert_eq!(mail::inbox(s.server.imap, OPS).await.len(), 1);
 }
 
@@ -844,7 +850,16 @@ async fn two_instances_on_postgresql_ticket_and_ack_every_request_once_across_a_
     for u in &users {
         mail::wait_for(s.server.imap, u, Duration::from_secs(400), "ack", is_ack).await;
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Everything read and nothing left to send: a second ticket or acknowledgement would be
+    // committed or queued by now.
+    eventually(WAIT, "the help desk idle", || async {
+        let pending = match cli.json(&["outbox", "list", "--status", "pending", "--json"]) {
+            serde_json::Value::Array(a) => a.len(),
+            other => panic!("outbox list --json: {other}"),
+        };
+        (pending == 0 && mail::inbox(s.server.imap, HELPDESK).await.is_empty()).then_some(())
+    })
+    .await;
     let tickets = cli.tickets();
     assert_eq!(tickets.len(), users.len(), "{tickets:?}");
     let mut redelivered = Vec::new();

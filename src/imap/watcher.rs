@@ -313,6 +313,7 @@ impl Watcher {
             info!(
                 uid,
                 outcome = outcome.label(),
+                kind = outcome.kept_as(),
                 ticket = outcome.ticket().map(|t| t.to_string()),
                 bytes = raw.len(),
                 "message ingested"

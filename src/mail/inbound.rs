@@ -19,7 +19,7 @@ use mail_parser::{
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 
-use crate::domain::text::safe_filename;
+use crate::domain::text::{safe_filename, AutoSignals};
 
 /// Attachments extracted from one mail; any beyond stay in the stored original message.
 pub const MAX_ATTACHMENTS: usize = 1000;
@@ -48,20 +48,6 @@ pub struct Attachment {
     pub content: Vec<u8>,
 }
 
-/// Header values the loop and auto-reply checks look at, as received.
-#[derive(Debug, Clone, Default)]
-pub struct AutoHeaders {
-    pub auto_submitted: Option<String>,
-    pub precedence: Option<String>,
-    pub x_autoreply: Option<String>,
-    pub x_autorespond: Option<String>,
-    pub x_auto_response_suppress: Option<String>,
-    pub x_failed_recipients: Option<String>,
-    pub list_id: Option<String>,
-    pub content_type: Option<String>,
-    pub return_path: Option<String>,
-}
-
 #[derive(Debug, Clone)]
 pub struct InboundMail {
     /// Without angle brackets, at most [`MAX_ID_BYTES`]. Synthesised from the content when the
@@ -83,7 +69,9 @@ pub struct InboundMail {
     /// The HTML as sent (without NUL and control characters); never rendered by the help desk.
     pub body_html: Option<String>,
     pub attachments: Vec<Attachment>,
-    pub auto: AutoHeaders,
+    /// What the auto-reply, bounce, list and loop checks read, filled here from the headers;
+    /// only `own_addresses` (configuration, not mail) is left for the caller.
+    pub auto: AutoSignals,
     /// Every `Authentication-Results` header, newest (topmost) first.
     pub authentication_results: Vec<String>,
     /// `Delivered-To` values: the plus-address the mail really reached, kept by the MTA.
@@ -189,6 +177,25 @@ fn read(raw: &[u8]) -> Result<InboundMail, Unreadable> {
             .map(clean_line)
             .filter(|v| !v.is_empty())
     };
+    let subject = msg.subject().map(clean_line).unwrap_or_default();
+    // Every field spelled out (no `..Default::default()`): a signal the classifier gains must
+    // be filled here, or this does not compile.
+    let auto = AutoSignals {
+        auto_submitted: header("Auto-Submitted"),
+        precedence: header("Precedence"),
+        x_autoreply: header("X-Autoreply"),
+        x_autorespond: header("X-Autorespond"),
+        x_auto_response_suppress: header("X-Auto-Response-Suppress"),
+        x_failed_recipients: header("X-Failed-Recipients"),
+        content_type: header("Content-Type"),
+        return_path: header("Return-Path"),
+        from: Some(from.email.clone()),
+        subject: Some(subject.clone()),
+        list_id: header("List-Id"),
+        list_unsubscribe: header("List-Unsubscribe"),
+        feedback_type: header("Feedback-Type"),
+        own_addresses: Vec::new(),
+    };
     let mut mail = InboundMail {
         message_id: String::new(),
         in_reply_to: id_list(msg.in_reply_to()),
@@ -198,7 +205,7 @@ fn read(raw: &[u8]) -> Result<InboundMail, Unreadable> {
         reply_to: addresses(msg.reply_to()).into_iter().next(),
         to: addresses(msg.to()),
         cc: addresses(msg.cc()),
-        subject: msg.subject().map(clean_line).unwrap_or_default(),
+        subject,
         date: msg
             .date()
             .and_then(|d| DateTime::from_timestamp(d.to_timestamp(), 0)),
@@ -210,17 +217,7 @@ fn read(raw: &[u8]) -> Result<InboundMail, Unreadable> {
         exchange_auth_as: all_raw(msg, "X-MS-Exchange-Organization-AuthAs")
             .into_iter()
             .next(),
-        auto: AutoHeaders {
-            auto_submitted: header("Auto-Submitted"),
-            precedence: header("Precedence"),
-            x_autoreply: header("X-Autoreply"),
-            x_autorespond: header("X-Autorespond"),
-            x_auto_response_suppress: header("X-Auto-Response-Suppress"),
-            x_failed_recipients: header("X-Failed-Recipients"),
-            list_id: header("List-Id"),
-            content_type: header("Content-Type"),
-            return_path: header("Return-Path"),
-        },
+        auto,
     };
     mail.message_id = msg
         .message_id()

@@ -1,6 +1,7 @@
 //! Drains the outbox: claims due mail, sends it, marks it sent. A permanent refusal (5xx) fails
-//! the mail; a temporary one (4xx) retries it later; an unreachable server pauses the whole
-//! sender with backoff, logging one line when the outage starts and one when it ends.
+//! the mail; a temporary one (4xx) retries it later, and fails it after `[smtp] max_attempts`;
+//! an unreachable server pauses the whole sender with backoff, logging one line when the outage
+//! starts and one when it ends, and uses up no mail's attempts.
 
 use super::transport::Transport;
 use crate::imap::backoff::Backoff;
@@ -35,6 +36,34 @@ pub struct Sender {
     pub db: Db,
     pub transport: Transport,
     pub wake: Arc<Notify>,
+    pub retry: RetryPolicy,
+}
+
+/// How long a mail the server refuses temporarily (4xx) keeps being tried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Refusals after which the mail is marked failed.
+    pub max_attempts: i64,
+    /// Wait after the first refusal, in seconds; doubled each time, at most an hour.
+    pub first_delay_secs: i64,
+}
+
+impl RetryPolicy {
+    pub fn from_config(c: &crate::config::SmtpConfig) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: i64::from(c.max_attempts),
+            first_delay_secs: i64::try_from(c.retry_delay_secs).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// The wait before the next try of a mail refused `attempts` times (this one included).
+    fn delay(&self, attempts: i64) -> i64 {
+        const MAX: i64 = 3600;
+        let doubled = self
+            .first_delay_secs
+            .saturating_mul(1i64 << (attempts - 1).clamp(0, 12));
+        doubled.min(MAX.max(self.first_delay_secs))
+    }
 }
 
 enum Attempt {
@@ -141,8 +170,9 @@ impl Sender {
                 None => self.send_one(mail, now).await?,
             };
             if let Some(e) = down {
+                // Not tried (or refused before it was offered): no attempt is counted.
                 for m in &group[i..] {
-                    outbox::mark_retry(&self.db, m.id, now, &e).await?;
+                    outbox::release(&self.db, m.id, &e).await?;
                 }
                 if let Ok(mut o) = outage.lock() {
                     o.get_or_insert(e);
@@ -161,7 +191,7 @@ impl Sender {
         now: i64,
     ) -> Result<Option<String>, sqlx::Error> {
         let Some(envelope) = envelope(mail) else {
-            error!(id = mail.id, to = %mail.recipients, "outbox row has no valid recipient");
+            error!(outbox = mail.id, to = %mail.recipients, "outbox row has no valid recipient");
             outbox::mark_failed(&self.db, mail.id, "no valid recipient").await?;
             return Ok(None);
         };
@@ -195,10 +225,33 @@ impl Sender {
                     "mail refused permanently; not retried"
                 );
             }
-            Err(e) if e.is_transient() => {
-                let delay = retry_delay(mail.attempts);
-                outbox::mark_retry(&self.db, mail.id, now + delay, &e.to_string()).await?;
-                warn!(to = %mail.recipients, error = %e, retry_in_secs = delay, "mail deferred");
+            // 421 closes the connection for every mail ("service not available"): the server
+            // is unavailable, not refusing this mail.
+            Err(e) if e.is_transient() && !e.is_service_unavailable() => {
+                let attempts = mail.attempts + 1;
+                if attempts >= self.retry.max_attempts {
+                    outbox::mark_failed(&self.db, mail.id, &e.to_string()).await?;
+                    warn!(
+                        outbox = mail.id,
+                        ticket = mail.ticket_id.map(|t| format!("REQ-{t}")),
+                        to = %mail.recipients,
+                        attempts,
+                        error = %e,
+                        "mail refused temporarily too many times; marked failed \
+                         (`mesayuda outbox retry ID` sends it again)"
+                    );
+                } else {
+                    let delay = self.retry.delay(attempts);
+                    outbox::mark_retry(&self.db, mail.id, now + delay, &e.to_string()).await?;
+                    warn!(
+                        outbox = mail.id,
+                        to = %mail.recipients,
+                        attempts,
+                        error = %e,
+                        retry_in_secs = delay,
+                        "mail deferred"
+                    );
+                }
             }
             // The server itself is unreachable: everything claimed is released and we wait.
             Err(e) => return Ok(Some(e.to_string())),
@@ -245,7 +298,22 @@ fn envelope(mail: &outbox::Claimed) -> Option<Envelope> {
     Envelope::new(from, to).ok()
 }
 
-/// 4xx retries: 1, 2, 4 … minutes, at most an hour apart.
-fn retry_delay(attempts: i64) -> i64 {
-    60 * (1i64 << attempts.clamp(0, 6))
+#[cfg(test)]
+mod tests {
+    use super::RetryPolicy;
+
+    #[test]
+    fn retries_double_up_to_an_hour() {
+        let p = RetryPolicy {
+            max_attempts: 10,
+            first_delay_secs: 60,
+        };
+        let delays: Vec<i64> = (1..10).map(|a| p.delay(a)).collect();
+        assert_eq!(
+            delays,
+            [60, 120, 240, 480, 960, 1920, 3600, 3600, 3600],
+            "the 10th try comes about four hours after the first"
+        );
+        assert_eq!(delays.iter().sum::<i64>(), 14_580);
+    }
 }

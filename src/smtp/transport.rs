@@ -49,6 +49,11 @@ impl SendError {
     pub fn is_transient(&self) -> bool {
         matches!(self, SendError::Smtp { source, .. } if source.is_transient())
     }
+    /// 421: the server closes the connection for every mail, not for this one.
+    pub fn is_service_unavailable(&self) -> bool {
+        matches!(self, SendError::Smtp { source, .. }
+            if source.status().is_some_and(|c| c.to_string() == "421"))
+    }
     pub fn is_auth(&self) -> bool {
         match self {
             SendError::Auth { .. } => true,

@@ -152,6 +152,8 @@ pub async fn mark_sent(db: &Db, id: i64, now: i64) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// Counts one refused try (a 4xx answer to this mail) and makes the mail due again at
+/// `next_at`.
 pub async fn mark_retry(db: &Db, id: i64, next_at: i64, error: &str) -> Result<(), sqlx::Error> {
     let _turn = db.write_turn().await;
     sqlx::query(
@@ -159,6 +161,25 @@ pub async fn mark_retry(db: &Db, id: i64, next_at: i64, error: &str) -> Result<(
          last_error = $2 WHERE id = $3",
     )
     .bind(next_at)
+    .bind(error)
+    .bind(id)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Gives a claimed mail back untried: the server could not be reached, or refused the
+/// connection before this mail was offered. No attempt is counted, so an outage does not use
+/// up the attempts `[smtp] max_attempts` allows each mail; the mail stays due.
+pub async fn release(db: &Db, id: i64, error: &str) -> Result<(), sqlx::Error> {
+    let _turn = db.write_turn().await;
+    sqlx::query(
+        "
+        UPDATE outbox
+        SET claimed_until = NULL, last_error = $1
+        WHERE id = $2
+        ",
+    )
     .bind(error)
     .bind(id)
     .execute(&db.pool)

@@ -36,6 +36,19 @@ where
     }
 }
 
+/// GET `path` from the daemon's HTTP listener (`/healthz`, `/metrics`) on 127.0.0.1: the status
+/// and the body, or `None` when nothing answered within 5 s.
+pub async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let resp = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .ok()?;
+    let status = resp.status().as_u16();
+    Some((status, resp.text().await.ok()?))
+}
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -84,7 +97,7 @@ impl World {
             repo_root().join("deploy/catalog.toml").display(),
             repo_root().join("deploy/directory.toml").display()
         );
-        Self::build(kind, &paths, extra).await
+        Self::build(kind, &paths, extra, &[]).await
     }
 
     /// [`World::with_procedure`] whose MTA is `mx.example.test`: a topmost
@@ -98,13 +111,30 @@ impl World {
     }
 
     pub async fn with_extra_config(kind: DbKind, extra: &str) -> Option<World> {
-        Self::build(kind, "", extra).await
+        Self::build(kind, "", extra, &[]).await
     }
 
-    async fn build(kind: DbKind, paths: &str, extra: &str) -> Option<World> {
+    /// With `mailserver.sh start` options, e.g. `--defer-recipient ADDRESS`.
+    pub async fn with_mail_server_options(
+        kind: DbKind,
+        extra: &str,
+        mail: &[&str],
+    ) -> Option<World> {
+        Self::build(kind, "", extra, mail).await
+    }
+
+    /// Adds `lines` to the config's `[smtp]` table (a second `[smtp]` in `extra` would be
+    /// invalid TOML).
+    pub fn add_smtp_config(&self, lines: &str) {
+        let text = std::fs::read_to_string(&self.config).expect("read config");
+        let text = text.replacen("[smtp]\n", &format!("[smtp]\n{lines}\n"), 1);
+        std::fs::write(&self.config, text).expect("write config");
+    }
+
+    async fn build(kind: DbKind, paths: &str, extra: &str, mail: &[&str]) -> Option<World> {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = TestDb::create(kind, dir.path()).await?;
-        let mail = MailServer::start().await;
+        let mail = MailServer::start_with(mail).await;
         let config = dir.path().join("mesayuda.toml");
         let text = format!(
             r#"
@@ -151,6 +181,44 @@ templates = "{templates}"
 
     pub fn spawn_daemon(&self) -> Daemon {
         Daemon::spawn(&self.config, self.dir.path())
+    }
+
+    /// The outgoing mail queue, as `mesayuda outbox list --json` prints it.
+    pub fn outbox(&self) -> Vec<serde_json::Value> {
+        match self.cli().json(&["outbox", "list", "--json"]) {
+            serde_json::Value::Array(a) => a,
+            other => panic!("outbox list --json is not an array: {other}"),
+        }
+    }
+
+    /// Queued mail (whatever its status) with `who` among its recipients.
+    pub fn outbox_to(&self, who: &str) -> Vec<serde_json::Value> {
+        self.outbox()
+            .into_iter()
+            .filter(|m| {
+                m["recipients"]
+                    .as_str()
+                    .unwrap_or("")
+                    .split(',')
+                    .any(|r| r.trim() == who)
+            })
+            .collect()
+    }
+
+    /// The help desk has taken in its whole inbox and has nothing left to send.
+    pub async fn is_idle(&self) -> bool {
+        mail::inbox(self.mail.imap_port, HELPDESK).await.is_empty()
+            && self.outbox().iter().all(|m| m["status"] != "pending")
+    }
+
+    /// Waits until [`World::is_idle`]. Mail is queued in the transaction that reads the mail
+    /// causing it, so after this, mail the desk was going to send is in the outbox and out of
+    /// it: its absence there proves it will not be sent, with no fixed sleep.
+    pub async fn wait_idle(&self, timeout: Duration) {
+        eventually(timeout, "the help desk idle", || async {
+            self.is_idle().await.then_some(())
+        })
+        .await;
     }
 }
 
