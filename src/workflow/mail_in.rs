@@ -97,7 +97,7 @@ pub async fn open(
                 );
                 mailer.queue(conn, &n).await?;
             }
-            copy_incident(conn, mailer, data, ctx).await?;
+            copy_incident(conn, mailer, proc, id, data, ctx).await?;
             Ok(Opened::Incident(id))
         }
         NewMail::Request {
@@ -189,10 +189,14 @@ pub async fn open(
     }
 }
 
-/// Every incident reaches someone: `[incidents] address`, else the agents.
+/// Every incident reaches someone: `[incidents] address`, else the agents. Each copy carries
+/// a personal reply token bound to its reader and this incident (`incident_tokens`), so an
+/// agent's answer to it (`#requerimiento`) proves the agent, as on a request.
 pub async fn copy_incident(
     conn: &mut Conn,
     mailer: &Mailer,
+    proc: &Procedure,
+    id: i64,
     data: serde_json::Value,
     ctx: &Ctx<'_>,
 ) -> Result<(), NotifyError> {
@@ -202,8 +206,11 @@ pub async fn copy_incident(
     };
     let at = store::unix(ctx.now);
     for person in to {
+        let token = store::approvals::new_token();
+        incidents::add_token(conn, id, &token, &person, at).await?;
         let copy = "Copia enviada a gestión de incidentes";
-        let n = Notice::ticketless("incidente_copia", data.clone(), person, at, Some(2), copy);
+        let mut n = Notice::ticketless("incidente_copia", data.clone(), person, at, Some(2), copy);
+        n.reply_to = Some(proc.reply_address(&token));
         mailer.queue(conn, &n).await?;
     }
     Ok(())
