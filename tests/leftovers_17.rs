@@ -258,7 +258,8 @@ async fn late_alerts_show_their_own_threshold_times(w: World) {
     );
     assert!(mine.body_text.contains("Prioridad:"), "{}", mine.body_text);
     assert!(
-        mine.body_text.contains("Asignado a: Miguel Ángel Torres Pardo"),
+        mine.body_text
+            .contains("Asignado a: Miguel Ángel Torres Pardo"),
         "{}",
         mine.body_text
     );
