@@ -14,6 +14,9 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+/// The stored kind of a person's mail on an incident.
+pub const INCIDENT_REPLY_KIND: &str = "respuesta_incidente";
+
 /// The stored kind of a request held by the per-sender limit (also the agents' notice).
 pub const HELD_KIND: &str = "limite_remitente";
 
@@ -209,6 +212,12 @@ impl Ingestor {
             return Ok(Outcome::Duplicate);
         }
         let evidence = crate::workflow::evidence::gather(conn, &self.procedure, mail).await?;
+        if let Some(outcome) = self
+            .take_incident_mail(conn, mail, raw, origin, &evidence, now)
+            .await?
+        {
+            return Ok(outcome);
+        }
         // A mail sent to a personal token address belongs to that token's ticket, even when
         // the client dropped the subject tag and the reply headers.
         let thread = match find_thread(conn, mail).await? {
@@ -419,6 +428,57 @@ impl Ingestor {
                 .await?;
         }
         Ok(Some(Outcome::RateLimited))
+    }
+
+    /// A mail about an incident stays with it (it is never a new request, nor classified
+    /// again): automatic replies are kept, a person's mail goes to `incident_in`.
+    async fn take_incident_mail(
+        &self,
+        conn: &mut Conn,
+        mail: &InboundMail,
+        raw: &[u8],
+        origin: Option<ImapOrigin>,
+        evidence: &crate::domain::authority::Evidence,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Outcome>, NotifyError> {
+        use crate::workflow::incident_in;
+        let Some((incident, token)) = incident_in::find(conn, &self.procedure, mail).await? else {
+            return Ok(None);
+        };
+        let at = store::unix(now);
+        let auto = text::classify(&self.auto_signals(mail));
+        let kind = auto.map(intake::auto_label).unwrap_or(INCIDENT_REPLY_KIND);
+        let row = store_inbound(conn, mail, raw, None, kind, origin, at).await?;
+        if auto.is_some() {
+            return Ok(Some(Outcome::StoredWithoutAnswer {
+                ticket: None,
+                kind: kind.into(),
+            }));
+        }
+        let snap = self.procedure.snapshot();
+        let ctx = self.procedure.ctx(&snap, now);
+        let converted = incident_in::take(
+            conn,
+            &self.mailer,
+            &self.procedure,
+            mail,
+            row,
+            &incident,
+            token,
+            evidence,
+            &ctx,
+        )
+        .await?;
+        Ok(Some(match converted {
+            Some(ticket) => Outcome::Created {
+                ticket,
+                acknowledged: true,
+            },
+            None => Outcome::StoredWithoutAnswer {
+                ticket: None,
+                kind: INCIDENT_REPLY_KIND.into(),
+            },
+        }))
     }
 
     /// The parser's signals plus the one it cannot know: the help desk's own addresses.

@@ -138,16 +138,20 @@ pub enum SlaCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum TicketsCommand {
-    /// List tickets, oldest first.
+    /// List tickets (requests and incidents), oldest first.
     List {
+        /// A request status; incidents have none, so it lists requests only.
         #[arg(long)]
         status: Option<String>,
+        /// Only requests or only incidents.
+        #[arg(long, value_parser = ["requerimiento", "incidente"])]
+        kind: Option<String>,
         #[arg(long)]
         json: bool,
     },
     /// Show one ticket with its messages and history.
     Show {
-        /// REQ-n or n.
+        /// REQ-n, n or INC-n.
         id: String,
         #[arg(long)]
         json: bool,

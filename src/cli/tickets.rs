@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::sla::THRESHOLDS;
 use crate::domain::ticket::{Status, TicketNumber};
-use crate::store::{events, from_unix, messages, tickets};
+use crate::store::{events, from_unix, incidents, messages, tickets};
 use serde_json::{json, Value};
 use std::process::ExitCode;
 
@@ -15,7 +15,9 @@ pub async fn run(config: Config, cmd: TicketsCommand) -> ExitCode {
         Err(code) => return code,
     };
     let result = match cmd {
-        TicketsCommand::List { status, json } => list(&db, status.as_deref(), json).await,
+        TicketsCommand::List { status, kind, json } => {
+            list(&db, status.as_deref(), kind.as_deref(), json).await
+        }
         TicketsCommand::Show { id, json } => show(&config, &db, &id, json).await,
     };
     match result {
@@ -34,6 +36,7 @@ fn rfc3339(t: i64) -> String {
 fn summary(t: &tickets::TicketRow) -> Value {
     json!({
         "id": t.number().to_string(),
+        "kind": "requerimiento",
         "number": t.id,
         "status": t.status,
         "close_reason": t.close_reason,
@@ -75,9 +78,27 @@ fn detail(t: &tickets::TicketRow, cal: &BusinessCalendar) -> Value {
     })
 }
 
+/// An incident as `tickets list` shows it. Its `status` says where it is handled: by the
+/// incident procedure, or continued as a request (`#requerimiento`).
+fn incident_summary(i: &incidents::IncidentRow) -> Value {
+    json!({
+        "id": i.label(),
+        "kind": "incidente",
+        "number": i.id,
+        "status": if i.to_ticket.is_some() { "convertido_requerimiento" } else { "gestion_incidentes" },
+        "subject": i.subject,
+        "requester": i.requester,
+        "created_at": rfc3339(i.created_at),
+        "from_ticket": i.from_ticket.map(|n| TicketNumber(n).to_string()),
+        "reason": i.reason,
+        "to_ticket": i.to_ticket.map(|n| TicketNumber(n).to_string()),
+    })
+}
+
 async fn list(
     db: &crate::store::Db,
     status: Option<&str>,
+    kind: Option<&str>,
     as_json: bool,
 ) -> Result<ExitCode, sqlx::Error> {
     if let Some(s) = status {
@@ -87,23 +108,92 @@ async fn list(
         }
     }
     let mut conn = db.pool.acquire().await?;
-    let rows = tickets::list(&mut conn, status).await?;
+    // (created_at, JSON, text line), both kinds in one list, oldest first.
+    let mut rows: Vec<(i64, Value, String)> = Vec::new();
+    if kind != Some("incidente") {
+        for t in tickets::list(&mut conn, status).await? {
+            let line = format!(
+                "{:<9} {:<22} {:<21} {:<30} {}",
+                t.number().to_string(),
+                t.status,
+                crate::clock::local_short(from_unix(t.created_at)),
+                t.requester,
+                t.subject
+            );
+            rows.push((t.created_at, summary(&t), line));
+        }
+    }
+    // Incidents have no request status: a status filter lists requests only.
+    if kind != Some("requerimiento") && status.is_none() {
+        for i in incidents::list(&mut conn).await? {
+            let v = incident_summary(&i);
+            let line = format!(
+                "{:<9} {:<22} {:<21} {:<30} {}",
+                i.label(),
+                v["status"].as_str().unwrap_or_default(),
+                crate::clock::local_short(from_unix(i.created_at)),
+                i.requester,
+                i.subject
+            );
+            rows.push((i.created_at, v, line));
+        }
+    }
+    rows.sort_by_key(|(at, _, _)| *at);
     if as_json {
-        let all: Vec<Value> = rows.iter().map(summary).collect();
+        let all: Vec<Value> = rows.into_iter().map(|(_, v, _)| v).collect();
         println!("{}", Value::Array(all));
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
-        println!("No hay requerimientos.");
+        println!("No hay casos.");
     }
-    for t in &rows {
+    for (_, _, line) in &rows {
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tickets show INC-n`: the incident, where it came from and went, and its report.
+async fn show_incident(
+    db: &crate::store::Db,
+    id: i64,
+    as_json: bool,
+) -> Result<ExitCode, sqlx::Error> {
+    let mut conn = db.pool.acquire().await?;
+    let Some(i) = incidents::get(&mut conn, id).await? else {
+        eprintln!("mesayuda: no existe el incidente INC-{id}");
+        return Ok(ExitCode::from(EXIT_NOT_FOUND));
+    };
+    let report = messages::inbound_by_message_id(&mut conn, &i.message_id)
+        .await?
+        .map(|(_, _, text)| text);
+    let mut v = incident_summary(&i);
+    if as_json {
+        v["message_id"] = json!(i.message_id);
+        v["report_text"] = json!(report);
+        println!("{v}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{}  {}", i.label(), i.subject);
+    println!("Estado:       {}", v["status"].as_str().unwrap_or_default());
+    println!("Reportado por: {}", i.requester);
+    println!(
+        "Registrado:   {}",
+        crate::clock::local_display(from_unix(i.created_at))
+    );
+    if let Some(from) = v["from_ticket"].as_str() {
         println!(
-            "{:<9} {:<22} {:<21} {:<30} {}",
-            t.number().to_string(),
-            t.status,
-            crate::clock::local_short(from_unix(t.created_at)),
-            t.requester,
-            t.subject
+            "Viene de:     {from} ({})",
+            i.reason.as_deref().unwrap_or("-")
+        );
+    }
+    if let Some(to) = v["to_ticket"].as_str() {
+        println!("Continúa como: {to}");
+    }
+    if let Some(text) = report {
+        println!(
+            "\nReporte:\n  {}",
+            text.lines().collect::<Vec<_>>().join("\n  ")
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -115,6 +205,11 @@ async fn show(
     id: &str,
     as_json: bool,
 ) -> Result<ExitCode, sqlx::Error> {
+    if let Ok(r) = id.parse::<crate::domain::text::TicketRef>() {
+        if r.kind == crate::domain::text::TicketKind::Inc {
+            return show_incident(db, r.number, as_json).await;
+        }
+    }
     let n: TicketNumber = match id.parse() {
         Ok(n) => n,
         Err(e) => {

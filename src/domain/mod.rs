@@ -8,6 +8,7 @@ pub mod compliance;
 pub mod directory;
 pub mod es_co;
 pub mod group;
+pub mod incident;
 pub mod intake;
 pub mod monthly_report;
 pub mod procedure;

@@ -81,6 +81,7 @@ pub fn actions(
             button("Nota interna", "#nota ", BLUE),
         ],
         "aprobador_requerido" => vec![button("Indicar aprobador", "#aprobador ", BLUE)],
+        "incidente_copia" => vec![button("Es un requerimiento", "#requerimiento ", BLUE)],
         _ => Vec::new(),
     }
 }

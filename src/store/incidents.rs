@@ -46,9 +46,18 @@ pub struct IncidentRow {
     pub created_at: i64,
     pub from_ticket: Option<i64>,
     pub reason: Option<String>,
+    /// The request it continues as (`#requerimiento`).
+    pub to_ticket: Option<i64>,
 }
 
-const COLUMNS: &str = "id, requester, subject, message_id, created_at, from_ticket, reason";
+impl IncidentRow {
+    pub fn label(&self) -> String {
+        format!("INC-{}", self.id)
+    }
+}
+
+const COLUMNS: &str =
+    "id, requester, subject, message_id, created_at, from_ticket, reason, to_ticket";
 
 /// Oldest first.
 pub async fn list(conn: &mut Conn) -> Result<Vec<IncidentRow>, sqlx::Error> {
@@ -66,4 +75,46 @@ pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<IncidentRow>, sqlx::
     .bind(id)
     .fetch_optional(conn)
     .await
+}
+
+/// `#requerimiento`: the incident continues as request `n`.
+pub async fn set_converted(conn: &mut Conn, id: i64, n: TicketNumber) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE incidents SET to_ticket = $1 WHERE id = $2")
+        .bind(n.0)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A personal reply token on mail about incident `id`, stored as its hash.
+pub async fn add_token(
+    conn: &mut Conn,
+    id: i64,
+    token: &str,
+    recipient: &str,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO incident_tokens (token_hash, incident_id, recipient, created_at) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(super::approvals::hash_token(token))
+    .bind(id)
+    .bind(recipient)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The incident and recipient a token was issued for, or `None` when we never issued it.
+pub async fn find_token(
+    conn: &mut Conn,
+    token: &str,
+) -> Result<Option<(i64, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT incident_id, recipient FROM incident_tokens WHERE token_hash = $1")
+        .bind(super::approvals::hash_token(token))
+        .fetch_optional(conn)
+        .await
 }

@@ -311,6 +311,19 @@ pub async fn for_ticket(conn: &mut Conn, t: TicketNumber) -> Result<Vec<MessageR
     .await
 }
 
+/// The inbound message stored under `message_id`: its row, its ticket and its text.
+pub async fn inbound_by_message_id(
+    conn: &mut Conn,
+    message_id: &str,
+) -> Result<Option<(i64, Option<i64>, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, ticket_id, body_text FROM messages WHERE direction = 'in' AND message_id = $1",
+    )
+    .bind(message_id)
+    .fetch_optional(conn)
+    .await
+}
+
 /// Re-points a duplicate Message-ID's mailbox position at the row that already holds it, so
 /// the copy left in the mailbox is moved out like the original.
 pub async fn set_pending_move(

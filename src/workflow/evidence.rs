@@ -6,7 +6,7 @@ use crate::domain::authority::Evidence;
 use crate::domain::authresults;
 use crate::domain::text;
 use crate::mail::inbound::InboundMail;
-use crate::store::{approvals, Conn};
+use crate::store::{approvals, incidents, Conn};
 
 /// The token the mail carries: the plus-address it was sent to, else an `[APR:…]` subject tag.
 fn token(mail: &InboundMail, helpdesk_local: &str) -> Option<String> {
@@ -26,7 +26,8 @@ pub async fn gather(
     let (issued, unknown) = match token(mail, local) {
         Some(t) => {
             let issued = approvals::find_token(conn, &t).await?;
-            let unknown = issued.is_none();
+            // A token issued on an incident's mail is ours too: see `incident_token`.
+            let unknown = issued.is_none() && incidents::find_token(conn, &t).await?.is_none();
             (issued, unknown)
         }
         None => (None, false),
@@ -52,4 +53,18 @@ fn header_authenticated(mail: &InboundMail, proc: &Procedure) -> bool {
     let by_exchange = proc.security.exchange_internal
         && authresults::exchange_internal(mail.exchange_auth_as.as_deref());
     by_results || by_exchange
+}
+
+/// The incident and recipient of the personal token the mail came back with, when it was
+/// issued on an incident's mail (`incident_tokens`).
+pub async fn incident_token(
+    conn: &mut Conn,
+    proc: &Procedure,
+    mail: &InboundMail,
+) -> Result<Option<(i64, String)>, sqlx::Error> {
+    let local = proc.helpdesk.split('@').next().unwrap_or("");
+    match token(mail, local) {
+        Some(t) => incidents::find_token(conn, &t).await,
+        None => Ok(None),
+    }
 }

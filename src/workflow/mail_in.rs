@@ -97,7 +97,7 @@ pub async fn open(
                 );
                 mailer.queue(conn, &n).await?;
             }
-            copy_incident(conn, mailer, data, ctx).await?;
+            copy_incident(conn, mailer, proc, id, data, ctx).await?;
             Ok(Opened::Incident(id))
         }
         NewMail::Request {
@@ -189,10 +189,14 @@ pub async fn open(
     }
 }
 
-/// Every incident reaches someone: `[incidents] address`, else the agents.
+/// Every incident reaches someone: `[incidents] address`, else the agents. Each copy carries
+/// a personal reply token bound to its reader and this incident (`incident_tokens`), so an
+/// agent's answer to it (`#requerimiento`) proves the agent, as on a request.
 pub async fn copy_incident(
     conn: &mut Conn,
     mailer: &Mailer,
+    proc: &Procedure,
+    id: i64,
     data: serde_json::Value,
     ctx: &Ctx<'_>,
 ) -> Result<(), NotifyError> {
@@ -202,8 +206,11 @@ pub async fn copy_incident(
     };
     let at = store::unix(ctx.now);
     for person in to {
+        let token = store::approvals::new_token();
+        incidents::add_token(conn, id, &token, &person, at).await?;
         let copy = "Copia enviada a gestión de incidentes";
-        let n = Notice::ticketless("incidente_copia", data.clone(), person, at, Some(2), copy);
+        let mut n = Notice::ticketless("incidente_copia", data.clone(), person, at, Some(2), copy);
+        n.reply_to = Some(proc.reply_address(&token));
         mailer.queue(conn, &n).await?;
     }
     Ok(())
@@ -294,7 +301,11 @@ pub async fn reply(
                 )
                 .await?;
             }
-            requester_reply(ticket, &inc, ctx)
+            let asked = match ticket.status {
+                Status::PendientePorUsuario => last_question(conn, n).await?,
+                _ => None,
+            };
+            requester_reply(ticket, &inc, asked.as_ref(), ctx)
         }
     };
     if from_requester && (&plan.ticket.fields, plan.ticket.attachments) == (&before.0, before.1) {
@@ -306,9 +317,14 @@ pub async fn reply(
 
 /// The requester wrote on their open ticket: information asked for, a survey answer, or a
 /// message for whoever works it (the assignee, else the service's group, else the agents).
-fn requester_reply(ticket: Ticket, inc: &Incoming, ctx: &Ctx<'_>) -> Plan {
+fn requester_reply(
+    ticket: Ticket,
+    inc: &Incoming,
+    asked: Option<&verificacion::Asked>,
+    ctx: &Ctx<'_>,
+) -> Plan {
     match ticket.status {
-        Status::PendientePorUsuario => verificacion::on_user_information(ticket, inc, ctx),
+        Status::PendientePorUsuario => verificacion::on_user_information(ticket, inc, asked, ctx),
         Status::Resuelto => cierre::on_reply_after_resolution(ticket, inc, ctx),
         _ => {
             let mut plan = Plan::new(ticket);
@@ -338,6 +354,20 @@ fn requester_reply(ticket: Ticket, inc: &Incoming, ctx: &Ctx<'_>) -> Plan {
             plan
         }
     }
+}
+
+/// The question the request waits on, when an agent asked it (`#pendiente`): the latest
+/// `incompleto` event decides, so a later list of missing fields asked by the system wins.
+async fn last_question(
+    conn: &mut Conn,
+    n: TicketNumber,
+) -> Result<Option<verificacion::Asked>, sqlx::Error> {
+    Ok(events::for_ticket(conn, n)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|e| e.kind == "incompleto")
+        .and_then(|e| verificacion::Asked::from_event(&e.actor, &e.kind, &e.description)))
 }
 
 /// Loop guard (RFC 3834 §2): a reply that changed nothing on the ticket (no new field, no

@@ -5,6 +5,7 @@
 pub mod approval_in;
 pub mod digest_reply;
 pub mod evidence;
+pub mod incident_in;
 pub mod mail_in;
 pub mod monthly_report;
 pub mod sweep;
@@ -121,7 +122,7 @@ impl Procedure {
     }
 
     /// `mesayuda+<token>@domain`: replies to it come back to the watched mailbox with the token.
-    fn reply_address(&self, token: &str) -> String {
+    pub(crate) fn reply_address(&self, token: &str) -> String {
         match self.helpdesk.split_once('@') {
             Some((local, domain)) => format!("{local}+{token}@{domain}"),
             None => format!("{}+{token}", self.helpdesk),
@@ -323,7 +324,7 @@ pub async fn apply(
             }
             Effect::OpenIncident { reason, by } => {
                 events::insert_many(conn, &std::mem::take(&mut pending_events)).await?;
-                open_incident(conn, mailer, t, reason, by, ctx).await?
+                open_incident(conn, mailer, proc, t, reason, by, ctx).await?
             }
             Effect::SpendApprovalTokens => {
                 approvals::spend_approval_tokens(conn, t.number, at).await?
@@ -362,6 +363,7 @@ pub async fn apply(
 async fn open_incident(
     conn: &mut Conn,
     mailer: &Mailer,
+    proc: &Procedure,
     t: &Ticket,
     reason: &str,
     by: &str,
@@ -414,7 +416,7 @@ async fn open_incident(
     );
     told.ticket = Some(t.number);
     mailer.queue(conn, &told).await?;
-    mail_in::copy_incident(conn, mailer, data, ctx).await
+    mail_in::copy_incident(conn, mailer, proc, id, data, ctx).await
 }
 
 /// Mail kinds a person gets at most once an hour per ticket: each answers a mail that anyone
@@ -465,12 +467,21 @@ async fn request_details(
         .into_iter()
         .map(|d| d.trim_start_matches("Nota interna: ").to_owned())
         .collect();
-    let request_text = messages::for_ticket(conn, n)
+    let mut request_text = messages::for_ticket(conn, n)
         .await?
         .into_iter()
         .find(|m| m.direction == "in")
-        .map(|m| m.body_text)
-        .unwrap_or_default();
+        .map(|m| m.body_text);
+    if request_text.is_none() {
+        // A request that continues an incident (`#requerimiento`) whose report stays on the
+        // request it came from: the report is still what the agent must read.
+        if let Some(root) = tickets::get(conn, n).await?.map(|t| t.root_message_id) {
+            request_text = messages::inbound_by_message_id(conn, &root)
+                .await?
+                .map(|(_, _, text)| text);
+        }
+    }
+    let request_text = request_text.unwrap_or_default();
     let files: Vec<Value> = messages::attachments_for_ticket(conn, n)
         .await?
         .into_iter()

@@ -103,7 +103,14 @@ async fn handle(
     apply(tx, mailer, proc, &plan, ctx).await?;
     let change = (plan.ticket.status != before)
         .then(|| format!("{n}: {} → {}", before.as_str(), plan.ticket.status.as_str()));
-    let alerts = plan.mails().filter(|m| m.kind == "alerta_sla").count();
+    // Alerts are counted per threshold, not per reader (each reader gets a mail of their own).
+    let mut tiers: Vec<&serde_json::Value> = plan
+        .mails()
+        .filter(|m| m.kind == "alerta_sla")
+        .map(|m| &m.data["percent"])
+        .collect();
+    tiers.dedup();
+    let alerts = tiers.len();
     Ok(Some(handled(plan.mails().count(), alerts, change)))
 }
 

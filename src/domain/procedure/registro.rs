@@ -85,10 +85,6 @@ pub fn register(
 ) -> Plan {
     let mut plan = Plan::new(ticket);
     let text = request_text(mail, on_behalf_by.is_some());
-    let fields = read_fields(&text);
-    plan.ticket
-        .merge_fields(fields.iter().map(|f| (f.name.as_str(), f.value.as_str())));
-    plan.ticket.attachments = mail.attachments;
     let channel = match on_behalf_by {
         Some(agent) => format!("Solicitud recibida por línea telefónica, registrada por {agent}"),
         None => "Solicitud recibida por correo electrónico".to_owned(),
@@ -101,6 +97,56 @@ pub fn register(
         "validada",
         "Validada como requerimiento de servicio TIC",
     );
+    registered(plan, mail, &text, None, "sistema", json!({}), ctx)
+}
+
+/// Activity 2 decided the other way by an agent (`#requerimiento [SERVICIO]`): incident
+/// `incident` is a service request. A freshly inserted ticket carries it on from activity 3 —
+/// registered, categorised (with `service` when the agent named one, else as any request) and
+/// verified — and its acknowledgement tells the reporter the incident continues as this request.
+/// `mail` is the incident's report.
+pub fn from_incident(
+    ticket: Ticket,
+    mail: &Incoming,
+    incident: &str,
+    service: Option<&Service>,
+    agent: &str,
+    ctx: &Ctx<'_>,
+) -> Plan {
+    let mut plan = Plan::new(ticket);
+    let actor = plan.ticket.requester.clone();
+    plan.event(
+        Some(1),
+        &actor,
+        "solicitud_recibida",
+        format!("Reportado por correo como el incidente {incident}"),
+    );
+    plan.event(
+        Some(2),
+        agent,
+        "validada",
+        format!("Validado como requerimiento de servicio TIC: continúa el incidente {incident}"),
+    );
+    let ack = json!({ "from_incident": incident });
+    registered(plan, mail, &mail.text, service, agent, ack, ctx)
+}
+
+/// Activity 3 onwards: fields, number, acknowledgement (`ack` adds to its data), category from
+/// `service` (else the `Servicio:` field or the catalogue's keywords, categorised by `actor`),
+/// then verification.
+fn registered(
+    mut plan: Plan,
+    mail: &Incoming,
+    text: &str,
+    service: Option<&Service>,
+    actor: &str,
+    ack: serde_json::Value,
+    ctx: &Ctx<'_>,
+) -> Plan {
+    let fields = read_fields(text);
+    plan.ticket
+        .merge_fields(fields.iter().map(|f| (f.name.as_str(), f.value.as_str())));
+    plan.ticket.attachments = mail.attachments;
     let n = plan.ticket.number;
     plan.event(
         Some(3),
@@ -112,18 +158,23 @@ pub fn register(
         kind: "acuse",
         template: "acuse_recibo",
         to: vec![plan.ticket.requester.clone()],
-        data: json!({}),
+        data: ack,
         activity: 3,
         description: "Acuse de recibo enviado al solicitante".into(),
     });
-    let service = plan
-        .ticket
-        .field("servicio")
-        .and_then(|s| ctx.catalog.by_code_or_name(s))
-        .or_else(|| ctx.catalog.recognise(&mail.subject, &text));
+    let (service, by) = match service {
+        Some(s) => (Some(s), actor),
+        None => (
+            plan.ticket
+                .field("servicio")
+                .and_then(|s| ctx.catalog.by_code_or_name(s))
+                .or_else(|| ctx.catalog.recognise(&mail.subject, text)),
+            "sistema",
+        ),
+    };
     match service {
         Some(s) => {
-            categorise(&mut plan, s, "sistema", ctx);
+            categorise(&mut plan, s, by, ctx);
             verificacion::verify(&mut plan, s, ctx);
         }
         None => {
@@ -156,7 +207,9 @@ fn acknowledge_target(plan: &mut Plan, ctx: &Ctx<'_>) {
     for e in &mut plan.effects {
         if let super::Effect::Mail(m) = e {
             if m.template == "acuse_recibo" {
-                m.data = summary.clone();
+                if let (Some(data), Some(extra)) = (m.data.as_object_mut(), summary.as_object()) {
+                    data.extend(extra.clone());
+                }
             }
         }
     }
@@ -399,6 +452,50 @@ mod tests {
                 requester: "ana@example.test".into(),
                 on_behalf_of_by: None
             }
+        );
+    }
+
+    #[test]
+    fn an_incident_sent_back_continues_at_activity_3_with_the_agents_service() {
+        let w = World::new();
+        let mail = incoming(
+            "ana@example.test",
+            "La impresora no funciona",
+            "No funciona la impresora nueva: hay que instalarla.\nNúmero de equipo: PC-1\nUbicación: Piso 3",
+        );
+        let s = w
+            .ctx()
+            .catalog
+            .by_code_or_name("IMPRESORA")
+            .cloned()
+            .unwrap();
+        let plan = from_incident(
+            w.new_ticket(&mail),
+            &mail,
+            "INC-4",
+            Some(&s),
+            "agente1@example.test",
+            &w.ctx(),
+        );
+        assert_eq!(plan.ticket.service.as_deref(), Some("IMPRESORA"));
+        let ack = plan.mails().find(|m| m.template == "acuse_recibo").unwrap();
+        assert_eq!(ack.data["from_incident"], "INC-4");
+        assert!(ack.data["sla_target"].is_string(), "{}", ack.data);
+        let validated = plan.effects.iter().any(|e| {
+            matches!(e,
+            super::super::Effect::Event { kind: "validada", actor, description, .. }
+                if actor == "agente1@example.test" && description.contains("INC-4"))
+        });
+        assert!(validated);
+        let categorised = plan.effects.iter().any(|e| {
+            matches!(e,
+            super::super::Effect::Event { kind: "categorizado", actor, .. }
+                if actor == "agente1@example.test")
+        });
+        assert!(categorised);
+        assert_eq!(
+            plan.ticket.status,
+            crate::domain::ticket::Status::TrabajoEnProgreso
         );
     }
 }

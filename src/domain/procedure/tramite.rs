@@ -308,7 +308,7 @@ fn apply(plan: &mut Plan, cmd: &Command, agent: &str, ctx: &Ctx<'_>) -> Result<(
     match cmd {
         Command::Assign { to } => assign(plan, to, agent, ctx)?,
         Command::Pending { reason } => {
-            verificacion::request_information(plan, &[], Some(reason), ctx);
+            verificacion::request_information(plan, &[], Some(reason), agent, ctx);
         }
         Command::Note { text } => {
             plan.event(Some(13), agent, "nota", format!("Nota interna: {text}"));
@@ -713,6 +713,7 @@ mod tests {
         let answered = super::super::verificacion::on_user_information(
             asked,
             &incoming("ana@example.test", "RE", "Equipo PC-0456"),
+            None,
             &w.ctx(),
         );
         assert_eq!(answered.ticket.status, Status::TrabajoEnProgreso);

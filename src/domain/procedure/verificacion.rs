@@ -51,7 +51,7 @@ pub fn missing(t: &Ticket, s: &Service, directory: &Directory) -> Vec<String> {
 pub fn verify(plan: &mut Plan, s: &Service, ctx: &Ctx<'_>) {
     let lacking = missing(&plan.ticket, s, ctx.directory);
     if !lacking.is_empty() {
-        request_information(plan, &lacking, None, ctx);
+        request_information(plan, &lacking, None, "sistema", ctx);
         return;
     }
     plan.event(
@@ -110,21 +110,48 @@ pub fn verify(plan: &mut Plan, s: &Service, ctx: &Ctx<'_>) {
     }
 }
 
+/// How the `incompleto` event words an agent's question; [`Asked::from_event`] reads it back.
+const ASKED_PREFIX: &str = "Se solicita información al usuario: ";
+
+/// An agent's `#pendiente` question, as recorded on the ticket: the requester's answer goes
+/// back to whoever asked it (item 1 of issue 17), not only into the ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asked {
+    pub by: String,
+    pub question: String,
+}
+
+impl Asked {
+    /// The question an `incompleto` event records, when a person (not the system's own
+    /// verification) asked it.
+    pub fn from_event(actor: &str, kind: &str, description: &str) -> Option<Asked> {
+        if kind != "incompleto" || actor == "sistema" || !actor.contains('@') {
+            return None;
+        }
+        let question = description.strip_prefix(ASKED_PREFIX)?;
+        Some(Asked {
+            by: actor.to_owned(),
+            question: question.to_owned(),
+        })
+    }
+}
+
 /// Activity 5: tell the user exactly what is missing; the SLA clock stops until they answer.
-/// `reason` is an agent's own wording (`#pendiente`), sent instead of a field list.
+/// `reason` is an agent's own wording (`#pendiente`), sent instead of a field list; `actor` is
+/// who asks (the agent, or "sistema" for the verification's own list).
 pub fn request_information(
     plan: &mut Plan,
     lacking: &[String],
     reason: Option<&str>,
+    actor: &str,
     ctx: &Ctx<'_>,
 ) {
-    let actor = "sistema";
     plan.event(
         Some(4),
         actor,
         "incompleto",
         match reason {
-            Some(r) => format!("Se solicita información al usuario: {r}"),
+            Some(r) => format!("{ASKED_PREFIX}{r}"),
             None => format!("Solicitud incompleta; falta: {}", lacking.join(", ")),
         },
     );
@@ -183,8 +210,15 @@ pub fn approver_choices(requester: &str, ctx: &Ctx<'_>) -> Vec<serde_json::Value
         .collect()
 }
 
-/// Activity 6–7: the user answered while the request waited on them; verify again.
-pub fn on_user_information(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> Plan {
+/// Activity 6–7: the user answered while the request waited on them; verify again. When an
+/// agent asked (`asked`), the answer goes to the assignee (the group's readers), else to that
+/// agent, with the requester's text.
+pub fn on_user_information(
+    t: Ticket,
+    mail: &Incoming,
+    asked: Option<&Asked>,
+    ctx: &Ctx<'_>,
+) -> Plan {
     let mut plan = Plan::new(t);
     let fields = read_fields(&mail.text);
     plan.ticket
@@ -210,7 +244,38 @@ pub fn on_user_information(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> Plan {
             plan.set_status(Status::TrabajoEnProgreso, 7, "sistema");
         }
     }
+    if let Some(a) = asked {
+        forward_answer(&mut plan, mail, a, ctx);
+    }
     plan
+}
+
+/// The requester's answer to an agent's question reaches whoever works the ticket now: its
+/// assignee, else the agent who asked.
+fn forward_answer(plan: &mut Plan, mail: &Incoming, asked: &Asked, ctx: &Ctx<'_>) {
+    let to: Vec<String> = match plan.ticket.assignee.as_deref() {
+        Some(a) => ctx.readers_of(a),
+        None => vec![asked.by.clone()],
+    }
+    .into_iter()
+    .filter(|r| r != &mail.from)
+    .collect();
+    if to.is_empty() {
+        return;
+    }
+    plan.mail(MailOut {
+        kind: "respuesta_pendiente",
+        template: "mensaje_usuario",
+        to,
+        data: json!({
+            "text": mail.text,
+            "from": mail.from,
+            "question": asked.question,
+            "asked_by": asked.by,
+        }),
+        activity: 6,
+        description: "Respuesta del usuario reenviada a quien hizo la pregunta".into(),
+    });
 }
 
 /// Activity 7 → 8: no answer within the business days allowed; close and say why.
@@ -285,7 +350,9 @@ mod tests {
         assert_eq!(plan.ticket.status, Status::PendientePorUsuario);
         let later = w.later_ctx(3600);
         let answer = incoming("ana@example.test", "RE: x", "Ubicación: Piso 2");
-        let plan2 = on_user_information(plan.ticket, &answer, &later);
+        let plan2 = on_user_information(plan.ticket, &answer, None, &later);
+        // The system's own list was asked by nobody: no one is sent the answer.
+        assert!(plan2.mails().all(|m| m.kind != "respuesta_pendiente"));
         assert_eq!(plan2.ticket.status, Status::TrabajoEnProgreso);
         assert!(!plan2.ticket.sla.is_paused());
         assert!(plan2
@@ -370,11 +437,62 @@ mod tests {
             &mut plan,
             &[],
             Some("¿Qué modelo de impresora es?"),
+            "agente1@example.test",
             &w.ctx(),
         );
         let ask = information_request(&plan);
         assert_eq!(ask.data["reason"], "¿Qué modelo de impresora es?");
         assert_eq!(ask.data["missing"], json!([]));
         assert!(ask.data["approvers"].as_array().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_answer_to_an_agents_question_goes_to_that_agent_or_the_assignee() {
+        let w = World::new();
+        let mail = incoming("ana@example.test", "Impresora", "Ubicación: Piso 3");
+        let mut plan = register(w.new_ticket(&mail), &mail, None, &w.ctx());
+        request_information(
+            &mut plan,
+            &[],
+            Some("¿Qué modelo es?"),
+            "agente1@example.test",
+            &w.ctx(),
+        );
+        let (actor, kind, description) = plan
+            .effects
+            .iter()
+            .find_map(|e| match e {
+                super::super::Effect::Event {
+                    actor,
+                    kind,
+                    description,
+                    ..
+                } if *kind == "incompleto" => Some((actor.clone(), *kind, description.clone())),
+                _ => None,
+            })
+            .unwrap();
+        let asked = Asked::from_event(&actor, kind, &description).unwrap();
+        assert_eq!(asked.by, "agente1@example.test");
+        assert_eq!(asked.question, "¿Qué modelo es?");
+        assert_eq!(Asked::from_event("sistema", kind, &description), None);
+        let answer = incoming("ana@example.test", "RE: x", "Es una HP LaserJet M404");
+        let later = w.later_ctx(3600);
+        let plan2 = on_user_information(plan.ticket.clone(), &answer, Some(&asked), &later);
+        let fwd: Vec<_> = plan2
+            .mails()
+            .filter(|m| m.kind == "respuesta_pendiente")
+            .collect();
+        assert_eq!(fwd.len(), 1);
+        assert_eq!(fwd[0].to, ["agente1@example.test"]);
+        assert_eq!(fwd[0].data["text"], "Es una HP LaserJet M404");
+        assert_eq!(fwd[0].data["question"], "¿Qué modelo es?");
+        let mut assigned = plan.ticket;
+        assigned.assignee = Some("especialista@example.test".into());
+        let plan3 = on_user_information(assigned, &answer, Some(&asked), &later);
+        let fwd = plan3
+            .mails()
+            .find(|m| m.kind == "respuesta_pendiente")
+            .unwrap();
+        assert_eq!(fwd.to, ["especialista@example.test"]);
     }
 }
