@@ -463,7 +463,105 @@ async fn the_requester_cannot_approve_their_own_request(w: World) {
     assert_eq!(t["status"], "pendiente_aprobacion");
 }
 
+/// The approver on a phone: the sign-in link from the mail, one tap to confirm, one to approve.
+async fn an_approver_on_a_phone_signs_in_from_the_mail_and_approves(w: World) {
+    let _d = w.spawn_daemon();
+    let id = request_vpn(&w).await;
+    approval_mail(&w, &id).await;
+    let Some(driver) = support::browser::Chromedriver::start(w.dir.path()).await else {
+        return;
+    };
+    let client = driver.phone().await;
+    // The session is closed whatever happens, then the assertion (if any) goes on failing.
+    let run = std::panic::AssertUnwindSafe(approve_on_phone(&w, &client, &id));
+    let outcome = futures::FutureExt::catch_unwind(run).await;
+    let _ = client.close().await;
+    drop(driver);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    mail::wait_for(
+        w.mail.imap_port,
+        CARLOS_ADDR,
+        WAIT,
+        "approved notice",
+        |m| m.subject.contains("fue aprobada"),
+    )
+    .await;
+}
+
+async fn approve_on_phone(w: &World, c: &fantoccini::Client, id: &str) {
+    use fantoccini::Locator;
+    let base = w.web.clone().unwrap();
+    c.goto(&format!("{base}/")).await.unwrap();
+    c.find(Locator::Css("#correo"))
+        .await
+        .unwrap()
+        .send_keys(BOSS)
+        .await
+        .unwrap();
+    c.find(Locator::Css("form[action='/ingresar'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::XPath("//*[contains(., 'le enviamos un correo')]"))
+        .await
+        .unwrap();
+    let link = eventually(WAIT, "the sign-in mail", || async {
+        links(w, BOSS).await.into_iter().next()
+    })
+    .await;
+    c.goto(&link).await.unwrap();
+    c.find(Locator::Css("#confirmar"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_url(&url::Url::parse(&format!("{base}/aprobaciones")).unwrap())
+        .await
+        .unwrap();
+    // A phone's width, and nothing wider than it: no sideways scrolling to reach a button.
+    let widths = c
+        .execute(
+            "return [window.innerWidth, document.documentElement.scrollWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        widths,
+        serde_json::json!([390, 390]),
+        "viewport and page width"
+    );
+    let page = c
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("cierre contable de fin de año"), "{page}");
+    c.find(Locator::Css(&format!(
+        "form[action='/aprobaciones/{id}'] button[value='aprobar']"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    c.wait()
+        .for_element(Locator::XPath("//*[contains(., 'Aprobó la solicitud')]"))
+        .await
+        .unwrap();
+}
+
 on_both_databases!(with_panel;
+    an_approver_on_a_phone_signs_in_from_the_mail_and_approves,
     sign_in_link_arrives_by_mail_and_works_once,
     an_expired_link_fails,
     an_unknown_address_gets_the_same_answer_and_no_mail,
