@@ -811,6 +811,23 @@ reply_to = "mesayuda@example.test"
 "#;
 
     #[test]
+    fn the_panel_is_off_by_default_and_needs_its_public_address() {
+        let (_d, p) = write(MINIMAL);
+        assert!(!Config::load(&p).unwrap().web.enabled());
+        let (_d, p) = write(&format!("{MINIMAL}[web]\nlisten = \"127.0.0.1:8080\"\n"));
+        let e = Config::load(&p).unwrap_err().to_string();
+        assert!(e.contains("web.base_url"), "{e}");
+        let (_d, p) = write(&format!(
+            "{MINIMAL}[web]\nlisten = \"127.0.0.1:8080\"\nbase_url = \"https://mesa.example.test/\"\n"
+        ));
+        let c = Config::load(&p).unwrap();
+        assert_eq!(c.web.base(), "https://mesa.example.test");
+        let (_d, p) = write(&format!("{MINIMAL}[web]\nlisten = \"8080\"\n"));
+        let e = Config::load(&p).unwrap_err().to_string();
+        assert!(e.contains("web.listen"), "{e}");
+    }
+
+    #[test]
     fn minimal_config_gets_the_documented_defaults() {
         let (_d, p) = write(MINIMAL);
         let c = Config::load(&p).unwrap();
