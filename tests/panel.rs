@@ -370,6 +370,16 @@ async fn another_persons_ticket_is_not_found(w: World) {
     assert!(own.body.contains("Esperando aprobación"), "{}", own.body);
     // The approval request to his boss is not part of his conversation.
     assert!(!own.body.contains("Aprobación requerida"), "{}", own.body);
+    // An agent finds it in the queue.
+    let mut agent = Browser::new(&w);
+    agent.sign_in(&w, "laura.rojas@example.test").await;
+    let queue = agent.get("/cola").await;
+    assert_eq!(queue.status, 200);
+    assert!(
+        queue.body.contains(&id) && queue.body.contains("Acceso VPN"),
+        "{}",
+        queue.body
+    );
 }
 
 async fn an_approval_decided_in_the_panel_makes_the_mailed_answer_void(w: World) {
