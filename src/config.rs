@@ -40,6 +40,8 @@ pub struct Config {
     #[serde(default)]
     pub http: HttpConfig,
     #[serde(default)]
+    pub web: WebConfig,
+    #[serde(default)]
     pub ops: OpsConfig,
     /// Token source for `auth = "xoauth2"` (IMAP and SMTP share it).
     #[serde(default)]
@@ -260,6 +262,30 @@ impl Default for HttpConfig {
 
 fn default_http_listen() -> String {
     "127.0.0.1:9187".into()
+}
+
+/// The web panel (approvers, requesters, agents), behind a reverse proxy.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// `host:port` of the panel's listener; empty (the default) disables the panel.
+    #[serde(default)]
+    pub listen: String,
+    /// The panel's public address, as people reach it through the proxy: the sign-in links
+    /// mailed to them start with it, and an `https` one makes the session cookie `Secure`.
+    #[serde(default)]
+    pub base_url: String,
+}
+
+impl WebConfig {
+    pub fn enabled(&self) -> bool {
+        !self.listen.trim().is_empty()
+    }
+
+    /// `base_url` without a trailing slash, to append paths to.
+    pub fn base(&self) -> &str {
+        self.base_url.trim().trim_end_matches('/')
+    }
 }
 
 /// Who hears about failures no retry fixes (a refused login).
@@ -658,6 +684,27 @@ impl Config {
                 format!("`{listen}` is not ip:port (e.g. 127.0.0.1:9187), nor empty"),
             ));
         }
+        let web = self.web.listen.trim();
+        if !web.is_empty() && web.parse::<std::net::SocketAddr>().is_err() {
+            return Err(self.bad_key(
+                "web.listen",
+                format!("`{web}` is not ip:port (e.g. 127.0.0.1:8080), nor empty"),
+            ));
+        }
+        if self.web.enabled() {
+            let ok = url::Url::parse(self.web.base())
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            if !ok {
+                return Err(self.bad_key(
+                    "web.base_url",
+                    format!(
+                        "`{}` is not the panel's public address (e.g. https://mesayuda.example.org); \
+                         the sign-in links need it",
+                        self.web.base_url
+                    ),
+                ));
+            }
+        }
         if let Some(e) = &self.ops.email {
             if e.parse::<lettre::message::Mailbox>().is_err() {
                 return Err(self.bad_key("ops.email", format!("`{e}` is not an email address")));
@@ -786,6 +833,23 @@ security = "none"
 from = "Servicios Tecnológicos <servicios.tecnologicos@example.test>"
 reply_to = "mesayuda@example.test"
 "#;
+
+    #[test]
+    fn the_panel_is_off_by_default_and_needs_its_public_address() {
+        let (_d, p) = write(MINIMAL);
+        assert!(!Config::load(&p).unwrap().web.enabled());
+        let (_d, p) = write(&format!("{MINIMAL}[web]\nlisten = \"127.0.0.1:8080\"\n"));
+        let e = Config::load(&p).unwrap_err().to_string();
+        assert!(e.contains("web.base_url"), "{e}");
+        let (_d, p) = write(&format!(
+            "{MINIMAL}[web]\nlisten = \"127.0.0.1:8080\"\nbase_url = \"https://mesa.example.test/\"\n"
+        ));
+        let c = Config::load(&p).unwrap();
+        assert_eq!(c.web.base(), "https://mesa.example.test");
+        let (_d, p) = write(&format!("{MINIMAL}[web]\nlisten = \"8080\"\n"));
+        let e = Config::load(&p).unwrap_err().to_string();
+        assert!(e.contains("web.listen"), "{e}");
+    }
 
     #[test]
     fn minimal_config_gets_the_documented_defaults() {

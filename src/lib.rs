@@ -13,6 +13,7 @@ pub mod mail;
 pub mod notify;
 pub mod ops;
 pub mod outage;
+pub mod panel;
 pub mod scheduler;
 pub mod smtp;
 pub mod store;

@@ -17,6 +17,14 @@ if ! command -v systemd-analyze >/dev/null || ! command -v systemd-sysusers >/de
         { DEBIAN_FRONTEND=noninteractive "${apt[@]}" update >/dev/null &&
           DEBIAN_FRONTEND=noninteractive "${apt[@]}" install systemd >/dev/null; }
 fi
+# tests/panel.rs drives Debian's Chromium over WebDriver (an approver deciding on a phone).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    echo "test.sh: installing chromium and chromium-driver with apt-get" >&2
+    apt=(apt-get -q -y -o DPkg::Lock::Timeout=600 --no-install-recommends)
+    DEBIAN_FRONTEND=noninteractive "${apt[@]}" install chromium chromium-driver >/dev/null 2>&1 ||
+        { DEBIAN_FRONTEND=noninteractive "${apt[@]}" update >/dev/null &&
+          DEBIAN_FRONTEND=noninteractive "${apt[@]}" install chromium chromium-driver >/dev/null; }
+fi
 # Each test waits mostly on its own mail server and daemon, so four run at once even on 2 cores.
 export RUST_TEST_THREADS=${RUST_TEST_THREADS:-4}
 # Every target runs even when one fails (a flake must not hide the rest), and the failures are

@@ -51,6 +51,8 @@ pub struct Evidence {
     /// Our MTA vouched for the From domain: the topmost Authentication-Results with the trusted
     /// authserv-id passed, or Exchange marked the mail as internal.
     pub header_authenticated: bool,
+    /// A signed-in panel session: the address its one-time sign-in link was mailed to.
+    pub session: Option<String>,
 }
 
 /// The `[security]` rules that apply to every channel.
@@ -76,6 +78,17 @@ fn refuse(why: &str) -> Result<(), Refusal> {
 
 /// Whether `from` proved to be themselves for an action on `ticket`.
 pub fn prove(from: &str, ticket: TicketNumber, e: &Evidence, rules: Rules) -> Result<(), Refusal> {
+    // A panel session proves its mailbox: the sign-in link was mailed to that address, used
+    // once, and only someone reading that mailbox could open it. That is more than DMARC/DKIM
+    // say of a mail (they vouch for a domain, not a person), so it satisfies
+    // `require_header_authentication` as well. It proves nothing about anyone else.
+    if let Some(session) = &e.session {
+        return if canonical_address(session) == canonical_address(from) {
+            Ok(())
+        } else {
+            refuse("la sesión del panel pertenece a otra persona")
+        };
+    }
     let token = token_for(from, ticket, e);
     if rules.require_header_authentication {
         if !e.header_authenticated {
@@ -212,6 +225,18 @@ mod tests {
         };
         assert!(prove(LAURA, T, &both, STRICT).is_ok());
         assert!(prove(LAURA, T, &token(8, LAURA), STRICT).is_err());
+    }
+
+    #[test]
+    fn a_panel_session_proves_its_owner_even_when_header_authentication_is_required() {
+        let session = |who: &str| Evidence {
+            session: Some(who.into()),
+            ..Default::default()
+        };
+        assert!(prove(LAURA, T, &session(LAURA), OPEN).is_ok());
+        assert!(prove("Laura.Rojas@Example.test", T, &session(LAURA), STRICT).is_ok());
+        let other = prove(LAURA, T, &session("miguel@example.test"), STRICT).unwrap_err();
+        assert!(other.0.contains("otra persona"));
     }
 
     #[test]

@@ -38,6 +38,7 @@ pub const REQUIRED: &[&str] = &[
     "resumen_aprobaciones",
     "limite_remitente",
     "informe_mensual",
+    "enlace_ingreso",
 ];
 
 #[derive(Debug, thiserror::Error)]

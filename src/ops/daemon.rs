@@ -35,6 +35,9 @@ pub async fn spawn(s: &Services, tasks: &mut JoinSet<()>, cancel: &CancellationT
     if let Some(listener) = http::bind(&s.config.http.listen).await {
         tasks.spawn(http::serve(listener, s.db.clone(), cancel.clone()));
     }
+    if s.config.web.enabled() {
+        spawn_panel(s, tasks, cancel).await;
+    }
     tasks.spawn(systemd::ready_when_reachable(
         s.config.imap.mailbox.clone(),
         cancel.clone(),
@@ -55,6 +58,27 @@ pub async fn spawn(s: &Services, tasks: &mut JoinSet<()>, cancel: &CancellationT
         s.wake.clone(),
         cancel.clone(),
     ));
+}
+
+/// The web panel's listener. Like a clash on the ops port, a panel that cannot start (its
+/// pages unreadable, its port taken) is logged and mail keeps being handled without it.
+async fn spawn_panel(s: &Services, tasks: &mut JoinSet<()>, cancel: &CancellationToken) {
+    let panel = match crate::panel::Panel::load(
+        &s.config,
+        s.db.clone(),
+        s.mailer.clone(),
+        s.procedure.clone(),
+        s.wake.clone(),
+    ) {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            error!(error = %e, "cannot load the web panel's pages; continuing without the panel");
+            return;
+        }
+    };
+    if let Some(listener) = crate::panel::bind(&s.config.web.listen).await {
+        tasks.spawn(crate::panel::serve(listener, panel, cancel.clone()));
+    }
 }
 
 async fn smtp_probe(transport: Transport, cancel: CancellationToken) {

@@ -10,6 +10,7 @@ pub mod mailbox;
 pub mod messages;
 mod nodelay;
 pub mod outbox;
+pub mod panel;
 pub mod reports;
 pub mod tickets;
 pub mod timers;

@@ -36,6 +36,7 @@ pub async fn gather(
         token: issued,
         unknown_token: unknown,
         header_authenticated: header_authenticated(mail, proc),
+        session: None,
     })
 }
 

@@ -2,6 +2,7 @@
 //! real `mesayuda` binary. Nothing here mocks a system the daemon talks to.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod cli;
 pub mod daemon;
 pub mod db;
@@ -75,6 +76,8 @@ pub struct World {
     pub db: TestDb,
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
+    /// The web panel's address (`[web] base_url`), when the world has one.
+    pub web: Option<String>,
 }
 
 pub const HELPDESK: &str = "mesayuda@example.test";
@@ -108,6 +111,16 @@ impl World {
             "[security]\ntrusted_authserv_id = \"mx.example.test\"\n",
         )
         .await
+    }
+
+    /// [`World::with_procedure`] with the web panel on a port of its own.
+    pub async fn with_panel(kind: DbKind) -> Option<World> {
+        let port = ports::reserve();
+        let base = format!("http://127.0.0.1:{port}");
+        let extra = format!("[web]\nlisten = \"127.0.0.1:{port}\"\nbase_url = \"{base}\"\n");
+        let mut w = Self::with_procedure_and(kind, &extra).await?;
+        w.web = Some(base);
+        Some(w)
     }
 
     pub async fn with_extra_config(kind: DbKind, extra: &str) -> Option<World> {
@@ -172,6 +185,7 @@ templates = "{templates}"
             db,
             dir,
             config,
+            web: None,
         })
     }
 

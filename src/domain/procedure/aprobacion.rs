@@ -359,12 +359,27 @@ pub fn on_answer_mail(
         Some(tok) if tok.spent => Err(Refusal(
             "el código de aprobación de ese correo ya fue usado o anulado".into(),
         )),
+        // No token: a mail answering without it, or a panel session (`evidence.session`),
+        // which `prove` accepts for the person it was started by and nobody else.
         _ => prove(from, t.number, evidence, rules),
     };
     if let Err(why) = token_ok {
         return refused(t, from, ATTEMPT, &why.0, ctx);
     }
     let mut plan = on_answer(t, from, answer, ctx);
+    if evidence.session.is_some() {
+        // The audit trail says which channel decided: the mail and the panel prove differently.
+        for e in &mut plan.effects {
+            if let super::Effect::Event {
+                kind: "aprobado" | "rechazado",
+                description,
+                ..
+            } = e
+            {
+                description.push_str(" (via: panel)");
+            }
+        }
+    }
     if let Some(decided) = plan
         .ticket
         .approval
@@ -847,6 +862,45 @@ mod tests {
         let to: Vec<_> = real.mails().map(|m| m.template).collect();
         assert!(to.contains(&"decision_registrada"), "{to:?}");
         assert!(to.contains(&"nueva_solicitud"), "{to:?}");
+    }
+
+    fn panel_session(who: &str) -> Evidence {
+        Evidence {
+            session: Some(who.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_panel_session_decides_for_its_approver_only_and_says_so() {
+        let w = World::new();
+        let t = vpn(&w, "jefe@example.test").ticket;
+        let strict = Rules {
+            require_header_authentication: true,
+        };
+        let requester = on_answer_mail(
+            t.clone(),
+            "ana@example.test",
+            &panel_session("ana@example.test"),
+            &approve(),
+            strict,
+            &w.ctx(),
+        );
+        assert_eq!(requester.ticket.status, Status::PendienteAprobacion);
+        assert_eq!(refusals(&requester), 1);
+        let approver = on_answer_mail(
+            t,
+            "jefe@example.test",
+            &panel_session("jefe@example.test"),
+            &approve(),
+            strict,
+            &w.ctx(),
+        );
+        assert_eq!(approver.ticket.status, Status::TrabajoEnProgreso);
+        assert!(approver.effects.iter().any(|e| matches!(
+            e,
+            Effect::Event { kind: "aprobado", description, .. } if description.ends_with("(via: panel)")
+        )));
     }
 
     #[test]

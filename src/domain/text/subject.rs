@@ -123,20 +123,22 @@ pub fn subject_token(subject: &str) -> Option<String> {
 pub const MASKED_TOKEN: &str = "••••";
 
 static AT_REST_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(\[\s*APR\s*:\s*)[A-Za-z0-9_-]{16,128}(\s*\])|(\+)[A-Za-z0-9_-]{16,128}(@)")
+    Regex::new(r"(?i)(\[\s*APR\s*:\s*)[A-Za-z0-9_-]{16,128}(\s*\])|(\+)[A-Za-z0-9_-]{16,128}(@)|(/ingresar/)[A-Za-z0-9_-]{16,128}")
         .unwrap()
 });
 
-/// `text` with every approval or reply token masked: the `[APR:<token>]` subject tag and the
-/// `+<token>@` of a plus-address (the Reply-To of our mail, the To of an answer). Whatever the
+/// `text` with every approval or reply token masked: the `[APR:<token>]` subject tag, the
+/// `+<token>@` of a plus-address (the Reply-To of our mail, the To of an answer), and the
+/// secret of a panel sign-in link (`/ingresar/<token>`). Whatever the
 /// help desk stores (subjects, bodies, addresses) goes through this, so the database never
 /// holds a token someone could still answer with; the live ones exist only as hashes. A
 /// plus-address tag of a third party that looks like a token (16+ letters, digits, `-`, `_`)
 /// is masked too: the price of not having to know every helpdesk address here.
 pub fn mask_tokens(text: &str) -> std::borrow::Cow<'_, str> {
-    AT_REST_TOKEN.replace_all(text, |c: &regex::Captures| match c.get(1) {
-        Some(open) => format!("{}{MASKED_TOKEN}{}", open.as_str(), &c[2]),
-        None => format!("+{MASKED_TOKEN}@"),
+    AT_REST_TOKEN.replace_all(text, |c: &regex::Captures| match (c.get(1), c.get(5)) {
+        (Some(open), _) => format!("{}{MASKED_TOKEN}{}", open.as_str(), &c[2]),
+        (None, Some(path)) => format!("{}{MASKED_TOKEN}", path.as_str()),
+        (None, None) => format!("+{MASKED_TOKEN}@"),
     })
 }
 
@@ -257,6 +259,12 @@ mod tests {
             "Mesa <mesayuda+••••@example.test>, ana@example.test"
         );
         assert_eq!(plus_token(&mask_tokens(&to), "mesayuda"), None);
+        assert_eq!(
+            mask_tokens(&format!(
+                "Ingrese: https://mesa.example.test/ingresar/{TOK}\n"
+            )),
+            "Ingrese: https://mesa.example.test/ingresar/••••\n"
+        );
         for plain in [
             "[REQ-3] Impresora",
             "ana+facturas@x.co",

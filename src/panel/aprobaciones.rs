@@ -1,0 +1,202 @@
+//! Approvers: the approvals waiting on them, and their decision. The decision goes through
+//! `aprobacion::on_answer_mail`, exactly as a mailed answer does, with the panel session as
+//! the proof of who decides (`domain::authority`).
+
+use super::{same_person, ticket_number, Form, Panel, PanelError};
+use crate::domain::authority::Evidence;
+use crate::domain::procedure::aprobacion::{self, ApprovalStatus};
+use crate::domain::procedure::Effect;
+use crate::domain::text::ApprovalAnswer;
+use crate::notify::NotifyError;
+use crate::smtp::sender::is_busy;
+use crate::store::{approvals, from_unix, tickets};
+use crate::workflow::{apply, load_ticket};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// `GET /aprobaciones`: oldest first, each with what the approver decides on.
+pub async fn lista(
+    State(p): State<Arc<Panel>>,
+    headers: HeaderMap,
+) -> Result<Response, PanelError> {
+    let s = match p.require(&headers).await? {
+        Ok(s) => s,
+        Err(redirect) => return Ok(redirect),
+    };
+    let snap = p.procedure.snapshot();
+    let mut conn = p.db.pool.acquire().await?;
+    let mut items = Vec::new();
+    for row in approvals::pending(&mut conn, Some(&s.email)).await? {
+        let n = crate::domain::ticket::TicketNumber(row.ticket_id);
+        let Some(t) = tickets::get(&mut conn, n).await? else {
+            continue;
+        };
+        let t = t.to_domain(0);
+        let service = t
+            .service
+            .as_deref()
+            .and_then(|c| snap.catalog.by_code_or_name(c))
+            .map(|x| x.name.clone())
+            .or(t.service.clone());
+        let requested = row.requested_at.map(from_unix);
+        let due = requested.map(|r| {
+            p.procedure
+                .calendar
+                .add_business_hours(r, p.procedure.policy.approval_target_hours)
+        });
+        // A substitute sees whose approval they give.
+        let instead_of = row
+            .approver
+            .as_deref()
+            .filter(|a| !same_person(a, &s.email))
+            .map(|a| snap.directory.label(a));
+        let fields: Vec<Value> = t
+            .fields
+            .iter()
+            .filter(|(k, v)| !v.trim().is_empty() && k.as_str() != "justificacion")
+            .map(|(k, v)| json!({ "name": k, "value": v }))
+            .collect();
+        items.push(json!({
+            "req": n.to_string(),
+            "subject": t.subject,
+            "requester": snap.directory.label(&t.requester),
+            "service": service,
+            "justification": t.field("justificacion"),
+            "fields": fields,
+            "requested_at": requested.map(|r| p.display(r)),
+            "due": due.map(|d| p.display(d)),
+            "instead_of": instead_of,
+        }));
+    }
+    p.page(
+        StatusCode::OK,
+        "aprobaciones",
+        "Aprobaciones pendientes",
+        Some(&s),
+        json!({ "items": items, "csrf": s.csrf }),
+    )
+}
+
+/// What the decision came to, for the result page.
+enum Outcome {
+    Decided {
+        approved: bool,
+    },
+    /// Refused or without effect: the procedure's reason, as recorded on the ticket.
+    NotDecided {
+        status: StatusCode,
+        why: String,
+    },
+}
+
+/// `POST /aprobaciones/{REQ-n}` with `decision=aprobar|rechazar`, optional `motivo`, `csrf`.
+pub async fn decidir(
+    State(p): State<Arc<Panel>>,
+    Path(req): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PanelError> {
+    let Some(s) = p.signed(&headers).await? else {
+        return Err(PanelError::Forbidden);
+    };
+    let form = Form::parse(&body);
+    form.check_csrf(&s.csrf)?;
+    let n = ticket_number(&req).ok_or(PanelError::NotFound)?;
+    let reason = form.get("motivo").trim().to_owned();
+    let answer = match form.get("decision") {
+        "aprobar" => ApprovalAnswer::Approve { reason },
+        "rechazar" => ApprovalAnswer::Reject { reason },
+        _ => return Err(PanelError::BadRequest("Elija aprobar o rechazar.")),
+    };
+    // SQLite may refuse a transaction that read before another committed: it is done again.
+    let mut attempt = 0;
+    let outcome = loop {
+        match decide(&p, &s.email, n, &answer).await {
+            Err(NotifyError::Db(e)) if is_busy(&e) && attempt < 5 => attempt += 1,
+            other => break other?,
+        }
+    };
+    let Some(outcome) = outcome else {
+        return Err(PanelError::NotFound);
+    };
+    p.wake.notify_one();
+    let (status, data) = match outcome {
+        Outcome::Decided { approved } => (
+            StatusCode::OK,
+            json!({ "req": n.to_string(), "decided": true, "approved": approved }),
+        ),
+        Outcome::NotDecided { status, why } => (
+            status,
+            json!({ "req": n.to_string(), "decided": false, "why": why }),
+        ),
+    };
+    p.page(status, "resultado", "Resultado", Some(&s), data)
+}
+
+/// `None` when the ticket does not exist or has nothing to do with `me`: it is not theirs to
+/// see. Everyone else — approver, substitute, requester — gets the procedure's answer.
+async fn decide(
+    p: &Panel,
+    me: &str,
+    n: crate::domain::ticket::TicketNumber,
+    answer: &ApprovalAnswer,
+) -> Result<Option<Outcome>, NotifyError> {
+    let proc = &p.procedure;
+    let _turn = p.db.write_turn().await;
+    let mut tx = p.db.pool.begin().await?;
+    let Some(t) = load_ticket(&mut tx, n).await? else {
+        return Ok(None);
+    };
+    let involved = same_person(&t.requester, me)
+        || t.approval.as_ref().is_some_and(|a| {
+            [a.approver.as_deref(), a.substitute.as_deref()]
+                .into_iter()
+                .flatten()
+                .any(|x| same_person(x, me))
+        });
+    if !involved {
+        return Ok(None);
+    }
+    let snap = proc.snapshot();
+    let ctx = proc.ctx(&snap, p.now());
+    let evidence = Evidence {
+        session: Some(me.to_owned()),
+        ..Default::default()
+    };
+    let plan = aprobacion::on_answer_mail(t, me, &evidence, answer, proc.rules(), &ctx);
+    apply(&mut tx, &p.mailer, proc, &plan, &ctx).await?;
+    tx.commit().await?;
+    if plan.effects.contains(&Effect::SpendApprovalTokens) {
+        let approved = plan
+            .ticket
+            .approval
+            .as_ref()
+            .is_some_and(|a| a.status == ApprovalStatus::Approved);
+        return Ok(Some(Outcome::Decided { approved }));
+    }
+    let (status, why) = plan
+        .effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Event {
+                kind: "accion_rechazada",
+                description,
+                ..
+            } => Some((StatusCode::FORBIDDEN, description.clone())),
+            Effect::Event {
+                kind: "respuesta_sin_efecto",
+                description,
+                ..
+            } => Some((StatusCode::CONFLICT, description.clone())),
+            _ => None,
+        })
+        .unwrap_or((
+            StatusCode::CONFLICT,
+            "La decisión no cambió el requerimiento.".to_owned(),
+        ));
+    Ok(Some(Outcome::NotDecided { status, why }))
+}

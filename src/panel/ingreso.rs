@@ -1,0 +1,217 @@
+//! Sign-in by a one-time link mailed to the person, and sign-out. A GET never signs anyone in:
+//! mail security scanners open links, so the link only shows a button whose POST does.
+
+use super::{
+    cookie, is_secret, see_other, Form, Panel, PanelError, LINKS_PER_HOUR, LINK_VALID_SECS,
+    PRESESSION_COOKIE, SESSION_COOKIE, SESSION_IDLE_SECS,
+};
+use crate::domain::text::canonical_address;
+use crate::notify::Notice;
+use crate::store::{self, approvals, panel};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use serde_json::json;
+use std::sync::Arc;
+
+/// The pre-session CSRF token: the browser's cookie when it has a good one, else a new one
+/// (returned with the `Set-Cookie` to send).
+fn presession(p: &Panel, headers: &HeaderMap) -> (String, Option<String>) {
+    match cookie(headers, PRESESSION_COOKIE).filter(|c| is_secret(c)) {
+        Some(c) => (c.to_owned(), None),
+        None => {
+            let c = panel::new_secret();
+            let set = p.cookie(PRESESSION_COOKIE, &c, None);
+            (c, Some(set))
+        }
+    }
+}
+
+fn with_cookie(mut r: Response, set: Option<String>) -> Response {
+    if let Some(v) = set.and_then(|s| HeaderValue::from_str(&s).ok()) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// `GET /`: the sign-in form, or, signed in, the page the person most likely came for.
+pub async fn inicio(
+    State(p): State<Arc<Panel>>,
+    headers: HeaderMap,
+) -> Result<Response, PanelError> {
+    if let Some(s) = p.signed(&headers).await? {
+        let mut conn = p.db.pool.acquire().await?;
+        let waiting = !approvals::pending(&mut conn, Some(&s.email))
+            .await?
+            .is_empty();
+        let staff = p
+            .procedure
+            .snapshot()
+            .directory
+            .person(&s.email)
+            .is_some_and(|x| x.works_tickets());
+        return Ok(see_other(match (waiting, staff) {
+            (true, _) => "/aprobaciones",
+            (false, true) => "/cola",
+            (false, false) => "/solicitudes",
+        }));
+    }
+    let (csrf, set) = presession(&p, &headers);
+    let r = p.page(
+        StatusCode::OK,
+        "ingreso",
+        "Ingresar",
+        None,
+        json!({ "csrf": csrf }),
+    )?;
+    Ok(with_cookie(r, set))
+}
+
+/// `POST /ingresar`: mails a sign-in link to a person the help desk knows, and answers the
+/// same page whoever asked, so the form tells nobody which addresses exist.
+pub async fn pedir_enlace(
+    State(p): State<Arc<Panel>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PanelError> {
+    let form = Form::parse(&body);
+    form.check_csrf(cookie(&headers, PRESESSION_COOKIE).unwrap_or(""))?;
+    let typed = form.get("correo").trim().to_owned();
+    if typed.is_empty() || !typed.contains('@') || typed.len() > 254 {
+        return p.page(
+            StatusCode::BAD_REQUEST,
+            "ingreso",
+            "Ingresar",
+            None,
+            json!({ "csrf": form.get("csrf"), "error": "Escriba su dirección de correo completa, por ejemplo ana.gomez@entidad.gov.co.", "correo": typed }),
+        );
+    }
+    let email = canonical_address(&typed);
+    let sent = mail_link(&p, &email).await?;
+    if sent {
+        p.wake.notify_one();
+    }
+    tracing::debug!(sent, "panel sign-in requested");
+    p.page(
+        StatusCode::OK,
+        "enlace_enviado",
+        "Revise su correo",
+        None,
+        json!({ "correo": typed, "minutes": LINK_VALID_SECS / 60 }),
+    )
+}
+
+/// Queues the link when `email` belongs to someone the directory knows or who has asked for
+/// something, within the hourly limit; `true` when a mail was queued.
+async fn mail_link(p: &Panel, email: &str) -> Result<bool, PanelError> {
+    let now = store::unix(p.now());
+    let snap = p.procedure.snapshot();
+    let _turn = p.db.write_turn().await;
+    let mut tx = p.db.pool.begin().await?;
+    let known =
+        snap.directory.person(email).is_some() || panel::has_tickets(&mut tx, email).await?;
+    if !known || panel::links_since(&mut tx, email, now - 3600).await? >= LINKS_PER_HOUR {
+        return Ok(false);
+    }
+    let secret = panel::new_secret();
+    panel::add_link(&mut tx, &secret, email, now, now + LINK_VALID_SECS).await?;
+    let data = json!({
+        "name": snap.directory.name_or(email, email),
+        "link": format!("{}/ingresar/{secret}", p.base),
+        "minutes": LINK_VALID_SECS / 60,
+    });
+    let notice = Notice::ticketless(
+        "enlace_ingreso",
+        data,
+        email.to_owned(),
+        now,
+        None,
+        "Enlace de ingreso al panel",
+    );
+    p.mailer.queue(&mut tx, &notice).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+fn invalid_link(p: &Panel) -> Result<Response, PanelError> {
+    p.page(
+        StatusCode::BAD_REQUEST,
+        "enlace_invalido",
+        "Enlace no válido",
+        None,
+        json!({ "minutes": LINK_VALID_SECS / 60 }),
+    )
+}
+
+/// `GET /ingresar/{token}`: who the link is for and a button to confirm; nothing is spent.
+pub async fn confirmar(
+    State(p): State<Arc<Panel>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, PanelError> {
+    if !is_secret(&token) {
+        return invalid_link(&p);
+    }
+    let mut conn = p.db.pool.acquire().await?;
+    let Some(email) = panel::peek_link(&mut conn, &token, store::unix(p.now())).await? else {
+        return invalid_link(&p);
+    };
+    let (csrf, set) = presession(&p, &headers);
+    let r = p.page(
+        StatusCode::OK,
+        "confirmar",
+        "Confirmar ingreso",
+        None,
+        json!({ "csrf": csrf, "correo": email, "token": token }),
+    )?;
+    Ok(with_cookie(r, set))
+}
+
+/// `POST /ingresar/{token}`: spends the link and starts the session.
+pub async fn ingresar(
+    State(p): State<Arc<Panel>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PanelError> {
+    Form::parse(&body).check_csrf(cookie(&headers, PRESESSION_COOKIE).unwrap_or(""))?;
+    if !is_secret(&token) {
+        return invalid_link(&p);
+    }
+    let now = store::unix(p.now());
+    let session = panel::new_secret();
+    let started = {
+        let _turn = p.db.write_turn().await;
+        let mut tx = p.db.pool.begin().await?;
+        let email = panel::use_link(&mut tx, &token, now).await?;
+        if let Some(email) = &email {
+            panel::add_session(&mut tx, &session, email, now).await?;
+            panel::forget_expired(&mut tx, now, now - SESSION_IDLE_SECS).await?;
+        }
+        tx.commit().await?;
+        email.is_some()
+    };
+    if !started {
+        return invalid_link(&p);
+    }
+    tracing::info!("panel session started");
+    let set = p.cookie(SESSION_COOKIE, &session, None);
+    Ok(with_cookie(see_other("/"), Some(set)))
+}
+
+/// `POST /salir`: ends the session here and in the database.
+pub async fn salir(
+    State(p): State<Arc<Panel>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PanelError> {
+    let Some(s) = p.signed(&headers).await? else {
+        return Err(PanelError::Forbidden);
+    };
+    Form::parse(&body).check_csrf(&s.csrf)?;
+    let mut conn = p.db.pool.acquire().await?;
+    panel::end_session(&mut conn, &s.secret).await?;
+    let gone = p.cookie(SESSION_COOKIE, "", Some(0));
+    Ok(with_cookie(see_other("/"), Some(gone)))
+}

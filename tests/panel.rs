@@ -1,0 +1,582 @@
+//! The web panel, over HTTP against the real daemon (real mail server, both databases): sign-in
+//! by a mailed one-time link, CSRF, other people's tickets, and approvals decided in the panel
+//! through the same procedure path as a mailed answer. One test drives real Chromium.
+
+mod support;
+
+use mesayuda::mail::inbound::InboundMail;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::time::Duration;
+use support::mail::{self, Draft};
+use support::{eventually, World};
+
+const CARLOS: &str = "Carlos Pérez <carlos.perez@example.test>";
+const CARLOS_ADDR: &str = "carlos.perez@example.test";
+const BOSS: &str = "luisa.martinez@example.test";
+const WAIT: Duration = Duration::from_secs(25);
+
+/// A browser without JavaScript: keeps its cookies, follows no redirect (the tests look at them).
+struct Browser {
+    base: String,
+    http: reqwest::Client,
+    cookies: HashMap<String, String>,
+}
+
+struct Page {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn header(&self, name: &str) -> String {
+        self.headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The value of the first `<input name="name" value="…">`.
+    fn field(&self, name: &str) -> String {
+        let at = self
+            .body
+            .find(&format!("name=\"{name}\" value=\""))
+            .unwrap_or_else(|| panic!("no field {name} in {}", self.body));
+        let rest = &self.body[at + name.len() + 15..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+}
+
+impl Browser {
+    fn new(w: &World) -> Browser {
+        Browser {
+            base: w.web.clone().expect("a world with the panel"),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let req = if cookie.is_empty() {
+            req
+        } else {
+            req.header("Cookie", cookie.join("; "))
+        };
+        let r = req.send().await.expect("the panel answers");
+        for set in r.headers().get_all("set-cookie") {
+            let set = set.to_str().unwrap();
+            let (name, value) = set.split(';').next().unwrap().split_once('=').unwrap();
+            if set.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        Page {
+            status: r.status().as_u16(),
+            headers: r.headers().clone(),
+            body: r.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let req = self.http.get(self.url(path));
+        self.send(req).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let req = self.http.post(self.url(path)).form(form);
+        self.send(req).await
+    }
+
+    /// Asks for a sign-in link on the home page's form.
+    async fn ask_link(&mut self, email: &str) -> Page {
+        let home = self.get("/").await;
+        assert_eq!(home.status, 200, "{}", home.body);
+        let csrf = home.field("csrf");
+        self.post("/ingresar", &[("correo", email), ("csrf", &csrf)])
+            .await
+    }
+
+    /// Opens the mailed link and confirms; returns the page the confirmation led to.
+    async fn follow_link(&mut self, link: &str) -> Page {
+        let confirm = self.get(link).await;
+        assert_eq!(confirm.status, 200, "{}", confirm.body);
+        let csrf = confirm.field("csrf");
+        self.post(link, &[("csrf", &csrf)]).await
+    }
+
+    /// Signs `email` in from the link mailed to them.
+    async fn sign_in(&mut self, w: &World, email: &str) {
+        let before = links(w, email).await.len();
+        self.ask_link(email).await;
+        let link = eventually(WAIT, "the sign-in mail", || async {
+            links(w, email).await.get(before).cloned()
+        })
+        .await;
+        let r = self.follow_link(&link).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+    }
+}
+
+/// Every sign-in link mailed to `email`, oldest first.
+async fn links(w: &World, email: &str) -> Vec<String> {
+    mail::inbox(w.mail.imap_port, email)
+        .await
+        .iter()
+        .filter(|m| m.subject.contains("enlace para ingresar"))
+        .filter_map(|m| {
+            m.body_text
+                .split_whitespace()
+                .find(|t| t.contains("/ingresar/"))
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+fn tag(m: &InboundMail) -> Option<String> {
+    mesayuda::domain::text::find_ticket_ref(&m.subject).map(|r| r.to_string())
+}
+
+/// Carlos asks for VPN access with his boss as approver; returns the request's number.
+async fn request_vpn(w: &World) -> String {
+    let body = format!(
+        "Necesito acceso remoto por VPN para trabajar desde casa.\nJustificación: cierre contable de fin de año\nNúmero de equipo: PC-0456\nFecha de finalización: 2026-12-31\nAprobador: {BOSS}\n"
+    );
+    mail::send(w.mail.smtp_port, &Draft::new(CARLOS, "Acceso VPN", &body)).await;
+    let ack = mail::wait_for(
+        w.mail.imap_port,
+        CARLOS_ADDR,
+        WAIT,
+        "acknowledgement",
+        |m| m.subject.contains("Recibimos"),
+    )
+    .await;
+    tag(&ack).expect("the acknowledgement names the request")
+}
+
+async fn approval_mail(w: &World, id: &str) -> InboundMail {
+    mail::wait_for(w.mail.imap_port, BOSS, WAIT, "approval request", |m| {
+        m.subject.contains("Aprobación requerida") && tag(m).as_deref() == Some(id)
+    })
+    .await
+}
+
+async fn ticket_where(w: &World, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    eventually(WAIT, what, || async {
+        let t = w.cli().ticket(id);
+        pred(&t).then_some(t)
+    })
+    .await
+}
+
+async fn sign_in_link_arrives_by_mail_and_works_once(w: World) {
+    let _d = w.spawn_daemon();
+    let mut b = Browser::new(&w);
+    let home = eventually(WAIT, "the panel listening", || async {
+        let r = b.http.get(b.url("/")).send().await.ok()?;
+        Some(r.status().as_u16())
+    })
+    .await;
+    assert_eq!(home, 200);
+    let sent = b.ask_link(BOSS).await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    assert!(sent.body.contains("le enviamos un correo"), "{}", sent.body);
+    // Every page carries the security headers.
+    let csp = sent.header("content-security-policy");
+    assert!(
+        csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(sent.header("x-content-type-options"), "nosniff");
+    let link = eventually(WAIT, "the sign-in mail", || async {
+        links(&w, BOSS).await.into_iter().next()
+    })
+    .await;
+    assert!(link.starts_with(&format!("{}/ingresar/", b.base)), "{link}");
+    // Opening the link (as a mail scanner would) signs nobody in and spends nothing.
+    let scanner = Browser::new(&w).get(&link).await;
+    assert_eq!(scanner.status, 200);
+    assert!(scanner.body.contains(BOSS), "{}", scanner.body);
+    assert!(scanner
+        .header("set-cookie")
+        .find("mesayuda_sesion")
+        .is_none());
+    let signed = b.follow_link(&link).await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let cookie = signed.header("set-cookie");
+    assert!(cookie.contains("mesayuda_sesion="), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "plain http base_url: {cookie}");
+    let mine = b.get("/solicitudes").await;
+    assert_eq!(mine.status, 200);
+    assert!(mine.body.contains("Luisa"), "{}", mine.body);
+    // Used once: a second use, from anywhere, fails.
+    let again = Browser::new(&w).get(&link).await;
+    assert_eq!(again.status, 400);
+    assert!(again.body.contains("ya fue usado"), "{}", again.body);
+    let mut other = Browser::new(&w);
+    let csrf = other.get("/").await.field("csrf");
+    let reuse = other.post(&link, &[("csrf", &csrf)]).await;
+    assert_eq!(reuse.status, 400);
+    assert!(other.get("/solicitudes").await.status == 303);
+    // The copy of the mail kept by the help desk does not hold a usable link.
+    let stored = w.cli().run(&["outbox", "list", "--json"]);
+    let secret = link.rsplit('/').next().unwrap();
+    assert!(!String::from_utf8_lossy(&stored.stdout).contains(secret));
+    // Signing out ends the session.
+    let csrf = b.get("/solicitudes").await.field("csrf");
+    assert_eq!(b.post("/salir", &[("csrf", &csrf)]).await.status, 303);
+    assert_eq!(b.get("/solicitudes").await.status, 303);
+}
+
+async fn an_expired_link_fails(w: World) {
+    let _d = w.spawn_daemon();
+    let mut b = Browser::new(&w);
+    wait_listening(&b).await;
+    b.ask_link(BOSS).await;
+    let link = eventually(WAIT, "the sign-in mail", || async {
+        links(&w, BOSS).await.into_iter().next()
+    })
+    .await;
+    // Fifteen minutes cannot be waited in a test: the link is aged in the database as the
+    // clock would age it.
+    let db = mesayuda::store::Db::connect(&w.db.url, 1).await.unwrap();
+    sqlx::query("UPDATE panel_links SET expires_at = created_at - 1")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    db.pool.close().await;
+    let page = b.get(&link).await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("venció"), "{}", page.body);
+    let csrf = b.get("/").await.field("csrf");
+    assert_eq!(b.post(&link, &[("csrf", &csrf)]).await.status, 400);
+    assert_eq!(b.get("/solicitudes").await.status, 303);
+}
+
+async fn wait_listening(b: &Browser) {
+    eventually(WAIT, "the panel listening", || async {
+        b.http.get(b.url("/")).send().await.ok().map(|_| ())
+    })
+    .await;
+}
+
+async fn an_unknown_address_gets_the_same_answer_and_no_mail(w: World) {
+    let _d = w.spawn_daemon();
+    let mut b = Browser::new(&w);
+    wait_listening(&b).await;
+    let stranger = "nadie.conocido@example.test";
+    let known = b.ask_link(BOSS).await;
+    let unknown = b.ask_link(stranger).await;
+    assert_eq!(known.status, unknown.status);
+    assert_eq!(known.body.replace(BOSS, stranger), unknown.body);
+    eventually(WAIT, "the known person's link", || async {
+        links(&w, BOSS).await.into_iter().next()
+    })
+    .await;
+    let queued = w.cli().json(&["outbox", "list", "--json"]);
+    let to_stranger = queued
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["recipients"].as_str().unwrap_or("").contains(stranger))
+        .count();
+    assert_eq!(to_stranger, 0, "{queued}");
+    // Rate limit: at most five links an hour for one address, the same answer every time.
+    for _ in 0..6 {
+        let again = b.ask_link(BOSS).await;
+        assert_eq!(again.body, known.body);
+    }
+    let to_boss = || async {
+        let q = w.cli().json(&["outbox", "list", "--json"]);
+        let n = q
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["kind"] == "enlace_ingreso")
+            .count();
+        (n == 5).then_some(())
+    };
+    eventually(WAIT, "five links queued, not more", to_boss).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(to_boss().await.is_some());
+}
+
+async fn a_post_without_its_csrf_token_is_refused(w: World) {
+    let _d = w.spawn_daemon();
+    let mut b = Browser::new(&w);
+    wait_listening(&b).await;
+    // Before sign-in: the form's token is the pre-session cookie's.
+    b.get("/").await;
+    let no_token = b.post("/ingresar", &[("correo", BOSS)]).await;
+    assert_eq!(no_token.status, 403);
+    let id = request_vpn(&w).await;
+    approval_mail(&w, &id).await;
+    b.sign_in(&w, BOSS).await;
+    let list = b.get("/aprobaciones").await;
+    assert!(list.body.contains(&id), "{}", list.body);
+    let path = format!("/aprobaciones/{id}");
+    assert_eq!(b.post(&path, &[("decision", "aprobar")]).await.status, 403);
+    let forged = b
+        .post(&path, &[("decision", "aprobar"), ("csrf", &"0".repeat(64))])
+        .await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(b.post("/salir", &[]).await.status, 403);
+    let t = w.cli().ticket(&id);
+    assert_eq!(t["approval"]["status"], "pendiente");
+}
+
+async fn another_persons_ticket_is_not_found(w: World) {
+    let _d = w.spawn_daemon();
+    let id = request_vpn(&w).await;
+    let mut boss = Browser::new(&w);
+    boss.sign_in(&w, BOSS).await;
+    let theirs = boss.get(&format!("/solicitudes/{id}")).await;
+    assert_eq!(theirs.status, 404);
+    assert!(!theirs.body.contains("cierre contable"), "{}", theirs.body);
+    assert_eq!(boss.get("/solicitudes/REQ-999").await.status, 404);
+    // Not an agent: the queue is not theirs either.
+    assert_eq!(boss.get("/cola").await.status, 404);
+    let mut carlos = Browser::new(&w);
+    carlos.sign_in(&w, CARLOS_ADDR).await;
+    let list = carlos.get("/solicitudes").await;
+    assert!(list.body.contains(&id), "{}", list.body);
+    let own = carlos.get(&format!("/solicitudes/{id}")).await;
+    assert_eq!(own.status, 200);
+    assert!(own.body.contains("cierre contable"), "{}", own.body);
+    assert!(own.body.contains("Esperando aprobación"), "{}", own.body);
+    // The approval request to his boss is not part of his conversation.
+    assert!(!own.body.contains("Aprobación requerida"), "{}", own.body);
+    // An agent finds it in the queue.
+    let mut agent = Browser::new(&w);
+    agent.sign_in(&w, "laura.rojas@example.test").await;
+    let queue = agent.get("/cola").await;
+    assert_eq!(queue.status, 200);
+    assert!(
+        queue.body.contains(&id) && queue.body.contains("Acceso VPN"),
+        "{}",
+        queue.body
+    );
+}
+
+async fn an_approval_decided_in_the_panel_makes_the_mailed_answer_void(w: World) {
+    let _d = w.spawn_daemon();
+    let id = request_vpn(&w).await;
+    let req = approval_mail(&w, &id).await;
+    let mut b = Browser::new(&w);
+    b.sign_in(&w, BOSS).await;
+    let list = b.get("/aprobaciones").await;
+    assert!(list.body.contains(&id), "{}", list.body);
+    assert!(
+        list.body.contains("cierre contable de fin de año"),
+        "{}",
+        list.body
+    );
+    assert!(list.body.contains("Carlos"), "{}", list.body);
+    let csrf = list.field("csrf");
+    let done = b
+        .post(
+            &format!("/aprobaciones/{id}"),
+            &[("decision", "aprobar"), ("motivo", ""), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Aprobó la solicitud"), "{}", done.body);
+    let t = w.cli().ticket(&id);
+    assert_eq!(t["status"], "trabajo_en_progreso");
+    assert_eq!(t["approval"]["status"], "aprobado");
+    assert_eq!(t["approval"]["decided_by"], BOSS);
+    let via = t["events"].as_array().unwrap().iter().any(|e| {
+        e["kind"] == "aprobado" && e["description"].as_str().unwrap().contains("via: panel")
+    });
+    assert!(via, "{t}");
+    mail::wait_for(
+        w.mail.imap_port,
+        CARLOS_ADDR,
+        WAIT,
+        "approved notice",
+        |m| m.subject.contains("fue aprobada"),
+    )
+    .await;
+    // The mailed answer to the approval request, afterwards, changes nothing.
+    mail::reply(w.mail.smtp_port, BOSS, &req, "RECHAZAR\nMejor no.").await;
+    mail::wait_for(w.mail.imap_port, BOSS, WAIT, "answer without effect", |m| {
+        m.body_text.contains("ya fue aprobada")
+    })
+    .await;
+    let t = w.cli().ticket(&id);
+    assert_eq!(t["approval"]["status"], "aprobado");
+    assert_eq!(t["status"], "trabajo_en_progreso");
+    assert!(b
+        .get("/aprobaciones")
+        .await
+        .body
+        .contains("No tiene aprobaciones pendientes"));
+}
+
+async fn the_requester_cannot_approve_their_own_request(w: World) {
+    let _d = w.spawn_daemon();
+    let id = request_vpn(&w).await;
+    approval_mail(&w, &id).await;
+    let mut b = Browser::new(&w);
+    b.sign_in(&w, CARLOS_ADDR).await;
+    let list = b.get("/aprobaciones").await;
+    assert!(!list.body.contains(&id), "{}", list.body);
+    let csrf = list.field("csrf");
+    let tried = b
+        .post(
+            &format!("/aprobaciones/{id}"),
+            &[("decision", "aprobar"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(tried.status, 403, "{}", tried.body);
+    assert!(
+        tried
+            .body
+            .contains("nadie puede aprobar su propia solicitud"),
+        "{}",
+        tried.body
+    );
+    ticket_where(&w, &id, "the refusal recorded", |t| {
+        t["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "accion_rechazada")
+    })
+    .await;
+    let t = w.cli().ticket(&id);
+    assert_eq!(t["approval"]["status"], "pendiente");
+    assert_eq!(t["status"], "pendiente_aprobacion");
+}
+
+/// The approver on a phone: the sign-in link from the mail, one tap to confirm, one to approve.
+async fn an_approver_on_a_phone_signs_in_from_the_mail_and_approves(w: World) {
+    let _d = w.spawn_daemon();
+    let id = request_vpn(&w).await;
+    approval_mail(&w, &id).await;
+    let Some(driver) = support::browser::Chromedriver::start(w.dir.path()).await else {
+        return;
+    };
+    let client = driver.phone().await;
+    // The session is closed whatever happens, then the assertion (if any) goes on failing.
+    let run = std::panic::AssertUnwindSafe(approve_on_phone(&w, &client, &id));
+    let outcome = futures::FutureExt::catch_unwind(run).await;
+    let _ = client.close().await;
+    drop(driver);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    mail::wait_for(
+        w.mail.imap_port,
+        CARLOS_ADDR,
+        WAIT,
+        "approved notice",
+        |m| m.subject.contains("fue aprobada"),
+    )
+    .await;
+}
+
+async fn approve_on_phone(w: &World, c: &fantoccini::Client, id: &str) {
+    use fantoccini::Locator;
+    let base = w.web.clone().unwrap();
+    c.goto(&format!("{base}/")).await.unwrap();
+    c.find(Locator::Css("#correo"))
+        .await
+        .unwrap()
+        .send_keys(BOSS)
+        .await
+        .unwrap();
+    c.find(Locator::Css("form[action='/ingresar'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::XPath("//*[contains(., 'le enviamos un correo')]"))
+        .await
+        .unwrap();
+    let link = eventually(WAIT, "the sign-in mail", || async {
+        links(w, BOSS).await.into_iter().next()
+    })
+    .await;
+    c.goto(&link).await.unwrap();
+    c.find(Locator::Css("#confirmar"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_url(&url::Url::parse(&format!("{base}/aprobaciones")).unwrap())
+        .await
+        .unwrap();
+    // A phone's width, and nothing wider than it: no sideways scrolling to reach a button.
+    let widths = c
+        .execute(
+            "return [window.innerWidth, document.documentElement.scrollWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        widths,
+        serde_json::json!([390, 390]),
+        "viewport and page width"
+    );
+    let page = c
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("cierre contable de fin de año"), "{page}");
+    c.find(Locator::Css(&format!(
+        "form[action='/aprobaciones/{id}'] button[value='aprobar']"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    c.wait()
+        .for_element(Locator::XPath("//*[contains(., 'Aprobó la solicitud')]"))
+        .await
+        .unwrap();
+}
+
+on_both_databases!(with_panel;
+    an_approver_on_a_phone_signs_in_from_the_mail_and_approves,
+    sign_in_link_arrives_by_mail_and_works_once,
+    an_expired_link_fails,
+    an_unknown_address_gets_the_same_answer_and_no_mail,
+    a_post_without_its_csrf_token_is_refused,
+    another_persons_ticket_is_not_found,
+    an_approval_decided_in_the_panel_makes_the_mailed_answer_void,
+    the_requester_cannot_approve_their_own_request,
+);
