@@ -92,6 +92,16 @@ pub fn hours(secs: i64) -> String {
     format!("{} horas", decimal(secs as f64 / 3600.0, 1))
 }
 
+/// A file size as a reader takes it in: "2,4 MB", "300 KB", "512 bytes".
+pub fn size(bytes: i64) -> String {
+    const MB: i64 = 1024 * 1024;
+    match bytes {
+        b if b >= MB => format!("{} MB", decimal(b as f64 / MB as f64, 1)),
+        b if b >= 1024 => format!("{} KB", decimal((b / 1024) as f64, 0)),
+        b => format!("{b} bytes"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,5 +214,13 @@ mod tests {
         assert_eq!(decimal(-0.01, 1), "0,0");
         assert_eq!(hours(6 * 3600), "6,0 horas");
         assert_eq!(hours(5400), "1,5 horas");
+    }
+
+    #[test]
+    fn file_sizes() {
+        assert_eq!(size(512), "512 bytes");
+        assert_eq!(size(300 * 1024 + 7), "300 KB");
+        assert_eq!(size(2_516_582), "2,4 MB");
+        assert_eq!(size(1500 * 1024 * 1024), "1.500,0 MB");
     }
 }

@@ -485,19 +485,9 @@ async fn request_details(
     let files: Vec<Value> = messages::attachments_for_ticket(conn, n)
         .await?
         .into_iter()
-        .map(|a| json!({ "filename": a.filename, "size": human_size(a.size) }))
+        .map(|a| json!({ "filename": a.filename, "size": crate::domain::es_co::size(a.size) }))
         .collect();
     Ok(json!({ "request_text": request_text, "files": files, "notes": notes }))
-}
-
-fn human_size(bytes: i64) -> String {
-    match bytes {
-        b if b >= 1024 * 1024 => {
-            format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)).replace('.', ",")
-        }
-        b if b >= 1024 => format!("{} KB", b / 1024),
-        b => format!("{b} bytes"),
-    }
 }
 
 /// What an approver decides on: the request as first written, what the requester added
@@ -531,7 +521,7 @@ async fn approval_details(
     let files: Vec<Value> = messages::attachments_for_ticket(conn, t.number)
         .await?
         .into_iter()
-        .map(|a| json!({ "filename": a.filename, "size": human_size(a.size) }))
+        .map(|a| json!({ "filename": a.filename, "size": crate::domain::es_co::size(a.size) }))
         .collect();
     let fields: Vec<Value> = t
         .fields
