@@ -541,6 +541,43 @@ async fn healthz_and_metrics_follow_the_mailbox_smtp_and_queue() {
         m.contains("# TYPE mesayuda_messages_ingested_total counter"),
         "{m}"
     );
+    // Every outcome the `message ingested` log line can name is a series from the start, so an
+    // alert on quarantined or rate-limited mail has something to watch before the first one.
+    for outcome in [
+        "threaded",
+        "auto",
+        "catalog",
+        "incident",
+        "duplicate",
+        "quarantined",
+        "rate_limited",
+    ] {
+        let series = format!("mesayuda_messages_ingested_total{{outcome=\"{outcome}\"}}");
+        assert_eq!(metric(&m, &series), Some(0.0), "{series} in\n{m}");
+    }
+    // The build answering is the one `mesayuda --version` names.
+    let version = Command::new(env!("CARGO_BIN_EXE_mesayuda"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let version = String::from_utf8_lossy(&version.stdout);
+    let commit = version
+        .split("(commit ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .unwrap_or_else(|| panic!("no commit in --version: {version}"));
+    let info = format!(
+        "mesayuda_build_info{{version=\"{}\",commit=\"{commit}\"}}",
+        env!("CARGO_PKG_VERSION")
+    );
+    let info_alt = format!(
+        "mesayuda_build_info{{commit=\"{commit}\",version=\"{}\"}}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(
+        metric(&m, &info) == Some(1.0) || metric(&m, &info_alt) == Some(1.0),
+        "{info} in\n{m}"
+    );
 
     // The mailbox goes away: 503 naming it, and a reconnect counted; back: 200.
     s.server.control("stop-imap");
