@@ -1113,7 +1113,7 @@ fn systemd_unit_is_hardened_and_passes_systemd_analyze_verify() {
     let path = dir.path().join("mesayuda.service");
     std::fs::write(
         &path,
-        unit.replace("/usr/local/bin/mesayuda", env!("CARGO_BIN_EXE_mesayuda")),
+        unit.replace("/usr/bin/mesayuda", env!("CARGO_BIN_EXE_mesayuda")),
     )
     .unwrap();
     let out = Command::new(analyze)
@@ -1205,7 +1205,120 @@ fn example_config_documents_every_key_and_passes_check_config() {
         &cfg,
         text.replace("/etc/mesayuda", &d)
             .replace(
-                "/usr/local/share/mesayuda/templates",
+                "/usr/share/mesayuda/templates",
+                &root.join("templates").display().to_string(),
+            )
+            .replace("/var/lib/mesayuda", &d),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mesayuda"))
+        .arg("--config")
+        .arg(&cfg)
+        .args(["check-config", "--offline"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The keys a section of the configuration accepts, as the program itself reports them: every
+/// section denies unknown keys, and serde's refusal lists the ones it expected.
+fn accepted_keys(section: Option<&str>) -> Vec<String> {
+    let text = match section {
+        None => "zz_unknown = 1\n".to_owned(),
+        Some(s) => format!("[{s}]\nzz_unknown = 1\n"),
+    };
+    let err = toml::from_str::<mesayuda::config::Config>(&text)
+        .expect_err("an unknown key must be refused")
+        .to_string();
+    // "unknown field `zz_unknown`, expected `a`", "… expected `a` or `b`",
+    // "… expected one of `a`, `b`, `c`".
+    let list = err
+        .lines()
+        .find(|l| l.contains("unknown field"))
+        .and_then(|l| l.split(", expected ").nth(1))
+        .unwrap_or_else(|| panic!("no expected keys in: {err}"));
+    let list = list.strip_prefix("one of ").unwrap_or(list);
+    list.split(", ")
+        .flat_map(|k| k.split(" or "))
+        .map(|k| k.trim().trim_matches('`').to_owned())
+        .filter(|k| !k.is_empty())
+        .collect()
+}
+
+#[test]
+fn example_config_names_every_key_the_program_reads() {
+    let text =
+        std::fs::read_to_string(support::repo_root().join("deploy/mesayuda.example.toml")).unwrap();
+    // section -> keys, set or commented out ("# [oauth2]", "# token_url = …").
+    let mut example: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut section = String::new();
+    for line in text.lines() {
+        let l = line.strip_prefix("# ").unwrap_or(line);
+        if let Some(name) = l.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            section = name.to_owned();
+            example.entry(section.clone()).or_default();
+        } else if let Some((k, _)) = l.split_once(" = ") {
+            if k.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                example
+                    .entry(section.clone())
+                    .or_default()
+                    .push(k.to_owned());
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    for s in accepted_keys(None) {
+        let Some(keys) = example.get(&s) else {
+            missing.push(format!("[{s}]"));
+            continue;
+        };
+        for k in accepted_keys(Some(&s)) {
+            if !keys.contains(&k) {
+                missing.push(format!("{s}.{k}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "deploy/mesayuda.example.toml lacks: {missing:?}"
+    );
+}
+
+/// The README's configuration block is meant to be copied: with its files in place it must
+/// parse and pass `check-config --offline`.
+#[test]
+fn readme_configuration_block_passes_check_config() {
+    let root = support::repo_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let block = readme
+        .split("\n## Configuration\n")
+        .nth(1)
+        .and_then(|r| r.split("```toml\n").nth(1))
+        .and_then(|r| r.split("\n```").next())
+        .expect("a ```toml block under ## Configuration");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    for f in ["imap-password", "smtp-password"] {
+        std::fs::write(dir.path().join(f), "secret\n").unwrap();
+    }
+    for f in ["catalog.toml", "directory.toml"] {
+        std::fs::copy(root.join("deploy").join(f), dir.path().join(f)).unwrap();
+    }
+    let cfg = dir.path().join("mesayuda.toml");
+    std::fs::write(
+        &cfg,
+        block
+            .replace("/etc/mesayuda", &d)
+            .replace(
+                "/usr/share/mesayuda/templates",
                 &root.join("templates").display().to_string(),
             )
             .replace("/var/lib/mesayuda", &d),
