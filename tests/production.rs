@@ -950,6 +950,13 @@ async fn check_config_reports_each_dependency_with_documented_exit_codes() {
     ] {
         assert!(text.contains(line), "{line} missing in:\n{text}");
     }
+    // The verdict comes last, after every check.
+    assert!(text.starts_with("Configuración: "), "{text}");
+    assert_eq!(
+        text.lines().last(),
+        Some("Resultado: todo en orden"),
+        "{text}"
+    );
 
     // A server down is a runtime failure: 1, naming it.
     s.server.control("stop-smtp");
@@ -958,6 +965,11 @@ async fn check_config_reports_each_dependency_with_documented_exit_codes() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
         text.contains("smtp: error") && text.contains("imap: ok"),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines().last(),
+        Some("Resultado: 1 con errores: smtp (código de salida 1)"),
         "{text}"
     );
     s.server.control("start-smtp");
@@ -976,6 +988,103 @@ async fn check_config_reports_each_dependency_with_documented_exit_codes() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
         text.contains("imap: error: IMAP login as mesayuda@example.test refused"),
+        "{text}"
+    );
+    assert!(
+        text.contains("revise imap.username y imap.password (o MESAYUDA_IMAP_PASSWORD)"),
+        "{text}"
+    );
+    // The same with the password in a file: the key to fix is the file's.
+    let pw = s.dir.path().join("imap-password");
+    std::fs::write(&pw, "nope\n").unwrap();
+    let bad = s.config_with(
+        "bad-file.toml",
+        support::ports::reserve(),
+        &Opts {
+            imap_extra: format!("password_file = \"{}\"", pw.display()),
+            ..Opts::default()
+        },
+    );
+    let out = s.cli(&bad, &["check-config"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("revise imap.username y imap.password_file (o MESAYUDA_IMAP_PASSWORD)"),
+        "{text}"
+    );
+    // An empty password file (what `install -m 0640 /dev/null …` leaves) is a configuration
+    // error even offline, naming the key.
+    std::fs::write(&pw, "").unwrap();
+    let out = s.cli(&bad, &["check-config", "--offline"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("imap.password_file") && err.contains("is empty"),
+        "{err}"
+    );
+
+    // A database that does not answer: named by its key, within seconds, not pool timeouts.
+    // A listener that never accepts completes the TCP handshake and then says nothing.
+    let silent_port = support::ports::reserve();
+    let _silent = std::net::TcpListener::bind(("127.0.0.1", silent_port)).unwrap();
+    let good = std::fs::read_to_string(&cfg).unwrap();
+    let with_db = |name: &str, url: &str| {
+        let p = s.dir.path().join(name);
+        let text = good
+            .lines()
+            .map(|l| {
+                if l.starts_with("url = ") {
+                    format!("url = \"{url}\"")
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let silent = with_db(
+        "silent-db.toml",
+        &format!("postgres://mesayuda@127.0.0.1:{silent_port}/mesayuda"),
+    );
+    let started = Instant::now();
+    let out = s.cli(&silent, &["check-config"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(20), "{text}");
+    assert!(
+        text.contains("base de datos: error: database.url = postgres://mesayuda@127.0.0.1")
+            && text.contains("sin respuesta en 5 s"),
+        "{text}"
+    );
+    let missing_dir = with_db("nodir-db.toml", "sqlite:///nonexistent/mesayuda/m.db");
+    let out = s.cli(&missing_dir, &["check-config"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("el directorio /nonexistent/mesayuda no existe"),
+        "{text}"
+    );
+
+    // A template directory that does not exist names its key.
+    let nowhere = s.config_with(
+        "no-templates.toml",
+        support::ports::reserve(),
+        &Opts {
+            templates: s.dir.path().join("no-such-dir"),
+            ..Opts::default()
+        },
+    );
+    let out = s.cli(&nowhere, &["check-config", "--offline"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("plantillas: error: paths.templates = ") && text.contains("no existe"),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines().last(),
+        Some("Resultado: 1 con errores: plantillas (código de salida 2)"),
         "{text}"
     );
 
