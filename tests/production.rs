@@ -1058,6 +1058,42 @@ async fn check_config_reports_each_dependency_with_documented_exit_codes() {
             && text.contains("sin respuesta en 5 s"),
         "{text}"
     );
+    // Refused: at once, with the cause.
+    let closed_port = support::ports::reserve();
+    let refused = with_db(
+        "refused-db.toml",
+        &format!("postgres://mesayuda@127.0.0.1:{closed_port}/mesayuda"),
+    );
+    let started = Instant::now();
+    let out = s.cli(&refused, &["check-config"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(started.elapsed() < Duration::from_secs(5), "{text}");
+    assert!(
+        text.contains("base de datos: error: database.url = postgres://mesayuda@127.0.0.1")
+            && text.contains("refused"),
+        "{text}"
+    );
+    // A database that does not exist: the server's words, not its source file and line.
+    if support::TestDb::create(DbKind::Postgres, s.dir.path())
+        .await
+        .is_some()
+    {
+        let absent = with_db(
+            "absent-db.toml",
+            "postgres://postgres@127.0.0.1:5432/mesayuda_no_existe",
+        );
+        let out = s.cli(&absent, &["check-config"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("base de datos: "))
+            .unwrap_or_default();
+        assert!(
+            line.contains("database.url = ") && line.contains("mesayuda_no_existe"),
+            "{text}"
+        );
+        assert!(!line.contains("line"), "{line}");
+    }
     let missing_dir = with_db("nodir-db.toml", "sqlite:///nonexistent/mesayuda/m.db");
     let out = s.cli(&missing_dir, &["check-config"]);
     let text = String::from_utf8_lossy(&out.stdout);
