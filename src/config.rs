@@ -774,7 +774,22 @@ fn resolve_secret(
     file: Option<&Path>,
     env_var: &str,
 ) -> Result<Option<SecretString>, ConfigError> {
+    use secrecy::ExposeSecret;
+    // An empty secret is never right (it is what `install -m 0640 /dev/null imap-password`
+    // leaves behind before the password is written): say so now, naming where it came from,
+    // instead of a refused login later that names nothing to fix.
+    let empty = |key: String, message: String| ConfigError::BadKey {
+        path: path.to_owned(),
+        key,
+        message,
+    };
     if let Ok(v) = std::env::var(env_var) {
+        if v.trim().is_empty() {
+            return Err(empty(
+                env_var.to_owned(),
+                "the environment variable is set but empty".into(),
+            ));
+        }
         return Ok(Some(SecretString::from(v)));
     }
     if let Some(file) = file {
@@ -784,9 +799,22 @@ fn resolve_secret(
             key: format!("{key}_file"),
             message: format!("cannot read {}: {e}", file.display()),
         })?;
-        return Ok(Some(SecretString::from(
-            text.trim_end_matches(['\r', '\n']).to_owned(),
-        )));
+        let secret = text.trim_end_matches(['\r', '\n']);
+        if secret.trim().is_empty() {
+            return Err(empty(
+                format!("{key}_file"),
+                format!(
+                    "{} is empty: write the secret on its first line (or set {env_var})",
+                    file.display()
+                ),
+            ));
+        }
+        return Ok(Some(SecretString::from(secret.to_owned())));
+    }
+    if let Some(v) = &inline {
+        if v.expose_secret().trim().is_empty() {
+            return Err(empty(key.to_owned(), "empty".into()));
+        }
     }
     Ok(inline)
 }
@@ -901,6 +929,21 @@ reply_to = "mesayuda@example.test"
         let (_d, p) = write(&format!("[database]\nurl = \"mysql://x\"\n{MINIMAL}"));
         let e = Config::load(&p).unwrap_err().to_string();
         assert!(e.contains("database.url"), "{e}");
+    }
+
+    #[test]
+    fn an_empty_password_file_is_an_error_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("imap-password");
+        std::fs::write(&pw, "\n").unwrap();
+        let text = MINIMAL.replace(
+            "password = \"s3cr3t-value\"",
+            &format!("password_file = \"{}\"", pw.display()),
+        );
+        let (_d, p) = write(&text);
+        let e = Config::load(&p).unwrap_err().to_string();
+        assert!(e.contains("imap.password_file"), "{e}");
+        assert!(e.contains("is empty"), "{e}");
     }
 
     #[test]

@@ -41,6 +41,20 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every label `label` can return, for `/metrics` to show each at 0 before it first
+    /// happens (a rate of an absent series cannot be alerted on). Keep in step with `label`;
+    /// a unit test checks it.
+    pub const LABELS: &'static [&'static str] = &[
+        "created",
+        "threaded",
+        "auto",
+        "catalog",
+        "incident",
+        "duplicate",
+        "quarantined",
+        "rate_limited",
+    ];
+
     pub fn label(&self) -> &'static str {
         match self {
             Outcome::Created { .. } => "created",
@@ -742,4 +756,49 @@ async fn event(
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One of each variant; the match below stops compiling when a variant is added, so this
+    /// list (and with it `Outcome::LABELS`, checked against it) cannot be forgotten.
+    fn one_of_each() -> Vec<Outcome> {
+        let all = vec![
+            Outcome::Created {
+                ticket: TicketNumber(1),
+                acknowledged: true,
+            },
+            Outcome::Threaded(TicketNumber(1)),
+            Outcome::StoredWithoutAnswer {
+                ticket: None,
+                kind: "auto".into(),
+            },
+            Outcome::Catalog,
+            Outcome::Incident(1),
+            Outcome::Duplicate,
+            Outcome::Quarantined("x".into()),
+            Outcome::RateLimited,
+        ];
+        for o in &all {
+            match o {
+                Outcome::Created { .. }
+                | Outcome::Threaded(_)
+                | Outcome::StoredWithoutAnswer { .. }
+                | Outcome::Catalog
+                | Outcome::Incident(_)
+                | Outcome::Duplicate
+                | Outcome::Quarantined(_)
+                | Outcome::RateLimited => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn labels_lists_every_outcome_the_log_can_name() {
+        let logged: Vec<&str> = one_of_each().iter().map(Outcome::label).collect();
+        assert_eq!(logged, Outcome::LABELS);
+    }
 }

@@ -531,6 +531,43 @@ async fn healthz_and_metrics_follow_the_mailbox_smtp_and_queue() {
         m.contains("# TYPE mesayuda_messages_ingested_total counter"),
         "{m}"
     );
+    // Every outcome the `message ingested` log line can name is a series from the start, so an
+    // alert on quarantined or rate-limited mail has something to watch before the first one.
+    for outcome in [
+        "threaded",
+        "auto",
+        "catalog",
+        "incident",
+        "duplicate",
+        "quarantined",
+        "rate_limited",
+    ] {
+        let series = format!("mesayuda_messages_ingested_total{{outcome=\"{outcome}\"}}");
+        assert_eq!(metric(&m, &series), Some(0.0), "{series} in\n{m}");
+    }
+    // The build answering is the one `mesayuda --version` names.
+    let version = Command::new(env!("CARGO_BIN_EXE_mesayuda"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let version = String::from_utf8_lossy(&version.stdout);
+    let commit = version
+        .split("(commit ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .unwrap_or_else(|| panic!("no commit in --version: {version}"));
+    let info = format!(
+        "mesayuda_build_info{{version=\"{}\",commit=\"{commit}\"}}",
+        env!("CARGO_PKG_VERSION")
+    );
+    let info_alt = format!(
+        "mesayuda_build_info{{commit=\"{commit}\",version=\"{}\"}}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(
+        metric(&m, &info) == Some(1.0) || metric(&m, &info_alt) == Some(1.0),
+        "{info} in\n{m}"
+    );
 
     // The mailbox goes away: 503 naming it, and a reconnect counted; back: 200.
     s.server.control("stop-imap");
@@ -928,6 +965,13 @@ async fn check_config_reports_each_dependency_with_documented_exit_codes() {
     ] {
         assert!(text.contains(line), "{line} missing in:\n{text}");
     }
+    // The verdict comes last, after every check.
+    assert!(text.starts_with("Configuración: "), "{text}");
+    assert_eq!(
+        text.lines().last(),
+        Some("Resultado: todo en orden"),
+        "{text}"
+    );
 
     // A server down is a runtime failure: 1, naming it.
     s.server.control("stop-smtp");
@@ -936,6 +980,11 @@ async fn check_config_reports_each_dependency_with_documented_exit_codes() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
         text.contains("smtp: error") && text.contains("imap: ok"),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines().last(),
+        Some("Resultado: 1 con errores: smtp (código de salida 1)"),
         "{text}"
     );
     s.server.control("start-smtp");
@@ -954,6 +1003,139 @@ async fn check_config_reports_each_dependency_with_documented_exit_codes() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
         text.contains("imap: error: IMAP login as mesayuda@example.test refused"),
+        "{text}"
+    );
+    assert!(
+        text.contains("revise imap.username y imap.password (o MESAYUDA_IMAP_PASSWORD)"),
+        "{text}"
+    );
+    // The same with the password in a file: the key to fix is the file's.
+    let pw = s.dir.path().join("imap-password");
+    std::fs::write(&pw, "nope\n").unwrap();
+    let bad = s.config_with(
+        "bad-file.toml",
+        support::ports::reserve(),
+        &Opts {
+            imap_extra: format!("password_file = \"{}\"", pw.display()),
+            ..Opts::default()
+        },
+    );
+    let out = s.cli(&bad, &["check-config"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("revise imap.username y imap.password_file (o MESAYUDA_IMAP_PASSWORD)"),
+        "{text}"
+    );
+    // An empty password file (what `install -m 0640 /dev/null …` leaves) is a configuration
+    // error even offline, naming the key.
+    std::fs::write(&pw, "").unwrap();
+    let out = s.cli(&bad, &["check-config", "--offline"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("imap.password_file") && err.contains("is empty"),
+        "{err}"
+    );
+
+    // A database that does not answer: named by its key, within seconds, not pool timeouts.
+    // A listener that never accepts completes the TCP handshake and then says nothing.
+    let silent_port = support::ports::reserve();
+    let _silent = std::net::TcpListener::bind(("127.0.0.1", silent_port)).unwrap();
+    let good = std::fs::read_to_string(&cfg).unwrap();
+    let with_db = |name: &str, url: &str| {
+        let p = s.dir.path().join(name);
+        let text = good
+            .lines()
+            .map(|l| {
+                if l.starts_with("url = ") {
+                    format!("url = \"{url}\"")
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let silent = with_db(
+        "silent-db.toml",
+        &format!("postgres://mesayuda@127.0.0.1:{silent_port}/mesayuda"),
+    );
+    let started = Instant::now();
+    let out = s.cli(&silent, &["check-config"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(20), "{text}");
+    assert!(
+        text.contains("base de datos: error: database.url = postgres://mesayuda@127.0.0.1")
+            && text.contains("sin respuesta en 5 s"),
+        "{text}"
+    );
+    // Refused: at once, with the cause.
+    let closed_port = support::ports::reserve();
+    let refused = with_db(
+        "refused-db.toml",
+        &format!("postgres://mesayuda@127.0.0.1:{closed_port}/mesayuda"),
+    );
+    let started = Instant::now();
+    let out = s.cli(&refused, &["check-config"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(started.elapsed() < Duration::from_secs(5), "{text}");
+    assert!(
+        text.contains("base de datos: error: database.url = postgres://mesayuda@127.0.0.1")
+            && text.contains("refused"),
+        "{text}"
+    );
+    // A database that does not exist: the server's words, not its source file and line.
+    if support::TestDb::create(DbKind::Postgres, s.dir.path())
+        .await
+        .is_some()
+    {
+        let absent = with_db(
+            "absent-db.toml",
+            "postgres://postgres@127.0.0.1:5432/mesayuda_no_existe",
+        );
+        let out = s.cli(&absent, &["check-config"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("base de datos: "))
+            .unwrap_or_default();
+        assert!(
+            line.contains("database.url = ") && line.contains("mesayuda_no_existe"),
+            "{text}"
+        );
+        assert!(!line.contains("line"), "{line}");
+    }
+    let missing_dir = with_db("nodir-db.toml", "sqlite:///nonexistent/mesayuda/m.db");
+    let out = s.cli(&missing_dir, &["check-config"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("el directorio /nonexistent/mesayuda no existe"),
+        "{text}"
+    );
+
+    // A template directory that does not exist names its key.
+    let nowhere = s.config_with(
+        "no-templates.toml",
+        support::ports::reserve(),
+        &Opts {
+            templates: s.dir.path().join("no-such-dir"),
+            ..Opts::default()
+        },
+    );
+    let out = s.cli(&nowhere, &["check-config", "--offline"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("plantillas: error: paths.templates = ") && text.contains("no existe"),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines().last(),
+        Some("Resultado: 1 con errores: plantillas (código de salida 2)"),
         "{text}"
     );
 
@@ -1091,7 +1273,7 @@ fn systemd_unit_is_hardened_and_passes_systemd_analyze_verify() {
     let path = dir.path().join("mesayuda.service");
     std::fs::write(
         &path,
-        unit.replace("/usr/local/bin/mesayuda", env!("CARGO_BIN_EXE_mesayuda")),
+        unit.replace("/usr/bin/mesayuda", env!("CARGO_BIN_EXE_mesayuda")),
     )
     .unwrap();
     let out = Command::new(analyze)
@@ -1183,7 +1365,120 @@ fn example_config_documents_every_key_and_passes_check_config() {
         &cfg,
         text.replace("/etc/mesayuda", &d)
             .replace(
-                "/usr/local/share/mesayuda/templates",
+                "/usr/share/mesayuda/templates",
+                &root.join("templates").display().to_string(),
+            )
+            .replace("/var/lib/mesayuda", &d),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mesayuda"))
+        .arg("--config")
+        .arg(&cfg)
+        .args(["check-config", "--offline"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The keys a section of the configuration accepts, as the program itself reports them: every
+/// section denies unknown keys, and serde's refusal lists the ones it expected.
+fn accepted_keys(section: Option<&str>) -> Vec<String> {
+    let text = match section {
+        None => "zz_unknown = 1\n".to_owned(),
+        Some(s) => format!("[{s}]\nzz_unknown = 1\n"),
+    };
+    let err = toml::from_str::<mesayuda::config::Config>(&text)
+        .expect_err("an unknown key must be refused")
+        .to_string();
+    // "unknown field `zz_unknown`, expected `a`", "… expected `a` or `b`",
+    // "… expected one of `a`, `b`, `c`".
+    let list = err
+        .lines()
+        .find(|l| l.contains("unknown field"))
+        .and_then(|l| l.split(", expected ").nth(1))
+        .unwrap_or_else(|| panic!("no expected keys in: {err}"));
+    let list = list.strip_prefix("one of ").unwrap_or(list);
+    list.split(", ")
+        .flat_map(|k| k.split(" or "))
+        .map(|k| k.trim().trim_matches('`').to_owned())
+        .filter(|k| !k.is_empty())
+        .collect()
+}
+
+#[test]
+fn example_config_names_every_key_the_program_reads() {
+    let text =
+        std::fs::read_to_string(support::repo_root().join("deploy/mesayuda.example.toml")).unwrap();
+    // section -> keys, set or commented out ("# [oauth2]", "# token_url = …").
+    let mut example: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut section = String::new();
+    for line in text.lines() {
+        let l = line.strip_prefix("# ").unwrap_or(line);
+        if let Some(name) = l.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            section = name.to_owned();
+            example.entry(section.clone()).or_default();
+        } else if let Some((k, _)) = l.split_once(" = ") {
+            if k.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                example
+                    .entry(section.clone())
+                    .or_default()
+                    .push(k.to_owned());
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    for s in accepted_keys(None) {
+        let Some(keys) = example.get(&s) else {
+            missing.push(format!("[{s}]"));
+            continue;
+        };
+        for k in accepted_keys(Some(&s)) {
+            if !keys.contains(&k) {
+                missing.push(format!("{s}.{k}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "deploy/mesayuda.example.toml lacks: {missing:?}"
+    );
+}
+
+/// The README's configuration block is meant to be copied: with its files in place it must
+/// parse and pass `check-config --offline`.
+#[test]
+fn readme_configuration_block_passes_check_config() {
+    let root = support::repo_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let block = readme
+        .split("\n## Configuration\n")
+        .nth(1)
+        .and_then(|r| r.split("```toml\n").nth(1))
+        .and_then(|r| r.split("\n```").next())
+        .expect("a ```toml block under ## Configuration");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    for f in ["imap-password", "smtp-password"] {
+        std::fs::write(dir.path().join(f), "secret\n").unwrap();
+    }
+    for f in ["catalog.toml", "directory.toml"] {
+        std::fs::copy(root.join("deploy").join(f), dir.path().join(f)).unwrap();
+    }
+    let cfg = dir.path().join("mesayuda.toml");
+    std::fs::write(
+        &cfg,
+        block
+            .replace("/etc/mesayuda", &d)
+            .replace(
+                "/usr/share/mesayuda/templates",
                 &root.join("templates").display().to_string(),
             )
             .replace("/var/lib/mesayuda", &d),

@@ -48,8 +48,9 @@ approvers: luisa.martinez@example.test, hernan.quintero@example.test; requesters
 Send a request (another terminal):
   printf 'From: Ana <ana@example.test>\r\nTo: mesayuda@example.test\r\nContent-Type: text/plain; charset=utf-8\r\nSubject: Instalación de impresora\r\n\r\nNecesito la impresora del piso 3.\r\nNúmero de equipo: PC-0456\r\nUbicación: Piso 3\r\n' \\
     | curl -s smtp://127.0.0.1:$SMTP_PORT --mail-from ana@example.test --mail-rcpt mesayuda@example.test -T -
-Read the acknowledgement in Ana's inbox:
-  curl -s --user ana@example.test:secret 'imap://127.0.0.1:$IMAP_PORT/INBOX;UID=1'
+Read the acknowledgement in Ana's inbox (decoded: the mail itself is quoted-printable):
+  curl -s --user ana@example.test:secret 'imap://127.0.0.1:$IMAP_PORT/INBOX;UID=1' \\
+    | python3 -c 'import sys, email, email.policy as p; m = email.message_from_binary_file(sys.stdin.buffer, policy=p.default); print("Asunto:", m["subject"]); print(m.get_body(("plain",)).get_content())'
 See the ticket:
   target/debug/mesayuda --config $STATE/mesayuda.toml tickets list
   target/debug/mesayuda --config $STATE/mesayuda.toml tickets show REQ-1

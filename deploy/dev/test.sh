@@ -25,6 +25,13 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
         { DEBIAN_FRONTEND=noninteractive "${apt[@]}" update >/dev/null &&
           DEBIAN_FRONTEND=noninteractive "${apt[@]}" install chromium chromium-driver >/dev/null; }
 fi
+# tests/package.rs builds the Debian package with cargo-deb from the debug binary (a few
+# seconds; installing cargo-deb itself once costs about 2 minutes of compiling). The version is
+# pinned: later ones announce that packaging the dev profile becomes an error.
+if ! command -v cargo-deb >/dev/null; then
+    echo "test.sh: installing cargo-deb with cargo install" >&2
+    cargo install cargo-deb --locked --version 3.8.0
+fi
 # Each test waits mostly on its own mail server and daemon, so four run at once even on 2 cores.
 export RUST_TEST_THREADS=${RUST_TEST_THREADS:-4}
 # Every target runs even when one fails (a flake must not hide the rest), and the failures are

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(
     name = "mesayuda",
-    version,
+    version = crate::VERSION_LINE,
     about = "Mesa de ayuda TIC por correo electrónico"
 )]
 pub struct Cli {

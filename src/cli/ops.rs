@@ -12,6 +12,8 @@ use std::time::Duration;
 
 const BAD_USAGE: u8 = EXIT_BAD_CONFIG as u8;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
+/// A database answers within milliseconds or not at all: an operator waits 5 s, not 30.
+const DB_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Subcommand)]
 pub enum OutboxCommand {
@@ -41,24 +43,37 @@ fn security(s: Security) -> &'static str {
 /// Exit code: 2 when the configuration or a template is wrong, else 1 when a server could not
 /// be reached, else 0.
 pub async fn check_config(config: Config, offline: bool) -> ExitCode {
-    println!("Configuración válida: {}", config.source.display());
+    // The file parsed (else Config::load stopped earlier, naming the key); whether everything
+    // else is fine is the summary line's to say, last.
+    println!("Configuración: {}", config.source.display());
     let mut code = 0u8;
+    let mut failed: Vec<&str> = Vec::new();
     let dir = &config.paths.templates;
-    match crate::mail::templates::Templates::load(dir)
-        .map_err(|e| vec![e.to_string()])
-        .and_then(|_| crate::ops::check::render_all_templates(dir))
-    {
-        Ok(names) => println!(
-            "plantillas: ok ({} renderizadas con datos de ejemplo, {})",
-            names.len(),
+    if !dir.is_dir() {
+        println!(
+            "plantillas: error: paths.templates = {}: el directorio no existe",
             dir.display()
-        ),
-        Err(errors) => {
-            println!("plantillas: error ({})", dir.display());
-            for e in errors {
-                println!("  {e}");
+        );
+        failed.push("plantillas");
+        code = BAD_USAGE;
+    } else {
+        match crate::mail::templates::Templates::load(dir)
+            .map_err(|e| vec![e.to_string()])
+            .and_then(|_| crate::ops::check::render_all_templates(dir))
+        {
+            Ok(names) => println!(
+                "plantillas: ok ({} renderizadas con datos de ejemplo, {})",
+                names.len(),
+                dir.display()
+            ),
+            Err(errors) => {
+                println!("plantillas: error (paths.templates = {})", dir.display());
+                for e in errors {
+                    println!("  {e}");
+                }
+                failed.push("plantillas");
+                code = BAD_USAGE;
             }
-            code = BAD_USAGE;
         }
     }
     match crate::workflow::Procedure::from_config(&config) {
@@ -81,11 +96,12 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
         }
         Err(e) => {
             println!("catálogo y directorio: error\n  {e:#}");
+            failed.push("catálogo y directorio");
             code = BAD_USAGE;
         }
     }
     if offline {
-        return ExitCode::from(code);
+        return summary(code, &failed);
     }
     let worse = |code: u8, new: u8| {
         if code == BAD_USAGE {
@@ -96,23 +112,11 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
     };
 
     let db_url = crate::app::redact_url(&config.database.url);
-    let db = tokio::time::timeout(CHECK_TIMEOUT, async {
-        let db = crate::store::Db::connect(&config.database.url, 1).await?;
-        sqlx::query_scalar::<_, i32>("SELECT 1")
-            .fetch_one(&db.pool)
-            .await?;
-        db.pool.close().await;
-        Ok::<_, sqlx::Error>(())
-    })
-    .await;
-    match db {
-        Ok(Ok(())) => println!("base de datos: ok ({db_url})"),
-        Ok(Err(e)) => {
-            println!("base de datos: error: {db_url}: {e}");
-            code = worse(code, EXIT_FAILURE);
-        }
-        Err(_) => {
-            println!("base de datos: error: {db_url}: sin respuesta en {CHECK_TIMEOUT:?}");
+    match check_database(&config.database.url).await {
+        Ok(()) => println!("base de datos: ok ({db_url})"),
+        Err(cause) => {
+            println!("base de datos: error: database.url = {db_url}: {cause}");
+            failed.push("base de datos");
             code = worse(code, EXIT_FAILURE);
         }
     }
@@ -120,9 +124,21 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
     let imap = &config.imap;
     let where_imap = format!("{}:{} {}", imap.host, imap.port, security(imap.security));
     let result = tokio::time::timeout(CHECK_TIMEOUT, async {
-        let mut s = crate::imap::connect::connect(imap)
-            .await
-            .map_err(|e| e.to_string())?;
+        let mut s = crate::imap::connect::connect(imap).await.map_err(|e| {
+            if e.is_auth() {
+                format!(
+                    "{e}; revise {}",
+                    credential_keys(
+                        "imap",
+                        &imap.auth,
+                        imap.password_file.is_some(),
+                        config.oauth2.as_ref()
+                    )
+                )
+            } else {
+                e.to_string()
+            }
+        })?;
         let mbox = s.examine(&imap.mailbox).await.map_err(|e| {
             format!(
                 "login ok, but mailbox {} cannot be opened: {e}",
@@ -146,6 +162,7 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
         ),
         Err(e) => {
             println!("imap: error: {e}");
+            failed.push("imap");
             code = worse(code, EXIT_FAILURE);
         }
     }
@@ -155,21 +172,136 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
     match crate::smtp::transport::build(smtp) {
         Err(e) => {
             println!("smtp: error: {e}");
+            failed.push("smtp");
             code = BAD_USAGE;
         }
         Ok(t) => match tokio::time::timeout(CHECK_TIMEOUT, t.test_connection()).await {
             Ok(Ok(())) => println!("smtp: ok ({where_smtp})"),
             Ok(Err(e)) => {
-                println!("smtp: error: {e}");
+                if e.is_auth() {
+                    println!(
+                        "smtp: error: {e}; revise {}",
+                        credential_keys(
+                            "smtp",
+                            &smtp.auth,
+                            smtp.password_file.is_some(),
+                            config.oauth2.as_ref()
+                        )
+                    );
+                } else {
+                    println!("smtp: error: {e}");
+                }
+                failed.push("smtp");
                 code = worse(code, EXIT_FAILURE);
             }
             Err(_) => {
                 println!("smtp: error: {where_smtp}: no answer within {CHECK_TIMEOUT:?}");
+                failed.push("smtp");
                 code = worse(code, EXIT_FAILURE);
             }
         },
     }
+    summary(code, &failed)
+}
+
+/// The last line: whether everything passed, and if not which checks failed, so an operator
+/// reading only the end of the output (or a script) knows.
+fn summary(code: u8, failed: &[&str]) -> ExitCode {
+    if failed.is_empty() {
+        println!("Resultado: todo en orden");
+    } else {
+        println!(
+            "Resultado: {} con errores: {} (código de salida {code})",
+            failed.len(),
+            failed.join(", ")
+        );
+    }
     ExitCode::from(code)
+}
+
+/// Reaches the database within `DB_CHECK_TIMEOUT` (the pool itself would wait 30 s for an
+/// unreachable server); the cause in plain words.
+async fn check_database(url: &str) -> Result<(), String> {
+    if let Some(dir) = sqlite_parent(url) {
+        if !dir.is_dir() {
+            return Err(format!("el directorio {} no existe", dir.display()));
+        }
+    }
+    let reached = tokio::time::timeout(DB_CHECK_TIMEOUT, async {
+        if url.starts_with("postgres") {
+            // One plain connection, not the pool: a pool retries a refused connection until
+            // its timeout and then reports only that, losing the cause.
+            use sqlx::Connection;
+            let mut conn = sqlx::postgres::PgConnection::connect(url).await?;
+            sqlx::query_scalar::<_, i32>("SELECT 1")
+                .fetch_one(&mut conn)
+                .await?;
+            return conn.close().await;
+        }
+        let db = crate::store::Db::connect(url, 1).await?;
+        sqlx::query_scalar::<_, i32>("SELECT 1")
+            .fetch_one(&db.pool)
+            .await?;
+        db.pool.close().await;
+        Ok::<_, sqlx::Error>(())
+    })
+    .await;
+    match reached {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(match e {
+            // The server's own message, without sqlx's wrapping (its Debug carries the
+            // PostgreSQL source file and line).
+            sqlx::Error::Database(d) => d.message().to_owned(),
+            other => other.to_string(),
+        }),
+        Err(_) => Err(format!(
+            "sin respuesta en {} s (¿servidor apagado, host o puerto equivocados?)",
+            DB_CHECK_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// The directory an `sqlite://` URL's file lives in, when it names one.
+fn sqlite_parent(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    if path.is_empty() || path.starts_with(':') {
+        return None;
+    }
+    let parent = std::path::Path::new(path).parent()?;
+    Some(if parent.as_os_str().is_empty() {
+        std::path::PathBuf::from(".")
+    } else {
+        parent.to_owned()
+    })
+}
+
+/// The keys (and environment variable) that hold the credentials of a refused login.
+fn credential_keys(
+    section: &str,
+    auth: &crate::config::AuthMethod,
+    has_file: bool,
+    oauth2: Option<&crate::config::OAuth2Config>,
+) -> String {
+    let env = format!("MESAYUDA_{}_PASSWORD", section.to_uppercase());
+    match auth {
+        crate::config::AuthMethod::Xoauth2 => match oauth2 {
+            Some(o) if o.token_command.is_some() => "oauth2.token_command".to_owned(),
+            _ => "oauth2.client_id y oauth2.client_secret_file (o MESAYUDA_OAUTH2_CLIENT_SECRET)"
+                .to_owned(),
+        },
+        crate::config::AuthMethod::Password if std::env::var_os(&env).is_some() => {
+            format!("{section}.username y {env}")
+        }
+        crate::config::AuthMethod::Password if has_file => {
+            format!("{section}.username y {section}.password_file (o {env})")
+        }
+        crate::config::AuthMethod::Password => {
+            format!("{section}.username y {section}.password (o {env})")
+        }
+    }
 }
 
 /// Sends one mail straight through SMTP (not through the outbox), to prove delivery works.

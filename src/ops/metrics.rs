@@ -15,8 +15,7 @@ pub const RECONNECTS: &str = "mesayuda_imap_reconnects_total";
 pub const LAST_POLL: &str = "mesayuda_imap_last_poll_timestamp_seconds";
 pub const READER: &str = "mesayuda_mailbox_reader";
 
-/// The outcomes the reader logs as `outcome`; shown at 0 before the first message of each.
-const KNOWN_OUTCOMES: &[&str] = &["created", "threaded", "auto", "duplicate", "quarantined"];
+pub const BUILD_INFO: &str = "mesayuda_build_info";
 
 /// Installs the recorder once per process; later calls return the same handle.
 pub fn install() -> Option<&'static PrometheusHandle> {
@@ -28,7 +27,11 @@ pub fn install() -> Option<&'static PrometheusHandle> {
                 .ok()?;
             metrics::describe_counter!(
                 INGESTED,
-                "Messages taken from the mailbox, by outcome (created, threaded, auto, duplicate, quarantined)"
+                "Messages taken from the mailbox, by outcome as the `message ingested` log line names it"
+            );
+            metrics::describe_gauge!(
+                BUILD_INFO,
+                "Always 1; its labels name the running version and git commit"
             );
             metrics::describe_counter!(
                 RECONNECTS,
@@ -42,9 +45,18 @@ pub fn install() -> Option<&'static PrometheusHandle> {
                 READER,
                 "1 while this instance holds the mailbox (one reader at a time), else 0"
             );
-            for o in KNOWN_OUTCOMES {
+            // Every outcome from the start, at 0: an alert on the rate of quarantined mail
+            // must see a series before the first quarantine.
+            for o in crate::ingest::Outcome::LABELS {
                 metrics::counter!(INGESTED, "outcome" => *o).absolute(0);
             }
+            // Which build answers: after an upgrade (or a rollback) the scrape tells.
+            metrics::gauge!(
+                BUILD_INFO,
+                "version" => crate::VERSION,
+                "commit" => crate::COMMIT
+            )
+            .set(1.0);
             metrics::counter!(RECONNECTS).absolute(0);
             metrics::gauge!(READER).set(0.0);
             Some(handle)

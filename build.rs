@@ -1,0 +1,32 @@
+//! Records the git commit the binary is built from, for `mesayuda --version` and the
+//! `mesayuda_build_info` metric: an operator must be able to tell which build is running.
+//! A source tarball or a copy without `.git` builds too, with the commit "unknown".
+
+use std::process::Command;
+
+fn main() {
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short=9", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned());
+    println!("cargo:rustc-env=MESAYUDA_COMMIT={commit}");
+    // Rebuild when HEAD moves (a commit or a checkout); in a worktree `.git` is a file naming
+    // the real git directory, so ask git where HEAD and the current branch's ref live.
+    for what in ["HEAD", "refs/heads"] {
+        if let Some(p) = Command::new("git")
+            .args(["rev-parse", "--git-path", what])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+        {
+            println!("cargo:rerun-if-changed={}", p.trim());
+        }
+    }
+    println!("cargo:rerun-if-changed=build.rs");
+}
