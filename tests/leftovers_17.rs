@@ -5,8 +5,9 @@
 
 mod support;
 
+use support::flow::{inbox_with, jobs_at, notice, request, tag};
+
 use chrono::{DateTime, Duration as Days, Utc};
-use mesayuda::mail::inbound::InboundMail;
 use serde_json::Value;
 use std::time::Duration;
 use support::mail::{self, Draft};
@@ -24,45 +25,11 @@ const TRUSTED_PASS: &str =
     "Authentication-Results: mx.example.test; dmarc=pass header.from=example.test\r\n";
 const PRINTER: &str = "Necesito instalar la impresora de la oficina.\nNúmero de equipo: PC-0456\nUbicación: Piso 3, oficina 301\n";
 
-fn tag(m: &InboundMail) -> Option<String> {
-    mesayuda::domain::text::find_ticket_ref(&m.subject).map(|r| r.to_string())
-}
-
-async fn inbox_with(
-    w: &World,
-    user: &str,
-    what: &str,
-    pred: impl Fn(&InboundMail) -> bool,
-) -> InboundMail {
-    mail::wait_for(w.mail.imap_port, user, WAIT, what, pred).await
-}
-
-async fn request(w: &World, subject: &str, body: &str) -> String {
-    mail::send(w.mail.smtp_port, &Draft::new(CARLOS, subject, body)).await;
-    let ack = inbox_with(w, CARLOS_ADDR, "acknowledgement", |m| {
-        m.subject.contains("Recibimos su solicitud") && m.subject.contains(subject)
-    })
-    .await;
-    tag(&ack).expect("ack has a tag")
-}
-
-async fn notice(w: &World, to: &str, id: &str) -> InboundMail {
-    inbox_with(w, to, "new-work notice", |m| {
-        m.subject.contains("Nueva solicitud") && tag(m).as_deref() == Some(id)
-    })
-    .await
-}
-
-fn jobs_at(w: &World, now: DateTime<Utc>) -> Value {
-    w.cli()
-        .json(&["jobs", "run", "--now", &now.to_rfc3339(), "--json"])
-}
-
 /// REQ-1 → INC-1 (`#incidente`) → REQ-2 (`#requerimiento IMPRESORA`), the requester told each
 /// time; a `#requerimiento` without proof is refused and changes nothing.
 async fn a_request_becomes_an_incident_and_a_request_again(w: World) {
     let _d = w.spawn_daemon();
-    let first = request(&w, "Instalación de impresora", PRINTER).await;
+    let first = request(&w, CARLOS, "Instalación de impresora", PRINTER).await;
     let n = notice(&w, LAURA_ADDR, &first).await;
     mail::reply(
         w.mail.smtp_port,
@@ -135,7 +102,7 @@ async fn a_request_becomes_an_incident_and_a_request_again(w: World) {
 /// mail our MTA authenticated sends it back without answering the copy.
 async fn incidents_are_listed_shown_and_sent_back_by_an_authenticated_agent(w: World) {
     let _d = w.spawn_daemon();
-    let id = request(&w, "Instalación de impresora", PRINTER).await;
+    let id = request(&w, CARLOS, "Instalación de impresora", PRINTER).await;
     mail::send(
         w.mail.smtp_port,
         &Draft::new(
@@ -198,7 +165,7 @@ async fn incidents_are_listed_shown_and_sent_back_by_an_authenticated_agent(w: W
 /// time, and say why the reader gets them.
 async fn late_alerts_show_their_own_threshold_times(w: World) {
     let _d = w.spawn_daemon();
-    let id = request(&w, "Instalación de impresora", PRINTER).await;
+    let id = request(&w, CARLOS, "Instalación de impresora", PRINTER).await;
     let n = notice(&w, LAURA_ADDR, &id).await;
     mail::reply(
         w.mail.smtp_port,
@@ -268,7 +235,7 @@ async fn late_alerts_show_their_own_threshold_times(w: World) {
 /// The requester's answer to an agent's `#pendiente` reaches that agent, with question and answer.
 async fn the_answer_to_a_pendiente_reaches_the_agent_who_asked(w: World) {
     let _d = w.spawn_daemon();
-    let id = request(&w, "Instalación de impresora", PRINTER).await;
+    let id = request(&w, CARLOS, "Instalación de impresora", PRINTER).await;
     let n = notice(&w, LAURA_ADDR, &id).await;
     mail::reply(
         w.mail.smtp_port,

@@ -3,7 +3,8 @@
 
 mod support;
 
-use mesayuda::mail::inbound::InboundMail;
+use support::flow::tag;
+
 use serde_json::Value;
 use std::time::Duration;
 use support::mail::{self, Draft};
@@ -12,10 +13,6 @@ use support::{eventually, DbKind, World, HELPDESK};
 const WAIT: Duration = Duration::from_secs(60);
 /// The loopback Postfix answers `450 4.2.0` to this recipient, and accepts every other.
 const DEFERRED: &str = "lleno@example.test";
-
-fn tag(m: &InboundMail) -> Option<String> {
-    mesayuda::domain::text::find_ticket_ref(&m.subject).map(|r| r.to_string())
-}
 
 async fn request(w: &World, who: &str) {
     mail::send(

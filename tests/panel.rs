@@ -4,8 +4,9 @@
 
 mod support;
 
+use support::flow::{tag, ticket_where};
+
 use mesayuda::mail::inbound::InboundMail;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::time::Duration;
 use support::mail::{self, Draft};
@@ -153,10 +154,6 @@ async fn links(w: &World, email: &str) -> Vec<String> {
         .collect()
 }
 
-fn tag(m: &InboundMail) -> Option<String> {
-    mesayuda::domain::text::find_ticket_ref(&m.subject).map(|r| r.to_string())
-}
-
 /// Carlos asks for VPN access with his boss as approver; returns the request's number.
 async fn request_vpn(w: &World) -> String {
     let body = format!(
@@ -177,14 +174,6 @@ async fn request_vpn(w: &World) -> String {
 async fn approval_mail(w: &World, id: &str) -> InboundMail {
     mail::wait_for(w.mail.imap_port, BOSS, WAIT, "approval request", |m| {
         m.subject.contains("Aprobación requerida") && tag(m).as_deref() == Some(id)
-    })
-    .await
-}
-
-async fn ticket_where(w: &World, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    eventually(WAIT, what, || async {
-        let t = w.cli().ticket(id);
-        pred(&t).then_some(t)
     })
     .await
 }

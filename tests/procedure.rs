@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::flow::{agent_reply, events, inbox_with, tag};
+use support::flow::{agent_reply, events, inbox_with, jobs_at, tag};
 
 use chrono::{DateTime, Duration as Days, Utc};
 use mesayuda::mail::inbound::InboundMail;
@@ -47,11 +47,6 @@ async fn wait_status(w: &World, id: &str, status: &str) -> Value {
         (t["status"] == status).then_some(t)
     })
     .await
-}
-
-fn jobs_at(w: &World, now: DateTime<Utc>) -> Value {
-    w.cli()
-        .json(&["jobs", "run", "--now", &now.to_rfc3339(), "--json"])
 }
 
 async fn complete_request_goes_to_work(w: World) {

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::flow::{inbox_with, notice, tag};
+use support::flow::{inbox_with, notice, request, tag};
 
 use std::time::Duration;
 use support::mail::{self, Draft};
@@ -17,15 +17,6 @@ const ANDRES_ADDR: &str = "andres.castro@example.test";
 const MIGUEL_ADDR: &str = "miguel.torres@example.test";
 const WAIT: Duration = Duration::from_secs(25);
 
-async fn request(w: &World, subject: &str, body: &str) -> String {
-    mail::send(w.mail.smtp_port, &Draft::new(CARLOS, subject, body)).await;
-    let ack = inbox_with(w, CARLOS_ADDR, "acknowledgement", |m| {
-        m.subject.contains("Recibimos su solicitud") && m.subject.contains(subject)
-    })
-    .await;
-    tag(&ack).expect("ack has a tag")
-}
-
 async fn new_work_notices(w: &World, to: &str) -> usize {
     mail::inbox(w.mail.imap_port, to)
         .await
@@ -36,8 +27,7 @@ async fn new_work_notices(w: &World, to: &str) -> usize {
 
 async fn a_complete_request_reaches_exactly_its_group(w: World) {
     let _d = w.spawn_daemon();
-    let id = request(
-        &w,
+    let id = request(&w, CARLOS,
         "Préstamo de videobeam",
         "Necesito un videobeam para la reunión del comité.\nFecha y hora: 3 de diciembre, 9:00 a. m.\nLugar: Sala de juntas piso 5\n",
     )
@@ -59,8 +49,7 @@ async fn a_complete_request_reaches_exactly_its_group(w: World) {
 
 async fn assigning_to_a_requester_is_refused_and_to_a_group_carries_the_request(w: World) {
     let _d = w.spawn_daemon();
-    let id = request(
-        &w,
+    let id = request(&w, CARLOS,
         "Instalación de impresora",
         "Necesito instalar la impresora de la oficina.\nNúmero de equipo: PC-0456\nUbicación: Piso 3, oficina 301\n",
     )
@@ -114,6 +103,7 @@ async fn a_full_mailbox_request_with_its_fields_is_a_request(w: World) {
     let _d = w.spawn_daemon();
     let id = request(
         &w,
+        CARLOS,
         "Buzón lleno",
         "Me sale un error de buzón lleno y no puedo recibir correos. Solicito ampliar el tamaño \
          de mi buzón.\nJustificación: recibo los informes de todas las regionales\nTamaño \
@@ -149,8 +139,7 @@ async fn incidents_reach_the_agents_and_an_agent_turns_a_request_into_one(w: Wor
         .await;
     }
 
-    let id = request(
-        &w,
+    let id = request(&w, CARLOS,
         "Instalación de impresora",
         "Necesito instalar la impresora de la oficina.\nNúmero de equipo: PC-0456\nUbicación: Piso 3, oficina 301\n",
     )

@@ -1,7 +1,9 @@
 //! What the procedure tests do again and again, once: read a ticket tag, wait for a mail or a
 //! ticket state, count a ticket's events, and answer as an agent from their own notice.
 
-use super::{eventually, mail, World};
+use super::mail::{self, Draft};
+use super::{eventually, World};
+use chrono::{DateTime, Utc};
 use mesayuda::mail::inbound::InboundMail;
 use serde_json::Value;
 use std::time::Duration;
@@ -63,4 +65,21 @@ pub async fn notice(w: &World, agent: &str, id: &str) -> InboundMail {
 pub async fn agent_reply(w: &World, agent: &str, id: &str, body: &str) {
     let n = notice(w, agent, id).await;
     mail::reply(w.mail.smtp_port, agent, &n, body).await;
+}
+
+/// `from` asks for something and waits for its acknowledgement (the first one naming
+/// `subject`); returns the ticket id.
+pub async fn request(w: &World, from: &str, subject: &str, body: &str) -> String {
+    mail::send(w.mail.smtp_port, &Draft::new(from, subject, body)).await;
+    let ack = inbox_with(w, from, "acknowledgement", |m| {
+        m.subject.contains("Recibimos su solicitud") && m.subject.contains(subject)
+    })
+    .await;
+    tag(&ack).expect("the acknowledgement names its ticket")
+}
+
+/// Every sweep once as if the clock read `now` (`mesayuda jobs run --now`).
+pub fn jobs_at(w: &World, now: DateTime<Utc>) -> Value {
+    w.cli()
+        .json(&["jobs", "run", "--now", &now.to_rfc3339(), "--json"])
 }
