@@ -26,10 +26,21 @@ fn secret_cap() -> Targets {
     )
 }
 
+/// `[log] level` (default `info`), with the scheduler library's start-up chatter ("Uninited",
+/// "Job creator created" at INFO) kept below it unless the level names that library itself.
+fn configured(level: Option<&str>) -> String {
+    let level = level.unwrap_or("info");
+    if level.contains("tokio_cron_scheduler") {
+        level.to_owned()
+    } else {
+        format!("{level},tokio_cron_scheduler=warn")
+    }
+}
+
 /// Installs the global subscriber once; later calls (tests) are ignored.
 pub fn init(format: LogFormat, level: Option<&str>) {
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(level.unwrap_or("info")))
+        .or_else(|_| EnvFilter::try_new(configured(level)))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     use std::io::IsTerminal;
     // Colour codes only for a person at a terminal, never in journald or a log file.
@@ -71,5 +82,14 @@ mod tests {
         assert!(!passes("imap_proto::parser", Level::TRACE));
         assert!(passes("mesayuda::imap::watcher", Level::TRACE));
         assert!(passes("sqlx::query", Level::DEBUG));
+    }
+
+    #[test]
+    fn the_scheduler_library_is_quiet_at_info_unless_asked_for() {
+        assert_eq!(configured(None), "info,tokio_cron_scheduler=warn");
+        assert_eq!(
+            configured(Some("debug,tokio_cron_scheduler=debug")),
+            "debug,tokio_cron_scheduler=debug"
+        );
     }
 }
