@@ -333,3 +333,36 @@ on_both_databases!(with_procedure_trusting_mta;
     transitions_follow_the_procedure,
     a_third_party_neither_rates_nor_reopens,
 );
+
+/// Exchange / Microsoft 365: with `exchange_internal`, Exchange's own mark on its users' mail
+/// proves the sender (Exchange strips it from outside mail); without the setting it proves
+/// nothing.
+async fn exchange_marks_internal_mail(kind: support::DbKind) {
+    let extra = "[security]\nexchange_internal = true\n";
+    let Some(w) = World::with_procedure_and(kind, extra).await else {
+        return;
+    };
+    let _d = w.spawn_daemon();
+    let id = request(&w, "Instalación de impresora", PRINTER).await;
+    let laura = "Laura Rojas <laura.rojas@example.test>";
+    let internal = "X-MS-Exchange-Organization-AuthAs: Internal\r\n";
+    forged(&w, laura, &id, "#nota el usuario llamó", internal).await;
+    ticket_where(&w, &id, "note from the Exchange-vouched agent", |t| {
+        events(t, "nota") == 1
+    })
+    .await;
+    let anonymous = "X-MS-Exchange-Organization-AuthAs: Anonymous\r\n";
+    forged(&w, laura, &id, "#cerrar duplicado", anonymous).await;
+    let t = ticket_where(&w, &id, "refused", |t| events(t, "accion_rechazada") == 1).await;
+    assert_eq!(t["status"], "trabajo_en_progreso");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_exchange_marks_internal_mail() {
+    exchange_marks_internal_mail(support::DbKind::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_exchange_marks_internal_mail() {
+    exchange_marks_internal_mail(support::DbKind::Postgres).await;
+}
