@@ -313,6 +313,26 @@ pub fn on_answer_mail(
     rules: Rules,
     ctx: &Ctx<'_>,
 ) -> Plan {
+    let mut plan = decide(t, from, evidence, answer, rules, ctx);
+    if evidence.session.is_some() {
+        // Signed in to the panel, the person reads why on the page itself; a mail saying "a
+        // message in your name could not be verified" would be wrong there.
+        plan.effects.retain(|e| {
+            !matches!(e, super::Effect::Mail(m)
+                if m.kind == "accion_no_verificada" || m.kind == "respuesta_sin_efecto")
+        });
+    }
+    plan
+}
+
+fn decide(
+    t: Ticket,
+    from: &str,
+    evidence: &Evidence,
+    answer: &ApprovalAnswer,
+    rules: Rules,
+    ctx: &Ctx<'_>,
+) -> Plan {
     let Some(a) = t.approval.clone() else {
         return answer_without_effect(t, from, "este requerimiento no requiere aprobación", ctx);
     };
