@@ -3,9 +3,17 @@
 //! mailbox lease all use the database (and two of them SMTP) and all retry with backoff; an
 //! operator reads one line per outage, not one per worker and retry. Retries are logged at
 //! debug level by the workers themselves.
+//!
+//! The end of an outage is also news for the workers still waiting out their retry delay for
+//! that dependency ([`retry_delay`]): they retry at once instead of after up to half a minute or
+//! more (issue 16: the acknowledgements queued during an SMTP outage went out 24 s after the
+//! server was found back). This reaches the workers of this process; every instance has its
+//! own SMTP prober, which checks every 2 s while SMTP is down, and for the database another
+//! instance finds out at its own next try.
 
-use std::sync::Mutex;
-use std::time::Instant;
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
 use tracing::{debug, error, info};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +37,21 @@ impl Dependency {
 
 static DOWN_SINCE: Mutex<[Option<Instant>; 2]> = Mutex::new([None, None]);
 
+/// Per dependency, how many times it went down or came back: a change wakes the workers
+/// waiting on it ([`retry_delay`], [`changes`]).
+static CHANGES: LazyLock<[watch::Sender<u64>; 2]> =
+    LazyLock::new(|| [watch::Sender::new(0), watch::Sender::new(0)]);
+
+fn changed(dep: Dependency) {
+    CHANGES[dep.index()].send_modify(|n| *n = n.wrapping_add(1));
+}
+
+/// Ticks whenever an outage of `dep` starts or ends, for a worker that probes more often
+/// while `dep` is down (the SMTP prober).
+pub fn changes(dep: Dependency) -> watch::Receiver<u64> {
+    CHANGES[dep.index()].subscribe()
+}
+
 /// `dep` failed. Runs `announce` (the outage's one line) only when this starts an outage;
 /// returns whether it did.
 pub fn failed(dep: Dependency, announce: impl FnOnce()) -> bool {
@@ -43,6 +66,7 @@ pub fn failed(dep: Dependency, announce: impl FnOnce()) -> bool {
     };
     if started {
         announce();
+        changed(dep);
     }
     started
 }
@@ -67,8 +91,34 @@ pub fn recovered(dep: Dependency) -> bool {
             "{} reachable again",
             dep.name()
         );
+        // After the line, so that whatever the woken workers log comes after it.
+        changed(dep);
     }
     since.is_some()
+}
+
+/// The retry delay of a worker that found `dep` unavailable (and said so with [`failed`] or
+/// [`database_failed`]): sleeps `delay`, or less — it returns as soon as any worker of this
+/// process finds `dep` reachable again, or at once if one did since this worker's failure.
+/// The caller keeps its backoff as it is: if the retry fails anyway, the next delay is longer.
+pub async fn retry_delay(dep: Dependency, delay: Duration) {
+    // Subscribed before looking, so that a recovery between the look and the sleep still
+    // wakes this worker.
+    let mut changes = changes(dep);
+    let sleep = tokio::time::sleep(delay);
+    tokio::pin!(sleep);
+    while is_down(dep) {
+        tokio::select! {
+            r = changes.changed() => {
+                if r.is_err() {
+                    // Cannot happen (the sender is a static), but must not spin if it did.
+                    sleep.as_mut().await;
+                    return;
+                }
+            }
+            _ = sleep.as_mut() => return,
+        }
+    }
 }
 
 /// A database operation of `worker` failed; it retries with backoff. SQLite connections that

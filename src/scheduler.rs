@@ -33,11 +33,20 @@ impl Sweeper {
         // One sweep at start: catches up on whatever fell due while the daemon was down.
         let _ = tx.try_send(());
         let mut fallback = tokio::time::interval(std::time::Duration::from_secs(60));
+        let mut database = crate::outage::changes(crate::outage::Dependency::Database);
+        let mut failed = false;
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                Some(()) = ticks.recv() => self.sweep().await,
-                _ = fallback.tick(), if scheduler.is_none() => self.sweep().await,
+                Some(()) = ticks.recv() => failed = !self.sweep().await,
+                _ = fallback.tick(), if scheduler.is_none() => failed = !self.sweep().await,
+                // A sweep the database refused is done again as soon as any worker finds the
+                // database back, not at the next tick up to a minute later.
+                Ok(()) = database.changed(), if failed => {
+                    if !crate::outage::is_down(crate::outage::Dependency::Database) {
+                        failed = !self.sweep().await;
+                    }
+                }
             }
         }
         if let Some(mut s) = scheduler {
@@ -64,7 +73,8 @@ impl Sweeper {
         Ok(scheduler)
     }
 
-    async fn sweep(&self) {
+    /// Whether the database answered (a sweep it refused is worth doing again when it is back).
+    async fn sweep(&self) -> bool {
         match sweep::run(&self.db, &self.mailer, &self.procedure, chrono::Utc::now()).await {
             // Digests and the monthly report queue mail without any timer.
             Ok(r) if r.timers_handled > 0 || r.mails_queued > 0 => {
@@ -74,11 +84,20 @@ impl Sweeper {
                     alerts = r.alerts_queued,
                     "sweep done"
                 );
+                // It wrote: news for the workers waiting out a database outage, if any.
+                crate::outage::database_ok();
                 self.outbox_wake.notify_one();
+                true
             }
-            Ok(_) => {}
-            Err(crate::notify::NotifyError::Db(e)) => crate::outage::database_failed("sweeper", &e),
-            Err(e) => warn!(error = %e, "sweep failed; retried at the next tick"),
+            Ok(_) => true,
+            Err(crate::notify::NotifyError::Db(e)) => {
+                crate::outage::database_failed("sweeper", &e);
+                false
+            }
+            Err(e) => {
+                warn!(error = %e, "sweep failed; retried at the next tick");
+                true
+            }
         }
     }
 }

@@ -209,6 +209,62 @@ async fn smtp_server_stopped_while_requests_arrive(w: World) {
     stops_within_ten_seconds(&mut d, "an SMTP outage");
 }
 
+/// Issue 16, "recovery noticed late": the end of an SMTP outage is news for every worker at
+/// once. After 40 s down the outbox sender waits out a backoff of 16–37 s between tries; the
+/// SMTP prober, probing every 2 s while the server is down, finds it back first, and the
+/// queued acknowledgements go out right after that "reachable again" line, not at the sender's
+/// next try. The gaps are printed; the bound asserted is far below the sender's own delay.
+async fn queued_mail_leaves_as_soon_as_smtp_is_found_back(w: World) {
+    let d = w.spawn_daemon();
+    let users: Vec<String> = (1..=3).map(|i| format!("back{i}@example.test")).collect();
+    request(&w, &users[0], "Antes del corte").await;
+    acknowledged(&w, &users[0], WAIT).await;
+
+    w.mail.stop_smtp();
+    for u in &users[1..] {
+        let from = format!("Usuario <{u}>");
+        let (_, raw) = Draft::new(&from, "Durante el corte", "Necesito ayuda.").render();
+        mail::append(w.mail.imap_port, HELPDESK, "INBOX", &raw).await;
+    }
+    wait_problems(&d, 1, "the outage noticed").await;
+    let noticed = Instant::now();
+    eventually(WAIT, "tickets created while SMTP is down", || async {
+        (w.cli().tickets().len() == users.len()).then_some(())
+    })
+    .await;
+    // The sender's tries: 0, 1, 3, 7, 15, ~31 s (jittered), the next ~30 s later.
+    tokio::time::sleep(Duration::from_secs(40).saturating_sub(noticed.elapsed())).await;
+    w.mail.start_smtp();
+    let restarted = Instant::now();
+    let back = eventually(RECOVERY, "SMTP found back", || async {
+        (lines_with(&d.log_text(), "SMTP server reachable again") > 0).then(Instant::now)
+    })
+    .await;
+    for u in &users[1..] {
+        acknowledged(&w, u, RECOVERY).await;
+    }
+    let delivered = Instant::now();
+    let (found, sent) = (back - restarted, delivered - back);
+    eprintln!(
+        "SMTP restarted; found back {found:.1?} later; queued acknowledgements delivered {sent:.1?} after that"
+    );
+    let log = d.log_text();
+    show("SMTP recovery", &log);
+    assert!(
+        found < Duration::from_secs(10),
+        "SMTP back for {found:?} before anyone noticed:\n{log}"
+    );
+    assert!(
+        sent < Duration::from_secs(10),
+        "queued mail waited {sent:?} after SMTP was found back:\n{log}"
+    );
+    // Still one line when the outage started and one when it ended.
+    let p = problems(&log);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(lines_with(&log, "SMTP server reachable again"), 1, "{log}");
+    nothing_lost(&w, &users).await;
+}
+
 /// Postfix restarted between two mails: the connection the daemon keeps for the next mail is
 /// closed under it. The next mail goes on a new connection, with no outage reported.
 async fn smtp_server_restarted_between_two_mails(w: World) {
@@ -368,6 +424,13 @@ mod sqlite {
     async fn smtp_server_stopped_while_requests_arrive() {
         if let Some(w) = world(DbKind::Sqlite).await {
             super::smtp_server_stopped_while_requests_arrive(w).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_mail_leaves_as_soon_as_smtp_is_found_back() {
+        if let Some(w) = world(DbKind::Sqlite).await {
+            super::queued_mail_leaves_as_soon_as_smtp_is_found_back(w).await;
         }
     }
 

@@ -80,10 +80,12 @@ impl Watcher {
                         // The mailbox is fine: the database is down, and that is said once
                         // whichever worker meets it first. Mail waits in the mailbox.
                         crate::outage::database_failed("mailbox reader", db);
+                        // Up to 80 s, cut short when another worker (the outbox sender, the
+                        // sweeper) finds the database back first.
                         let delay = backoff.next_delay();
                         tokio::select! {
                             _ = cancel.cancelled() => break,
-                            _ = tokio::time::sleep(delay) => {}
+                            _ = crate::outage::retry_delay(crate::outage::Dependency::Database, delay) => {}
                         }
                         continue;
                     }

@@ -17,6 +17,8 @@ use tracing::{error, info, warn};
 
 /// How often SMTP is checked when no mail goes out (mail sent counts as a check too).
 const SMTP_PROBE: Duration = Duration::from_secs(30);
+/// SMTP probe period while the server is known to be down: a connection and EHLO.
+const SMTP_PROBE_IN_OUTAGE: Duration = Duration::from_secs(2);
 /// How often a standby instance checks that it could log in to the mailbox.
 const STANDBY_PROBE: Duration = Duration::from_secs(60);
 
@@ -83,6 +85,7 @@ async fn spawn_panel(s: &Services, tasks: &mut JoinSet<()>, cancel: &Cancellatio
 
 async fn smtp_probe(transport: Transport, cancel: CancellationToken) {
     use crate::outage::{self, Dependency};
+    let mut changes = outage::changes(Dependency::Smtp);
     loop {
         match transport.test_connection().await {
             Ok(()) => {
@@ -95,9 +98,21 @@ async fn smtp_probe(transport: Transport, cancel: CancellationToken) {
                 outage::failed(Dependency::Smtp, || warn!(error = %e, "SMTP check failed"));
             }
         }
+        // Its own news is no reason to probe again at once.
+        changes.mark_unchanged();
+        // While SMTP is down the prober is how this instance (every instance: each has its
+        // own) learns within seconds that it is back, and the outbox sender, waiting out a
+        // backoff of up to 30 s, goes at once (`outage::retry_delay`).
+        let period = if outage::is_down(Dependency::Smtp) {
+            SMTP_PROBE_IN_OUTAGE
+        } else {
+            SMTP_PROBE
+        };
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(SMTP_PROBE) => {}
+            _ = tokio::time::sleep(period) => {}
+            // An outage the sender met starts the quick probes now.
+            _ = changes.changed() => {}
         }
     }
 }
@@ -163,9 +178,18 @@ pub async fn read_mailbox<F>(
             }
             Err(e) => crate::outage::database_failed("mailbox lease", &e),
         }
+        // Through a database outage the wait ends early when another worker finds it back.
+        let database_down = crate::outage::is_down(crate::outage::Dependency::Database);
+        let wait = async move {
+            if database_down {
+                crate::outage::retry_delay(crate::outage::Dependency::Database, lease::RETRY).await;
+            } else {
+                tokio::time::sleep(lease::RETRY).await;
+            }
+        };
         tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = tokio::time::sleep(lease::RETRY) => {}
+            _ = wait => {}
         }
     }
     lease.release().await;

@@ -85,9 +85,11 @@ impl Sender {
                     outage::failed(outage::Dependency::Smtp, || {
                         error!(error = %e, "SMTP server unavailable; mail stays queued");
                     });
+                    // Cut short when the SMTP prober finds the server back first.
+                    let delay = backoff.next_delay();
                     tokio::select! {
                         _ = cancel.cancelled() => break,
-                        _ = tokio::time::sleep(backoff.next_delay()) => {}
+                        _ = outage::retry_delay(outage::Dependency::Smtp, delay) => {}
                     }
                 }
                 Ok(None) => {
@@ -107,9 +109,12 @@ impl Sender {
                 }
                 Err(e) => {
                     outage::database_failed("outbox sender", &e);
+                    // Cut short when another worker (the reader taking mail in) finds the
+                    // database back first.
+                    let delay = backoff.next_delay();
                     tokio::select! {
                         _ = cancel.cancelled() => break,
-                        _ = tokio::time::sleep(backoff.next_delay()) => {}
+                        _ = outage::retry_delay(outage::Dependency::Database, delay) => {}
                     }
                 }
             }

@@ -120,13 +120,38 @@ pub struct NewTicket<'a> {
     pub at: i64,
 }
 
-/// The new ticket as stored (its number and defaults included), in one round trip.
+/// The new ticket as stored (its number and defaults included). Its number is the next one of
+/// the counter in `ticket_numbers`, taken inside the caller's transaction: if that transaction
+/// rolls back or its process dies, the number goes back with it and the next committed ticket
+/// gets it, so committed numbers have no gaps. The counter's row stays locked until the
+/// transaction ends, so concurrent inserts (another worker, another instance) take turns
+/// instead of sharing a number. Rows written by hand (an import, a test) are stepped over: the
+/// number is above the highest one stored too. Call it inside a transaction: on its own, the
+/// counter would commit even if the insert failed.
 pub async fn insert(conn: &mut Conn, t: &NewTicket<'_>) -> Result<TicketRow, sqlx::Error> {
+    let (number,): (i64,) = sqlx::query_as(
+        "
+        UPDATE ticket_numbers
+        SET last_number = 1 + CASE
+            WHEN last_number >= (SELECT COALESCE(MAX(id), 0) FROM tickets) THEN last_number
+            ELSE (SELECT COALESCE(MAX(id), 0) FROM tickets)
+        END
+        WHERE singleton = 1
+        RETURNING last_number
+        ",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO tickets (status, subject, requester, requester_name, root_message_id, \
-         related_ticket, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
-         RETURNING {COLUMNS}"
+        // COLUMNS is our own constant.
+        "
+        INSERT INTO tickets (id, status, subject, requester, requester_name, root_message_id,
+                             related_ticket, created_at, updated_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+        RETURNING {COLUMNS}
+        "
     )))
+    .bind(number)
     .bind(t.status)
     // A request opened by forwarding an approval mail must not keep its token (see messages).
     .bind(crate::domain::text::mask_tokens(t.subject).as_ref())
