@@ -90,7 +90,12 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
                 &snap.directory,
                 config.incidents.address.as_deref(),
                 &ctx.agents(),
-            ) {
+            )
+            .into_iter()
+            .chain(crate::ops::check::catalog_warnings(
+                &snap.catalog,
+                &snap.directory,
+            )) {
                 println!("aviso: {w}");
             }
         }

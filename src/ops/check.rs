@@ -153,6 +153,28 @@ pub fn procedure_warnings(
     out
 }
 
+/// Services whose resolver group the directory does not have: their work would silently go to
+/// the agents instead (issue 17 item 10: a group nobody is in).
+pub fn catalog_warnings(
+    catalog: &crate::domain::catalog::Catalog,
+    directory: &Directory,
+) -> Vec<String> {
+    catalog
+        .services()
+        .iter()
+        .filter_map(|s| {
+            let g = s.group.as_deref()?;
+            directory.group(g).is_none().then(|| {
+                format!(
+                    "el servicio `{}` ({}) nombra el grupo `{g}`, que el directorio no tiene: \
+                     su trabajo iría a los agentes",
+                    s.code, s.name
+                )
+            })
+        })
+        .collect()
+}
+
 /// A value for every variable the templates mention: text for `{{x}}` and `{{#if x}}`, a
 /// one-element list for `{{#each x}}`.
 fn sample_data(sources: &[String]) -> Value {
@@ -289,5 +311,19 @@ mod tests {
         let errors = render_all_templates(d.path()).unwrap_err();
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].starts_with("b.asunto.hbs"), "{errors:?}");
+    }
+
+    #[test]
+    fn a_service_naming_a_group_the_directory_lacks_is_warned_of() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+        let catalog = crate::domain::catalog::Catalog::load(&root.join("catalog.toml")).unwrap();
+        let directory = Directory::load(&root.join("directory.toml")).unwrap();
+        assert_eq!(catalog_warnings(&catalog, &directory), Vec::<String>::new());
+        let w = catalog_warnings(&catalog, &Directory::default());
+        assert!(
+            w.iter()
+                .any(|w| w.contains("PRESTAMO-PORTATIL") && w.contains("soporte-sitio")),
+            "{w:?}"
+        );
     }
 }
