@@ -84,6 +84,19 @@ fn tighten_existing(path: &Path) {
     }
 }
 
+/// Waits for an exclusive lock on `path` (created private if missing); the lock lasts as long
+/// as the returned file is open.
+pub async fn lock_exclusive(path: &Path) -> std::io::Result<std::fs::File> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let file = open_private(&path)?;
+        file.lock()?;
+        Ok(file)
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

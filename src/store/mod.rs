@@ -34,6 +34,8 @@ pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
     write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// SQLite: the file whose lock serialises migrations between processes (see `migrate`).
+    migrate_lock: Option<std::path::PathBuf>,
 }
 
 impl Db {
@@ -102,10 +104,16 @@ impl Db {
             })
             .connect_with(options)
             .await?;
+        let migrate_lock = match backend {
+            Backend::Sqlite => files::sqlite_path(&url)
+                .map(|db| std::path::PathBuf::from(format!("{}.migrate.lock", db.display()))),
+            Backend::Postgres => None,
+        };
         Ok(Db {
             pool,
             backend,
             write_turn: Default::default(),
+            migrate_lock,
         })
     }
 
@@ -124,7 +132,22 @@ impl Db {
 
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         match self.backend {
-            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await,
+            Backend::Sqlite => {
+                // sqlx locks the database while migrating on PostgreSQL, not on SQLite: a CLI
+                // command opened while the daemon migrates at its start read the same migration
+                // as pending and applied it again ("index … already exists"). An exclusive lock
+                // on a file beside the database makes the second process wait, then find
+                // nothing left to apply.
+                let _lock = match &self.migrate_lock {
+                    Some(path) => Some(
+                        files::lock_exclusive(path)
+                            .await
+                            .map_err(|e| sqlx::migrate::MigrateError::Execute(e.into()))?,
+                    ),
+                    None => None,
+                };
+                sqlx::migrate!("migrations/sqlite").run(&self.pool).await
+            }
             Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&self.pool).await,
         }
     }
