@@ -89,17 +89,23 @@ pub fn prove(from: &str, ticket: TicketNumber, e: &Evidence, rules: Rules) -> Re
             refuse("la sesión del panel pertenece a otra persona")
         };
     }
-    let token = token_for(from, ticket, e);
-    if rules.require_header_authentication {
-        if !e.header_authenticated {
-            return refuse(NO_HEADER_AUTH);
-        }
-        return token;
+    combine(token_for(from, ticket, e), e.header_authenticated, rules)
+}
+
+/// How a token's verdict and header authentication make proof under `[security]`: either one,
+/// or both with `require_authentication_results`. The one place that decides it, for requests
+/// and incidents alike.
+pub fn combine(
+    token: Result<(), Refusal>,
+    header_authenticated: bool,
+    rules: Rules,
+) -> Result<(), Refusal> {
+    match (rules.require_header_authentication, header_authenticated) {
+        (true, false) => refuse(NO_HEADER_AUTH),
+        (true, true) => token,
+        (false, true) => Ok(()),
+        (false, false) => token,
     }
-    if e.header_authenticated {
-        return Ok(());
-    }
-    token
 }
 
 /// A new mail on nobody's ticket (an agent registering a phone request): there is no token to

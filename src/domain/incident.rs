@@ -2,7 +2,7 @@
 //! back to it (`#requerimiento`). The rules are `authority`'s, applied to the tokens issued on
 //! an incident's mail, which are bound to that incident and never to a request.
 
-use super::authority::{Refusal, Rules};
+use super::authority::{self, Refusal, Rules};
 use super::text::canonical_address;
 
 /// What a mail about incident `id` offers as proof of its sender.
@@ -34,19 +34,8 @@ pub fn prove(from: &str, id: i64, e: &IncidentEvidence, rules: Rules) -> Result<
              incidente",
         ),
     };
-    let header = match e.header_authenticated {
-        true => Ok(()),
-        false => Err(
-            "el servidor de correo de la entidad no confirmó la autenticidad del remitente \
-             (DMARC/DKIM)",
-        ),
-    };
-    let result = match rules.require_header_authentication {
-        true => header.and(token),
-        false if e.header_authenticated => Ok(()),
-        false => token,
-    };
-    result.map_err(|why| Refusal(why.to_owned()))
+    let token = token.map_err(|why| Refusal(why.to_owned()));
+    authority::combine(token, e.header_authenticated, rules)
 }
 
 #[cfg(test)]
