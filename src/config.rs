@@ -524,6 +524,35 @@ pub struct LogConfig {
 
 impl Config {
     /// Reads the file named by `--config`, else `MESAYUDA_CONFIG`, else `mesayuda.toml`.
+    /// Only the `[calendar]` section, for commands that need nothing else
+    /// (`calendar holidays`): a missing file, or a file without the section, gives the default
+    /// calendar (Colombia's holidays, Bogotá time); other sections are not read, so a
+    /// half-written configuration does not stop ops from checking the holidays.
+    pub fn load_calendar(
+        path: &Path,
+    ) -> Result<crate::domain::calendar::CalendarConfig, ConfigError> {
+        #[derive(Deserialize)]
+        struct OnlyCalendar {
+            #[serde(default)]
+            calendar: crate::domain::calendar::CalendarConfig,
+        }
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
+            Err(source) => {
+                return Err(ConfigError::Unreadable {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
+        };
+        let only: OnlyCalendar = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        Ok(only.calendar)
+    }
+
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
             path: path.to_owned(),

@@ -21,7 +21,7 @@ pub async fn run(config: Config, cmd: ApprovalsCommand) -> ExitCode {
     let rows = match rows {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("mesayuda: error de base de datos: {e}");
+            eprintln!("mesayuda: database error: {e}");
             return ExitCode::from(EXIT_FAILURE);
         }
     };

@@ -1,18 +1,29 @@
 //! `mesayuda calendar holidays YEAR`: the non-working days the daemon will use, so ops can
 //! check them against the official list.
 
+//! Reads only `[calendar]`, and works with no configuration file at all (Colombia's holidays).
+
 use super::{CalendarCommand, EXIT_FAILURE};
-use crate::config::Config;
+use crate::config::{Config, EXIT_BAD_CONFIG};
 use crate::domain::calendar::BusinessCalendar;
+use crate::domain::es_co;
+use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(config: Config, cmd: CalendarCommand) -> ExitCode {
+pub fn run(config_path: &Path, cmd: CalendarCommand) -> ExitCode {
     let CalendarCommand::Holidays { year, json } = cmd;
-    let cal = match BusinessCalendar::new(&config.calendar) {
+    let calendar = match Config::load_calendar(config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mesayuda: {e}");
+            return ExitCode::from(EXIT_BAD_CONFIG as u8);
+        }
+    };
+    let cal = match BusinessCalendar::new(&calendar) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("mesayuda: [calendar]: {e}");
-            return ExitCode::from(EXIT_FAILURE);
+            return ExitCode::from(EXIT_BAD_CONFIG as u8);
         }
     };
     let days = cal.holidays(year);
@@ -26,7 +37,7 @@ pub fn run(config: Config, cmd: CalendarCommand) -> ExitCode {
         }
     } else {
         for h in &days {
-            println!("{}  {}  {}", h.date, h.date.format("%a"), h.name);
+            println!("{}  {:<9}  {}", h.date, es_co::weekday_name(h.date), h.name);
         }
     }
     ExitCode::SUCCESS

@@ -25,7 +25,7 @@ pub async fn run(config: Config, cmd: JobsCommand) -> ExitCode {
     let now: DateTime<Utc> = match DateTime::parse_from_rfc3339(&now) {
         Ok(t) => t.with_timezone(&Utc),
         Err(e) => {
-            eprintln!("mesayuda: --now `{now}` no es un instante RFC 3339 ({e}); ejemplo: 2026-11-30T11:00:00-05:00");
+            eprintln!("mesayuda: --now `{now}` is not an RFC 3339 instant ({e}); for example 2026-11-30T11:00:00-05:00");
             return ExitCode::from(EXIT_BAD_CONFIG as u8);
         }
     };

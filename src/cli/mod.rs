@@ -16,7 +16,7 @@ use std::process::ExitCode;
 #[command(
     name = "mesayuda",
     version = crate::VERSION_LINE,
-    about = "Mesa de ayuda TIC por correo electrónico"
+    about = "IT help desk by e-mail: the daemon and the commands ops use around its database"
 )]
 pub struct Cli {
     /// Configuration file.
@@ -47,7 +47,10 @@ pub enum Command {
         offline: bool,
     },
     /// Send one mail to ADDRESS straight through the configured SMTP server.
-    SendTestMail { address: String },
+    SendTestMail {
+        /// Where to send it, e.g. ops@example.org.
+        address: String,
+    },
     /// Inspect the outgoing mail queue, and retry failed mail.
     Outbox {
         #[command(subcommand)]
@@ -87,6 +90,7 @@ pub enum JobsCommand {
         /// An RFC 3339 instant, e.g. 2026-11-30T11:00:00-05:00.
         #[arg(long)]
         now: String,
+        /// Print JSON instead of the table (times in RFC 3339 with their offset).
         #[arg(long)]
         json: bool,
     },
@@ -99,6 +103,7 @@ pub enum ApprovalsCommand {
         /// Only those this approver (or notified substitute) may decide.
         #[arg(long)]
         approver: Option<String>,
+        /// Print JSON instead of the table (times in RFC 3339 with their offset).
         #[arg(long)]
         json: bool,
     },
@@ -108,7 +113,9 @@ pub enum ApprovalsCommand {
 pub enum CalendarCommand {
     /// Public holidays (and extra non-working days) of a year.
     Holidays {
+        /// The year, e.g. 2027.
         year: i32,
+        /// Print JSON instead of the table (times in RFC 3339 with their offset).
         #[arg(long)]
         json: bool,
     },
@@ -118,6 +125,7 @@ pub enum CalendarCommand {
 pub enum SlaCommand {
     /// Open tickets with service, status, business time used, % used and due time.
     Report {
+        /// Print JSON instead of the table (times in RFC 3339 with their offset).
         #[arg(long)]
         json: bool,
     },
@@ -129,8 +137,10 @@ pub enum SlaCommand {
         /// Last day, inclusive, YYYY-MM-DD (Bogotá).
         #[arg(long)]
         to: String,
+        /// Print JSON instead of the table (times in RFC 3339 with their offset).
         #[arg(long, conflicts_with = "csv")]
         json: bool,
+        /// Print CSV instead of the table (for a spreadsheet).
         #[arg(long)]
         csv: bool,
     },
@@ -146,6 +156,7 @@ pub enum TicketsCommand {
         /// Only requests or only incidents.
         #[arg(long, value_parser = ["requerimiento", "incidente"])]
         kind: Option<String>,
+        /// Print JSON instead of the table (times in RFC 3339 with their offset).
         #[arg(long)]
         json: bool,
     },
@@ -153,6 +164,7 @@ pub enum TicketsCommand {
     Show {
         /// REQ-n, n or INC-n.
         id: String,
+        /// Print JSON instead of the table (times in RFC 3339 with their offset).
         #[arg(long)]
         json: bool,
     },
@@ -165,6 +177,12 @@ pub const EXIT_NOT_FOUND: u8 = 3;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run) {
+        restore_default_sigpipe();
+    }
+    if let Command::Calendar { command } = cli.command {
+        return calendar::run(&cli.config, command);
+    }
     let config = match Config::load(&cli.config) {
         Ok(c) => c,
         Err(e) => {
@@ -187,9 +205,6 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    if !matches!(cli.command, Command::Run) {
-        restore_default_sigpipe();
-    }
     match cli.command {
         Command::Run => {
             crate::telemetry::init(format, config.log.level.as_deref());
@@ -203,7 +218,8 @@ pub fn main() -> ExitCode {
         Command::Outbox { command } => runtime.block_on(ops::outbox(config, command)),
         Command::Tickets { command } => runtime.block_on(tickets::run(config, command)),
         Command::Jobs { command } => runtime.block_on(jobs::run(config, command)),
-        Command::Calendar { command } => calendar::run(config, command),
+        // Normally answered above, before the configuration is loaded.
+        Command::Calendar { command } => calendar::run(&cli.config, command),
         Command::Approvals { command } => runtime.block_on(approvals::run(config, command)),
         Command::Sla { command } => runtime.block_on(sla::run(config, command)),
     }
@@ -241,13 +257,21 @@ async fn run(config: Config) -> ExitCode {
 async fn migrate(config: Config) -> ExitCode {
     let result = async {
         let db = crate::store::Db::connect(&config.database.url, 1).await?;
-        db.migrate().await?;
-        anyhow::Ok(())
+        let applied = db.migrate().await?;
+        anyhow::Ok(applied)
     }
     .await;
     match result {
-        Ok(()) => {
-            println!("Migraciones aplicadas.");
+        Ok(0) => {
+            println!("La base de datos ya estaba al día: ninguna migración por aplicar.");
+            ExitCode::SUCCESS
+        }
+        Ok(1) => {
+            println!("Se aplicó 1 migración.");
+            ExitCode::SUCCESS
+        }
+        Ok(n) => {
+            println!("Se aplicaron {n} migraciones.");
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -268,7 +292,7 @@ pub(crate) async fn open_db(config: &Config) -> Result<crate::store::Db, ExitCod
     .await;
     result.map_err(|e| {
         eprintln!(
-            "mesayuda: no se pudo abrir la base de datos {}: {e:#}",
+            "mesayuda: cannot open the database {} (database.url): {e:#}",
             crate::app::redact_url(&config.database.url)
         );
         ExitCode::from(EXIT_FAILURE)

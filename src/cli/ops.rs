@@ -22,6 +22,7 @@ pub enum OutboxCommand {
         /// pending, sent or failed.
         #[arg(long)]
         status: Option<String>,
+        /// Print JSON instead of the table (times in RFC 3339 with their offset).
         #[arg(long)]
         json: bool,
     },
@@ -312,7 +313,7 @@ fn credential_keys(
 /// Sends one mail straight through SMTP (not through the outbox), to prove delivery works.
 pub async fn send_test_mail(config: Config, address: &str) -> ExitCode {
     if address.parse::<lettre::message::Mailbox>().is_err() {
-        eprintln!("mesayuda: `{address}` no es una dirección de correo");
+        eprintln!("mesayuda: `{address}` is not an e-mail address");
         return ExitCode::from(BAD_USAGE);
     }
     let composed = Composer::new(&config.smtp.from, &config.smtp.reply_to).and_then(|c| {
@@ -373,11 +374,11 @@ pub async fn send_test_mail(config: Config, address: &str) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Err(e)) => {
-            eprintln!("mesayuda: no se pudo enviar el correo de prueba: {e}");
+            eprintln!("mesayuda: the test mail was not sent: {e}");
             ExitCode::from(EXIT_FAILURE)
         }
         Err(_) => {
-            eprintln!("mesayuda: el servidor SMTP no respondió en {CHECK_TIMEOUT:?}");
+            eprintln!("mesayuda: the SMTP server did not answer within {CHECK_TIMEOUT:?}");
             ExitCode::from(EXIT_FAILURE)
         }
     }
@@ -389,7 +390,7 @@ pub async fn outbox(config: Config, cmd: OutboxCommand) -> ExitCode {
     } = &cmd
     {
         if !["pending", "sent", "failed"].contains(&s.as_str()) {
-            eprintln!("mesayuda: estado `{s}` desconocido: use pending, sent o failed");
+            eprintln!("mesayuda: unknown status `{s}`: use pending, sent or failed");
             return ExitCode::from(BAD_USAGE);
         }
     }
@@ -438,12 +439,12 @@ pub async fn outbox(config: Config, cmd: OutboxCommand) -> ExitCode {
                         ExitCode::SUCCESS
                     }
                     outbox::RetryOutcome::NotFound => {
-                        eprintln!("mesayuda: no hay correo {id} en la cola");
+                        eprintln!("mesayuda: no mail {id} in the outbox");
                         ExitCode::from(EXIT_NOT_FOUND)
                     }
                     outbox::RetryOutcome::NotFailed(s) => {
                         eprintln!(
-                            "mesayuda: el correo {id} está en estado `{s}`: solo se reintenta uno `failed`"
+                            "mesayuda: mail {id} is `{s}`: only a `failed` mail can be retried"
                         );
                         ExitCode::from(BAD_USAGE)
                     }
@@ -455,7 +456,7 @@ pub async fn outbox(config: Config, cmd: OutboxCommand) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("mesayuda: error de base de datos: {e}");
+            eprintln!("mesayuda: database error: {e}");
             ExitCode::from(EXIT_FAILURE)
         }
     }

@@ -33,14 +33,14 @@ pub async fn run(config: Config, cmd: SlaCommand) -> ExitCode {
         } => {
             let (Some(from), Some(to)) = (day_start(&cal, &from, 0), day_start(&cal, &to, 1))
             else {
-                eprintln!("mesayuda: --from y --to deben ser fechas AAAA-MM-DD");
+                eprintln!("mesayuda: --from and --to must be dates written YYYY-MM-DD");
                 return ExitCode::from(EXIT_BAD_CONFIG as u8);
             };
             compliance_report(&db, from, to, json, csv).await
         }
     };
     result.unwrap_or_else(|e| {
-        eprintln!("mesayuda: error de base de datos: {e}");
+        eprintln!("mesayuda: database error: {e}");
         ExitCode::from(EXIT_FAILURE)
     })
 }

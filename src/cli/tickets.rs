@@ -23,7 +23,7 @@ pub async fn run(config: Config, cmd: TicketsCommand) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("mesayuda: error de base de datos: {e}");
+            eprintln!("mesayuda: database error: {e}");
             ExitCode::from(EXIT_FAILURE)
         }
     }
@@ -161,7 +161,7 @@ async fn show_incident(
 ) -> Result<ExitCode, sqlx::Error> {
     let mut conn = db.pool.acquire().await?;
     let Some(i) = incidents::get(&mut conn, id).await? else {
-        eprintln!("mesayuda: no existe el incidente INC-{id}");
+        eprintln!("mesayuda: no incident INC-{id}");
         return Ok(ExitCode::from(EXIT_NOT_FOUND));
     };
     let report = messages::inbound_by_message_id(&mut conn, &i.message_id)
@@ -219,7 +219,7 @@ async fn show(
     };
     let mut conn = db.pool.acquire().await?;
     let Some(t) = tickets::get(&mut conn, n).await? else {
-        eprintln!("mesayuda: no existe el requerimiento {n}");
+        eprintln!("mesayuda: no request {n}");
         return Ok(ExitCode::from(EXIT_NOT_FOUND));
     };
     let msgs = messages::for_ticket(&mut conn, n).await?;

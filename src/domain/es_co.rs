@@ -34,11 +34,16 @@ pub fn month_name(month: u32) -> &'static str {
     MONTHS[(month.clamp(1, 12) - 1) as usize]
 }
 
+/// "lunes" … "domingo".
+pub fn weekday_name(d: NaiveDate) -> &'static str {
+    WEEKDAYS[d.weekday().num_days_from_monday() as usize]
+}
+
 /// "miércoles 2 de diciembre de 2026": lowercase names, day without a leading zero.
 pub fn date(d: NaiveDate) -> String {
     format!(
         "{} {} de {} de {}",
-        WEEKDAYS[d.weekday().num_days_from_monday() as usize],
+        weekday_name(d),
         d.day(),
         month_name(d.month()),
         d.year()

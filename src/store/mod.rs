@@ -130,7 +130,7 @@ impl Db {
         }
     }
 
-    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+    pub async fn migrate(&self) -> Result<usize, sqlx::migrate::MigrateError> {
         match self.backend {
             Backend::Sqlite => {
                 // sqlx locks the database while migrating on PostgreSQL, not on SQLite: a CLI
@@ -146,10 +146,29 @@ impl Db {
                     ),
                     None => None,
                 };
-                sqlx::migrate!("migrations/sqlite").run(&self.pool).await
+                self.run_migrator(&sqlx::migrate!("migrations/sqlite")).await
             }
-            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&self.pool).await,
+            Backend::Postgres => self.run_migrator(&sqlx::migrate!("migrations/postgres")).await,
         }
+    }
+
+    /// Runs the migrator and returns how many migrations it applied (`migrate` tells ops).
+    async fn run_migrator(
+        &self,
+        migrator: &sqlx::migrate::Migrator,
+    ) -> Result<usize, sqlx::migrate::MigrateError> {
+        let before = self.applied_migrations().await;
+        migrator.run(&self.pool).await?;
+        let after = self.applied_migrations().await;
+        Ok(after.saturating_sub(before))
+    }
+
+    /// Rows in sqlx's bookkeeping table; 0 before the first migration created it.
+    async fn applied_migrations(&self) -> usize {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.pool)
+            .await
+            .map_or(0, |n| n as usize)
     }
 
     /// Row locking for work queues: PostgreSQL skips rows another instance holds; SQLite has

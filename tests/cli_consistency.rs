@@ -1,0 +1,154 @@
+//! The CLI as ops meet it: commands that need one section work without the others, `migrate`
+//! says what it did, and `--help` describes every option and argument.
+
+mod support;
+
+use std::process::{Command, Output};
+use support::{Cli, DbKind, TestDb};
+
+fn mesayuda(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mesayuda"))
+        .args(args)
+        .output()
+        .expect("run mesayuda")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn calendar_holidays_need_no_configuration_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such.toml");
+    let out = Cli::new(&missing).run(&["calendar", "holidays", "2027"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    // 1 January 2027 is a Friday; the weekday is written in Spanish.
+    let first = text.lines().next().unwrap();
+    assert!(first.starts_with("2027-01-01  viernes"), "{text}");
+    assert_eq!(text.lines().count(), 19, "{text}");
+}
+
+#[test]
+fn calendar_holidays_read_only_the_calendar_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("m.toml");
+    // No [imap] nor [smtp]: a half-written file still answers, with its extra holiday.
+    std::fs::write(
+        &cfg,
+        "[database]\nurl = \"sqlite:///nowhere.db\"\n[calendar]\nextra_holidays = [\"2027-12-24\"]\n",
+    )
+    .unwrap();
+    let days = Cli::new(&cfg).json(&["calendar", "holidays", "2027", "--json"]);
+    let dates: Vec<&str> = days
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["date"].as_str().unwrap())
+        .collect();
+    assert!(dates.contains(&"2027-12-24"), "{dates:?}");
+
+    std::fs::write(&cfg, "[calendar]\ntimezone = \"Mars/Olympus\"\n").unwrap();
+    let out = Cli::new(&cfg).run(&["calendar", "holidays", "2027"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[calendar]"));
+}
+
+async fn migrate_says_how_many(kind: DbKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(db) = TestDb::create(kind, dir.path()).await else {
+        return;
+    };
+    let cfg = dir.path().join("m.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[database]\nurl = \"{}\"\n[imap]\nhost = \"127.0.0.1\"\nport = 1\nsecurity = \"none\"\n\
+             username = \"m@example.test\"\npassword = \"x\"\n[smtp]\nhost = \"127.0.0.1\"\nport = 1\n\
+             security = \"none\"\nfrom = \"s@example.test\"\nreply_to = \"m@example.test\"\n",
+            db.url
+        ),
+    )
+    .unwrap();
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .unwrap()
+        .count();
+    let cli = Cli::new(&cfg);
+    let first = cli.run(&["migrate"]);
+    assert!(first.status.success());
+    assert_eq!(
+        stdout(&first).trim(),
+        format!("Se aplicaron {migrations} migraciones.")
+    );
+    let again = cli.run(&["migrate"]);
+    assert!(again.status.success());
+    assert_eq!(
+        stdout(&again).trim(),
+        "La base de datos ya estaba al día: ninguna migración por aplicar."
+    );
+}
+
+#[tokio::test]
+async fn sqlite_migrate_says_how_many_it_applied() {
+    migrate_says_how_many(DbKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_migrate_says_how_many_it_applied() {
+    migrate_says_how_many(DbKind::Postgres).await;
+}
+
+/// Every subcommand's `--help`: each option and argument line carries a description.
+#[test]
+fn help_describes_every_option_and_argument() {
+    let commands: &[&[&str]] = &[
+        &[],
+        &["run"],
+        &["migrate"],
+        &["check-config"],
+        &["send-test-mail"],
+        &["outbox", "list"],
+        &["outbox", "retry"],
+        &["tickets", "list"],
+        &["tickets", "show"],
+        &["jobs", "run"],
+        &["calendar", "holidays"],
+        &["approvals", "pending"],
+        &["sla", "report"],
+        &["sla", "compliance"],
+    ];
+    for cmd in commands {
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        let out = mesayuda(&args);
+        assert!(out.status.success(), "{args:?}");
+        let text = stdout(&out);
+        let mut section = "";
+        for line in text.lines() {
+            if !line.starts_with(' ') && line.ends_with(':') {
+                section = line;
+                continue;
+            }
+            if !matches!(section, "Options:" | "Arguments:") || line.trim().is_empty() {
+                continue;
+            }
+            // "  -h, --help  Print help", "  <YEAR>  The year, …": name, two spaces, text.
+            let item = line.trim_start();
+            let described = item
+                .split_once("  ")
+                .is_some_and(|(_, d)| !d.trim().is_empty());
+            // A long description wraps onto indented continuation lines: not an item.
+            let continuation = line.starts_with("          ") && !item.starts_with('-');
+            assert!(
+                described || continuation,
+                "mesayuda {} --help: `{item}` has no description",
+                cmd.join(" ")
+            );
+        }
+    }
+}
