@@ -146,9 +146,13 @@ impl Db {
                     ),
                     None => None,
                 };
-                self.run_migrator(&sqlx::migrate!("migrations/sqlite")).await
+                self.run_migrator(&sqlx::migrate!("migrations/sqlite"))
+                    .await
             }
-            Backend::Postgres => self.run_migrator(&sqlx::migrate!("migrations/postgres")).await,
+            Backend::Postgres => {
+                self.run_migrator(&sqlx::migrate!("migrations/postgres"))
+                    .await
+            }
         }
     }
 
