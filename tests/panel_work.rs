@@ -122,6 +122,18 @@ async fn the_approval_mail_signs_its_approver_in_and_only_the_post_decides(w: Wo
         .iter()
         .any(|e| e["kind"] == "aprobado"
             && e["description"].as_str().unwrap().contains("via: panel")));
+    // The approver's confirmation links to the approval's page.
+    let confirmed = inbox_with(&w, BOSS, "the decision's confirmation", |m| {
+        m.subject.contains("Decisión registrada")
+    })
+    .await;
+    assert!(
+        confirmed
+            .body_text
+            .contains(&format!("{base}/aprobaciones/{id}")),
+        "{}",
+        confirmed.body_text
+    );
     // The mailed answer afterwards no longer counts.
     mail::reply(w.mail.smtp_port, BOSS, &req, "RECHAZAR\nMejor no.").await;
     inbox_with(&w, BOSS, "answer without effect", |m| {

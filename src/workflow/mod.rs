@@ -138,11 +138,21 @@ impl Procedure {
         }
     }
 
-    /// The panel page of ticket `n`, when the panel has a public address.
-    pub fn ticket_page(&self, n: TicketNumber) -> Option<String> {
-        self.panel_base
-            .as_ref()
-            .map(|b| format!("{b}/solicitudes/{n}"))
+    /// The panel page of ticket `t` for `person`, when the panel has a public address: the
+    /// request's page for those who work tickets, the approval's for its approver or
+    /// substitute; none for anyone else (a director's SLA alert), who has no page there.
+    pub fn ticket_page(&self, t: &Ticket, person: &str, ctx: &Ctx<'_>) -> Option<String> {
+        let base = self.panel_base.as_ref()?;
+        if crate::domain::procedure::tramite::is_agent(person, ctx) {
+            return Some(format!("{base}/solicitudes/{}", t.number));
+        }
+        let approver = t.approval.as_ref().is_some_and(|a| {
+            [a.approver.as_deref(), a.substitute.as_deref()]
+                .into_iter()
+                .flatten()
+                .any(|x| canonical_address(x) == canonical_address(person))
+        });
+        approver.then(|| format!("{base}/aprobaciones/{}", t.number))
     }
 
     pub fn ctx<'a>(&'a self, snap: &'a Snapshot, now: DateTime<Utc>) -> Ctx<'a> {
@@ -329,9 +339,10 @@ pub async fn apply(
                     approvals::add_token(conn, t.number, &token, &person, TokenPurpose::Reply, at)
                         .await?;
                     let reply_to = Some(proc.reply_address(&token));
-                    let mut n = notice(vec![person], reply_to);
                     // Staff and approvers open the ticket's page from their mail.
-                    if let Some(page) = proc.ticket_page(t.number) {
+                    let page = proc.ticket_page(t, &person, ctx);
+                    let mut n = notice(vec![person], reply_to);
+                    if let Some(page) = page {
                         n.data = merge(n.data, &json!({ "panel_link": page }));
                     }
                     mailer
