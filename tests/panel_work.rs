@@ -282,6 +282,71 @@ async fn a_requester_writes_from_the_panel_as_if_by_mail(w: World) {
     assert_eq!(ana.get(&format!("/solicitudes/{id}")).await.status, 404);
 }
 
+async fn the_requester_sends_the_missing_information_from_the_panel(w: World) {
+    let _d = w.spawn_daemon();
+    let id = flow::request(&w, CARLOS, "Instalación de impresora", PRINTER).await;
+    let mut agent = signed_in(&w, LAURA).await;
+    let csrf = agent.get(&format!("/solicitudes/{id}")).await.field("csrf");
+    let asked = agent
+        .post(
+            &format!("/solicitudes/{id}/accion"),
+            &[
+                ("accion", "pendiente"),
+                ("valor", "¿Qué modelo de impresora es?"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(asked.status, 303, "{}", asked.body);
+    inbox_with(&w, CARLOS_ADDR, "the question", |m| {
+        m.body_text.contains("¿Qué modelo de impresora es?")
+    })
+    .await;
+    let mut carlos = signed_in(&w, CARLOS_ADDR).await;
+    let own = carlos.get(&format!("/solicitudes/{id}")).await;
+    assert!(
+        own.body.contains("Envíe la información que falta"),
+        "{}",
+        own.body
+    );
+    assert!(
+        own.body.contains("¿Qué modelo de impresora es?"),
+        "{}",
+        own.body
+    );
+    let sent = carlos
+        .post_multipart(
+            &format!("/solicitudes/{id}/mensaje"),
+            &[
+                ("csrf", &own.field("csrf")),
+                ("texto", "Es una HP LaserJet M404."),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    // As by mail: the request is worked again, and the agent who asked gets the answer.
+    let answer = inbox_with(&w, LAURA, "the answer to her question", |m| {
+        m.subject.contains("Respuesta del usuario a su pregunta")
+            && m.body_text.contains("HP LaserJet M404")
+    })
+    .await;
+    assert!(answer.body_text.contains("¿Qué modelo de impresora es?"));
+    ticket_where(&w, &id, "worked again", |t| {
+        t["status"] == "trabajo_en_progreso"
+    })
+    .await;
+    // Nothing typed, nothing attached: nothing sent.
+    let empty = carlos
+        .post_multipart(
+            &format!("/solicitudes/{id}/mensaje"),
+            &[("csrf", &own.field("csrf")), ("texto", "  ")],
+            &[],
+        )
+        .await;
+    assert_eq!(empty.status, 400);
+}
+
 async fn each_agent_action_is_refused_in_the_panel_when_its_mail_command_is(w: World) {
     let _d = w.spawn_daemon();
     let id = request_vpn(&w).await;
@@ -601,6 +666,7 @@ on_both_databases!(with_panel;
     an_approval_link_is_refused_after_seven_days,
     sign_in_links_are_limited_per_client_as_well_as_per_address,
     a_requester_writes_from_the_panel_as_if_by_mail,
+    the_requester_sends_the_missing_information_from_the_panel,
     each_agent_action_is_refused_in_the_panel_when_its_mail_command_is,
     the_queue_filters_and_a_phone_request,
     an_approver_approves_on_a_phone_from_the_approval_mail,
