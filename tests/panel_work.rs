@@ -634,6 +634,23 @@ async fn an_agent_takes_a_request_from_the_queue_and_resolves_it(w: World) {
             .for_element(Locator::XPath("//*[contains(., 'se aplicó #asignar')]"))
             .await
             .unwrap();
+        // The request's page, forms and audit trail included, fits a phone's width.
+        let widths = c
+            .execute(
+                "return [window.innerWidth, document.documentElement.scrollWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if let Ok(dir) = std::env::var("PANEL_SCREENSHOTS") {
+            let png = c.screenshot().await.unwrap();
+            std::fs::write(format!("{dir}/solicitud-agente.png"), png).unwrap();
+        }
+        assert_eq!(
+            widths,
+            serde_json::json!([390, 390]),
+            "viewport and page width"
+        );
         c.find(Locator::Css("#valor-resolver"))
             .await
             .unwrap()
