@@ -133,9 +133,25 @@ impl Mailer {
             thread = messages::thread_ids(conn, t).await?;
         }
         rendered.subject = subject.clone();
+        // `[web] base_url` set: the ticket's page (or the approval's sign-in link) under every
+        // template's text, and as a button in the HTML part.
+        let panel = n
+            .data
+            .get("panel_link")
+            .and_then(serde_json::Value::as_str)
+            .map(|link| {
+                let label = n
+                    .data
+                    .get("panel_label")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("Abrir en el panel");
+                rendered.body = format!("{}\n\n{label}: {link}\n", rendered.body.trim_end());
+                html::panel_button(label, link)
+            });
         let recipient = n.to.first().map(String::as_str).unwrap_or("");
         let actions = html::actions(n.template, n.reply_to.as_deref(), &subject, recipient);
-        let html = templates.render_html(n.template, &rendered, &actions)?;
+        let html =
+            templates.render_html_with_panel(n.template, &rendered, &actions, panel.as_ref())?;
         let composed = self.composer.compose_with_attachments(
             &OutgoingMail {
                 to: n.to.clone(),

@@ -7,152 +7,15 @@ mod support;
 use support::flow::{tag, ticket_where};
 
 use mesayuda::mail::inbound::InboundMail;
-use std::collections::HashMap;
 use std::time::Duration;
 use support::mail::{self, Draft};
+use support::panel::{links, wait_listening, Browser};
 use support::{eventually, World};
 
 const CARLOS: &str = "Carlos Pérez <carlos.perez@example.test>";
 const CARLOS_ADDR: &str = "carlos.perez@example.test";
 const BOSS: &str = "luisa.martinez@example.test";
 const WAIT: Duration = Duration::from_secs(25);
-
-/// A browser without JavaScript: keeps its cookies, follows no redirect (the tests look at them).
-struct Browser {
-    base: String,
-    http: reqwest::Client,
-    cookies: HashMap<String, String>,
-}
-
-struct Page {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: String,
-}
-
-impl Page {
-    fn header(&self, name: &str) -> String {
-        self.headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    /// The value of the first `<input name="name" value="…">`.
-    fn field(&self, name: &str) -> String {
-        let at = self
-            .body
-            .find(&format!("name=\"{name}\" value=\""))
-            .unwrap_or_else(|| panic!("no field {name} in {}", self.body));
-        let rest = &self.body[at + name.len() + 15..];
-        rest[..rest.find('"').unwrap()].to_owned()
-    }
-}
-
-impl Browser {
-    fn new(w: &World) -> Browser {
-        Browser {
-            base: w.web.clone().expect("a world with the panel"),
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookies: HashMap::new(),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        if path.starts_with("http") {
-            path.to_owned()
-        } else {
-            format!("{}{path}", self.base)
-        }
-    }
-
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
-        let cookie: Vec<String> = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let req = if cookie.is_empty() {
-            req
-        } else {
-            req.header("Cookie", cookie.join("; "))
-        };
-        let r = req.send().await.expect("the panel answers");
-        for set in r.headers().get_all("set-cookie") {
-            let set = set.to_str().unwrap();
-            let (name, value) = set.split(';').next().unwrap().split_once('=').unwrap();
-            if set.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_owned(), value.to_owned());
-            }
-        }
-        Page {
-            status: r.status().as_u16(),
-            headers: r.headers().clone(),
-            body: r.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let req = self.http.get(self.url(path));
-        self.send(req).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let req = self.http.post(self.url(path)).form(form);
-        self.send(req).await
-    }
-
-    /// Asks for a sign-in link on the home page's form.
-    async fn ask_link(&mut self, email: &str) -> Page {
-        let home = self.get("/").await;
-        assert_eq!(home.status, 200, "{}", home.body);
-        let csrf = home.field("csrf");
-        self.post("/ingresar", &[("correo", email), ("csrf", &csrf)])
-            .await
-    }
-
-    /// Opens the mailed link and confirms; returns the page the confirmation led to.
-    async fn follow_link(&mut self, link: &str) -> Page {
-        let confirm = self.get(link).await;
-        assert_eq!(confirm.status, 200, "{}", confirm.body);
-        let csrf = confirm.field("csrf");
-        self.post(link, &[("csrf", &csrf)]).await
-    }
-
-    /// Signs `email` in from the link mailed to them.
-    async fn sign_in(&mut self, w: &World, email: &str) {
-        let before = links(w, email).await.len();
-        self.ask_link(email).await;
-        let link = eventually(WAIT, "the sign-in mail", || async {
-            links(w, email).await.get(before).cloned()
-        })
-        .await;
-        let r = self.follow_link(&link).await;
-        assert_eq!(r.status, 303, "{}", r.body);
-    }
-}
-
-/// Every sign-in link mailed to `email`, oldest first.
-async fn links(w: &World, email: &str) -> Vec<String> {
-    mail::inbox(w.mail.imap_port, email)
-        .await
-        .iter()
-        .filter(|m| m.subject.contains("enlace para ingresar"))
-        .filter_map(|m| {
-            m.body_text
-                .split_whitespace()
-                .find(|t| t.contains("/ingresar/"))
-                .map(str::to_owned)
-        })
-        .collect()
-}
 
 /// Carlos asks for VPN access with his boss as approver; returns the request's number.
 async fn request_vpn(w: &World) -> String {
@@ -264,13 +127,6 @@ async fn an_expired_link_fails(w: World) {
     let csrf = b.get("/").await.field("csrf");
     assert_eq!(b.post(&link, &[("csrf", &csrf)]).await.status, 400);
     assert_eq!(b.get("/solicitudes").await.status, 303);
-}
-
-async fn wait_listening(b: &Browser) {
-    eventually(WAIT, "the panel listening", || async {
-        b.http.get(b.url("/")).send().await.ok().map(|_| ())
-    })
-    .await;
 }
 
 async fn an_unknown_address_gets_the_same_answer_and_no_mail(w: World) {

@@ -109,8 +109,16 @@ pub fn combine(
 }
 
 /// A new mail on nobody's ticket (an agent registering a phone request): there is no token to
-/// answer, so only our MTA's authentication of the sender counts.
-pub fn prove_without_ticket(e: &Evidence) -> Result<(), Refusal> {
+/// answer, so only our MTA's authentication of the sender counts — or, from the panel, the
+/// session of `from` itself.
+pub fn prove_without_ticket(from: &str, e: &Evidence) -> Result<(), Refusal> {
+    if let Some(session) = &e.session {
+        return if canonical_address(session) == canonical_address(from) {
+            Ok(())
+        } else {
+            refuse("la sesión del panel pertenece a otra persona")
+        };
+    }
     if e.header_authenticated {
         Ok(())
     } else {
@@ -247,12 +255,21 @@ mod tests {
 
     #[test]
     fn a_new_mail_needs_header_authentication() {
-        assert!(prove_without_ticket(&Evidence::default()).is_err());
-        assert!(prove_without_ticket(&Evidence {
-            header_authenticated: true,
-            ..Default::default()
-        })
+        assert!(prove_without_ticket(LAURA, &Evidence::default()).is_err());
+        assert!(prove_without_ticket(
+            LAURA,
+            &Evidence {
+                header_authenticated: true,
+                ..Default::default()
+            }
+        )
         .is_ok());
+        let session = |who: &str| Evidence {
+            session: Some(who.into()),
+            ..Default::default()
+        };
+        assert!(prove_without_ticket(LAURA, &session(LAURA)).is_ok());
+        assert!(prove_without_ticket(LAURA, &session("miguel@example.test")).is_err());
     }
 
     #[test]

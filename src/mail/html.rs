@@ -101,6 +101,17 @@ struct Layout<'a> {
     paragraphs: Vec<Vec<&'a str>>,
     actions: &'a [Action],
     actions_hint: &'static str,
+    /// The ticket's page in the web panel (`[web] base_url`), for staff and approvers.
+    panel: Option<&'a Action>,
+}
+
+/// The button to a page of the web panel: a plain link, not a mail to compose.
+pub fn panel_button(label: &str, href: &str) -> Action {
+    Action {
+        label: label.to_owned(),
+        href: href.to_owned(),
+        color: BLUE,
+    }
 }
 
 /// Blank lines separate paragraphs; single line breaks are kept inside one.
@@ -163,11 +174,24 @@ impl HtmlTemplates {
         text: &str,
         actions: &[Action],
     ) -> Result<String, String> {
+        self.render_with_panel(template, subject, text, actions, None)
+    }
+
+    /// [`HtmlTemplates::render`] with a button to the web panel.
+    pub fn render_with_panel(
+        &self,
+        template: &str,
+        subject: &str,
+        text: &str,
+        actions: &[Action],
+        panel: Option<&Action>,
+    ) -> Result<String, String> {
         let data = Layout {
             subject,
             paragraphs: paragraphs(text),
             actions,
             actions_hint: hint(template),
+            panel,
         };
         self.registry
             .render(LAYOUT, &data)

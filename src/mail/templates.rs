@@ -100,8 +100,19 @@ impl Templates {
         rendered: &Rendered,
         actions: &[super::html::Action],
     ) -> Result<String, TemplateError> {
+        self.render_html_with_panel(name, rendered, actions, None)
+    }
+
+    /// [`Templates::render_html`] with a button to the web panel.
+    pub fn render_html_with_panel(
+        &self,
+        name: &str,
+        rendered: &Rendered,
+        actions: &[super::html::Action],
+        panel: Option<&super::html::Action>,
+    ) -> Result<String, TemplateError> {
         self.html
-            .render(name, &rendered.subject, &rendered.body, actions)
+            .render_with_panel(name, &rendered.subject, &rendered.body, actions, panel)
             .map_err(|message| TemplateError::Render {
                 name: format!("{name} (html)"),
                 message,

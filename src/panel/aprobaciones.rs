@@ -27,11 +27,30 @@ pub async fn lista(
         Ok(s) => s,
         Err(redirect) => return Ok(redirect),
     };
+    let items = pending_items(&p, &s.email, None).await?;
+    p.page(
+        StatusCode::OK,
+        "aprobaciones",
+        "Aprobaciones pendientes",
+        Some(&s),
+        json!({ "items": items, "csrf": s.csrf }),
+    )
+}
+
+/// The approvals waiting on `me` (only ticket `only`'s, when given), as the page shows them.
+pub(super) async fn pending_items(
+    p: &Panel,
+    me: &str,
+    only: Option<crate::domain::ticket::TicketNumber>,
+) -> Result<Vec<Value>, PanelError> {
     let snap = p.procedure.snapshot();
     let mut conn = p.db.pool.acquire().await?;
     let mut items = Vec::new();
-    for row in approvals::pending(&mut conn, Some(&s.email)).await? {
+    for row in approvals::pending(&mut conn, Some(me)).await? {
         let n = crate::domain::ticket::TicketNumber(row.ticket_id);
+        if only.is_some_and(|o| o != n) {
+            continue;
+        }
         let Some(t) = tickets::get(&mut conn, n).await? else {
             continue;
         };
@@ -52,7 +71,7 @@ pub async fn lista(
         let instead_of = row
             .approver
             .as_deref()
-            .filter(|a| !same_person(a, &s.email))
+            .filter(|a| !same_person(a, me))
             .map(|a| snap.directory.label(a));
         let fields: Vec<Value> = t
             .fields
@@ -72,13 +91,7 @@ pub async fn lista(
             "instead_of": instead_of,
         }));
     }
-    p.page(
-        StatusCode::OK,
-        "aprobaciones",
-        "Aprobaciones pendientes",
-        Some(&s),
-        json!({ "items": items, "csrf": s.csrf }),
-    )
+    Ok(items)
 }
 
 /// What the decision came to, for the result page.

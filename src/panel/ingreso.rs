@@ -2,17 +2,18 @@
 //! mail security scanners open links, so the link only shows a button whose POST does.
 
 use super::{
-    cookie, is_secret, see_other, Form, Panel, PanelError, LINKS_PER_HOUR, LINK_VALID_SECS,
-    PRESESSION_COOKIE, SESSION_COOKIE, SESSION_IDLE_SECS,
+    cookie, is_secret, see_other, Form, Panel, PanelError, CLIENT_LINKS_PER_HOUR, LINKS_PER_HOUR,
+    LINK_VALID_SECS, PRESESSION_COOKIE, SESSION_COOKIE, SESSION_IDLE_SECS,
 };
 use crate::domain::text::canonical_address;
 use crate::notify::Notice;
 use crate::store::{self, approvals, panel};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::json;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The pre-session CSRF token: the browser's cookie when it has a good one, else a new one
@@ -28,7 +29,7 @@ fn presession(p: &Panel, headers: &HeaderMap) -> (String, Option<String>) {
     }
 }
 
-fn with_cookie(mut r: Response, set: Option<String>) -> Response {
+pub(super) fn with_cookie(mut r: Response, set: Option<String>) -> Response {
     if let Some(v) = set.and_then(|s| HeaderValue::from_str(&s).ok()) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -72,11 +73,22 @@ pub async fn inicio(
 /// same page whoever asked, so the form tells nobody which addresses exist.
 pub async fn pedir_enlace(
     State(p): State<Arc<Panel>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PanelError> {
     let form = Form::parse(&body);
     form.check_csrf(cookie(&headers, PRESESSION_COOKIE).unwrap_or(""))?;
+    if over_client_limit(&p, &client(peer, &headers)).await? {
+        tracing::warn!("panel sign-in requests over the per-client limit");
+        return p.page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "ingreso",
+            "Ingresar",
+            None,
+            json!({ "csrf": form.get("csrf"), "error": "Se pidieron demasiados enlaces desde su conexión en la última hora. Espere un rato e intente de nuevo." }),
+        );
+    }
     let typed = form.get("correo").trim().to_owned();
     if typed.is_empty() || !typed.contains('@') || typed.len() > 254 {
         return p.page(
@@ -100,6 +112,33 @@ pub async fn pedir_enlace(
         None,
         json!({ "correo": typed, "minutes": LINK_VALID_SECS / 60 }),
     )
+}
+
+/// Who asks, for the per-client limit: the peer's address, or, when the peer is a reverse
+/// proxy on this host (loopback), the client it names last in `X-Forwarded-For` (the README's
+/// nginx block sets it to `$remote_addr`). Kept only as a hash.
+fn client(peer: SocketAddr, headers: &HeaderMap) -> String {
+    let forwarded = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .map(str::trim)
+        .filter(|v| v.parse::<std::net::IpAddr>().is_ok());
+    let ip = match forwarded {
+        Some(f) if peer.ip().is_loopback() => f.to_owned(),
+        _ => peer.ip().to_string(),
+    };
+    panel::hash_secret(&format!("client:{ip}"))
+}
+
+/// Counts this request against its client's hourly allowance; `true` once it is used up.
+async fn over_client_limit(p: &Panel, client: &str) -> Result<bool, PanelError> {
+    let now = store::unix(p.now());
+    let _turn = p.db.write_turn().await;
+    let mut tx = p.db.pool.begin().await?;
+    let asked = panel::count_client_request(&mut tx, client, now, now - 3600).await?;
+    tx.commit().await?;
+    Ok(asked > CLIENT_LINKS_PER_HOUR)
 }
 
 /// Queues the link when `email` belongs to someone the directory knows or who has asked for
@@ -134,13 +173,15 @@ async fn mail_link(p: &Panel, email: &str) -> Result<bool, PanelError> {
     Ok(true)
 }
 
-fn invalid_link(p: &Panel) -> Result<Response, PanelError> {
+/// `approval`: the link came in an approval request (valid 7 days, not 15 minutes).
+pub(super) fn invalid_link(p: &Panel, approval: bool) -> Result<Response, PanelError> {
+    let days = crate::workflow::APPROVAL_LINK_VALID_SECS / 86_400;
     p.page(
         StatusCode::BAD_REQUEST,
         "enlace_invalido",
         "Enlace no válido",
         None,
-        json!({ "minutes": LINK_VALID_SECS / 60 }),
+        json!({ "minutes": LINK_VALID_SECS / 60, "days": approval.then_some(days) }),
     )
 }
 
@@ -151,11 +192,14 @@ pub async fn confirmar(
     headers: HeaderMap,
 ) -> Result<Response, PanelError> {
     if !is_secret(&token) {
-        return invalid_link(&p);
+        return invalid_link(&p, false);
+    }
+    if let Some(r) = super::enlace_aprobacion::entrar(&p, &token, &headers).await? {
+        return Ok(r);
     }
     let mut conn = p.db.pool.acquire().await?;
     let Some(email) = panel::peek_link(&mut conn, &token, store::unix(p.now())).await? else {
-        return invalid_link(&p);
+        return invalid_link(&p, false);
     };
     let (csrf, set) = presession(&p, &headers);
     let r = p.page(
@@ -177,7 +221,7 @@ pub async fn ingresar(
 ) -> Result<Response, PanelError> {
     Form::parse(&body).check_csrf(cookie(&headers, PRESESSION_COOKIE).unwrap_or(""))?;
     if !is_secret(&token) {
-        return invalid_link(&p);
+        return invalid_link(&p, false);
     }
     let now = store::unix(p.now());
     let session = panel::new_secret();
@@ -193,7 +237,7 @@ pub async fn ingresar(
         email.is_some()
     };
     if !started {
-        return invalid_link(&p);
+        return invalid_link(&p, false);
     }
     tracing::info!("panel session started");
     let set = p.cookie(SESSION_COOKIE, &session, None);

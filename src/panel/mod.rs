@@ -7,8 +7,12 @@
 //! styled by one hand-written stylesheet, with no JavaScript.
 
 mod aprobaciones;
+mod cola;
+mod enlace_aprobacion;
+mod expediente;
 mod ingreso;
 mod solicitudes;
+mod telefonica;
 
 use crate::config::Config;
 use crate::domain::text::canonical_address;
@@ -36,6 +40,10 @@ pub const LINK_VALID_SECS: i64 = 15 * 60;
 /// Sign-in links one address may be sent per hour: enough for a mistyped attempt or two, too
 /// few to flood someone's mailbox through the panel.
 pub const LINKS_PER_HOUR: i64 = 5;
+/// Sign-in links one client (address) may ask for per hour, whatever the addresses typed: a
+/// ministry's floor behind one NAT stays well under it, a script walking a list of addresses
+/// does not.
+pub const CLIENT_LINKS_PER_HOUR: i64 = 30;
 
 const SESSION_COOKIE: &str = "mesayuda_sesion";
 /// Before sign-in there is no session to bind a CSRF token to: the forms carry the value of
@@ -95,6 +103,7 @@ const PAGES: &[&str] = &[
     "solicitudes",
     "solicitud",
     "cola",
+    "telefonica",
 ];
 
 fn load_pages(dir: &Path) -> anyhow::Result<Handlebars<'static>> {
@@ -130,7 +139,9 @@ pub async fn serve(
     panel: Arc<Panel>,
     cancel: CancellationToken,
 ) {
-    let result = axum::serve(listener, router(panel))
+    // The peer's address feeds the per-client limit on sign-in links.
+    let app = router(panel).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move { cancel.cancelled().await })
         .await;
     if let Err(e) = result {
@@ -148,10 +159,17 @@ pub fn router(panel: Arc<Panel>) -> Router {
         )
         .route("/salir", post(ingreso::salir))
         .route("/aprobaciones", get(aprobaciones::lista))
-        .route("/aprobaciones/{req}", post(aprobaciones::decidir))
+        .route(
+            "/aprobaciones/{req}",
+            get(enlace_aprobacion::una).post(aprobaciones::decidir),
+        )
         .route("/solicitudes", get(solicitudes::lista))
-        .route("/solicitudes/{req}", get(solicitudes::detalle))
-        .route("/cola", get(solicitudes::cola))
+        .route(
+            "/solicitudes/nueva",
+            get(telefonica::formulario).post(telefonica::registrar),
+        )
+        .merge(expediente::routes())
+        .route("/cola", get(cola::cola))
         .route("/estilo.css", get(estilo))
         .fallback(|| async { PanelError::NotFound })
         .layer(axum::middleware::map_response(security_headers))

@@ -11,6 +11,7 @@ pub mod messages;
 mod nodelay;
 pub mod outbox;
 pub mod panel;
+pub mod panel_ticket;
 pub mod reports;
 pub mod tickets;
 pub mod timers;

@@ -2,6 +2,7 @@
 //! and the reads its pages need.
 
 use super::{tickets, Conn};
+use crate::domain::ticket::TicketNumber;
 use sha2::{Digest, Sha256};
 
 /// 32 random bytes in hex: the secret of a sign-in link or a session cookie.
@@ -36,11 +37,17 @@ pub async fn add_link(
 
 /// How many links `email` was sent since `since`: the per-address rate limit.
 pub async fn links_since(conn: &mut Conn, email: &str, since: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM panel_links WHERE email = $1 AND created_at >= $2")
-        .bind(email)
-        .bind(since)
-        .fetch_one(conn)
-        .await
+    // Approval links (bound to a ticket) are the help desk's own mail, not asked for.
+    sqlx::query_scalar(
+        "
+        SELECT COUNT(*) FROM panel_links
+        WHERE email = $1 AND created_at >= $2 AND ticket_id IS NULL
+        ",
+    )
+    .bind(email)
+    .bind(since)
+    .fetch_one(conn)
+    .await
 }
 
 /// Whether the link is still usable (unused, not expired), and for whom; reading it spends
@@ -51,8 +58,10 @@ pub async fn peek_link(
     now: i64,
 ) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT email FROM panel_links
-         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        "
+        SELECT email FROM panel_links
+        WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 AND ticket_id IS NULL
+        ",
     )
     .bind(hash_secret(secret))
     .bind(now)
@@ -68,13 +77,105 @@ pub async fn use_link(
     now: i64,
 ) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "UPDATE panel_links SET used_at = $1
-         WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1
-         RETURNING email",
+        "
+        UPDATE panel_links SET used_at = $1
+        WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 AND ticket_id IS NULL
+        RETURNING email
+        ",
     )
     .bind(now)
     .bind(hash_secret(secret))
     .fetch_optional(conn)
+    .await
+}
+
+/// A sign-in link bound to `email` and `ticket`: the approval request's direct link.
+pub async fn add_ticket_link(
+    conn: &mut Conn,
+    secret: &str,
+    email: &str,
+    ticket: TicketNumber,
+    at: i64,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "
+        INSERT INTO panel_links (token_hash, email, created_at, expires_at, ticket_id)
+        VALUES ($1, $2, $3, $4, $5)
+        ",
+    )
+    .bind(hash_secret(secret))
+    .bind(email)
+    .bind(at)
+    .bind(expires_at)
+    .bind(ticket.0)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether `secret` is a ticket-bound link at all (used, expired or not): its person and
+/// ticket. Reading it spends nothing.
+pub async fn ticket_link(
+    conn: &mut Conn,
+    secret: &str,
+) -> Result<Option<(String, TicketNumber)>, sqlx::Error> {
+    let row: Option<(String, i64)> = sqlx::query_as(
+        "
+        SELECT email, ticket_id FROM panel_links
+        WHERE token_hash = $1 AND ticket_id IS NOT NULL
+        ",
+    )
+    .bind(hash_secret(secret))
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(e, t)| (e, TicketNumber(t))))
+}
+
+/// Spends a ticket-bound link; `None` when it was used or expired. One statement, so two
+/// simultaneous uses cannot both succeed.
+pub async fn use_ticket_link(
+    conn: &mut Conn,
+    secret: &str,
+    now: i64,
+) -> Result<Option<(String, TicketNumber)>, sqlx::Error> {
+    let row: Option<(String, i64)> = sqlx::query_as(
+        "
+        UPDATE panel_links SET used_at = $1
+        WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 AND ticket_id IS NOT NULL
+        RETURNING email, ticket_id
+        ",
+    )
+    .bind(now)
+    .bind(hash_secret(secret))
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(e, t)| (e, TicketNumber(t))))
+}
+
+/// Records a sign-in link asked for by `client_hash` and says how many it asked for since
+/// `since`, this one included; older records are dropped on the way.
+pub async fn count_client_request(
+    conn: &mut Conn,
+    client_hash: &str,
+    at: i64,
+    since: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query("DELETE FROM panel_link_requests WHERE at < $1")
+        .bind(since)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("INSERT INTO panel_link_requests (client_hash, at) VALUES ($1, $2)")
+        .bind(client_hash)
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM panel_link_requests WHERE client_hash = $1 AND at >= $2",
+    )
+    .bind(client_hash)
+    .bind(since)
+    .fetch_one(conn)
     .await
 }
 

@@ -103,8 +103,8 @@ pub async fn open(
         NewMail::Request {
             on_behalf_of_by: Some(_),
             ..
-        } if authority::prove_without_ticket(received.evidence).is_err() => {
-            let why = authority::prove_without_ticket(received.evidence)
+        } if authority::prove_without_ticket(&inc.from, received.evidence).is_err() => {
+            let why = authority::prove_without_ticket(&inc.from, received.evidence)
                 .err()
                 .map(|r| r.0)
                 .unwrap_or_default();

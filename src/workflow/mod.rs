@@ -8,6 +8,7 @@ pub mod evidence;
 pub mod incident_in;
 pub mod mail_in;
 pub mod monthly_report;
+pub mod panel_in;
 pub mod sweep;
 
 use crate::config::Config;
@@ -37,7 +38,14 @@ pub struct Procedure {
     pub digest_hour: u32,
     /// Local hour of the monthly compliance report; `None` when it is switched off.
     pub monthly_report_hour: Option<u32>,
+    /// `[web] base_url` (no trailing slash) when set: mail to staff about a ticket links to
+    /// its page, and an approval request signs its approver straight in.
+    pub panel_base: Option<String>,
 }
+
+/// An approval request's direct sign-in link works this long (the 24 business hours of the
+/// procedure, a weekend, a holiday and a reminder fit in it), once.
+pub const APPROVAL_LINK_VALID_SECS: i64 = 7 * 86_400;
 
 /// A consistent view of the reference data for one unit of work.
 pub struct Snapshot {
@@ -91,6 +99,7 @@ impl Procedure {
             security: c.security.clone(),
             digest_hour: c.approvals.digest_hour,
             monthly_report_hour: c.reports.monthly_compliance.then_some(c.reports.hour),
+            panel_base: Some(c.web.base().to_owned()).filter(|b| !b.is_empty()),
         })
     }
 
@@ -127,6 +136,23 @@ impl Procedure {
             Some((local, domain)) => format!("{local}+{token}@{domain}"),
             None => format!("{}+{token}", self.helpdesk),
         }
+    }
+
+    /// The panel page of ticket `t` for `person`, when the panel has a public address: the
+    /// request's page for those who work tickets, the approval's for its approver or
+    /// substitute; none for anyone else (a director's SLA alert), who has no page there.
+    pub fn ticket_page(&self, t: &Ticket, person: &str, ctx: &Ctx<'_>) -> Option<String> {
+        let base = self.panel_base.as_ref()?;
+        if crate::domain::procedure::tramite::is_agent(person, ctx) {
+            return Some(format!("{base}/solicitudes/{}", t.number));
+        }
+        let approver = t.approval.as_ref().is_some_and(|a| {
+            [a.approver.as_deref(), a.substitute.as_deref()]
+                .into_iter()
+                .flatten()
+                .any(|x| canonical_address(x) == canonical_address(person))
+        });
+        approver.then(|| format!("{base}/aprobaciones/{}", t.number))
     }
 
     pub fn ctx<'a>(&'a self, snap: &'a Snapshot, now: DateTime<Utc>) -> Ctx<'a> {
@@ -313,12 +339,14 @@ pub async fn apply(
                     approvals::add_token(conn, t.number, &token, &person, TokenPurpose::Reply, at)
                         .await?;
                     let reply_to = Some(proc.reply_address(&token));
+                    // Staff and approvers open the ticket's page from their mail.
+                    let page = proc.ticket_page(t, &person, ctx);
+                    let mut n = notice(vec![person], reply_to);
+                    if let Some(page) = page {
+                        n.data = merge(n.data, &json!({ "panel_link": page }));
+                    }
                     mailer
-                        .queue_deferring_event(
-                            conn,
-                            &notice(vec![person], reply_to),
-                            &mut pending_events,
-                        )
+                        .queue_deferring_event(conn, &n, &mut pending_events)
                         .await?;
                 }
             }
@@ -581,7 +609,21 @@ async fn request_approval(
                 "substitute_for": substitute_for,
             }),
         );
-        let data = with_names(data, ctx.directory);
+        let mut data = with_names(data, ctx.directory);
+        if let Some(base) = &proc.panel_base {
+            // One tap signs the approver in on this approval; deciding is a second one (a GET
+            // never decides: mail scanners open links).
+            let secret = store::panel::new_secret();
+            let until = at + APPROVAL_LINK_VALID_SECS;
+            store::panel::add_ticket_link(conn, &secret, to, t.number, at, until).await?;
+            data = merge(
+                data,
+                &json!({
+                    "panel_link": format!("{base}/ingresar/{secret}"),
+                    "panel_label": "Decidir en el panel",
+                }),
+            );
+        }
         mailer
             .queue(
                 conn,

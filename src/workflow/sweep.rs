@@ -297,6 +297,8 @@ async fn digest(
                         "approver_name": directory.name_or(approver, approver),
                         "count": items.len(),
                         "items": items,
+                        "panel_link": proc.panel_base.as_ref().map(|b| format!("{b}/aprobaciones")),
+                        "panel_label": "Decidir en el panel",
                     }),
                     to: vec![approver.clone()],
                     reply_to: None,

@@ -166,6 +166,32 @@ pub fn on_agent_reply(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> Plan {
     plan
 }
 
+/// One command given in the panel by proven staff: applied by the same rules as the line of
+/// a mailed reply ([`on_agent_reply`]), but a refusal comes back, worded as the mail would
+/// word it, for the page to show, and changes nothing (no "comando inválido" mail: the person
+/// reads it on the page). The audit trail says which channel acted.
+pub fn on_command(t: Ticket, cmd: &Command, agent: &str, ctx: &Ctx<'_>) -> Result<Plan, String> {
+    if t.status == Status::Cerrado {
+        return Err(format!(
+            "El requerimiento ya está cerrado; se ignoró {}",
+            name(cmd)
+        ));
+    }
+    let mut plan = Plan::new(t);
+    apply(&mut plan, cmd, agent, ctx)?;
+    for e in &mut plan.effects {
+        if let super::Effect::Event {
+            actor, description, ..
+        } = e
+        {
+            if actor.as_str() == agent {
+                description.push_str(" (via: panel)");
+            }
+        }
+    }
+    Ok(plan)
+}
+
 /// Commands whose mail to the requester carries the agent's own text.
 fn mails_requester(cmd: &Command) -> bool {
     matches!(
@@ -666,6 +692,30 @@ mod tests {
             closed.ticket.approval.unwrap().status,
             ApprovalStatus::Cancelled
         );
+    }
+
+    #[test]
+    fn a_panel_command_is_refused_exactly_when_the_mailed_one_is() {
+        let w = World::new();
+        for (name, arg) in [("resolver", "listo"), ("cambio", "CHG-1")] {
+            let mailed = on_agent_reply(
+                vpn_pending(&w),
+                &incoming("agente1@example.test", "RE", &format!("#{name} {arg}")),
+                &w.ctx(),
+            );
+            let why = mailed.mails().next().unwrap().data["errors"][0]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let cmd = crate::domain::text::command(name, arg);
+            let panel = on_command(vpn_pending(&w), &cmd, "agente1@example.test", &w.ctx());
+            assert_eq!(panel.err(), Some(why), "{name}");
+        }
+        let cmd = crate::domain::text::command("resolver", "Instalada.");
+        let done = on_command(working_ticket(&w), &cmd, "agente1@example.test", &w.ctx()).unwrap();
+        assert_eq!(done.ticket.status, Status::Resuelto);
+        assert!(done.effects.iter().any(|e| matches!(e,
+            super::super::Effect::Event { kind: "resuelto", description, .. } if description.ends_with("(via: panel)"))));
     }
 
     #[test]

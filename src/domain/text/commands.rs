@@ -134,6 +134,12 @@ pub fn parse_commands(text: &str) -> ParsedCommands {
     ParsedCommands { commands, rest }
 }
 
+/// One command given outside a mail (a panel form): its name without `#` and its argument,
+/// read exactly as the same line at the top of a reply would be, refusals worded the same.
+pub fn command(name: &str, arg: &str) -> Command {
+    build(name, &fold(name), arg.trim().to_string())
+}
+
 fn takes_text(key: &str) -> bool {
     matches!(
         key,
@@ -383,6 +389,25 @@ mod tests {
         let p = parse_commands("\n\nHola, adjunto el pantallazo.\n");
         assert!(p.commands.is_empty());
         assert_eq!(p.rest, "Hola, adjunto el pantallazo.");
+    }
+
+    #[test]
+    fn a_command_from_a_form_reads_as_the_same_line_of_a_mail() {
+        assert_eq!(
+            command("prioridad", " Alta "),
+            Command::Priority(Priority::Alta)
+        );
+        assert_eq!(
+            command("nota", "línea uno\n#cerrar no es otro comando"),
+            Command::Note {
+                text: "línea uno\n#cerrar no es otro comando".into()
+            }
+        );
+        assert_eq!(
+            command("pendiente", ""),
+            cmds("#pendiente").remove(0),
+            "the same refusal"
+        );
     }
 
     #[test]

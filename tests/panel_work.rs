@@ -1,0 +1,691 @@
+//! The panel as a workplace, over HTTP against the real daemon (real mail server, both
+//! databases): the approval request's direct link, the per-client limit on sign-in links, a
+//! requester writing (with files) as if by mail, agents acting with the forms of the mail
+//! commands (refused exactly when the command is), the queue's filters, a phone request, and
+//! two runs in real Chromium.
+
+mod support;
+
+use std::time::Duration;
+use support::flow::{self, inbox_with, tag, ticket_where};
+use support::mail::{self, Draft};
+use support::panel::{links, wait_listening, Browser, Page};
+use support::{eventually, World};
+
+const CARLOS: &str = "Carlos Pérez <carlos.perez@example.test>";
+const CARLOS_ADDR: &str = "carlos.perez@example.test";
+const BOSS: &str = "luisa.martinez@example.test";
+const LAURA: &str = "laura.rojas@example.test";
+const ANA: &str = "ana.gomez@example.test";
+const WAIT: Duration = Duration::from_secs(25);
+const PRINTER: &str =
+    "Necesito instalar la impresora de la oficina.\nNúmero de equipo: PC-0456\nUbicación: Piso 3, oficina 301\n";
+
+/// Carlos asks for VPN access with his boss as approver; returns the request's number.
+async fn request_vpn(w: &World) -> String {
+    let body = format!(
+        "Necesito acceso remoto por VPN para trabajar desde casa.\nJustificación: cierre contable de fin de año\nNúmero de equipo: PC-0456\nFecha de finalización: 2026-12-31\nAprobador: {BOSS}\n"
+    );
+    mail::send(w.mail.smtp_port, &Draft::new(CARLOS, "Acceso VPN", &body)).await;
+    let ack = inbox_with(w, CARLOS_ADDR, "acknowledgement", |m| {
+        m.subject.contains("Recibimos") && m.subject.contains("Acceso VPN")
+    })
+    .await;
+    tag(&ack).expect("the acknowledgement names the request")
+}
+
+async fn approval_mail(w: &World, id: &str) -> mesayuda::mail::inbound::InboundMail {
+    inbox_with(w, BOSS, "approval request", |m| {
+        m.subject.contains("Aprobación requerida") && tag(m).as_deref() == Some(id)
+    })
+    .await
+}
+
+/// The panel link a mail carries (its last line: "Decidir en el panel: …").
+fn panel_link(m: &mesayuda::mail::inbound::InboundMail) -> String {
+    m.body_text
+        .split_whitespace()
+        .rfind(|t| t.starts_with("http"))
+        .unwrap_or_else(|| panic!("no panel link in {}", m.body_text))
+        .to_owned()
+}
+
+/// The first `href` on the page that starts with `prefix`.
+fn href(page: &Page, prefix: &str) -> String {
+    let at = page
+        .body
+        .find(&format!("href=\"{prefix}"))
+        .unwrap_or_else(|| panic!("no link to {prefix} in {}", page.body));
+    let rest = &page.body[at + 6..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+async fn signed_in(w: &World, who: &str) -> Browser {
+    let mut b = Browser::new(w);
+    b.sign_in(w, who).await;
+    b
+}
+
+async fn the_approval_mail_signs_its_approver_in_and_only_the_post_decides(w: World) {
+    let _d = w.spawn_daemon();
+    let base = w.web.clone().unwrap();
+    let id = request_vpn(&w).await;
+    let req = approval_mail(&w, &id).await;
+    let link = panel_link(&req);
+    assert!(link.starts_with(&format!("{base}/ingresar/")), "{link}");
+    // The copy the help desk keeps holds no usable link.
+    let secret = link.rsplit('/').next().unwrap();
+    let kept = w.cli().run(&["tickets", "show", &id, "--json"]);
+    assert!(!String::from_utf8_lossy(&kept.stdout).contains(secret));
+    // One tap: signed in, on that approval, with its form.
+    let mut b = Browser::new(&w);
+    let opened = b.get(&link).await;
+    assert_eq!(opened.status, 303, "{}", opened.body);
+    assert_eq!(opened.header("location"), format!("/aprobaciones/{id}"));
+    assert!(opened.header("set-cookie").contains("mesayuda_sesion="));
+    let page = b.get(&format!("/aprobaciones/{id}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("cierre contable de fin de año"),
+        "{}",
+        page.body
+    );
+    assert!(page
+        .body
+        .contains(&format!("action=\"/aprobaciones/{id}\"")));
+    // Opening it decided nothing (mail scanners open links).
+    let t = w.cli().ticket(&id);
+    assert_eq!(t["approval"]["status"], "pendiente");
+    assert_eq!(t["status"], "pendiente_aprobacion");
+    // Single use: anyone else opening it again is refused; the approver tapping the mail
+    // again goes on to the approval.
+    let again = Browser::new(&w).get(&link).await;
+    assert_eq!(again.status, 400);
+    assert!(again.body.contains("ya fue usado"), "{}", again.body);
+    assert!(!again.header("set-cookie").contains("mesayuda_sesion"));
+    assert_eq!(b.get(&link).await.status, 303);
+    // The second tap: the POST with its CSRF token decides.
+    let csrf = page.field("csrf");
+    let done = b
+        .post(
+            &format!("/aprobaciones/{id}"),
+            &[("decision", "aprobar"), ("motivo", ""), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Aprobó la solicitud"), "{}", done.body);
+    let t = w.cli().ticket(&id);
+    assert_eq!(t["approval"]["status"], "aprobado");
+    assert!(t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["kind"] == "aprobado"
+            && e["description"].as_str().unwrap().contains("via: panel")));
+    // The approver's confirmation links to the approval's page.
+    let confirmed = inbox_with(&w, BOSS, "the decision's confirmation", |m| {
+        m.subject.contains("Decisión registrada")
+    })
+    .await;
+    assert!(
+        confirmed
+            .body_text
+            .contains(&format!("{base}/aprobaciones/{id}")),
+        "{}",
+        confirmed.body_text
+    );
+    // The mailed answer afterwards no longer counts.
+    mail::reply(w.mail.smtp_port, BOSS, &req, "RECHAZAR\nMejor no.").await;
+    inbox_with(&w, BOSS, "answer without effect", |m| {
+        m.body_text.contains("ya fue aprobada")
+    })
+    .await;
+    assert_eq!(w.cli().ticket(&id)["approval"]["status"], "aprobado");
+    let after = b.get(&format!("/aprobaciones/{id}")).await;
+    assert!(after.body.contains("ya fue aprobada"), "{}", after.body);
+    // Mail to staff about the ticket links to its page: the agents' new-work notice.
+    let notice = flow::notice(&w, LAURA, &id).await;
+    assert!(
+        notice
+            .body_text
+            .contains(&format!("{base}/solicitudes/{id}")),
+        "{}",
+        notice.body_text
+    );
+}
+
+async fn an_approval_link_is_refused_after_seven_days(w: World) {
+    let _d = w.spawn_daemon();
+    let id = request_vpn(&w).await;
+    let link = panel_link(&approval_mail(&w, &id).await);
+    let db = mesayuda::store::Db::connect(&w.db.url, 1).await.unwrap();
+    let (created, expires): (i64, i64) = sqlx::query_as(
+        "SELECT created_at, expires_at FROM panel_links WHERE ticket_id IS NOT NULL",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(expires - created, 7 * 86_400);
+    // Seven days cannot be waited in a test: the link is aged as the clock would age it.
+    sqlx::query("UPDATE panel_links SET expires_at = created_at - 1 WHERE ticket_id IS NOT NULL")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    db.pool.close().await;
+    let mut b = Browser::new(&w);
+    let page = b.get(&link).await;
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains("venció (dura 7 días)"), "{}", page.body);
+    assert_eq!(b.get("/aprobaciones").await.status, 303, "not signed in");
+    assert_eq!(w.cli().ticket(&id)["approval"]["status"], "pendiente");
+}
+
+async fn sign_in_links_are_limited_per_client_as_well_as_per_address(w: World) {
+    let _d = w.spawn_daemon();
+    let mut script = Browser::new(&w);
+    script.client = Some("203.0.113.7".into());
+    wait_listening(&script).await;
+    for i in 0..30 {
+        let r = script.ask_link(&format!("nadie{i}@example.test")).await;
+        assert_eq!(r.status, 200, "request {i}: {}", r.body);
+    }
+    let over = script.ask_link(BOSS).await;
+    assert_eq!(over.status, 429, "{}", over.body);
+    assert!(over.body.contains("demasiados enlaces"), "{}", over.body);
+    // Another client is not held back by the first one.
+    let mut other = Browser::new(&w);
+    other.client = Some("198.51.100.9".into());
+    assert_eq!(other.ask_link(BOSS).await.status, 200);
+    eventually(WAIT, "the other client's link", || async {
+        links(&w, BOSS).await.into_iter().next()
+    })
+    .await;
+    w.wait_idle(WAIT).await;
+    let sent = w
+        .outbox()
+        .into_iter()
+        .filter(|m| m["kind"] == "enlace_ingreso")
+        .count();
+    assert_eq!(sent, 1, "only the other client's link went out");
+}
+
+async fn a_requester_writes_from_the_panel_as_if_by_mail(w: World) {
+    let _d = w.spawn_daemon();
+    let id = flow::request(&w, CARLOS, "Instalación de impresora", PRINTER).await;
+    flow::notice(&w, LAURA, &id).await;
+    let mut agent = signed_in(&w, LAURA).await;
+    let page = agent.get(&format!("/solicitudes/{id}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let csrf = page.field("csrf");
+    let noted = agent
+        .post(
+            &format!("/solicitudes/{id}/accion"),
+            &[
+                ("accion", "nota"),
+                ("valor", "Llamé: el equipo está detrás del archivador"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(noted.status, 303, "{}", noted.body);
+    let mut carlos = signed_in(&w, CARLOS_ADDR).await;
+    let own = carlos.get(&format!("/solicitudes/{id}")).await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    // Internal notes never reach the requester; the audit trail neither.
+    assert!(!own.body.contains("archivador"), "{}", own.body);
+    assert!(!own.body.contains("Historial"), "{}", own.body);
+    let csrf = own.field("csrf");
+    let sent = carlos
+        .post_multipart(
+            &format!("/solicitudes/{id}/mensaje"),
+            &[
+                ("csrf", &csrf),
+                ("texto", "El equipo tiene la etiqueta PC-0456 atrás."),
+            ],
+            &[("adjuntos", "foto-equipo.txt", b"contenido de la foto")],
+        )
+        .await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    // The agents are told exactly as if Carlos had mailed it.
+    let told = inbox_with(&w, LAURA, "the requester's message", |m| {
+        m.subject.contains("Nuevo mensaje del usuario") && tag(m).as_deref() == Some(id.as_str())
+    })
+    .await;
+    assert!(
+        told.body_text.contains("etiqueta PC-0456"),
+        "{}",
+        told.body_text
+    );
+    let t = w.cli().ticket(&id);
+    assert!(
+        t["attachments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["filename"] == "foto-equipo.txt"),
+        "{t}"
+    );
+    // The agent sees the note, the trail with activity numbers, and downloads the file.
+    let page = agent.get(&format!("/solicitudes/{id}")).await;
+    assert!(page.body.contains("detrás del archivador"), "{}", page.body);
+    assert!(page.body.contains("Historial") && page.body.contains("<td>13</td>"));
+    let file = href(&page, &format!("/solicitudes/{id}/adjuntos/"));
+    let got = agent.get(&file).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body, "contenido de la foto");
+    assert!(got.header("content-disposition").starts_with("attachment;"));
+    assert_eq!(got.header("x-content-type-options"), "nosniff");
+    // The requester downloads what they sent; someone else gets 404 for page and file.
+    assert_eq!(carlos.get(&file).await.status, 200);
+    let mut ana = signed_in(&w, ANA).await;
+    assert_eq!(ana.get(&file).await.status, 404);
+    assert_eq!(ana.get(&format!("/solicitudes/{id}")).await.status, 404);
+}
+
+async fn the_requester_sends_the_missing_information_from_the_panel(w: World) {
+    let _d = w.spawn_daemon();
+    let id = flow::request(&w, CARLOS, "Instalación de impresora", PRINTER).await;
+    let mut agent = signed_in(&w, LAURA).await;
+    let csrf = agent.get(&format!("/solicitudes/{id}")).await.field("csrf");
+    let asked = agent
+        .post(
+            &format!("/solicitudes/{id}/accion"),
+            &[
+                ("accion", "pendiente"),
+                ("valor", "¿Qué modelo de impresora es?"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(asked.status, 303, "{}", asked.body);
+    inbox_with(&w, CARLOS_ADDR, "the question", |m| {
+        m.body_text.contains("¿Qué modelo de impresora es?")
+    })
+    .await;
+    let mut carlos = signed_in(&w, CARLOS_ADDR).await;
+    let own = carlos.get(&format!("/solicitudes/{id}")).await;
+    assert!(
+        own.body.contains("Envíe la información que falta"),
+        "{}",
+        own.body
+    );
+    assert!(
+        own.body.contains("¿Qué modelo de impresora es?"),
+        "{}",
+        own.body
+    );
+    let sent = carlos
+        .post_multipart(
+            &format!("/solicitudes/{id}/mensaje"),
+            &[
+                ("csrf", &own.field("csrf")),
+                ("texto", "Es una HP LaserJet M404."),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    // As by mail: the request is worked again, and the agent who asked gets the answer.
+    let answer = inbox_with(&w, LAURA, "the answer to her question", |m| {
+        m.subject.contains("Respuesta del usuario a su pregunta")
+            && m.body_text.contains("HP LaserJet M404")
+    })
+    .await;
+    assert!(answer.body_text.contains("¿Qué modelo de impresora es?"));
+    ticket_where(&w, &id, "worked again", |t| {
+        t["status"] == "trabajo_en_progreso"
+    })
+    .await;
+    // Nothing typed, nothing attached: nothing sent.
+    let empty = carlos
+        .post_multipart(
+            &format!("/solicitudes/{id}/mensaje"),
+            &[("csrf", &own.field("csrf")), ("texto", "  ")],
+            &[],
+        )
+        .await;
+    assert_eq!(empty.status, 400);
+}
+
+async fn each_agent_action_is_refused_in_the_panel_when_its_mail_command_is(w: World) {
+    let _d = w.spawn_daemon();
+    let id = request_vpn(&w).await;
+    approval_mail(&w, &id).await;
+    let path = format!("/solicitudes/{id}/accion");
+    let mut agent = signed_in(&w, LAURA).await;
+    let csrf = agent.get(&format!("/solicitudes/{id}")).await.field("csrf");
+    let refused = agent
+        .post(
+            &path,
+            &[("accion", "resolver"), ("valor", "Listo"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(
+        refused
+            .body
+            .contains("#resolver: el requerimiento espera aprobación"),
+        "{}",
+        refused.body
+    );
+    let changed = agent
+        .post(
+            &path,
+            &[("accion", "cambio"), ("valor", "CHG-9"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(changed.status, 409, "{}", changed.body);
+    let bad = agent
+        .post(
+            &path,
+            &[
+                ("accion", "prioridad"),
+                ("valor", "urgente"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 409);
+    assert!(
+        bad.body.contains("Prioridad «urgente» no válida"),
+        "{}",
+        bad.body
+    );
+    assert_eq!(
+        agent
+            .post(&path, &[("accion", "resolver"), ("valor", "x")])
+            .await
+            .status,
+        403,
+        "no CSRF token"
+    );
+    let t = w.cli().ticket(&id);
+    assert_eq!(t["status"], "pendiente_aprobacion");
+    assert_eq!(t["approval"]["status"], "pendiente");
+    // The requester may see the ticket but not work it; a stranger does not even see it.
+    let mut carlos = signed_in(&w, CARLOS_ADDR).await;
+    let csrf_c = carlos
+        .get(&format!("/solicitudes/{id}"))
+        .await
+        .field("csrf");
+    let tried = carlos
+        .post(
+            &path,
+            &[("accion", "cerrar"), ("valor", "ya no"), ("csrf", &csrf_c)],
+        )
+        .await;
+    assert_eq!(tried.status, 403, "{}", tried.body);
+    let mut ana = signed_in(&w, ANA).await;
+    let csrf_a = ana.get("/solicitudes").await.field("csrf");
+    let stranger = ana
+        .post(
+            &path,
+            &[("accion", "cerrar"), ("valor", "x"), ("csrf", &csrf_a)],
+        )
+        .await;
+    assert_eq!(stranger.status, 404);
+    assert_eq!(w.cli().ticket(&id)["status"], "pendiente_aprobacion");
+    // Approved, the same #resolver goes through, and the requester gets the solution.
+    let mut boss = signed_in(&w, BOSS).await;
+    let csrf_b = boss.get("/aprobaciones").await.field("csrf");
+    let decided = boss
+        .post(
+            &format!("/aprobaciones/{id}"),
+            &[("decision", "aprobar"), ("csrf", &csrf_b)],
+        )
+        .await;
+    assert_eq!(decided.status, 200, "{}", decided.body);
+    let resolved = agent
+        .post(
+            &path,
+            &[
+                ("accion", "resolver"),
+                ("valor", "VPN configurada."),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(resolved.status, 303, "{}", resolved.body);
+    inbox_with(&w, CARLOS_ADDR, "the solution", |m| {
+        m.subject.contains("resuelta") && m.body_text.contains("VPN configurada.")
+    })
+    .await;
+    ticket_where(&w, &id, "resolved through the panel", |t| {
+        t["status"] == "resuelto"
+            && t["events"].as_array().unwrap().iter().any(|e| {
+                e["kind"] == "resuelto" && e["description"].as_str().unwrap().contains("via: panel")
+            })
+    })
+    .await;
+}
+
+async fn the_queue_filters_and_a_phone_request(w: World) {
+    let _d = w.spawn_daemon();
+    let printer = flow::request(&w, CARLOS, "Instalación de impresora", PRINTER).await;
+    let vpn = request_vpn(&w).await;
+    let mut agent = signed_in(&w, LAURA).await;
+    let shows = |p: &Page, id: &str| p.body.contains(&format!("href=\"/solicitudes/{id}\""));
+    let q = agent.get("/cola?ver=sin_asignar").await;
+    assert_eq!(q.status, 200, "{}", q.body);
+    assert!(shows(&q, &printer) && shows(&q, &vpn), "{}", q.body);
+    let q = agent.get("/cola?estado=pendiente_aprobacion").await;
+    assert!(shows(&q, &vpn) && !shows(&q, &printer), "{}", q.body);
+    let q = agent.get("/cola?servicio=IMPRESORA").await;
+    assert!(shows(&q, &printer) && !shows(&q, &vpn), "{}", q.body);
+    let q = agent.get("/cola?nivel=vencidas").await;
+    assert!(!shows(&q, &printer) && !shows(&q, &vpn), "{}", q.body);
+    let q = agent.get("/cola?nivel=menos_50").await;
+    assert!(shows(&q, &printer), "{}", q.body);
+    assert!(q.body.contains("<progress"), "{}", q.body);
+    // Taking one from the queue.
+    let csrf = q.field("csrf");
+    let took = agent
+        .post(
+            &format!("/solicitudes/{printer}/accion"),
+            &[("accion", "asignar"), ("valor", LAURA), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(took.status, 303, "{}", took.body);
+    let mine = agent.get("/cola?ver=mias").await;
+    assert!(
+        shows(&mine, &printer) && !shows(&mine, &vpn),
+        "{}",
+        mine.body
+    );
+    assert!(!shows(&agent.get("/cola?ver=sin_asignar").await, &printer));
+    // A phone request, registered for Ana: her request, acknowledged to her.
+    let form = agent.get("/solicitudes/nueva").await;
+    assert_eq!(form.status, 200);
+    let made = agent
+        .post(
+            "/solicitudes/nueva",
+            &[
+                ("solicitante", ANA),
+                ("asunto", "Impresora por teléfono"),
+                (
+                    "texto",
+                    "Instalar la impresora.\nNúmero de equipo: PC-77\nUbicación: Piso 2",
+                ),
+                ("csrf", &form.field("csrf")),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let ack = inbox_with(&w, ANA, "the acknowledgement of the phone request", |m| {
+        m.subject.contains("Recibimos") && m.subject.contains("Impresora por teléfono")
+    })
+    .await;
+    let id = tag(&ack).unwrap();
+    assert_eq!(made.header("location"), format!("/solicitudes/{id}"));
+    let t = w.cli().ticket(&id);
+    assert_eq!(t["requester"], ANA);
+    // Not staff: no phone form, no queue.
+    let mut carlos = signed_in(&w, CARLOS_ADDR).await;
+    assert_eq!(carlos.get("/solicitudes/nueva").await.status, 404);
+    assert_eq!(carlos.get("/cola").await.status, 404);
+}
+
+/// Runs `f` with a phone-sized Chromium session, closed whatever happens; `false` when
+/// chromedriver is not installed (outside CI; the reason is printed).
+async fn in_chromium<F, Fut>(w: &World, f: F) -> bool
+where
+    F: FnOnce(fantoccini::Client) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let Some(driver) = support::browser::Chromedriver::start(w.dir.path()).await else {
+        return false;
+    };
+    let client = driver.phone().await;
+    let run = std::panic::AssertUnwindSafe(f(client.clone()));
+    let outcome = futures::FutureExt::catch_unwind(run).await;
+    let _ = client.close().await;
+    drop(driver);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    true
+}
+
+/// The approver on a phone: one tap on the mailed link, one to approve.
+async fn an_approver_approves_on_a_phone_from_the_approval_mail(w: World) {
+    use fantoccini::Locator;
+    let _d = w.spawn_daemon();
+    let id = request_vpn(&w).await;
+    let link = panel_link(&approval_mail(&w, &id).await);
+    let base = w.web.clone().unwrap();
+    let ticket = id.clone();
+    let ran = in_chromium(&w, |c| async move {
+        c.goto(&link).await.unwrap();
+        c.wait()
+            .for_url(&url::Url::parse(&format!("{base}/aprobaciones/{ticket}")).unwrap())
+            .await
+            .unwrap();
+        let widths = c
+            .execute(
+                "return [window.innerWidth, document.documentElement.scrollWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            widths,
+            serde_json::json!([390, 390]),
+            "viewport and page width"
+        );
+        c.find(Locator::Css(&format!(
+            "form[action='/aprobaciones/{ticket}'] button[value='aprobar']"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+        c.wait()
+            .for_element(Locator::XPath("//*[contains(., 'Aprobó la solicitud')]"))
+            .await
+            .unwrap();
+    })
+    .await;
+    if !ran {
+        return;
+    }
+    inbox_with(&w, CARLOS_ADDR, "approved notice", |m| {
+        m.subject.contains("fue aprobada")
+    })
+    .await;
+}
+
+/// An agent takes an unassigned request from the queue and resolves it; the requester gets
+/// the solution by mail.
+async fn an_agent_takes_a_request_from_the_queue_and_resolves_it(w: World) {
+    use fantoccini::Locator;
+    let _d = w.spawn_daemon();
+    let id = flow::request(&w, CARLOS, "Instalación de impresora", PRINTER).await;
+    let mut http = Browser::new(&w);
+    let before = links(&w, LAURA).await.len();
+    http.ask_link(LAURA).await;
+    let link = eventually(WAIT, "the sign-in mail", || async {
+        links(&w, LAURA).await.get(before).cloned()
+    })
+    .await;
+    let base = w.web.clone().unwrap();
+    let ticket = id.clone();
+    let ran = in_chromium(&w, |c| async move {
+        c.goto(&link).await.unwrap();
+        c.find(Locator::Css("#confirmar"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.wait()
+            .for_url(&url::Url::parse(&format!("{base}/cola")).unwrap())
+            .await
+            .unwrap();
+        c.find(Locator::Css(&format!(
+            "form[action='/solicitudes/{ticket}/accion'] button.tomar"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+        c.wait()
+            .for_element(Locator::XPath("//*[contains(., 'se aplicó #asignar')]"))
+            .await
+            .unwrap();
+        // The request's page, forms and audit trail included, fits a phone's width.
+        let widths = c
+            .execute(
+                "return [window.innerWidth, document.documentElement.scrollWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if let Ok(dir) = std::env::var("PANEL_SCREENSHOTS") {
+            let png = c.screenshot().await.unwrap();
+            std::fs::write(format!("{dir}/solicitud-agente.png"), png).unwrap();
+        }
+        assert_eq!(
+            widths,
+            serde_json::json!([390, 390]),
+            "viewport and page width"
+        );
+        c.find(Locator::Css("#valor-resolver"))
+            .await
+            .unwrap()
+            .send_keys("Impresora instalada y probada.")
+            .await
+            .unwrap();
+        c.find(Locator::XPath("//button[normalize-space(.)='Resolver']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.wait()
+            .for_element(Locator::XPath("//*[contains(., 'se aplicó #resolver')]"))
+            .await
+            .unwrap();
+    })
+    .await;
+    if !ran {
+        return;
+    }
+    inbox_with(&w, CARLOS_ADDR, "the solution", |m| {
+        m.subject.contains("resuelta") && m.body_text.contains("Impresora instalada y probada.")
+    })
+    .await;
+}
+
+on_both_databases!(with_panel;
+    the_approval_mail_signs_its_approver_in_and_only_the_post_decides,
+    an_approval_link_is_refused_after_seven_days,
+    sign_in_links_are_limited_per_client_as_well_as_per_address,
+    a_requester_writes_from_the_panel_as_if_by_mail,
+    the_requester_sends_the_missing_information_from_the_panel,
+    each_agent_action_is_refused_in_the_panel_when_its_mail_command_is,
+    the_queue_filters_and_a_phone_request,
+    an_approver_approves_on_a_phone_from_the_approval_mail,
+    an_agent_takes_a_request_from_the_queue_and_resolves_it,
+);

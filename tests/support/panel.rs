@@ -1,0 +1,200 @@
+//! The web panel over HTTP as a browser without JavaScript would use it: cookies kept, no
+//! redirect followed (tests look at them), forms read off the page.
+
+use super::mail;
+use super::{eventually, World};
+use std::collections::HashMap;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(25);
+
+/// A browser without JavaScript: keeps its cookies, follows no redirect (the tests look at them).
+pub struct Browser {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub cookies: HashMap<String, String>,
+    /// Sent as `X-Forwarded-For`, as a reverse proxy on this host would (the per-client limit).
+    pub client: Option<String>,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn header(&self, name: &str) -> String {
+        self.headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The value of the first `<input name="name" value="…">`.
+    pub fn field(&self, name: &str) -> String {
+        let at = self
+            .body
+            .find(&format!("name=\"{name}\" value=\""))
+            .unwrap_or_else(|| panic!("no field {name} in {}", self.body));
+        let rest = &self.body[at + name.len() + 15..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+}
+
+impl Browser {
+    pub fn new(w: &World) -> Browser {
+        Browser {
+            base: w.web.clone().expect("a world with the panel"),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: HashMap::new(),
+            client: None,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    pub async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let req = if cookie.is_empty() {
+            req
+        } else {
+            req.header("Cookie", cookie.join("; "))
+        };
+        let req = match &self.client {
+            Some(ip) => req.header("X-Forwarded-For", ip),
+            None => req,
+        };
+        let r = req.send().await.expect("the panel answers");
+        for set in r.headers().get_all("set-cookie") {
+            let set = set.to_str().unwrap();
+            let (name, value) = set.split(';').next().unwrap().split_once('=').unwrap();
+            if set.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        Page {
+            status: r.status().as_u16(),
+            headers: r.headers().clone(),
+            body: r.text().await.unwrap(),
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        let req = self.http.get(self.url(path));
+        self.send(req).await
+    }
+
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let req = self.http.post(self.url(path)).form(form);
+        self.send(req).await
+    }
+
+    /// A `multipart/form-data` POST, as a browser sends a form with files: `fields` as
+    /// text parts, `files` as (field, file name, content).
+    pub async fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> Page {
+        let boundary = "----mesayudaPruebaLimite7MA4YWxkTrZu0gW";
+        let mut body: Vec<u8> = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        for (name, filename, content) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(content);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let req = self
+            .http
+            .post(self.url(path))
+            .header(
+                "Content-Type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body);
+        self.send(req).await
+    }
+
+    /// Asks for a sign-in link on the home page's form.
+    pub async fn ask_link(&mut self, email: &str) -> Page {
+        let home = self.get("/").await;
+        assert_eq!(home.status, 200, "{}", home.body);
+        let csrf = home.field("csrf");
+        self.post("/ingresar", &[("correo", email), ("csrf", &csrf)])
+            .await
+    }
+
+    /// Opens the mailed link and confirms; returns the page the confirmation led to.
+    pub async fn follow_link(&mut self, link: &str) -> Page {
+        let confirm = self.get(link).await;
+        assert_eq!(confirm.status, 200, "{}", confirm.body);
+        let csrf = confirm.field("csrf");
+        self.post(link, &[("csrf", &csrf)]).await
+    }
+
+    /// Signs `email` in from the link mailed to them.
+    pub async fn sign_in(&mut self, w: &World, email: &str) {
+        let before = links(w, email).await.len();
+        self.ask_link(email).await;
+        let link = eventually(WAIT, "the sign-in mail", || async {
+            links(w, email).await.get(before).cloned()
+        })
+        .await;
+        let r = self.follow_link(&link).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+    }
+}
+
+/// Every sign-in link mailed to `email`, oldest first.
+pub async fn links(w: &World, email: &str) -> Vec<String> {
+    mail::inbox(w.mail.imap_port, email)
+        .await
+        .iter()
+        .filter(|m| m.subject.contains("enlace para ingresar"))
+        .filter_map(|m| {
+            m.body_text
+                .split_whitespace()
+                .find(|t| t.contains("/ingresar/"))
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+pub async fn wait_listening(b: &Browser) {
+    eventually(WAIT, "the panel listening", || async {
+        b.http.get(b.url("/")).send().await.ok().map(|_| ())
+    })
+    .await;
+}
