@@ -32,6 +32,44 @@ pub enum OutboxCommand {
     },
 }
 
+/// Reads the directory as the daemon would and says how many people and roles it found.
+async fn check_ldap(config: &Config, l: &crate::config::LdapConfig) -> Result<String, String> {
+    let entries = crate::ldap::read(l).await.map_err(|e| e.to_string())?;
+    let procedure =
+        crate::workflow::Procedure::from_config(config).map_err(|e| format!("{e:#}"))?;
+    let people = procedure
+        .install_ldap(
+            config,
+            crate::workflow::LdapRead {
+                entries,
+                read_at: 0,
+            },
+        )
+        .map_err(|e| format!("{e:#}"))?;
+    let roles = people.role_counts();
+    let total: usize = roles.iter().map(|(_, n)| n).sum();
+    let detail = roles
+        .iter()
+        .map(|(r, n)| format!("{}: {n}", r.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(format!(
+        "{}, {} personas, {total} con cargo{}{}",
+        l.url,
+        people.people.len(),
+        if detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({detail})")
+        },
+        if people.without_email > 0 {
+            format!(", {} entradas sin correo omitidas", people.without_email)
+        } else {
+            String::new()
+        }
+    ))
+}
+
 fn security(s: Security) -> &'static str {
     match s {
         Security::Tls => "tls",
@@ -107,6 +145,16 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
     }
     if offline {
         return summary(code, &failed);
+    }
+    if let Some(l) = &config.directory.ldap {
+        match check_ldap(&config, l).await {
+            Ok(line) => println!("ldap: ok ({line})"),
+            Err(e) => {
+                println!("ldap: error: {e}");
+                failed.push("ldap");
+                code = code.max(EXIT_FAILURE);
+            }
+        }
     }
     let worse = |code: u8, new: u8| {
         if code == BAD_USAGE {
