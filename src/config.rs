@@ -865,9 +865,18 @@ impl Config {
                 ))
             }
         };
-        let local = matches!(url.host(), Some(url::Host::Domain("localhost")))
-            || matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
-            || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback());
+        // ldap: is not a scheme the URL standard knows, so its host comes as text.
+        let local = match url.host() {
+            Some(url::Host::Domain(d)) => {
+                let d = d.trim_start_matches('[').trim_end_matches(']');
+                d == "localhost"
+                    || d.parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
         if url.scheme() == "ldaps" && l.starttls {
             return Err(self.bad_key(
                 "directory.ldap.starttls",
@@ -1126,6 +1135,54 @@ reply_to = "mesayuda@example.test"
         let c = Config::load(&p).unwrap();
         use secrecy::ExposeSecret;
         assert_eq!(c.imap.password.unwrap().expose_secret(), "from-file");
+    }
+
+    #[test]
+    fn ldap_needs_tls_off_loopback_a_password_with_a_bind_dn_and_valid_rules() {
+        let ldap = |url: &str, extra: &str| {
+            format!(
+                "{MINIMAL}[directory.ldap]\nurl = \"{url}\"\nbase_dn = \"dc=x\"\n\
+                 bind_dn = \"cn=svc,dc=x\"\npassword = \"ldap-s3cr3t\"\n{extra}"
+            )
+        };
+        let err = |text: String| Config::load(&write(&text).1).unwrap_err().to_string();
+        let e = err(ldap("ldap://dc01.example.org", ""));
+        assert!(
+            e.contains("directory.ldap.url") && e.contains("in clear"),
+            "{e}"
+        );
+        for ok in [
+            ldap("ldap://dc01.example.org", "starttls = true"),
+            ldap("ldaps://dc01.example.org:636", ""),
+            ldap("ldap://127.0.0.1:3389", ""),
+            ldap("ldap://localhost", ""),
+        ] {
+            let (_d, p) = write(&ok);
+            let c = Config::load(&p).unwrap();
+            let l = c.directory.ldap.as_ref().unwrap();
+            assert_eq!(l.attributes.manager, "manager");
+            assert_eq!(l.refresh_minutes, 15);
+            assert!(!format!("{c:?}").contains("ldap-s3cr3t"));
+        }
+        let e = err(ldap("ldaps://dc", "starttls = true"));
+        assert!(e.contains("directory.ldap.starttls"), "{e}");
+        let e = err(ldap("https://dc", ""));
+        assert!(e.contains("directory.ldap.url"), "{e}");
+        let e = err(ldap("ldaps://dc", "filter = \"(mail=*\""));
+        assert!(e.contains("directory.ldap.filter"), "{e}");
+        let e = err(ldap(
+            "ldaps://dc",
+            "[directory.ldap.roles_by_title]\ndirector = [\"^Director(\"]",
+        ));
+        assert!(e.contains("directory.ldap.roles_by_title.director"), "{e}");
+        let e = err(ldap(
+            "ldaps://dc",
+            "[directory.ldap.roles_by_group]\njefe = [\"cn=x\"]",
+        ));
+        assert!(e.contains("jefe"), "{e}");
+        let no_password = ldap("ldaps://dc", "").replace("password = \"ldap-s3cr3t\"\n", "");
+        let e = err(no_password);
+        assert!(e.contains("directory.ldap.password_file"), "{e}");
     }
 
     #[test]

@@ -33,7 +33,12 @@ pub enum OutboxCommand {
 }
 
 /// Reads the directory as the daemon would and says how many people and roles it found.
-async fn check_ldap(config: &Config, l: &crate::config::LdapConfig) -> Result<String, String> {
+/// Also what the TOML directory had to set aside over this read (overrides of people LDAP
+/// lacks).
+async fn check_ldap(
+    config: &Config,
+    l: &crate::config::LdapConfig,
+) -> Result<(String, Vec<String>), String> {
     let entries = crate::ldap::read(l).await.map_err(|e| e.to_string())?;
     let procedure =
         crate::workflow::Procedure::from_config(config).map_err(|e| format!("{e:#}"))?;
@@ -53,7 +58,8 @@ async fn check_ldap(config: &Config, l: &crate::config::LdapConfig) -> Result<St
         .map(|(r, n)| format!("{}: {n}", r.as_str()))
         .collect::<Vec<_>>()
         .join(", ");
-    Ok(format!(
+    let set_aside = procedure.snapshot().directory.set_aside().to_vec();
+    let line = format!(
         "{}, {} personas, {total} con cargo{}{}",
         l.url,
         people.people.len(),
@@ -67,7 +73,8 @@ async fn check_ldap(config: &Config, l: &crate::config::LdapConfig) -> Result<St
         } else {
             String::new()
         }
-    ))
+    );
+    Ok((line, set_aside))
 }
 
 fn security(s: Security) -> &'static str {
@@ -148,7 +155,12 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
     }
     if let Some(l) = &config.directory.ldap {
         match check_ldap(&config, l).await {
-            Ok(line) => println!("ldap: ok ({line})"),
+            Ok((line, set_aside)) => {
+                println!("ldap: ok ({line})");
+                for w in set_aside {
+                    println!("aviso: directorio: {w}");
+                }
+            }
             Err(e) => {
                 println!("ldap: error: {e}");
                 failed.push("ldap");

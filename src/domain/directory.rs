@@ -168,6 +168,7 @@ pub struct Directory {
     people: Vec<Person>,
     by_email: HashMap<String, usize>,
     groups: Vec<Group>,
+    set_aside: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -214,17 +215,34 @@ const PERSON_KEYS: &[&str] = &[
 impl Directory {
     /// Parses and validates a directory; `source` names the file in errors.
     pub fn from_toml(text: &str, source: &str) -> Result<Directory, DirectoryError> {
-        Directory::from_toml_over(Vec::new(), text, source)
+        Directory::read(Vec::new(), text, source, true)
     }
 
     /// People read elsewhere (LDAP), with the TOML file's `[[person]]` entries on top: an
     /// entry whose e-mail is one of `base` overrides only the keys it sets (away periods, a
-    /// substitute, …); any other entry adds a person and must be complete. Groups as in
+    /// substitute, …); a complete entry adds a person. An override of someone `base` lacks
+    /// (they left LDAP, or LDAP was not read yet) is set aside, not an error, and so is a
+    /// group member nobody has: a person leaving LDAP must not stop the directory from
+    /// loading. [`Directory::set_aside`] lists them. Groups otherwise as in
     /// [`Directory::from_toml`].
     pub fn from_toml_over(
         base: Vec<Person>,
         text: &str,
         source: &str,
+    ) -> Result<Directory, DirectoryError> {
+        Directory::read(base, text, source, false)
+    }
+
+    /// What [`Directory::from_toml_over`] set aside, one Spanish line each (`check-config`).
+    pub fn set_aside(&self) -> &[String] {
+        &self.set_aside
+    }
+
+    fn read(
+        base: Vec<Person>,
+        text: &str,
+        source: &str,
+        strict: bool,
     ) -> Result<Directory, DirectoryError> {
         let invalid = |message: String| DirectoryError::Invalid {
             file: source.to_string(),
@@ -269,6 +287,15 @@ impl Directory {
                 override_person(&mut dir.people[at], table).map_err(bad)?;
                 continue;
             }
+            let complete = ["name", "role", "office"]
+                .iter()
+                .all(|k| table.contains_key(*k));
+            if !strict && !complete {
+                dir.set_aside.push(format!(
+                    "[[person]] {entry}: modifica a alguien que la lectura de LDAP no tiene; se ignora"
+                ));
+                continue;
+            }
             let person = read_person(table).map_err(bad)?;
             if let Some(&other) = dir.by_email.get(&person.email) {
                 return Err(bad(Problem::new(
@@ -295,7 +322,18 @@ impl Directory {
                 key: p.key,
                 message: p.message,
             };
-            let g = group::read_group(table).map_err(bad)?;
+            let mut g = group::read_group(table).map_err(bad)?;
+            if !strict {
+                let (known, gone): (Vec<String>, Vec<String>) =
+                    g.members.into_iter().partition(|m| dir.person(m).is_some());
+                for m in gone {
+                    dir.set_aside.push(format!(
+                        "[[group]] {}: el miembro {m} no está en el directorio; se ignora",
+                        g.code
+                    ));
+                }
+                g.members = known;
+            }
             dir.check_group(&g).map_err(bad)?;
             dir.groups.push(g);
         }

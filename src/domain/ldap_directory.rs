@@ -394,10 +394,23 @@ office = "Proveedor"
     }
 
     #[test]
-    fn an_incomplete_toml_entry_for_someone_ldap_lacks_is_an_error() {
-        let p = people(&ministry(), &rules());
-        let toml = "[[person]]\nemail = \"nadie@minhacienda.test\"\naway_from = 2026-12-01\n";
-        let e = Directory::from_toml_over(p.people, toml, "directory.toml").unwrap_err();
+    fn an_override_of_someone_ldap_lacks_is_set_aside_not_an_error() {
+        // Ana left the ministry, but the file still records her holidays and her group.
+        let mut e = ministry();
+        e.retain(|x| x.name.as_deref() != Some("Ana"));
+        let p = people(&e, &rules());
+        let toml = "[[person]]\nemail = \"ana@minhacienda.test\"\naway_from = 2026-12-01\n\
+                    [[group]]\ncode = \"redes\"\nname = \"Redes\"\n\
+                    members = [\"ana@minhacienda.test\", \"laura@minhacienda.test\"]\n";
+        let d = Directory::from_toml_over(p.people, toml, "directory.toml").unwrap();
+        assert!(d.person("ana@minhacienda.test").is_none());
+        assert_eq!(
+            d.group("redes").unwrap().members,
+            ["laura@minhacienda.test"]
+        );
+        assert_eq!(d.set_aside().len(), 2, "{:?}", d.set_aside());
+        // Without LDAP the same entry is incomplete, as always.
+        let e = Directory::from_toml(toml, "directory.toml").unwrap_err();
         assert_eq!(e.key(), Some("name"), "{e}");
         let twice = "[[person]]\nemail = \"ana@minhacienda.test\"\n\
                      [[person]]\nemail = \"ANA@minhacienda.test\"\n";

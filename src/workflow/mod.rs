@@ -73,9 +73,10 @@ fn load_directory(
         .map(|r| ldap_directory::people(&r.entries, rules))
         .unwrap_or_default();
     let base = read.people.clone();
-    let directory = match &c.paths.directory {
-        Some(p) => Directory::load_over(base, p)?,
-        None => Directory::from_toml_over(base, "", "")?,
+    let directory = match (&c.paths.directory, c.directory.ldap.is_some()) {
+        (Some(p), true) => Directory::load_over(base, p)?,
+        (Some(p), false) => Directory::load(p)?,
+        (None, _) => Directory::from_toml_over(base, "", "")?,
     };
     Ok((directory, read))
 }
