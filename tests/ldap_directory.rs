@@ -232,6 +232,50 @@ async fn check_config_says_how_many_people_and_roles_ldap_gave(kind: DbKind) {
     );
 }
 
+/// `ldaps://` and StartTLS over rustls, trusting the domain's CA through `ca_file`; without it
+/// the server's certificate is refused and check-config names the keys to check.
+async fn ldaps_and_starttls_trust_the_domain_ca_given_in_ca_file(kind: DbKind) {
+    let Some(slapd) = Slapd::start_tls().await else {
+        return;
+    };
+    let ldaps = format!("ldaps://127.0.0.1:{}", slapd.tls_port.unwrap());
+    let ca = format!("ca_file = \"{}\"", slapd.ca_file().display());
+    let directory = support::repo_root().join("tests/data/ldap/directory.toml");
+    let cases = [
+        (ldaps.clone(), ca.clone(), true),
+        (slapd.url(), format!("starttls = true\n{ca}"), true),
+        (ldaps, String::new(), false),
+        (slapd.url(), "starttls = true".to_owned(), false),
+    ];
+    let first = slapd.config("");
+    let Some(w) = World::with_directory_and(kind, &directory, &first).await else {
+        return;
+    };
+    let original = std::fs::read_to_string(&w.config).unwrap();
+    for (url, extra, trusted) in cases {
+        let section = slapd.config(&extra).replace(&slapd.url(), &url);
+        std::fs::write(&w.config, original.replace(&first, &section)).unwrap();
+        let out = w.cli().run(&["check-config"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if trusted {
+            assert!(out.status.success(), "{url} {extra}: {text}");
+            assert!(
+                text.contains(&format!("ldap: ok ({url}, 9 personas")),
+                "{text}"
+            );
+        } else {
+            assert_eq!(out.status.code(), Some(1), "{url}: {text}");
+            assert!(
+                text.contains("ldap: error: cannot reach")
+                    && text.contains("certificate")
+                    && text.contains("ca_file"),
+                "{text}"
+            );
+        }
+        assert!(!text.contains(ADMIN_PASSWORD));
+    }
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -258,4 +302,5 @@ on_both!(
     people_roles_bosses_and_overrides_show_as_the_daemon_sees_them,
     a_person_leaving_ldap_leaves_and_an_outage_keeps_the_last_good_directory,
     check_config_says_how_many_people_and_roles_ldap_gave,
+    ldaps_and_starttls_trust_the_domain_ca_given_in_ca_file,
 );

@@ -21,8 +21,86 @@ attributetype ( 1.2.840.113556.1.2.141 NAME 'department' EQUALITY caseIgnoreMatc
 
 pub struct Slapd {
     pub port: u16,
+    /// With [`Slapd::start_tls`]: the `ldaps://` port (the plain port then offers StartTLS).
+    pub tls_port: Option<u16>,
     dir: tempfile::TempDir,
     child: Option<Child>,
+}
+
+/// A private CA and a server certificate for 127.0.0.1 signed by it (rustls refuses a CA
+/// certificate presented as the server's), written into `d` as ca.pem, server.pem, server.key.
+fn make_certificates(d: &Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .current_dir(d)
+            .args(args)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    run(&[
+        &["req", "-x509", "-new"][..],
+        &ec,
+        &[
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=Ministerio CA de pruebas",
+        ],
+    ]
+    .concat());
+    run(&[
+        &["req", "-new"][..],
+        &ec,
+        &[
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    ]
+    .concat());
+    std::fs::write(
+        d.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
+         extendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-set_serial",
+        "1",
+        "-days",
+        "30",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.pem",
+    ]);
 }
 
 fn slapd_binary() -> Option<PathBuf> {
@@ -36,6 +114,20 @@ impl Slapd {
     /// `None` (with the reason printed) when slapd is not installed outside CI; under CI its
     /// absence fails the test (deploy/dev/test.sh installs it).
     pub async fn start() -> Option<Slapd> {
+        Self::start_with(false).await
+    }
+
+    /// With TLS: `ldaps://` on [`Slapd::tls_port`] and StartTLS on the plain port, with a
+    /// certificate from the private CA [`Slapd::ca_file`].
+    pub async fn start_tls() -> Option<Slapd> {
+        Self::start_with(true).await
+    }
+
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    async fn start_with(tls: bool) -> Option<Slapd> {
         let Some(_) = slapd_binary() else {
             let why = "slapd is not installed (apt-get install slapd ldap-utils)";
             if std::env::var_os("CI").is_some() {
@@ -48,12 +140,22 @@ impl Slapd {
         let d = dir.path();
         std::fs::create_dir(d.join("db")).unwrap();
         std::fs::write(d.join("ad-lite.schema"), AD_LITE_SCHEMA).unwrap();
+        let tls_conf = if tls {
+            make_certificates(d);
+            format!(
+                "TLSCACertificateFile {d}/ca.pem\nTLSCertificateFile {d}/server.pem\n\
+                 TLSCertificateKeyFile {d}/server.key\n",
+                d = d.display()
+            )
+        } else {
+            String::new()
+        };
         let conf = format!(
             "include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/inetorgperson.schema
 include {d}/ad-lite.schema
-pidfile {d}/slapd.pid
+{tls_conf}pidfile {d}/slapd.pid
 argsfile {d}/slapd.args
 modulepath /usr/lib/ldap
 moduleload back_mdb
@@ -86,6 +188,7 @@ access to * by * read
         );
         let mut s = Slapd {
             port: super::ports::reserve(),
+            tls_port: tls.then(super::ports::reserve),
             dir,
             child: None,
         };
@@ -137,7 +240,10 @@ coordinador = ["^Coordinador"]
             .arg("-f")
             .arg(d.join("slapd.conf"))
             .arg("-h")
-            .arg(format!("ldap://127.0.0.1:{}/", self.port))
+            .arg(match self.tls_port {
+                None => format!("ldap://127.0.0.1:{}/", self.port),
+                Some(t) => format!("ldap://127.0.0.1:{}/ ldaps://127.0.0.1:{t}/", self.port),
+            })
             // Foreground, quiet: the test owns the process and stops it by its pid.
             .args(["-d", "0"])
             .stdout(Stdio::null())
