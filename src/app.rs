@@ -30,6 +30,8 @@ pub struct Application {
     procedure: Arc<Procedure>,
     /// PostgreSQL: the mailbox lease, its connection opened during start-up.
     lease: std::sync::Mutex<Option<crate::ops::lease::PgLease>>,
+    /// `[directory.ldap]`: the start used the stored read, so a fresh one is due at once.
+    ldap_read_due: bool,
 }
 
 impl Application {
@@ -75,9 +77,18 @@ impl Application {
         let (db, lease, reference) = tokio::join!(database, lease, reference);
         let db = db?;
         let (templates, composer, procedure) = reference.context("start-up task")??;
+        let procedure = Arc::new(procedure);
+        let ldap_read_due = crate::ldap::Refresher {
+            config: config.clone(),
+            db: db.clone(),
+            procedure: procedure.clone(),
+        }
+        .start()
+        .await;
         Ok(Application {
             _instance_lock: instance_lock,
-            procedure: Arc::new(procedure),
+            ldap_read_due,
+            procedure,
             mailer: Arc::new(Mailer::new(templates, composer)),
             config,
             db,
@@ -121,6 +132,7 @@ impl Application {
         let wake_for_sweeper = wake.clone();
         let transport = crate::smtp::transport::build(&self.config.smtp)
             .map_err(|e| anyhow::anyhow!("SMTP configuration: {e}"))?;
+        let ldap_now = Arc::new(Notify::new());
         let ops = crate::ops::daemon::Services {
             config: self.config.clone(),
             db: self.db.clone(),
@@ -128,6 +140,7 @@ impl Application {
             procedure: self.procedure.clone(),
             transport: transport.clone(),
             wake: wake.clone(),
+            ldap_now: ldap_now.clone(),
         };
         let imap_cfg = Arc::new(self.config.imap.clone());
         let watcher = Watcher {
@@ -153,6 +166,12 @@ impl Application {
             cancel.clone(),
         ));
         tasks.spawn(sender.run(cancel.clone()));
+        let refresher = crate::ldap::Refresher {
+            config: self.config.clone(),
+            db: self.db.clone(),
+            procedure: self.procedure.clone(),
+        };
+        tasks.spawn(refresher.run(ldap_now, self.ldap_read_due, cancel.clone()));
         let sweeper = crate::scheduler::Sweeper {
             db: self.db.clone(),
             mailer: self.mailer.clone(),

@@ -33,6 +33,9 @@ pub struct Config {
     pub smtp: SmtpConfig,
     #[serde(default)]
     pub paths: PathsConfig,
+    /// Where people come from besides `paths.directory`: `[directory.ldap]`.
+    #[serde(default)]
+    pub directory: DirectorySourceConfig,
     #[serde(default)]
     pub ingest: IngestConfig,
     #[serde(default)]
@@ -320,6 +323,93 @@ impl Default for PathsConfig {
     }
 }
 
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectorySourceConfig {
+    /// People, offices, positions and bosses read from Active Directory / LDAP.
+    #[serde(default)]
+    pub ldap: Option<LdapConfig>,
+}
+
+/// `[directory.ldap]`: the directory read from Active Directory or another LDAP server. The
+/// TOML directory (`paths.directory`) still adds people and overrides fields.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LdapConfig {
+    /// `ldaps://host` (TLS), or `ldap://host` with `starttls = true`.
+    pub url: String,
+    /// Upgrade an `ldap://` connection with StartTLS (required for a host that is not local).
+    #[serde(default)]
+    pub starttls: bool,
+    /// PEM bundle trusted in addition to the built-in web roots (the domain's own CA).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// The account that reads the directory; none binds anonymously.
+    #[serde(default)]
+    pub bind_dn: Option<String>,
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// Where people are searched (subtree).
+    pub base_dn: String,
+    #[serde(default = "default_ldap_filter")]
+    pub filter: String,
+    /// Attribute names; Active Directory's by default.
+    #[serde(default)]
+    pub attributes: LdapAttributes,
+    /// Roles by group membership: `agente = ["CN=Mesa de Ayuda,OU=Grupos,DC=…"]`.
+    #[serde(default)]
+    pub roles_by_group: std::collections::BTreeMap<crate::domain::directory::Role, Vec<String>>,
+    /// Roles by title (regexes): `director = ["^Director"]`.
+    #[serde(default)]
+    pub roles_by_title: std::collections::BTreeMap<crate::domain::directory::Role, Vec<String>>,
+    /// Minutes between reads; also read on `systemctl reload` (SIGHUP).
+    #[serde(default = "default_refresh_minutes")]
+    pub refresh_minutes: u64,
+}
+
+/// Enabled accounts of people with a mail address (AD marks disabled accounts in bit 2 of
+/// userAccountControl).
+fn default_ldap_filter() -> String {
+    "(&(objectCategory=person)(objectClass=user)(mail=*)(!(userAccountControl:1.2.840.113556.1.4.803:=2)))".into()
+}
+fn default_refresh_minutes() -> u64 {
+    15
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LdapAttributes {
+    pub mail: String,
+    pub name: String,
+    pub title: String,
+    pub department: String,
+    pub phone: String,
+    /// The boss's DN.
+    pub manager: String,
+    /// Group DNs, for `roles_by_group`.
+    pub member_of: String,
+    /// An attribute holding the substitute's DN or address; "" (the default) takes substitutes
+    /// from the TOML directory only.
+    pub substitute: String,
+}
+
+impl Default for LdapAttributes {
+    fn default() -> Self {
+        Self {
+            mail: "mail".into(),
+            name: "displayName".into(),
+            title: "title".into(),
+            department: "department".into(),
+            phone: "telephoneNumber".into(),
+            manager: "manager".into(),
+            member_of: "memberOf".into(),
+            substitute: String::new(),
+        }
+    }
+}
+
 /// Business-day limits of the procedure.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -586,8 +676,18 @@ impl Config {
                 "MESAYUDA_OAUTH2_CLIENT_SECRET",
             )?;
         }
+        if let Some(l) = config.directory.ldap.as_mut() {
+            l.password = resolve_secret(
+                path,
+                "directory.ldap.password",
+                l.password.take(),
+                l.password_file.as_deref(),
+                "MESAYUDA_LDAP_PASSWORD",
+            )?;
+        }
         config.validate()?;
         config.validate_ops()?;
+        config.validate_ldap()?;
         if let Some(o) = &config.oauth2 {
             let source = crate::ops::oauth2::TokenSource::new(o.clone());
             if config.imap.auth == AuthMethod::Xoauth2 {
@@ -774,6 +874,74 @@ impl Config {
         }
         if self.smtp.auth == AuthMethod::Xoauth2 && self.smtp.username.is_none() {
             return Err(self.bad_key("smtp.username", "\"xoauth2\" needs the mailbox's username"));
+        }
+        Ok(())
+    }
+
+    fn validate_ldap(&self) -> Result<(), ConfigError> {
+        let Some(l) = &self.directory.ldap else {
+            return Ok(());
+        };
+        let url = match url::Url::parse(&l.url) {
+            Ok(u) if matches!(u.scheme(), "ldap" | "ldaps") && u.host().is_some() => u,
+            _ => {
+                return Err(self.bad_key(
+                    "directory.ldap.url",
+                    format!(
+                        "`{}` is not ldaps://host[:port] nor ldap://host[:port]",
+                        l.url
+                    ),
+                ))
+            }
+        };
+        // ldap: is not a scheme the URL standard knows, so its host comes as text.
+        let local = match url.host() {
+            Some(url::Host::Domain(d)) => {
+                let d = d.trim_start_matches('[').trim_end_matches(']');
+                d == "localhost"
+                    || d.parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        if url.scheme() == "ldaps" && l.starttls {
+            return Err(self.bad_key(
+                "directory.ldap.starttls",
+                "ldaps:// is TLS already; StartTLS is for ldap:// URLs",
+            ));
+        }
+        if url.scheme() == "ldap" && !l.starttls && !local {
+            return Err(self.bad_key(
+                "directory.ldap.url",
+                "plain ldap:// would send the bind password in clear: use ldaps:// or \
+                 starttls = true",
+            ));
+        }
+        if l.bind_dn.is_some() && l.password.is_none() {
+            return Err(self.bad_key(
+                "directory.ldap.password_file",
+                "missing: bind_dn is set; set directory.ldap.password_file or \
+                 MESAYUDA_LDAP_PASSWORD",
+            ));
+        }
+        if l.base_dn.trim().is_empty() {
+            return Err(self.bad_key("directory.ldap.base_dn", "must not be empty"));
+        }
+        if ldap3::parse_filter(&l.filter).is_err() {
+            return Err(self.bad_key(
+                "directory.ldap.filter",
+                format!("`{}` is not an LDAP filter", l.filter),
+            ));
+        }
+        if l.refresh_minutes == 0 {
+            return Err(self.bad_key("directory.ldap.refresh_minutes", "must be at least 1"));
+        }
+        if let Err((key, message)) =
+            crate::domain::ldap_directory::RoleRules::new(&l.roles_by_group, &l.roles_by_title)
+        {
+            return Err(self.bad_key(&format!("directory.ldap.{key}"), message));
         }
         Ok(())
     }
@@ -996,6 +1164,54 @@ reply_to = "mesayuda@example.test"
         let c = Config::load(&p).unwrap();
         use secrecy::ExposeSecret;
         assert_eq!(c.imap.password.unwrap().expose_secret(), "from-file");
+    }
+
+    #[test]
+    fn ldap_needs_tls_off_loopback_a_password_with_a_bind_dn_and_valid_rules() {
+        let ldap = |url: &str, extra: &str| {
+            format!(
+                "{MINIMAL}[directory.ldap]\nurl = \"{url}\"\nbase_dn = \"dc=x\"\n\
+                 bind_dn = \"cn=svc,dc=x\"\npassword = \"ldap-s3cr3t\"\n{extra}"
+            )
+        };
+        let err = |text: String| Config::load(&write(&text).1).unwrap_err().to_string();
+        let e = err(ldap("ldap://dc01.example.org", ""));
+        assert!(
+            e.contains("directory.ldap.url") && e.contains("in clear"),
+            "{e}"
+        );
+        for ok in [
+            ldap("ldap://dc01.example.org", "starttls = true"),
+            ldap("ldaps://dc01.example.org:636", ""),
+            ldap("ldap://127.0.0.1:3389", ""),
+            ldap("ldap://localhost", ""),
+        ] {
+            let (_d, p) = write(&ok);
+            let c = Config::load(&p).unwrap();
+            let l = c.directory.ldap.as_ref().unwrap();
+            assert_eq!(l.attributes.manager, "manager");
+            assert_eq!(l.refresh_minutes, 15);
+            assert!(!format!("{c:?}").contains("ldap-s3cr3t"));
+        }
+        let e = err(ldap("ldaps://dc", "starttls = true"));
+        assert!(e.contains("directory.ldap.starttls"), "{e}");
+        let e = err(ldap("https://dc", ""));
+        assert!(e.contains("directory.ldap.url"), "{e}");
+        let e = err(ldap("ldaps://dc", "filter = \"(mail=*\""));
+        assert!(e.contains("directory.ldap.filter"), "{e}");
+        let e = err(ldap(
+            "ldaps://dc",
+            "[directory.ldap.roles_by_title]\ndirector = [\"^Director(\"]",
+        ));
+        assert!(e.contains("directory.ldap.roles_by_title.director"), "{e}");
+        let e = err(ldap(
+            "ldaps://dc",
+            "[directory.ldap.roles_by_group]\njefe = [\"cn=x\"]",
+        ));
+        assert!(e.contains("jefe"), "{e}");
+        let no_password = ldap("ldaps://dc", "").replace("password = \"ldap-s3cr3t\"\n", "");
+        let e = err(no_password);
+        assert!(e.contains("directory.ldap.password_file"), "{e}");
     }
 
     #[test]

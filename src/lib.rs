@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 pub mod imap;
 pub mod ingest;
+pub mod ldap;
 pub mod mail;
 pub mod notify;
 pub mod ops;

@@ -20,6 +20,8 @@ use tracing::{debug, error, info};
 pub enum Dependency {
     Database,
     Smtp,
+    /// `[directory.ldap]`: the last good directory stays in force while it is down.
+    Ldap,
 }
 
 impl Dependency {
@@ -31,16 +33,22 @@ impl Dependency {
         match self {
             Dependency::Database => "database",
             Dependency::Smtp => "SMTP server",
+            Dependency::Ldap => "LDAP server",
         }
     }
 }
 
-static DOWN_SINCE: Mutex<[Option<Instant>; 2]> = Mutex::new([None, None]);
+static DOWN_SINCE: Mutex<[Option<Instant>; 3]> = Mutex::new([None, None, None]);
 
 /// Per dependency, how many times it went down or came back: a change wakes the workers
 /// waiting on it ([`retry_delay`], [`changes`]).
-static CHANGES: LazyLock<[watch::Sender<u64>; 2]> =
-    LazyLock::new(|| [watch::Sender::new(0), watch::Sender::new(0)]);
+static CHANGES: LazyLock<[watch::Sender<u64>; 3]> = LazyLock::new(|| {
+    [
+        watch::Sender::new(0),
+        watch::Sender::new(0),
+        watch::Sender::new(0),
+    ]
+});
 
 fn changed(dep: Dependency) {
     CHANGES[dep.index()].send_modify(|n| *n = n.wrapping_add(1));

@@ -25,6 +25,15 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
         { DEBIAN_FRONTEND=noninteractive "${apt[@]}" update >/dev/null &&
           DEBIAN_FRONTEND=noninteractive "${apt[@]}" install chromium chromium-driver >/dev/null; }
 fi
+# tests/ldap_directory.rs runs its own OpenLDAP (Debian's slapd, on a test port with a private
+# configuration; the package's own service is never started: policy-rc.d or no systemd).
+if ! command -v slapd >/dev/null && [ ! -x /usr/sbin/slapd ]; then
+    echo "test.sh: installing slapd and ldap-utils with apt-get" >&2
+    apt=(apt-get -q -y -o DPkg::Lock::Timeout=600 --no-install-recommends)
+    DEBIAN_FRONTEND=noninteractive "${apt[@]}" install slapd ldap-utils >/dev/null 2>&1 ||
+        { DEBIAN_FRONTEND=noninteractive "${apt[@]}" update >/dev/null &&
+          DEBIAN_FRONTEND=noninteractive "${apt[@]}" install slapd ldap-utils >/dev/null; }
+fi
 # tests/package.rs builds the Debian package with cargo-deb from the debug binary (a few
 # seconds; installing cargo-deb itself once costs about 2 minutes of compiling). The version is
 # pinned: later ones announce that packaging the dev profile becomes an error.

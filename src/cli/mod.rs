@@ -2,6 +2,7 @@
 
 mod approvals;
 mod calendar;
+mod directory;
 mod jobs;
 mod ops;
 mod sla;
@@ -80,6 +81,23 @@ pub enum Command {
     Sla {
         #[command(subcommand)]
         command: SlaCommand,
+    },
+    /// The people directory as the daemon sees it (TOML file and last LDAP read).
+    Directory {
+        #[command(subcommand)]
+        command: DirectoryCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DirectoryCommand {
+    /// One person: name, position, office, role, boss, substitute, away periods.
+    Show {
+        /// The person's e-mail address.
+        email: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -222,6 +240,7 @@ pub fn main() -> ExitCode {
         Command::Calendar { command } => calendar::run(&cli.config, command),
         Command::Approvals { command } => runtime.block_on(approvals::run(config, command)),
         Command::Sla { command } => runtime.block_on(sla::run(config, command)),
+        Command::Directory { command } => runtime.block_on(directory::run(config, command)),
     }
 }
 

@@ -33,6 +33,51 @@ pub enum OutboxCommand {
     },
 }
 
+/// Reads the directory as the daemon would and says how many people and roles it found.
+/// Also what the TOML directory had to set aside over this read (overrides of people LDAP
+/// lacks).
+async fn check_ldap(
+    config: &Config,
+    l: &crate::config::LdapConfig,
+) -> Result<(String, Vec<String>), String> {
+    let entries = crate::ldap::read(l).await.map_err(|e| e.to_string())?;
+    let procedure =
+        crate::workflow::Procedure::from_config(config).map_err(|e| format!("{e:#}"))?;
+    let people = procedure
+        .install_ldap(
+            config,
+            crate::workflow::LdapRead {
+                entries,
+                read_at: 0,
+            },
+        )
+        .map_err(|e| format!("{e:#}"))?;
+    let roles = people.role_counts();
+    let total: usize = roles.iter().map(|(_, n)| n).sum();
+    let detail = roles
+        .iter()
+        .map(|(r, n)| format!("{}: {n}", r.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let set_aside = procedure.snapshot().directory.set_aside().to_vec();
+    let line = format!(
+        "{}, {} personas, {total} con cargo{}{}",
+        l.url,
+        people.people.len(),
+        if detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({detail})")
+        },
+        if people.without_email > 0 {
+            format!(", {} entradas sin correo omitidas", people.without_email)
+        } else {
+            String::new()
+        }
+    );
+    Ok((line, set_aside))
+}
+
 fn security(s: Security) -> &'static str {
     match s {
         Security::Tls => "tls",
@@ -108,6 +153,21 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
     }
     if offline {
         return summary(code, &failed);
+    }
+    if let Some(l) = &config.directory.ldap {
+        match check_ldap(&config, l).await {
+            Ok((line, set_aside)) => {
+                println!("ldap: ok ({line})");
+                for w in set_aside {
+                    println!("aviso: directorio: {w}");
+                }
+            }
+            Err(e) => {
+                println!("ldap: error: {e}");
+                failed.push("ldap");
+                code = code.max(EXIT_FAILURE);
+            }
+        }
     }
     let worse = |code: u8, new: u8| {
         if code == BAD_USAGE {

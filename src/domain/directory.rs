@@ -14,7 +14,7 @@ use super::catalog::toml_list::{self, Problem};
 use super::group::{self, Group};
 use super::text::{canonical_address, fold, is_email};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Funcionario,
@@ -123,6 +123,12 @@ pub struct Person {
     pub substitute: Option<String>,
     pub away_from: Option<NaiveDate>,
     pub away_until: Option<NaiveDate>,
+    /// The position as the organisation writes it (LDAP `title`), when known.
+    pub position: Option<String>,
+    /// LDAP `telephoneNumber`, when known.
+    pub phone: Option<String>,
+    /// Their immediate boss (canonical e-mail), from LDAP `manager`.
+    pub boss: Option<String>,
 }
 
 impl Person {
@@ -162,6 +168,7 @@ pub struct Directory {
     people: Vec<Person>,
     by_email: HashMap<String, usize>,
     groups: Vec<Group>,
+    set_aside: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -208,6 +215,35 @@ const PERSON_KEYS: &[&str] = &[
 impl Directory {
     /// Parses and validates a directory; `source` names the file in errors.
     pub fn from_toml(text: &str, source: &str) -> Result<Directory, DirectoryError> {
+        Directory::read(Vec::new(), text, source, true)
+    }
+
+    /// People read elsewhere (LDAP), with the TOML file's `[[person]]` entries on top: an
+    /// entry whose e-mail is one of `base` overrides only the keys it sets (away periods, a
+    /// substitute, …); a complete entry adds a person. An override of someone `base` lacks
+    /// (they left LDAP, or LDAP was not read yet) is set aside, not an error, and so is a
+    /// group member nobody has: a person leaving LDAP must not stop the directory from
+    /// loading. [`Directory::set_aside`] lists them. Groups otherwise as in
+    /// [`Directory::from_toml`].
+    pub fn from_toml_over(
+        base: Vec<Person>,
+        text: &str,
+        source: &str,
+    ) -> Result<Directory, DirectoryError> {
+        Directory::read(base, text, source, false)
+    }
+
+    /// What [`Directory::from_toml_over`] set aside, one Spanish line each (`check-config`).
+    pub fn set_aside(&self) -> &[String] {
+        &self.set_aside
+    }
+
+    fn read(
+        base: Vec<Person>,
+        text: &str,
+        source: &str,
+        strict: bool,
+    ) -> Result<Directory, DirectoryError> {
         let invalid = |message: String| DirectoryError::Invalid {
             file: source.to_string(),
             message,
@@ -219,6 +255,14 @@ impl Directory {
             toml_list::entries(&doc, "person", &["group"]).map_err(|p| invalid(p.message))?;
 
         let mut dir = Directory::default();
+        for person in base {
+            if !dir.by_email.contains_key(&person.email) {
+                dir.by_email.insert(person.email.clone(), dir.people.len());
+                dir.people.push(person);
+            }
+        }
+        let from_base = dir.people.len();
+        let mut overridden = std::collections::HashSet::new();
         for (i, table) in entries.into_iter().enumerate() {
             let entry = toml_list::label(table, "email", i);
             let bad = |p: Problem| DirectoryError::BadEntry {
@@ -227,6 +271,31 @@ impl Directory {
                 key: p.key,
                 message: p.message,
             };
+            let known = table
+                .get("email")
+                .and_then(toml::Value::as_str)
+                .map(canonical_address)
+                .and_then(|e| dir.by_email.get(&e).copied())
+                .filter(|&at| at < from_base);
+            if let Some(at) = known {
+                if !overridden.insert(at) {
+                    return Err(bad(Problem::new(
+                        "email",
+                        format!("duplicate e-mail `{}`", dir.people[at].email),
+                    )));
+                }
+                override_person(&mut dir.people[at], table).map_err(bad)?;
+                continue;
+            }
+            let complete = ["name", "role", "office"]
+                .iter()
+                .all(|k| table.contains_key(*k));
+            if !strict && !complete {
+                dir.set_aside.push(format!(
+                    "[[person]] {entry}: modifica a alguien que la lectura de LDAP no tiene; se ignora"
+                ));
+                continue;
+            }
             let person = read_person(table).map_err(bad)?;
             if let Some(&other) = dir.by_email.get(&person.email) {
                 return Err(bad(Problem::new(
@@ -253,7 +322,18 @@ impl Directory {
                 key: p.key,
                 message: p.message,
             };
-            let g = group::read_group(table).map_err(bad)?;
+            let mut g = group::read_group(table).map_err(bad)?;
+            if !strict {
+                let (known, gone): (Vec<String>, Vec<String>) =
+                    g.members.into_iter().partition(|m| dir.person(m).is_some());
+                for m in gone {
+                    dir.set_aside.push(format!(
+                        "[[group]] {}: el miembro {m} no está en el directorio; se ignora",
+                        g.code
+                    ));
+                }
+                g.members = known;
+            }
             dir.check_group(&g).map_err(bad)?;
             dir.groups.push(g);
         }
@@ -312,6 +392,16 @@ impl Directory {
             error,
         })?;
         Directory::from_toml(&text, &file)
+    }
+
+    /// [`Directory::load`] over people read elsewhere ([`Directory::from_toml_over`]).
+    pub fn load_over(base: Vec<Person>, path: &Path) -> Result<Directory, DirectoryError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|error| DirectoryError::Unreadable {
+            file: file.clone(),
+            error,
+        })?;
+        Directory::from_toml_over(base, &text, &file)
     }
 
     /// In file order.
@@ -408,8 +498,15 @@ impl Directory {
             .into_iter()
             .filter(|p| me.is_none_or(|m| m.email != p.email))
             .collect();
-        // Stable: within each group the file order stays.
-        choices.sort_by_key(|p| office.as_deref() != Some(fold(&p.office).as_str()));
+        // Stable: within each group the file order stays. The boss LDAP names comes first
+        // of all.
+        let boss = self.boss_of(requester).map(|p| p.email.as_str());
+        choices.sort_by_key(|p| {
+            (
+                Some(p.email.as_str()) != boss,
+                office.as_deref() != Some(fold(&p.office).as_str()),
+            )
+        });
         choices
     }
 
@@ -423,6 +520,21 @@ impl Directory {
                 return Some(current);
             }
             current = self.person(current.substitute.as_deref()?)?;
+        }
+        None
+    }
+
+    /// Who approves as `email`'s immediate boss: the first one up their chain of bosses (LDAP
+    /// `manager`) who may approve as a boss; a coordinator's manager, say, when the
+    /// coordinator reports to a subdirector. `None` when the directory knows no boss.
+    pub fn boss_of(&self, email: &str) -> Option<&Person> {
+        let me = self.person(email)?;
+        let mut current = self.person(me.boss.as_deref()?)?;
+        for _ in 0..self.people.len() {
+            if current.can_approve_as_boss() && current.email != me.email {
+                return Some(current);
+            }
+            current = self.person(current.boss.as_deref()?)?;
         }
         None
     }
@@ -458,8 +570,64 @@ fn read_person(t: &toml::Table) -> Result<Person, Problem> {
     let role: Role = toml_list::required(t, "role")?;
     let office = toml_list::text(t, "office")?;
 
-    let substitute = match toml_list::optional::<String>(t, "substitute")? {
-        None => None,
+    let substitute = substitute(t, &email)?;
+    let away_from = date(t, "away_from")?;
+    let away_until = date(t, "away_until")?;
+    check_absence(away_from, away_until)?;
+
+    Ok(Person {
+        email,
+        name,
+        role,
+        office,
+        substitute,
+        away_from,
+        away_until,
+        position: None,
+        phone: None,
+        boss: None,
+    })
+}
+
+/// A `[[person]]` entry on top of someone read from LDAP: each key it sets replaces that
+/// field; the rest stays as LDAP has it.
+fn override_person(p: &mut Person, t: &toml::Table) -> Result<(), Problem> {
+    toml_list::check_keys(t, PERSON_KEYS)?;
+    if t.contains_key("name") {
+        p.name = toml_list::text(t, "name")?;
+    }
+    if t.contains_key("role") {
+        p.role = toml_list::required(t, "role")?;
+    }
+    if t.contains_key("office") {
+        p.office = toml_list::text(t, "office")?;
+    }
+    if t.contains_key("substitute") {
+        p.substitute = substitute(t, &p.email)?;
+    }
+    if t.contains_key("away_from") || t.contains_key("away_until") {
+        p.away_from = date(t, "away_from")?;
+        p.away_until = date(t, "away_until")?;
+        check_absence(p.away_from, p.away_until)?;
+    }
+    Ok(())
+}
+
+fn check_absence(from: Option<NaiveDate>, until: Option<NaiveDate>) -> Result<(), Problem> {
+    if let (Some(from), Some(until)) = (from, until) {
+        if until < from {
+            return Err(Problem::new(
+                "away_until",
+                format!("{until} is before away_from {from}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn substitute(t: &toml::Table, email: &str) -> Result<Option<String>, Problem> {
+    match toml_list::optional::<String>(t, "substitute")? {
+        None => Ok(None),
         Some(s) => {
             let s = s.trim();
             if !is_email(s) {
@@ -475,30 +643,9 @@ fn read_person(t: &toml::Table) -> Result<Person, Problem> {
                     "a person cannot be their own substitute",
                 ));
             }
-            Some(s)
-        }
-    };
-
-    let away_from = date(t, "away_from")?;
-    let away_until = date(t, "away_until")?;
-    if let (Some(from), Some(until)) = (away_from, away_until) {
-        if until < from {
-            return Err(Problem::new(
-                "away_until",
-                format!("{until} is before away_from {from}"),
-            ));
+            Ok(Some(s))
         }
     }
-
-    Ok(Person {
-        email,
-        name,
-        role,
-        office,
-        substitute,
-        away_from,
-        away_until,
-    })
 }
 
 /// A TOML local date (`2026-12-21`) or a string holding one.

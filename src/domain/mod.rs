@@ -10,6 +10,7 @@ pub mod es_co;
 pub mod group;
 pub mod incident;
 pub mod intake;
+pub mod ldap_directory;
 pub mod monthly_report;
 pub mod procedure;
 pub mod sla;

@@ -105,6 +105,11 @@ impl AsyncWrite for ImapStream {
 
 /// Web roots plus an optional PEM bundle (an internal CA or a self-signed test certificate).
 pub fn tls_connector(ca_file: Option<&Path>) -> Result<TlsConnector, String> {
+    Ok(TlsConnector::from(client_config(ca_file)?))
+}
+
+/// The rustls client configuration behind [`tls_connector`] (LDAP uses it too).
+pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = ca_file {
@@ -125,7 +130,7 @@ pub fn tls_connector(ca_file: Option<&Path>) -> Result<TlsConnector, String> {
     .map_err(|e| e.to_string())?
     .with_root_certificates(roots)
     .with_no_client_auth();
-    Ok(TlsConnector::from(Arc::new(config)))
+    Ok(Arc::new(config))
 }
 
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);

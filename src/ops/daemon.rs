@@ -29,6 +29,8 @@ pub struct Services {
     pub procedure: Arc<crate::workflow::Procedure>,
     pub transport: Transport,
     pub wake: Arc<Notify>,
+    /// Asks the LDAP refresher for a read now (SIGHUP).
+    pub ldap_now: Arc<Notify>,
 }
 
 /// Starts every operations task; each stops when `cancel` fires.
@@ -50,6 +52,7 @@ pub async fn spawn(s: &Services, tasks: &mut JoinSet<()>, cancel: &CancellationT
             config: s.config.clone(),
             mailer: s.mailer.clone(),
             procedure: s.procedure.clone(),
+            ldap_now: s.ldap_now.clone(),
         },
         cancel.clone(),
     ));

@@ -14,6 +14,8 @@ pub struct Reloadable {
     pub config: Arc<Config>,
     pub mailer: Arc<Mailer>,
     pub procedure: Arc<crate::workflow::Procedure>,
+    /// `[directory.ldap]` is read again too (by its refresher, which logs the outcome).
+    pub ldap_now: Arc<tokio::sync::Notify>,
 }
 
 impl Reloadable {
@@ -39,6 +41,9 @@ impl Reloadable {
                     "catalogue/directory not reloaded; the previous ones stay in use"
                 );
             }
+        }
+        if self.config.directory.ldap.is_some() {
+            self.ldap_now.notify_one();
         }
         failures
     }

@@ -6,6 +6,7 @@ pub mod approvals;
 pub mod events;
 pub mod files;
 pub mod incidents;
+pub mod ldap_directory;
 pub mod mailbox;
 pub mod messages;
 mod nodelay;

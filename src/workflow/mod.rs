@@ -16,6 +16,7 @@ use crate::domain::authority::TokenPurpose;
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::catalog::Catalog;
 use crate::domain::directory::Directory;
+use crate::domain::ldap_directory::{self, Entry, People, RoleRules};
 use crate::domain::procedure::{Ctx, Effect, Plan, Policy, Ticket, TimerKind};
 use crate::domain::text::canonical_address;
 use crate::domain::ticket::TicketNumber;
@@ -30,6 +31,9 @@ use std::sync::{Arc, RwLock};
 pub struct Procedure {
     catalog: RwLock<Arc<Catalog>>,
     directory: RwLock<Arc<Directory>>,
+    /// The last good read of `[directory.ldap]`, under the TOML directory's overrides.
+    ldap: RwLock<Option<Arc<LdapRead>>>,
+    role_rules: RoleRules,
     pub calendar: BusinessCalendar,
     pub policy: Policy,
     /// The watched help-desk address; approval tokens ride on its plus-address.
@@ -60,10 +64,36 @@ fn load_catalog(c: &Config) -> anyhow::Result<Catalog> {
     }
 }
 
-fn load_directory(c: &Config) -> anyhow::Result<Directory> {
-    match &c.paths.directory {
-        Some(p) => Ok(Directory::load(p)?),
-        None => Ok(Directory::default()),
+/// A read of `[directory.ldap]`: the entries as read, and when (Unix seconds).
+#[derive(Debug, Clone)]
+pub struct LdapRead {
+    pub entries: Vec<Entry>,
+    pub read_at: i64,
+}
+
+/// The TOML directory, over the people of the LDAP read when there is one.
+fn load_directory(
+    c: &Config,
+    ldap: Option<&LdapRead>,
+    rules: &RoleRules,
+) -> anyhow::Result<(Directory, People)> {
+    let read = ldap
+        .map(|r| ldap_directory::people(&r.entries, rules))
+        .unwrap_or_default();
+    let base = read.people.clone();
+    let directory = match (&c.paths.directory, c.directory.ldap.is_some()) {
+        (Some(p), true) => Directory::load_over(base, p)?,
+        (Some(p), false) => Directory::load(p)?,
+        (None, _) => Directory::from_toml_over(base, "", "")?,
+    };
+    Ok((directory, read))
+}
+
+fn role_rules(c: &Config) -> anyhow::Result<RoleRules> {
+    match &c.directory.ldap {
+        None => Ok(RoleRules::default()),
+        Some(l) => RoleRules::new(&l.roles_by_group, &l.roles_by_title)
+            .map_err(|(key, m)| anyhow::anyhow!("directory.ldap.{key}: {m}")),
     }
 }
 
@@ -77,9 +107,12 @@ impl Procedure {
             .map(|p| regex::Regex::new(p))
             .collect::<Result<Vec<_>, _>>()
             .context("incidents.patterns")?;
+        let role_rules = role_rules(c)?;
         Ok(Procedure {
             catalog: RwLock::new(Arc::new(load_catalog(c)?)),
-            directory: RwLock::new(Arc::new(load_directory(c)?)),
+            directory: RwLock::new(Arc::new(load_directory(c, None, &role_rules)?.0)),
+            ldap: RwLock::new(None),
+            role_rules,
             calendar,
             policy: Policy {
                 pending_user_business_days: c.lifecycle.pending_user_business_days,
@@ -106,7 +139,8 @@ impl Procedure {
     /// Re-reads catalogue and directory (SIGHUP); on error the old ones stay in force.
     pub fn reload(&self, c: &Config) -> anyhow::Result<()> {
         let catalog = load_catalog(c)?;
-        let directory = load_directory(c)?;
+        let ldap = self.ldap_read();
+        let (directory, _) = load_directory(c, ldap.as_deref(), &self.role_rules)?;
         if let Ok(mut g) = self.catalog.write() {
             *g = Arc::new(catalog);
         }
@@ -114,6 +148,27 @@ impl Procedure {
             *g = Arc::new(directory);
         }
         Ok(())
+    }
+
+    /// Puts a read of `[directory.ldap]` in force, under the TOML directory's overrides; on
+    /// error (the TOML file no longer fits) nothing changes. Returns the people read.
+    pub fn install_ldap(&self, c: &Config, read: LdapRead) -> anyhow::Result<People> {
+        let (directory, people) = load_directory(c, Some(&read), &self.role_rules)?;
+        if let Ok(mut g) = self.directory.write() {
+            *g = Arc::new(directory);
+        }
+        if let Ok(mut g) = self.ldap.write() {
+            *g = Some(Arc::new(read));
+        }
+        Ok(people)
+    }
+
+    /// The LDAP read in force, if any.
+    pub fn ldap_read(&self) -> Option<Arc<LdapRead>> {
+        match self.ldap.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     pub fn snapshot(&self) -> Snapshot {

@@ -39,6 +39,16 @@ impl Daemon {
             .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
+    /// SIGHUP, as `systemctl reload mesayuda` sends it.
+    pub fn hup(&self) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill")
+                .arg("-HUP")
+                .arg(c.id().to_string())
+                .status();
+        }
+    }
+
     /// SIGKILL: no chance to clean up, like a crash or power loss.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod daemon;
 pub mod db;
 pub mod flow;
+pub mod ldap;
 pub mod mail;
 pub mod mailserver;
 pub mod panel;
@@ -122,6 +123,20 @@ impl World {
         let mut w = Self::with_procedure_and(kind, &extra).await?;
         w.web = Some(base);
         Some(w)
+    }
+
+    /// The shipped catalogue with the directory file `directory` (TOML), and `extra` config.
+    pub async fn with_directory_and(
+        kind: DbKind,
+        directory: &std::path::Path,
+        extra: &str,
+    ) -> Option<World> {
+        let paths = format!(
+            "catalog = \"{}\"\ndirectory = \"{}\"\n",
+            repo_root().join("deploy/catalog.toml").display(),
+            directory.display()
+        );
+        Self::build(kind, &paths, extra, &[]).await
     }
 
     pub async fn with_extra_config(kind: DbKind, extra: &str) -> Option<World> {

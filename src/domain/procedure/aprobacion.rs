@@ -149,7 +149,12 @@ pub fn start(plan: &mut Plan, s: &Service, ctx: &Ctx<'_>) {
             .map(|p| p.email.clone())
             .ok_or_else(|| "el directorio no tiene oficial de seguridad de la información".into()),
         _ => match plan.ticket.field("aprobador") {
-            None => Err("la solicitud no indica el aprobador (línea «Aprobador:»)".into()),
+            // The boss the directory knows (LDAP `manager`) when the request names nobody.
+            None => ctx
+                .directory
+                .boss_of(&plan.ticket.requester)
+                .map(|p| p.email.clone())
+                .ok_or_else(|| "la solicitud no indica el aprobador (línea «Aprobador:»)".into()),
             Some(named) => ctx
                 .directory
                 .find(named)

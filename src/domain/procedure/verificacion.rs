@@ -21,7 +21,8 @@ pub const ATTACHMENT: &str = "Documento soporte adjunto";
 /// A boss-approved service lacks "Aprobador" until the request names one (activity 4 verifies
 /// the authorisations too): asking the requester, who knows their boss, comes before bothering
 /// an agent. Only when the directory lists approvers, else nobody could be named and an agent
-/// routes it (`#aprobador`). A named approver who is not eligible is not "missing": agents are
+/// routes it (`#aprobador`), and not when the directory knows the requester's boss (LDAP
+/// `manager`): the request goes to them. A named approver who is not eligible is not "missing": agents are
 /// told, as before (activity 11).
 pub fn missing(t: &Ticket, s: &Service, directory: &Directory) -> Vec<String> {
     let mut out: Vec<String> = s
@@ -37,6 +38,7 @@ pub fn missing(t: &Ticket, s: &Service, directory: &Directory) -> Vec<String> {
     if s.approval == ApprovalKind::JefeInmediato
         && !listed
         && t.field(APPROVER_FIELD).is_none()
+        && directory.boss_of(&t.requester).is_none()
         && !directory.approvers().is_empty()
     {
         out.push(APPROVER_FIELD.to_owned());

@@ -1,0 +1,163 @@
+//! `mesayuda directory show EMAIL`: one person as the daemon sees them — the TOML directory
+//! over the last LDAP read the daemon stored — with the boss who approves their requests.
+
+use super::{open_db, DirectoryCommand, EXIT_FAILURE, EXIT_NOT_FOUND};
+use crate::config::{Config, EXIT_BAD_CONFIG};
+use crate::domain::directory::{Directory, Person};
+use crate::domain::es_co;
+use crate::workflow::{LdapRead, Procedure};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{json, Value};
+use std::process::ExitCode;
+
+pub async fn run(config: Config, cmd: DirectoryCommand) -> ExitCode {
+    let DirectoryCommand::Show { email, json } = cmd;
+    let procedure = match Procedure::from_config(&config) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("mesayuda: {e:#}");
+            return ExitCode::from(EXIT_BAD_CONFIG as u8);
+        }
+    };
+    let mut read_at = None;
+    if config.directory.ldap.is_some() {
+        let db = match open_db(&config).await {
+            Ok(db) => db,
+            Err(code) => return code,
+        };
+        let stored = async {
+            let mut conn = db.pool.acquire().await?;
+            crate::store::ldap_directory::load(&mut conn).await
+        }
+        .await;
+        match stored {
+            Ok(Some((entries, at))) => {
+                if let Err(e) = procedure.install_ldap(
+                    &config,
+                    LdapRead {
+                        entries,
+                        read_at: at,
+                    },
+                ) {
+                    eprintln!("mesayuda: {e:#}");
+                    return ExitCode::from(EXIT_FAILURE);
+                }
+                read_at = Some(at);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("mesayuda: {e:#}");
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        }
+    }
+    let snap = procedure.snapshot();
+    let d = &snap.directory;
+    let Some(p) = d.person(&email) else {
+        eprintln!("mesayuda: nadie con el correo {email} en el directorio");
+        return ExitCode::from(EXIT_NOT_FOUND);
+    };
+    let tz = procedure.calendar.timezone();
+    let read_at = read_at.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
+    if json {
+        let v = to_json(d, p, read_at.map(|t| t.with_timezone(&tz).to_rfc3339()));
+        println!("{v}");
+    } else {
+        let when = read_at.map(|t| {
+            format!(
+                "{} (UTC{})",
+                es_co::datetime_in(t, &tz),
+                t.with_timezone(&tz).format("%:z")
+            )
+        });
+        print!("{}", human(d, p, when));
+    }
+    ExitCode::SUCCESS
+}
+
+fn someone(d: &Directory, email: Option<&str>) -> Value {
+    match email {
+        None => Value::Null,
+        Some(e) => json!({
+            "email": e,
+            "name": d.person(e).map(|p| p.name.clone()),
+        }),
+    }
+}
+
+fn to_json(d: &Directory, p: &Person, ldap_read_at: Option<String>) -> Value {
+    let away = (p.away_from.is_some() || p.away_until.is_some()).then(|| {
+        json!({
+            "from": p.away_from.map(|x| x.to_string()),
+            "until": p.away_until.map(|x| x.to_string()),
+        })
+    });
+    json!({
+        "email": p.email,
+        "name": p.name,
+        "position": p.position,
+        "office": p.office,
+        "phone": p.phone,
+        "roles": [p.role.as_str()],
+        "boss": someone(d, p.boss.as_deref()),
+        "approver": someone(d, d.boss_of(&p.email).map(|b| b.email.as_str())),
+        "substitute": someone(d, p.substitute.as_deref()),
+        "away_periods": away.into_iter().collect::<Vec<_>>(),
+        "ldap_read_at": ldap_read_at,
+    })
+}
+
+fn date(d: Option<NaiveDate>) -> Option<String> {
+    d.map(es_co::date)
+}
+
+fn human(d: &Directory, p: &Person, ldap_read_at: Option<String>) -> String {
+    let named = |email: Option<&str>| match email {
+        None => "—".to_owned(),
+        Some(e) => match d.person(e) {
+            Some(x) => x.mailbox(),
+            None => format!("{e} (no está en el directorio)"),
+        },
+    };
+    let away = match (date(p.away_from), date(p.away_until)) {
+        (None, None) => "ninguna".to_owned(),
+        (Some(f), Some(u)) => format!("del {f} al {u}"),
+        (Some(f), None) => format!("desde el {f}"),
+        (None, Some(u)) => format!("hasta el {u}"),
+    };
+    let rows = [
+        ("Nombre", p.name.clone()),
+        ("Correo", p.email.clone()),
+        ("Cargo", p.position.clone().unwrap_or_else(|| "—".into())),
+        ("Dependencia", non_empty(&p.office)),
+        ("Teléfono", p.phone.clone().unwrap_or_else(|| "—".into())),
+        ("Rol", format!("{} ({})", p.role.label(), p.role.as_str())),
+        ("Jefe inmediato", named(p.boss.as_deref())),
+        (
+            "Aprueba sus solicitudes",
+            named(d.boss_of(&p.email).map(|b| b.email.as_str())),
+        ),
+        ("Suplente", named(p.substitute.as_deref())),
+        ("Ausencias", away),
+        (
+            "Directorio LDAP leído",
+            ldap_read_at.unwrap_or_else(|| "nunca (solo el archivo del directorio)".into()),
+        ),
+    ];
+    let width = rows
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    rows.iter()
+        .map(|(k, v)| format!("{k}:{} {v}\n", " ".repeat(width - k.chars().count())))
+        .collect()
+}
+
+fn non_empty(s: &str) -> String {
+    if s.trim().is_empty() {
+        "—".into()
+    } else {
+        s.to_owned()
+    }
+}
