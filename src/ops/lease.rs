@@ -98,8 +98,10 @@ where
     let mut last_probe: Option<Instant> = None;
     let mut mailbox_news = outage::back(Dependency::Mailbox);
     while !cancel.is_cancelled() {
+        // Bounded by the expiry: a database that does not answer in that time is an outage,
+        // a merely slow one (a loaded machine, the start-up's migrations) is not.
         let tried =
-            tokio::time::timeout(renew, store::lease::acquire(&db, &mailbox, me, expiry)).await;
+            tokio::time::timeout(expiry, store::lease::acquire(&db, &mailbox, me, expiry)).await;
         match tried {
             Ok(Ok(Some(fence))) => {
                 outage::database_ok();
@@ -196,7 +198,7 @@ async fn hold(
                     continue;
                 }
                 let renewed = tokio::time::timeout(
-                    renew,
+                    expiry,
                     store::lease::renew(db, mailbox, store::instance_name(), fence, expiry),
                 )
                 .await;
