@@ -22,6 +22,8 @@ const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
 /// Attempts at one message while SQLite reports the database busy, pausing 5, 10, 15 … ms.
 const BUSY_RETRIES: u32 = 20;
 const BUSY_PAUSE: Duration = Duration::from_millis(5);
+/// The longest wait before reconnecting to a mailbox server that could not be reached.
+const UNREACHABLE_RETRY_MAX: Duration = Duration::from_secs(5);
 /// Bounds memory: one fetch takes at most this many bytes of message bodies.
 const FETCH_BYTES_BUDGET: u64 = 32 * 1024 * 1024;
 
@@ -133,7 +135,14 @@ impl Watcher {
                     } else {
                         debug!(error = %e, "IMAP still unavailable");
                     }
-                    let delay = backoff.next_delay();
+                    // A refused login backs off up to 80 s (retrying a wrong password faster
+                    // only risks locking the account); an unreachable server is tried again
+                    // within seconds: a refused connection costs nothing, and mail waits the
+                    // whole delay (issue 16: a mailbox restart of 20 s kept mail waiting 30 s).
+                    let mut delay = backoff.next_delay();
+                    if !e.is_auth() {
+                        delay = delay.min(UNREACHABLE_RETRY_MAX);
+                    }
                     tokio::select! {
                         _ = cancel.cancelled() => break,
                         _ = tokio::time::sleep(delay) => {}
