@@ -159,12 +159,15 @@ impl Watcher {
         let Some(fence) = self.fence else {
             return false;
         };
-        let Ok(mut conn) = self.db.pool.acquire().await else {
-            return false;
+        // Briefly: with the database down this would wait for the pool's 30 s, holding up the
+        // outage's line and the retry.
+        let check = async {
+            let mut conn = self.db.pool.acquire().await?;
+            store::lease::holds(&mut conn, &self.config.mailbox, fence).await
         };
         matches!(
-            store::lease::holds(&mut conn, &self.config.mailbox, fence).await,
-            Ok(false)
+            tokio::time::timeout(Duration::from_secs(2), check).await,
+            Ok(Ok(false))
         )
     }
 
