@@ -487,8 +487,9 @@ class Run:
             write_config(cfg, url, self.ms, self.args.lease)
             inst = Instance(name, self.args.bin, cfg, self.state / f"daemon-{name}.log")
             inst.start()
-            inst.wait_ready(60)
+            # Listed first, so that a failed start is stopped by the teardown too.
             self.instances.append(inst)
+            inst.wait_ready(60)
         log(f"{self.mode}: {count} instance(s) ready; lease renew {self.args.lease[0]} s, "
             f"expiry {self.args.lease[1]} s")
 
