@@ -28,8 +28,6 @@ pub struct Application {
     db: Db,
     mailer: Arc<Mailer>,
     procedure: Arc<Procedure>,
-    /// PostgreSQL: the mailbox lease, its connection opened during start-up.
-    lease: std::sync::Mutex<Option<crate::ops::lease::PgLease>>,
     /// `[directory.ldap]`: the start used the stored read, so a fresh one is due at once.
     ldap_read_due: bool,
 }
@@ -39,7 +37,7 @@ impl Application {
         let instance_lock = crate::ops::lease::sqlite_single_instance(&config.database.url)
             .map_err(anyhow::Error::msg)?;
         // Start-up is mostly waiting for the database: the CPU work (templates, catalogue
-        // regexes) and the mailbox lease's own connection proceed meanwhile.
+        // regexes) proceeds meanwhile.
         let config = Arc::new(config);
         let reference = {
             let config = config.clone();
@@ -54,6 +52,9 @@ impl Application {
                 },
             )
         };
+        // A reader frozen inside a commit holds the lease's row until the server ends its
+        // session; this bounds how long a standby waits for that (`store::lease`).
+        crate::store::set_idle_in_transaction_timeout(config.lease.expiry());
         let database = async {
             let db = Db::connect(&config.database.url, config.database.max_connections)
                 .await
@@ -65,16 +66,7 @@ impl Application {
                 .context("cannot apply database migrations")?;
             anyhow::Ok(db)
         };
-        let lease = async {
-            match config.database.url.starts_with("postgres") {
-                true => Some(
-                    crate::ops::lease::PgLease::opened(&config.database.url, &config.imap.mailbox)
-                        .await,
-                ),
-                false => None,
-            }
-        };
-        let (db, lease, reference) = tokio::join!(database, lease, reference);
+        let (db, reference) = tokio::join!(database, reference);
         let db = db?;
         let (templates, composer, procedure) = reference.context("start-up task")??;
         let procedure = Arc::new(procedure);
@@ -92,7 +84,6 @@ impl Application {
             mailer: Arc::new(Mailer::new(templates, composer)),
             config,
             db,
-            lease: std::sync::Mutex::new(lease),
         })
     }
 
@@ -148,6 +139,7 @@ impl Application {
             db: self.db.clone(),
             ingestor: Arc::new(self.ingestor(wake.clone())),
             batch_size: self.config.ingest.batch_size,
+            fence: None,
         };
         let sender = Sender {
             db: self.db.clone(),
@@ -157,11 +149,9 @@ impl Application {
         };
         let mut tasks = tokio::task::JoinSet::new();
         crate::ops::daemon::spawn(&ops, &mut tasks, &cancel).await;
-        let lease = self.lease.lock().ok().and_then(|mut l| l.take());
-        tasks.spawn(crate::ops::daemon::read_mailbox(
+        tasks.spawn(crate::ops::lease::read_mailbox(
             self.config.clone(),
             self.db.clone(),
-            lease,
             move || watcher.clone(),
             cancel.clone(),
         ));

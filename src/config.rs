@@ -67,6 +67,8 @@ pub struct Config {
     pub reports: ReportsConfig,
     #[serde(default)]
     pub mail: MailConfig,
+    #[serde(default)]
+    pub lease: LeaseConfig,
     /// Where the file was read from, for messages that name it.
     #[serde(skip)]
     pub source: PathBuf,
@@ -513,6 +515,36 @@ impl Default for ReportsConfig {
     }
 }
 
+/// The mailbox reader's lease between instances on one PostgreSQL database (`src/ops/lease.rs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LeaseConfig {
+    /// How often the reader renews its lease, and a standby tries to take it.
+    pub renew_secs: u64,
+    /// A lease not renewed for this long is taken over by a standby, even though the holder's
+    /// connections stay open (a frozen process, a paused VM).
+    pub expiry_secs: u64,
+}
+
+impl Default for LeaseConfig {
+    fn default() -> Self {
+        Self {
+            renew_secs: 5,
+            expiry_secs: 15,
+        }
+    }
+}
+
+impl LeaseConfig {
+    pub fn renew(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.renew_secs)
+    }
+
+    pub fn expiry(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.expiry_secs)
+    }
+}
+
 /// What every mail we send carries.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -791,6 +823,16 @@ impl Config {
             return Err(self.bad_key(
                 &format!("sla.priority_factors.{key}"),
                 "must be a positive number",
+            ));
+        }
+        if self.lease.renew_secs == 0 {
+            return Err(self.bad_key("lease.renew_secs", "must be at least 1"));
+        }
+        if self.lease.expiry_secs < 2 * self.lease.renew_secs {
+            return Err(self.bad_key(
+                "lease.expiry_secs",
+                "must be at least twice lease.renew_secs, so that one late renewal does not \
+                 hand the mailbox over",
             ));
         }
         if self.ingest.batch_size == 0 {

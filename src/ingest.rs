@@ -100,6 +100,9 @@ pub struct Source {
     pub mailbox: String,
     pub uidvalidity: i64,
     pub uid: i64,
+    /// The reader's lease fencing number (PostgreSQL, `store::lease`): the commit is refused
+    /// when another instance took the mailbox over since.
+    pub fence: Option<i64>,
 }
 
 pub struct Ingestor {
@@ -144,6 +147,8 @@ impl Ingestor {
             }
             // Any other database failure is an outage: the caller retries the message later.
             Err(NotifyError::Db(e)) => Err(NotifyError::Db(e)),
+            // Another instance reads the mailbox now and takes this message in itself.
+            Err(NotifyError::LeaseLost) => Err(NotifyError::LeaseLost),
             // Anything else would fail again on every retry and block the mail behind it.
             Err(e) => {
                 tracing::error!(error = %e, "message could not be processed; quarantined");
@@ -164,6 +169,13 @@ impl Ingestor {
     ) -> Result<Outcome, NotifyError> {
         let _turn = self.db.write_turn().await;
         let mut tx = self.db.pool.begin().await?;
+        if let Some((s, fence)) = source.and_then(|s| Some((s, s.fence?))) {
+            // First, so that the lease's row stays locked to the commit: a takeover waits for
+            // this transaction, and one that came first makes it roll back (dropped).
+            if !store::lease::check_fence(&mut tx, &s.mailbox, fence).await? {
+                return Err(NotifyError::LeaseLost);
+            }
+        }
         let outcome = match parsed {
             Ok(mail) => {
                 self.take_in(&mut tx, &mail, raw, source, arrived_at, now)

@@ -16,6 +16,9 @@ pub enum NotifyError {
     Template(#[from] TemplateError),
     #[error(transparent)]
     Compose(#[from] ComposeError),
+    /// The mailbox reader's lease passed to another instance: nothing was committed.
+    #[error("mailbox lease lost: another instance reads the mailbox now")]
+    LeaseLost,
 }
 
 pub struct Mailer {

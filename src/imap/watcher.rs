@@ -22,6 +22,8 @@ const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
 /// Attempts at one message while SQLite reports the database busy, pausing 5, 10, 15 … ms.
 const BUSY_RETRIES: u32 = 20;
 const BUSY_PAUSE: Duration = Duration::from_millis(5);
+/// The longest wait before reconnecting to a mailbox server that could not be reached.
+const UNREACHABLE_RETRY_MAX: Duration = Duration::from_secs(5);
 /// Bounds memory: one fetch takes at most this many bytes of message bodies.
 const FETCH_BYTES_BUDGET: u64 = 32 * 1024 * 1024;
 
@@ -37,12 +39,22 @@ pub enum WatchError {
     Ingest(#[from] crate::notify::NotifyError),
     #[error("mailbox {0} has no UIDVALIDITY")]
     NoUidValidity(String),
+    #[error("mailbox lease lost: another instance reads the mailbox now")]
+    LeaseLost,
 }
 
 impl WatchError {
     /// A refused login: retrying will not fix it, so it is logged every time.
     pub fn is_auth(&self) -> bool {
         matches!(self, WatchError::Connect(c) if c.is_auth())
+    }
+
+    /// Another instance took the mailbox lease over: this reader must stop.
+    pub fn is_lease_lost(&self) -> bool {
+        matches!(
+            self,
+            WatchError::LeaseLost | WatchError::Ingest(crate::notify::NotifyError::LeaseLost)
+        )
     }
 
     /// The database failed, not the mailbox.
@@ -61,10 +73,23 @@ pub struct Watcher {
     pub db: Db,
     pub ingestor: Arc<Ingestor>,
     pub batch_size: u32,
+    /// PostgreSQL: the fencing number of this instance's mailbox lease (`store::lease`),
+    /// checked in every commit and before every MOVE. `None` on SQLite, where a second
+    /// process cannot start at all.
+    pub fence: Option<i64>,
+}
+
+/// Why the reader stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// Asked to (shutdown, or its lease's holder loop stopped it).
+    Cancelled,
+    /// Another instance took the mailbox lease over.
+    LeaseLost,
 }
 
 impl Watcher {
-    pub async fn run(self, cancel: CancellationToken) {
+    pub async fn run(self, cancel: CancellationToken) -> Stopped {
         let mut backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(80));
         let mut outage_since: Option<Instant> = None;
         let mut announced = false;
@@ -74,7 +99,13 @@ impl Watcher {
                 .await;
             match result {
                 Ok(()) => break,
+                Err(e) if e.is_lease_lost() => return Stopped::LeaseLost,
                 Err(e) => {
+                    if e.database_error().is_some() && self.lease_taken_over().await {
+                        // Not an outage: this reader was frozen (its transaction ended by the
+                        // server meanwhile) and another instance reads the mailbox now.
+                        return Stopped::LeaseLost;
+                    }
                     crate::ops::metrics::imap_reconnect();
                     if let Some(db) = e.database_error() {
                         // The mailbox is fine: the database is down, and that is said once
@@ -104,7 +135,14 @@ impl Watcher {
                     } else {
                         debug!(error = %e, "IMAP still unavailable");
                     }
-                    let delay = backoff.next_delay();
+                    // A refused login backs off up to 80 s (retrying a wrong password faster
+                    // only risks locking the account); an unreachable server is tried again
+                    // within seconds: a refused connection costs nothing, and mail waits the
+                    // whole delay (issue 16: a mailbox restart of 20 s kept mail waiting 30 s).
+                    let mut delay = backoff.next_delay();
+                    if !e.is_auth() {
+                        delay = delay.min(UNREACHABLE_RETRY_MAX);
+                    }
                     tokio::select! {
                         _ = cancel.cancelled() => break,
                         _ = tokio::time::sleep(delay) => {}
@@ -113,6 +151,24 @@ impl Watcher {
             }
         }
         info!("IMAP watcher stopped");
+        Stopped::Cancelled
+    }
+
+    /// Whether the database answers and says another instance holds the lease now.
+    async fn lease_taken_over(&self) -> bool {
+        let Some(fence) = self.fence else {
+            return false;
+        };
+        // Briefly: with the database down this would wait for the pool's 30 s, holding up the
+        // outage's line and the retry.
+        let check = async {
+            let mut conn = self.db.pool.acquire().await?;
+            store::lease::holds(&mut conn, &self.config.mailbox, fence).await
+        };
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), check).await,
+            Ok(Ok(false))
+        )
     }
 
     async fn session(
@@ -141,10 +197,14 @@ impl Watcher {
             .ok_or_else(|| WatchError::NoUidValidity(self.config.mailbox.clone()))?
             as i64;
         match outage_since.take() {
-            Some(since) => info!(
-                outage_secs = since.elapsed().as_secs(),
-                "IMAP mailbox reachable again"
-            ),
+            Some(since) => {
+                info!(
+                    outage_secs = since.elapsed().as_secs(),
+                    "IMAP mailbox reachable again"
+                );
+                // A standby that found it unreachable checks again now.
+                crate::outage::found_back(crate::outage::Dependency::Mailbox);
+            }
             None if !*announced => {
                 info!(mailbox = %self.config.mailbox, idle = can_idle, "watching mailbox")
             }
@@ -310,6 +370,7 @@ impl Watcher {
                 mailbox: self.config.mailbox.clone(),
                 uidvalidity,
                 uid: i64::from(uid),
+                fence: self.fence,
             };
             let outcome = self.ingest(raw, &source, arrived).await?;
             info!(
@@ -408,6 +469,13 @@ impl Watcher {
         };
         if pending.is_empty() {
             return Ok(());
+        }
+        if let Some(fence) = self.fence {
+            // A former reader must not touch the mailbox; the new one moves these itself.
+            let mut conn = self.db.pool.acquire().await?;
+            if !store::lease::holds(&mut conn, &self.config.mailbox, fence).await? {
+                return Err(WatchError::LeaseLost);
+            }
         }
         self.make_durable(uidvalidity).await?;
         for dest in [Destination::Processed, Destination::Quarantine] {

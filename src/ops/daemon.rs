@@ -1,26 +1,22 @@
 //! The operations side of `mesayuda run`: the health/metrics listener, systemd readiness and
-//! watchdog, SIGHUP reload, the SMTP probe, ops alerts, and the mailbox reader's lease.
+//! watchdog, SIGHUP reload, the SMTP probe, ops alerts, and recovery news between instances.
 
 use crate::config::Config;
-use crate::imap::watcher::Watcher;
 use crate::notify::Mailer;
-use crate::ops::health::{self, Component};
-use crate::ops::{alert, http, lease, metrics, reload, systemd};
+use crate::ops::{alert, http, metrics, reload, systemd};
 use crate::smtp::transport::Transport;
 use crate::store::{Backend, Db};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{error, warn};
 
 /// How often SMTP is checked when no mail goes out (mail sent counts as a check too).
 const SMTP_PROBE: Duration = Duration::from_secs(30);
 /// SMTP probe period while the server is known to be down: a connection and EHLO.
 const SMTP_PROBE_IN_OUTAGE: Duration = Duration::from_secs(2);
-/// How often a standby instance checks that it could log in to the mailbox.
-const STANDBY_PROBE: Duration = Duration::from_secs(60);
 
 pub struct Services {
     pub config: Arc<Config>,
@@ -57,6 +53,13 @@ pub async fn spawn(s: &Services, tasks: &mut JoinSet<()>, cancel: &CancellationT
         cancel.clone(),
     ));
     tasks.spawn(smtp_probe(s.transport.clone(), cancel.clone()));
+    if s.db.backend == Backend::Postgres {
+        tasks.spawn(crate::ops::news::run(
+            s.db.clone(),
+            s.config.database.url.clone(),
+            cancel.clone(),
+        ));
+    }
     tasks.spawn(alert::run(
         s.config.clone(),
         s.db.clone(),
@@ -116,103 +119,6 @@ async fn smtp_probe(transport: Transport, cancel: CancellationToken) {
             _ = tokio::time::sleep(period) => {}
             // An outage the sender met starts the quick probes now.
             _ = changes.changed() => {}
-        }
-    }
-}
-
-/// Reads the mailbox: always on SQLite (single instance); on PostgreSQL only while this
-/// instance holds the mailbox lease.
-pub async fn read_mailbox<F>(
-    config: Arc<Config>,
-    db: Db,
-    lease: Option<lease::PgLease>,
-    make: F,
-    cancel: CancellationToken,
-) where
-    F: Fn() -> Watcher + Send + 'static,
-{
-    if db.backend == Backend::Sqlite {
-        metrics::set_reader(true);
-        make().run(cancel).await;
-        return;
-    }
-    let mut lease =
-        lease.unwrap_or_else(|| lease::PgLease::new(&config.database.url, &config.imap.mailbox));
-    let mut standing_by = false;
-    let mut last_probe: Option<Instant> = None;
-    while !cancel.is_cancelled() {
-        match lease.try_acquire().await {
-            Ok(true) => {
-                crate::outage::database_ok();
-                info!(mailbox = %config.imap.mailbox, "mailbox lease acquired: this instance reads the mailbox");
-                metrics::set_reader(true);
-                standing_by = false;
-                let child = cancel.child_token();
-                let mut watcher = tokio::spawn(make().run(child.clone()));
-                loop {
-                    tokio::select! {
-                        _ = &mut watcher => break,
-                        _ = tokio::time::sleep(lease::RETRY) => {
-                            if !child.is_cancelled() && !lease.still_held().await {
-                                // The database is down (this line is its outage's line, unless
-                                // another worker said so already); the reader waits for it.
-                                crate::outage::failed(crate::outage::Dependency::Database, || {
-                                    error!("database unavailable: mailbox lease lost (connection broken); the reader stops until the lease is regained");
-                                });
-                                child.cancel();
-                            }
-                        }
-                    }
-                }
-                metrics::set_reader(false);
-            }
-            Ok(false) => {
-                if !standing_by {
-                    info!(
-                        mailbox = %config.imap.mailbox,
-                        "another instance reads the mailbox; standing by to take over"
-                    );
-                    standing_by = true;
-                }
-                if last_probe.is_none_or(|t| t.elapsed() >= STANDBY_PROBE) {
-                    standby_probe(&config).await;
-                    last_probe = Some(Instant::now());
-                }
-            }
-            Err(e) => crate::outage::database_failed("mailbox lease", &e),
-        }
-        // Through a database outage the wait ends early when another worker finds it back.
-        let database_down = crate::outage::is_down(crate::outage::Dependency::Database);
-        let wait = async move {
-            if database_down {
-                crate::outage::retry_delay(crate::outage::Dependency::Database, lease::RETRY).await;
-            } else {
-                tokio::time::sleep(lease::RETRY).await;
-            }
-        };
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = wait => {}
-        }
-    }
-    lease.release().await;
-}
-
-/// A standby logs in once in a while, so that `/healthz` and readiness mean the same on every
-/// instance and a refused login is noticed before this instance has to take over.
-async fn standby_probe(config: &Config) {
-    match crate::imap::connect::connect(&config.imap).await {
-        Ok(mut session) => {
-            let _ = session.logout().await;
-            health::standby();
-        }
-        Err(e) => {
-            if e.is_auth() {
-                error!(error = %e, "IMAP login refused");
-            } else {
-                warn!(error = %e, "IMAP mailbox unreachable from the standby instance");
-            }
-            health::failed(Component::Mailbox, e.to_string(), e.is_auth());
         }
     }
 }

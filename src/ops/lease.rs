@@ -1,23 +1,34 @@
 //! One mailbox reader at a time.
 //!
-//! PostgreSQL: several instances may run; the one holding a session-level advisory lock (on a
-//! dedicated connection, keyed by the mailbox name) reads the mailbox, the others stand by and
-//! try again every few seconds. The lock dies with its connection, so a crashed holder is
-//! replaced within seconds; a vanished host within about 30 s (server-side TCP keepalives).
+//! PostgreSQL: several instances may run; the one holding the mailbox's lease (a row in
+//! `reader_lease`, `store::lease`) reads the mailbox, the others stand by and try to take it
+//! every `[lease] renew_secs`. The holder renews it as often; a lease not renewed for
+//! `[lease] expiry_secs` is taken over, even when its holder's connections stay open (a
+//! frozen process, a paused VM: an advisory lock, used before, stayed held for as long as the
+//! connection lived), and a holder with no database session left (killed, crashed) is
+//! replaced at the standby's next try. Each takeover increments the lease's fencing number,
+//! which every commit of the reader and every IMAP MOVE checks: a former reader that wakes up
+//! after losing the lease takes nothing in, moves nothing, says so once and stands by.
 //! The outbox is shared safely by every instance (FOR UPDATE SKIP LOCKED).
 //!
 //! SQLite: one instance only. `mesayuda run` holds an exclusive lock on `<database>.lock`;
 //! a second one exits at once with a message saying so.
 
-use sqlx::{Connection, PgConnection};
+use crate::config::Config;
+use crate::imap::watcher::{Stopped, Watcher};
+use crate::ops::health::{self, Component};
+use crate::ops::metrics;
+use crate::outage::{self, Dependency};
+use crate::store::{self, Backend, Db};
 use std::fs::File;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
 
-/// How often a standby tries for the lock, and the holder checks it still has it.
-pub const RETRY: Duration = Duration::from_secs(5);
-/// Advisory lock namespace ("mesa").
-const LOCK_CLASS: i32 = 0x6d65_7361;
+/// How often a standby checks that it could log in to the mailbox.
+const STANDBY_PROBE: Duration = Duration::from_secs(60);
 
 /// The SQLite single-instance lock, held for the daemon's lifetime.
 #[derive(Debug)]
@@ -67,92 +78,171 @@ pub fn sqlite_single_instance(url: &str) -> Result<Option<InstanceLock>, String>
     }
 }
 
-/// The PostgreSQL mailbox lease: an advisory lock on a connection of its own.
-pub struct PgLease {
-    url: String,
-    mailbox: String,
-    conn: Option<PgConnection>,
+/// Reads the mailbox: always on SQLite (single instance); on PostgreSQL only while this
+/// instance holds the mailbox lease.
+pub async fn read_mailbox<F>(config: Arc<Config>, db: Db, make: F, cancel: CancellationToken)
+where
+    F: Fn() -> Watcher + Send + 'static,
+{
+    if db.backend == Backend::Sqlite {
+        metrics::set_reader(true);
+        make().run(cancel).await;
+        return;
+    }
+    let mailbox = config.imap.mailbox.clone();
+    let me = store::instance_name();
+    let renew = config.lease.renew();
+    let expiry = config.lease.expiry();
+    let mut standing_by = false;
+    let mut mailbox_down = false;
+    let mut last_probe: Option<Instant> = None;
+    let mut mailbox_news = outage::back(Dependency::Mailbox);
+    while !cancel.is_cancelled() {
+        // Bounded by the expiry: a database that does not answer in that time is an outage,
+        // a merely slow one (a loaded machine, the start-up's migrations) is not.
+        let tried =
+            tokio::time::timeout(expiry, store::lease::acquire(&db, &mailbox, me, expiry)).await;
+        match tried {
+            Ok(Ok(Some(fence))) => {
+                outage::database_ok();
+                info!(mailbox = %mailbox, fence, "mailbox lease acquired: this instance reads the mailbox");
+                metrics::set_reader(true);
+                standing_by = false;
+                let mut watcher = make();
+                watcher.fence = Some(fence);
+                let held = hold(&db, &mailbox, fence, &config, watcher, &cancel).await;
+                metrics::set_reader(false);
+                match held {
+                    Held::Lost => {
+                        warn!(mailbox = %mailbox, fence, "mailbox lease lost: another instance took over the mailbox; this one processes nothing more and stands by");
+                    }
+                    Held::Ended => {
+                        if cancel.is_cancelled() {
+                            // A standby takes over at its next try rather than at expiry.
+                            let _ = tokio::time::timeout(
+                                Duration::from_secs(1),
+                                store::lease::release(&db, &mailbox, me, fence),
+                            )
+                            .await;
+                        }
+                    }
+                }
+            }
+            Ok(Ok(None)) => {
+                outage::database_ok();
+                if !standing_by {
+                    info!(mailbox = %mailbox, "another instance reads the mailbox; standing by to take over");
+                    standing_by = true;
+                }
+                // The reader found the mailbox back: so may this standby, now.
+                let news = mailbox_news.has_changed().unwrap_or(false);
+                mailbox_news.mark_unchanged();
+                if last_probe.is_none_or(|t| t.elapsed() >= STANDBY_PROBE) || (mailbox_down && news)
+                {
+                    mailbox_down = !standby_probe(&config, mailbox_down).await;
+                    last_probe = Some(Instant::now());
+                }
+            }
+            Ok(Err(e)) => outage::database_failed("mailbox lease", &e),
+            Err(_) => outage::database_failed("mailbox lease", &sqlx::Error::PoolTimedOut),
+        }
+        // Through a database outage the wait ends early when another worker finds it back;
+        // a standby that found the mailbox unreachable probes again as soon as it is back.
+        let database_down = outage::is_down(Dependency::Database);
+        let wait = async {
+            if database_down {
+                outage::retry_delay(Dependency::Database, renew).await;
+            } else if mailbox_down {
+                outage::delay_unless_back(Dependency::Mailbox, renew).await;
+            } else {
+                tokio::time::sleep(renew).await;
+            }
+        };
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = wait => {}
+        }
+    }
 }
 
-impl PgLease {
-    pub fn new(url: &str, mailbox: &str) -> PgLease {
-        PgLease {
-            url: url.to_owned(),
-            mailbox: mailbox.to_owned(),
-            conn: None,
-        }
-    }
+enum Held {
+    /// Another instance took the lease over.
+    Lost,
+    /// The reader stopped (shutdown).
+    Ended,
+}
 
-    /// [`PgLease::new`] with its connection opened now if it can be (else at the first try).
-    pub async fn opened(url: &str, mailbox: &str) -> PgLease {
-        let mut lease = PgLease::new(url, mailbox);
-        lease.conn = lease.connect().await.ok();
-        lease
-    }
-
-    async fn connect(&self) -> Result<PgConnection, sqlx::Error> {
-        let mut c = PgConnection::connect(&self.url).await?;
-        crate::store::set_nodelay_on_all_sockets();
-        // If this host vanishes without closing the connection, the server notices within
-        // 10 + 3 × 5 s and frees the lock for a standby.
-        for s in [
-            "SET tcp_keepalives_idle = 10",
-            "SET tcp_keepalives_interval = 5",
-            "SET tcp_keepalives_count = 3",
-            "SET application_name = 'mesayuda mailbox lease'",
-        ] {
-            sqlx::query(s).execute(&mut c).await?;
-        }
-        Ok(c)
-    }
-
-    /// Tries once; `Ok(true)` when this instance now holds the lease.
-    pub async fn try_acquire(&mut self) -> Result<bool, sqlx::Error> {
-        if self.conn.is_none() {
-            self.conn = Some(self.connect().await?);
-        }
-        let Some(conn) = self.conn.as_mut() else {
-            return Ok(false);
-        };
-        let got = tokio::time::timeout(
-            RETRY,
-            sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1, hashtext($2))")
-                .bind(LOCK_CLASS)
-                .bind(format!("mesayuda-reader:{}", self.mailbox))
-                .fetch_one(&mut *conn),
-        )
-        .await;
-        match got {
-            Ok(Ok(held)) => Ok(held),
-            Ok(Err(e)) => {
-                self.conn = None;
-                Err(e)
+/// Runs the reader while renewing the lease every `[lease] renew_secs`.
+async fn hold(
+    db: &Db,
+    mailbox: &str,
+    fence: i64,
+    config: &Config,
+    watcher: Watcher,
+    cancel: &CancellationToken,
+) -> Held {
+    let renew = config.lease.renew();
+    let expiry = config.lease.expiry();
+    let child = cancel.child_token();
+    let mut reader = tokio::spawn(watcher.run(child.clone()));
+    loop {
+        tokio::select! {
+            r = &mut reader => {
+                return match r {
+                    Ok(Stopped::LeaseLost) => Held::Lost,
+                    _ => Held::Ended,
+                };
             }
-            Err(_) => {
-                self.conn = None;
-                Err(sqlx::Error::PoolTimedOut)
+            _ = tokio::time::sleep(renew) => {
+                if child.is_cancelled() {
+                    continue;
+                }
+                let renewed = tokio::time::timeout(
+                    expiry,
+                    store::lease::renew(db, mailbox, store::instance_name(), fence, expiry),
+                )
+                .await;
+                match renewed {
+                    Ok(Ok(true)) => outage::database_ok(),
+                    Ok(Ok(false)) => {
+                        // Taken over: nothing this reader still has in hand may commit (the
+                        // fencing number sees to that); it stops.
+                        child.cancel();
+                        let _ = reader.await;
+                        return Held::Lost;
+                    }
+                    // The reader keeps going through a database outage: its commits fail
+                    // anyway, and if a standby takes over meanwhile, they are fenced off.
+                    Ok(Err(e)) => outage::database_failed("mailbox lease", &e),
+                    Err(_) => outage::database_failed("mailbox lease", &sqlx::Error::PoolTimedOut),
+                }
             }
         }
     }
+}
 
-    /// Whether the lease is still held: the connection that holds it still answers.
-    pub async fn still_held(&mut self) -> bool {
-        let Some(conn) = self.conn.as_mut() else {
-            return false;
-        };
-        let ok = tokio::time::timeout(RETRY, conn.ping()).await;
-        if matches!(ok, Ok(Ok(()))) {
+/// A standby logs in once in a while, so that `/healthz` and readiness mean the same on every
+/// instance and a refused login is noticed before this instance has to take over. Returns
+/// whether the mailbox was reached.
+async fn standby_probe(config: &Config, was_down: bool) -> bool {
+    match crate::imap::connect::connect(&config.imap).await {
+        Ok(mut session) => {
+            let _ = session.logout().await;
+            if was_down {
+                info!("IMAP mailbox reachable again from the standby instance");
+                outage::found_back(Dependency::Mailbox);
+            }
+            health::standby();
             true
-        } else {
-            self.conn = None;
-            false
         }
-    }
-
-    /// Gives the lease up (on shutdown): closing the connection frees the lock.
-    pub async fn release(&mut self) {
-        if let Some(c) = self.conn.take() {
-            let _ = c.close().await;
+        Err(e) => {
+            if e.is_auth() {
+                error!(error = %e, "IMAP login refused");
+            } else if !was_down {
+                warn!(error = %e, "IMAP mailbox unreachable from the standby instance");
+            }
+            health::failed(Component::Mailbox, e.to_string(), e.is_auth());
+            false
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod health;
 pub mod http;
 pub mod lease;
 pub mod metrics;
+pub mod news;
 pub mod oauth2;
 pub mod reload;
 pub mod systemd;

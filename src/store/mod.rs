@@ -7,8 +7,10 @@ pub mod events;
 pub mod files;
 pub mod incidents;
 pub mod ldap_directory;
+pub mod lease;
 pub mod mailbox;
 pub mod messages;
+pub mod news;
 mod nodelay;
 pub mod outbox;
 pub mod panel;
@@ -86,6 +88,15 @@ impl Db {
                         // can lose the last fraction of a second, as after SQLite's
                         // `synchronous = NORMAL`.
                         conn.execute("SET synchronous_commit = off").await?;
+                        // A frozen process (SIGSTOP, a paused VM) inside a transaction keeps its
+                        // row locks: the ticket counter, queued mail, the reader lease. The
+                        // server ends such a session, so that the other instances go on and a
+                        // standby can take the mailbox over (`store::lease::acquire`).
+                        conn.execute(sqlx::AssertSqlSafe(format!(
+                            "SET idle_in_transaction_session_timeout = {}",
+                            IDLE_IN_TRANSACTION_MS.load(std::sync::atomic::Ordering::Relaxed)
+                        )))
+                        .await?;
                         set_nodelay_on_all_sockets();
                     }
                     if backend == Backend::Sqlite {
@@ -185,6 +196,20 @@ impl Db {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         }
     }
+}
+
+/// PostgreSQL's `idle_in_transaction_session_timeout` for this process's sessions, in
+/// milliseconds (an integer of ours, formatted into the `SET`).
+static IDLE_IN_TRANSACTION_MS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(15_000);
+
+/// Sets how long a session of this process may stay idle inside a transaction before
+/// PostgreSQL ends it; for connections opened from now on. The daemon uses the reader lease's
+/// expiry (`[lease] expiry_secs`): a reader frozen inside a commit holds the lease's row, and a
+/// standby can take over only once that session is gone.
+pub fn set_idle_in_transaction_timeout(d: Duration) {
+    let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1);
+    IDLE_IN_TRANSACTION_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// When SQLite last failed the way a read-only, full or failing disk makes it fail.

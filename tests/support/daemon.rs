@@ -49,6 +49,21 @@ impl Daemon {
         }
     }
 
+    /// The process id (0 once it was killed or terminated).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// Sends `sig` (`STOP`, `CONT`, …) to the process.
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{sig} failed");
+    }
+
     /// SIGKILL: no chance to clean up, like a crash or power loss.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -1,0 +1,349 @@
+//! Issue 16: the mailbox reader's lease between instances on one PostgreSQL database survives a
+//! frozen holder (SIGSTOP keeps its connections open), and its fencing number keeps a former
+//! reader that wakes up from taking anything in; what one instance finds reachable again
+//! reaches the other's waiting workers at once.
+
+mod support;
+
+use mesayuda::ingest::{Outcome, Source};
+use mesayuda::notify::NotifyError;
+use mesayuda::store::lease;
+use std::time::Duration;
+use support::mail::{self, Draft};
+use support::{eventually, Daemon, DbKind, TestDb, World, HELPDESK};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn is_ack(m: &mesayuda::mail::inbound::InboundMail) -> bool {
+    mesayuda::domain::text::find_ticket_ref(&m.subject).is_some()
+}
+
+/// A copy of the world's configuration with its own health port and `extra` appended.
+fn instance_config(w: &World, name: &str, http: u16, extra: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(&w.config).unwrap();
+    let path = w.dir.path().join(name);
+    std::fs::write(
+        &path,
+        format!("{text}\n[http]\nlisten = \"127.0.0.1:{http}\"\n{extra}\n"),
+    )
+    .unwrap();
+    path
+}
+
+fn lines_with(log: &str, needle: &str) -> usize {
+    log.lines().filter(|l| l.contains(needle)).count()
+}
+
+async fn send_request(w: &World, who: &str, subject: &str) {
+    let from = format!("Usuario <{who}>");
+    mail::send(
+        w.mail.smtp_port,
+        &Draft::new(&from, subject, "Necesito ayuda con el equipo, por favor."),
+    )
+    .await;
+}
+
+/// Waits until exactly one of the two logs says it reads the mailbox and the other stands by;
+/// returns (reader, standby).
+async fn reader_and_standby(a: Daemon, b: Daemon) -> (Daemon, Daemon) {
+    eventually(WAIT, "one reader and one standby", || async {
+        let (la, lb) = (a.log_text(), b.log_text());
+        let reads = |l: &str| l.contains("mailbox lease acquired");
+        let stands = |l: &str| l.contains("standing by");
+        ((reads(&la) && stands(&lb)) || (reads(&lb) && stands(&la))).then_some(())
+    })
+    .await;
+    if a.log_text().contains("mailbox lease acquired") {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_reader_is_replaced_and_processes_nothing_once_it_wakes() {
+    let Some(w) = World::new(DbKind::Postgres).await else {
+        return;
+    };
+    // Short lease times keep the test short; the defaults (5 s, 15 s) behave the same.
+    let lease = "[lease]\nrenew_secs = 1\nexpiry_secs = 3\n";
+    let cfg_a = instance_config(&w, "a.toml", support::ports::reserve(), lease);
+    let cfg_b = instance_config(&w, "b.toml", support::ports::reserve(), lease);
+    let a = Daemon::spawn(&cfg_a, w.dir.path());
+    let b = Daemon::spawn(&cfg_b, w.dir.path());
+    let (old, new) = reader_and_standby(a, b).await;
+
+    send_request(&w, "antes@example.test", "Antes de congelar").await;
+    mail::wait_for(
+        w.mail.imap_port,
+        "antes@example.test",
+        WAIT,
+        "first ack",
+        is_ack,
+    )
+    .await;
+    w.wait_idle(WAIT).await;
+
+    // The reader freezes with its connections open: the standby takes over once the lease
+    // expires, and answers a request sent meanwhile.
+    old.signal("STOP");
+    send_request(
+        &w,
+        "durante@example.test",
+        "Mientras el lector está congelado",
+    )
+    .await;
+    eventually(WAIT, "the standby takes the mailbox over", || async {
+        new.log_text()
+            .contains("mailbox lease acquired")
+            .then_some(())
+    })
+    .await;
+    mail::wait_for(
+        w.mail.imap_port,
+        "durante@example.test",
+        WAIT,
+        "ack from the new reader",
+        is_ack,
+    )
+    .await;
+
+    // The former reader wakes up: it says once that it lost the lease and stands by.
+    old.signal("CONT");
+    eventually(WAIT, "the former reader stands by", || async {
+        let log = old.log_text();
+        let lost = log.find("mailbox lease lost")?;
+        log[lost..].contains("standing by").then_some(())
+    })
+    .await;
+    send_request(&w, "despues@example.test", "Después de despertar").await;
+    mail::wait_for(
+        w.mail.imap_port,
+        "despues@example.test",
+        WAIT,
+        "third ack",
+        is_ack,
+    )
+    .await;
+    w.wait_idle(WAIT).await;
+
+    let old_log = old.log_text();
+    assert_eq!(lines_with(&old_log, "mailbox lease lost"), 1, "{old_log}");
+    let after = &old_log[old_log.find("mailbox lease lost").unwrap()..];
+    assert_eq!(lines_with(after, "message ingested"), 0, "{after}");
+    assert_eq!(lines_with(after, "messages moved"), 0, "{after}");
+    let errors: Vec<&str> = old_log
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some("ERROR"))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(new.log_text().contains("message ingested"));
+
+    // Every request: one ticket, one acknowledgement, nothing answered twice.
+    let tickets = w.cli().tickets();
+    assert_eq!(tickets.len(), 3, "{tickets:?}");
+    for who in [
+        "antes@example.test",
+        "durante@example.test",
+        "despues@example.test",
+    ] {
+        let mine = tickets.iter().filter(|t| t["requester"] == who).count();
+        assert_eq!(mine, 1, "{who}: {tickets:?}");
+        let acks = mail::inbox(w.mail.imap_port, who).await;
+        assert_eq!(acks.len(), 1, "{who} got {} mails", acks.len());
+    }
+    assert!(mail::inbox(w.mail.imap_port, HELPDESK).await.is_empty());
+}
+
+/// A standby that found the mailbox unreachable learns from the reader that it is back, at
+/// once, instead of at its own next check (a minute later).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_hears_from_the_reader_that_the_mailbox_is_back() {
+    let Some(w) = World::new(DbKind::Postgres).await else {
+        return;
+    };
+    let (http_a, http_b) = (support::ports::reserve(), support::ports::reserve());
+    let cfg_a = instance_config(&w, "a.toml", http_a, "");
+    let cfg_b = instance_config(&w, "b.toml", http_b, "");
+    let a = Daemon::spawn(&cfg_a, w.dir.path());
+    eventually(WAIT, "the first instance reads", || async {
+        a.log_text().contains("watching mailbox").then_some(())
+    })
+    .await;
+    w.mail.stop_imap();
+    eventually(WAIT, "the reader meets the outage", || async {
+        a.log_text()
+            .contains("IMAP mailbox unavailable")
+            .then_some(())
+    })
+    .await;
+    // Started during the outage, the standby's first check fails.
+    let b = Daemon::spawn(&cfg_b, w.dir.path());
+    eventually(
+        WAIT,
+        "the standby finds the mailbox unreachable",
+        || async {
+            b.log_text()
+                .contains("IMAP mailbox unreachable from the standby instance")
+                .then_some(())
+        },
+    )
+    .await;
+    let (status, body) = support::http_get(http_b, "/healthz").await.unwrap();
+    assert_eq!(status, 503, "{body}");
+
+    w.mail.start_imap();
+    eventually(
+        Duration::from_secs(120),
+        "the reader finds the mailbox back",
+        || async {
+            a.log_text()
+                .contains("IMAP mailbox reachable again")
+                .then_some(())
+        },
+    )
+    .await;
+    eventually(WAIT, "the standby hears it and checks", || async {
+        b.log_text()
+            .contains("IMAP mailbox reachable again from the standby instance")
+            .then_some(())
+    })
+    .await;
+    let log = b.log_text();
+    let heard = log
+        .lines()
+        .position(|l| {
+            l.contains("another instance found it reachable again") && l.contains("mailbox")
+        })
+        .unwrap_or_else(|| panic!("the standby heard nothing: {log}"));
+    let checked = log
+        .lines()
+        .position(|l| l.contains("IMAP mailbox reachable again from the standby instance"))
+        .unwrap();
+    assert!(heard < checked, "{log}");
+    eventually(WAIT, "the standby healthy", || async {
+        let (s, _) = support::http_get(http_b, "/healthz").await?;
+        (s == 200).then_some(())
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The store: a commit with a stale fencing number is refused
+
+fn offline_config(dir: &std::path::Path, db: &TestDb) -> std::path::PathBuf {
+    let p = dir.join("mesayuda.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "[database]\nurl = \"{}\"\n[imap]\nhost = \"127.0.0.1\"\nport = 1\nsecurity = \"none\"\n\
+             username = \"{HELPDESK}\"\npassword = \"x\"\n[smtp]\nhost = \"127.0.0.1\"\nport = 1\n\
+             security = \"none\"\nfrom = \"s@example.test\"\nreply_to = \"{HELPDESK}\"\n\
+             [paths]\ntemplates = \"{}\"\n",
+            db.url,
+            support::repo_root().join("templates").display()
+        ),
+    )
+    .unwrap();
+    p
+}
+
+fn request_mail(n: u32) -> Vec<u8> {
+    format!(
+        "From: Ana <ana@example.test>\r\nTo: {HELPDESK}\r\nSubject: Solicitud {n}\r\n\
+         Message-ID: <fence-{n}@example.test>\r\nDate: Sun, 29 Nov 2026 10:00:00 -0500\r\n\r\n\
+         Necesito ayuda con el equipo.\r\n"
+    )
+    .into_bytes()
+}
+
+async fn a_commit_with_a_stale_fencing_number_is_refused(kind: DbKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(tdb) = TestDb::create(kind, dir.path()).await else {
+        return;
+    };
+    let config = mesayuda::config::Config::load(&offline_config(dir.path(), &tdb)).unwrap();
+    let app = mesayuda::app::Application::build(config).await.unwrap();
+    let db = app.db().clone();
+    let ingestor = app.ingestor(Default::default());
+    let expiry = Duration::from_secs(15);
+
+    let first = lease::acquire(&db, "INBOX", "instance-a", expiry)
+        .await
+        .unwrap()
+        .expect("a free lease is taken");
+    assert_eq!(
+        lease::acquire(&db, "INBOX", "instance-b", expiry)
+            .await
+            .unwrap(),
+        if kind == DbKind::Postgres {
+            // "instance-a" has no session on the server: it counts as gone.
+            Some(first + 1)
+        } else {
+            None
+        },
+        "a held lease is not taken"
+    );
+    if kind == DbKind::Sqlite {
+        lease::release(&db, "INBOX", "instance-a", first)
+            .await
+            .unwrap();
+        assert_eq!(
+            lease::acquire(&db, "INBOX", "instance-b", expiry)
+                .await
+                .unwrap(),
+            Some(first + 1)
+        );
+    }
+    let second = first + 1;
+    assert!(!lease::renew(&db, "INBOX", "instance-a", first, expiry)
+        .await
+        .unwrap());
+    assert!(lease::renew(&db, "INBOX", "instance-b", second, expiry)
+        .await
+        .unwrap());
+
+    let source = |uid, fence| Source {
+        mailbox: "INBOX".into(),
+        uidvalidity: 1,
+        uid,
+        fence: Some(fence),
+    };
+    let now = chrono::Utc::now();
+    let stale = ingestor
+        .ingest(&request_mail(1), Some(&source(1, first)), now, now)
+        .await;
+    assert!(matches!(stale, Err(NotifyError::LeaseLost)), "{stale:?}");
+    let cli = support::Cli::new(&offline_config(dir.path(), &tdb));
+    assert!(
+        cli.tickets().is_empty(),
+        "nothing committed: {:?}",
+        cli.tickets()
+    );
+    assert!(cli
+        .json(&["outbox", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    let current = ingestor
+        .ingest(&request_mail(2), Some(&source(2, second)), now, now)
+        .await
+        .unwrap();
+    assert!(matches!(current, Outcome::Created { .. }), "{current:?}");
+    assert_eq!(cli.tickets().len(), 1);
+}
+
+mod sqlite {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_with_a_stale_fencing_number_is_refused() {
+        super::a_commit_with_a_stale_fencing_number_is_refused(super::DbKind::Sqlite).await;
+    }
+}
+
+mod postgres {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_with_a_stale_fencing_number_is_refused() {
+        super::a_commit_with_a_stale_fencing_number_is_refused(super::DbKind::Postgres).await;
+    }
+}
