@@ -103,6 +103,13 @@ pub struct Source {
     pub uid: i64,
 }
 
+/// A message fetched from the mailbox, for [`Ingestor::ingest_together`].
+pub struct Fetched<'a> {
+    pub raw: &'a [u8],
+    pub source: Source,
+    pub arrived_at: DateTime<Utc>,
+}
+
 pub struct Ingestor {
     pub db: Db,
     pub mailer: Arc<Mailer>,
@@ -126,15 +133,7 @@ impl Ingestor {
         arrived_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Outcome, NotifyError> {
-        let parsed = if raw.len() > self.max_message_bytes {
-            Err(format!(
-                "message of {} bytes exceeds ingest.max_message_bytes ({})",
-                raw.len(),
-                self.max_message_bytes
-            ))
-        } else {
-            inbound::parse(raw).map_err(|e| e.to_string())
-        };
+        let parsed = self.parse(raw);
         match self.commit(raw, parsed, source, arrived_at, now).await {
             // The database refused something this message carries: it would refuse it again
             // at every retry and hold back the mail behind it.
@@ -153,6 +152,78 @@ impl Ingestor {
             }
             ok => ok,
         }
+    }
+
+    /// The mail, or why it is quarantined.
+    fn parse(&self, raw: &[u8]) -> Result<InboundMail, String> {
+        if raw.len() > self.max_message_bytes {
+            Err(format!(
+                "message of {} bytes exceeds ingest.max_message_bytes ({})",
+                raw.len(),
+                self.max_message_bytes
+            ))
+        } else {
+            inbound::parse(raw).map_err(|e| e.to_string())
+        }
+    }
+
+    /// Several messages in one transaction: BEGIN and COMMIT once for all of them instead of
+    /// once each. Unreadable mail is quarantined inside it, as alone. Any error fails the
+    /// whole batch and commits nothing: the caller retries it after an outage, or takes its
+    /// messages in one at a time with [`Ingestor::ingest`] when one of them fails (so that
+    /// one bad message is quarantined without holding back the others).
+    pub async fn ingest_together(
+        &self,
+        batch: &[Fetched<'_>],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Outcome>, NotifyError> {
+        use tracing::Instrument;
+        // Parsed before the transaction: SQLite's other writers (the outbox sender) wait for
+        // the database work only.
+        let parsed: Vec<_> = batch.iter().map(|f| self.parse(f.raw)).collect();
+        let _turn = self.db.write_turn().await;
+        let mut tx = self.db.pool.begin().await?;
+        let mut w = Writes::new(&tx);
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for (f, parsed) in batch.iter().zip(parsed) {
+            let span = tracing::info_span!("ingest", uid = f.source.uid);
+            let outcome = async {
+                // This message's read must see what the previous one wrote: a reply to it,
+                // another copy of it.
+                w.flush(&mut tx).await?;
+                match parsed {
+                    Ok(mail) => {
+                        let source = Some(&f.source);
+                        self.take_in(&mut tx, &mut w, &mail, f.raw, source, f.arrived_at, now)
+                            .await
+                    }
+                    Err(reason) => {
+                        quarantine(&mut tx, f.raw, &reason, Some(&f.source), now).await?;
+                        Ok(Outcome::Quarantined(reason))
+                    }
+                }
+            }
+            .instrument(span)
+            .await?;
+            outcomes.push(outcome);
+        }
+        if let Some(s) = batch.iter().map(|f| &f.source).max_by_key(|s| s.uid) {
+            mailbox::advance_into(
+                &mut w,
+                &s.mailbox,
+                mailbox::MailboxState {
+                    uidvalidity: s.uidvalidity,
+                    last_uid: s.uid,
+                },
+                store::unix(now),
+            );
+        }
+        w.flush(&mut tx).await?;
+        tx.commit().await?;
+        tracing::debug!(count = batch.len(), "messages taken in together");
+        crate::outage::database_ok();
+        self.outbox_wake.notify_one();
+        Ok(outcomes)
     }
 
     async fn commit(
@@ -220,8 +291,8 @@ impl Ingestor {
             .map(|f| f.email.clone())
             .unwrap_or_default();
         let local = self.procedure.helpdesk.split('@').next().unwrap_or("");
-        let token_hash = crate::workflow::evidence::token(mail, local)
-            .map(|t| store::approvals::hash_token(&t));
+        let token_hash =
+            crate::workflow::evidence::token(mail, local).map(|t| store::approvals::hash_token(&t));
         let mut references = mail.references.clone();
         references.extend(mail.in_reply_to.iter().cloned());
         let tagged = text::find_ticket_ref(&mail.subject)
@@ -280,7 +351,8 @@ impl Ingestor {
             facts.incident_token.is_some(),
         );
         let about_incident = facts.incident_token.is_some()
-            || text::find_ticket_ref(&mail.subject).is_some_and(|r| r.kind == text::TicketKind::Inc);
+            || text::find_ticket_ref(&mail.subject)
+                .is_some_and(|r| r.kind == text::TicketKind::Inc);
         if about_incident {
             if let Some(outcome) = self
                 .take_incident_mail(conn, mail, raw, origin, &evidence, now)

@@ -24,12 +24,16 @@ fn log_lines(d: &support::Daemon) -> Vec<Value> {
 
 /// The `message ingested` line whose outcome is `outcome`, once it is written.
 async fn ingested(d: &support::Daemon, outcome: &str, nth: usize) -> Value {
-    eventually(WAIT, &format!("a message ingested as {outcome}"), || async {
-        log_lines(d)
-            .into_iter()
-            .filter(|l| l["message"] == "message ingested" && l["outcome"] == outcome)
-            .nth(nth)
-    })
+    eventually(
+        WAIT,
+        &format!("a message ingested as {outcome}"),
+        || async {
+            log_lines(d)
+                .into_iter()
+                .filter(|l| l["message"] == "message ingested" && l["outcome"] == outcome)
+                .nth(nth)
+        },
+    )
     .await
 }
 
@@ -86,7 +90,10 @@ async fn a_new_request_costs_five_round_trips_and_a_threaded_reply_four(w: World
     let (new, sent) = round_trips(&d, kind, created["uid"].as_i64().expect("uid"));
     assert!(new <= 5, "a new request took {new} round trips: {sent:#?}");
     let (reply, sent) = round_trips(&d, kind, threaded["uid"].as_i64().expect("uid"));
-    assert!(reply <= 4, "a threaded reply took {reply} round trips: {sent:#?}");
+    assert!(
+        reply <= 4,
+        "a threaded reply took {reply} round trips: {sent:#?}"
+    );
     // The daemon did its work: the requester's reply is on the ticket.
     let t = flow::ticket_where(&w, &id, "the reply on the ticket", |t| {
         flow::events(t, "respuesta_recibida") == 1

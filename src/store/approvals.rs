@@ -168,12 +168,11 @@ pub fn add_token_into(
     purpose: TokenPurpose,
     at: i64,
 ) {
-    w.push(|p| {
+    let head =
+        "INSERT INTO approval_tokens (token_hash, ticket_id, recipient, purpose, created_at)";
+    w.push_row(head, |p| {
         format!(
-            "
-            INSERT INTO approval_tokens (token_hash, ticket_id, recipient, purpose, created_at)
-            VALUES ({}, {}, {}, {}, {})
-            ",
+            "({}, {}, {}, {}, {})",
             p.bind(hash_token(token)),
             p.bind(t.0),
             p.bind(recipient),

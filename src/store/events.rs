@@ -46,15 +46,13 @@ pub async fn insert_many(conn: &mut Conn, es: &[NewEvent<'_>]) -> Result<(), sql
     w.flush(conn).await
 }
 
-/// [`insert_many`], sent with the other writes of `w`.
+/// [`insert_many`], sent with the other writes of `w` (in order, with every other event
+/// they hold, by one INSERT).
 pub fn insert_many_into(w: &mut Writes, es: &[NewEvent<'_>]) {
-    if es.is_empty() {
-        return;
-    }
-    w.push(|p| {
-        let rows = es
-            .iter()
-            .map(|e| {
+    for e in es {
+        w.push_row(
+            "INSERT INTO events (ticket_id, at, actor, activity, kind, description)",
+            |p| {
                 format!(
                     "({}, {}, {}, {}, {}, {})",
                     p.bind(e.ticket.0),
@@ -64,11 +62,9 @@ pub fn insert_many_into(w: &mut Writes, es: &[NewEvent<'_>]) {
                     p.bind(e.kind),
                     p.bind(e.description)
                 )
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        format!("INSERT INTO events (ticket_id, at, actor, activity, kind, description) VALUES {rows}")
-    });
+            },
+        );
+    }
 }
 
 pub async fn for_ticket(conn: &mut Conn, n: TicketNumber) -> Result<Vec<EventRow>, sqlx::Error> {

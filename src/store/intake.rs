@@ -134,5 +134,8 @@ pub async fn facts(
         q = q.bind(r.as_str());
     }
     let row = q.fetch_one(conn).await?;
-    Ok((Facts::from_row(&row)?, super::tickets::loaded_from_row(&row)?))
+    Ok((
+        Facts::from_row(&row)?,
+        super::tickets::loaded_from_row(&row)?,
+    ))
 }

@@ -57,36 +57,42 @@ impl Destination {
 /// The raw bytes of a received mail are kept as they came (evidence of what arrived).
 pub async fn insert(conn: &mut Conn, m: &NewMessage<'_>) -> Result<i64, sqlx::Error> {
     let mut w = Writes::new(conn);
-    w.push(|p| format!("{} RETURNING id", insert_sql(p, m).0));
+    w.push(|p| format!("{INSERT_HEAD} VALUES {} RETURNING id", insert_row(p, m).0));
     w.fetch_id(conn).await
 }
 
 /// [`insert`] of an outgoing message (nothing needs its row id), sent with the other writes.
 pub fn insert_into(w: &mut Writes, m: &NewMessage<'_>) {
-    w.push(|p| insert_sql(p, m).0);
+    w.push_row(INSERT_HEAD, |p| insert_row(p, m).0);
 }
 
 /// [`insert`] of an inbound message with its attachments, sent with the other writes.
 pub fn insert_inbound_into(w: &mut Writes, m: &NewMessage<'_>, attachments: &[NewAttachment<'_>]) {
-    let row = w.push_inbound(|p| insert_sql(p, m));
+    let mut message_id = String::new();
+    let part = w.push_row(INSERT_HEAD, |p| {
+        let (row, id) = insert_row(p, m);
+        message_id = id;
+        row
+    });
+    if attachments.is_empty() {
+        return;
+    }
+    let row = w.inbound_row(part, &message_id);
     for a in attachments {
         insert_attachment_into(w, &row, a);
     }
 }
 
-/// The INSERT of [`insert`] with its values bound, and the placeholder of its Message-ID.
-fn insert_sql(p: &mut super::writes::Part<'_>, m: &NewMessage<'_>) -> (String, String) {
+const INSERT_HEAD: &str = "INSERT INTO messages (ticket_id, direction, kind, message_id, \
+    in_reply_to, references_hdr, thread_key, from_addr, from_name, to_addrs, subject, body_text, \
+    body_html, at, raw, imap_uidvalidity, imap_uid, imap_state, created_at, fingerprint)";
+
+/// The row of [`insert`] with its values bound, and the placeholder of its Message-ID.
+fn insert_row(p: &mut super::writes::Part<'_>, m: &NewMessage<'_>) -> (String, String) {
     use crate::domain::text::mask_tokens;
     let message_id = p.bind(m.message_id);
-    let sql = format!(
-        "
-        INSERT INTO messages (ticket_id, direction, kind, message_id, in_reply_to, references_hdr,
-                              thread_key, from_addr, from_name, to_addrs, subject, body_text,
-                              body_html, at, raw, imap_uidvalidity, imap_uid, imap_state,
-                              created_at, fingerprint)
-        VALUES ({}, {}, {}, {message_id}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {},
-                {})
-        ",
+    let row = format!(
+        "({}, {}, {}, {message_id}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
         p.bind(m.ticket.map(|t| t.0)),
         p.bind(m.direction),
         p.bind(m.kind),
@@ -107,7 +113,7 @@ fn insert_sql(p: &mut super::writes::Part<'_>, m: &NewMessage<'_>) -> (String, S
         p.bind(m.created_at),
         p.bind(m.fingerprint),
     );
-    (sql, message_id)
+    (row, message_id)
 }
 
 /// An attachment of the inbound message whose row id `row` (an SQL expression) gives.

@@ -19,13 +19,11 @@ pub struct NewOutgoing<'a> {
 /// leaves on the wall clock.
 /// [`enqueue`], sent with the other writes of `w` (the row id is not read back).
 pub fn enqueue_into(w: &mut super::writes::Writes, m: &NewOutgoing<'_>) {
-    w.push(|p| {
+    let head = "INSERT INTO outbox (ticket_id, kind, message_id, envelope_from, recipients, raw, \
+        status, attempts, next_attempt_at, created_at)";
+    w.push_row(head, |p| {
         format!(
-            "
-            INSERT INTO outbox (ticket_id, kind, message_id, envelope_from, recipients, raw, status,
-                                attempts, next_attempt_at, created_at)
-            VALUES ({}, {}, {}, {}, {}, {}, 'pending', 0, 0, {})
-            ",
+            "({}, {}, {}, {}, {}, {}, 'pending', 0, 0, {})",
             p.bind(m.ticket.map(|t| t.0)),
             p.bind(m.kind),
             p.bind(m.message_id),

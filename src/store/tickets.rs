@@ -226,7 +226,10 @@ pub async fn get_loaded(conn: &mut Conn, n: TicketNumber) -> Result<Option<Loade
 /// own SQL only), locked on PostgreSQL.
 pub(super) fn loaded_select(conn: &Conn, id: &str) -> String {
     let (lock, thread) = match conn.backend_name() {
-        "PostgreSQL" => (" FOR UPDATE OF t", "json_agg(m.message_id ORDER BY m.id)::text"),
+        "PostgreSQL" => (
+            " FOR UPDATE OF t",
+            "json_agg(m.message_id ORDER BY m.id)::text",
+        ),
         _ => ("", "json_group_array(m.message_id ORDER BY m.id)"),
     };
     let columns = COLUMNS

@@ -4,6 +4,11 @@
 //! statement, so a ticket and its messages can go in together); SQLite gets the statements as
 //! one script, which its driver runs in one call to its worker thread, binding `$n` across them.
 //!
+//! PostgreSQL runs the parts of one statement in no order it promises (in fact the last first
+//! and the others backwards), so rows whose order matters — the messages of a ticket, its
+//! events, the mail queued — are inserted by one multi-row INSERT per table
+//! ([`Writes::push_row`]), whose rows get their ids in the order they were added.
+//!
 //! Nothing here is visible to a read until [`Writes::flush`]: code that must read what it
 //! wrote flushes first (or, better, keeps what it wrote in memory).
 
@@ -11,9 +16,19 @@ use super::Conn;
 use sqlx::any::AnyArguments;
 use sqlx::Arguments;
 
+enum Piece {
+    Sql(String),
+    /// `head` followed by `VALUES` and every row, and `RETURNING` when rows are looked up.
+    Rows {
+        head: &'static str,
+        rows: Vec<String>,
+        returning: Option<&'static str>,
+    },
+}
+
 pub struct Writes {
     postgres: bool,
-    parts: Vec<String>,
+    parts: Vec<Piece>,
     args: AnyArguments,
     bound: usize,
 }
@@ -54,31 +69,63 @@ impl Writes {
     /// `RETURNING` only: nothing is read back.
     pub fn push(&mut self, build: impl FnOnce(&mut Part<'_>) -> String) {
         let sql = build(&mut Part { w: self });
-        self.parts.push(sql);
+        self.parts.push(Piece::Sql(sql));
     }
 
-    /// Adds the insert of an inbound message; `build` returns its SQL and the placeholder of
-    /// its Message-ID. Returns an SQL expression for the new row's id, for its attachments:
-    /// PostgreSQL reads it from this part's `RETURNING` (the parts of one statement do not see
-    /// each other's rows); SQLite's script has inserted the row when a later statement runs,
-    /// and finds it by the unique index on inbound Message-IDs.
-    pub fn push_inbound(&mut self, build: impl FnOnce(&mut Part<'_>) -> (String, String)) -> String {
-        let (mut sql, message_id) = build(&mut Part { w: self });
-        let i = self.parts.len();
+    /// Adds a row to the multi-row INSERT that starts with `head` (`INSERT INTO t (a, b)`);
+    /// `build` binds its values and returns the row (`($1, $2)`). The INSERT goes where its
+    /// first row was added. Returns the INSERT's part number.
+    pub fn push_row(
+        &mut self,
+        head: &'static str,
+        build: impl FnOnce(&mut Part<'_>) -> String,
+    ) -> usize {
+        let row = build(&mut Part { w: self });
+        let found = self
+            .parts
+            .iter()
+            .position(|p| matches!(p, Piece::Rows { head: h, .. } if *h == head));
+        match found {
+            Some(i) => {
+                if let Piece::Rows { rows, .. } = &mut self.parts[i] {
+                    rows.push(row);
+                }
+                i
+            }
+            None => {
+                self.parts.push(Piece::Rows {
+                    head,
+                    rows: vec![row],
+                    returning: None,
+                });
+                self.parts.len() - 1
+            }
+        }
+    }
+
+    /// An SQL expression for the id of the inbound message row added with [`Writes::push_row`]
+    /// as part `part`, whose Message-ID was bound as `message_id` (the placeholder): PostgreSQL
+    /// reads it from that part's `RETURNING` (the parts of one statement do not see each
+    /// other's rows); SQLite's script has inserted the row when a later statement runs, and
+    /// finds it by the unique index on inbound Message-IDs.
+    pub fn inbound_row(&mut self, part: usize, message_id: &str) -> String {
         if self.postgres {
-            sql.push_str(" RETURNING id");
-            self.parts.push(sql);
-            format!("(SELECT id FROM w{i})")
+            if let Some(Piece::Rows { returning, .. }) = self.parts.get_mut(part) {
+                *returning = Some("id, direction, message_id");
+            }
+            format!("(SELECT id FROM w{part} WHERE direction = 'in' AND message_id = {message_id})")
         } else {
-            self.parts.push(sql);
-            format!("(SELECT id FROM messages WHERE direction = 'in' AND message_id = {message_id})")
+            format!(
+                "(SELECT id FROM messages WHERE direction = 'in' AND message_id = {message_id})"
+            )
         }
     }
 
     /// Runs the one statement gathered, which ends in `RETURNING id`, and gives that id.
-    pub async fn fetch_id(self, conn: &mut Conn) -> Result<i64, sqlx::Error> {
+    pub async fn fetch_id(mut self, conn: &mut Conn) -> Result<i64, sqlx::Error> {
+        let (sql, args) = self.take();
         // Our own statement; every value is bound.
-        sqlx::query_scalar_with(sqlx::AssertSqlSafe(self.parts.concat()), self.args)
+        sqlx::query_scalar_with(sqlx::AssertSqlSafe(sql), args)
             .fetch_one(conn)
             .await
     }
@@ -89,7 +136,31 @@ impl Writes {
         if self.parts.is_empty() {
             return Ok(());
         }
-        let parts = std::mem::take(&mut self.parts);
+        let (sql, args) = self.take();
+        // Our own statements; every value is bound.
+        sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    fn take(&mut self) -> (String, AnyArguments) {
+        let parts: Vec<String> = std::mem::take(&mut self.parts)
+            .into_iter()
+            .map(|p| match p {
+                Piece::Sql(s) => s,
+                Piece::Rows {
+                    head,
+                    rows,
+                    returning,
+                } => {
+                    let returning = returning
+                        .map(|r| format!(" RETURNING {r}"))
+                        .unwrap_or_default();
+                    format!("{head} VALUES {}{returning}", rows.join(",\n"))
+                }
+            })
+            .collect();
         let args = std::mem::take(&mut self.args);
         self.bound = 0;
         let sql = match (self.postgres, parts.len()) {
@@ -105,10 +176,6 @@ impl Writes {
                 format!("WITH {with}\n{}", parts[n - 1])
             }
         };
-        // Our own statements; every value is bound.
-        sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
-            .execute(conn)
-            .await?;
-        Ok(())
+        (sql, args)
     }
 }

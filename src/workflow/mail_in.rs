@@ -170,7 +170,17 @@ pub async fn open(
         landing: Landing::Stored(received.row),
     };
     let mut w = Writes::new(conn);
-    let opened = open_into(conn, &mut w, mailer, proc, &arrival, related, acknowledge, ctx).await?;
+    let opened = open_into(
+        conn,
+        &mut w,
+        mailer,
+        proc,
+        &arrival,
+        related,
+        acknowledge,
+        ctx,
+    )
+    .await?;
     w.flush(conn).await?;
     Ok(opened)
 }

@@ -335,10 +335,9 @@ pub async fn apply_into(
                 }
                 let data = with_names(merge(base_data(t, ctx), &m.data), ctx.directory);
                 let data = match (m.template, &known.request) {
-                    ("nueva_solicitud" | "asignacion", Some((text, files))) => merge(
-                        data,
-                        &details_of(text, files, Vec::new(), &pending_events),
-                    ),
+                    ("nueva_solicitud" | "asignacion", Some((text, files))) => {
+                        merge(data, &details_of(text, files, Vec::new(), &pending_events))
+                    }
                     ("nueva_solicitud" | "asignacion", None) => {
                         w.flush(conn).await?;
                         merge(
@@ -382,7 +381,14 @@ pub async fn apply_into(
                 }
                 for person in staff {
                     let token = approvals::new_token();
-                    approvals::add_token_into(w, t.number, &token, &person, TokenPurpose::Reply, at);
+                    approvals::add_token_into(
+                        w,
+                        t.number,
+                        &token,
+                        &person,
+                        TokenPurpose::Reply,
+                        at,
+                    );
                     let reply_to = Some(proc.reply_address(&token));
                     let id = mailer.queue_into(
                         w,
