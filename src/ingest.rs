@@ -8,7 +8,8 @@ use crate::domain::ticket::TicketNumber;
 use crate::mail::inbound::{self, InboundMail};
 use crate::notify::{Mailer, Notice, NotifyError};
 use crate::store::messages::{Destination, ImapOrigin};
-use crate::store::{self, events, mailbox, messages, tickets, Conn, Db};
+use crate::store::writes::Writes;
+use crate::store::{self, events, mailbox, messages, Conn, Db};
 use crate::workflow::{mail_in, Procedure};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -105,6 +106,13 @@ pub struct Source {
     pub fence: Option<i64>,
 }
 
+/// A message fetched from the mailbox, for [`Ingestor::ingest_together`].
+pub struct Fetched<'a> {
+    pub raw: &'a [u8],
+    pub source: Source,
+    pub arrived_at: DateTime<Utc>,
+}
+
 pub struct Ingestor {
     pub db: Db,
     pub mailer: Arc<Mailer>,
@@ -128,15 +136,7 @@ impl Ingestor {
         arrived_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Outcome, NotifyError> {
-        let parsed = if raw.len() > self.max_message_bytes {
-            Err(format!(
-                "message of {} bytes exceeds ingest.max_message_bytes ({})",
-                raw.len(),
-                self.max_message_bytes
-            ))
-        } else {
-            inbound::parse(raw).map_err(|e| e.to_string())
-        };
+        let parsed = self.parse(raw);
         match self.commit(raw, parsed, source, arrived_at, now).await {
             // The database refused something this message carries: it would refuse it again
             // at every retry and hold back the mail behind it.
@@ -159,6 +159,86 @@ impl Ingestor {
         }
     }
 
+    /// The mail, or why it is quarantined.
+    fn parse(&self, raw: &[u8]) -> Result<InboundMail, String> {
+        if raw.len() > self.max_message_bytes {
+            Err(format!(
+                "message of {} bytes exceeds ingest.max_message_bytes ({})",
+                raw.len(),
+                self.max_message_bytes
+            ))
+        } else {
+            inbound::parse(raw).map_err(|e| e.to_string())
+        }
+    }
+
+    /// Several messages in one transaction: BEGIN and COMMIT once for all of them instead of
+    /// once each. Unreadable mail is quarantined inside it, as alone. Any error fails the
+    /// whole batch and commits nothing: the caller retries it after an outage, or takes its
+    /// messages in one at a time with [`Ingestor::ingest`] when one of them fails (so that
+    /// one bad message is quarantined without holding back the others).
+    pub async fn ingest_together(
+        &self,
+        batch: &[Fetched<'_>],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Outcome>, NotifyError> {
+        use tracing::Instrument;
+        // Parsed before the transaction: SQLite's other writers (the outbox sender) wait for
+        // the database work only.
+        let parsed: Vec<_> = batch.iter().map(|f| self.parse(f.raw)).collect();
+        let _turn = self.db.write_turn().await;
+        let mut tx = self.db.pool.begin().await?;
+        // The lease's fencing number once per transaction, first (see `ingest_at`).
+        if let Some(s) = batch.first().map(|f| &f.source) {
+            if let Some(fence) = s.fence {
+                if !store::lease::check_fence(&mut tx, &s.mailbox, fence).await? {
+                    return Err(NotifyError::LeaseLost);
+                }
+            }
+        }
+        let mut w = Writes::new(&tx);
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for (f, parsed) in batch.iter().zip(parsed) {
+            let span = tracing::info_span!("ingest", uid = f.source.uid);
+            let outcome = async {
+                // This message's read must see what the previous one wrote: a reply to it,
+                // another copy of it.
+                w.flush(&mut tx).await?;
+                match parsed {
+                    Ok(mail) => {
+                        let source = Some(&f.source);
+                        self.take_in(&mut tx, &mut w, &mail, f.raw, source, f.arrived_at, now)
+                            .await
+                    }
+                    Err(reason) => {
+                        quarantine(&mut tx, f.raw, &reason, Some(&f.source), now).await?;
+                        Ok(Outcome::Quarantined(reason))
+                    }
+                }
+            }
+            .instrument(span)
+            .await?;
+            outcomes.push(outcome);
+        }
+        if let Some(s) = batch.iter().map(|f| &f.source).max_by_key(|s| s.uid) {
+            mailbox::advance_into(
+                &mut w,
+                &s.mailbox,
+                mailbox::MailboxState {
+                    uidvalidity: s.uidvalidity,
+                    last_uid: s.uid,
+                },
+                store::unix(now),
+            );
+        }
+        w.flush(&mut tx).await?;
+        tx.commit().await?;
+        tracing::debug!(count = batch.len(), "messages taken in together");
+        crate::outage::database_ok();
+        self.outbox_wake.notify_one();
+        Ok(outcomes)
+    }
+
     async fn commit(
         &self,
         raw: &[u8],
@@ -176,9 +256,10 @@ impl Ingestor {
                 return Err(NotifyError::LeaseLost);
             }
         }
+        let mut w = Writes::new(&tx);
         let outcome = match parsed {
             Ok(mail) => {
-                self.take_in(&mut tx, &mail, raw, source, arrived_at, now)
+                self.take_in(&mut tx, &mut w, &mail, raw, source, arrived_at, now)
                     .await?
             }
             Err(reason) => {
@@ -187,26 +268,31 @@ impl Ingestor {
             }
         };
         if let Some(s) = source {
-            mailbox::advance(
-                &mut tx,
+            mailbox::advance_into(
+                &mut w,
                 &s.mailbox,
                 mailbox::MailboxState {
                     uidvalidity: s.uidvalidity,
                     last_uid: s.uid,
                 },
                 store::unix(now),
-            )
-            .await?;
+            );
         }
+        w.flush(&mut tx).await?;
         tx.commit().await?;
         crate::outage::database_ok();
         self.outbox_wake.notify_one();
         Ok(outcome)
     }
 
+    /// Reads once what the decision needs, lets the procedure decide, and leaves the writes
+    /// in `w`. Only the rarer paths (approval answers, incidents, a reused Message-ID, the
+    /// per-sender limit reached) read or write on their own.
+    #[allow(clippy::too_many_arguments)]
     async fn take_in(
         &self,
         conn: &mut Conn,
+        w: &mut Writes,
         mail: &InboundMail,
         raw: &[u8],
         source: Option<&Source>,
@@ -218,8 +304,41 @@ impl Ingestor {
             uid: s.uid,
             destination: Destination::Processed,
         });
+        let at = store::unix(now);
+        let from = mail
+            .from
+            .as_ref()
+            .map(|f| f.email.clone())
+            .unwrap_or_default();
+        let local = self.procedure.helpdesk.split('@').next().unwrap_or("");
+        let token_hash =
+            crate::workflow::evidence::token(mail, local).map(|t| store::approvals::hash_token(&t));
+        let mut references = mail.references.clone();
+        references.extend(mail.in_reply_to.iter().cloned());
+        let tagged = text::find_ticket_ref(&mail.subject)
+            .filter(|r| r.kind == text::TicketKind::Req)
+            .map(|r| r.number);
+        let thread_key = mail
+            .thread_index
+            .as_deref()
+            .and_then(text::conversation_key);
+        let (facts, thread_loaded) = store::intake::facts(
+            conn,
+            &store::intake::Ask {
+                message_id: &mail.message_id,
+                tagged,
+                references: &references,
+                thread_key: thread_key.as_deref(),
+                token_hash: token_hash.as_deref(),
+                from: &from,
+                since: at - 3600,
+                digest_kind: crate::workflow::digest_reply::DIGEST_KIND,
+            },
+        )
+        .await?;
+
         let reissued;
-        let (mail, taken_in) = match reused_message_id(conn, mail).await? {
+        let (mail, taken_in) = match reused_message_id(conn, mail, &facts).await? {
             Stored::None => (mail, false),
             Stored::Same => (mail, true),
             Stored::Different(id) => {
@@ -233,72 +352,98 @@ impl Ingestor {
         };
         if taken_in {
             if let Some(o) = origin {
-                record_copy(conn, &mail.message_id, o, store::unix(now)).await?;
+                record_copy(conn, &mail.message_id, o, at).await?;
             }
             return Ok(Outcome::Duplicate);
         }
-        let evidence = crate::workflow::evidence::gather(conn, &self.procedure, mail).await?;
-        if let Some(outcome) = self
-            .take_incident_mail(conn, mail, raw, origin, &evidence, now)
-            .await?
-        {
-            return Ok(outcome);
+        let issued = facts.token_ticket.and_then(|t| {
+            store::approvals::issued(
+                t,
+                facts.token_recipient.clone().unwrap_or_default(),
+                facts.token_purpose.as_deref().unwrap_or(""),
+                facts.token_used_at,
+            )
+        });
+        let evidence = crate::workflow::evidence::from_found(
+            &self.procedure,
+            mail,
+            issued,
+            facts.incident_token.is_some(),
+        );
+        let about_incident = facts.incident_token.is_some()
+            || text::find_ticket_ref(&mail.subject)
+                .is_some_and(|r| r.kind == text::TicketKind::Inc);
+        if about_incident {
+            if let Some(outcome) = self
+                .take_incident_mail(conn, mail, raw, origin, &evidence, now)
+                .await?
+            {
+                return Ok(outcome);
+            }
         }
-        // A mail sent to a personal token address belongs to that token's ticket, even when
-        // the client dropped the subject tag and the reply headers.
-        let thread = match find_thread(conn, mail).await? {
-            Some(t) => Some(t),
-            None => evidence.token.as_ref().map(|t| t.ticket),
-        };
-        let facts = IntakeFacts {
+        // Threading, strongest evidence first: our subject tag, then the reply headers matched
+        // against every Message-ID we received or sent, then Outlook's conversation index. A
+        // mail sent to a personal token address belongs to that token's ticket, even when the
+        // client dropped the subject tag and the reply headers.
+        let thread = facts
+            .thread_ticket
+            .map(TicketNumber)
+            .or(evidence.token.as_ref().map(|t| t.ticket));
+        let facts_in = IntakeFacts {
             auto: text::classify(&self.auto_signals(mail)),
             thread,
             too_old_to_acknowledge: now - arrived_at > self.ack_max_age,
         };
-        let at = store::unix(now);
+        // The thread's ticket, read with the facts (locked), for whatever the mail turns out
+        // to be.
+        let mut loaded = match (thread, thread_loaded.map(crate::workflow::loaded)) {
+            (Some(n), Some(l)) if l.0.number == n => Some(l),
+            (Some(n), _) => crate::workflow::load_ticket_thread(conn, n).await?,
+            (None, _) => None,
+        };
         let answer = crate::workflow::approval_in::AnswerMail {
             mail,
-            auto: facts.auto,
-            thread: facts.thread,
+            auto: facts_in.auto,
+            thread: facts_in.thread,
         };
-        if let Some(t) = crate::workflow::approval_in::route(
+        let inbound = mail_in::NewInbound {
+            mail,
+            raw,
+            origin,
+            at,
+        };
+        if let Some(t) = crate::workflow::approval_in::route_with(
             conn,
             &self.mailer,
             &self.procedure,
             &answer,
             &evidence,
             now,
+            loaded.as_ref().map(|(t, _)| t),
         )
         .await?
         {
-            if let Some(t) = t {
-                let row =
-                    store_inbound(conn, mail, raw, Some(t), "respuesta_aprobacion", origin, at)
-                        .await?;
-                let _ = row;
-            } else {
-                store_inbound(conn, mail, raw, None, "aprobacion_invalida", origin, at).await?;
-            }
+            let kind = match t {
+                Some(_) => "respuesta_aprobacion",
+                None => "aprobacion_invalida",
+            };
+            inbound.write(w, t, kind);
             return Ok(match t {
                 Some(t) => Outcome::Threaded(t),
                 None => Outcome::StoredWithoutAnswer {
                     ticket: None,
-                    kind: "aprobacion_invalida".into(),
+                    kind: kind.into(),
                 },
             });
         }
-        let from = mail
-            .from
-            .as_ref()
-            .map(|f| f.email.clone())
-            .unwrap_or_default();
-        let decision = intake::decide(&facts);
+        let decision = intake::decide(&facts_in);
         if let IntakeDecision::OpenTicket { acknowledge } = decision {
             use crate::workflow::digest_reply;
-            if digest_reply::answers_digest(conn, mail).await? {
+            if facts.answers_digest > 0 {
                 let kind = digest_reply::REPLY_KIND;
-                store_inbound(conn, mail, raw, None, kind, origin, at).await?;
+                inbound.write(w, None, kind);
                 if acknowledge {
+                    w.flush(conn).await?;
                     let name = self.procedure.snapshot().directory.name_or(&from, &from);
                     digest_reply::explain(conn, &self.mailer, &from, &name, at).await?;
                 }
@@ -310,34 +455,27 @@ impl Ingestor {
         }
         if decision == (IntakeDecision::OpenTicket { acknowledge: true }) {
             if let Some(held) = self
-                .hold_if_over_limit(conn, mail, raw, origin, &from, now)
+                .hold_if_over_limit(conn, w, mail, &inbound, &from, &facts, now)
                 .await?
             {
                 return Ok(held);
             }
         }
-        let (ticket, kind) = match &decision {
-            IntakeDecision::OpenTicket { .. } => (None, "solicitud".to_owned()),
-            IntakeDecision::AddToTicket(t) => (Some(*t), "respuesta".to_owned()),
-            IntakeDecision::StoreWithoutAnswer { ticket, kind } => {
-                (*ticket, intake::auto_label(*kind).to_owned())
-            }
-        };
-        let row = store_inbound(conn, mail, raw, ticket, &kind, origin, at).await?;
         let snap = self.procedure.snapshot();
         let ctx = self.procedure.ctx(&snap, now);
+        let arrival = mail_in::Arrival {
+            mail,
+            evidence: &evidence,
+            landing: mail_in::Landing::New(&inbound),
+        };
         let outcome = match decision {
             IntakeDecision::OpenTicket { acknowledge } => {
-                let received = mail_in::Received {
-                    mail,
-                    row,
-                    evidence: &evidence,
-                };
-                let opened = mail_in::open(
+                let opened = mail_in::open_into(
                     conn,
+                    w,
                     &self.mailer,
                     &self.procedure,
-                    &received,
+                    &arrival,
                     None,
                     acknowledge,
                     &ctx,
@@ -357,13 +495,19 @@ impl Ingestor {
                 }
             }
             IntakeDecision::AddToTicket(t) => {
-                let received = mail_in::Received {
-                    mail,
-                    row,
-                    evidence: &evidence,
+                let Some(ticket) = loaded.take().filter(|(l, _)| l.number == t) else {
+                    return Err(NotifyError::Db(sqlx::Error::RowNotFound));
                 };
-                let landed =
-                    mail_in::reply(conn, &self.mailer, &self.procedure, &received, t, &ctx).await?;
+                let landed = mail_in::reply_into(
+                    conn,
+                    w,
+                    &self.mailer,
+                    &self.procedure,
+                    &arrival,
+                    ticket,
+                    &ctx,
+                )
+                .await?;
                 if landed == t {
                     Outcome::Threaded(t)
                 } else {
@@ -374,16 +518,26 @@ impl Ingestor {
                 }
             }
             IntakeDecision::StoreWithoutAnswer { ticket, kind } => {
+                let label = intake::auto_label(kind);
+                inbound.write(w, ticket, label);
                 if let Some(t) = ticket {
-                    let description = format!(
-                        "Correo automático ({}) de {from} guardado sin respuesta",
-                        intake::auto_label(kind)
+                    let description =
+                        format!("Correo automático ({label}) de {from} guardado sin respuesta");
+                    events::insert_many_into(
+                        w,
+                        &[events::NewEvent {
+                            ticket: t,
+                            at,
+                            actor: &from,
+                            activity: None,
+                            kind: "correo_automatico",
+                            description: &description,
+                        }],
                     );
-                    event(conn, t, at, &from, None, "correo_automatico", &description).await?;
                 }
                 Outcome::StoredWithoutAnswer {
                     ticket,
-                    kind: intake::auto_label(kind).to_owned(),
+                    kind: label.to_owned(),
                 }
             }
         };
@@ -394,13 +548,15 @@ impl Ingestor {
     /// requests within the past hour opens no more: the mail is kept, without a ticket and
     /// without an answer, and agents are told at the first one held. A robot that answers each
     /// acknowledgement with a new mail (another help desk, a broken auto-responder) stops there.
+    #[allow(clippy::too_many_arguments)]
     async fn hold_if_over_limit(
         &self,
         conn: &mut Conn,
+        w: &mut Writes,
         mail: &InboundMail,
-        raw: &[u8],
-        origin: Option<ImapOrigin>,
+        inbound: &mail_in::NewInbound<'_>,
         from: &str,
+        facts: &store::intake::Facts,
         now: DateTime<Utc>,
     ) -> Result<Option<Outcome>, NotifyError> {
         let snap = self.procedure.snapshot();
@@ -409,17 +565,15 @@ impl Ingestor {
             return Ok(None);
         }
         let at = store::unix(now);
-        let since = at - 3600;
-        let opened =
-            inbound_since(conn, from, since, &["solicitud", "catalogo", "incidente"]).await?;
+        let opened = facts.opened;
         if opened < i64::from(self.max_new_per_sender_per_hour) {
             return Ok(None);
         }
-        let already_held = inbound_since(conn, from, since, &[HELD_KIND]).await?;
-        store_inbound(conn, mail, raw, None, HELD_KIND, origin, at).await?;
-        if already_held > 0 {
+        inbound.write(w, None, HELD_KIND);
+        if facts.held > 0 {
             return Ok(Some(Outcome::RateLimited));
         }
+        w.flush(conn).await?;
         let agents = ctx.agents();
         tracing::warn!(
             from,
@@ -516,28 +670,6 @@ impl Ingestor {
     }
 }
 
-/// Mail of the given kinds taken in from `from` since `since`.
-async fn inbound_since(
-    conn: &mut Conn,
-    from: &str,
-    since: i64,
-    kinds: &[&str],
-) -> Result<i64, sqlx::Error> {
-    let list = kinds
-        .iter()
-        .map(|k| format!("'{k}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT COUNT(*) FROM messages WHERE direction = 'in' AND from_addr = $1 \
-         AND created_at > $2 AND kind IN ({list})"
-    )))
-    .bind(from)
-    .bind(since)
-    .fetch_one(conn)
-    .await
-}
-
 /// What was taken in before under a mail's Message-ID.
 enum Stored {
     None,
@@ -548,50 +680,39 @@ enum Stored {
     Different(String),
 }
 
-async fn reused_message_id(conn: &mut Conn, mail: &InboundMail) -> Result<Stored, sqlx::Error> {
-    let stored: Option<Option<Vec<u8>>> =
-        sqlx::query_scalar("SELECT raw FROM messages WHERE direction = 'in' AND message_id = $1")
+/// Whether the mail stored under this mail's Message-ID (`facts`) is this one: by the
+/// fingerprint stored with it; a mail stored before fingerprints were kept is parsed again.
+async fn reused_message_id(
+    conn: &mut Conn,
+    mail: &InboundMail,
+    facts: &store::intake::Facts,
+) -> Result<Stored, sqlx::Error> {
+    if facts.dup_row.is_none() {
+        return Ok(Stored::None);
+    }
+    if facts.dup_has_raw == Some(0) {
+        return Ok(Stored::Same);
+    }
+    let same = match &facts.dup_fingerprint {
+        Some(stored) => *stored == mail.fingerprint(),
+        None => {
+            let stored: Option<Option<Vec<u8>>> = sqlx::query_scalar(
+                "SELECT raw FROM messages WHERE direction = 'in' AND message_id = $1",
+            )
             .bind(&mail.message_id)
             .fetch_optional(&mut *conn)
             .await?;
-    let raw = match stored {
-        None => return Ok(Stored::None),
-        Some(None) => return Ok(Stored::Same),
-        Some(Some(raw)) => raw,
-    };
-    Ok(match inbound::parse(&raw) {
-        Ok(first) if !first.same_content(mail) => Stored::Different(mail.derived_message_id()),
-        _ => Stored::Same,
-    })
-}
-
-/// Threading, strongest evidence first: our subject tag, then the reply headers matched
-/// against every Message-ID we received or sent, then Outlook's conversation index.
-async fn find_thread(
-    conn: &mut Conn,
-    mail: &InboundMail,
-) -> Result<Option<TicketNumber>, sqlx::Error> {
-    if let Some(r) = text::find_ticket_ref(&mail.subject) {
-        if r.kind == text::TicketKind::Req {
-            let n = TicketNumber(r.number);
-            if tickets::get(conn, n).await?.is_some() {
-                return Ok(Some(n));
+            match stored.flatten().map(|raw| inbound::parse(&raw)) {
+                Some(Ok(first)) => first.same_content(mail),
+                _ => true,
             }
         }
-    }
-    let mut ids = mail.references.clone();
-    ids.extend(mail.in_reply_to.iter().cloned());
-    if let Some(t) = messages::ticket_by_message_ids(conn, &ids).await? {
-        return Ok(Some(t));
-    }
-    if let Some(key) = mail
-        .thread_index
-        .as_deref()
-        .and_then(text::conversation_key)
-    {
-        return messages::ticket_by_thread_key(conn, &key).await;
-    }
-    Ok(None)
+    };
+    Ok(if same {
+        Stored::Same
+    } else {
+        Stored::Different(mail.derived_message_id())
+    })
 }
 
 async fn store_inbound(
@@ -631,6 +752,7 @@ async fn store_inbound(
             raw: Some(raw),
             imap: origin,
             created_at: at,
+            fingerprint: Some(&mail.fingerprint()),
         },
     )
     .await?;
@@ -701,6 +823,7 @@ async fn quarantine(
             raw: Some(raw),
             imap: origin,
             created_at: at,
+            fingerprint: None,
         },
     )
     .await?;
@@ -741,33 +864,11 @@ async fn record_copy(
             raw: None,
             imap: Some(origin),
             created_at: at,
+            fingerprint: None,
         },
     )
     .await?;
     Ok(())
-}
-
-async fn event(
-    conn: &mut Conn,
-    ticket: TicketNumber,
-    at: i64,
-    actor: &str,
-    activity: Option<i64>,
-    kind: &str,
-    description: &str,
-) -> Result<(), sqlx::Error> {
-    events::insert(
-        conn,
-        &events::NewEvent {
-            ticket,
-            at,
-            actor,
-            activity,
-            kind,
-            description,
-        },
-    )
-    .await
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use crate::domain::ticket::TicketNumber;
 use crate::mail::html;
 use crate::mail::outbound::{ComposeError, Composer, OutgoingAttachment, OutgoingMail};
 use crate::mail::templates::{TemplateError, Templates};
+use crate::store::writes::Writes;
 use crate::store::{events, messages, outbox, Conn};
 use std::sync::{Arc, RwLock};
 
@@ -87,10 +88,7 @@ impl Mailer {
     }
 
     pub async fn queue(&self, conn: &mut Conn, n: &Notice<'_>) -> Result<String, NotifyError> {
-        let mut event = Vec::new();
-        let id = self.queue_deferring_event(conn, n, &mut event).await?;
-        events::insert_many(conn, &event).await?;
-        Ok(id)
+        self.queue_with_attachments(conn, n, &[]).await
     }
 
     /// [`Mailer::queue`] with files attached (the monthly report's CSV).
@@ -101,8 +99,14 @@ impl Mailer {
         attachments: &[OutgoingAttachment],
     ) -> Result<String, NotifyError> {
         let mut event = Vec::new();
-        let id = self.queue_inner(conn, n, &mut event, attachments).await?;
-        events::insert_many(conn, &event).await?;
+        let thread = match n.ticket {
+            Some(t) => messages::thread_ids(conn, t).await?,
+            None => Vec::new(),
+        };
+        let mut w = Writes::new(conn);
+        let id = self.queue_into(&mut w, n, &thread, &mut event, attachments)?;
+        events::insert_many_into(&mut w, &event);
+        w.flush(conn).await?;
         Ok(id)
     }
 
@@ -124,16 +128,35 @@ impl Mailer {
         events: &mut Vec<events::NewEvent<'a>>,
         attachments: &[OutgoingAttachment],
     ) -> Result<String, NotifyError> {
+        let thread = match n.ticket {
+            Some(t) => messages::thread_ids(conn, t).await?,
+            None => Vec::new(),
+        };
+        let mut w = Writes::new(conn);
+        let id = self.queue_into(&mut w, n, &thread, events, attachments)?;
+        w.flush(conn).await?;
+        Ok(id)
+    }
+
+    /// [`Mailer::queue`] without a read: `thread` is the Message-IDs of the ticket's mail so
+    /// far, in order (the caller knows them), and the writes go into `w`. Returns the new
+    /// mail's Message-ID, which the caller adds to its `thread` when it queues another.
+    pub fn queue_into<'a>(
+        &self,
+        w: &mut Writes,
+        n: &Notice<'a>,
+        thread: &[String],
+        events: &mut Vec<events::NewEvent<'a>>,
+        attachments: &[OutgoingAttachment],
+    ) -> Result<String, NotifyError> {
         let templates = self.templates();
         let mut rendered = templates.render(n.template, &n.data)?;
         let mut subject = rendered.subject.clone();
-        let mut thread = Vec::new();
         if let Some(t) = n.ticket {
             // Every mail about a ticket carries its tag, whatever the template says.
             if !subject.contains(&t.tag()) {
                 subject = format!("{} {subject}", t.tag());
             }
-            thread = messages::thread_ids(conn, t).await?;
         }
         rendered.subject = subject.clone();
         // `[web] base_url` set: the ticket's page (or the approval's sign-in link) under every
@@ -160,14 +183,14 @@ impl Mailer {
                 to: n.to.clone(),
                 subject: subject.clone(),
                 body: rendered.body.clone(),
-                thread,
+                thread: thread.to_vec(),
                 reply_to: n.reply_to.clone(),
                 html: Some(html),
             },
             attachments,
         )?;
-        outbox::enqueue(
-            conn,
+        outbox::enqueue_into(
+            w,
             &outbox::NewOutgoing {
                 ticket: n.ticket,
                 kind: n.kind,
@@ -177,10 +200,9 @@ impl Mailer {
                 raw: &composed.raw,
                 at: n.at,
             },
-        )
-        .await?;
-        messages::insert(
-            conn,
+        );
+        messages::insert_into(
+            w,
             &messages::NewMessage {
                 ticket: n.ticket,
                 direction: "out",
@@ -199,9 +221,9 @@ impl Mailer {
                 raw: None,
                 imap: None,
                 created_at: n.at,
+                fingerprint: None,
             },
-        )
-        .await?;
+        );
         if let Some(t) = n.ticket {
             events.push(events::NewEvent {
                 ticket: t,

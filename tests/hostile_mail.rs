@@ -662,7 +662,57 @@ Content-Disposition: attachment; filename=\"../../etc/passwd\"\r\n\r\nroot:x:0:0
     assert!(d.is_running());
 }
 
+/// Issue 13, item 2: messages waiting together are taken in in one transaction; an
+/// unreadable one among them is quarantined and the others are answered as if alone.
+async fn a_bad_message_inside_a_batch_is_quarantined_and_the_others_answered(w: World) {
+    let first = Draft::new(
+        "Rosa <rosa.lote@example.test>",
+        "Clave bloqueada",
+        "Mi clave quedó bloqueada.",
+    );
+    let last = Draft::new(
+        "Iván <ivan.lote@example.test>",
+        "Impresora sin tóner",
+        "La impresora del piso 3 no tiene tóner.",
+    );
+    // No sender at all: nobody to answer, so it is quarantined.
+    let bad = b"To: mesayuda@example.test\r\nSubject: sin remitente\r\n\
+Message-ID: <sin-remitente@lote.example.test>\r\n\r\nNadie firma esto.\r\n";
+    for raw in [first.render().1, bad.to_vec(), last.render().1] {
+        mail::append(w.mail.imap_port, HELPDESK, "INBOX", &raw).await;
+    }
+    let d = w.spawn_daemon();
+    for who in ["rosa.lote@example.test", "ivan.lote@example.test"] {
+        mail::wait_for(
+            w.mail.imap_port,
+            who,
+            Duration::from_secs(30),
+            "acknowledgement",
+            |m| ack_tag(m).is_some(),
+        )
+        .await;
+    }
+    eventually(
+        Duration::from_secs(30),
+        "inbox emptied into Procesados and Cuarentena",
+        || async {
+            let inbox = count(w.mail.imap_port, "INBOX").await;
+            let p = count(w.mail.imap_port, "Procesados").await;
+            let q = count(w.mail.imap_port, "Cuarentena").await;
+            (inbox == 0 && p == 2 && q == 1).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(w.cli().tickets().len(), 2);
+    let log = d.log_text();
+    assert!(
+        log.contains("messages taken in together count=3"),
+        "the three were not taken in together:\n{log}"
+    );
+}
+
 on_both_databases!(hostile;
     whole_corpus_is_ticketed_or_quarantined_and_nothing_blocks,
     script_subject_and_path_attachment_stay_plain_text,
+    a_bad_message_inside_a_batch_is_quarantined_and_the_others_answered,
 );

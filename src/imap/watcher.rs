@@ -4,7 +4,7 @@
 use super::backoff::Backoff;
 use super::connect::{self, Session};
 use crate::config::ImapConfig;
-use crate::ingest::{Ingestor, Source};
+use crate::ingest::{Fetched, Ingestor, Source};
 use crate::notify::NotifyError;
 use crate::smtp::sender::is_busy;
 use crate::store::messages::{self, Destination};
@@ -25,6 +25,12 @@ const BUSY_PAUSE: Duration = Duration::from_millis(5);
 /// The longest wait before reconnecting to a mailbox server that could not be reached.
 const UNREACHABLE_RETRY_MAX: Duration = Duration::from_secs(5);
 /// Bounds memory: one fetch takes at most this many bytes of message bodies.
+/// Messages taken in per transaction: BEGIN and COMMIT are shared by this many, and a SQLite
+/// writer (the outbox sender marking mail sent) waits for at most this many.
+const MESSAGES_PER_TRANSACTION: usize = 50;
+/// And at most this many bytes of mail, so that a big message does not hold the others' (and
+/// SQLite's other writers') commit back while it is stored.
+const TRANSACTION_BYTES: usize = 2 * 1024 * 1024;
 const FETCH_BYTES_BUDGET: u64 = 32 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
@@ -359,31 +365,85 @@ impl Watcher {
             .await?;
         let mut by_uid: Vec<_> = fetched.iter().filter(|f| f.uid.is_some()).collect();
         by_uid.sort_by_key(|f| f.uid);
-        for f in by_uid {
-            let uid = f.uid.unwrap_or(0);
-            let raw = f.body().unwrap_or(&[]);
-            let arrived = f
-                .internal_date()
-                .map(|d| d.with_timezone(&Utc))
-                .unwrap_or_else(Utc::now);
-            let source = Source {
-                mailbox: self.config.mailbox.clone(),
-                uidvalidity,
-                uid: i64::from(uid),
-                fence: self.fence,
-            };
-            let outcome = self.ingest(raw, &source, arrived).await?;
-            info!(
-                uid,
-                outcome = outcome.label(),
-                kind = outcome.kept_as(),
-                ticket = outcome.ticket().map(|t| t.to_string()),
-                bytes = raw.len(),
-                "message ingested"
-            );
-            crate::ops::metrics::message_ingested(outcome.label());
+        let batch: Vec<Fetched<'_>> = by_uid
+            .into_iter()
+            .map(|f| Fetched {
+                raw: f.body().unwrap_or(&[]),
+                source: Source {
+                    mailbox: self.config.mailbox.clone(),
+                    uidvalidity,
+                    uid: i64::from(f.uid.unwrap_or(0)),
+                    fence: self.fence,
+                },
+                arrived_at: f
+                    .internal_date()
+                    .map(|d| d.with_timezone(&Utc))
+                    .unwrap_or_else(Utc::now),
+            })
+            .collect();
+        let mut rest = &batch[..];
+        while !rest.is_empty() {
+            // Up to MESSAGES_PER_TRANSACTION messages and TRANSACTION_BYTES (a bigger one alone).
+            let mut n = 0;
+            let mut bytes = 0;
+            while n < rest.len() && n < MESSAGES_PER_TRANSACTION {
+                bytes += rest[n].raw.len();
+                if n > 0 && bytes > TRANSACTION_BYTES {
+                    break;
+                }
+                n += 1;
+            }
+            let (chunk, later) = rest.split_at(n);
+            rest = later;
+            let outcomes = self.ingest_chunk(chunk).await?;
+            for (f, outcome) in chunk.iter().zip(outcomes) {
+                info!(
+                    uid = f.source.uid,
+                    outcome = outcome.label(),
+                    kind = outcome.kept_as(),
+                    ticket = outcome.ticket().map(|t| t.to_string()),
+                    bytes = f.raw.len(),
+                    "message ingested"
+                );
+                crate::ops::metrics::message_ingested(outcome.label());
+            }
         }
         Ok(())
+    }
+
+    /// Takes several messages in one transaction; when one of them fails inside it (the
+    /// database refused its data, its mail could not be made), one at a time instead, so that
+    /// the failing one is quarantined and the others go on. A busy SQLite is waited out as in
+    /// [`Watcher::ingest`]; an outage fails the chunk, nothing of it committed.
+    async fn ingest_chunk(
+        &self,
+        chunk: &[Fetched<'_>],
+    ) -> Result<Vec<crate::ingest::Outcome>, WatchError> {
+        if chunk.len() > 1 {
+            let mut attempt = 0;
+            loop {
+                match self.ingestor.ingest_together(chunk, Utc::now()).await {
+                    Ok(outcomes) => return Ok(outcomes),
+                    Err(NotifyError::Db(e)) if is_busy(&e) && attempt < BUSY_RETRIES => {
+                        attempt += 1;
+                        debug!(attempt, "database busy; taking the batch in again");
+                        tokio::time::sleep(BUSY_PAUSE * attempt).await;
+                    }
+                    Err(NotifyError::Db(e)) if !crate::store::is_data_error(&e) => {
+                        return Err(NotifyError::Db(e).into())
+                    }
+                    Err(e) => {
+                        warn!(error = %e, count = chunk.len(), "a message failed inside its batch; taking the batch in one message at a time");
+                        break;
+                    }
+                }
+            }
+        }
+        let mut outcomes = Vec::with_capacity(chunk.len());
+        for f in chunk {
+            outcomes.push(self.ingest(f.raw, &f.source, f.arrived_at).await?);
+        }
+        Ok(outcomes)
     }
 
     /// Takes one message in. SQLite refuses a transaction at once (SQLITE_BUSY, without the

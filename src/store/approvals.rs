@@ -73,6 +73,48 @@ struct ByTicket {
     row: Row,
 }
 
+/// An approval's columns as [`crate::store::tickets::get_loaded`] reads them beside its
+/// ticket (`ap_` prefixed, all absent when the ticket has none).
+#[derive(Debug, Clone, FromRow)]
+pub struct Joined {
+    ap_kind: Option<String>,
+    ap_approver: Option<String>,
+    ap_substitute: Option<String>,
+    ap_status: Option<String>,
+    ap_requested_at: Option<i64>,
+    ap_decided_by: Option<String>,
+    ap_decided_at: Option<i64>,
+    ap_reason: Option<String>,
+    ap_unclear_answers: Option<i64>,
+    ap_substitute_notified: Option<i64>,
+}
+
+/// The select list for [`Joined`], from approvals under the alias `ap`.
+pub const JOINED_COLUMNS: &str = "ap.kind AS ap_kind, ap.approver AS ap_approver, \
+    ap.substitute AS ap_substitute, ap.status AS ap_status, ap.requested_at AS ap_requested_at, \
+    ap.decided_by AS ap_decided_by, ap.decided_at AS ap_decided_at, ap.reason AS ap_reason, \
+    ap.unclear_answers AS ap_unclear_answers, ap.substitute_notified AS ap_substitute_notified";
+
+impl Joined {
+    pub fn into_approval(self) -> Option<Approval> {
+        Some(
+            Row {
+                kind: self.ap_kind?,
+                approver: self.ap_approver,
+                substitute: self.ap_substitute,
+                status: self.ap_status?,
+                requested_at: self.ap_requested_at,
+                decided_by: self.ap_decided_by,
+                decided_at: self.ap_decided_at,
+                reason: self.ap_reason,
+                unclear_answers: self.ap_unclear_answers.unwrap_or(0),
+                substitute_notified: self.ap_substitute_notified.unwrap_or(0),
+            }
+            .into_approval(),
+        )
+    }
+}
+
 impl Row {
     fn into_approval(self) -> Approval {
         Approval {
@@ -117,6 +159,60 @@ pub async fn save(conn: &mut Conn, t: TicketNumber, a: &Approval) -> Result<(), 
     Ok(())
 }
 
+/// [`add_token`], sent with the other writes of `w`.
+pub fn add_token_into(
+    w: &mut super::writes::Writes,
+    t: TicketNumber,
+    token: &str,
+    recipient: &str,
+    purpose: TokenPurpose,
+    at: i64,
+) {
+    let head =
+        "INSERT INTO approval_tokens (token_hash, ticket_id, recipient, purpose, created_at)";
+    w.push_row(head, |p| {
+        format!(
+            "({}, {}, {}, {}, {})",
+            p.bind(hash_token(token)),
+            p.bind(t.0),
+            p.bind(recipient),
+            p.bind(purpose.as_str()),
+            p.bind(at)
+        )
+    });
+}
+
+/// [`save`], sent with the other writes of `w`.
+pub fn save_into(w: &mut super::writes::Writes, t: TicketNumber, a: &Approval) {
+    w.push(|p| {
+        format!(
+            "
+            INSERT INTO approvals (ticket_id, kind, approver, substitute, status, requested_at,
+                                   decided_by, decided_at, reason, unclear_answers,
+                                   substitute_notified)
+            VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
+            ON CONFLICT (ticket_id) DO UPDATE SET kind = excluded.kind,
+                approver = excluded.approver, substitute = excluded.substitute,
+                status = excluded.status, requested_at = excluded.requested_at,
+                decided_by = excluded.decided_by, decided_at = excluded.decided_at,
+                reason = excluded.reason, unclear_answers = excluded.unclear_answers,
+                substitute_notified = excluded.substitute_notified
+            ",
+            p.bind(t.0),
+            p.bind(a.kind.as_str()),
+            p.bind(a.approver.clone()),
+            p.bind(a.substitute.clone()),
+            p.bind(a.status.as_str()),
+            p.bind(a.requested_at.map(unix)),
+            p.bind(a.decided_by.clone()),
+            p.bind(a.decided_at.map(unix)),
+            p.bind(a.reason.clone()),
+            p.bind(i64::from(a.unclear_answers)),
+            p.bind(i64::from(a.substitute_notified))
+        )
+    });
+}
+
 pub async fn add_token(
     conn: &mut Conn,
     t: TicketNumber,
@@ -156,15 +252,23 @@ pub async fn find_token(conn: &mut Conn, token: &str) -> Result<Option<IssuedTok
     .bind(hash_token(token))
     .fetch_optional(conn)
     .await?;
+    Ok(row.and_then(|r| issued(r.ticket_id, r.recipient, &r.purpose, r.used_at)))
+}
+
+/// A token row as read (here or by `store::intake`) as the token issued.
+pub fn issued(
+    ticket_id: i64,
+    recipient: String,
+    purpose: &str,
+    used_at: Option<i64>,
+) -> Option<IssuedToken> {
     // An unknown purpose would be a newer version's token: it proves nothing here.
-    Ok(row.and_then(|r| {
-        Some(IssuedToken {
-            ticket: TicketNumber(r.ticket_id),
-            recipient: r.recipient,
-            purpose: TokenPurpose::parse(&r.purpose)?,
-            spent: r.used_at.is_some(),
-        })
-    }))
+    Some(IssuedToken {
+        ticket: TicketNumber(ticket_id),
+        recipient,
+        purpose: TokenPurpose::parse(purpose)?,
+        spent: used_at.is_some(),
+    })
 }
 
 pub async fn use_token(conn: &mut Conn, token: &str, at: i64) -> Result<(), sqlx::Error> {

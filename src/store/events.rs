@@ -1,5 +1,6 @@
 //! The audit trail: the "Registro: Herramienta de Gestión" of every activity.
 
+use super::writes::Writes;
 use super::Conn;
 use crate::domain::ticket::TicketNumber;
 use sqlx::FromRow;
@@ -40,39 +41,30 @@ pub async fn insert(conn: &mut Conn, e: &NewEvent<'_>) -> Result<(), sqlx::Error
 
 /// Several events in one statement, in order.
 pub async fn insert_many(conn: &mut Conn, es: &[NewEvent<'_>]) -> Result<(), sqlx::Error> {
-    if es.is_empty() {
-        return Ok(());
-    }
-    let rows = (0..es.len())
-        .map(|i| {
-            let p = |k: usize| format!("${}", 6 * i + k);
-            format!(
-                "({}, {}, {}, {}, {}, {})",
-                p(1),
-                p(2),
-                p(3),
-                p(4),
-                p(5),
-                p(6)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "INSERT INTO events (ticket_id, at, actor, activity, kind, description) VALUES {rows}"
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut w = Writes::new(conn);
+    insert_many_into(&mut w, es);
+    w.flush(conn).await
+}
+
+/// [`insert_many`], sent with the other writes of `w` (in order, with every other event
+/// they hold, by one INSERT).
+pub fn insert_many_into(w: &mut Writes, es: &[NewEvent<'_>]) {
     for e in es {
-        q = q
-            .bind(e.ticket.0)
-            .bind(e.at)
-            .bind(e.actor)
-            .bind(e.activity)
-            .bind(e.kind)
-            .bind(e.description);
+        w.push_row(
+            "INSERT INTO events (ticket_id, at, actor, activity, kind, description)",
+            |p| {
+                format!(
+                    "({}, {}, {}, {}, {}, {})",
+                    p.bind(e.ticket.0),
+                    p.bind(e.at),
+                    p.bind(e.actor),
+                    p.bind(e.activity),
+                    p.bind(e.kind),
+                    p.bind(e.description)
+                )
+            },
+        );
     }
-    q.execute(conn).await?;
-    Ok(())
 }
 
 pub async fn for_ticket(conn: &mut Conn, n: TicketNumber) -> Result<Vec<EventRow>, sqlx::Error> {

@@ -20,6 +20,27 @@ pub async fn get(conn: &mut Conn, mailbox: &str) -> Result<Option<MailboxState>,
     }))
 }
 
+/// [`advance`], sent with the other writes of `w`.
+pub fn advance_into(w: &mut super::writes::Writes, mailbox: &str, state: MailboxState, at: i64) {
+    w.push(|p| {
+        format!(
+            "
+            INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid, updated_at)
+            VALUES ({}, {}, {}, {})
+            ON CONFLICT (mailbox) DO UPDATE SET
+                last_uid = CASE WHEN mailbox_state.uidvalidity = excluded.uidvalidity
+                                 AND mailbox_state.last_uid > excluded.last_uid
+                           THEN mailbox_state.last_uid ELSE excluded.last_uid END,
+                uidvalidity = excluded.uidvalidity, updated_at = excluded.updated_at
+            ",
+            p.bind(mailbox),
+            p.bind(state.uidvalidity),
+            p.bind(state.last_uid),
+            p.bind(at)
+        )
+    });
+}
+
 /// Records progress; `last_uid` never moves backwards within one UIDVALIDITY.
 pub async fn advance(
     conn: &mut Conn,

@@ -1,5 +1,6 @@
 //! Every mail in or out, kept with its ticket; also the index threading searches.
 
+use super::writes::Writes;
 use super::Conn;
 use crate::domain::ticket::TicketNumber;
 use sqlx::FromRow;
@@ -22,6 +23,9 @@ pub struct NewMessage<'a> {
     pub raw: Option<&'a [u8]>,
     pub imap: Option<ImapOrigin>,
     pub created_at: i64,
+    /// Of an inbound mail: [`InboundMail::fingerprint`](crate::mail::inbound::InboundMail::fingerprint),
+    /// which tells a second delivery of it from another mail reusing its Message-ID.
+    pub fingerprint: Option<&'a str>,
 }
 
 /// Where an inbound message sits in the mailbox until it has been moved out.
@@ -52,34 +56,111 @@ impl Destination {
 /// and the approver's answer to it are on the ticket, the token that would decide it is not.
 /// The raw bytes of a received mail are kept as they came (evidence of what arrived).
 pub async fn insert(conn: &mut Conn, m: &NewMessage<'_>) -> Result<i64, sqlx::Error> {
+    let mut w = Writes::new(conn);
+    w.push(|p| format!("{INSERT_HEAD} VALUES {} RETURNING id", insert_row(p, m).0));
+    w.fetch_id(conn).await
+}
+
+/// [`insert`] of an outgoing message (nothing needs its row id), sent with the other writes.
+pub fn insert_into(w: &mut Writes, m: &NewMessage<'_>) {
+    w.push_row(INSERT_HEAD, |p| insert_row(p, m).0);
+}
+
+/// [`insert`] of an inbound message with its attachments, sent with the other writes.
+pub fn insert_inbound_into(w: &mut Writes, m: &NewMessage<'_>, attachments: &[NewAttachment<'_>]) {
+    let mut message_id = String::new();
+    let part = w.push_row(INSERT_HEAD, |p| {
+        let (row, id) = insert_row(p, m);
+        message_id = id;
+        row
+    });
+    if attachments.is_empty() {
+        return;
+    }
+    let row = w.inbound_row(part, &message_id);
+    for a in attachments {
+        insert_attachment_into(w, &row, a);
+    }
+}
+
+const INSERT_HEAD: &str = "INSERT INTO messages (ticket_id, direction, kind, message_id, \
+    in_reply_to, references_hdr, thread_key, from_addr, from_name, to_addrs, subject, body_text, \
+    body_html, at, raw, imap_uidvalidity, imap_uid, imap_state, created_at, fingerprint)";
+
+/// The row of [`insert`] with its values bound, and the placeholder of its Message-ID.
+fn insert_row(p: &mut super::writes::Part<'_>, m: &NewMessage<'_>) -> (String, String) {
     use crate::domain::text::mask_tokens;
-    sqlx::query_scalar(
-        "INSERT INTO messages (ticket_id, direction, kind, message_id, in_reply_to, references_hdr, \
-         thread_key, from_addr, from_name, to_addrs, subject, body_text, body_html, at, raw, \
-         imap_uidvalidity, imap_uid, imap_state, created_at) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19) RETURNING id",
-    )
-    .bind(m.ticket.map(|t| t.0))
-    .bind(m.direction)
-    .bind(m.kind)
-    .bind(m.message_id)
-    .bind(m.in_reply_to)
-    .bind(m.references)
-    .bind(m.thread_key)
-    .bind(m.from_addr)
-    .bind(m.from_name)
-    .bind(mask_tokens(m.to_addrs).as_ref())
-    .bind(mask_tokens(m.subject).as_ref())
-    .bind(mask_tokens(m.body_text).as_ref())
-    .bind(m.body_html.map(|h| mask_tokens(h).into_owned()))
-    .bind(m.at)
-    .bind(m.raw)
-    .bind(m.imap.map(|i| i.uidvalidity))
-    .bind(m.imap.map(|i| i.uid))
-    .bind(m.imap.map(|i| i.destination.pending_state()))
-    .bind(m.created_at)
-    .fetch_one(conn)
-    .await
+    let message_id = p.bind(m.message_id);
+    let row = format!(
+        "({}, {}, {}, {message_id}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+        p.bind(m.ticket.map(|t| t.0)),
+        p.bind(m.direction),
+        p.bind(m.kind),
+        p.bind(m.in_reply_to),
+        p.bind(m.references),
+        p.bind(m.thread_key),
+        p.bind(m.from_addr),
+        p.bind(m.from_name),
+        p.bind(mask_tokens(m.to_addrs).into_owned()),
+        p.bind(mask_tokens(m.subject).into_owned()),
+        p.bind(mask_tokens(m.body_text).into_owned()),
+        p.bind(m.body_html.map(|h| mask_tokens(h).into_owned())),
+        p.bind(m.at),
+        p.bind(m.raw),
+        p.bind(m.imap.map(|i| i.uidvalidity)),
+        p.bind(m.imap.map(|i| i.uid)),
+        p.bind(m.imap.map(|i| i.destination.pending_state())),
+        p.bind(m.created_at),
+        p.bind(m.fingerprint),
+    );
+    (row, message_id)
+}
+
+/// An attachment of the inbound message whose row id `row` (an SQL expression) gives.
+fn insert_attachment_into(w: &mut Writes, row: &str, a: &NewAttachment<'_>) {
+    use sha2::Digest;
+    w.push(|p| {
+        format!(
+            "
+            INSERT INTO attachments (message_row, ticket_id, filename, content_type, size, sha256,
+                                     content)
+            VALUES ({row}, {}, {}, {}, {}, {}, {})
+            ",
+            p.bind(a.ticket.map(|t| t.0)),
+            p.bind(a.filename),
+            p.bind(a.content_type),
+            p.bind(a.content.len() as i64),
+            p.bind(hex::encode(sha2::Sha256::digest(a.content))),
+            p.bind(a.content),
+        )
+    });
+}
+
+/// [`assign`], sent with the other writes.
+pub fn assign_into(
+    w: &mut Writes,
+    row: i64,
+    has_attachments: bool,
+    ticket: Option<TicketNumber>,
+    kind: &str,
+) {
+    w.push(|p| {
+        format!(
+            "UPDATE messages SET ticket_id = {}, kind = {} WHERE id = {}",
+            p.bind(ticket.map(|t| t.0)),
+            p.bind(kind),
+            p.bind(row)
+        )
+    });
+    if has_attachments {
+        w.push(|p| {
+            format!(
+                "UPDATE attachments SET ticket_id = {} WHERE message_row = {}",
+                p.bind(ticket.map(|t| t.0)),
+                p.bind(row)
+            )
+        });
+    }
 }
 
 pub struct NewAttachment<'a> {

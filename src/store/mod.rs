@@ -6,6 +6,7 @@ pub mod approvals;
 pub mod events;
 pub mod files;
 pub mod incidents;
+pub mod intake;
 pub mod ldap_directory;
 pub mod lease;
 pub mod mailbox;
@@ -18,6 +19,7 @@ pub mod panel_ticket;
 pub mod reports;
 pub mod tickets;
 pub mod timers;
+pub mod writes;
 pub use nodelay::set_on_all_sockets as set_nodelay_on_all_sockets;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

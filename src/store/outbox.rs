@@ -17,6 +17,24 @@ pub struct NewOutgoing<'a> {
 
 /// Due at once, whatever `at` says: `jobs run --now` may queue mail "in the future", but mail
 /// leaves on the wall clock.
+/// [`enqueue`], sent with the other writes of `w` (the row id is not read back).
+pub fn enqueue_into(w: &mut super::writes::Writes, m: &NewOutgoing<'_>) {
+    let head = "INSERT INTO outbox (ticket_id, kind, message_id, envelope_from, recipients, raw, \
+        status, attempts, next_attempt_at, created_at)";
+    w.push_row(head, |p| {
+        format!(
+            "({}, {}, {}, {}, {}, {}, 'pending', 0, 0, {})",
+            p.bind(m.ticket.map(|t| t.0)),
+            p.bind(m.kind),
+            p.bind(m.message_id),
+            p.bind(m.envelope_from),
+            p.bind(m.recipients.join(",")),
+            p.bind(m.raw),
+            p.bind(m.at)
+        )
+    });
+}
+
 pub async fn enqueue(conn: &mut Conn, m: &NewOutgoing<'_>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO outbox (ticket_id, kind, message_id, envelope_from, recipients, raw, status, \

@@ -1,5 +1,6 @@
 //! Tickets: the request record the procedure moves through its statuses.
 
+use super::writes::Writes;
 use super::{from_unix, unix, Conn};
 use crate::domain::procedure::Ticket;
 use crate::domain::sla::SlaClock;
@@ -129,19 +130,7 @@ pub struct NewTicket<'a> {
 /// number is above the highest one stored too. Call it inside a transaction: on its own, the
 /// counter would commit even if the insert failed.
 pub async fn insert(conn: &mut Conn, t: &NewTicket<'_>) -> Result<TicketRow, sqlx::Error> {
-    let (number,): (i64,) = sqlx::query_as(
-        "
-        UPDATE ticket_numbers
-        SET last_number = 1 + CASE
-            WHEN last_number >= (SELECT COALESCE(MAX(id), 0) FROM tickets) THEN last_number
-            ELSE (SELECT COALESCE(MAX(id), 0) FROM tickets)
-        END
-        WHERE singleton = 1
-        RETURNING last_number
-        ",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+    let number = take_number(conn).await?;
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         // COLUMNS is our own constant.
         "
@@ -164,6 +153,25 @@ pub async fn insert(conn: &mut Conn, t: &NewTicket<'_>) -> Result<TicketRow, sql
     .await
 }
 
+/// The next ticket number, taken as [`insert`] takes it (same transaction rules), for a ticket
+/// the caller writes whole with [`insert_into`] once the procedure has decided on it.
+pub async fn take_number(conn: &mut Conn) -> Result<i64, sqlx::Error> {
+    let (number,): (i64,) = sqlx::query_as(
+        "
+        UPDATE ticket_numbers
+        SET last_number = 1 + CASE
+            WHEN last_number >= (SELECT COALESCE(MAX(id), 0) FROM tickets) THEN last_number
+            ELSE (SELECT COALESCE(MAX(id), 0) FROM tickets)
+        END
+        WHERE singleton = 1
+        RETURNING last_number
+        ",
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(number)
+}
+
 /// [`get`] to change the ticket: on PostgreSQL its row stays locked until the transaction ends,
 /// so two transactions changing one ticket (a reply and a sweep, two instances) take turns
 /// instead of the later overwriting the earlier with what it read before. SQLite refuses
@@ -179,6 +187,88 @@ pub async fn get_for_update(
     .bind(n.0)
     .fetch_optional(conn)
     .await
+}
+
+/// A ticket as the procedure changes it, in one statement: its row (locked as by
+/// [`get_for_update`]), how many files it has, its approval, and the Message-IDs of its mail in
+/// order (for the next mail's References).
+pub struct Loaded {
+    pub row: TicketRow,
+    pub attachments: i64,
+    pub approval: Option<crate::domain::procedure::aprobacion::Approval>,
+    pub thread: Vec<String>,
+}
+
+#[derive(FromRow)]
+struct LoadedRow {
+    #[sqlx(flatten)]
+    row: TicketRow,
+    attachment_count: i64,
+    thread_json: Option<String>,
+    #[sqlx(flatten)]
+    approval: super::approvals::Joined,
+}
+
+pub async fn get_loaded(conn: &mut Conn, n: TicketNumber) -> Result<Option<Loaded>, sqlx::Error> {
+    let sql = loaded_select(conn, "$1");
+    // Our own constants only.
+    let row: Option<sqlx::any::AnyRow> = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(n.0)
+        .fetch_optional(conn)
+        .await?;
+    match row {
+        Some(r) => loaded_from_row(&r),
+        None => Ok(None),
+    }
+}
+
+/// The SELECT of [`get_loaded`] for the ticket whose id the SQL expression `id` gives (our
+/// own SQL only), locked on PostgreSQL.
+pub(super) fn loaded_select(conn: &Conn, id: &str) -> String {
+    let (lock, thread) = match conn.backend_name() {
+        "PostgreSQL" => (
+            " FOR UPDATE OF t",
+            "json_agg(m.message_id ORDER BY m.id)::text",
+        ),
+        _ => ("", "json_group_array(m.message_id ORDER BY m.id)"),
+    };
+    let columns = COLUMNS
+        .split(',')
+        .map(|c| format!("t.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let approval = super::approvals::JOINED_COLUMNS;
+    format!(
+        "
+        SELECT {columns},
+               (SELECT COUNT(*) FROM attachments a WHERE a.ticket_id = t.id) AS attachment_count,
+               (SELECT {thread} FROM messages m WHERE m.ticket_id = t.id) AS thread_json,
+               {approval}
+        FROM tickets t LEFT JOIN approvals ap ON ap.ticket_id = t.id
+        WHERE t.id = {id}{lock}
+        "
+    )
+}
+
+/// The ticket [`loaded_select`]'s columns carry in `row`, if any (they may come beside others,
+/// from an outer join: all absent when there is no ticket).
+pub(super) fn loaded_from_row(row: &sqlx::any::AnyRow) -> Result<Option<Loaded>, sqlx::Error> {
+    use sqlx::Row;
+    if row.try_get::<Option<i64>, _>("id")?.is_none() {
+        return Ok(None);
+    }
+    let r = LoadedRow::from_row(row)?;
+    let thread = match r.thread_json.as_deref() {
+        Some(j) => serde_json::from_str(j)
+            .map_err(|e| sqlx::Error::Decode(format!("thread_json: {e}").into()))?,
+        None => Vec::new(),
+    };
+    Ok(Some(Loaded {
+        row: r.row,
+        attachments: r.attachment_count,
+        approval: r.approval.into_approval(),
+        thread,
+    }))
 }
 
 fn for_update(conn: &Conn) -> &'static str {
@@ -261,39 +351,131 @@ pub async fn touch(conn: &mut Conn, n: TicketNumber, at: i64) -> Result<(), sqlx
 
 /// Writes the procedure's view of a ticket back.
 pub async fn save(conn: &mut Conn, t: &Ticket, at: i64) -> Result<(), sqlx::Error> {
+    let mut w = Writes::new(conn);
+    save_into(&mut w, t, at);
+    w.flush(conn).await
+}
+
+/// [`save`], sent with the other writes of `w`.
+pub fn save_into(w: &mut Writes, t: &Ticket, at: i64) {
     let s = &t.sla;
-    sqlx::query(
-        "UPDATE tickets SET status = $1, close_reason = $2, service = $3, category = $4, \
-         priority = $5, assignee = $6, fields_json = $7, change_id = $8, resolution = $9, \
-         resolved_at = $10, closed_at = $11, survey_rating = $12, survey_comment = $13, \
-         sla_target_secs = $14, sla_used_secs = $15, sla_running_since = $16, sla_paused_secs = $17, \
-         sla_paused_since = $18, sla_alerts_sent = $19, updated_at = $20, requester = $21 WHERE id = $22",
-    )
-    .bind(t.status.as_str())
-    .bind(t.close_reason.map(|r| r.as_str()))
-    .bind(t.service.as_deref())
-    .bind(t.category.as_deref())
-    .bind(t.priority.map(|p| p.as_str()))
-    .bind(t.assignee.as_deref())
-    .bind(serde_json::to_string(&t.fields).unwrap_or_else(|_| "{}".into()))
-    .bind(t.change_id.as_deref())
-    .bind(t.resolution.as_deref())
-    .bind(t.resolved_at.map(unix))
-    .bind(t.closed_at.map(unix))
-    .bind(t.survey.as_ref().map(|(r, _)| i64::from(*r)))
-    .bind(t.survey.as_ref().map(|(_, c)| c.as_str()))
-    .bind(s.target_secs)
-    .bind(s.used_secs)
-    .bind(s.running_since.map(unix))
-    .bind(s.paused_secs)
-    .bind(s.paused_since.map(unix))
-    .bind(i64::from(s.alerts_sent))
-    .bind(at)
-    .bind(t.requester.as_str())
-    .bind(t.number.0)
-    .execute(conn)
-    .await?;
-    Ok(())
+    w.push(|p| {
+        format!(
+            "
+            UPDATE tickets
+            SET status = {}, close_reason = {}, service = {}, category = {}, priority = {},
+                assignee = {}, fields_json = {}, change_id = {}, resolution = {}, resolved_at = {},
+                closed_at = {}, survey_rating = {}, survey_comment = {}, sla_target_secs = {},
+                sla_used_secs = {}, sla_running_since = {}, sla_paused_secs = {},
+                sla_paused_since = {}, sla_alerts_sent = {}, updated_at = {}, requester = {}
+            WHERE id = {}
+            ",
+            p.bind(t.status.as_str()),
+            p.bind(t.close_reason.map(|r| r.as_str())),
+            p.bind(t.service.clone()),
+            p.bind(t.category.clone()),
+            p.bind(t.priority.map(|p| p.as_str())),
+            p.bind(t.assignee.clone()),
+            p.bind(serde_json::to_string(&t.fields).unwrap_or_else(|_| "{}".into())),
+            p.bind(t.change_id.clone()),
+            p.bind(t.resolution.clone()),
+            p.bind(t.resolved_at.map(unix)),
+            p.bind(t.closed_at.map(unix)),
+            p.bind(t.survey.as_ref().map(|(r, _)| i64::from(*r))),
+            p.bind(t.survey.as_ref().map(|(_, c)| c.clone())),
+            p.bind(s.target_secs),
+            p.bind(s.used_secs),
+            p.bind(s.running_since.map(unix)),
+            p.bind(s.paused_secs),
+            p.bind(s.paused_since.map(unix)),
+            p.bind(i64::from(s.alerts_sent)),
+            p.bind(at),
+            p.bind(t.requester.clone()),
+            p.bind(t.number.0),
+        )
+    });
+}
+
+/// A ticket not yet stored, numbered with [`take_number`], as [`insert`] would have stored it:
+/// the procedure decides on it before it is written, once, with [`insert_into`].
+pub fn unsaved(number: i64, t: &NewTicket<'_>) -> TicketRow {
+    TicketRow {
+        id: number,
+        status: t.status.to_owned(),
+        close_reason: None,
+        subject: crate::domain::text::mask_tokens(t.subject).into_owned(),
+        requester: t.requester.to_owned(),
+        requester_name: t.requester_name.map(str::to_owned),
+        root_message_id: t.root_message_id.to_owned(),
+        created_at: t.at,
+        updated_at: t.at,
+        closed_at: None,
+        service: None,
+        category: None,
+        priority: None,
+        assignee: None,
+        fields_json: "{}".into(),
+        change_id: None,
+        related_ticket: t.related_ticket.map(|n| n.0),
+        resolution: None,
+        resolved_at: None,
+        survey_rating: None,
+        survey_comment: None,
+        sla_target_secs: 0,
+        sla_used_secs: 0,
+        sla_running_since: None,
+        sla_paused_secs: 0,
+        sla_paused_since: None,
+        sla_alerts_sent: 0,
+    }
+}
+
+/// Inserts a ticket numbered with [`take_number`] as the procedure left it: one row, written
+/// once (`row` is what [`unsaved`] gave, for what the procedure's view does not carry).
+pub fn insert_into(w: &mut Writes, row: &TicketRow, t: &Ticket, at: i64) {
+    let s = &t.sla;
+    w.push(|p| {
+        format!(
+            "
+            INSERT INTO tickets (id, status, close_reason, subject, requester, requester_name,
+                                 root_message_id, created_at, updated_at, closed_at, service,
+                                 category, priority, assignee, fields_json, change_id,
+                                 related_ticket, resolution, resolved_at, survey_rating,
+                                 survey_comment, sla_target_secs, sla_used_secs,
+                                 sla_running_since, sla_paused_secs, sla_paused_since,
+                                 sla_alerts_sent)
+            VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {},
+                    {}, {}, {}, {}, {}, {}, {})
+            ",
+            p.bind(t.number.0),
+            p.bind(t.status.as_str()),
+            p.bind(t.close_reason.map(|r| r.as_str())),
+            p.bind(row.subject.clone()),
+            p.bind(t.requester.clone()),
+            p.bind(row.requester_name.clone()),
+            p.bind(row.root_message_id.clone()),
+            p.bind(row.created_at),
+            p.bind(at),
+            p.bind(t.closed_at.map(unix)),
+            p.bind(t.service.clone()),
+            p.bind(t.category.clone()),
+            p.bind(t.priority.map(|p| p.as_str())),
+            p.bind(t.assignee.clone()),
+            p.bind(serde_json::to_string(&t.fields).unwrap_or_else(|_| "{}".into())),
+            p.bind(t.change_id.clone()),
+            p.bind(row.related_ticket),
+            p.bind(t.resolution.clone()),
+            p.bind(t.resolved_at.map(unix)),
+            p.bind(t.survey.as_ref().map(|(r, _)| i64::from(*r))),
+            p.bind(t.survey.as_ref().map(|(_, c)| c.clone())),
+            p.bind(s.target_secs),
+            p.bind(s.used_secs),
+            p.bind(s.running_since.map(unix)),
+            p.bind(s.paused_secs),
+            p.bind(s.paused_since.map(unix)),
+            p.bind(i64::from(s.alerts_sent)),
+        )
+    });
 }
 
 /// Attachment counts of several tickets in one statement; tickets without any are left out.

@@ -3,6 +3,32 @@
 use super::Conn;
 use crate::domain::ticket::TicketNumber;
 
+/// [`set`], sent with the other writes of `w`.
+pub fn set_into(w: &mut super::writes::Writes, t: TicketNumber, kind: &str, due_at: i64) {
+    w.push(|p| {
+        format!(
+            "
+            INSERT INTO timers (ticket_id, kind, due_at) VALUES ({}, {}, {})
+            ON CONFLICT (ticket_id, kind) DO UPDATE SET due_at = excluded.due_at
+            ",
+            p.bind(t.0),
+            p.bind(kind),
+            p.bind(due_at)
+        )
+    });
+}
+
+/// [`clear`], sent with the other writes of `w`.
+pub fn clear_into(w: &mut super::writes::Writes, t: TicketNumber, kind: &str) {
+    w.push(|p| {
+        format!(
+            "DELETE FROM timers WHERE ticket_id = {} AND kind = {}",
+            p.bind(t.0),
+            p.bind(kind)
+        )
+    });
+}
+
 pub async fn set(
     conn: &mut Conn,
     t: TicketNumber,

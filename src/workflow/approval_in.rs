@@ -28,6 +28,20 @@ pub async fn route(
     evidence: &Evidence,
     now: DateTime<Utc>,
 ) -> Result<Option<Option<TicketNumber>>, NotifyError> {
+    route_with(conn, mailer, proc, m, evidence, now, None).await
+}
+
+/// [`route`] with the thread's ticket already loaded (`loaded`, when the caller has it): a
+/// reply that is no approval answer costs no read here.
+pub async fn route_with(
+    conn: &mut Conn,
+    mailer: &Mailer,
+    proc: &Procedure,
+    m: &AnswerMail<'_>,
+    evidence: &Evidence,
+    now: DateTime<Utc>,
+    loaded: Option<&crate::domain::procedure::Ticket>,
+) -> Result<Option<Option<TicketNumber>>, NotifyError> {
     let from = m
         .mail
         .from
@@ -58,8 +72,12 @@ pub async fn route(
         // the domain then asks for proof.
         None => {
             let Some(n) = m.thread else { return Ok(None) };
-            let Some(t) = load_ticket(conn, n).await? else {
-                return Ok(None);
+            let t = match loaded.filter(|t| t.number == n) {
+                Some(t) => t.clone(),
+                None => match load_ticket(conn, n).await? {
+                    Some(t) => t,
+                    None => return Ok(None),
+                },
             };
             let decider = t
                 .approval

@@ -9,7 +9,7 @@ use crate::mail::inbound::InboundMail;
 use crate::store::{approvals, incidents, Conn};
 
 /// The token the mail carries: the plus-address it was sent to, else an `[APR:…]` subject tag.
-fn token(mail: &InboundMail, helpdesk_local: &str) -> Option<String> {
+pub fn token(mail: &InboundMail, helpdesk_local: &str) -> Option<String> {
     mail.recipients()
         .map(|m| m.email.as_str())
         .chain(mail.delivered_to.iter().map(String::as_str))
@@ -38,6 +38,24 @@ pub async fn gather(
         header_authenticated: header_authenticated(mail, proc),
         session: None,
     })
+}
+
+/// [`gather`] from what was already read: the token issued under the mail's token (if any),
+/// and whether an incident token matched it.
+pub fn from_found(
+    proc: &Procedure,
+    mail: &InboundMail,
+    issued: Option<crate::domain::authority::IssuedToken>,
+    incident_token: bool,
+) -> Evidence {
+    let local = proc.helpdesk.split('@').next().unwrap_or("");
+    let carried = token(mail, local).is_some();
+    Evidence {
+        unknown_token: carried && issued.is_none() && !incident_token,
+        token: issued,
+        header_authenticated: header_authenticated(mail, proc),
+        session: None,
+    }
 }
 
 fn header_authenticated(mail: &InboundMail, proc: &Procedure) -> bool {

@@ -1,7 +1,7 @@
 //! A person's mail reaching the procedure: a new request (or catalogue request, or incident),
 //! or a reply on a ticket from its requester or from an agent.
 
-use super::{apply, load_ticket, Procedure};
+use super::{apply_into, load_ticket_thread, Known, Procedure};
 use crate::domain::authority::{self, Evidence, Standing};
 use crate::domain::procedure::registro::{self, NewMail};
 use crate::domain::procedure::{
@@ -11,6 +11,7 @@ use crate::domain::text::{new_text, parse_commands};
 use crate::domain::ticket::{Status, TicketNumber};
 use crate::mail::inbound::InboundMail;
 use crate::notify::{Mailer, Notice, NotifyError};
+use crate::store::writes::Writes;
 use crate::store::{self, events, incidents, messages, tickets, Conn};
 use serde_json::json;
 
@@ -35,6 +36,113 @@ pub struct Received<'a> {
     pub evidence: &'a Evidence,
 }
 
+/// How the mail being handled gets its row in `messages`, on the ticket and with the kind the
+/// procedure decides.
+pub enum Landing<'a> {
+    /// Already stored as this row (without ticket): given its ticket and kind.
+    Stored(i64),
+    /// Not stored yet: written once, ticket and kind included, with the other writes.
+    New(&'a NewInbound<'a>),
+}
+
+/// A received mail to be stored: the row [`NewInbound::write`] inserts.
+pub struct NewInbound<'a> {
+    pub mail: &'a InboundMail,
+    pub raw: &'a [u8],
+    pub origin: Option<messages::ImapOrigin>,
+    /// When it was taken in (Unix seconds).
+    pub at: i64,
+}
+
+impl NewInbound<'_> {
+    /// The message and its attachments, on `ticket` with `kind`, into `w`.
+    pub fn write(&self, w: &mut Writes, ticket: Option<TicketNumber>, kind: &str) {
+        use crate::domain::text as t;
+        let mail = self.mail;
+        let from = mail.from.as_ref();
+        let to: Vec<&str> = mail.recipients().map(|m| m.email.as_str()).collect();
+        let thread_key = mail.thread_index.as_deref().and_then(t::conversation_key);
+        let references = mail.references.join(" ");
+        let fingerprint = mail.fingerprint();
+        let names: Vec<String> = mail
+            .attachments
+            .iter()
+            .map(|a| t::safe_filename(&a.filename))
+            .collect();
+        let attachments: Vec<messages::NewAttachment<'_>> = mail
+            .attachments
+            .iter()
+            .zip(&names)
+            .map(|(a, name)| messages::NewAttachment {
+                message_row: 0,
+                ticket,
+                filename: name,
+                content_type: &a.content_type,
+                content: &a.content,
+            })
+            .collect();
+        messages::insert_inbound_into(
+            w,
+            &messages::NewMessage {
+                ticket,
+                direction: "in",
+                kind,
+                message_id: &mail.message_id,
+                in_reply_to: mail.in_reply_to.last().map(String::as_str),
+                references: Some(references.as_str()).filter(|s| !s.is_empty()),
+                thread_key: thread_key.as_deref(),
+                from_addr: from.map(|f| f.email.as_str()).unwrap_or(""),
+                from_name: from.and_then(|f| f.name.as_deref()),
+                to_addrs: &to.join(", "),
+                subject: &mail.subject,
+                body_text: &mail.body_text,
+                body_html: mail.body_html.as_deref(),
+                at: mail.date.map(store::unix).unwrap_or(self.at),
+                raw: Some(self.raw),
+                imap: self.origin,
+                created_at: self.at,
+                fingerprint: Some(&fingerprint),
+            },
+            &attachments,
+        );
+    }
+}
+
+/// A mail reaching the procedure: what it is, what proves its sender, how it is stored.
+pub struct Arrival<'a> {
+    pub mail: &'a InboundMail,
+    pub evidence: &'a Evidence,
+    pub landing: Landing<'a>,
+}
+
+impl Arrival<'_> {
+    fn land(&self, w: &mut Writes, ticket: Option<TicketNumber>, kind: &str) {
+        match &self.landing {
+            Landing::Stored(row) => {
+                let has_attachments = !self.mail.attachments.is_empty();
+                messages::assign_into(w, *row, has_attachments, ticket, kind)
+            }
+            Landing::New(m) => m.write(w, ticket, kind),
+        }
+    }
+
+    /// A new ticket's request, for the mails that show it before it can be read back.
+    fn request(&self) -> (String, Vec<(String, i64)>) {
+        let files = self
+            .mail
+            .attachments
+            .iter()
+            .map(|a| {
+                (
+                    crate::domain::text::safe_filename(&a.filename),
+                    a.content.len() as i64,
+                )
+            })
+            .collect();
+        (self.mail.body_text.clone(), files)
+    }
+}
+
 pub fn incoming(mail: &InboundMail) -> Incoming {
     let from = mail.from.as_ref();
     Incoming {
@@ -56,12 +164,45 @@ pub async fn open(
     acknowledge: bool,
     ctx: &Ctx<'_>,
 ) -> Result<Opened, NotifyError> {
-    let (mail, message_row) = (received.mail, received.row);
+    let arrival = Arrival {
+        mail: received.mail,
+        evidence: received.evidence,
+        landing: Landing::Stored(received.row),
+    };
+    let mut w = Writes::new(conn);
+    let opened = open_into(
+        conn,
+        &mut w,
+        mailer,
+        proc,
+        &arrival,
+        related,
+        acknowledge,
+        ctx,
+    )
+    .await?;
+    w.flush(conn).await?;
+    Ok(opened)
+}
+
+/// [`open`] whose writes go into `w`: a new request costs one read (its number) before them.
+#[allow(clippy::too_many_arguments)]
+pub async fn open_into(
+    conn: &mut Conn,
+    w: &mut Writes,
+    mailer: &Mailer,
+    proc: &Procedure,
+    arrival: &Arrival<'_>,
+    related: Option<TicketNumber>,
+    acknowledge: bool,
+    ctx: &Ctx<'_>,
+) -> Result<Opened, NotifyError> {
+    let mail = arrival.mail;
     let inc = incoming(mail);
     let at = store::unix(ctx.now);
     match registro::classify(&inc, related, ctx) {
         NewMail::CatalogRequest => {
-            messages::assign(conn, message_row, inc.attachments > 0, None, "catalogo").await?;
+            arrival.land(w, None, "catalogo");
             if acknowledge {
                 let listing = registro::catalog_listing(ctx, &inc.from);
                 let n = Notice::ticketless(
@@ -72,14 +213,15 @@ pub async fn open(
                     None,
                     "Catálogo de servicios enviado",
                 );
-                mailer.queue(conn, &n).await?;
+                mailer.queue_into(w, &n, &[], &mut Vec::new(), &[])?;
             }
             Ok(Opened::Catalog)
         }
         NewMail::Incident => {
+            w.flush(conn).await?;
             let id =
                 incidents::insert(conn, &inc.from, &mail.subject, &mail.message_id, at).await?;
-            messages::assign(conn, message_row, inc.attachments > 0, None, "incidente").await?;
+            arrival.land(w, None, "incidente");
             let data = json!({
                 "incident": format!("INC-{id}"), "subject": mail.subject, "requester": inc.from,
                 "requester_name": inc.from_name.clone().unwrap_or_else(|| inc.from.clone()),
@@ -95,28 +237,23 @@ pub async fn open(
                     Some(2),
                     told,
                 );
-                mailer.queue(conn, &n).await?;
+                mailer.queue_into(w, &n, &[], &mut Vec::new(), &[])?;
             }
+            w.flush(conn).await?;
             copy_incident(conn, mailer, proc, id, data, ctx).await?;
             Ok(Opened::Incident(id))
         }
         NewMail::Request {
             on_behalf_of_by: Some(_),
             ..
-        } if authority::prove_without_ticket(&inc.from, received.evidence).is_err() => {
-            let why = authority::prove_without_ticket(&inc.from, received.evidence)
+        } if authority::prove_without_ticket(&inc.from, arrival.evidence).is_err() => {
+            let why = authority::prove_without_ticket(&inc.from, arrival.evidence)
                 .err()
                 .map(|r| r.0)
                 .unwrap_or_default();
             tracing::warn!(from = %inc.from, "phone request (#solicitante) from an unverified sender not registered");
-            messages::assign(
-                conn,
-                message_row,
-                inc.attachments > 0,
-                None,
-                UNVERIFIED_KIND,
-            )
-            .await?;
+            arrival.land(w, None, UNVERIFIED_KIND);
+            w.flush(conn).await?;
             if !messages::sent_since(conn, None, UNVERIFIED_KIND, &inc.from, at - 3600).await? {
                 let n = Notice::ticketless(
                     UNVERIFIED_KIND,
@@ -126,7 +263,7 @@ pub async fn open(
                     Some(1),
                     "Aviso: solicitud telefónica no registrada por falta de verificación",
                 );
-                mailer.queue(conn, &n).await?;
+                mailer.queue_into(w, &n, &[], &mut Vec::new(), &[])?;
             }
             Ok(Opened::Unverified)
         }
@@ -135,33 +272,25 @@ pub async fn open(
             on_behalf_of_by,
         } => {
             let on_behalf = on_behalf_of_by.is_some();
-            let row = tickets::insert(
-                conn,
-                &tickets::NewTicket {
-                    status: Status::Registrado.as_str(),
-                    subject: &subject_or_placeholder(&mail.subject),
-                    requester: &requester,
-                    requester_name: if on_behalf {
-                        None
-                    } else {
-                        inc.from_name.as_deref()
-                    },
-                    root_message_id: &mail.message_id,
-                    related_ticket: related,
-                    at,
+            let subject = subject_or_placeholder(&mail.subject);
+            let new = tickets::NewTicket {
+                status: Status::Registrado.as_str(),
+                subject: &subject,
+                requester: &requester,
+                requester_name: if on_behalf {
+                    None
+                } else {
+                    inc.from_name.as_deref()
                 },
-            )
-            .await?;
-            let n = row.number();
-            // The request must be on the ticket before the acknowledgement threads onto it.
-            let has_attachments = inc.attachments > 0;
-            messages::assign(conn, message_row, has_attachments, Some(n), "solicitud").await?;
-            // Counted as stored: a part the intake left out is no attachment of the ticket.
-            let stored = match has_attachments {
-                true => tickets::attachment_count(conn, n).await?,
-                false => 0,
+                root_message_id: &mail.message_id,
+                related_ticket: related,
+                at,
             };
-            let ticket = row.to_domain(stored);
+            // The only read: the number, which the acknowledgement and every mail carry.
+            let row = tickets::unsaved(tickets::take_number(conn).await?, &new);
+            let n = row.number();
+            // A part the intake left out is no attachment of the ticket: the stored ones count.
+            let ticket = row.to_domain(inc.attachments);
             let mut plan = registro::register(ticket, &inc, on_behalf_of_by.as_deref(), ctx);
             if let Some(old) = related {
                 plan.event(
@@ -183,7 +312,16 @@ pub async fn open(
                     "Correo antiguo importado sin acuse de recibo",
                 );
             }
-            apply(conn, mailer, proc, &plan, ctx).await?;
+            // The ticket first, as the procedure left it, then the request on it: the mail it
+            // causes threads onto the request.
+            tickets::insert_into(w, &row, &plan.ticket, at);
+            arrival.land(w, Some(n), "solicitud");
+            let mut known = Known {
+                thread: Some(vec![mail.message_id.clone()]),
+                ticket_written: true,
+                request: Some(arrival.request()),
+            };
+            apply_into(conn, w, mailer, proc, &plan, ctx, &mut known).await?;
             Ok(Opened::Ticket(n))
         }
     }
@@ -234,15 +372,38 @@ pub async fn reply(
     n: TicketNumber,
     ctx: &Ctx<'_>,
 ) -> Result<TicketNumber, NotifyError> {
-    let (mail, message_row) = (received.mail, received.row);
-    let Some(ticket) = load_ticket(conn, n).await? else {
+    let arrival = Arrival {
+        mail: received.mail,
+        evidence: received.evidence,
+        landing: Landing::Stored(received.row),
+    };
+    let Some(loaded) = load_ticket_thread(conn, n).await? else {
         return Err(NotifyError::Db(sqlx::Error::RowNotFound));
     };
+    let mut w = Writes::new(conn);
+    let landed = reply_into(conn, &mut w, mailer, proc, &arrival, loaded, ctx).await?;
+    w.flush(conn).await?;
+    Ok(landed)
+}
+
+/// [`reply`] on a ticket already loaded (with [`load_ticket_thread`]), writes into `w`.
+pub async fn reply_into(
+    conn: &mut Conn,
+    w: &mut Writes,
+    mailer: &Mailer,
+    proc: &Procedure,
+    arrival: &Arrival<'_>,
+    loaded: (Ticket, Vec<String>),
+    ctx: &Ctx<'_>,
+) -> Result<TicketNumber, NotifyError> {
+    let (ticket, mut thread) = loaded;
+    let n = ticket.number;
+    let mail = arrival.mail;
     let inc = incoming(mail);
     let at = store::unix(ctx.now);
     if ticket.status == Status::Cerrado {
         // A closed request is not reopened by mail: the answer opens a new one that refers to it.
-        return match open(conn, mailer, proc, received, Some(n), true, ctx).await? {
+        return match open_into(conn, w, mailer, proc, arrival, Some(n), true, ctx).await? {
             Opened::Ticket(new) => Ok(new),
             _ => Ok(n),
         };
@@ -252,44 +413,34 @@ pub async fn reply(
         &ticket.requester,
         n,
         tramite::is_agent(&inc.from, ctx),
-        received.evidence,
+        arrival.evidence,
         proc.rules(),
     );
     let before = (ticket.fields.clone(), ticket.attachments);
     let from_requester = standing == Standing::Requester;
     let mut plan: Plan = match standing {
-        Standing::Staff => tramite::on_agent_reply(ticket, &inc, ctx),
+        Standing::Staff => {
+            arrival.land(w, Some(n), "respuesta");
+            tramite::on_agent_reply(ticket, &inc, ctx)
+        }
         Standing::UnprovenStaff(why) => {
             tracing::warn!(ticket = %n, from = %inc.from, why = %why, "staff action refused: sender not verified");
-            messages::assign(
-                conn,
-                message_row,
-                inc.attachments > 0,
-                Some(n),
-                "accion_rechazada",
-            )
-            .await?;
+            arrival.land(w, Some(n), "accion_rechazada");
             tramite::on_unproven_staff(ticket, &inc, &why, ctx)
         }
         Standing::ThirdParty => {
             tracing::info!(ticket = %n, from = %inc.from, "message from a third party kept; it changes nothing");
-            messages::assign(
-                conn,
-                message_row,
-                inc.attachments > 0,
-                Some(n),
-                "mensaje_tercero",
-            )
-            .await?;
+            arrival.land(w, Some(n), "mensaje_tercero");
             tramite::on_third_party(ticket, &inc, ctx)
         }
         Standing::Requester => {
+            arrival.land(w, Some(n), "respuesta");
             let ignored = parse_commands(&inc.text).commands;
             if !ignored.is_empty() {
                 tracing::warn!(ticket = %n, from = %inc.from, "commands from a non-agent ignored");
-                events::insert(
-                    conn,
-                    &events::NewEvent {
+                events::insert_many_into(
+                    w,
+                    &[events::NewEvent {
                         ticket: n,
                         at,
                         actor: &inc.from,
@@ -297,9 +448,8 @@ pub async fn reply(
                         kind: "comandos_ignorados",
                         description:
                             "Comandos ignorados: el remitente no es agente de la mesa de ayuda",
-                    },
-                )
-                .await?;
+                    }],
+                );
             }
             let asked = match ticket.status {
                 Status::PendientePorUsuario => last_question(conn, n).await?,
@@ -311,7 +461,14 @@ pub async fn reply(
     if from_requester && (&plan.ticket.fields, plan.ticket.attachments) == (&before.0, before.1) {
         skip_repeated_answers(conn, &mut plan, &inc.from, at).await?;
     }
-    apply(conn, mailer, proc, &plan, ctx).await?;
+    // The reply is on the ticket now: what is mailed next threads onto it.
+    thread.push(mail.message_id.clone());
+    let mut known = Known {
+        thread: Some(thread),
+        ticket_written: false,
+        request: None,
+    };
+    apply_into(conn, w, mailer, proc, &plan, ctx, &mut known).await?;
     Ok(n)
 }
 

@@ -21,6 +21,7 @@ use crate::domain::procedure::{Ctx, Effect, Plan, Policy, Ticket, TimerKind};
 use crate::domain::text::canonical_address;
 use crate::domain::ticket::TicketNumber;
 use crate::notify::{Mailer, Notice, NotifyError};
+use crate::store::writes::Writes;
 use crate::store::{self, approvals, events, messages, tickets, timers, Conn};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -230,13 +231,22 @@ fn current<T>(lock: &RwLock<Arc<T>>) -> Arc<T> {
 
 /// The ticket as the procedure sees it, to change it in this transaction (locked on PostgreSQL).
 pub async fn load_ticket(conn: &mut Conn, n: TicketNumber) -> Result<Option<Ticket>, sqlx::Error> {
-    let Some(row) = tickets::get_for_update(conn, n).await? else {
-        return Ok(None);
-    };
-    let attachments = tickets::attachment_count(conn, n).await?;
-    let mut t = row.to_domain(attachments);
-    t.approval = approvals::load(conn, n).await?;
-    Ok(Some(t))
+    Ok(load_ticket_thread(conn, n).await?.map(|(t, _)| t))
+}
+
+/// [`load_ticket`] in one statement, with the Message-IDs of the ticket's mail in order.
+pub async fn load_ticket_thread(
+    conn: &mut Conn,
+    n: TicketNumber,
+) -> Result<Option<(Ticket, Vec<String>)>, sqlx::Error> {
+    Ok(tickets::get_loaded(conn, n).await?.map(loaded))
+}
+
+/// The procedure's view of a ticket read with [`tickets::get_loaded`], and its thread.
+pub fn loaded(l: tickets::Loaded) -> (Ticket, Vec<String>) {
+    let mut t = l.row.to_domain(l.attachments.max(0) as usize);
+    t.approval = l.approval;
+    (t, l.thread)
 }
 
 /// [`load_ticket`] for several tickets, in three statements whatever their number.
@@ -331,12 +341,52 @@ pub async fn apply(
     plan: &Plan,
     ctx: &Ctx<'_>,
 ) -> Result<(), NotifyError> {
+    let mut w = Writes::new(conn);
+    apply_into(conn, &mut w, mailer, proc, plan, ctx, &mut Known::default()).await?;
+    w.flush(conn).await?;
+    Ok(())
+}
+
+/// What the caller of [`apply_into`] already knows about the ticket, so that it is not read
+/// back from the database.
+#[derive(Default)]
+pub struct Known {
+    /// The Message-IDs of the ticket's mail so far, in order (`None`: read them when needed).
+    /// Mail queued here is added to it.
+    pub thread: Option<Vec<String>>,
+    /// The caller has written the ticket row as the plan leaves it (a new ticket, inserted
+    /// whole): it is not saved again.
+    pub ticket_written: bool,
+    /// A new ticket's request as received (not yet readable in the database): its text and
+    /// its files (name, size), for the mails that show them.
+    pub request: Option<(String, Vec<(String, i64)>)>,
+}
+
+/// [`apply`] whose writes go into `w`, sent by the caller with its own. Reads what it cannot
+/// know only on the procedure's rarer paths, after sending what `w` holds so far.
+pub async fn apply_into(
+    conn: &mut Conn,
+    w: &mut Writes,
+    mailer: &Mailer,
+    proc: &Procedure,
+    plan: &Plan,
+    ctx: &Ctx<'_>,
+    known: &mut Known,
+) -> Result<(), NotifyError> {
     let t = &plan.ticket;
     let at = store::unix(ctx.now);
-    tickets::save(conn, t, at).await?;
-    if let Some(a) = &t.approval {
-        approvals::save(conn, t.number, a).await?;
+    if !known.ticket_written {
+        tickets::save_into(w, t, at);
     }
+    if let Some(a) = &t.approval {
+        approvals::save_into(w, t.number, a);
+    }
+    // Timers end as the last effect on each leaves them, written once.
+    let mut timers_to: Vec<(&str, Option<i64>)> = Vec::new();
+    let mut timer = |kind: &'static str, due: Option<i64>| {
+        timers_to.retain(|(k, _)| *k != kind);
+        timers_to.push((kind, due));
+    };
     // Audit events wait here and go in together: one statement instead of one per event.
     let mut pending_events = Vec::new();
     for effect in &plan.effects {
@@ -355,16 +405,27 @@ pub async fn apply(
                 description,
             }),
             Effect::Mail(m) => {
-                let to = unthrottled(conn, t, m, at).await?;
+                let to = if ONCE_AN_HOUR.contains(&m.kind) {
+                    w.flush(conn).await?;
+                    unthrottled(conn, t, m, at).await?
+                } else {
+                    m.to.clone()
+                };
                 if to.is_empty() {
                     continue;
                 }
                 let data = with_names(merge(base_data(t, ctx), &m.data), ctx.directory);
-                let data = match m.template {
-                    "nueva_solicitud" | "asignacion" => merge(
-                        data,
-                        &request_details(conn, t.number, &pending_events).await?,
-                    ),
+                let data = match (m.template, &known.request) {
+                    ("nueva_solicitud" | "asignacion", Some((text, files))) => {
+                        merge(data, &details_of(text, files, Vec::new(), &pending_events))
+                    }
+                    ("nueva_solicitud" | "asignacion", None) => {
+                        w.flush(conn).await?;
+                        merge(
+                            data,
+                            &request_details(conn, t.number, &pending_events).await?,
+                        )
+                    }
                     _ => data,
                 };
                 let notice = |to: Vec<String>, reply_to: Option<String>| Notice {
@@ -378,6 +439,11 @@ pub async fn apply(
                     activity: Some(i64::from(m.activity)),
                     description: &m.description,
                 };
+                if known.thread.is_none() {
+                    w.flush(conn).await?;
+                    known.thread = Some(messages::thread_ids(conn, t.number).await?);
+                }
+                let thread = known.thread.get_or_insert_with(Vec::new);
                 // The requester's copy is shared; everyone else (agents, approvers, bosses)
                 // gets their own, whose Reply-To carries a token bound to them and this ticket:
                 // their answer to it is proof that they wrote it (domain::authority).
@@ -385,58 +451,72 @@ pub async fn apply(
                     .into_iter()
                     .partition(|r| canonical_address(r) == canonical_address(&t.requester));
                 if !requester.is_empty() {
-                    mailer
-                        .queue_deferring_event(conn, &notice(requester, None), &mut pending_events)
-                        .await?;
+                    let id = mailer.queue_into(
+                        w,
+                        &notice(requester, None),
+                        thread,
+                        &mut pending_events,
+                        &[],
+                    )?;
+                    thread.push(id);
                 }
                 for person in staff {
                     let token = approvals::new_token();
-                    approvals::add_token(conn, t.number, &token, &person, TokenPurpose::Reply, at)
-                        .await?;
+                    approvals::add_token_into(
+                        w,
+                        t.number,
+                        &token,
+                        &person,
+                        TokenPurpose::Reply,
+                        at,
+                    );
                     let reply_to = Some(proc.reply_address(&token));
                     // Staff and approvers open the ticket's page from their mail.
-                    let page = proc.ticket_page(t, &person, ctx);
-                    let mut n = notice(vec![person], reply_to);
-                    if let Some(page) = page {
+                    let mut n = notice(vec![person.clone()], reply_to);
+                    if let Some(page) = proc.ticket_page(t, &person, ctx) {
                         n.data = merge(n.data, &json!({ "panel_link": page }));
                     }
-                    mailer
-                        .queue_deferring_event(conn, &n, &mut pending_events)
-                        .await?;
+                    let id = mailer.queue_into(w, &n, thread, &mut pending_events, &[])?;
+                    thread.push(id);
                 }
             }
             Effect::OpenIncident { reason, by } => {
-                events::insert_many(conn, &std::mem::take(&mut pending_events)).await?;
-                open_incident(conn, mailer, proc, t, reason, by, ctx).await?
+                events::insert_many_into(w, &std::mem::take(&mut pending_events));
+                w.flush(conn).await?;
+                open_incident(conn, mailer, proc, t, reason, by, ctx).await?;
+                known.thread = None;
             }
             Effect::SpendApprovalTokens => {
+                w.flush(conn).await?;
                 approvals::spend_approval_tokens(conn, t.number, at).await?
             }
-            Effect::SetTimer { kind, due } => {
-                timers::set(conn, t.number, kind.as_str(), store::unix(*due)).await?
-            }
-            Effect::ClearTimer(kind) => timers::clear(conn, t.number, kind.as_str()).await?,
+            Effect::SetTimer { kind, due } => timer(kind.as_str(), Some(store::unix(*due))),
+            Effect::ClearTimer(kind) => timer(kind.as_str(), None),
             Effect::RequestApproval {
                 recipients,
                 reminder,
             } => {
                 // Its mails record their own events: the earlier ones go first.
-                events::insert_many(conn, &std::mem::take(&mut pending_events)).await?;
-                request_approval(conn, mailer, proc, t, recipients, *reminder, ctx).await?
+                events::insert_many_into(w, &std::mem::take(&mut pending_events));
+                w.flush(conn).await?;
+                request_approval(conn, mailer, proc, t, recipients, *reminder, ctx).await?;
+                known.thread = None;
             }
         }
     }
-    events::insert_many(conn, &pending_events).await?;
+    events::insert_many_into(w, &pending_events);
     // The SLA timer is derived from the clock, so no procedure step has to keep it in step.
-    match t
+    let sla = t
         .sla
         .next_alert(ctx.calendar)
         .filter(|_| t.status.is_open())
-    {
-        Some((_, due)) => {
-            timers::set(conn, t.number, TimerKind::Sla.as_str(), store::unix(due)).await?
+        .map(|(_, due)| store::unix(due));
+    timer(TimerKind::Sla.as_str(), sla);
+    for (kind, due) in timers_to {
+        match due {
+            Some(due) => timers::set_into(w, t.number, kind, due),
+            None => timers::clear_into(w, t.number, kind),
         }
-        None => timers::clear(conn, t.number, TimerKind::Sla.as_str()).await?,
     }
     Ok(())
 }
@@ -534,21 +614,11 @@ async fn request_details(
     n: TicketNumber,
     unsaved: &[events::NewEvent<'_>],
 ) -> Result<Value, sqlx::Error> {
-    let mut notes: Vec<String> = events::for_ticket(conn, n)
+    let notes: Vec<String> = events::for_ticket(conn, n)
         .await?
         .into_iter()
         .filter(|e| e.kind == "nota")
         .map(|e| e.description)
-        .collect();
-    notes.extend(
-        unsaved
-            .iter()
-            .filter(|e| e.kind == "nota")
-            .map(|e| e.description.to_owned()),
-    );
-    let notes: Vec<String> = notes
-        .into_iter()
-        .map(|d| d.trim_start_matches("Nota interna: ").to_owned())
         .collect();
     let mut request_text = messages::for_ticket(conn, n)
         .await?
@@ -565,12 +635,37 @@ async fn request_details(
         }
     }
     let request_text = request_text.unwrap_or_default();
-    let files: Vec<Value> = messages::attachments_for_ticket(conn, n)
+    let files: Vec<(String, i64)> = messages::attachments_for_ticket(conn, n)
         .await?
         .into_iter()
-        .map(|a| json!({ "filename": a.filename, "size": crate::domain::es_co::size(a.size) }))
+        .map(|a| (a.filename, a.size))
         .collect();
-    Ok(json!({ "request_text": request_text, "files": files, "notes": notes }))
+    Ok(details_of(&request_text, &files, notes, unsaved))
+}
+
+/// [`request_details`] from what is known: the request's text, its files (name, size), the
+/// stored notes and those of this unit of work.
+fn details_of(
+    request_text: &str,
+    files: &[(String, i64)],
+    mut notes: Vec<String>,
+    unsaved: &[events::NewEvent<'_>],
+) -> Value {
+    notes.extend(
+        unsaved
+            .iter()
+            .filter(|e| e.kind == "nota")
+            .map(|e| e.description.to_owned()),
+    );
+    let notes: Vec<String> = notes
+        .into_iter()
+        .map(|d| d.trim_start_matches("Nota interna: ").to_owned())
+        .collect();
+    let files: Vec<Value> = files
+        .iter()
+        .map(|(name, size)| json!({ "filename": name, "size": crate::domain::es_co::size(*size) }))
+        .collect();
+    json!({ "request_text": request_text, "files": files, "notes": notes })
 }
 
 /// What an approver decides on: the request as first written, what the requester added

@@ -130,6 +130,8 @@ async fn keep(
             raw: None,
             imap: None,
             created_at: at,
+            // Typed in the panel: no raw mail to recognise a second copy of.
+            fingerprint: None,
         },
     )
     .await?;

@@ -11,13 +11,19 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn spawn(config: &Path, dir: &Path) -> Daemon {
+        Self::spawn_logging(config, dir, "mesayuda=debug,info")
+    }
+
+    /// [`Daemon::spawn`] with its own `RUST_LOG`, e.g. `info,sqlx::query=debug` to see every
+    /// statement the daemon sends to the database.
+    pub fn spawn_logging(config: &Path, dir: &Path, rust_log: &str) -> Daemon {
         let log = dir.join(format!("daemon-{:x}.log", rand::random::<u32>()));
         let file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_mesayuda"))
             .arg("--config")
             .arg(config)
             .arg("run")
-            .env("RUST_LOG", "mesayuda=debug,info")
+            .env("RUST_LOG", rust_log)
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()

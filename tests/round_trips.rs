@@ -1,0 +1,105 @@
+//! Issue 13, item 1: intake decides first, then writes once. The database round trips a message
+//! costs are counted from the daemon's own log: with `RUST_LOG=sqlx::query=debug` the driver
+//! writes one line per statement it sends, inside the `ingest` span of the message's batch.
+//!
+//! The driver does not log the transaction's own control: SQLite's BEGIN and COMMIT are commands
+//! to its worker thread, PostgreSQL's BEGIN is queued as a simple query (its COMMIT is logged).
+//! Those are added here, so that the figure is the number of times the daemon waits for the
+//! database while it takes the message in.
+
+mod support;
+
+use serde_json::Value;
+use support::flow::{self, WAIT};
+use support::mail;
+use support::{eventually, DbKind, World};
+
+/// The daemon's JSON log lines.
+fn log_lines(d: &support::Daemon) -> Vec<Value> {
+    d.log_text()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// The `message ingested` line whose outcome is `outcome`, once it is written.
+async fn ingested(d: &support::Daemon, outcome: &str, nth: usize) -> Value {
+    eventually(
+        WAIT,
+        &format!("a message ingested as {outcome}"),
+        || async {
+            log_lines(d)
+                .into_iter()
+                .filter(|l| l["message"] == "message ingested" && l["outcome"] == outcome)
+                .nth(nth)
+        },
+    )
+    .await
+}
+
+/// Statements the daemon sent for the batch holding `uid`, with the transaction control the
+/// driver leaves out of its log.
+fn round_trips(d: &support::Daemon, kind: DbKind, uid: i64) -> (usize, Vec<String>) {
+    let statements: Vec<String> = log_lines(d)
+        .into_iter()
+        .filter(|l| l["target"] == "sqlx::query")
+        .filter(|l| {
+            l["spans"].as_array().is_some_and(|spans| {
+                spans
+                    .iter()
+                    .any(|s| s["name"] == "ingest" && s["uid"].as_i64() == Some(uid))
+            })
+        })
+        .map(|l| l["summary"].as_str().unwrap_or("").to_owned())
+        .collect();
+    let unlogged = match kind {
+        DbKind::Sqlite => 2,
+        DbKind::Postgres => 1,
+    };
+    (statements.len() + unlogged, statements)
+}
+
+async fn a_new_request_costs_five_round_trips_and_a_threaded_reply_four(w: World) {
+    let text = std::fs::read_to_string(&w.config).expect("config");
+    std::fs::write(&w.config, format!("{text}\n[log]\nformat = \"json\"\n")).expect("config");
+    let d = support::Daemon::spawn_logging(&w.config, w.dir.path(), "info,sqlx::query=debug");
+    let from = "Laura Gómez <laura.gomez@example.test>";
+    let id = flow::request(
+        &w,
+        from,
+        "Desbloqueo de mi usuario de red",
+        "Buenos días, mi cuenta quedó bloqueada.\n\nUsuario de red: lgomez\n\nGracias.",
+    )
+    .await;
+    let created = ingested(&d, "created", 0).await;
+    let ack = flow::inbox_with(&w, from, "acknowledgement", |m| {
+        flow::tag(m).as_deref() == Some(id.as_str())
+    })
+    .await;
+    mail::reply(
+        w.mail.smtp_port,
+        from,
+        &ack,
+        "Gracias. Estaré en la oficina toda la tarde.",
+    )
+    .await;
+    let threaded = ingested(&d, "threaded", 0).await;
+    assert_eq!(threaded["ticket"], id.as_str(), "{threaded}");
+
+    let kind = w.db.kind;
+    let (new, sent) = round_trips(&d, kind, created["uid"].as_i64().expect("uid"));
+    assert!(new <= 5, "a new request took {new} round trips: {sent:#?}");
+    let (reply, sent) = round_trips(&d, kind, threaded["uid"].as_i64().expect("uid"));
+    assert!(
+        reply <= 4,
+        "a threaded reply took {reply} round trips: {sent:#?}"
+    );
+    // The daemon did its work: the requester's reply is on the ticket.
+    let t = flow::ticket_where(&w, &id, "the reply on the ticket", |t| {
+        flow::events(t, "respuesta_recibida") == 1
+    })
+    .await;
+    assert_eq!(t["id"], id.as_str());
+}
+
+on_both_databases!(with_procedure; a_new_request_costs_five_round_trips_and_a_threaded_reply_four);
