@@ -13,5 +13,6 @@ pub mod intake;
 pub mod monthly_report;
 pub mod procedure;
 pub mod sla;
+pub mod sla_board;
 pub mod text;
 pub mod ticket;

@@ -14,6 +14,8 @@ pub struct Reloadable {
     pub config: Arc<Config>,
     pub mailer: Arc<Mailer>,
     pub procedure: Arc<crate::workflow::Procedure>,
+    /// The web panel, when it runs: its pages are reloaded like the mail templates.
+    pub panel: Option<Arc<crate::panel::Panel>>,
 }
 
 impl Reloadable {
@@ -28,6 +30,18 @@ impl Reloadable {
             Err(e) => {
                 failures += 1;
                 error!(error = %e, "templates not reloaded; the previous ones stay in use");
+            }
+        }
+        if let Some(panel) = &self.panel {
+            match panel.reload_pages() {
+                Ok(()) => info!("web panel pages reloaded"),
+                Err(e) => {
+                    failures += 1;
+                    error!(
+                        error = format!("{e:#}"),
+                        "web panel pages not reloaded; the previous ones stay in use"
+                    );
+                }
             }
         }
         match self.procedure.reload(&self.config) {

@@ -9,6 +9,7 @@ pub mod db;
 pub mod flow;
 pub mod mail;
 pub mod mailserver;
+pub mod panel;
 pub mod ports;
 
 pub use cli::Cli;
