@@ -7,7 +7,8 @@ mod support;
 use mesayuda::domain::es_co::decimal;
 use mesayuda::store::{tickets, Db};
 use serde_json::Value;
-use support::panel::{Browser, WAIT};
+use support::flow::WAIT;
+use support::panel::{wait_listening, Browser, Page};
 use support::{eventually, World};
 
 const COORDINATOR: &str = "sandra.moreno@example.test";
@@ -102,16 +103,31 @@ fn open(assignee: Option<&'static str>, service: &'static str, used_h: i64) -> S
     }
 }
 
-/// A row's numbers as the page shows them.
-fn cells(page: &support::panel::Page, heading: &str, nth: usize) -> Vec<String> {
-    page.row(heading, nth)
+/// The cells of the table row whose heading (`<th scope="row">`) starts with `heading`, as
+/// the text they show; `nth` picks among several tables.
+fn cells(page: &Page, heading: &str, nth: usize) -> Vec<String> {
+    let start = format!("<th scope=\"row\">{heading}");
+    let at = page
+        .body
+        .match_indices(&start)
+        .nth(nth)
         .unwrap_or_else(|| panic!("no row {heading} in {}", page.body))
+        .0;
+    let row = &page.body[at..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    row.split("<td")
+        .skip(1)
+        .map(|cell| {
+            let cell = &cell[cell.find('>').unwrap() + 1..];
+            cell[..cell.find("</td>").unwrap()].trim().to_owned()
+        })
+        .collect()
 }
 
 async fn the_sla_board_counts_open_tickets_by_tier_for_supervisors_only(w: World) {
     let _d = w.spawn_daemon();
     let mut coordinator = Browser::new(&w);
-    coordinator.wait_listening().await;
+    wait_listening(&coordinator).await;
     seed(
         &w,
         &[
@@ -208,7 +224,7 @@ fn october() -> Vec<Seed> {
 async fn the_compliance_page_and_its_csv_say_what_the_cli_says(w: World) {
     let _d = w.spawn_daemon();
     let mut b = Browser::new(&w);
-    b.wait_listening().await;
+    wait_listening(&b).await;
     seed(&w, &october()).await;
     b.sign_in(&w, COORDINATOR).await;
     let query = "desde=2026-10-01&hasta=2026-10-31";
@@ -276,6 +292,13 @@ async fn the_compliance_page_and_its_csv_say_what_the_cli_says(w: World) {
     assert_eq!(svg.matches("class=\"barra\"").count(), lines.len(), "{svg}");
     assert!(svg.contains("66,7 % a tiempo (2 de 3)"), "{svg}");
     assert!(!page.body.contains("<script"), "{}", page.body);
+    // The security headers of every panel page, on this one and on the download.
+    let csp = page.header("content-security-policy");
+    assert!(
+        csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(page.header("referrer-policy"), "no-referrer");
 
     // The CSV is the CLI's, byte for byte, as a download.
     let csv = b.get(&format!("/cumplimiento.csv?{query}")).await;
@@ -296,6 +319,7 @@ async fn the_compliance_page_and_its_csv_say_what_the_cli_says(w: World) {
     ]);
     assert!(out.status.success());
     assert_eq!(csv.body, String::from_utf8(out.stdout).unwrap());
+    assert_eq!(csv.header("x-content-type-options"), "nosniff");
 
     // Without dates: the current month, with the form filled in.
     let current = b.get("/cumplimiento").await;
@@ -356,7 +380,7 @@ async fn panel_requests_are_counted_per_route_and_healthz_reports_the_listener(
 ) {
     let _d = w.spawn_daemon();
     let mut b = Browser::new(&w);
-    b.wait_listening().await;
+    wait_listening(&b).await;
     let web = w.web.clone().unwrap();
     let addr = web.trim_start_matches("http://");
     let health = eventually(WAIT, "/healthz", || support::http_get(http, "/healthz")).await;
@@ -416,7 +440,7 @@ async fn panel_requests_are_counted_per_route_and_healthz_reports_the_listener(
     let secret = link.rsplit('/').next().unwrap();
     assert!(!log.contains(secret), "the sign-in token is in the log");
     assert!(!log.contains(&token));
-    let cookie = b.cookie("mesayuda_sesion").expect("signed in").to_owned();
+    let cookie = b.cookies.get("mesayuda_sesion").expect("signed in").clone();
     assert!(!log.contains(&cookie), "the session cookie is in the log");
 }
 
@@ -470,7 +494,7 @@ async fn check_config_checks_the_web_section(w: World) {
 async fn a_coordinator_sees_the_compliance_chart_in_a_browser(w: World) {
     let _d = w.spawn_daemon();
     let b = Browser::new(&w);
-    b.wait_listening().await;
+    wait_listening(&b).await;
     // Closed yesterday-ish in this month, so the default period shows it.
     let now = chrono::Utc::now();
     let at: &'static str = Box::leak(now.to_rfc3339().into_boxed_str());

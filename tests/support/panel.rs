@@ -1,17 +1,20 @@
-//! The web panel over plain HTTP, as a browser without JavaScript uses it: cookies kept,
-//! redirects not followed (tests look at them), sign-in by the link mailed to the person.
-//! (`tests/panel.rs` carries its own copy of this, written before it was shared.)
+//! The web panel over HTTP as a browser without JavaScript would use it: cookies kept, no
+//! redirect followed (tests look at them), forms read off the page.
 
-use super::{eventually, mail, World};
+use super::mail;
+use super::{eventually, World};
 use std::collections::HashMap;
 use std::time::Duration;
 
-pub const WAIT: Duration = Duration::from_secs(25);
+const WAIT: Duration = Duration::from_secs(25);
 
+/// A browser without JavaScript: keeps its cookies, follows no redirect (the tests look at them).
 pub struct Browser {
     pub base: String,
     pub http: reqwest::Client,
-    cookies: HashMap<String, String>,
+    pub cookies: HashMap<String, String>,
+    /// Sent as `X-Forwarded-For`, as a reverse proxy on this host would (the per-client limit).
+    pub client: Option<String>,
 }
 
 pub struct Page {
@@ -39,24 +42,6 @@ impl Page {
         let rest = &self.body[at + name.len() + 15..];
         rest[..rest.find('"').unwrap()].to_owned()
     }
-
-    /// The cells of the table row whose heading (`<th scope="row">`) starts with `heading`,
-    /// as the text they show; `None` when no row has it. `nth` picks among several tables.
-    pub fn row(&self, heading: &str, nth: usize) -> Option<Vec<String>> {
-        let start = format!("<th scope=\"row\">{heading}");
-        let at = self.body.match_indices(&start).nth(nth)?.0;
-        let row = &self.body[at..];
-        let row = &row[..row.find("</tr>")?];
-        Some(
-            row.split("<td")
-                .skip(1)
-                .map(|cell| {
-                    let cell = &cell[cell.find('>').unwrap() + 1..];
-                    cell[..cell.find("</td>").unwrap()].trim().to_owned()
-                })
-                .collect(),
-        )
-    }
 }
 
 impl Browser {
@@ -68,12 +53,8 @@ impl Browser {
                 .build()
                 .unwrap(),
             cookies: HashMap::new(),
+            client: None,
         }
-    }
-
-    /// The value of a cookie the panel set.
-    pub fn cookie(&self, name: &str) -> Option<&str> {
-        self.cookies.get(name).map(String::as_str)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -94,6 +75,10 @@ impl Browser {
             req
         } else {
             req.header("Cookie", cookie.join("; "))
+        };
+        let req = match &self.client {
+            Some(ip) => req.header("X-Forwarded-For", ip),
+            None => req,
         };
         let r = req.send().await.expect("the panel answers");
         for set in r.headers().get_all("set-cookie") {
@@ -122,30 +107,72 @@ impl Browser {
         self.send(req).await
     }
 
-    /// Waits until the panel answers at all (the daemon has started it).
-    pub async fn wait_listening(&self) {
-        eventually(WAIT, "the panel listening", || async {
-            self.http.get(self.url("/")).send().await.ok().map(|_| ())
-        })
-        .await;
+    /// A `multipart/form-data` POST, as a browser sends a form with files: `fields` as
+    /// text parts, `files` as (field, file name, content).
+    pub async fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> Page {
+        let boundary = "----mesayudaPruebaLimite7MA4YWxkTrZu0gW";
+        let mut body: Vec<u8> = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        for (name, filename, content) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(content);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let req = self
+            .http
+            .post(self.url(path))
+            .header(
+                "Content-Type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body);
+        self.send(req).await
+    }
+
+    /// Asks for a sign-in link on the home page's form.
+    pub async fn ask_link(&mut self, email: &str) -> Page {
+        let home = self.get("/").await;
+        assert_eq!(home.status, 200, "{}", home.body);
+        let csrf = home.field("csrf");
+        self.post("/ingresar", &[("correo", email), ("csrf", &csrf)])
+            .await
+    }
+
+    /// Opens the mailed link and confirms; returns the page the confirmation led to.
+    pub async fn follow_link(&mut self, link: &str) -> Page {
+        let confirm = self.get(link).await;
+        assert_eq!(confirm.status, 200, "{}", confirm.body);
+        let csrf = confirm.field("csrf");
+        self.post(link, &[("csrf", &csrf)]).await
     }
 
     /// Signs `email` in from the link mailed to them.
     pub async fn sign_in(&mut self, w: &World, email: &str) {
         let before = links(w, email).await.len();
-        let home = self.get("/").await;
-        assert_eq!(home.status, 200, "{}", home.body);
-        let csrf = home.field("csrf");
-        self.post("/ingresar", &[("correo", email), ("csrf", &csrf)])
-            .await;
+        self.ask_link(email).await;
         let link = eventually(WAIT, "the sign-in mail", || async {
             links(w, email).await.get(before).cloned()
         })
         .await;
-        let confirm = self.get(&link).await;
-        assert_eq!(confirm.status, 200, "{}", confirm.body);
-        let csrf = confirm.field("csrf");
-        let r = self.post(&link, &[("csrf", &csrf)]).await;
+        let r = self.follow_link(&link).await;
         assert_eq!(r.status, 303, "{}", r.body);
     }
 }
@@ -163,4 +190,11 @@ pub async fn links(w: &World, email: &str) -> Vec<String> {
                 .map(str::to_owned)
         })
         .collect()
+}
+
+pub async fn wait_listening(b: &Browser) {
+    eventually(WAIT, "the panel listening", || async {
+        b.http.get(b.url("/")).send().await.ok().map(|_| ())
+    })
+    .await;
 }
