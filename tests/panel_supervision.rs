@@ -147,10 +147,11 @@ async fn the_sla_board_counts_open_tickets_by_tier_for_supervisors_only(w: World
     coordinator.sign_in(&w, COORDINATOR).await;
     let board = coordinator.get("/sla").await;
     assert_eq!(board.status, 200, "{}", board.body);
+    // A no-break space keeps each "%" by its number.
     for tier in [
-        "Menos del 50 %",
-        "Desde el 50 %",
-        "Desde el 75 %",
+        "Menos del 50\u{a0}%",
+        "Desde el 50\u{a0}%",
+        "Desde el 75\u{a0}%",
         "Vencidas",
     ] {
         assert!(board.body.contains(tier), "{tier}: {}", board.body);

@@ -20,6 +20,8 @@ done
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 STATE=$(mktemp -d /tmp/mesayuda-shots.XXXXXX)
+# Postfix and Dovecot run as their own users and must reach the mail directory.
+chmod 0755 "$STATE"
 SMTP_PORT=$(free_port); IMAP_PORT=$(free_port); IMAPS_PORT=$(free_port); WEB_PORT=$(free_port); DRIVER_PORT=$(free_port)
 BASE=http://127.0.0.1:$WEB_PORT
 DAEMON=; DRIVER=

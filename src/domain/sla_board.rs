@@ -38,12 +38,12 @@ impl Tier {
         }
     }
 
-    /// Spanish column heading.
+    /// Spanish column heading (a no-break space keeps "%" by its number in a narrow column).
     pub fn label(self) -> &'static str {
         match self {
-            Tier::Under50 => "Menos del 50 %",
-            Tier::From50 => "Desde el 50 %",
-            Tier::From75 => "Desde el 75 %",
+            Tier::Under50 => "Menos del 50\u{a0}%",
+            Tier::From50 => "Desde el 50\u{a0}%",
+            Tier::From75 => "Desde el 75\u{a0}%",
             Tier::Breached => "Vencidas",
         }
     }

@@ -167,7 +167,7 @@ fn line_row(l: &Line, (name, code): (String, Option<String>)) -> Value {
 }
 
 /// Width of the chart's drawing, in SVG units; the page scales it to the screen.
-const CHART_WIDTH: f64 = 400.0;
+const CHART_WIDTH: f64 = 360.0;
 /// Each service: its name, its figures, then its bar.
 const ROW_HEIGHT: f64 = 58.0;
 
@@ -197,7 +197,11 @@ fn chart(lines: &[&Line], name: &dyn Fn(&Line) -> (String, Option<String>)) -> V
                 )
             };
             json!({
-                "label": match code { Some(c) => format!("{name} ({c})"), None => name },
+                // "Acceso remoto a la red local (VPN)" already says its code.
+                "label": match code {
+                    Some(c) if !name.contains(&format!("({c})")) => format!("{name} ({c})"),
+                    _ => name,
+                },
                 "figures": figures,
                 "y_name": top + 14.0,
                 "y_figures": top + 30.0,
