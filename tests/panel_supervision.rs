@@ -612,7 +612,49 @@ async fn open_chart(w: &World, c: &fantoccini::Client) {
     );
 }
 
+/// `systemctl reload` (SIGHUP) reads the panel's pages again; a broken one leaves the last good
+/// set in use.
+async fn sighup_reloads_the_panel_pages_and_keeps_them_when_broken(w: World) {
+    let templates = w.dir.path().join("plantillas");
+    support::copy_templates(&templates);
+    let shipped = support::repo_root().join("templates").display().to_string();
+    let text = std::fs::read_to_string(&w.config).unwrap();
+    std::fs::write(
+        &w.config,
+        text.replace(&shipped, &templates.display().to_string()),
+    )
+    .unwrap();
+    let d = w.spawn_daemon();
+    let mut b = Browser::new(&w);
+    wait_listening(&b).await;
+    b.sign_in(&w, COORDINATOR).await;
+    assert!(!b.get("/sla").await.body.contains("RECARGADA"));
+    let page = templates.join("panel/sla.html.hbs");
+    let original = std::fs::read_to_string(&page).unwrap();
+    std::fs::write(&page, format!("<p>RECARGADA</p>\n{original}")).unwrap();
+    d.signal("HUP");
+    eventually(WAIT, "the reload logged", || async {
+        d.log_text()
+            .contains("web panel pages reloaded")
+            .then_some(())
+    })
+    .await;
+    assert!(b.get("/sla").await.body.contains("RECARGADA"));
+    std::fs::write(&page, "{{#each groups}}sin cerrar").unwrap();
+    d.signal("HUP");
+    eventually(WAIT, "the refusal logged", || async {
+        d.log_text()
+            .contains("web panel pages not reloaded")
+            .then_some(())
+    })
+    .await;
+    let still = b.get("/sla").await;
+    assert_eq!(still.status, 200, "{}", still.body);
+    assert!(still.body.contains("RECARGADA"), "{}", still.body);
+}
+
 on_both_databases!(with_panel;
+    sighup_reloads_the_panel_pages_and_keeps_them_when_broken,
     the_sla_board_counts_open_tickets_by_tier_for_supervisors_only,
     the_compliance_page_and_its_csv_say_what_the_cli_says,
     check_config_checks_the_web_section,

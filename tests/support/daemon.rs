@@ -39,6 +39,16 @@ impl Daemon {
             .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
+    /// Sends `sig` (`"HUP"`, `"TERM"`…) as `kill -SIG` would, e.g. `systemctl reload`'s SIGHUP.
+    pub fn signal(&self, sig: &str) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill")
+                .arg(format!("-{sig}"))
+                .arg(c.id().to_string())
+                .status();
+        }
+    }
+
     /// SIGKILL: no chance to clean up, like a crash or power loss.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
