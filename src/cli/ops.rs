@@ -151,6 +151,26 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
             code = BAD_USAGE;
         }
     }
+    if config.web.enabled() {
+        let pages = config.paths.templates.join("panel");
+        match crate::panel::check_pages(&pages) {
+            Ok(n) => println!(
+                "panel web: ok (escucha en {}, dirección pública {}, {n} páginas renderizadas con datos de ejemplo)",
+                config.web.listen.trim(),
+                config.web.base()
+            ),
+            Err(errors) => {
+                println!("panel web: error (paths.templates = {})", dir.display());
+                for e in errors {
+                    println!("  {e}");
+                }
+                failed.push("panel web");
+                code = BAD_USAGE;
+            }
+        }
+    } else {
+        println!("panel web: desactivado (web.listen está vacío)");
+    }
     if offline {
         return summary(code, &failed);
     }

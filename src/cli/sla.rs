@@ -4,10 +4,10 @@
 use super::{open_db, SlaCommand, EXIT_FAILURE};
 use crate::config::{Config, EXIT_BAD_CONFIG};
 use crate::domain::calendar::BusinessCalendar;
-use crate::domain::compliance::{self, ClosedTicket};
+use crate::domain::compliance::{self, Period};
 use crate::domain::es_co;
 use crate::store::{tickets, Db};
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::Utc;
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -31,10 +31,19 @@ pub async fn run(config: Config, cmd: SlaCommand) -> ExitCode {
             json,
             csv,
         } => {
-            let (Some(from), Some(to)) = (day_start(&cal, &from, 0), day_start(&cal, &to, 1))
-            else {
-                eprintln!("mesayuda: --from and --to must be dates written YYYY-MM-DD");
-                return ExitCode::from(EXIT_BAD_CONFIG as u8);
+            let bounds = Period::parse(&from, &to).and_then(|p| {
+                p.bounds(&cal.timezone())
+                    .ok_or("Esas fechas no existen en la zona horaria del calendario.")
+            });
+            let (from, to) = match bounds {
+                Ok(b) => b,
+                Err(why) => {
+                    let _ = why; // the panel's Spanish sentence; stderr is English
+                    eprintln!(
+                        "mesayuda: --from and --to must be dates written YYYY-MM-DD, the first not after the second"
+                    );
+                    return ExitCode::from(EXIT_BAD_CONFIG as u8);
+                }
             };
             compliance_report(&db, from, to, json, csv).await
         }
@@ -43,16 +52,6 @@ pub async fn run(config: Config, cmd: SlaCommand) -> ExitCode {
         eprintln!("mesayuda: database error: {e}");
         ExitCode::from(EXIT_FAILURE)
     })
-}
-
-/// Local midnight of `date` (+ `plus_days`) in the calendar's zone, as Unix seconds.
-fn day_start(cal: &BusinessCalendar, date: &str, plus_days: i64) -> Option<i64> {
-    let d = NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()? + chrono::Duration::days(plus_days);
-    let local = cal
-        .timezone()
-        .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
-        .earliest()?;
-    Some(local.with_timezone(&Utc).timestamp())
 }
 
 async fn report(db: &Db, cal: &BusinessCalendar, as_json: bool) -> Result<ExitCode, sqlx::Error> {
@@ -123,18 +122,13 @@ async fn report(db: &Db, cal: &BusinessCalendar, as_json: bool) -> Result<ExitCo
 
 async fn compliance_report(
     db: &Db,
-    from: i64,
-    to: i64,
+    from: chrono::DateTime<Utc>,
+    to: chrono::DateTime<Utc>,
     as_json: bool,
     csv: bool,
 ) -> Result<ExitCode, sqlx::Error> {
     let mut conn = db.pool.acquire().await?;
-    let closed: Vec<ClosedTicket> = tickets::closed_between(&mut conn, from, to)
-        .await?
-        .iter()
-        .map(tickets::TicketRow::to_closed)
-        .collect();
-    let r = compliance::report(&closed);
+    let r = crate::workflow::monthly_report::report_between(&mut conn, from, to).await?;
     if as_json {
         println!("{}", serde_json::to_string(&r).unwrap_or_default());
         return Ok(ExitCode::SUCCESS);

@@ -4,8 +4,60 @@
 //! the satisfaction survey (activity 17): answers and average rating.
 //! Only requests attended (closed as `resuelto` or `cambio`) count against the target.
 
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+/// The days a report covers, both included: `sla compliance --from --to` and the panel's
+/// `/cumplimiento?desde=&hasta=` read them the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl Period {
+    /// The calendar month holding `today`.
+    pub fn month_of(today: NaiveDate) -> Period {
+        let from = today.with_day(1).unwrap_or(today);
+        let next = from
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap_or(from);
+        Period {
+            from,
+            to: next.pred_opt().unwrap_or(from),
+        }
+    }
+
+    /// Two `YYYY-MM-DD` dates, the first not after the second; the error is the Spanish
+    /// sentence to show whoever typed them.
+    pub fn parse(from: &str, to: &str) -> Result<Period, &'static str> {
+        let day = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
+        let (Some(from), Some(to)) = (day(from), day(to)) else {
+            return Err("Escriba las fechas como AAAA-MM-DD, por ejemplo 2026-11-01.");
+        };
+        if from > to {
+            return Err("La fecha inicial es posterior a la final.");
+        }
+        Ok(Period { from, to })
+    }
+
+    /// From local midnight of the first day to local midnight after the last, in `tz` (the
+    /// business calendar's zone).
+    pub fn bounds<Tz: TimeZone>(&self, tz: &Tz) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let midnight = |d: NaiveDate| {
+            tz.from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+        };
+        Some((midnight(self.from)?, midnight(self.to.succ_opt()?)?))
+    }
+
+    /// "cumplimiento-2026-11-01-a-2026-11-30.csv".
+    pub fn csv_name(&self) -> String {
+        format!("cumplimiento-{}-a-{}.csv", self.from, self.to)
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct ClosedTicket {
@@ -37,6 +89,8 @@ pub struct Line {
     pub survey_answers: usize,
     /// Mean of the ratings given, two decimals; `None` when nobody answered.
     pub average_rating: Option<f64>,
+    /// How many answers gave each rating, 1 to 5.
+    pub ratings: [usize; 5],
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -96,6 +150,7 @@ fn line(service: &str, tickets: &[&ClosedTicket]) -> Line {
         alerts_100: tier(3),
         survey_answers: ratings.len(),
         average_rating,
+        ratings: [1u8, 2, 3, 4, 5].map(|r| ratings.iter().filter(|&&x| x == r).count()),
     }
 }
 
@@ -228,6 +283,7 @@ mod tests {
         let r = report(&ts);
         let vpn = r.services.iter().find(|l| l.service == "VPN").unwrap();
         assert_eq!((vpn.survey_answers, vpn.average_rating), (2, Some(4.5)));
+        assert_eq!(vpn.ratings, [0, 0, 0, 1, 1]);
         // 5 + 4 + 2 = 11 over 3 answers.
         assert_eq!(
             (r.overall.survey_answers, r.overall.average_rating),
@@ -247,6 +303,27 @@ mod tests {
         );
         assert!(text.ends_with(",3,3.67\n"), "{text}");
         assert!(csv(&none).ends_with(",0,\n"));
+    }
+
+    #[test]
+    fn periods_read_as_the_cli_reads_them() {
+        let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let p = Period::parse("2026-11-01", " 2026-11-30").unwrap();
+        assert_eq!((p.from, p.to), (d("2026-11-01"), d("2026-11-30")));
+        assert_eq!(Period::month_of(d("2026-02-14")).to, d("2026-02-28"));
+        assert_eq!(Period::month_of(d("2026-12-31")).from, d("2026-12-01"));
+        assert!(Period::parse("2026-11-31", "2026-12-01").is_err());
+        assert!(Period::parse("01/11/2026", "2026-12-01").is_err());
+        assert_eq!(
+            Period::parse("2026-12-02", "2026-12-01"),
+            Err("La fecha inicial es posterior a la final.")
+        );
+        // Bogotá is UTC-5 all year: local midnight is 05:00 UTC, and the last day is whole.
+        let tz: chrono_tz::Tz = "America/Bogota".parse().unwrap();
+        let (from, to) = p.bounds(&tz).unwrap();
+        assert_eq!(from.to_rfc3339(), "2026-11-01T05:00:00+00:00");
+        assert_eq!(to.to_rfc3339(), "2026-12-01T05:00:00+00:00");
+        assert_eq!(p.csv_name(), "cumplimiento-2026-11-01-a-2026-11-30.csv");
     }
 
     #[test]

@@ -81,6 +81,12 @@ impl Role {
         matches!(self, Role::Agente | Role::Especialista | Role::Coordinador)
     }
 
+    /// Coordinador, subdirector or director: who answers for the SLA and reads the
+    /// compliance report (the panel's `/sla` and `/cumplimiento`).
+    pub fn supervises(self) -> bool {
+        matches!(self, Role::Coordinador | Role::Subdirector | Role::Director)
+    }
+
     /// The roles the procedure lets a requester choose as approver.
     pub fn can_approve_as_boss(self) -> bool {
         matches!(

@@ -14,5 +14,6 @@ pub mod ldap_directory;
 pub mod monthly_report;
 pub mod procedure;
 pub mod sla;
+pub mod sla_board;
 pub mod text;
 pub mod ticket;

@@ -177,7 +177,7 @@ pub fn catalog_warnings(
 
 /// A value for every variable the templates mention: text for `{{x}}` and `{{#if x}}`, a
 /// one-element list for `{{#each x}}`.
-fn sample_data(sources: &[String]) -> Value {
+pub(crate) fn sample_data(sources: &[String]) -> Value {
     let re = regex::Regex::new(
         r"\{\{~?\s*(#each|#if|#unless|#with)?\s*((?:\.\./)*[A-Za-z_][A-Za-z0-9_.]*)",
     )

@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::notify::Mailer;
+use crate::ops::health;
 use crate::ops::{alert, http, metrics, reload, systemd};
 use crate::smtp::transport::Transport;
 use crate::store::{Backend, Db};
@@ -35,9 +36,11 @@ pub async fn spawn(s: &Services, tasks: &mut JoinSet<()>, cancel: &CancellationT
     if let Some(listener) = http::bind(&s.config.http.listen).await {
         tasks.spawn(http::serve(listener, s.db.clone(), cancel.clone()));
     }
-    if s.config.web.enabled() {
-        spawn_panel(s, tasks, cancel).await;
-    }
+    let panel = if s.config.web.enabled() {
+        spawn_panel(s, tasks, cancel).await
+    } else {
+        None
+    };
     tasks.spawn(systemd::ready_when_reachable(
         s.config.imap.mailbox.clone(),
         cancel.clone(),
@@ -49,6 +52,7 @@ pub async fn spawn(s: &Services, tasks: &mut JoinSet<()>, cancel: &CancellationT
             mailer: s.mailer.clone(),
             procedure: s.procedure.clone(),
             ldap_now: s.ldap_now.clone(),
+            panel,
         },
         cancel.clone(),
     ));
@@ -70,7 +74,11 @@ pub async fn spawn(s: &Services, tasks: &mut JoinSet<()>, cancel: &CancellationT
 
 /// The web panel's listener. Like a clash on the ops port, a panel that cannot start (its
 /// pages unreadable, its port taken) is logged and mail keeps being handled without it.
-async fn spawn_panel(s: &Services, tasks: &mut JoinSet<()>, cancel: &CancellationToken) {
+async fn spawn_panel(
+    s: &Services,
+    tasks: &mut JoinSet<()>,
+    cancel: &CancellationToken,
+) -> Option<Arc<crate::panel::Panel>> {
     let panel = match crate::panel::Panel::load(
         &s.config,
         s.db.clone(),
@@ -81,12 +89,13 @@ async fn spawn_panel(s: &Services, tasks: &mut JoinSet<()>, cancel: &Cancellatio
         Ok(p) => Arc::new(p),
         Err(e) => {
             error!(error = %e, "cannot load the web panel's pages; continuing without the panel");
-            return;
+            health::panel_failed(format!("pages not loaded: {e}"));
+            return None;
         }
     };
-    if let Some(listener) = crate::panel::bind(&s.config.web.listen).await {
-        tasks.spawn(crate::panel::serve(listener, panel, cancel.clone()));
-    }
+    let listener = crate::panel::bind(&s.config.web.listen).await?;
+    tasks.spawn(crate::panel::serve(listener, panel.clone(), cancel.clone()));
+    Some(panel)
 }
 
 async fn smtp_probe(transport: Transport, cancel: CancellationToken) {

@@ -158,6 +158,45 @@ pub fn auth_failures() -> Vec<(Component, String, chrono::DateTime<chrono::Utc>)
         .collect()
 }
 
+/// The web panel's listener (`[web] listen`), for `/healthz`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PanelState {
+    /// Not configured (the default), or not started yet.
+    Disabled,
+    Listening(String),
+    /// Configured but not serving: its pages did not load or its address is taken.
+    Failed(String),
+}
+
+static PANEL: Mutex<PanelState> = Mutex::new(PanelState::Disabled);
+
+fn set_panel(state: PanelState) {
+    if let Ok(mut p) = PANEL.lock() {
+        *p = state;
+    }
+}
+
+/// The panel accepts connections on `addr`.
+pub fn panel_listening(addr: &str) {
+    set_panel(PanelState::Listening(addr.to_owned()));
+}
+
+/// The panel was configured and is not serving, for `reason`.
+pub fn panel_failed(reason: impl Into<String>) {
+    set_panel(PanelState::Failed(reason.into()));
+}
+
+/// The panel's line of the report, and whether it is healthy: a panel that is configured but
+/// not serving is a fault an operator must fix (people get links they cannot open).
+fn panel_line() -> (bool, String) {
+    match PANEL.lock().map(|p| p.clone()) {
+        Ok(PanelState::Disabled) => (true, "disabled (web.listen is empty)".into()),
+        Ok(PanelState::Listening(addr)) => (true, format!("ok (listening on {addr})")),
+        Ok(PanelState::Failed(reason)) => (false, format!("error: {reason}")),
+        Err(_) => (false, "error: state unreadable".into()),
+    }
+}
+
 /// The health report: one line per component, and whether all are healthy.
 pub async fn report(db: &crate::store::Db) -> (bool, String) {
     let started = Instant::now();
@@ -185,10 +224,12 @@ pub async fn report(db: &crate::store::Db) -> (bool, String) {
         ("mailbox", get(Component::Mailbox)),
         ("smtp", get(Component::Smtp)),
     ];
-    let healthy = parts.iter().all(|(_, s)| s.is_healthy());
+    let (panel_ok, panel) = panel_line();
+    let healthy = parts.iter().all(|(_, s)| s.is_healthy()) && panel_ok;
     let mut text = String::from(if healthy { "ok\n" } else { "unhealthy\n" });
     for (name, s) in &parts {
         text.push_str(&format!("{name}: {}\n", s.describe()));
     }
+    text.push_str(&format!("panel: {panel}\n"));
     (healthy, text)
 }

@@ -1,5 +1,6 @@
-//! The operations listener: `GET /healthz` (200 when the mailbox, SMTP and the database are
-//! reachable, 503 with the reason otherwise) and `GET /metrics` (Prometheus text format).
+//! The operations listener: `GET /healthz` (200 when the mailbox, SMTP, the database and, when
+//! configured, the web panel's listener are fine, 503 with the reason otherwise) and `GET /metrics`
+//! (Prometheus text format).
 
 use crate::store::Db;
 use axum::extract::State;

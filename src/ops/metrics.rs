@@ -16,12 +16,22 @@ pub const LAST_POLL: &str = "mesayuda_imap_last_poll_timestamp_seconds";
 pub const READER: &str = "mesayuda_mailbox_reader";
 
 pub const BUILD_INFO: &str = "mesayuda_build_info";
+pub const PANEL_REQUESTS: &str = "mesayuda_panel_requests_total";
+pub const PANEL_DURATION: &str = "mesayuda_panel_request_duration_seconds";
+/// Page times against the goal of 50 ms: buckets around it, so an alert can say "p95 over 50 ms".
+const PANEL_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
 /// Installs the recorder once per process; later calls return the same handle.
 pub fn install() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full(PANEL_DURATION.to_owned()),
+                    PANEL_BUCKETS,
+                )
+                .map_err(|e| tracing::warn!(error = %e, "metrics buckets not set"))
+                .ok()?
                 .install_recorder()
                 .map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
                 .ok()?;
@@ -40,6 +50,15 @@ pub fn install() -> Option<&'static PrometheusHandle> {
             metrics::describe_gauge!(
                 LAST_POLL,
                 "Unix time of the last complete pass over the mailbox"
+            );
+            metrics::describe_counter!(
+                PANEL_REQUESTS,
+                "Web panel requests answered, by route template, method and status"
+            );
+            metrics::describe_histogram!(
+                PANEL_DURATION,
+                metrics::Unit::Seconds,
+                "Time the web panel took to answer, by route template and method"
             );
             metrics::describe_gauge!(
                 READER,
@@ -74,6 +93,19 @@ pub fn imap_reconnect() {
 
 pub fn poll_succeeded() {
     metrics::gauge!(LAST_POLL).set(chrono::Utc::now().timestamp() as f64);
+}
+
+/// One web panel request: `route` is the route's template, never the raw path.
+pub fn panel_request(route: String, method: &'static str, status: u16, took: std::time::Duration) {
+    metrics::counter!(
+        PANEL_REQUESTS,
+        "route" => route.clone(),
+        "method" => method,
+        "status" => status.to_string()
+    )
+    .increment(1);
+    metrics::histogram!(PANEL_DURATION, "route" => route, "method" => method)
+        .record(took.as_secs_f64());
 }
 
 pub fn set_reader(holding: bool) {

@@ -16,6 +16,8 @@ pub struct Reloadable {
     pub procedure: Arc<crate::workflow::Procedure>,
     /// `[directory.ldap]` is read again too (by its refresher, which logs the outcome).
     pub ldap_now: Arc<tokio::sync::Notify>,
+    /// The web panel, when it runs: its pages are reloaded like the mail templates.
+    pub panel: Option<Arc<crate::panel::Panel>>,
 }
 
 impl Reloadable {
@@ -30,6 +32,18 @@ impl Reloadable {
             Err(e) => {
                 failures += 1;
                 error!(error = %e, "templates not reloaded; the previous ones stay in use");
+            }
+        }
+        if let Some(panel) = &self.panel {
+            match panel.reload_pages() {
+                Ok(()) => info!("web panel pages reloaded"),
+                Err(e) => {
+                    failures += 1;
+                    error!(
+                        error = format!("{e:#}"),
+                        "web panel pages not reloaded; the previous ones stay in use"
+                    );
+                }
             }
         }
         match self.procedure.reload(&self.config) {

@@ -7,10 +7,14 @@
 //! styled by one hand-written stylesheet, with no JavaScript.
 
 mod aprobaciones;
+mod check;
 mod cola;
+mod cumplimiento;
 mod enlace_aprobacion;
 mod expediente;
 mod ingreso;
+mod requests;
+mod sla;
 mod solicitudes;
 mod telefonica;
 
@@ -60,8 +64,11 @@ pub struct Panel {
     base: String,
     /// `base_url` is https: cookies are `Secure`.
     secure: bool,
-    pages: Handlebars<'static>,
-    css: String,
+    /// Replaced whole on SIGHUP (`reload_pages`); a request renders with the set it took.
+    pages: std::sync::RwLock<Arc<Handlebars<'static>>>,
+    css: std::sync::RwLock<Arc<str>>,
+    /// `<templates>/panel/`, read again on reload.
+    dir: std::path::PathBuf,
 }
 
 impl Panel {
@@ -74,9 +81,7 @@ impl Panel {
         wake: Arc<Notify>,
     ) -> anyhow::Result<Panel> {
         let dir = config.paths.templates.join("panel");
-        let pages = load_pages(&dir)?;
-        let css = std::fs::read_to_string(dir.join("estilo.css"))
-            .map_err(|e| anyhow::anyhow!("{}: {e}", dir.join("estilo.css").display()))?;
+        let (pages, css) = load_dir(&dir)?;
         let base = config.web.base().to_owned();
         Ok(Panel {
             db,
@@ -85,10 +90,35 @@ impl Panel {
             wake,
             secure: base.starts_with("https://"),
             base,
-            pages,
-            css,
+            pages: std::sync::RwLock::new(Arc::new(pages)),
+            css: std::sync::RwLock::new(css.into()),
+            dir,
         })
     }
+
+    /// Reads the pages and the stylesheet again (SIGHUP); on an error the ones in use stay.
+    pub fn reload_pages(&self) -> anyhow::Result<()> {
+        let (pages, css) = load_dir(&self.dir)?;
+        if let (Ok(mut p), Ok(mut c)) = (self.pages.write(), self.css.write()) {
+            *p = Arc::new(pages);
+            *c = css.into();
+        }
+        Ok(())
+    }
+
+    fn pages(&self) -> Arc<Handlebars<'static>> {
+        match self.pages.read() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+fn load_dir(dir: &Path) -> anyhow::Result<(Handlebars<'static>, String)> {
+    let pages = load_pages(dir)?;
+    let css = std::fs::read_to_string(dir.join("estilo.css"))
+        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.join("estilo.css").display()))?;
+    Ok((pages, css))
 }
 
 /// Every page the panel renders; checked at start so a missing file is known at once.
@@ -104,6 +134,8 @@ const PAGES: &[&str] = &[
     "solicitud",
     "cola",
     "telefonica",
+    "sla",
+    "cumplimiento",
 ];
 
 fn load_pages(dir: &Path) -> anyhow::Result<Handlebars<'static>> {
@@ -125,10 +157,12 @@ pub async fn bind(listen: &str) -> Option<tokio::net::TcpListener> {
         Ok(l) => {
             let addr = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
             info!(addr = %addr, "web panel listening");
+            crate::ops::health::panel_listening(&addr);
             Some(l)
         }
         Err(e) => {
             error!(listen, error = %e, "cannot listen for the web panel (set [web] listen to a free address); continuing without it");
+            crate::ops::health::panel_failed(format!("cannot listen on {}: {e}", listen.trim()));
             None
         }
     }
@@ -146,8 +180,11 @@ pub async fn serve(
         .await;
     if let Err(e) = result {
         error!(error = %e, "web panel listener failed");
+        crate::ops::health::panel_failed(format!("listener failed: {e}"));
     }
 }
+
+pub use check::check_pages;
 
 pub fn router(panel: Arc<Panel>) -> Router {
     Router::new()
@@ -170,9 +207,13 @@ pub fn router(panel: Arc<Panel>) -> Router {
         )
         .merge(expediente::routes())
         .route("/cola", get(cola::cola))
+        .route("/sla", get(sla::tablero))
+        .route("/cumplimiento", get(cumplimiento::informe))
+        .route("/cumplimiento.csv", get(cumplimiento::csv))
         .route("/estilo.css", get(estilo))
         .fallback(|| async { PanelError::NotFound })
         .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn(requests::record))
         .with_state(panel)
 }
 
@@ -209,7 +250,10 @@ async fn estilo(axum::extract::State(p): axum::extract::State<Arc<Panel>>) -> Re
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        p.css.clone(),
+        match p.css.read() {
+            Ok(c) => c.to_string(),
+            Err(poisoned) => poisoned.into_inner().to_string(),
+        },
     )
         .into_response()
 }
@@ -338,7 +382,8 @@ impl Panel {
         who: Option<&Signed>,
         data: Value,
     ) -> Result<Response, PanelError> {
-        let content = self.pages.render(page, &data)?;
+        let pages = self.pages();
+        let content = pages.render(page, &data)?;
         let nav = who.map(|s| {
             let snap = self.procedure.snapshot();
             let staff = snap
@@ -350,9 +395,10 @@ impl Panel {
                 "email": s.email,
                 "csrf": s.csrf,
                 "staff": staff,
+                "supervisor": self.supervises(&s.email),
             })
         });
-        let html = self.pages.render(
+        let html = pages.render(
             "layout",
             &json!({ "title": title, "content": content, "who": nav }),
         )?;

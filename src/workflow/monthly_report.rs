@@ -69,6 +69,16 @@ async fn report_of(
     month: Month,
 ) -> Result<compliance::Report, sqlx::Error> {
     let (from, to) = month.bounds(&proc.calendar.timezone());
+    report_between(conn, from, to).await
+}
+
+/// The compliance report of the tickets closed in `[from, to)`: the one computation behind
+/// `sla compliance`, the monthly mail and the panel's `/cumplimiento`, so all three agree.
+pub async fn report_between(
+    conn: &mut store::Conn,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<compliance::Report, sqlx::Error> {
     let closed: Vec<_> = tickets::closed_between(conn, store::unix(from), store::unix(to))
         .await?
         .iter()

@@ -47,12 +47,7 @@ impl Daemon {
 
     /// SIGHUP, as `systemctl reload mesayuda` sends it.
     pub fn hup(&self) {
-        if let Some(c) = &self.child {
-            let _ = Command::new("kill")
-                .arg("-HUP")
-                .arg(c.id().to_string())
-                .status();
-        }
+        self.signal("HUP");
     }
 
     /// The process id (0 once it was killed or terminated).
@@ -60,8 +55,12 @@ impl Daemon {
         self.child.as_ref().map(|c| c.id()).unwrap_or(0)
     }
 
-    /// Sends `sig` (`STOP`, `CONT`, …) to the process.
+    /// Sends `sig` (`"HUP"`, `"STOP"`, `"CONT"`…) as `kill -SIG` would.
     pub fn signal(&self, sig: &str) {
+        // `kill -SIG 0` would signal the test's whole process group.
+        if self.pid() == 0 {
+            return;
+        }
         let status = Command::new("kill")
             .arg(format!("-{sig}"))
             .arg(self.pid().to_string())
