@@ -37,7 +37,14 @@ pub struct News {
 
 impl Listener {
     pub async fn connect(url: &str) -> Result<Listener, sqlx::Error> {
-        let mut l = sqlx::postgres::PgListener::connect(url).await?;
+        // Its own one-connection pool, because `PgListener::connect` uses sqlx's defaults:
+        // during a database outage its reconnect is a slow acquire, and sqlx would log a WARN
+        // for it beside the outage's own ERROR line (`crate::outage`: one line per outage).
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_slow_threshold(std::time::Duration::from_secs(24 * 3600))
+            .connect_lazy(url)?;
+        let mut l = sqlx::postgres::PgListener::connect_with(&pool).await?;
         l.listen(CHANNEL).await?;
         Ok(Listener(l))
     }
