@@ -26,7 +26,7 @@ fn secret_cap() -> Targets {
     )
 }
 
-/// `[log] level` (default `info`), with the scheduler library's start-up chatter ("Uninited",
+/// `RUST_LOG` or `[log] level` (default `info`), with the scheduler library's start-up chatter ("Uninited",
 /// "Job creator created" at INFO) kept below it unless the level names that library itself.
 fn configured(level: Option<&str>) -> String {
     let level = level.unwrap_or("info");
@@ -39,9 +39,12 @@ fn configured(level: Option<&str>) -> String {
 
 /// Installs the global subscriber once; later calls (tests) are ignored.
 pub fn init(format: LogFormat, level: Option<&str>) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(configured(level)))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    // `RUST_LOG`, when set, replaces `[log] level`; the scheduler's chatter stays out of both.
+    let from_env = std::env::var(EnvFilter::DEFAULT_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let filter = EnvFilter::try_new(configured(from_env.as_deref().or(level)))
+        .unwrap_or_else(|_| EnvFilter::new(configured(None)));
     use std::io::IsTerminal;
     // Colour codes only for a person at a terminal, never in journald or a log file.
     let layer = fmt::layer()

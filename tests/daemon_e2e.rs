@@ -21,7 +21,7 @@ async fn ticket_count(w: &World) -> usize {
 }
 
 async fn request_is_acknowledged_and_shown(w: World) {
-    let _d = w.spawn_daemon();
+    let d = w.spawn_daemon();
     let sent_id = mail::send(
         w.mail.smtp_port,
         &Draft::new(
@@ -76,6 +76,13 @@ async fn request_is_acknowledged_and_shown(w: World) {
             listed[0].get(key).is_some(),
             "tickets list --json lacks {key}"
         );
+    }
+    // No library noise at INFO, even with `RUST_LOG` set (as here): the scheduler's start-up
+    // chatter stays out of the operator's log.
+    let log = d.log_text();
+    assert!(log.contains("mesayuda running"), "{log}");
+    for noise in ["Uninited", "Job creator created"] {
+        assert!(!log.contains(noise), "{noise} in the log:\n{log}");
     }
 }
 
