@@ -4,15 +4,12 @@
 
 mod support;
 
-use support::flow::{tag, ticket_where};
-
-use mesayuda::mail::inbound::InboundMail;
 use std::time::Duration;
-use support::mail::{self, Draft};
+use support::flow::ticket_where;
+use support::mail;
 use support::panel::{
-    approval_mail, request_vpn, BOSS, CARLOS,
-    assert_fits_phone, first_link, in_chromium, phone_ask_link, phone_confirm,
-    wait_listening, Browser,
+    approval_mail, assert_fits_phone, first_link, in_chromium, phone_ask_link, phone_confirm,
+    request_vpn, tap_approve, wait_for_page, wait_listening, Browser, BOSS,
 };
 use support::{eventually, World};
 
@@ -293,7 +290,12 @@ async fn an_approver_on_a_phone_signs_in_from_the_mail_and_approves(w: World) {
     let id = request_vpn(&w).await;
     approval_mail(&w, &id).await;
     let world = &w;
-    if !in_chromium(world, |c| async move { approve_on_phone(world, &c, &id).await }).await {
+    if !in_chromium(
+        world,
+        |c| async move { approve_on_phone(world, &c, &id).await },
+    )
+    .await
+    {
         return;
     }
     mail::wait_for(
@@ -308,13 +310,9 @@ async fn an_approver_on_a_phone_signs_in_from_the_mail_and_approves(w: World) {
 
 async fn approve_on_phone(w: &World, c: &fantoccini::Client, id: &str) {
     use fantoccini::Locator;
-    let base = w.web.clone().unwrap();
     let link = phone_ask_link(c, w, BOSS).await;
     phone_confirm(c, &link).await;
-    c.wait()
-        .for_url(&url::Url::parse(&format!("{base}/aprobaciones")).unwrap())
-        .await
-        .unwrap();
+    wait_for_page(c, w, "/aprobaciones").await;
     // A phone's width, and nothing wider than it: no sideways scrolling to reach a button.
     assert_fits_phone(c).await;
     let page = c
@@ -325,18 +323,7 @@ async fn approve_on_phone(w: &World, c: &fantoccini::Client, id: &str) {
         .await
         .unwrap();
     assert!(page.contains("cierre contable de fin de año"), "{page}");
-    c.find(Locator::Css(&format!(
-        "form[action='/aprobaciones/{id}'] button[value='aprobar']"
-    )))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
-    c.wait()
-        .for_element(Locator::XPath("//*[contains(., 'Aprobó la solicitud')]"))
-        .await
-        .unwrap();
+    tap_approve(c, id).await;
 }
 
 on_both_databases!(with_panel;

@@ -8,10 +8,10 @@ mod support;
 
 use std::time::Duration;
 use support::flow::{self, inbox_with, tag, ticket_where};
-use support::mail::{self, Draft};
+use support::mail;
 use support::panel::{
-    approval_mail, request_vpn, BOSS, CARLOS,
-    assert_fits_phone, first_link, in_chromium, phone_confirm, wait_listening, Browser, Page,
+    approval_mail, assert_fits_phone, first_link, in_chromium, phone_confirm, request_vpn, tap,
+    tap_approve, wait_for_page, wait_for_text, wait_listening, Browser, Page, BOSS, CARLOS,
 };
 use support::World;
 
@@ -505,31 +505,16 @@ async fn the_queue_filters_and_a_phone_request(w: World) {
 
 /// The approver on a phone: one tap on the mailed link, one to approve.
 async fn an_approver_approves_on_a_phone_from_the_approval_mail(w: World) {
-    use fantoccini::Locator;
     let _d = w.spawn_daemon();
     let id = request_vpn(&w).await;
     let link = panel_link(&approval_mail(&w, &id).await);
-    let base = w.web.clone().unwrap();
+    let world = &w;
     let ticket = id.clone();
-    let ran = in_chromium(&w, |c| async move {
+    let ran = in_chromium(world, |c| async move {
         c.goto(&link).await.unwrap();
-        c.wait()
-            .for_url(&url::Url::parse(&format!("{base}/aprobaciones/{ticket}")).unwrap())
-            .await
-            .unwrap();
+        wait_for_page(&c, world, &format!("/aprobaciones/{ticket}")).await;
         assert_fits_phone(&c).await;
-        c.find(Locator::Css(&format!(
-            "form[action='/aprobaciones/{ticket}'] button[value='aprobar']"
-        )))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-        c.wait()
-            .for_element(Locator::XPath("//*[contains(., 'Aprobó la solicitud')]"))
-            .await
-            .unwrap();
+        tap_approve(&c, &ticket).await;
     })
     .await;
     if !ran {
@@ -549,26 +534,19 @@ async fn an_agent_takes_a_request_from_the_queue_and_resolves_it(w: World) {
     let id = flow::request(&w, CARLOS, "Instalación de impresora", PRINTER).await;
     let mut http = Browser::new(&w);
     let link = http.mailed_link(&w, LAURA).await;
-    let base = w.web.clone().unwrap();
+    let world = &w;
     let ticket = id.clone();
-    let ran = in_chromium(&w, |c| async move {
+    let ran = in_chromium(world, |c| async move {
         phone_confirm(&c, &link).await;
-        c.wait()
-            .for_url(&url::Url::parse(&format!("{base}/cola")).unwrap())
-            .await
-            .unwrap();
-        c.find(Locator::Css(&format!(
-            "form[action='/solicitudes/{ticket}/accion'] button.tomar"
-        )))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-        c.wait()
-            .for_element(Locator::XPath("//*[contains(., 'se aplicó #asignar')]"))
-            .await
-            .unwrap();
+        wait_for_page(&c, world, "/cola").await;
+        tap(
+            &c,
+            Locator::Css(&format!(
+                "form[action='/solicitudes/{ticket}/accion'] button.tomar"
+            )),
+        )
+        .await;
+        wait_for_text(&c, "se aplicó #asignar").await;
         // The request's page, forms and audit trail included, fits a phone's width.
         if let Ok(dir) = std::env::var("PANEL_SCREENSHOTS") {
             let png = c.screenshot().await.unwrap();
@@ -581,16 +559,12 @@ async fn an_agent_takes_a_request_from_the_queue_and_resolves_it(w: World) {
             .send_keys("Impresora instalada y probada.")
             .await
             .unwrap();
-        c.find(Locator::XPath("//button[normalize-space(.)='Resolver']"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        c.wait()
-            .for_element(Locator::XPath("//*[contains(., 'se aplicó #resolver')]"))
-            .await
-            .unwrap();
+        tap(
+            &c,
+            Locator::XPath("//button[normalize-space(.)='Resolver']"),
+        )
+        .await;
+        wait_for_text(&c, "se aplicó #resolver").await;
     })
     .await;
     if !ran {

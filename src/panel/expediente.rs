@@ -286,7 +286,16 @@ pub async fn accion(
         .await;
     }
     let cmd = command(name, form.get("valor"));
-    let acted = in_write_tx!(p, |tx, ctx| panel_in::staff_command(&mut tx, &p.mailer, &p.procedure, n, &s.email, &cmd, &ctx).await?)?;
+    let acted = in_write_tx!(p, |tx, ctx| panel_in::staff_command(
+        &mut tx,
+        &p.mailer,
+        &p.procedure,
+        n,
+        &s.email,
+        &cmd,
+        &ctx
+    )
+    .await?)?;
     match acted {
         Acted::Done => {
             p.wake.notify_one();
@@ -370,16 +379,17 @@ pub async fn mensaje(
         .await;
     }
     let landed = in_write_tx!(p, |tx, ctx| panel_in::requester_message(
-                &mut tx,
-                &p.mailer,
-                &p.procedure,
-                n,
-                &row.subject,
-                &s.email,
-                &text,
-                &files,
-                &ctx,
-            ).await?)?;
+        &mut tx,
+        &p.mailer,
+        &p.procedure,
+        n,
+        &row.subject,
+        &s.email,
+        &text,
+        &files,
+        &ctx,
+    )
+    .await?)?;
     p.wake.notify_one();
     tracing::info!(ticket = %landed, count = files.len(), "requester message taken from the panel");
     Ok(see_other(&format!("/solicitudes/{landed}?hecho=mensaje")))

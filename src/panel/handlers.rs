@@ -40,16 +40,18 @@ macro_rules! retry_when_busy {
 /// while the database is busy ([`retry_when_busy`]).
 macro_rules! in_write_tx {
     ($p:expr, |$tx:ident, $ctx:ident| $body:expr) => {
-        retry_when_busy!(async {
-            let snap = $p.procedure.snapshot();
-            let $ctx = $p.procedure.ctx(&snap, $p.now());
-            let _turn = $p.db.write_turn().await;
-            let mut $tx = $p.db.pool.begin().await?;
-            let value = $body;
-            $tx.commit().await?;
-            Ok::<_, crate::notify::NotifyError>(value)
-        }
-        .await)
+        retry_when_busy!(
+            async {
+                let snap = $p.procedure.snapshot();
+                let $ctx = $p.procedure.ctx(&snap, $p.now());
+                let _turn = $p.db.write_turn().await;
+                let mut $tx = $p.db.pool.begin().await?;
+                let value = $body;
+                $tx.commit().await?;
+                Ok::<_, crate::notify::NotifyError>(value)
+            }
+            .await
+        )
     };
 }
 

@@ -81,16 +81,17 @@ pub async fn registrar(
         return refuse("Escriba el asunto y lo que la persona pidió.".into());
     }
     let opened = in_write_tx!(p, |tx, ctx| panel_in::phone_request(
-                &mut tx,
-                &p.mailer,
-                &p.procedure,
-                &s.email,
-                &requester,
-                &subject,
-                &text,
-                &[],
-                &ctx,
-            ).await?)?;
+        &mut tx,
+        &p.mailer,
+        &p.procedure,
+        &s.email,
+        &requester,
+        &subject,
+        &text,
+        &[],
+        &ctx,
+    )
+    .await?)?;
     p.wake.notify_one();
     match opened {
         Opened::Ticket(n) => {

@@ -254,16 +254,8 @@ pub async fn phone_ask_link(c: &fantoccini::Client, w: &World, email: &str) -> S
         .send_keys(email)
         .await
         .unwrap();
-    c.find(Locator::Css("form[action='/ingresar'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .for_element(Locator::XPath("//*[contains(., 'le enviamos un correo')]"))
-        .await
-        .unwrap();
+    tap(c, Locator::Css("form[action='/ingresar'] button")).await;
+    wait_for_text(c, "le enviamos un correo").await;
     eventually(WAIT, "the sign-in mail", || async {
         links(w, email).await.get(before).cloned()
     })
@@ -274,12 +266,7 @@ pub async fn phone_ask_link(c: &fantoccini::Client, w: &World, email: &str) -> S
 pub async fn phone_confirm(c: &fantoccini::Client, link: &str) {
     use fantoccini::Locator;
     c.goto(link).await.unwrap();
-    c.find(Locator::Css("#confirmar"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    tap(c, Locator::Css("#confirmar")).await;
 }
 
 /// The page is a phone's width and nothing on it is wider: no sideways scrolling to reach a
@@ -313,4 +300,39 @@ pub async fn approval_mail(w: &World, id: &str) -> InboundMail {
         m.subject.contains("Aprobación requerida") && tag(m).as_deref() == Some(id)
     })
     .await
+}
+
+/// In the browser: taps what `locator` finds on the page as it is now.
+pub async fn tap(c: &fantoccini::Client, locator: fantoccini::Locator<'_>) {
+    c.find(locator).await.unwrap().click().await.unwrap();
+}
+
+/// In the browser: waits until the page shows `text`.
+pub async fn wait_for_text(c: &fantoccini::Client, text: &str) {
+    let xpath = format!("//*[contains(., '{text}')]");
+    c.wait()
+        .for_element(fantoccini::Locator::XPath(&xpath))
+        .await
+        .unwrap();
+}
+
+/// In the browser: waits until the panel's page at `path` is open.
+pub async fn wait_for_page(c: &fantoccini::Client, w: &World, path: &str) {
+    let base = w.web.clone().expect("a world with the panel");
+    c.wait()
+        .for_url(&url::Url::parse(&format!("{base}{path}")).unwrap())
+        .await
+        .unwrap();
+}
+
+/// In the browser: taps "aprobar" on request `id`'s approval form and waits for the answer.
+pub async fn tap_approve(c: &fantoccini::Client, id: &str) {
+    tap(
+        c,
+        fantoccini::Locator::Css(&format!(
+            "form[action='/aprobaciones/{id}'] button[value='aprobar']"
+        )),
+    )
+    .await;
+    wait_for_text(c, "Aprobó la solicitud").await;
 }
