@@ -208,14 +208,7 @@ async fn an_approval_decided_in_the_panel_makes_the_mailed_answer_void(w: World)
     );
     assert!(list.body.contains("Carlos"), "{}", list.body);
     let csrf = list.field("csrf");
-    let done = b
-        .post(
-            &format!("/aprobaciones/{id}"),
-            &[("decision", "aprobar"), ("motivo", ""), ("csrf", &csrf)],
-        )
-        .await;
-    assert_eq!(done.status, 200, "{}", done.body);
-    assert!(done.body.contains("Aprobó la solicitud"), "{}", done.body);
+    b.approve(&id, &csrf).await;
     let t = w.cli().ticket(&id);
     assert_eq!(t["status"], "trabajo_en_progreso");
     assert_eq!(t["approval"]["status"], "aprobado");

@@ -181,6 +181,19 @@ impl Browser {
         .await
     }
 
+    /// Approves request `id` as its form's "aprobar" button does, with the page's CSRF token
+    /// `csrf`; the answer says it was approved.
+    pub async fn approve(&mut self, id: &str, csrf: &str) {
+        let done = self
+            .post(
+                &format!("/aprobaciones/{id}"),
+                &[("decision", "aprobar"), ("motivo", ""), ("csrf", csrf)],
+            )
+            .await;
+        assert_eq!(done.status, 200, "{}", done.body);
+        assert!(done.body.contains("Aprobó la solicitud"), "{}", done.body);
+    }
+
     /// Signs `email` in from the link mailed to them.
     pub async fn sign_in(&mut self, w: &World, email: &str) {
         let link = self.mailed_link(w, email).await;
