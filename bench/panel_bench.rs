@@ -5,13 +5,14 @@
 //! Run: `cargo run --release --example panel_bench [-- URL…]` (default: a fresh SQLite file,
 //! then a fresh PostgreSQL database on 127.0.0.1:5432 when reachable). See bench/README.md.
 
+mod bench_db;
+
 use mesayuda::config::Config;
 use mesayuda::mail::outbound::Composer;
 use mesayuda::mail::templates::Templates;
 use mesayuda::notify::Mailer;
 use mesayuda::store::{messages, panel, tickets, Db};
 use mesayuda::workflow::Procedure;
-use sqlx::Connection;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,29 +40,7 @@ const ASSIGNEES: [Option<&str>; 4] = [
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let mut urls: Vec<String> = std::env::args().skip(1).collect();
-    let mut created = None;
-    if urls.is_empty() {
-        urls.push(format!(
-            "sqlite://{}",
-            dir.path().join("bench.db").display()
-        ));
-        let admin = "postgres://postgres@127.0.0.1:5432/postgres";
-        match sqlx::PgConnection::connect(admin).await {
-            Ok(mut c) => {
-                let name = format!("mesayuda_bench_{:x}", rand::random::<u32>());
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut c)
-                    .await?;
-                // Loopback: TLS would only measure the encryption of a connection that leaves no host.
-                urls.push(format!(
-                    "postgres://postgres@127.0.0.1:5432/{name}?sslmode=disable"
-                ));
-                created = Some((c, name));
-            }
-            Err(e) => println!("PostgreSQL skipped: {e}"),
-        }
-    }
+    let databases = bench_db::Databases::from_args(dir.path()).await?;
     println!(
         "cores: {}, {TICKETS} tickets ({} open), {SAMPLES} requests per page after {WARMUP}",
         std::thread::available_parallelism()
@@ -69,17 +48,10 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or(1),
         TICKETS / OPEN_EVERY
     );
-    for url in urls {
-        run(&url, dir.path()).await?;
+    for url in &databases.urls {
+        run(url, dir.path()).await?;
     }
-    if let Some((mut c, name)) = created {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE {name} WITH (FORCE)"
-        )))
-        .execute(&mut c)
-        .await?;
-    }
-    Ok(())
+    databases.drop_created().await
 }
 
 async fn run(url: &str, dir: &std::path::Path) -> anyhow::Result<()> {
@@ -87,13 +59,13 @@ async fn run(url: &str, dir: &std::path::Path) -> anyhow::Result<()> {
     let config_path = dir.join("bench.toml");
     std::fs::write(
         &config_path,
-        format!(
-            "[database]\nurl = \"{url}\"\n[imap]\nhost = \"127.0.0.1\"\nport = 1\nsecurity = \"none\"\n\
-             username = \"m@example.test\"\npassword = \"x\"\n[smtp]\nhost = \"127.0.0.1\"\nport = 1\n\
-             security = \"none\"\nfrom = \"s@example.test\"\nreply_to = \"m@example.test\"\n\
-             [paths]\ntemplates = \"{root}/templates\"\ncatalog = \"{root}/deploy/catalog.toml\"\n\
+        bench_db::config_text(
+            url,
+            &format!(
+                "[paths]\ntemplates = \"{root}/templates\"\ncatalog = \"{root}/deploy/catalog.toml\"\n\
              directory = \"{root}/deploy/directory.toml\"\n\
              [web]\nlisten = \"127.0.0.1:1\"\nbase_url = \"http://127.0.0.1\"\n"
+            ),
         ),
     )?;
     let config = Config::load(&config_path)?;

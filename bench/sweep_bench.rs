@@ -3,13 +3,14 @@
 //! Prints figures; asserts nothing. Run: `cargo run --release --example sweep_bench [-- URL]`
 //! (default: a fresh SQLite file, then PostgreSQL on 127.0.0.1:5432 when reachable).
 
+mod bench_db;
+
 use mesayuda::config::Config;
 use mesayuda::mail::outbound::Composer;
 use mesayuda::mail::templates::Templates;
 use mesayuda::notify::Mailer;
 use mesayuda::store::Db;
 use mesayuda::workflow::{sweep, Procedure};
-use sqlx::Connection;
 use std::time::Instant;
 
 const TICKETS: i64 = 1_000_000;
@@ -19,58 +20,29 @@ const DUE: i64 = 1_000;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let mut urls: Vec<String> = std::env::args().skip(1).collect();
-    let mut created = None;
-    if urls.is_empty() {
-        urls.push(format!(
-            "sqlite://{}",
-            dir.path().join("bench.db").display()
-        ));
-        let admin = "postgres://postgres@127.0.0.1:5432/postgres";
-        match sqlx::PgConnection::connect(admin).await {
-            Ok(mut c) => {
-                let name = format!("mesayuda_bench_{:x}", rand::random::<u32>());
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut c)
-                    .await?;
-                // Loopback: TLS would only measure the encryption of a connection that leaves no host.
-                urls.push(format!(
-                    "postgres://postgres@127.0.0.1:5432/{name}?sslmode=disable"
-                ));
-                created = Some((c, name));
-            }
-            Err(e) => println!("PostgreSQL skipped: {e}"),
-        }
-    }
+    let databases = bench_db::Databases::from_args(dir.path()).await?;
     println!(
         "cores: {}",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     );
-    for url in urls {
-        run(&url, dir.path()).await?;
+    for url in &databases.urls {
+        run(url, dir.path()).await?;
     }
-    if let Some((mut c, name)) = created {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE {name} WITH (FORCE)"
-        )))
-        .execute(&mut c)
-        .await?;
-    }
-    Ok(())
+    databases.drop_created().await
 }
 
 async fn run(url: &str, dir: &std::path::Path) -> anyhow::Result<()> {
     let config_path = dir.join("bench.toml");
     std::fs::write(
         &config_path,
-        format!(
-            "[database]\nurl = \"{url}\"\n[imap]\nhost = \"127.0.0.1\"\nport = 1\nsecurity = \"none\"\n\
-             username = \"m@example.test\"\npassword = \"x\"\n[smtp]\nhost = \"127.0.0.1\"\nport = 1\n\
-             security = \"none\"\nfrom = \"s@example.test\"\nreply_to = \"m@example.test\"\n\
-             [paths]\ntemplates = \"{}\"\n[escalation]\ncoordinator = \"c@example.test\"\ndirector = \"d@example.test\"\n",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/templates")
+        bench_db::config_text(
+            url,
+            &format!(
+                "[paths]\ntemplates = \"{}\"\n[escalation]\ncoordinator = \"c@example.test\"\ndirector = \"d@example.test\"\n",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/templates")
+            ),
         ),
     )?;
     let config = Config::load(&config_path)?;

@@ -188,14 +188,8 @@ impl Ingestor {
         let parsed: Vec<_> = batch.iter().map(|f| self.parse(f.raw)).collect();
         let _turn = self.db.write_turn().await;
         let mut tx = self.db.pool.begin().await?;
-        // The lease's fencing number once per transaction, first (see `ingest_at`).
-        if let Some(s) = batch.first().map(|f| &f.source) {
-            if let Some(fence) = s.fence {
-                if !store::lease::check_fence(&mut tx, &s.mailbox, fence).await? {
-                    return Err(NotifyError::LeaseLost);
-                }
-            }
-        }
+        // The lease's fencing number once per transaction.
+        check_lease_fence(&mut tx, batch.first().map(|f| &f.source)).await?;
         let mut w = Writes::new(&tx);
         let mut outcomes = Vec::with_capacity(batch.len());
         for (f, parsed) in batch.iter().zip(parsed) {
@@ -220,22 +214,9 @@ impl Ingestor {
             .await?;
             outcomes.push(outcome);
         }
-        if let Some(s) = batch.iter().map(|f| &f.source).max_by_key(|s| s.uid) {
-            mailbox::advance_into(
-                &mut w,
-                &s.mailbox,
-                mailbox::MailboxState {
-                    uidvalidity: s.uidvalidity,
-                    last_uid: s.uid,
-                },
-                store::unix(now),
-            );
-        }
-        w.flush(&mut tx).await?;
-        tx.commit().await?;
+        let last = batch.iter().map(|f| &f.source).max_by_key(|s| s.uid);
+        self.finish(tx, w, last, now).await?;
         tracing::debug!(count = batch.len(), "messages taken in together");
-        crate::outage::database_ok();
-        self.outbox_wake.notify_one();
         Ok(outcomes)
     }
 
@@ -249,13 +230,7 @@ impl Ingestor {
     ) -> Result<Outcome, NotifyError> {
         let _turn = self.db.write_turn().await;
         let mut tx = self.db.pool.begin().await?;
-        if let Some((s, fence)) = source.and_then(|s| Some((s, s.fence?))) {
-            // First, so that the lease's row stays locked to the commit: a takeover waits for
-            // this transaction, and one that came first makes it roll back (dropped).
-            if !store::lease::check_fence(&mut tx, &s.mailbox, fence).await? {
-                return Err(NotifyError::LeaseLost);
-            }
-        }
+        check_lease_fence(&mut tx, source).await?;
         let mut w = Writes::new(&tx);
         let outcome = match parsed {
             Ok(mail) => {
@@ -267,7 +242,21 @@ impl Ingestor {
                 Outcome::Quarantined(reason)
             }
         };
-        if let Some(s) = source {
+        self.finish(tx, w, source, now).await?;
+        Ok(outcome)
+    }
+
+    /// Ends an intake transaction: the mailbox's read position past `last` (the message with
+    /// the highest UID taken in), the pending writes, the commit, then the outbox woken for
+    /// what it queued.
+    async fn finish(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        mut w: Writes,
+        last: Option<&Source>,
+        now: DateTime<Utc>,
+    ) -> Result<(), NotifyError> {
+        if let Some(s) = last {
             mailbox::advance_into(
                 &mut w,
                 &s.mailbox,
@@ -282,7 +271,7 @@ impl Ingestor {
         tx.commit().await?;
         crate::outage::database_ok();
         self.outbox_wake.notify_one();
-        Ok(outcome)
+        Ok(())
     }
 
     /// Reads once what the decision needs, lets the procedure decide, and leaves the writes
@@ -771,6 +760,19 @@ async fn store_inbound(
         .await?;
     }
     Ok(row)
+}
+
+/// The lease's fencing number of `source`'s reader, checked first in the transaction so that
+/// the lease's row stays locked to the commit: a takeover waits for this transaction, and one
+/// that came first makes it roll back (dropped). Mail without a reader (no `source`, or a
+/// reader without a lease) has nothing to check.
+async fn check_lease_fence(conn: &mut Conn, source: Option<&Source>) -> Result<(), NotifyError> {
+    if let Some((s, fence)) = source.and_then(|s| Some((s, s.fence?))) {
+        if !store::lease::check_fence(conn, &s.mailbox, fence).await? {
+            return Err(NotifyError::LeaseLost);
+        }
+    }
+    Ok(())
 }
 
 /// Unreadable mail is kept whole (raw bytes) and moved to the quarantine folder, never dropped.

@@ -4,6 +4,7 @@
 mod support;
 
 use std::process::{Command, Output};
+use support::cli::config_for_db;
 use support::{Cli, DbKind, TestDb};
 
 fn mesayuda(args: &[&str]) -> Output {
@@ -64,17 +65,7 @@ async fn migrate_says_how_many(kind: DbKind) {
     let Some(db) = TestDb::create(kind, dir.path()).await else {
         return;
     };
-    let cfg = dir.path().join("m.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[database]\nurl = \"{}\"\n[imap]\nhost = \"127.0.0.1\"\nport = 1\nsecurity = \"none\"\n\
-             username = \"m@example.test\"\npassword = \"x\"\n[smtp]\nhost = \"127.0.0.1\"\nport = 1\n\
-             security = \"none\"\nfrom = \"s@example.test\"\nreply_to = \"m@example.test\"\n",
-            db.url
-        ),
-    )
-    .unwrap();
+    let cfg = config_for_db(dir.path(), &db.url);
     let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
         .unwrap()
         .count();

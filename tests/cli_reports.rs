@@ -4,22 +4,8 @@
 mod support;
 
 use serde_json::Value;
+use support::cli::config_for_db;
 use support::{Cli, DbKind, TestDb};
-
-fn config(dir: &std::path::Path, db: &TestDb) -> std::path::PathBuf {
-    let p = dir.join("mesayuda.toml");
-    std::fs::write(
-        &p,
-        format!(
-            "[database]\nurl = \"{}\"\n[imap]\nhost = \"127.0.0.1\"\nport = 1\nsecurity = \"none\"\n\
-             username = \"m@example.test\"\npassword = \"x\"\n[smtp]\nhost = \"127.0.0.1\"\nport = 1\n\
-             security = \"none\"\nfrom = \"s@example.test\"\nreply_to = \"m@example.test\"\n",
-            db.url
-        ),
-    )
-    .unwrap();
-    p
-}
 
 #[test]
 fn holidays_2026_include_the_new_chiquinquira_monday() {
@@ -74,7 +60,7 @@ async fn compliance_matches_hand_computed_figures(kind: DbKind) {
     let Some(db) = TestDb::create(kind, dir.path()).await else {
         return;
     };
-    let cli = Cli::new(&config(dir.path(), &db));
+    let cli = Cli::new(&config_for_db(dir.path(), &db.url));
     cli.json(&["tickets", "list", "--json"]); // creates the schema
     let pool = mesayuda::store::Db::connect(&db.url, 1).await.unwrap();
     for (i, (svc, reason, target, used, paused, alerts, day)) in CLOSED.iter().enumerate() {

@@ -4,42 +4,17 @@
 
 mod support;
 
-use support::flow::{tag, ticket_where};
-
-use mesayuda::mail::inbound::InboundMail;
 use std::time::Duration;
-use support::mail::{self, Draft};
-use support::panel::{links, wait_listening, Browser};
+use support::flow::ticket_where;
+use support::mail;
+use support::panel::{
+    approval_mail, assert_fits_phone, first_link, in_chromium, phone_ask_link, phone_confirm,
+    request_vpn, tap_approve, wait_for_page, wait_listening, Browser, BOSS,
+};
 use support::{eventually, World};
 
-const CARLOS: &str = "Carlos Pérez <carlos.perez@example.test>";
 const CARLOS_ADDR: &str = "carlos.perez@example.test";
-const BOSS: &str = "luisa.martinez@example.test";
 const WAIT: Duration = Duration::from_secs(25);
-
-/// Carlos asks for VPN access with his boss as approver; returns the request's number.
-async fn request_vpn(w: &World) -> String {
-    let body = format!(
-        "Necesito acceso remoto por VPN para trabajar desde casa.\nJustificación: cierre contable de fin de año\nNúmero de equipo: PC-0456\nFecha de finalización: 2026-12-31\nAprobador: {BOSS}\n"
-    );
-    mail::send(w.mail.smtp_port, &Draft::new(CARLOS, "Acceso VPN", &body)).await;
-    let ack = mail::wait_for(
-        w.mail.imap_port,
-        CARLOS_ADDR,
-        WAIT,
-        "acknowledgement",
-        |m| m.subject.contains("Recibimos"),
-    )
-    .await;
-    tag(&ack).expect("the acknowledgement names the request")
-}
-
-async fn approval_mail(w: &World, id: &str) -> InboundMail {
-    mail::wait_for(w.mail.imap_port, BOSS, WAIT, "approval request", |m| {
-        m.subject.contains("Aprobación requerida") && tag(m).as_deref() == Some(id)
-    })
-    .await
-}
 
 async fn sign_in_link_arrives_by_mail_and_works_once(w: World) {
     let _d = w.spawn_daemon();
@@ -60,10 +35,7 @@ async fn sign_in_link_arrives_by_mail_and_works_once(w: World) {
         "{csp}"
     );
     assert_eq!(sent.header("x-content-type-options"), "nosniff");
-    let link = eventually(WAIT, "the sign-in mail", || async {
-        links(&w, BOSS).await.into_iter().next()
-    })
-    .await;
+    let link = first_link(&w, BOSS).await;
     assert!(link.starts_with(&format!("{}/ingresar/", b.base)), "{link}");
     // Opening the link (as a mail scanner would) signs nobody in and spends nothing.
     let scanner = Browser::new(&w).get(&link).await;
@@ -109,10 +81,7 @@ async fn an_expired_link_fails(w: World) {
     let mut b = Browser::new(&w);
     wait_listening(&b).await;
     b.ask_link(BOSS).await;
-    let link = eventually(WAIT, "the sign-in mail", || async {
-        links(&w, BOSS).await.into_iter().next()
-    })
-    .await;
+    let link = first_link(&w, BOSS).await;
     // Fifteen minutes cannot be waited in a test: the link is aged in the database as the
     // clock would age it.
     let db = mesayuda::store::Db::connect(&w.db.url, 1).await.unwrap();
@@ -138,10 +107,7 @@ async fn an_unknown_address_gets_the_same_answer_and_no_mail(w: World) {
     let unknown = b.ask_link(stranger).await;
     assert_eq!(known.status, unknown.status);
     assert_eq!(known.body.replace(BOSS, stranger), unknown.body);
-    eventually(WAIT, "the known person's link", || async {
-        links(&w, BOSS).await.into_iter().next()
-    })
-    .await;
+    first_link(&w, BOSS).await;
     let queued = w.cli().json(&["outbox", "list", "--json"]);
     let to_stranger = queued
         .as_array()
@@ -242,14 +208,7 @@ async fn an_approval_decided_in_the_panel_makes_the_mailed_answer_void(w: World)
     );
     assert!(list.body.contains("Carlos"), "{}", list.body);
     let csrf = list.field("csrf");
-    let done = b
-        .post(
-            &format!("/aprobaciones/{id}"),
-            &[("decision", "aprobar"), ("motivo", ""), ("csrf", &csrf)],
-        )
-        .await;
-    assert_eq!(done.status, 200, "{}", done.body);
-    assert!(done.body.contains("Aprobó la solicitud"), "{}", done.body);
+    b.approve(&id, &csrf).await;
     let t = w.cli().ticket(&id);
     assert_eq!(t["status"], "trabajo_en_progreso");
     assert_eq!(t["approval"]["status"], "aprobado");
@@ -323,17 +282,14 @@ async fn an_approver_on_a_phone_signs_in_from_the_mail_and_approves(w: World) {
     let _d = w.spawn_daemon();
     let id = request_vpn(&w).await;
     approval_mail(&w, &id).await;
-    let Some(driver) = support::browser::Chromedriver::start(w.dir.path()).await else {
+    let world = &w;
+    if !in_chromium(
+        world,
+        |c| async move { approve_on_phone(world, &c, &id).await },
+    )
+    .await
+    {
         return;
-    };
-    let client = driver.phone().await;
-    // The session is closed whatever happens, then the assertion (if any) goes on failing.
-    let run = std::panic::AssertUnwindSafe(approve_on_phone(&w, &client, &id));
-    let outcome = futures::FutureExt::catch_unwind(run).await;
-    let _ = client.close().await;
-    drop(driver);
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
     }
     mail::wait_for(
         w.mail.imap_port,
@@ -347,52 +303,11 @@ async fn an_approver_on_a_phone_signs_in_from_the_mail_and_approves(w: World) {
 
 async fn approve_on_phone(w: &World, c: &fantoccini::Client, id: &str) {
     use fantoccini::Locator;
-    let base = w.web.clone().unwrap();
-    c.goto(&format!("{base}/")).await.unwrap();
-    c.find(Locator::Css("#correo"))
-        .await
-        .unwrap()
-        .send_keys(BOSS)
-        .await
-        .unwrap();
-    c.find(Locator::Css("form[action='/ingresar'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .for_element(Locator::XPath("//*[contains(., 'le enviamos un correo')]"))
-        .await
-        .unwrap();
-    let link = eventually(WAIT, "the sign-in mail", || async {
-        links(w, BOSS).await.into_iter().next()
-    })
-    .await;
-    c.goto(&link).await.unwrap();
-    c.find(Locator::Css("#confirmar"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .for_url(&url::Url::parse(&format!("{base}/aprobaciones")).unwrap())
-        .await
-        .unwrap();
+    let link = phone_ask_link(c, w, BOSS).await;
+    phone_confirm(c, &link).await;
+    wait_for_page(c, w, "/aprobaciones").await;
     // A phone's width, and nothing wider than it: no sideways scrolling to reach a button.
-    let widths = c
-        .execute(
-            "return [window.innerWidth, document.documentElement.scrollWidth];",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        widths,
-        serde_json::json!([390, 390]),
-        "viewport and page width"
-    );
+    assert_fits_phone(c).await;
     let page = c
         .find(Locator::Css("main"))
         .await
@@ -401,18 +316,7 @@ async fn approve_on_phone(w: &World, c: &fantoccini::Client, id: &str) {
         .await
         .unwrap();
     assert!(page.contains("cierre contable de fin de año"), "{page}");
-    c.find(Locator::Css(&format!(
-        "form[action='/aprobaciones/{id}'] button[value='aprobar']"
-    )))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
-    c.wait()
-        .for_element(Locator::XPath("//*[contains(., 'Aprobó la solicitud')]"))
-        .await
-        .unwrap();
+    tap_approve(c, id).await;
 }
 
 on_both_databases!(with_panel;

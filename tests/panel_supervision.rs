@@ -8,7 +8,9 @@ use mesayuda::domain::es_co::decimal;
 use mesayuda::store::{tickets, Db};
 use serde_json::Value;
 use support::flow::WAIT;
-use support::panel::{wait_listening, Browser, Page};
+use support::panel::{
+    assert_fits_phone, in_chromium, phone_ask_link, phone_confirm, wait_listening, Browser, Page,
+};
 use support::{eventually, World};
 
 const COORDINATOR: &str = "sandra.moreno@example.test";
@@ -520,53 +522,14 @@ async fn a_coordinator_sees_the_compliance_chart_in_a_browser(w: World) {
         ],
     )
     .await;
-    let Some(driver) = support::browser::Chromedriver::start(w.dir.path()).await else {
-        return;
-    };
-    let client = driver.phone().await;
-    let run = std::panic::AssertUnwindSafe(open_chart(&w, &client));
-    let outcome = futures::FutureExt::catch_unwind(run).await;
-    let _ = client.close().await;
-    drop(driver);
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    let world = &w;
+    in_chromium(world, |c| async move { open_chart(world, &c).await }).await;
 }
 
 async fn open_chart(w: &World, c: &fantoccini::Client) {
     use fantoccini::Locator;
-    let base = w.web.clone().unwrap();
-    c.goto(&format!("{base}/")).await.unwrap();
-    c.find(Locator::Css("#correo"))
-        .await
-        .unwrap()
-        .send_keys(COORDINATOR)
-        .await
-        .unwrap();
-    c.find(Locator::Css("form[action='/ingresar'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .for_element(Locator::XPath("//*[contains(., 'le enviamos un correo')]"))
-        .await
-        .unwrap();
-    let link = eventually(WAIT, "the sign-in mail", || async {
-        support::panel::links(w, COORDINATOR)
-            .await
-            .into_iter()
-            .next()
-    })
-    .await;
-    c.goto(&link).await.unwrap();
-    c.find(Locator::Css("#confirmar"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    let link = phone_ask_link(c, w, COORDINATOR).await;
+    phone_confirm(c, &link).await;
     c.wait()
         .for_element(Locator::Css("nav a[href='/cumplimiento']"))
         .await
@@ -598,18 +561,7 @@ async fn open_chart(w: &World, c: &fantoccini::Client) {
         "{texts:?}"
     );
     // On a phone the page does not scroll sideways; the tables scroll in their box.
-    let widths = c
-        .execute(
-            "return [window.innerWidth, document.documentElement.scrollWidth];",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        widths,
-        serde_json::json!([390, 390]),
-        "viewport and page width"
-    );
+    assert_fits_phone(c).await;
 }
 
 /// `systemctl reload` (SIGHUP) reads the panel's pages again; a broken one leaves the last good

@@ -8,38 +8,19 @@ mod support;
 
 use std::time::Duration;
 use support::flow::{self, inbox_with, tag, ticket_where};
-use support::mail::{self, Draft};
-use support::panel::{links, wait_listening, Browser, Page};
-use support::{eventually, World};
+use support::mail;
+use support::panel::{
+    approval_mail, assert_fits_phone, first_link, in_chromium, phone_confirm, request_vpn, tap,
+    tap_approve, wait_for_page, wait_for_text, wait_listening, Browser, Page, BOSS, CARLOS,
+};
+use support::World;
 
-const CARLOS: &str = "Carlos Pérez <carlos.perez@example.test>";
 const CARLOS_ADDR: &str = "carlos.perez@example.test";
-const BOSS: &str = "luisa.martinez@example.test";
 const LAURA: &str = "laura.rojas@example.test";
 const ANA: &str = "ana.gomez@example.test";
 const WAIT: Duration = Duration::from_secs(25);
 const PRINTER: &str =
     "Necesito instalar la impresora de la oficina.\nNúmero de equipo: PC-0456\nUbicación: Piso 3, oficina 301\n";
-
-/// Carlos asks for VPN access with his boss as approver; returns the request's number.
-async fn request_vpn(w: &World) -> String {
-    let body = format!(
-        "Necesito acceso remoto por VPN para trabajar desde casa.\nJustificación: cierre contable de fin de año\nNúmero de equipo: PC-0456\nFecha de finalización: 2026-12-31\nAprobador: {BOSS}\n"
-    );
-    mail::send(w.mail.smtp_port, &Draft::new(CARLOS, "Acceso VPN", &body)).await;
-    let ack = inbox_with(w, CARLOS_ADDR, "acknowledgement", |m| {
-        m.subject.contains("Recibimos") && m.subject.contains("Acceso VPN")
-    })
-    .await;
-    tag(&ack).expect("the acknowledgement names the request")
-}
-
-async fn approval_mail(w: &World, id: &str) -> mesayuda::mail::inbound::InboundMail {
-    inbox_with(w, BOSS, "approval request", |m| {
-        m.subject.contains("Aprobación requerida") && tag(m).as_deref() == Some(id)
-    })
-    .await
-}
 
 /// The panel link a mail carries (its last line: "Decidir en el panel: …").
 fn panel_link(m: &mesayuda::mail::inbound::InboundMail) -> String {
@@ -106,14 +87,7 @@ async fn the_approval_mail_signs_its_approver_in_and_only_the_post_decides(w: Wo
     assert_eq!(b.get(&link).await.status, 303);
     // The second tap: the POST with its CSRF token decides.
     let csrf = page.field("csrf");
-    let done = b
-        .post(
-            &format!("/aprobaciones/{id}"),
-            &[("decision", "aprobar"), ("motivo", ""), ("csrf", &csrf)],
-        )
-        .await;
-    assert_eq!(done.status, 200, "{}", done.body);
-    assert!(done.body.contains("Aprobó la solicitud"), "{}", done.body);
+    b.approve(&id, &csrf).await;
     let t = w.cli().ticket(&id);
     assert_eq!(t["approval"]["status"], "aprobado");
     assert!(t["events"]
@@ -196,10 +170,7 @@ async fn sign_in_links_are_limited_per_client_as_well_as_per_address(w: World) {
     let mut other = Browser::new(&w);
     other.client = Some("198.51.100.9".into());
     assert_eq!(other.ask_link(BOSS).await.status, 200);
-    eventually(WAIT, "the other client's link", || async {
-        links(&w, BOSS).await.into_iter().next()
-    })
-    .await;
+    first_link(&w, BOSS).await;
     w.wait_idle(WAIT).await;
     let sent = w
         .outbox()
@@ -525,65 +496,18 @@ async fn the_queue_filters_and_a_phone_request(w: World) {
     assert_eq!(carlos.get("/cola").await.status, 404);
 }
 
-/// Runs `f` with a phone-sized Chromium session, closed whatever happens; `false` when
-/// chromedriver is not installed (outside CI; the reason is printed).
-async fn in_chromium<F, Fut>(w: &World, f: F) -> bool
-where
-    F: FnOnce(fantoccini::Client) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let Some(driver) = support::browser::Chromedriver::start(w.dir.path()).await else {
-        return false;
-    };
-    let client = driver.phone().await;
-    let run = std::panic::AssertUnwindSafe(f(client.clone()));
-    let outcome = futures::FutureExt::catch_unwind(run).await;
-    let _ = client.close().await;
-    drop(driver);
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-    true
-}
-
 /// The approver on a phone: one tap on the mailed link, one to approve.
 async fn an_approver_approves_on_a_phone_from_the_approval_mail(w: World) {
-    use fantoccini::Locator;
     let _d = w.spawn_daemon();
     let id = request_vpn(&w).await;
     let link = panel_link(&approval_mail(&w, &id).await);
-    let base = w.web.clone().unwrap();
+    let world = &w;
     let ticket = id.clone();
-    let ran = in_chromium(&w, |c| async move {
+    let ran = in_chromium(world, |c| async move {
         c.goto(&link).await.unwrap();
-        c.wait()
-            .for_url(&url::Url::parse(&format!("{base}/aprobaciones/{ticket}")).unwrap())
-            .await
-            .unwrap();
-        let widths = c
-            .execute(
-                "return [window.innerWidth, document.documentElement.scrollWidth];",
-                vec![],
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            widths,
-            serde_json::json!([390, 390]),
-            "viewport and page width"
-        );
-        c.find(Locator::Css(&format!(
-            "form[action='/aprobaciones/{ticket}'] button[value='aprobar']"
-        )))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-        c.wait()
-            .for_element(Locator::XPath("//*[contains(., 'Aprobó la solicitud')]"))
-            .await
-            .unwrap();
+        wait_for_page(&c, world, &format!("/aprobaciones/{ticket}")).await;
+        assert_fits_phone(&c).await;
+        tap_approve(&c, &ticket).await;
     })
     .await;
     if !ran {
@@ -602,71 +526,38 @@ async fn an_agent_takes_a_request_from_the_queue_and_resolves_it(w: World) {
     let _d = w.spawn_daemon();
     let id = flow::request(&w, CARLOS, "Instalación de impresora", PRINTER).await;
     let mut http = Browser::new(&w);
-    let before = links(&w, LAURA).await.len();
-    http.ask_link(LAURA).await;
-    let link = eventually(WAIT, "the sign-in mail", || async {
-        links(&w, LAURA).await.get(before).cloned()
-    })
-    .await;
-    let base = w.web.clone().unwrap();
+    let link = http.mailed_link(&w, LAURA).await;
+    let world = &w;
     let ticket = id.clone();
-    let ran = in_chromium(&w, |c| async move {
-        c.goto(&link).await.unwrap();
-        c.find(Locator::Css("#confirmar"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        c.wait()
-            .for_url(&url::Url::parse(&format!("{base}/cola")).unwrap())
-            .await
-            .unwrap();
-        c.find(Locator::Css(&format!(
-            "form[action='/solicitudes/{ticket}/accion'] button.tomar"
-        )))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-        c.wait()
-            .for_element(Locator::XPath("//*[contains(., 'se aplicó #asignar')]"))
-            .await
-            .unwrap();
+    let ran = in_chromium(world, |c| async move {
+        phone_confirm(&c, &link).await;
+        wait_for_page(&c, world, "/cola").await;
+        tap(
+            &c,
+            Locator::Css(&format!(
+                "form[action='/solicitudes/{ticket}/accion'] button.tomar"
+            )),
+        )
+        .await;
+        wait_for_text(&c, "se aplicó #asignar").await;
         // The request's page, forms and audit trail included, fits a phone's width.
-        let widths = c
-            .execute(
-                "return [window.innerWidth, document.documentElement.scrollWidth];",
-                vec![],
-            )
-            .await
-            .unwrap();
         if let Ok(dir) = std::env::var("PANEL_SCREENSHOTS") {
             let png = c.screenshot().await.unwrap();
             std::fs::write(format!("{dir}/solicitud-agente.png"), png).unwrap();
         }
-        assert_eq!(
-            widths,
-            serde_json::json!([390, 390]),
-            "viewport and page width"
-        );
+        assert_fits_phone(&c).await;
         c.find(Locator::Css("#valor-resolver"))
             .await
             .unwrap()
             .send_keys("Impresora instalada y probada.")
             .await
             .unwrap();
-        c.find(Locator::XPath("//button[normalize-space(.)='Resolver']"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        c.wait()
-            .for_element(Locator::XPath("//*[contains(., 'se aplicó #resolver')]"))
-            .await
-            .unwrap();
+        tap(
+            &c,
+            Locator::XPath("//button[normalize-space(.)='Resolver']"),
+        )
+        .await;
+        wait_for_text(&c, "se aplicó #resolver").await;
     })
     .await;
     if !ran {

@@ -8,22 +8,8 @@ mod support;
 
 use mesayuda::store::tickets::{self, NewTicket};
 use mesayuda::store::Db;
+use support::cli::config_for_db;
 use support::{Cli, DbKind, TestDb};
-
-fn config(dir: &std::path::Path, db: &TestDb) -> std::path::PathBuf {
-    let p = dir.join("mesayuda.toml");
-    std::fs::write(
-        &p,
-        format!(
-            "[database]\nurl = \"{}\"\n[imap]\nhost = \"127.0.0.1\"\nport = 1\nsecurity = \"none\"\n\
-             username = \"m@example.test\"\npassword = \"x\"\n[smtp]\nhost = \"127.0.0.1\"\nport = 1\n\
-             security = \"none\"\nfrom = \"s@example.test\"\nreply_to = \"m@example.test\"\n",
-            db.url
-        ),
-    )
-    .unwrap();
-    p
-}
 
 fn request(message_id: &str) -> NewTicket<'_> {
     NewTicket {
@@ -88,7 +74,7 @@ async fn a_rolled_back_ticket_leaves_no_gap(kind: DbKind) {
     );
     let last = committed(&db, "m4@example.test").await;
     assert_eq!(last, first + 2);
-    let cli = Cli::new(&config(dir.path(), &tdb));
+    let cli = Cli::new(&config_for_db(dir.path(), &tdb.url));
     assert_eq!(listed_numbers(&cli), vec![first, first + 1, first + 2]);
 }
 
@@ -130,7 +116,7 @@ async fn two_instances_inserting_at_once_share_no_number(kind: DbKind) {
     a.rollback().await.unwrap();
     assert_eq!(waiting.await.unwrap(), given_back);
 
-    let cli = Cli::new(&config(dir.path(), &tdb));
+    let cli = Cli::new(&config_for_db(dir.path(), &tdb.url));
     assert_eq!(listed_numbers(&cli), vec![na, na + 1, na + 2]);
 }
 

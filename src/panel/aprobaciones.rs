@@ -2,13 +2,12 @@
 //! `aprobacion::on_answer_mail`, exactly as a mailed answer does, with the panel session as
 //! the proof of who decides (`domain::authority`).
 
-use super::{same_person, ticket_number, Form, Panel, PanelError};
+use super::{same_person, ticket_number, Panel, PanelError};
 use crate::domain::authority::Evidence;
 use crate::domain::procedure::aprobacion::{self, ApprovalStatus};
 use crate::domain::procedure::Effect;
 use crate::domain::text::ApprovalAnswer;
 use crate::notify::NotifyError;
-use crate::smtp::sender::is_busy;
 use crate::store::{approvals, from_unix, tickets};
 use crate::workflow::{apply, load_ticket};
 use axum::body::Bytes;
@@ -23,10 +22,7 @@ pub async fn lista(
     State(p): State<Arc<Panel>>,
     headers: HeaderMap,
 ) -> Result<Response, PanelError> {
-    let s = match p.require(&headers).await? {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect),
-    };
+    let s = signed_or_sign_in!(p, &headers);
     let items = pending_items(&p, &s.email, None).await?;
     p.page(
         StatusCode::OK,
@@ -113,11 +109,7 @@ pub async fn decidir(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PanelError> {
-    let Some(s) = p.signed(&headers).await? else {
-        return Err(PanelError::Forbidden);
-    };
-    let form = Form::parse(&body);
-    form.check_csrf(&s.csrf)?;
+    let (s, form) = p.posted_form(&headers, &body).await?;
     let n = ticket_number(&req).ok_or(PanelError::NotFound)?;
     let reason = form.get("motivo").trim().to_owned();
     let answer = match form.get("decision") {
@@ -125,14 +117,7 @@ pub async fn decidir(
         "rechazar" => ApprovalAnswer::Reject { reason },
         _ => return Err(PanelError::BadRequest("Elija aprobar o rechazar.")),
     };
-    // SQLite may refuse a transaction that read before another committed: it is done again.
-    let mut attempt = 0;
-    let outcome = loop {
-        match decide(&p, &s.email, n, &answer).await {
-            Err(NotifyError::Db(e)) if is_busy(&e) && attempt < 5 => attempt += 1,
-            other => break other?,
-        }
-    };
+    let outcome = retry_when_busy!(decide(&p, &s.email, n, &answer).await)?;
     let Some(outcome) = outcome else {
         return Err(PanelError::NotFound);
     };

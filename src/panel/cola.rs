@@ -52,10 +52,7 @@ pub async fn cola(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, PanelError> {
-    let s = match p.require(&headers).await? {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect),
-    };
+    let s = signed_or_sign_in!(p, &headers);
     let snap = p.procedure.snapshot();
     if !snap
         .directory

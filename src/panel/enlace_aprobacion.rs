@@ -61,10 +61,7 @@ pub async fn una(
     Path(req): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, PanelError> {
-    let s = match p.require(&headers).await? {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect),
-    };
+    let s = signed_or_sign_in!(p, &headers);
     let n = ticket_number(&req).ok_or(PanelError::NotFound)?;
     let items = super::aprobaciones::pending_items(&p, &s.email, Some(n)).await?;
     let mut note = None;

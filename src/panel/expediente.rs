@@ -7,7 +7,6 @@
 use super::{same_person, see_other, status_label, ticket_number, Form, Panel, PanelError, Signed};
 use crate::domain::text::{canonical_address, command};
 use crate::domain::ticket::TicketNumber;
-use crate::smtp::sender::is_busy;
 use crate::store::{events, from_unix, panel_ticket, tickets};
 use crate::workflow::panel_in::{self, Acted, Upload};
 use axum::body::{Body, Bytes};
@@ -90,10 +89,7 @@ pub async fn detalle(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, PanelError> {
-    let s = match p.require(&headers).await? {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect),
-    };
+    let s = signed_or_sign_in!(p, &headers);
     let (n, row, view) = load(&p, &s, &req).await?;
     let done = q
         .get("hecho")
@@ -267,11 +263,7 @@ pub async fn accion(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PanelError> {
-    let Some(s) = p.signed(&headers).await? else {
-        return Err(PanelError::Forbidden);
-    };
-    let form = Form::parse(&body);
-    form.check_csrf(&s.csrf)?;
+    let (s, form) = p.posted_form(&headers, &body).await?;
     let (n, row, view) = load(&p, &s, &req).await?;
     let name = form.get("accion");
     if !ACTIONS.contains(&name) {
@@ -294,25 +286,16 @@ pub async fn accion(
         .await;
     }
     let cmd = command(name, form.get("valor"));
-    let mut attempt = 0;
-    let acted = loop {
-        let result = async {
-            let snap = p.procedure.snapshot();
-            let ctx = p.procedure.ctx(&snap, p.now());
-            let _turn = p.db.write_turn().await;
-            let mut tx = p.db.pool.begin().await?;
-            let acted =
-                panel_in::staff_command(&mut tx, &p.mailer, &p.procedure, n, &s.email, &cmd, &ctx)
-                    .await?;
-            tx.commit().await?;
-            Ok::<_, crate::notify::NotifyError>(acted)
-        }
-        .await;
-        match result {
-            Err(crate::notify::NotifyError::Db(e)) if is_busy(&e) && attempt < 5 => attempt += 1,
-            other => break other?,
-        }
-    };
+    let acted = in_write_tx!(p, |tx, ctx| panel_in::staff_command(
+        &mut tx,
+        &p.mailer,
+        &p.procedure,
+        n,
+        &s.email,
+        &cmd,
+        &ctx
+    )
+    .await?)?;
     match acted {
         Acted::Done => {
             p.wake.notify_one();
@@ -343,9 +326,7 @@ pub async fn mensaje(
     headers: HeaderMap,
     mut multipart: Multipart,
 ) -> Result<Response, PanelError> {
-    let Some(s) = p.signed(&headers).await? else {
-        return Err(PanelError::Forbidden);
-    };
+    let s = p.signed_poster(&headers).await?;
     let mut fields: HashMap<String, String> = HashMap::new();
     let mut files = Vec::new();
     while let Some(field) = multipart
@@ -397,34 +378,18 @@ pub async fn mensaje(
         )
         .await;
     }
-    let mut attempt = 0;
-    let landed = loop {
-        let result = async {
-            let snap = p.procedure.snapshot();
-            let ctx = p.procedure.ctx(&snap, p.now());
-            let _turn = p.db.write_turn().await;
-            let mut tx = p.db.pool.begin().await?;
-            let landed = panel_in::requester_message(
-                &mut tx,
-                &p.mailer,
-                &p.procedure,
-                n,
-                &row.subject,
-                &s.email,
-                &text,
-                &files,
-                &ctx,
-            )
-            .await?;
-            tx.commit().await?;
-            Ok::<_, crate::notify::NotifyError>(landed)
-        }
-        .await;
-        match result {
-            Err(crate::notify::NotifyError::Db(e)) if is_busy(&e) && attempt < 5 => attempt += 1,
-            other => break other?,
-        }
-    };
+    let landed = in_write_tx!(p, |tx, ctx| panel_in::requester_message(
+        &mut tx,
+        &p.mailer,
+        &p.procedure,
+        n,
+        &row.subject,
+        &s.email,
+        &text,
+        &files,
+        &ctx,
+    )
+    .await?)?;
     p.wake.notify_one();
     tracing::info!(ticket = %landed, count = files.len(), "requester message taken from the panel");
     Ok(see_other(&format!("/solicitudes/{landed}?hecho=mensaje")))
@@ -437,10 +402,7 @@ pub async fn adjunto(
     Path((req, id)): Path<(String, i64)>,
     headers: HeaderMap,
 ) -> Result<Response, PanelError> {
-    let s = match p.require(&headers).await? {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect),
-    };
+    let s = signed_or_sign_in!(p, &headers);
     let (n, _row, view) = load(&p, &s, &req).await?;
     let mut conn = p.db.pool.acquire().await?;
     let (file, content) = panel_ticket::file(&mut conn, n, id)

@@ -250,10 +250,7 @@ pub async fn salir(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PanelError> {
-    let Some(s) = p.signed(&headers).await? else {
-        return Err(PanelError::Forbidden);
-    };
-    Form::parse(&body).check_csrf(&s.csrf)?;
+    let (s, _) = p.posted_form(&headers, &body).await?;
     let mut conn = p.db.pool.acquire().await?;
     panel::end_session(&mut conn, &s.secret).await?;
     let gone = p.cookie(SESSION_COOKIE, "", Some(0));

@@ -6,6 +6,9 @@
 //! Pages are handlebars templates (`templates/panel/*.html.hbs`, HTML escaping on) in a layout,
 //! styled by one hand-written stylesheet, with no JavaScript.
 
+#[macro_use]
+mod handlers;
+
 mod aprobaciones;
 mod check;
 mod cola;

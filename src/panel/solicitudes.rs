@@ -26,10 +26,7 @@ pub async fn lista(
     State(p): State<Arc<Panel>>,
     headers: HeaderMap,
 ) -> Result<Response, PanelError> {
-    let s = match p.require(&headers).await? {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect),
-    };
+    let s = signed_or_sign_in!(p, &headers);
     let mut conn = p.db.pool.acquire().await?;
     let items: Vec<Value> = panel::tickets_of(&mut conn, &s.email)
         .await?

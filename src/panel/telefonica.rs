@@ -2,9 +2,8 @@
 //! specialist or coordinator for the person who called: the `#solicitante` mail, by the same
 //! path (`mail_in::open`), with the panel session as the proof of who registers it.
 
-use super::{see_other, Form, Panel, PanelError, Signed};
+use super::{see_other, Panel, PanelError, Signed};
 use crate::domain::text::parse_email;
-use crate::smtp::sender::is_busy;
 use crate::workflow::mail_in::Opened;
 use crate::workflow::panel_in;
 use axum::body::Bytes;
@@ -45,10 +44,7 @@ pub async fn formulario(
     State(p): State<Arc<Panel>>,
     headers: HeaderMap,
 ) -> Result<Response, PanelError> {
-    let s = match p.require(&headers).await? {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect),
-    };
+    let s = signed_or_sign_in!(p, &headers);
     if !staff(&p, &s) {
         return Err(PanelError::NotFound);
     }
@@ -61,11 +57,7 @@ pub async fn registrar(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PanelError> {
-    let Some(s) = p.signed(&headers).await? else {
-        return Err(PanelError::Forbidden);
-    };
-    let form = Form::parse(&body);
-    form.check_csrf(&s.csrf)?;
+    let (s, form) = p.posted_form(&headers, &body).await?;
     if !staff(&p, &s) {
         return Err(PanelError::NotFound);
     }
@@ -88,34 +80,18 @@ pub async fn registrar(
     if subject.is_empty() || text.is_empty() {
         return refuse("Escriba el asunto y lo que la persona pidió.".into());
     }
-    let mut attempt = 0;
-    let opened = loop {
-        let result = async {
-            let snap = p.procedure.snapshot();
-            let ctx = p.procedure.ctx(&snap, p.now());
-            let _turn = p.db.write_turn().await;
-            let mut tx = p.db.pool.begin().await?;
-            let opened = panel_in::phone_request(
-                &mut tx,
-                &p.mailer,
-                &p.procedure,
-                &s.email,
-                &requester,
-                &subject,
-                &text,
-                &[],
-                &ctx,
-            )
-            .await?;
-            tx.commit().await?;
-            Ok::<_, crate::notify::NotifyError>(opened)
-        }
-        .await;
-        match result {
-            Err(crate::notify::NotifyError::Db(e)) if is_busy(&e) && attempt < 5 => attempt += 1,
-            other => break other?,
-        }
-    };
+    let opened = in_write_tx!(p, |tx, ctx| panel_in::phone_request(
+        &mut tx,
+        &p.mailer,
+        &p.procedure,
+        &s.email,
+        &requester,
+        &subject,
+        &text,
+        &[],
+        &ctx,
+    )
+    .await?)?;
     p.wake.notify_one();
     match opened {
         Opened::Ticket(n) => {

@@ -4,6 +4,22 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+/// Writes a configuration with the database at `db_url` and placeholder mail servers (port 1,
+/// never reached): enough for commands that only use the database. Returns its path.
+pub fn config_for_db(dir: &Path, db_url: &str) -> PathBuf {
+    let p = dir.join("mesayuda.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "[database]\nurl = \"{db_url}\"\n[imap]\nhost = \"127.0.0.1\"\nport = 1\nsecurity = \"none\"\n\
+             username = \"m@example.test\"\npassword = \"x\"\n[smtp]\nhost = \"127.0.0.1\"\nport = 1\n\
+             security = \"none\"\nfrom = \"s@example.test\"\nreply_to = \"m@example.test\"\n"
+        ),
+    )
+    .unwrap();
+    p
+}
+
 pub struct Cli {
     config: PathBuf,
 }

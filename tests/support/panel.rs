@@ -1,12 +1,18 @@
 //! The web panel over HTTP as a browser without JavaScript would use it: cookies kept, no
 //! redirect followed (tests look at them), forms read off the page.
 
+use super::flow::{self, inbox_with, tag};
 use super::mail;
 use super::{eventually, World};
+use mesayuda::mail::inbound::InboundMail;
 use std::collections::HashMap;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(25);
+
+/// The requester of the VPN request the panel tests start from, and his boss, its approver.
+pub const CARLOS: &str = "Carlos Pérez <carlos.perez@example.test>";
+pub const BOSS: &str = "luisa.martinez@example.test";
 
 /// A browser without JavaScript: keeps its cookies, follows no redirect (the tests look at them).
 pub struct Browser {
@@ -164,14 +170,33 @@ impl Browser {
         self.post(link, &[("csrf", &csrf)]).await
     }
 
-    /// Signs `email` in from the link mailed to them.
-    pub async fn sign_in(&mut self, w: &World, email: &str) {
+    /// Asks for a sign-in link for `email` and returns it once it is mailed (a new one, not
+    /// one mailed before).
+    pub async fn mailed_link(&mut self, w: &World, email: &str) -> String {
         let before = links(w, email).await.len();
         self.ask_link(email).await;
-        let link = eventually(WAIT, "the sign-in mail", || async {
+        eventually(WAIT, "the sign-in mail", || async {
             links(w, email).await.get(before).cloned()
         })
-        .await;
+        .await
+    }
+
+    /// Approves request `id` as its form's "aprobar" button does, with the page's CSRF token
+    /// `csrf`; the answer says it was approved.
+    pub async fn approve(&mut self, id: &str, csrf: &str) {
+        let done = self
+            .post(
+                &format!("/aprobaciones/{id}"),
+                &[("decision", "aprobar"), ("motivo", ""), ("csrf", csrf)],
+            )
+            .await;
+        assert_eq!(done.status, 200, "{}", done.body);
+        assert!(done.body.contains("Aprobó la solicitud"), "{}", done.body);
+    }
+
+    /// Signs `email` in from the link mailed to them.
+    pub async fn sign_in(&mut self, w: &World, email: &str) {
+        let link = self.mailed_link(w, email).await;
         let r = self.follow_link(&link).await;
         assert_eq!(r.status, 303, "{}", r.body);
     }
@@ -197,4 +222,130 @@ pub async fn wait_listening(b: &Browser) {
         b.http.get(b.url("/")).send().await.ok().map(|_| ())
     })
     .await;
+}
+
+/// The first sign-in link mailed to `email`, once it has arrived.
+pub async fn first_link(w: &World, email: &str) -> String {
+    eventually(WAIT, "the sign-in mail", || async {
+        links(w, email).await.into_iter().next()
+    })
+    .await
+}
+
+/// Runs `f` with a phone-sized Chromium session, closed whatever happens (a failed assertion
+/// goes on failing after it); `false` when chromedriver is not installed (outside CI; the
+/// reason is printed).
+pub async fn in_chromium<F, Fut>(w: &World, f: F) -> bool
+where
+    F: FnOnce(fantoccini::Client) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let Some(driver) = super::browser::Chromedriver::start(w.dir.path()).await else {
+        return false;
+    };
+    let client = driver.phone().await;
+    let run = std::panic::AssertUnwindSafe(f(client.clone()));
+    let outcome = futures::FutureExt::catch_unwind(run).await;
+    let _ = client.close().await;
+    drop(driver);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    true
+}
+
+/// In the browser: asks for a sign-in link for `email` on the home page's form, sees the
+/// page say a mail was sent, and returns the link from that mail.
+pub async fn phone_ask_link(c: &fantoccini::Client, w: &World, email: &str) -> String {
+    use fantoccini::Locator;
+    let base = w.web.clone().expect("a world with the panel");
+    let before = links(w, email).await.len();
+    c.goto(&format!("{base}/")).await.unwrap();
+    c.find(Locator::Css("#correo"))
+        .await
+        .unwrap()
+        .send_keys(email)
+        .await
+        .unwrap();
+    tap(c, Locator::Css("form[action='/ingresar'] button")).await;
+    wait_for_text(c, "le enviamos un correo").await;
+    eventually(WAIT, "the sign-in mail", || async {
+        links(w, email).await.get(before).cloned()
+    })
+    .await
+}
+
+/// In the browser: opens a mailed sign-in link and taps to confirm.
+pub async fn phone_confirm(c: &fantoccini::Client, link: &str) {
+    use fantoccini::Locator;
+    c.goto(link).await.unwrap();
+    tap(c, Locator::Css("#confirmar")).await;
+}
+
+/// The page is a phone's width and nothing on it is wider: no sideways scrolling to reach a
+/// button (the tables scroll in their own box).
+pub async fn assert_fits_phone(c: &fantoccini::Client) {
+    let widths = c
+        .execute(
+            "return [window.innerWidth, document.documentElement.scrollWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        widths,
+        serde_json::json!([390, 390]),
+        "viewport and page width"
+    );
+}
+
+/// Carlos asks for VPN access with his boss as approver; returns the request's number.
+pub async fn request_vpn(w: &World) -> String {
+    let body = format!(
+        "Necesito acceso remoto por VPN para trabajar desde casa.\nJustificación: cierre contable de fin de año\nNúmero de equipo: PC-0456\nFecha de finalización: 2026-12-31\nAprobador: {BOSS}\n"
+    );
+    flow::request(w, CARLOS, "Acceso VPN", &body).await
+}
+
+/// The approval request for ticket `id` in the boss's inbox.
+pub async fn approval_mail(w: &World, id: &str) -> InboundMail {
+    inbox_with(w, BOSS, "approval request", |m| {
+        m.subject.contains("Aprobación requerida") && tag(m).as_deref() == Some(id)
+    })
+    .await
+}
+
+/// In the browser: taps what `locator` finds on the page as it is now.
+pub async fn tap(c: &fantoccini::Client, locator: fantoccini::Locator<'_>) {
+    c.find(locator).await.unwrap().click().await.unwrap();
+}
+
+/// In the browser: waits until the page shows `text`.
+pub async fn wait_for_text(c: &fantoccini::Client, text: &str) {
+    let xpath = format!("//*[contains(., '{text}')]");
+    c.wait()
+        .for_element(fantoccini::Locator::XPath(&xpath))
+        .await
+        .unwrap();
+}
+
+/// In the browser: waits until the panel's page at `path` is open.
+pub async fn wait_for_page(c: &fantoccini::Client, w: &World, path: &str) {
+    let base = w.web.clone().expect("a world with the panel");
+    c.wait()
+        .for_url(&url::Url::parse(&format!("{base}{path}")).unwrap())
+        .await
+        .unwrap();
+}
+
+/// In the browser: taps "aprobar" on request `id`'s approval form and waits for the answer.
+pub async fn tap_approve(c: &fantoccini::Client, id: &str) {
+    tap(
+        c,
+        fantoccini::Locator::Css(&format!(
+            "form[action='/aprobaciones/{id}'] button[value='aprobar']"
+        )),
+    )
+    .await;
+    wait_for_text(c, "Aprobó la solicitud").await;
 }
