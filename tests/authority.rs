@@ -324,6 +324,57 @@ async fn a_third_party_neither_rates_nor_reopens(w: World) {
     .await;
 }
 
+/// A mail in the requester's name to the help desk's plain address proves nothing: it
+/// neither rates nor reopens, the requester is told, and their own answer to the survey (its
+/// Reply-To is their personal token address) still counts.
+async fn a_forged_requester_neither_rates_nor_reopens(w: World) {
+    let _d = w.spawn_daemon();
+    let id = request(&w, "Instalación de impresora", PRINTER).await;
+    let notice = inbox_with(&w, LAURA, "new-work notice", |m| {
+        m.subject.contains("Nueva solicitud") && about(&id)(m)
+    })
+    .await;
+    mail::reply(
+        w.mail.smtp_port,
+        LAURA,
+        &notice,
+        "#resolver Impresora instalada",
+    )
+    .await;
+    let survey = inbox_with(&w, CARLOS_ADDR, "survey", |m| {
+        m.subject.contains("encuesta") && about(&id)(m)
+    })
+    .await;
+    forged(&w, CARLOS, &id, "1\nPésimo servicio", "").await;
+    forged(&w, CARLOS, &id, "No está resuelto.", "").await;
+    let t = ticket_where(&w, &id, "two refused requester mails", |t| {
+        events(t, "accion_rechazada") == 2
+    })
+    .await;
+    assert_eq!(t["status"], "resuelto");
+    assert!(t["survey"].is_null(), "{t}");
+    // One warning an hour per person and ticket, naming the ticket.
+    let warning = inbox_with(&w, CARLOS_ADDR, "warning to the requester", |m| {
+        m.subject.contains("no pudimos verificar") && about(&id)(m)
+    })
+    .await;
+    assert!(
+        warning.body_text.contains("responder la encuesta"),
+        "{}",
+        warning.body_text
+    );
+    // The requester answers the survey they received: it counts.
+    mail::reply(w.mail.smtp_port, CARLOS, &survey, "5\nMuy amables").await;
+    let t = ticket_where(&w, &id, "rating recorded", |t| !t["survey"].is_null()).await;
+    assert_eq!(t["survey"]["rating"], 5, "{t}");
+    let warnings = mail::inbox(w.mail.imap_port, CARLOS_ADDR)
+        .await
+        .into_iter()
+        .filter(|m| m.subject.contains("no pudimos verificar"))
+        .count();
+    assert_eq!(warnings, 1);
+}
+
 on_both_databases!(with_procedure_trusting_mta;
     a_forged_agent_changes_nothing_and_the_agent_is_warned,
     header_authentication_counts_only_from_the_topmost_header,
@@ -332,6 +383,7 @@ on_both_databases!(with_procedure_trusting_mta;
     a_substitute_cannot_use_the_approvers_token,
     transitions_follow_the_procedure,
     a_third_party_neither_rates_nor_reopens,
+    a_forged_requester_neither_rates_nor_reopens,
 );
 
 /// Exchange / Microsoft 365: with `exchange_internal`, Exchange's own mark on its users' mail

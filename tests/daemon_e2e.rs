@@ -98,14 +98,18 @@ async fn replies_with_and_without_tag_land_on_the_same_ticket(w: World) {
     })
     .await;
     let tag = ack_tag(&ack).unwrap();
-    // A reply keeping the tag, as every client does by default.
+    // A reply keeping the tag, as every client does by default (to the acknowledgement's
+    // Reply-To: the requester's personal token address).
+    let reply_to = ack.reply_to.as_ref().map(|a| a.email.clone()).unwrap();
     let mut with_tag = Draft::new(ANA, "", "Adjunto mi cédula.");
     let subject = format!("RE: {}", ack.subject);
     with_tag.subject = &subject;
+    with_tag.to = &reply_to;
     with_tag.in_reply_to = Some(ack.message_id.clone());
     mail::send(w.mail.smtp_port, &with_tag).await;
     // A reply whose subject the user rewrote, tag gone, but threaded by In-Reply-To.
     let mut stripped = Draft::new(ANA, "mi clave otra vez", "¿Hay novedades?");
+    stripped.to = &reply_to;
     stripped.in_reply_to = Some(ack.message_id.clone());
     mail::send(w.mail.smtp_port, &stripped).await;
     let t = eventually(WAIT, "both replies on the ticket", || async {

@@ -33,12 +33,10 @@ async fn request(w: &World, subject: &str, body: &str) -> (String, InboundMail) 
     (tag(&ack).expect("ack has a tag"), ack)
 }
 
-/// Replies to `parent` as `from`, keeping the subject tag, as a mail client does.
+/// Replies to `parent` as `from`, keeping the subject tag and answering its Reply-To (the
+/// personal token address that proves the sender), as a mail client does.
 async fn reply(w: &World, from: &str, parent: &InboundMail, body: &str) {
-    let subject = format!("RE: {}", parent.subject);
-    let mut d = Draft::new(from, &subject, body);
-    d.in_reply_to = Some(parent.message_id.clone());
-    mail::send(w.mail.smtp_port, &d).await;
+    mail::reply(w.mail.smtp_port, from, parent, body).await;
 }
 
 async fn wait_status(w: &World, id: &str, status: &str) -> Value {

@@ -1,8 +1,9 @@
 //! Who may change a ticket, and what proves it. A From header proves nothing: a staff action
 //! (an agent's command or public answer, an approval answer, a request registered on someone
-//! else's behalf) counts only when the From address is that staff member's **and** the mail
-//! carries proof — the personal reply token we sent to that person about that ticket, or our own
-//! MTA's authentication of the sender. The same rules serve every channel (mail, panel, CLI):
+//! else's behalf) and a requester's change to their own ticket (information supplied, a survey
+//! rating, "no está resuelto") count only when the From address is that person's **and** the
+//! mail carries proof — the personal reply token we sent to that person about that ticket, or
+//! our own MTA's authentication of the sender. The same rules serve every channel (mail, panel, CLI):
 //! each adapter gathers its [`Evidence`], the procedure asks this module.
 
 use super::text::canonical_address;
@@ -149,8 +150,13 @@ fn token_for(from: &str, ticket: TicketNumber, e: &Evidence) -> Result<(), Refus
 /// Who someone is on one ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Standing {
-    /// The person who asked: adds information, answers the survey, says it is not resolved.
+    /// The person who asked, proven: adds information, answers the survey, says it is not
+    /// resolved.
     Requester,
+    /// The requester's address in From, without proof: anyone can write that header, and a
+    /// forged rating, reopening or answer to the approver question would change the ticket, so
+    /// the mail changes nothing and the requester is told how to make it count.
+    UnprovenRequester(Refusal),
     /// Help-desk staff, proven; may command the ticket.
     Staff,
     /// Help-desk staff by the directory, but without proof: the action is refused.
@@ -169,7 +175,10 @@ pub fn standing(
     rules: Rules,
 ) -> Standing {
     if canonical_address(from) == canonical_address(requester) {
-        return Standing::Requester;
+        return match prove(from, ticket, e, rules) {
+            Ok(()) => Standing::Requester,
+            Err(r) => Standing::UnprovenRequester(r),
+        };
     }
     if !is_staff {
         return Standing::ThirdParty;
@@ -276,10 +285,23 @@ mod tests {
     fn standing_on_a_ticket() {
         let ana = "ana@example.test";
         let none = Evidence::default();
-        assert_eq!(
+        assert!(matches!(
             standing(ana, ana, T, false, &none, OPEN),
+            Standing::UnprovenRequester(_)
+        ));
+        assert_eq!(
+            standing(ana, ana, T, false, &token(8, ana), OPEN),
             Standing::Requester
         );
+        // Another ticket's token, or one sent to someone else, proves nothing here either.
+        assert!(matches!(
+            standing(ana, ana, T, false, &token(9, ana), OPEN),
+            Standing::UnprovenRequester(_)
+        ));
+        assert!(matches!(
+            standing(ana, ana, T, false, &token(8, LAURA), OPEN),
+            Standing::UnprovenRequester(_)
+        ));
         assert_eq!(
             standing("mallory@example.test", ana, T, false, &none, OPEN),
             Standing::ThirdParty

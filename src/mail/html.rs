@@ -82,6 +82,15 @@ pub fn actions(
         ],
         "aprobador_requerido" => vec![button("Indicar aprobador", "#aprobador ", BLUE)],
         "incidente_copia" => vec![button("Es un requerimiento", "#requerimiento ", BLUE)],
+        // The requester's survey: their own token address, so the rating counts.
+        "resuelto_encuesta" => vec![
+            button("5 · Muy satisfecho", "5", GREEN),
+            button("4 · Satisfecho", "4", GREEN),
+            button("3 · Aceptable", "3", BLUE),
+            button("2 · Insatisfecho", "2", RED),
+            button("1 · Muy insatisfecho", "1", RED),
+            button("No está resuelto", "No está resuelto: ", BLUE),
+        ],
         _ => Vec::new(),
     }
 }
@@ -90,6 +99,9 @@ fn hint(template: &str) -> &'static str {
     match template {
         "solicitud_aprobacion" => {
             "Toque un botón y envíe el correo que se abre (o responda con la palabra APROBAR o RECHAZAR):"
+        }
+        "resuelto_encuesta" => {
+            "Toque su calificación y envíe el correo que se abre (puede añadir un comentario):"
         }
         _ => "Toque un botón, complete el texto y envíe el correo que se abre:",
     }

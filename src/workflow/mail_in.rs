@@ -428,6 +428,11 @@ pub async fn reply_into(
             arrival.land(w, Some(n), "accion_rechazada");
             tramite::on_unproven_staff(ticket, &inc, &why, ctx)
         }
+        Standing::UnprovenRequester(why) => {
+            tracing::warn!(ticket = %n, from = %inc.from, why = %why, "requester's message refused: sender not verified");
+            arrival.land(w, Some(n), "accion_rechazada");
+            tramite::on_unproven_requester(ticket, &inc, &why, ctx)
+        }
         Standing::ThirdParty => {
             tracing::info!(ticket = %n, from = %inc.from, "message from a third party kept; it changes nothing");
             arrival.land(w, Some(n), "mensaje_tercero");

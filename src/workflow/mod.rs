@@ -444,23 +444,11 @@ pub async fn apply_into(
                     known.thread = Some(messages::thread_ids(conn, t.number).await?);
                 }
                 let thread = known.thread.get_or_insert_with(Vec::new);
-                // The requester's copy is shared; everyone else (agents, approvers, bosses)
-                // gets their own, whose Reply-To carries a token bound to them and this ticket:
-                // their answer to it is proof that they wrote it (domain::authority).
-                let (requester, staff): (Vec<String>, Vec<String>) = to
-                    .into_iter()
-                    .partition(|r| canonical_address(r) == canonical_address(&t.requester));
-                if !requester.is_empty() {
-                    let id = mailer.queue_into(
-                        w,
-                        &notice(requester, None),
-                        thread,
-                        &mut pending_events,
-                        &[],
-                    )?;
-                    thread.push(id);
-                }
-                for person in staff {
+                // Everyone gets their own copy, whose Reply-To carries a token bound to that
+                // person and this ticket: their answer to it is proof that they wrote it
+                // (domain::authority) — an agent's commands, an approver's word, and the
+                // requester's information, survey rating or "no está resuelto" alike.
+                for person in to {
                     let token = approvals::new_token();
                     approvals::add_token_into(
                         w,
@@ -471,8 +459,8 @@ pub async fn apply_into(
                         at,
                     );
                     let reply_to = Some(proc.reply_address(&token));
-                    // Staff and approvers open the ticket's page from their mail.
                     let mut n = notice(vec![person.clone()], reply_to);
+                    // Staff and approvers open the ticket's page from their mail.
                     if let Some(page) = proc.ticket_page(t, &person, ctx) {
                         n.data = merge(n.data, &json!({ "panel_link": page }));
                     }

@@ -200,7 +200,9 @@ pub async fn staff_command(
     );
     match standing {
         Standing::Staff => {}
-        Standing::Requester | Standing::UnprovenStaff(_) => return Ok(Acted::NotStaff),
+        Standing::Requester | Standing::UnprovenRequester(_) | Standing::UnprovenStaff(_) => {
+            return Ok(Acted::NotStaff)
+        }
         Standing::ThirdParty => return Ok(Acted::NotFound),
     }
     match tramite::on_command(t, cmd, me, ctx) {

@@ -62,6 +62,19 @@ pub fn on_unproven_staff(t: Ticket, mail: &Incoming, why: &Refusal, ctx: &Ctx<'_
     super::aprobacion::refused(t, &mail.from, &attempted, &why.0, ctx)
 }
 
+/// A mail in the requester's name that carries no proof (their reply token, or our MTA's
+/// authentication): nothing changes — no information taken, no survey rating, no reopening,
+/// nothing forwarded as theirs — the attempt is recorded, and the requester is told how to make
+/// it count (answer the help desk's last mail), or that someone is using their name.
+pub fn on_unproven_requester(t: Ticket, mail: &Incoming, why: &Refusal, ctx: &Ctx<'_>) -> Plan {
+    let attempted = match t.status {
+        Status::PendientePorUsuario => "completar la información del requerimiento",
+        Status::Resuelto => "responder la encuesta o indicar que no está resuelto",
+        _ => "escribir un mensaje en el requerimiento",
+    };
+    super::aprobacion::refused(t, &mail.from, attempted, &why.0, ctx)
+}
+
 /// Someone who is neither the requester nor help-desk staff wrote on the ticket: the message
 /// is kept and shown to whoever works the ticket, marked as a third party's, and changes
 /// nothing (no fields, no survey, no reopening).
