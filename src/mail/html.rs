@@ -236,6 +236,27 @@ mod tests {
     }
 
     #[test]
+    fn survey_buttons_rate_from_the_requesters_token_address() {
+        let a = actions(
+            "resuelto_encuesta",
+            Some("mesayuda+r1@example.test"),
+            "[REQ-4] Solicitud resuelta",
+            "ana@example.test",
+        );
+        let bodies: Vec<&str> = a
+            .iter()
+            .map(|b| b.href.rsplit("&body=").next().unwrap())
+            .collect();
+        assert_eq!(
+            bodies,
+            ["5", "4", "3", "2", "1", "No%20est%C3%A1%20resuelto%3A%20"]
+        );
+        assert!(a
+            .iter()
+            .all(|b| b.href.starts_with("mailto:mesayuda%2Br1%40example.test?")));
+    }
+
+    #[test]
     fn no_buttons_without_a_personal_address() {
         assert!(actions("solicitud_aprobacion", None, "x", "y").is_empty());
         assert!(actions("acuse_recibo", Some("m+t@x"), "x", "y").is_empty());
