@@ -326,7 +326,8 @@ async fn a_third_party_neither_rates_nor_reopens(w: World) {
 
 /// A mail in the requester's name to the help desk's plain address proves nothing: it
 /// neither rates nor reopens, the requester is told, and their own answer to the survey (its
-/// Reply-To is their personal token address) still counts.
+/// Reply-To is their personal token address) still counts. While the ticket is worked, such a
+/// mail is only passed on, marked as unverified.
 async fn a_forged_requester_neither_rates_nor_reopens(w: World) {
     let _d = w.spawn_daemon();
     let id = request(&w, "Instalación de impresora", PRINTER).await;
@@ -334,6 +335,27 @@ async fn a_forged_requester_neither_rates_nor_reopens(w: World) {
         m.subject.contains("Nueva solicitud") && about(&id)(m)
     })
     .await;
+    // While it is worked, a message in Carlos's name (as when a user answers their own sent
+    // mail) reaches the agents, saying it is unverified; it changes nothing and warns no one.
+    forged(
+        &w,
+        CARLOS,
+        &id,
+        "Mejor envíen la clave a mi otro correo.",
+        "",
+    )
+    .await;
+    let passed_on = inbox_with(&w, LAURA, "unverified message passed on", |m| {
+        m.subject
+            .contains("Nuevo mensaje del usuario (sin verificar)")
+            && about(&id)(m)
+    })
+    .await;
+    assert!(
+        passed_on.body_text.contains("no podemos confirmar"),
+        "{}",
+        passed_on.body_text
+    );
     mail::reply(
         w.mail.smtp_port,
         LAURA,

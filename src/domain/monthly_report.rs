@@ -105,14 +105,27 @@ pub fn first_business_day(cal: &BusinessCalendar, month: Month) -> NaiveDate {
     month.first_day()
 }
 
-/// The month whose report is due at `now`: the previous one, on the first business day of the
-/// current month from `hour` (local) on; `None` any other time. Sending it once is the caller's
-/// record to keep.
+/// How many business days of a month still catch up its previous month's report when the
+/// daemon was down on the first one. Not the whole month: a help desk installed mid-month must
+/// not open with a report of a month it never ran.
+pub const CATCH_UP_BUSINESS_DAYS: usize = 5;
+
+/// The month whose report is due at `now`: the previous one, from the first business day of
+/// the current month at `hour` (local), through its first [`CATCH_UP_BUSINESS_DAYS`] business
+/// days (a report missed while the daemon was down goes out at its next sweep); `None` at any
+/// other time. Sending it once is the caller's record to keep.
 pub fn due(cal: &BusinessCalendar, now: DateTime<Utc>, hour: u32) -> Option<Month> {
     let local = now.with_timezone(&cal.timezone());
     let today = local.date_naive();
     let this = Month::of(today);
-    (today == first_business_day(cal, this) && local.hour() >= hour).then(|| this.previous())
+    let first = first_business_day(cal, this);
+    let started = today > first || (today == first && local.hour() >= hour);
+    let business_days_so_far = first
+        .iter_days()
+        .take_while(|d| *d <= today)
+        .filter(|d| cal.is_working_day(*d))
+        .count();
+    (started && business_days_so_far <= CATCH_UP_BUSINESS_DAYS).then(|| this.previous())
 }
 
 /// The coordinator, subdirector and director: the directory's holder of each role, else the
@@ -216,7 +229,7 @@ mod tests {
     }
 
     #[test]
-    fn the_previous_month_is_due_only_on_the_first_business_day_from_the_hour() {
+    fn the_previous_month_is_due_from_the_first_business_day_at_the_hour() {
         let c = cal();
         let nov = Month {
             year: 2026,
@@ -225,7 +238,15 @@ mod tests {
         assert_eq!(due(&c, bogota(2026, 12, 1, 8), 7), Some(nov));
         assert_eq!(due(&c, bogota(2026, 12, 1, 7), 7), Some(nov));
         assert_eq!(due(&c, bogota(2026, 12, 1, 6), 7), None);
-        assert_eq!(due(&c, bogota(2026, 12, 2, 8), 7), None);
+        // Caught up in the next business days when the daemon was down that day (sent once:
+        // the caller's record), up to the fifth: December 1, 2, 3, 4 and 7 (Monday).
+        assert_eq!(due(&c, bogota(2026, 12, 2, 8), 7), Some(nov));
+        assert_eq!(due(&c, bogota(2026, 12, 6, 8), 7), Some(nov));
+        assert_eq!(due(&c, bogota(2026, 12, 7, 23), 7), Some(nov));
+        // December 8 is a holiday: still the fifth business day so far.
+        assert_eq!(due(&c, bogota(2026, 12, 8, 12), 7), Some(nov));
+        assert_eq!(due(&c, bogota(2026, 12, 9, 0), 7), None);
+        assert_eq!(due(&c, bogota(2026, 12, 31, 9), 7), None);
         // November 2 2026 is a holiday Monday: nothing then, October's report on the 3rd.
         assert_eq!(due(&c, bogota(2026, 11, 2, 9), 7), None);
         assert_eq!(

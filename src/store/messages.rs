@@ -382,6 +382,24 @@ pub async fn sent_since(
     Ok(n > 0)
 }
 
+/// How many mails of `kind` ticket `t` sent to `to`, and when the last one was made.
+pub async fn sent_to(
+    conn: &mut Conn,
+    t: TicketNumber,
+    kind: &str,
+    to: &str,
+) -> Result<(i64, Option<i64>), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT COUNT(*), MAX(created_at) FROM messages
+         WHERE direction = 'out' AND kind = $1 AND to_addrs = $2 AND ticket_id = $3",
+    )
+    .bind(kind)
+    .bind(to)
+    .bind(t.0)
+    .fetch_one(conn)
+    .await
+}
+
 pub async fn for_ticket(conn: &mut Conn, t: TicketNumber) -> Result<Vec<MessageRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT direction, kind, message_id, from_addr, to_addrs, subject, body_text, at \

@@ -429,8 +429,13 @@ pub async fn reply_into(
             tramite::on_unproven_staff(ticket, &inc, &why, ctx)
         }
         Standing::UnprovenRequester(why) => {
-            tracing::warn!(ticket = %n, from = %inc.from, why = %why, "requester's message refused: sender not verified");
-            arrival.land(w, Some(n), "accion_rechazada");
+            if tramite::unproven_requester_refused(ticket.status) {
+                tracing::warn!(ticket = %n, from = %inc.from, why = %why, "requester's answer refused: sender not verified");
+                arrival.land(w, Some(n), "accion_rechazada");
+            } else {
+                tracing::info!(ticket = %n, from = %inc.from, "unverified message in the requester's name passed on as such");
+                arrival.land(w, Some(n), "respuesta");
+            }
             tramite::on_unproven_requester(ticket, &inc, &why, ctx)
         }
         Standing::ThirdParty => {
@@ -488,33 +493,7 @@ fn requester_reply(
     match ticket.status {
         Status::PendientePorUsuario => verificacion::on_user_information(ticket, inc, asked, ctx),
         Status::Resuelto => cierre::on_reply_after_resolution(ticket, inc, ctx),
-        _ => {
-            let mut plan = Plan::new(ticket);
-            plan.ticket.attachments += inc.attachments;
-            plan.event(
-                Some(13),
-                &inc.from,
-                "respuesta_recibida",
-                format!("Correo recibido de {}", inc.from),
-            );
-            // The assignee writing on their own ticket as its requester is not told of it.
-            let to: Vec<String> = ctx
-                .responsible(&plan.ticket)
-                .into_iter()
-                .filter(|a| *a != inc.from)
-                .collect();
-            if !to.is_empty() {
-                plan.mail(crate::domain::procedure::MailOut {
-                    kind: "aviso_asignado",
-                    template: "mensaje_usuario",
-                    to,
-                    data: json!({ "text": inc.text, "from": inc.from }),
-                    activity: 13,
-                    description: "Mensaje del usuario reenviado al responsable".into(),
-                });
-            }
-            plan
-        }
+        _ => tramite::on_requester_message(ticket, inc, true, ctx),
     }
 }
 

@@ -570,11 +570,19 @@ async fn open_incident(
     mail_in::copy_incident(conn, mailer, proc, id, data, ctx).await
 }
 
-/// Mail kinds a person gets at most once an hour per ticket: each answers a mail that anyone
-/// can send in their name, so a forger must not be able to flood them.
+/// Mail kinds a person gets at most once an hour per ticket, and [`WARNINGS_PER_TICKET`] times
+/// in all: each answers a mail that anyone can send in their name, so a forger must not be able
+/// to flood them, and a robot that answers every mail to the help desk's plain address (never
+/// the Reply-To) must not keep a slow loop going with our answers.
 const ONCE_AN_HOUR: [&str; 2] = ["accion_no_verificada", "respuesta_sin_efecto"];
+const WARNINGS_PER_TICKET: i64 = 3;
 
-/// The recipients of `m` still to be mailed, after the hourly limit of [`ONCE_AN_HOUR`].
+/// Whether a person already told `count` times, the last at `last`, is told again at `at`.
+fn warn_again(count: i64, last: Option<i64>, at: i64) -> bool {
+    count < WARNINGS_PER_TICKET && last.is_none_or(|l| l <= at - 3600)
+}
+
+/// The recipients of `m` still to be mailed, after the limits of [`ONCE_AN_HOUR`].
 async fn unthrottled(
     conn: &mut Conn,
     t: &Ticket,
@@ -586,7 +594,8 @@ async fn unthrottled(
     }
     let mut to = Vec::new();
     for r in &m.to {
-        if !messages::sent_since(conn, Some(t.number), m.kind, r, at - 3600).await? {
+        let (count, last) = messages::sent_to(conn, t.number, m.kind, r).await?;
+        if warn_again(count, last, at) {
             to.push(r.clone());
         }
     }
@@ -784,4 +793,18 @@ async fn request_approval(
             .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::warn_again;
+
+    #[test]
+    fn warnings_once_an_hour_and_three_times_per_ticket_at_most() {
+        assert!(warn_again(0, None, 10_000));
+        assert!(!warn_again(1, Some(9_000), 10_000));
+        assert!(warn_again(1, Some(6_400), 10_000));
+        assert!(warn_again(2, Some(0), 10_000));
+        assert!(!warn_again(3, Some(0), 100_000));
+    }
 }

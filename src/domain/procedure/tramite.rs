@@ -62,17 +62,65 @@ pub fn on_unproven_staff(t: Ticket, mail: &Incoming, why: &Refusal, ctx: &Ctx<'_
     super::aprobacion::refused(t, &mail.from, &attempted, &why.0, ctx)
 }
 
+/// Whether a mail in the requester's name without proof is refused on a ticket in `status`:
+/// where the requester's answer changes the ticket (information that resumes the SLA and starts
+/// the approval, a survey rating, "no está resuelto"). Elsewhere it is only a message for
+/// whoever works the ticket — a user often adds to their request by answering their own sent
+/// mail, which carries no token — and is passed on marked as unverified.
+pub fn unproven_requester_refused(status: Status) -> bool {
+    matches!(status, Status::PendientePorUsuario | Status::Resuelto)
+}
+
 /// A mail in the requester's name that carries no proof (their reply token, or our MTA's
-/// authentication): nothing changes — no information taken, no survey rating, no reopening,
-/// nothing forwarded as theirs — the attempt is recorded, and the requester is told how to make
-/// it count (answer the help desk's last mail), or that someone is using their name.
+/// authentication). Where it would change the ticket ([`unproven_requester_refused`]) nothing
+/// changes: the attempt is recorded and the requester is told how to make it count (answer the
+/// help desk's last mail), or that someone is using their name. Otherwise it reaches whoever
+/// works the ticket, marked as unverified.
 pub fn on_unproven_requester(t: Ticket, mail: &Incoming, why: &Refusal, ctx: &Ctx<'_>) -> Plan {
     let attempted = match t.status {
         Status::PendientePorUsuario => "completar la información del requerimiento",
         Status::Resuelto => "responder la encuesta o indicar que no está resuelto",
-        _ => "escribir un mensaje en el requerimiento",
+        _ => return on_requester_message(t, mail, false, ctx),
     };
     super::aprobacion::refused(t, &mail.from, attempted, &why.0, ctx)
+}
+
+/// Activity 13: the requester wrote on their open ticket: a message for whoever works it (the
+/// assignee, else the service's group, else the agents). `verified`: their own reply token or
+/// our MTA vouched for them; an unverified message is passed on saying so.
+pub fn on_requester_message(t: Ticket, inc: &Incoming, verified: bool, ctx: &Ctx<'_>) -> Plan {
+    let mut plan = Plan::new(t);
+    plan.ticket.attachments += inc.attachments;
+    plan.event(
+        Some(13),
+        &inc.from,
+        "respuesta_recibida",
+        if verified {
+            format!("Correo recibido de {}", inc.from)
+        } else {
+            format!(
+                "Correo recibido a nombre de {} sin verificar (no respondió un correo de la mesa de ayuda)",
+                inc.from
+            )
+        },
+    );
+    // The assignee writing on their own ticket as its requester is not told of it.
+    let to: Vec<String> = ctx
+        .responsible(&plan.ticket)
+        .into_iter()
+        .filter(|a| *a != inc.from)
+        .collect();
+    if !to.is_empty() {
+        plan.mail(MailOut {
+            kind: "aviso_asignado",
+            template: "mensaje_usuario",
+            to,
+            data: json!({ "text": inc.text, "from": inc.from, "unverified": !verified }),
+            activity: 13,
+            description: "Mensaje del usuario reenviado al responsable".into(),
+        });
+    }
+    plan
 }
 
 /// Someone who is neither the requester nor help-desk staff wrote on the ticket: the message
