@@ -29,7 +29,12 @@ pub enum ConfigError {
 pub struct Config {
     #[serde(default)]
     pub database: DatabaseConfig,
+    /// Required by the daemon and by the commands that talk to the mail servers
+    /// ([`Needs::MailServers`]); a command that only reads the database runs without it.
+    #[serde(default)]
     pub imap: ImapConfig,
+    /// As `imap`; `jobs run` needs its `from` and `reply_to` to compose mail.
+    #[serde(default)]
     pub smtp: SmtpConfig,
     #[serde(default)]
     pub paths: PathsConfig,
@@ -99,9 +104,10 @@ fn default_max_connections() -> u32 {
     5
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Security {
+    #[default]
     Tls,
     Starttls,
     None,
@@ -137,6 +143,49 @@ pub struct ImapConfig {
     /// PEM bundle trusted in addition to the built-in web roots (self-signed or internal CA).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+}
+
+/// An absent `[imap]` section (host empty): see [`Needs`].
+impl Default for ImapConfig {
+    fn default() -> Self {
+        ImapConfig {
+            host: String::new(),
+            port: 0,
+            security: Security::default(),
+            username: String::new(),
+            password: None,
+            password_file: None,
+            auth: AuthMethod::default(),
+            token_source: None,
+            mailbox: default_mailbox(),
+            processed_folder: default_processed_folder(),
+            quarantine_folder: default_quarantine_folder(),
+            poll_interval_secs: default_poll_interval(),
+            idle: true,
+            ca_file: None,
+        }
+    }
+}
+
+/// An absent `[smtp]` section (host empty): see [`Needs`].
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            host: String::new(),
+            port: 0,
+            security: Security::default(),
+            username: None,
+            password: None,
+            password_file: None,
+            auth: AuthMethod::default(),
+            token_source: None,
+            from: String::new(),
+            reply_to: String::new(),
+            ca_file: None,
+            max_attempts: default_max_attempts(),
+            retry_delay_secs: default_retry_delay(),
+        }
+    }
 }
 
 fn default_mailbox() -> String {
@@ -644,6 +693,17 @@ pub struct LogConfig {
     pub level: Option<String>,
 }
 
+/// What a command needs of the configuration file. The daemon, `check-config` and
+/// `send-test-mail` talk to the mail servers and need every section and secret; the commands
+/// that only read or write the database (`tickets`, `approvals pending`, `sla`, `outbox`,
+/// `migrate`, `directory show`, `jobs run`) run without `[imap]`/`[smtp]` and never read the
+/// mail servers' secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    MailServers,
+    Database,
+}
+
 impl Config {
     /// Reads the file named by `--config`, else `MESAYUDA_CONFIG`, else `mesayuda.toml`.
     /// Only the `[calendar]` section, for commands that need nothing else
@@ -675,7 +735,12 @@ impl Config {
         Ok(only.calendar)
     }
 
+    /// Everything, for the daemon and the commands that talk to the mail servers.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_for(path, Needs::MailServers)
+    }
+
+    pub fn load_for(path: &Path, needs: Needs) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
             path: path.to_owned(),
             source,
@@ -685,28 +750,39 @@ impl Config {
             message: e.to_string(),
         })?;
         config.source = path.to_owned();
-        config.imap.password = resolve_secret(
-            path,
-            "imap.password",
-            config.imap.password.take(),
-            config.imap.password_file.as_deref(),
-            "MESAYUDA_IMAP_PASSWORD",
-        )?;
-        config.smtp.password = resolve_secret(
-            path,
-            "smtp.password",
-            config.smtp.password.take(),
-            config.smtp.password_file.as_deref(),
-            "MESAYUDA_SMTP_PASSWORD",
-        )?;
-        if let Some(o) = config.oauth2.as_mut() {
-            o.client_secret = resolve_secret(
+        if needs == Needs::MailServers {
+            config.require_mail_sections()?;
+            config.imap.password = resolve_secret(
                 path,
-                "oauth2.client_secret",
-                o.client_secret.take(),
-                o.client_secret_file.as_deref(),
-                "MESAYUDA_OAUTH2_CLIENT_SECRET",
+                "imap.password",
+                config.imap.password.take(),
+                config.imap.password_file.as_deref(),
+                "MESAYUDA_IMAP_PASSWORD",
             )?;
+            config.smtp.password = resolve_secret(
+                path,
+                "smtp.password",
+                config.smtp.password.take(),
+                config.smtp.password_file.as_deref(),
+                "MESAYUDA_SMTP_PASSWORD",
+            )?;
+            if let Some(o) = config.oauth2.as_mut() {
+                o.client_secret = resolve_secret(
+                    path,
+                    "oauth2.client_secret",
+                    o.client_secret.take(),
+                    o.client_secret_file.as_deref(),
+                    "MESAYUDA_OAUTH2_CLIENT_SECRET",
+                )?;
+            }
+        } else {
+            // Not read at all: an operator reading tickets needs neither the mail servers'
+            // secrets nor the right to read their files.
+            config.imap.password = None;
+            config.smtp.password = None;
+            if let Some(o) = config.oauth2.as_mut() {
+                o.client_secret = None;
+            }
         }
         if let Some(l) = config.directory.ldap.as_mut() {
             l.password = resolve_secret(
@@ -718,9 +794,14 @@ impl Config {
             )?;
         }
         config.validate()?;
+        config.validate_mail(needs)?;
         config.validate_ops()?;
         config.validate_ldap()?;
-        if let Some(o) = &config.oauth2 {
+        if let Some(o) = config
+            .oauth2
+            .as_ref()
+            .filter(|_| needs == Needs::MailServers)
+        {
             let source = crate::ops::oauth2::TokenSource::new(o.clone());
             if config.imap.auth == AuthMethod::Xoauth2 {
                 config.imap.token_source = Some(source.clone());
@@ -730,6 +811,73 @@ impl Config {
             }
         }
         Ok(config)
+    }
+
+    /// Whether the file has an `[smtp]` section (its `from` and `reply_to` are then checked
+    /// whatever the command).
+    pub fn has_smtp(&self) -> bool {
+        !self.smtp.host.is_empty() || !self.smtp.from.is_empty()
+    }
+
+    fn require_mail_sections(&self) -> Result<(), ConfigError> {
+        if self.imap.host.is_empty() {
+            return Err(self.bad_key(
+                "imap",
+                "missing: the [imap] section (host, port, security, username and a password) is required to run the help desk",
+            ));
+        }
+        if !self.has_smtp() {
+            return Err(self.bad_key(
+                "smtp",
+                "missing: the [smtp] section (host, port, security, from, reply_to) is required to run the help desk",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The mail sections: all of them for [`Needs::MailServers`]; for the other commands only
+    /// the addresses of an `[smtp]` section that is there (mail composed by `jobs run`).
+    fn validate_mail(&self, needs: Needs) -> Result<(), ConfigError> {
+        if needs == Needs::MailServers {
+            if self.imap.auth == AuthMethod::Password && self.imap.password.is_none() {
+                return Err(self.bad_key(
+                    "imap.password",
+                    "missing: set imap.password, imap.password_file or MESAYUDA_IMAP_PASSWORD",
+                ));
+            }
+            if self.imap.poll_interval_secs == 0 {
+                return Err(self.bad_key("imap.poll_interval_secs", "must be at least 1"));
+            }
+            if self.smtp.max_attempts == 0 {
+                return Err(self.bad_key("smtp.max_attempts", "must be at least 1"));
+            }
+            if self.smtp.retry_delay_secs == 0 {
+                return Err(self.bad_key("smtp.retry_delay_secs", "must be at least 1"));
+            }
+            if self.smtp.password.is_some() && self.smtp.username.is_none() {
+                return Err(self.bad_key("smtp.username", "a password is set but no username"));
+            }
+        }
+        if needs == Needs::MailServers || self.has_smtp() {
+            if self.smtp.from.parse::<lettre::message::Mailbox>().is_err() {
+                return Err(self.bad_key(
+                    "smtp.from",
+                    format!("`{}` is not an email address", self.smtp.from),
+                ));
+            }
+            if self
+                .smtp
+                .reply_to
+                .parse::<lettre::message::Mailbox>()
+                .is_err()
+            {
+                return Err(self.bad_key(
+                    "smtp.reply_to",
+                    format!("`{}` is not an email address", self.smtp.reply_to),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn bad_key(&self, key: &str, message: impl Into<String>) -> ConfigError {
@@ -753,41 +901,6 @@ impl Config {
         }
         if url.starts_with("postgres") && url::Url::parse(url).is_err() {
             return Err(self.bad_key("database.url", "not a valid URL"));
-        }
-        if self.imap.auth == AuthMethod::Password && self.imap.password.is_none() {
-            return Err(self.bad_key(
-                "imap.password",
-                "missing: set imap.password, imap.password_file or MESAYUDA_IMAP_PASSWORD",
-            ));
-        }
-        if self.imap.poll_interval_secs == 0 {
-            return Err(self.bad_key("imap.poll_interval_secs", "must be at least 1"));
-        }
-        if self.smtp.max_attempts == 0 {
-            return Err(self.bad_key("smtp.max_attempts", "must be at least 1"));
-        }
-        if self.smtp.retry_delay_secs == 0 {
-            return Err(self.bad_key("smtp.retry_delay_secs", "must be at least 1"));
-        }
-        if self.smtp.from.parse::<lettre::message::Mailbox>().is_err() {
-            return Err(self.bad_key(
-                "smtp.from",
-                format!("`{}` is not an email address", self.smtp.from),
-            ));
-        }
-        if self
-            .smtp
-            .reply_to
-            .parse::<lettre::message::Mailbox>()
-            .is_err()
-        {
-            return Err(self.bad_key(
-                "smtp.reply_to",
-                format!("`{}` is not an email address", self.smtp.reply_to),
-            ));
-        }
-        if self.smtp.password.is_some() && self.smtp.username.is_none() {
-            return Err(self.bad_key("smtp.username", "a password is set but no username"));
         }
         if let Err(e) = crate::domain::calendar::BusinessCalendar::new(&self.calendar) {
             return Err(self.bad_key(&format!("calendar.{}", e.key()), e.to_string()));

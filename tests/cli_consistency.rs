@@ -111,7 +111,14 @@ fn help_describes_every_option_and_argument() {
         &["calendar", "holidays"],
         &["approvals", "pending"],
         &["sla", "report"],
-        &["sla", "compliance"],
+        &[
+            "sla",
+            "compliance",
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-30",
+        ],
     ];
     for cmd in commands {
         let mut args = cmd.to_vec();
@@ -142,4 +149,88 @@ fn help_describes_every_option_and_argument() {
             );
         }
     }
+}
+
+/// Commands that only read or write the database run with a file holding `[database]` alone,
+/// or with mail secrets the operator cannot read; the daemon's own checks still name what is
+/// missing, and `jobs run`, which composes mail, names `[smtp]`.
+async fn database_commands_need_only_the_database(kind: DbKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(db) = TestDb::create(kind, dir.path()).await else {
+        return;
+    };
+    let only_db = dir.path().join("solo-base.toml");
+    std::fs::write(&only_db, format!("[database]\nurl = \"{}\"\n", db.url)).unwrap();
+    let cli = Cli::new(&only_db);
+    for args in [
+        &["migrate"][..],
+        &["tickets", "list"],
+        &["tickets", "list", "--json"],
+        &["approvals", "pending"],
+        &["sla", "report"],
+        &[
+            "sla",
+            "compliance",
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-30",
+        ],
+        &["outbox", "list"],
+    ] {
+        let out = cli.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let jobs = cli.run(&["jobs", "run", "--now", "2026-12-01T08:00:00-05:00"]);
+    assert_eq!(jobs.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&jobs.stderr).contains("[smtp]"),
+        "{}",
+        String::from_utf8_lossy(&jobs.stderr)
+    );
+    let check = cli.run(&["check-config", "--offline"]);
+    assert_eq!(check.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&check.stderr).contains("[imap]"),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    // The mail servers' password files are not read by a command that does not need them.
+    let unreadable = dir.path().join("sin-acceso.toml");
+    let text = std::fs::read_to_string(config_for_db(dir.path(), &db.url))
+        .unwrap()
+        .replace(
+            "password = \"x\"",
+            "password_file = \"/nonexistent/imap.pass\"",
+        );
+    std::fs::write(&unreadable, text).unwrap();
+    let cli = Cli::new(&unreadable);
+    let list = cli.run(&["tickets", "list"]);
+    assert!(
+        list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+    let check = cli.run(&["check-config", "--offline"]);
+    assert_eq!(check.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&check.stderr).contains("imap.password"),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+#[tokio::test]
+async fn sqlite_database_commands_need_only_the_database() {
+    database_commands_need_only_the_database(DbKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_database_commands_need_only_the_database() {
+    database_commands_need_only_the_database(DbKind::Postgres).await;
 }

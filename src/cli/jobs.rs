@@ -12,6 +12,13 @@ use std::process::ExitCode;
 
 /// The pieces a CLI command needs to run the procedure without the mail adapters.
 pub(crate) fn procedure_parts(config: &Config) -> Result<(Mailer, Procedure), String> {
+    if !config.has_smtp() {
+        return Err(format!(
+            "{}: smtp: missing: this command composes mail from smtp.from with replies to \
+             smtp.reply_to; add the [smtp] section",
+            config.source.display()
+        ));
+    }
     let templates = Templates::load(&config.paths.templates).map_err(|e| e.to_string())?;
     let composer = Composer::new(&config.smtp.from, &config.smtp.reply_to)
         .map_err(|e| e.to_string())?

@@ -201,7 +201,13 @@ pub fn main() -> ExitCode {
     if let Command::Calendar { command } = cli.command {
         return calendar::run(&cli.config, command);
     }
-    let config = match Config::load(&cli.config) {
+    let needs = match cli.command {
+        Command::Run | Command::CheckConfig { .. } | Command::SendTestMail { .. } => {
+            crate::config::Needs::MailServers
+        }
+        _ => crate::config::Needs::Database,
+    };
+    let config = match Config::load_for(&cli.config, needs) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("mesayuda: {e}");
