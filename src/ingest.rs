@@ -385,7 +385,8 @@ impl Ingestor {
         };
         // The thread's ticket, read with the facts (locked), for whatever the mail turns out
         // to be.
-        let mut loaded = match (thread, thread_loaded.map(crate::workflow::loaded)) {
+        let thread_loaded = thread_loaded.map(crate::workflow::loaded).transpose()?;
+        let mut loaded = match (thread, thread_loaded) {
             (Some(n), Some(l)) if l.0.number == n => Some(l),
             (Some(n), _) => crate::workflow::load_ticket_thread(conn, n).await?,
             (None, _) => None,

@@ -711,8 +711,71 @@ Message-ID: <sin-remitente@lote.example.test>\r\n\r\nNadie firma esto.\r\n";
     );
 }
 
+/// A ticket whose stored status the procedure does not know (written by a newer version, or
+/// by hand) is never read as another status and written back: a reply to it is quarantined
+/// with its reason, the row keeps its status, and the mail behind it is answered.
+async fn an_unknown_stored_status_is_left_alone_and_its_reply_quarantined(w: World) {
+    let mut d = w.spawn_daemon();
+    let ana = "Ana <ana.estado@example.test>";
+    mail::send(
+        w.mail.smtp_port,
+        &Draft::new(ana, "Clave bloqueada", "Mi clave quedó bloqueada."),
+    )
+    .await;
+    let ack = mail::wait_for(
+        w.mail.imap_port,
+        "ana.estado@example.test",
+        Duration::from_secs(30),
+        "acknowledgement",
+        |m| ack_tag(m).is_some(),
+    )
+    .await;
+    let id = ack_tag(&ack).unwrap();
+    let n: i64 = id.trim_start_matches("REQ-").parse().unwrap();
+    let db = mesayuda::store::Db::connect(&w.db.url, 1).await.unwrap();
+    sqlx::query("UPDATE tickets SET status = 'en_revision_externa' WHERE id = $1")
+        .bind(n)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    mail::reply(w.mail.smtp_port, ana, &ack, "¿Alguna novedad?").await;
+    eventually(Duration::from_secs(30), "the reply quarantined", || async {
+        (count(w.mail.imap_port, "Cuarentena").await == 1).then_some(())
+    })
+    .await;
+    let status: String = sqlx::query("SELECT status FROM tickets WHERE id = $1")
+        .bind(n)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "en_revision_externa");
+    assert!(
+        d.log_text()
+            .contains("unknown status `en_revision_externa`"),
+        "{}",
+        d.log_text()
+    );
+    // The daemon goes on: the next request is answered.
+    mail::send(
+        w.mail.smtp_port,
+        &Draft::new("Iván <ivan.estado@example.test>", "Impresora", "Sin tóner."),
+    )
+    .await;
+    mail::wait_for(
+        w.mail.imap_port,
+        "ivan.estado@example.test",
+        Duration::from_secs(30),
+        "acknowledgement",
+        |m| ack_tag(m).is_some(),
+    )
+    .await;
+    assert!(d.is_running());
+}
+
 on_both_databases!(hostile;
     whole_corpus_is_ticketed_or_quarantined_and_nothing_blocks,
     script_subject_and_path_attachment_stay_plain_text,
     a_bad_message_inside_a_batch_is_quarantined_and_the_others_answered,
+    an_unknown_stored_status_is_left_alone_and_its_reply_quarantined,
 );

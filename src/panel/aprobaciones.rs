@@ -50,7 +50,7 @@ pub(super) async fn pending_items(
         let Some(t) = tickets::get(&mut conn, n).await? else {
             continue;
         };
-        let t = t.to_domain(0);
+        let t = t.to_domain(0)?;
         let service = t
             .service
             .as_deref()

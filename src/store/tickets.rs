@@ -71,14 +71,23 @@ impl TicketRow {
         }
     }
 
-    /// The procedure's view; `attachments` is counted by the caller.
-    pub fn to_domain(&self, attachments: usize) -> Ticket {
-        Ticket {
+    /// The procedure's view; `attachments` is counted by the caller. A status the procedure
+    /// does not know (a row written by a newer version, or by hand) is an error, never read as
+    /// another status: the procedure would act on it and write that status back.
+    pub fn to_domain(&self, attachments: usize) -> Result<Ticket, sqlx::Error> {
+        let status = self.status.parse().map_err(|_| {
+            sqlx::Error::Decode(
+                format!(
+                    "ticket {}: unknown status `{}` in the database",
+                    self.number(),
+                    self.status
+                )
+                .into(),
+            )
+        })?;
+        Ok(Ticket {
             number: self.number(),
-            status: self
-                .status
-                .parse()
-                .unwrap_or(crate::domain::ticket::Status::Registrado),
+            status,
             close_reason: self.close_reason.as_deref().and_then(|r| r.parse().ok()),
             subject: self.subject.clone(),
             requester: self.requester.clone(),
@@ -102,7 +111,7 @@ impl TicketRow {
             }),
             sla: self.sla(),
             approval: None,
-        }
+        })
     }
 }
 

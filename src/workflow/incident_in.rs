@@ -135,7 +135,7 @@ pub async fn take(
     // The agent's command stays on the request it made, for the record.
     messages::assign(conn, row, inc.attachments > 0, Some(n), "respuesta").await?;
     let attachments = tickets::attachment_count(conn, n).await?;
-    let ticket = ticket_row.to_domain(attachments);
+    let ticket = ticket_row.to_domain(attachments)?;
     let reported = Incoming {
         from: incident.requester.clone(),
         from_name: None,

@@ -290,7 +290,7 @@ pub async fn open_into(
             let row = tickets::unsaved(tickets::take_number(conn).await?, &new);
             let n = row.number();
             // A part the intake left out is no attachment of the ticket: the stored ones count.
-            let ticket = row.to_domain(inc.attachments);
+            let ticket = row.to_domain(inc.attachments)?;
             let mut plan = registro::register(ticket, &inc, on_behalf_of_by.as_deref(), ctx);
             if let Some(old) = related {
                 plan.event(

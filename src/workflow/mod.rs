@@ -239,14 +239,14 @@ pub async fn load_ticket_thread(
     conn: &mut Conn,
     n: TicketNumber,
 ) -> Result<Option<(Ticket, Vec<String>)>, sqlx::Error> {
-    Ok(tickets::get_loaded(conn, n).await?.map(loaded))
+    tickets::get_loaded(conn, n).await?.map(loaded).transpose()
 }
 
 /// The procedure's view of a ticket read with [`tickets::get_loaded`], and its thread.
-pub fn loaded(l: tickets::Loaded) -> (Ticket, Vec<String>) {
-    let mut t = l.row.to_domain(l.attachments.max(0) as usize);
+pub fn loaded(l: tickets::Loaded) -> Result<(Ticket, Vec<String>), sqlx::Error> {
+    let mut t = l.row.to_domain(l.attachments.max(0) as usize)?;
     t.approval = l.approval;
-    (t, l.thread)
+    Ok((t, l.thread))
 }
 
 /// [`load_ticket`] for several tickets, in three statements whatever their number.
@@ -257,15 +257,14 @@ pub async fn load_tickets(
     let rows = tickets::get_many_for_update(conn, ns).await?;
     let attachments = tickets::attachment_counts(conn, ns).await?;
     let mut approvals = approvals::load_many(conn, ns).await?;
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|row| {
             let n = row.number();
-            let mut t = row.to_domain(attachments.get(&n).copied().unwrap_or(0));
+            let mut t = row.to_domain(attachments.get(&n).copied().unwrap_or(0))?;
             t.approval = approvals.remove(&n);
-            (n, t)
+            Ok((n, t))
         })
-        .collect())
+        .collect()
 }
 
 /// Data every template can use, whatever the mail.
