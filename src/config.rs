@@ -795,7 +795,7 @@ impl Config {
         }
         config.validate()?;
         config.validate_mail(needs)?;
-        config.validate_ops()?;
+        config.validate_ops(needs)?;
         config.validate_ldap()?;
         if let Some(o) = config
             .oauth2
@@ -960,7 +960,7 @@ impl Config {
         Ok(())
     }
 
-    fn validate_ops(&self) -> Result<(), ConfigError> {
+    fn validate_ops(&self, needs: Needs) -> Result<(), ConfigError> {
         let listen = self.http.listen.trim();
         if !listen.is_empty() && listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(self.bad_key(
@@ -994,8 +994,10 @@ impl Config {
                 return Err(self.bad_key("ops.email", format!("`{e}` is not an email address")));
             }
         }
+        // How the mail servers are logged in to matters only to the commands that do it.
         let xoauth2 = [("imap.auth", self.imap.auth), ("smtp.auth", self.smtp.auth)]
             .into_iter()
+            .filter(|_| needs == Needs::MailServers)
             .find(|(_, a)| *a == AuthMethod::Xoauth2);
         if let Some((key, _)) = xoauth2 {
             let Some(o) = &self.oauth2 else {

@@ -315,19 +315,10 @@ async fn check_database(url: &str) -> Result<(), String> {
     }
     let reached = tokio::time::timeout(DB_CHECK_TIMEOUT, async {
         if url.starts_with("postgres") {
-            // One plain connection, not the pool: a pool retries a refused connection until
-            // its timeout and then reports only that, losing the cause.
-            use sqlx::Connection;
-            let mut conn = sqlx::postgres::PgConnection::connect(url).await?;
-            sqlx::query_scalar::<_, i32>("SELECT 1")
-                .fetch_one(&mut conn)
-                .await?;
-            return conn.close().await;
+            return crate::store::check_postgres(url).await;
         }
         let db = crate::store::Db::connect(url, 1).await?;
-        sqlx::query_scalar::<_, i32>("SELECT 1")
-            .fetch_one(&db.pool)
-            .await?;
+        db.ping().await?;
         db.pool.close().await;
         Ok::<_, sqlx::Error>(())
     })

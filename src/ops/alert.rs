@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::mail::outbound::{Composer, OutgoingMail};
 use crate::ops::health::{self, Component};
-use crate::store::{self, outbox, Backend, Db};
+use crate::store::{self, outbox, Db};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -53,17 +53,9 @@ async fn maybe_queue(
 ) -> anyhow::Result<()> {
     let now = store::unix(chrono::Utc::now());
     let mut tx = db.pool.begin().await?;
-    if db.backend == Backend::Postgres {
-        // Instances sharing the database decide one at a time.
-        sqlx::query("SELECT pg_advisory_xact_lock(1835365217, 2)")
-            .execute(&mut *tx)
-            .await?;
-    }
-    let last: Option<i64> =
-        sqlx::query_scalar("SELECT MAX(created_at) FROM outbox WHERE kind = $1")
-            .bind(KIND)
-            .fetch_one(&mut *tx)
-            .await?;
+    // Instances sharing the database decide one at a time.
+    outbox::lock_ops_alerts(&mut tx, db.backend).await?;
+    let last = outbox::last_queued_of_kind(&mut tx, KIND).await?;
     if let Some(last) = last {
         if now - last < PERIOD_SECS {
             debug!(last_alert = last, "ops alert already sent within 24 h");

@@ -200,25 +200,20 @@ fn panel_line() -> (bool, String) {
 /// The health report: one line per component, and whether all are healthy.
 pub async fn report(db: &crate::store::Db) -> (bool, String) {
     let started = Instant::now();
-    let db_state = match tokio::time::timeout(Duration::from_secs(3), async {
-        sqlx::query_scalar::<_, i32>("SELECT 1")
-            .fetch_one(&db.pool)
-            .await
-    })
-    .await
-    {
-        Ok(Ok(_)) => State::Ok,
-        Ok(Err(e)) => State::Failed {
-            reason: e.to_string(),
-            auth: false,
-            since: chrono::Utc::now(),
-        },
-        Err(_) => State::Failed {
-            reason: format!("no answer within {:?}", started.elapsed()),
-            auth: false,
-            since: chrono::Utc::now(),
-        },
-    };
+    let db_state =
+        match tokio::time::timeout(Duration::from_secs(3), async { db.ping().await }).await {
+            Ok(Ok(_)) => State::Ok,
+            Ok(Err(e)) => State::Failed {
+                reason: e.to_string(),
+                auth: false,
+                since: chrono::Utc::now(),
+            },
+            Err(_) => State::Failed {
+                reason: format!("no answer within {:?}", started.elapsed()),
+                auth: false,
+                since: chrono::Utc::now(),
+            },
+        };
     let parts = [
         ("database", db_state),
         ("mailbox", get(Component::Mailbox)),

@@ -3,7 +3,8 @@
 //! store (tickets, outbox, approvals, SLA alerts) is queried at scrape time, so every instance
 //! sharing a PostgreSQL database reports the same numbers for it.
 
-use crate::store::Db;
+use crate::domain::ticket::Status;
+use crate::store::{metrics as store_metrics, Db};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::fmt::Write;
 use std::sync::OnceLock;
@@ -140,10 +141,7 @@ async fn store_metrics(db: &Db) -> String {
     let mut errors = 0u32;
     let now = chrono::Utc::now().timestamp();
 
-    match sqlx::query_as::<_, (String, i64)>("SELECT status, COUNT(*) FROM tickets GROUP BY status")
-        .fetch_all(&db.pool)
-        .await
-    {
+    match store_metrics::tickets_by_status(db).await {
         Ok(rows) => {
             header(&mut out, "mesayuda_tickets", "gauge", "Tickets by status");
             let mut all: Vec<(String, i64)> = crate::domain::ticket::Status::ALL
@@ -170,12 +168,7 @@ async fn store_metrics(db: &Db) -> String {
         }
     }
 
-    match sqlx::query_as::<_, (i64, Option<i64>)>(
-        "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE status = 'pending'",
-    )
-    .fetch_one(&db.pool)
-    .await
-    {
+    match store_metrics::outbox_backlog(db).await {
         Ok((n, oldest)) => {
             header(
                 &mut out,
@@ -199,10 +192,7 @@ async fn store_metrics(db: &Db) -> String {
         }
     }
 
-    match sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox WHERE status = 'failed'")
-        .fetch_one(&db.pool)
-        .await
-    {
+    match store_metrics::outbox_failed(db).await {
         Ok(n) => {
             header(
                 &mut out,
@@ -218,12 +208,7 @@ async fn store_metrics(db: &Db) -> String {
         }
     }
 
-    match sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM outbox WHERE kind = 'alerta_sla' AND status = 'sent'",
-    )
-    .fetch_one(&db.pool)
-    .await
-    {
+    match store_metrics::sent_of_kind(db, "alerta_sla").await {
         Ok(n) => {
             header(
                 &mut out,
@@ -241,12 +226,7 @@ async fn store_metrics(db: &Db) -> String {
 
     // HOOK: once approvals have their own table (several approvers per ticket), count its
     // pending rows here instead of the tickets waiting in that status.
-    match sqlx::query_scalar::<_, i64>(
-        "SELECT COUNT(*) FROM tickets WHERE status = 'pendiente_aprobacion'",
-    )
-    .fetch_one(&db.pool)
-    .await
-    {
+    match store_metrics::tickets_in(db, Status::PendienteAprobacion.as_str()).await {
         Ok(n) => {
             header(
                 &mut out,

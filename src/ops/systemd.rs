@@ -59,11 +59,7 @@ pub async fn watchdog(db: crate::store::Db, cancel: CancellationToken) {
     );
     loop {
         // A database that hangs (not one that refuses) is the one stall a restart can cure.
-        let alive = tokio::time::timeout(
-            period,
-            sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&db.pool),
-        )
-        .await;
+        let alive = tokio::time::timeout(period, db.ping()).await;
         match alive {
             Err(_) => warn!("database did not answer within the watchdog period"),
             Ok(_) => send(&[NotifyState::Watchdog]),

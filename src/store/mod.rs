@@ -11,6 +11,7 @@ pub mod ldap_directory;
 pub mod lease;
 pub mod mailbox;
 pub mod messages;
+pub mod metrics;
 pub mod news;
 mod nodelay;
 pub mod outbox;
@@ -45,6 +46,14 @@ pub struct Db {
 }
 
 impl Db {
+    /// One trivial statement: whether the database answers at all (health, watchdog).
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query_scalar::<_, i32>("SELECT 1")
+            .fetch_one(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, sqlx::Error> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
@@ -253,6 +262,18 @@ pub fn is_data_error(e: &sqlx::Error) -> bool {
         }
         _ => false,
     }
+}
+
+/// One plain PostgreSQL connection that answers a statement, then closes: not the pool, which
+/// retries a refused connection until its timeout and then reports only that, losing the cause
+/// (`check-config`).
+pub async fn check_postgres(url: &str) -> Result<(), sqlx::Error> {
+    use sqlx::Connection;
+    let mut conn = sqlx::postgres::PgConnection::connect(url).await?;
+    sqlx::query_scalar::<_, i32>("SELECT 1")
+        .fetch_one(&mut conn)
+        .await?;
+    conn.close().await
 }
 
 /// Replaces every SQLite connection opened until now, as they are next taken from the pool.

@@ -286,3 +286,22 @@ pub async fn retry(conn: &mut Conn, id: i64, now: i64) -> Result<RetryOutcome, s
         Some(s) => RetryOutcome::NotFailed(s),
     })
 }
+
+/// Serialises the instances deciding whether to queue an operations alert, until the
+/// transaction ends (PostgreSQL; SQLite transactions already write one at a time).
+pub async fn lock_ops_alerts(conn: &mut Conn, backend: Backend) -> Result<(), sqlx::Error> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(1835365217, 2)")
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// When the latest mail of `kind` was queued.
+pub async fn last_queued_of_kind(conn: &mut Conn, kind: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT MAX(created_at) FROM outbox WHERE kind = $1")
+        .bind(kind)
+        .fetch_one(conn)
+        .await
+}
