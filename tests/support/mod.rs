@@ -2,6 +2,7 @@
 //! real `mesayuda` binary. Nothing here mocks a system the daemon talks to.
 #![allow(dead_code)]
 
+pub mod app;
 pub mod browser;
 pub mod cli;
 pub mod daemon;

@@ -1,0 +1,217 @@
+//! The procedure's scenarios in process (issue 12 item 5): the daemon's own wiring on a
+//! temporary database, an injected clock, no mail server and no sleeps — so they run in
+//! milliseconds and can walk days of business time. Mail is read from the outbox as the
+//! recipients would read it, and answered the way their mail client would (to its Reply-To).
+//! `tests/procedure.rs` keeps the same stories against the real mail server and binary.
+
+mod support;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use mesayuda::domain::ticket::{Status, TicketNumber};
+use mesayuda::ingest::Outcome;
+use mesayuda::mail::inbound::InboundMail;
+use support::app::{TestApp, HELPDESK};
+use support::mail::Draft;
+use support::DbKind;
+
+const CARLOS: &str = "Carlos Pérez <carlos.perez@example.test>";
+const CARLOS_ADDR: &str = "carlos.perez@example.test";
+const LAURA: &str = "laura.rojas@example.test";
+const BOSS: &str = "luisa.martinez@example.test";
+const COMPLETE: &str = "Necesito instalar la impresora de la oficina.\nNúmero de equipo: PC-0456\nUbicación: Piso 3, oficina 301\n";
+
+/// Monday 30 November 2026, 9:00 a. m. in Bogotá, plus `minutes`.
+fn monday(minutes: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 30, 14, 0, 0).unwrap() + Duration::minutes(minutes)
+}
+
+fn number(m: &InboundMail) -> TicketNumber {
+    let r = mesayuda::domain::text::find_ticket_ref(&m.subject).expect("the mail names its ticket");
+    TicketNumber(r.to_string().trim_start_matches("REQ-").parse().unwrap())
+}
+
+/// `from` writes to the help desk's address.
+fn new_mail(from: &str, subject: &str, body: &str) -> Vec<u8> {
+    Draft {
+        to: HELPDESK,
+        ..Draft::new(from, subject, body)
+    }
+    .render()
+    .1
+}
+
+/// `from` answers `parent` with their mail client: to its Reply-To, threaded, subject kept.
+fn answer(from: &str, parent: &InboundMail, body: &str) -> Vec<u8> {
+    let to = parent
+        .reply_to
+        .as_ref()
+        .or(parent.from.as_ref())
+        .map(|a| a.email.clone())
+        .unwrap();
+    let subject = format!("RE: {}", parent.subject);
+    Draft {
+        to: &to,
+        in_reply_to: Some(parent.message_id.clone()),
+        ..Draft::new(from, &subject, body)
+    }
+    .render()
+    .1
+}
+
+/// Activities 1–3, 13, 16–18: a complete request is acknowledged and reaches the agents with
+/// what they need; the agent answers their notice with `#resolver`; the requester rates it from
+/// the survey mail.
+async fn a_complete_request_is_worked_resolved_and_rated(kind: DbKind) {
+    let Some(mut app) = TestApp::new(kind).await else {
+        return;
+    };
+    let got = app
+        .receive(
+            &new_mail(CARLOS, "Instalación de impresora", COMPLETE),
+            monday(0),
+        )
+        .await;
+    assert!(
+        matches!(
+            got,
+            Outcome::Created {
+                acknowledged: true,
+                ..
+            }
+        ),
+        "{got:?}"
+    );
+    app.deliver(monday(0)).await;
+    let ack = app.last_to(CARLOS_ADDR, "Recibimos su solicitud").clone();
+    // Greeted by the directory's name, the registration dated by the injected clock.
+    for line in [
+        "Estimado(a) Carlos Andrés Pérez Niño:",
+        "Fecha de registro: lunes 30 de noviembre de 2026, 9:00 a. m.",
+    ] {
+        assert!(ack.body_text.contains(line), "{line}: {}", ack.body_text);
+    }
+    assert!(
+        ack.body_text
+            .contains("Tiempo de solución: 8,0 horas hábiles"),
+        "{}",
+        ack.body_text
+    );
+    let n = number(&ack);
+    let notice = app.last_to(LAURA, "Nueva solicitud").clone();
+    assert_eq!(number(&notice), n);
+    assert!(
+        notice.body_text.contains("Piso 3, oficina 301"),
+        "{}",
+        notice.body_text
+    );
+    assert_eq!(app.ticket(n).await.status, Status::TrabajoEnProgreso);
+
+    app.receive(
+        &answer(LAURA, &notice, "#resolver Impresora instalada y probada"),
+        monday(90),
+    )
+    .await;
+    app.deliver(monday(90)).await;
+    assert_eq!(app.ticket(n).await.status, Status::Resuelto);
+    let survey = app.last_to(CARLOS_ADDR, "encuesta").clone();
+    assert!(
+        survey.body_text.contains("Impresora instalada y probada"),
+        "{}",
+        survey.body_text
+    );
+
+    app.receive(&answer(CARLOS, &survey, "5\nMuy amables"), monday(120))
+        .await;
+    let t = app.ticket(n).await;
+    assert_eq!(t.survey.as_ref().map(|s| s.0), Some(5), "{t:?}");
+}
+
+/// Activities 4–5 and the three-business-day rule: a request missing fields waits on the user
+/// with its SLA paused; a mail in Carlos's name to the plain address (no proof) completes
+/// nothing; silence closes it after three business days, not before, with a mail.
+async fn an_incomplete_request_waits_and_silence_closes_it(kind: DbKind) {
+    let Some(mut app) = TestApp::new(kind).await else {
+        return;
+    };
+    app.receive(
+        &new_mail(
+            CARLOS,
+            "Instalación de impresora",
+            "Necesito instalar una impresora.",
+        ),
+        monday(0),
+    )
+    .await;
+    app.deliver(monday(0)).await;
+    let ask = app.last_to(CARLOS_ADDR, "Información pendiente").clone();
+    assert!(ask.body_text.contains("Ubicación"), "{}", ask.body_text);
+    let n = number(&ask);
+    let t = app.ticket(n).await;
+    assert_eq!(t.status, Status::PendientePorUsuario);
+
+    let forged = new_mail(
+        CARLOS,
+        &format!("RE: [{}] Instalación de impresora", n),
+        "Número de equipo: PC-0456\nUbicación: Piso 3\n",
+    );
+    app.receive(&forged, monday(30)).await;
+    app.deliver(monday(30)).await;
+    assert_eq!(app.ticket(n).await.status, Status::PendientePorUsuario);
+    app.last_to(CARLOS_ADDR, "no pudimos verificar");
+
+    // Thursday 3 December, 8:00: not yet three business days of silence.
+    app.sweep(monday(3 * 24 * 60 - 60)).await;
+    assert_eq!(app.ticket(n).await.status, Status::PendientePorUsuario);
+    // Friday 4 December: past them.
+    app.sweep(monday(4 * 24 * 60)).await;
+    app.deliver(monday(4 * 24 * 60)).await;
+    assert_eq!(app.ticket(n).await.status, Status::Cerrado);
+    app.last_to(CARLOS_ADDR, "cerrada por falta de información");
+}
+
+/// Activities 9–12: the approver named by the requester is asked; their APROBAR, answered
+/// from the approval mail, approves, the requester is told by whom, and the work reaches the
+/// agents.
+async fn the_named_approver_approves_by_reply(kind: DbKind) {
+    let Some(mut app) = TestApp::new(kind).await else {
+        return;
+    };
+    let body = format!(
+        "Necesito acceso remoto por VPN para trabajar desde casa.\nJustificación: cierre contable de fin de año\nNúmero de equipo: PC-0456\nFecha de finalización: 2026-12-31\nAprobador: {BOSS}\n"
+    );
+    app.receive(&new_mail(CARLOS, "Acceso VPN", &body), monday(0))
+        .await;
+    app.deliver(monday(0)).await;
+    let ask = app.last_to(BOSS, "Aprobación requerida").clone();
+    let n = number(&ask);
+    assert_eq!(app.ticket(n).await.status, Status::PendienteAprobacion);
+    assert!(app
+        .inbox(LAURA)
+        .iter()
+        .all(|m| number(m) != n || !m.subject.contains("Nueva solicitud")));
+
+    app.receive(&answer(BOSS, &ask, "APROBAR"), monday(45))
+        .await;
+    app.deliver(monday(45)).await;
+    assert_eq!(app.ticket(n).await.status, Status::TrabajoEnProgreso);
+    let told = app.last_to(CARLOS_ADDR, "fue aprobada");
+    assert!(told.body_text.contains("Luisa"), "{}", told.body_text);
+    assert_eq!(number(app.last_to(LAURA, "Nueva solicitud")), n);
+}
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(super::DbKind::Sqlite).await; })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$name(super::DbKind::Postgres).await; })*
+        }
+    };
+}
+
+on_both!(
+    a_complete_request_is_worked_resolved_and_rated,
+    an_incomplete_request_waits_and_silence_closes_it,
+    the_named_approver_approves_by_reply,
+);

@@ -1,0 +1,146 @@
+//! The in-process tier (issue 12 item 5): the daemon's own wiring (`Application`, the
+//! `Ingestor`, the sweep, the outbox) on a temporary database, driven with an injected clock —
+//! no mail server, no binary, no sleeps. A mail goes in as its raw bytes; what the help desk
+//! would send is taken from the outbox as the SMTP worker takes it, and read as a person's
+//! mail client would.
+
+use super::db::{DbKind, TestDb};
+use super::repo_root;
+use chrono::{DateTime, Utc};
+use mesayuda::app::Application;
+use mesayuda::config::Config;
+use mesayuda::domain::procedure::Ticket;
+use mesayuda::domain::ticket::TicketNumber;
+use mesayuda::ingest::{Ingestor, Outcome};
+use mesayuda::mail::inbound::{self, InboundMail};
+use mesayuda::store::{self, outbox};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+pub const HELPDESK: &str = "mesayuda@example.test";
+
+pub struct TestApp {
+    app: Application,
+    ingestor: Ingestor,
+    /// Every mail the help desk has sent, by recipient (bare address), oldest first.
+    delivered: BTreeMap<String, Vec<InboundMail>>,
+    _db: TestDb,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// The shipped catalogue and directory, the shipped templates; `None` when the database
+    /// kind is not available here (PostgreSQL outside CI).
+    pub async fn new(kind: DbKind) -> Option<TestApp> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = TestDb::create(kind, dir.path()).await?;
+        let path = dir.path().join("mesayuda.toml");
+        // The mail servers' addresses are never dialled: nothing here starts a worker.
+        let text = format!(
+            r#"
+[database]
+url = "{url}"
+
+[imap]
+host = "127.0.0.1"
+port = 1
+security = "none"
+username = "{HELPDESK}"
+password = "unused"
+
+[smtp]
+host = "127.0.0.1"
+port = 1
+security = "none"
+from = "Servicios Tecnológicos <notificaciones@example.test>"
+reply_to = "Mesa de Ayuda <{HELPDESK}>"
+
+[paths]
+templates = "{templates}"
+catalog = "{catalog}"
+directory = "{directory}"
+"#,
+            url = db.url,
+            templates = repo_root().join("templates").display(),
+            catalog = repo_root().join("deploy/catalog.toml").display(),
+            directory = repo_root().join("deploy/directory.toml").display(),
+        );
+        std::fs::write(&path, text).expect("write config");
+        let config = Config::load(&path).expect("config");
+        let app = Application::build(config).await.expect("application");
+        let ingestor = app.ingestor(Arc::new(Notify::new()));
+        Some(TestApp {
+            app,
+            ingestor,
+            delivered: BTreeMap::new(),
+            _db: db,
+            _dir: dir,
+        })
+    }
+
+    /// A mail arrives at `now`: taken in as the mailbox reader takes it in.
+    pub async fn receive(&self, raw: &[u8], now: DateTime<Utc>) -> Outcome {
+        self.ingestor
+            .ingest(raw, None, now, now)
+            .await
+            .expect("ingest")
+    }
+
+    /// Every time-driven sweep once, as if the clock read `now`.
+    pub async fn sweep(&self, now: DateTime<Utc>) {
+        mesayuda::workflow::sweep::run(self.app.db(), self.app.mailer(), self.app.procedure(), now)
+            .await
+            .expect("sweep");
+    }
+
+    /// Everything due in the outbox at `now` leaves, as the SMTP worker sends it; each copy
+    /// lands in its recipients' mailboxes here.
+    pub async fn deliver(&mut self, now: DateTime<Utc>) {
+        let db = self.app.db();
+        let due = outbox::claim_due(db, store::unix(now), 60, 10_000)
+            .await
+            .expect("claim");
+        for m in due {
+            let mail = inbound::parse(&m.raw).expect("our own mail parses");
+            for r in m.recipient_list() {
+                self.delivered
+                    .entry(r.to_lowercase())
+                    .or_default()
+                    .push(mail.clone());
+            }
+            outbox::mark_sent(db, m.id, store::unix(now))
+                .await
+                .expect("mark sent");
+        }
+    }
+
+    /// What `who` has received so far, oldest first.
+    pub fn inbox(&self, who: &str) -> &[InboundMail] {
+        self.delivered
+            .get(&who.to_lowercase())
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// The latest mail `who` received whose subject contains `what`.
+    pub fn last_to(&self, who: &str, what: &str) -> &InboundMail {
+        self.inbox(who)
+            .iter()
+            .rev()
+            .find(|m| m.subject.contains(what))
+            .unwrap_or_else(|| {
+                let got: Vec<&str> = self.inbox(who).iter().map(|m| m.subject.as_str()).collect();
+                panic!("{who} received no mail about `{what}`; got {got:?}")
+            })
+    }
+
+    /// The ticket as the procedure sees it.
+    pub async fn ticket(&self, n: TicketNumber) -> Ticket {
+        let mut conn = self.app.db().pool.acquire().await.expect("connection");
+        mesayuda::workflow::load_ticket(&mut conn, n)
+            .await
+            .expect("load")
+            .expect("the ticket exists")
+    }
+}
