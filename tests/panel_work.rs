@@ -521,6 +521,92 @@ async fn the_queue_filters_and_a_phone_request(w: World) {
     assert_eq!(carlos.get("/cola").await.status, 404);
 }
 
+/// The request numbers a queue page links to, in order.
+fn queue_ids(page: &Page) -> Vec<String> {
+    page.body
+        .split("href=\"/solicitudes/REQ-")
+        .skip(1)
+        .map(|rest| format!("REQ-{}", &rest[..rest.find('"').unwrap()]))
+        .collect()
+}
+
+/// The `href` of the page's link with `rel`, as a browser reads it (entities decoded).
+fn rel_link(page: &Page, rel: &str) -> Option<String> {
+    let at = page.body.find(&format!("rel=\"{rel}\""))?;
+    let start = page.body[..at].rfind("href=\"")? + 6;
+    let end = start + page.body[start..].find('"')?;
+    Some(
+        page.body[start..end]
+            .replace("&amp;", "&")
+            .replace("&#x3D;", "="),
+    )
+}
+
+/// More open requests than a page holds: the queue shows the first 50 and how many there
+/// are, and "Siguiente" (keeping the filter) shows the rest; "Anterior" goes back.
+async fn the_queue_shows_fifty_requests_a_page_with_links_to_the_next(w: World) {
+    let _d = w.spawn_daemon();
+    for i in 0..55 {
+        let from = format!("persona{i}@example.test");
+        let body = format!(
+            "Necesito instalar la impresora de la oficina.\nNúmero de equipo: PC-{i:04}\nUbicación: Piso 3, oficina 301\n"
+        );
+        let subject = format!("Impresora {i}");
+        let (_, raw) = mail::Draft::new(&from, &subject, &body).render();
+        mail::append(w.mail.imap_port, support::HELPDESK, "INBOX", &raw).await;
+    }
+    let all: Vec<String> = support::eventually(WAIT, "55 requests registered", || async {
+        let t = w.cli().tickets();
+        (t.len() == 55).then(|| {
+            t.iter()
+                .map(|t| t["id"].as_str().unwrap().to_owned())
+                .collect()
+        })
+    })
+    .await;
+    let mut agent = signed_in(&w, LAURA).await;
+    let first = agent.get("/cola?nivel=menos_50").await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert!(
+        first
+            .body
+            .contains("Solicitudes 1 a 50 de 55 · página 1 de 2"),
+        "{}",
+        first.body
+    );
+    assert!(rel_link(&first, "prev").is_none(), "{}", first.body);
+    let on_first = queue_ids(&first);
+    assert_eq!(on_first.len(), 50, "{}", first.body);
+    let next = rel_link(&first, "next").expect("a link to the next page");
+    assert!(
+        next.contains("nivel=menos_50") && next.contains("pagina=2"),
+        "{next}"
+    );
+    assert!(first.body.contains("Siguiente"), "{}", first.body);
+    let second = agent.get(&next).await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert!(
+        second
+            .body
+            .contains("Solicitudes 51 a 55 de 55 · página 2 de 2"),
+        "{}",
+        second.body
+    );
+    let on_second = queue_ids(&second);
+    assert_eq!(on_second.len(), 5, "{}", second.body);
+    assert!(on_second.iter().all(|id| !on_first.contains(id)));
+    let mut shown: Vec<String> = on_first.into_iter().chain(on_second).collect();
+    shown.sort();
+    let mut all = all;
+    all.sort();
+    assert_eq!(shown, all, "every open request on one of the two pages");
+    assert!(rel_link(&second, "next").is_none(), "{}", second.body);
+    assert!(second.body.contains("Anterior"), "{}", second.body);
+    let back = rel_link(&second, "prev").expect("a link to the previous page");
+    assert!(back.contains("pagina=1"), "{back}");
+    assert_eq!(queue_ids(&agent.get(&back).await).len(), 50);
+}
+
 /// The approver on a phone, after a mail scanner opened the link: one tap on the mailed link,
 /// one to approve.
 async fn an_approver_approves_on_a_phone_from_the_approval_mail(w: World) {
@@ -624,6 +710,7 @@ on_both_databases!(with_panel;
     the_requester_sends_the_missing_information_from_the_panel,
     each_agent_action_is_refused_in_the_panel_when_its_mail_command_is,
     the_queue_filters_and_a_phone_request,
+    the_queue_shows_fifty_requests_a_page_with_links_to_the_next,
     an_approver_approves_on_a_phone_from_the_approval_mail,
     an_agent_takes_a_request_from_the_queue_and_resolves_it,
 );

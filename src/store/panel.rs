@@ -279,13 +279,3 @@ pub async fn tickets_of(
     .fetch_all(conn)
     .await
 }
-
-/// Tickets not yet closed, for the agents' queue.
-pub async fn open_tickets(conn: &mut Conn) -> Result<Vec<tickets::TicketRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM tickets WHERE status <> 'cerrado' ORDER BY id",
-        tickets::COLUMNS
-    )))
-    .fetch_all(conn)
-    .await
-}
