@@ -11,7 +11,7 @@ use support::flow::{self, inbox_with, tag, ticket_where};
 use support::mail;
 use support::panel::{
     approval_mail, assert_fits_phone, first_link, in_chromium, phone_confirm, request_vpn, tap,
-    tap_approve, wait_for_page, wait_for_text, wait_listening, Browser, Page, BOSS, CARLOS,
+    wait_for_page, wait_for_text, wait_listening, Browser, Page, BOSS, CARLOS,
 };
 use support::World;
 
@@ -58,36 +58,46 @@ async fn the_approval_mail_signs_its_approver_in_and_only_the_post_decides(w: Wo
     let secret = link.rsplit('/').next().unwrap();
     let kept = w.cli().run(&["tickets", "show", &id, "--json"]);
     assert!(!String::from_utf8_lossy(&kept.stdout).contains(secret));
-    // One tap: signed in, on that approval, with its form.
-    let mut b = Browser::new(&w);
-    let opened = b.get(&link).await;
-    assert_eq!(opened.status, 303, "{}", opened.body);
-    assert_eq!(opened.header("location"), format!("/aprobaciones/{id}"));
-    assert!(opened.header("set-cookie").contains("mesayuda_sesion="));
-    let page = b.get(&format!("/aprobaciones/{id}")).await;
-    assert_eq!(page.status, 200, "{}", page.body);
-    assert!(
-        page.body.contains("cierre contable de fin de año"),
-        "{}",
-        page.body
-    );
-    assert!(page
-        .body
-        .contains(&format!("action=\"/aprobaciones/{id}\"")));
-    // Opening it decided nothing (mail scanners open links).
+    // A mail scanner (Defender Safe Links, Proofpoint) opens the link, twice, with no
+    // cookies: it sees the approval and its buttons, and nothing is spent or decided.
+    for _ in 0..2 {
+        let scanned = Browser::new(&w).get(&link).await;
+        assert_eq!(scanned.status, 200, "{}", scanned.body);
+        assert!(!scanned.header("set-cookie").contains("mesayuda_sesion"));
+        assert!(
+            scanned.body.contains("cierre contable de fin de año"),
+            "{}",
+            scanned.body
+        );
+        assert!(
+            scanned
+                .body
+                .contains(&format!("action=\"/ingresar/{secret}\"")),
+            "{}",
+            scanned.body
+        );
+    }
     let t = w.cli().ticket(&id);
     assert_eq!(t["approval"]["status"], "pendiente");
     assert_eq!(t["status"], "pendiente_aprobacion");
-    // Single use: anyone else opening it again is refused; the approver tapping the mail
-    // again goes on to the approval.
-    let again = Browser::new(&w).get(&link).await;
-    assert_eq!(again.status, 400);
-    assert!(again.body.contains("ya fue usado"), "{}", again.body);
-    assert!(!again.header("set-cookie").contains("mesayuda_sesion"));
-    assert_eq!(b.get(&link).await.status, 303);
-    // The second tap: the POST with its CSRF token decides.
-    let csrf = page.field("csrf");
-    b.approve(&id, &csrf).await;
+    // The approver's tap after the scanner: the same page, still usable, not signed in yet.
+    let mut b = Browser::new(&w);
+    let opened = b.get(&link).await;
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    assert!(opened.body.contains(&id), "{}", opened.body);
+    assert!(
+        opened.body.contains("Carlos Andrés Pérez"),
+        "{}",
+        opened.body
+    );
+    assert_eq!(b.get("/aprobaciones").await.status, 303, "not signed in");
+    // The second tap, APROBAR: the POST spends the link, signs in and decides.
+    let done = b
+        .post(&link, &[("decision", "aprobar"), ("motivo", "")])
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Aprobó la solicitud"), "{}", done.body);
+    assert!(done.header("set-cookie").contains("mesayuda_sesion="));
     let t = w.cli().ticket(&id);
     assert_eq!(t["approval"]["status"], "aprobado");
     assert!(t["events"]
@@ -96,6 +106,21 @@ async fn the_approval_mail_signs_its_approver_in_and_only_the_post_decides(w: Wo
         .iter()
         .any(|e| e["kind"] == "aprobado"
             && e["description"].as_str().unwrap().contains("via: panel")));
+    // Spent: anyone else opening it again is refused, a second POST decides nothing; the
+    // approver tapping the mail again goes on to the approval's page.
+    let mut scanner = Browser::new(&w);
+    let again = scanner.get(&link).await;
+    assert_eq!(again.status, 400);
+    assert!(again.body.contains("ya fue usado"), "{}", again.body);
+    assert!(!again.header("set-cookie").contains("mesayuda_sesion"));
+    let replay = scanner
+        .post(&link, &[("decision", "rechazar"), ("motivo", "")])
+        .await;
+    assert_eq!(replay.status, 400, "{}", replay.body);
+    assert_eq!(w.cli().ticket(&id)["approval"]["status"], "aprobado");
+    let back = b.get(&link).await;
+    assert_eq!(back.status, 303);
+    assert_eq!(back.header("location"), format!("/aprobaciones/{id}"));
     // The approver's confirmation links to the approval's page.
     let confirmed = inbox_with(&w, BOSS, "the decision's confirmation", |m| {
         m.subject.contains("Decisión registrada")
@@ -496,18 +521,126 @@ async fn the_queue_filters_and_a_phone_request(w: World) {
     assert_eq!(carlos.get("/cola").await.status, 404);
 }
 
-/// The approver on a phone: one tap on the mailed link, one to approve.
+/// The request numbers a queue page links to, in order.
+fn queue_ids(page: &Page) -> Vec<String> {
+    page.body
+        .split("href=\"/solicitudes/REQ-")
+        .skip(1)
+        .map(|rest| format!("REQ-{}", &rest[..rest.find('"').unwrap()]))
+        .collect()
+}
+
+/// The `href` of the page's link with `rel`, as a browser reads it (entities decoded).
+fn rel_link(page: &Page, rel: &str) -> Option<String> {
+    let at = page.body.find(&format!("rel=\"{rel}\""))?;
+    let start = page.body[..at].rfind("href=\"")? + 6;
+    let end = start + page.body[start..].find('"')?;
+    Some(
+        page.body[start..end]
+            .replace("&amp;", "&")
+            .replace("&#x3D;", "="),
+    )
+}
+
+/// More open requests than a page holds: the queue shows the first 50 and how many there
+/// are, and "Siguiente" (keeping the filter) shows the rest; "Anterior" goes back.
+async fn the_queue_shows_fifty_requests_a_page_with_links_to_the_next(w: World) {
+    let _d = w.spawn_daemon();
+    for i in 0..55 {
+        let from = format!("persona{i}@example.test");
+        let body = format!(
+            "Necesito instalar la impresora de la oficina.\nNúmero de equipo: PC-{i:04}\nUbicación: Piso 3, oficina 301\n"
+        );
+        let subject = format!("Impresora {i}");
+        let (_, raw) = mail::Draft::new(&from, &subject, &body).render();
+        mail::append(w.mail.imap_port, support::HELPDESK, "INBOX", &raw).await;
+    }
+    let all: Vec<String> = support::eventually(WAIT, "55 requests registered", || async {
+        let t = w.cli().tickets();
+        (t.len() == 55).then(|| {
+            t.iter()
+                .map(|t| t["id"].as_str().unwrap().to_owned())
+                .collect()
+        })
+    })
+    .await;
+    let mut agent = signed_in(&w, LAURA).await;
+    let first = agent.get("/cola?nivel=menos_50").await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert!(
+        first
+            .body
+            .contains("Solicitudes 1 a 50 de 55 · página 1 de 2"),
+        "{}",
+        first.body
+    );
+    assert!(rel_link(&first, "prev").is_none(), "{}", first.body);
+    let on_first = queue_ids(&first);
+    assert_eq!(on_first.len(), 50, "{}", first.body);
+    let next = rel_link(&first, "next").expect("a link to the next page");
+    assert!(
+        next.contains("nivel=menos_50") && next.contains("pagina=2"),
+        "{next}"
+    );
+    assert!(first.body.contains("Siguiente"), "{}", first.body);
+    let second = agent.get(&next).await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert!(
+        second
+            .body
+            .contains("Solicitudes 51 a 55 de 55 · página 2 de 2"),
+        "{}",
+        second.body
+    );
+    let on_second = queue_ids(&second);
+    assert_eq!(on_second.len(), 5, "{}", second.body);
+    assert!(on_second.iter().all(|id| !on_first.contains(id)));
+    let mut shown: Vec<String> = on_first.into_iter().chain(on_second).collect();
+    shown.sort();
+    let mut all = all;
+    all.sort();
+    assert_eq!(shown, all, "every open request on one of the two pages");
+    assert!(rel_link(&second, "next").is_none(), "{}", second.body);
+    assert!(second.body.contains("Anterior"), "{}", second.body);
+    let back = rel_link(&second, "prev").expect("a link to the previous page");
+    assert!(back.contains("pagina=1"), "{back}");
+    assert_eq!(queue_ids(&agent.get(&back).await).len(), 50);
+}
+
+/// The approver on a phone, after a mail scanner opened the link: one tap on the mailed link,
+/// one to approve.
 async fn an_approver_approves_on_a_phone_from_the_approval_mail(w: World) {
     let _d = w.spawn_daemon();
     let id = request_vpn(&w).await;
     let link = panel_link(&approval_mail(&w, &id).await);
     let world = &w;
     let ticket = id.clone();
+    // The mail scanner first, twice: plain GETs that must leave the link usable.
+    for _ in 0..2 {
+        assert_eq!(Browser::new(&w).get(&link).await.status, 200);
+    }
+    assert_eq!(w.cli().ticket(&id)["approval"]["status"], "pendiente");
     let ran = in_chromium(world, |c| async move {
         c.goto(&link).await.unwrap();
-        wait_for_page(&c, world, &format!("/aprobaciones/{ticket}")).await;
+        wait_for_text(&c, "cierre contable de fin de año").await;
         assert_fits_phone(&c).await;
-        tap_approve(&c, &ticket).await;
+        let path = link
+            .trim_start_matches(&world.web.clone().unwrap())
+            .to_owned();
+        tap(
+            &c,
+            fantoccini::Locator::Css(&format!("form[action='{path}'] button[value='aprobar']")),
+        )
+        .await;
+        wait_for_text(&c, &format!("Aprobó la solicitud {ticket}")).await;
+        // Signed in by that tap: the approval's own page says what became of it.
+        c.goto(&format!(
+            "{}/aprobaciones/{ticket}",
+            world.web.clone().unwrap()
+        ))
+        .await
+        .unwrap();
+        wait_for_text(&c, "ya fue aprobada").await;
     })
     .await;
     if !ran {
@@ -577,6 +710,7 @@ on_both_databases!(with_panel;
     the_requester_sends_the_missing_information_from_the_panel,
     each_agent_action_is_refused_in_the_panel_when_its_mail_command_is,
     the_queue_filters_and_a_phone_request,
+    the_queue_shows_fifty_requests_a_page_with_links_to_the_next,
     an_approver_approves_on_a_phone_from_the_approval_mail,
     an_agent_takes_a_request_from_the_queue_and_resolves_it,
 );

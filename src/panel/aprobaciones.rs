@@ -2,13 +2,14 @@
 //! `aprobacion::on_answer_mail`, exactly as a mailed answer does, with the panel session as
 //! the proof of who decides (`domain::authority`).
 
-use super::{same_person, ticket_number, Panel, PanelError};
+use super::{same_person, ticket_number, Form, Panel, PanelError, Signed};
 use crate::domain::authority::Evidence;
 use crate::domain::procedure::aprobacion::{self, ApprovalStatus};
 use crate::domain::procedure::Effect;
 use crate::domain::text::ApprovalAnswer;
+use crate::domain::ticket::TicketNumber;
 use crate::notify::NotifyError;
-use crate::store::{approvals, from_unix, tickets};
+use crate::store::{approvals, from_unix, tickets, Conn};
 use crate::workflow::{apply, load_ticket};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -91,7 +92,7 @@ pub(super) async fn pending_items(
 }
 
 /// What the decision came to, for the result page.
-enum Outcome {
+pub(super) enum Outcome {
     Decided {
         approved: bool,
     },
@@ -100,6 +101,37 @@ enum Outcome {
         status: StatusCode,
         why: String,
     },
+}
+
+/// The answer a posted form asks for (`decision`, optional `motivo`); the same fields on the
+/// approval page and on the approval link's page.
+pub(super) fn answer_of(form: &Form) -> Result<ApprovalAnswer, PanelError> {
+    let reason = form.get("motivo").trim().to_owned();
+    match form.get("decision") {
+        "aprobar" => Ok(ApprovalAnswer::Approve { reason }),
+        "rechazar" => Ok(ApprovalAnswer::Reject { reason }),
+        _ => Err(PanelError::BadRequest("Elija aprobar o rechazar.")),
+    }
+}
+
+/// The result page of a decision on ticket `n`, for the person signed in as `s`.
+pub(super) fn outcome_page(
+    p: &Panel,
+    n: TicketNumber,
+    outcome: Outcome,
+    s: &Signed,
+) -> Result<Response, PanelError> {
+    let (status, data) = match outcome {
+        Outcome::Decided { approved } => (
+            StatusCode::OK,
+            json!({ "req": n.to_string(), "decided": true, "approved": approved }),
+        ),
+        Outcome::NotDecided { status, why } => (
+            status,
+            json!({ "req": n.to_string(), "decided": false, "why": why }),
+        ),
+    };
+    p.page(status, "resultado", "Resultado", Some(s), data)
 }
 
 /// `POST /aprobaciones/{REQ-n}` with `decision=aprobar|rechazar`, optional `motivo`, `csrf`.
@@ -111,28 +143,13 @@ pub async fn decidir(
 ) -> Result<Response, PanelError> {
     let (s, form) = p.posted_form(&headers, &body).await?;
     let n = ticket_number(&req).ok_or(PanelError::NotFound)?;
-    let reason = form.get("motivo").trim().to_owned();
-    let answer = match form.get("decision") {
-        "aprobar" => ApprovalAnswer::Approve { reason },
-        "rechazar" => ApprovalAnswer::Reject { reason },
-        _ => return Err(PanelError::BadRequest("Elija aprobar o rechazar.")),
-    };
+    let answer = answer_of(&form)?;
     let outcome = retry_when_busy!(decide(&p, &s.email, n, &answer).await)?;
     let Some(outcome) = outcome else {
         return Err(PanelError::NotFound);
     };
     p.wake.notify_one();
-    let (status, data) = match outcome {
-        Outcome::Decided { approved } => (
-            StatusCode::OK,
-            json!({ "req": n.to_string(), "decided": true, "approved": approved }),
-        ),
-        Outcome::NotDecided { status, why } => (
-            status,
-            json!({ "req": n.to_string(), "decided": false, "why": why }),
-        ),
-    };
-    p.page(status, "resultado", "Resultado", Some(&s), data)
+    outcome_page(&p, n, outcome, &s)
 }
 
 /// `None` when the ticket does not exist or has nothing to do with `me`: it is not theirs to
@@ -140,13 +157,29 @@ pub async fn decidir(
 async fn decide(
     p: &Panel,
     me: &str,
-    n: crate::domain::ticket::TicketNumber,
+    n: TicketNumber,
+    answer: &ApprovalAnswer,
+) -> Result<Option<Outcome>, NotifyError> {
+    let _turn = p.db.write_turn().await;
+    let mut tx = p.db.pool.begin().await?;
+    let outcome = decide_in(&mut tx, p, me, n, answer).await?;
+    if outcome.is_some() {
+        tx.commit().await?;
+    }
+    Ok(outcome)
+}
+
+/// [`decide`] inside the caller's transaction (the write turn held): the one path every panel
+/// decision takes, whether the approver came through a session or the approval link.
+pub(super) async fn decide_in(
+    tx: &mut Conn,
+    p: &Panel,
+    me: &str,
+    n: TicketNumber,
     answer: &ApprovalAnswer,
 ) -> Result<Option<Outcome>, NotifyError> {
     let proc = &p.procedure;
-    let _turn = p.db.write_turn().await;
-    let mut tx = p.db.pool.begin().await?;
-    let Some(t) = load_ticket(&mut tx, n).await? else {
+    let Some(t) = load_ticket(tx, n).await? else {
         return Ok(None);
     };
     let involved = same_person(&t.requester, me)
@@ -166,8 +199,7 @@ async fn decide(
         ..Default::default()
     };
     let plan = aprobacion::on_answer_mail(t, me, &evidence, answer, proc.rules(), &ctx);
-    apply(&mut tx, &p.mailer, proc, &plan, &ctx).await?;
-    tx.commit().await?;
+    apply(tx, &p.mailer, proc, &plan, &ctx).await?;
     if plan.effects.contains(&Effect::SpendApprovalTokens) {
         let approved = plan
             .ticket

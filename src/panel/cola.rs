@@ -2,17 +2,24 @@
 //! breaching its SLA first, with a bar for the SLA used. Filters are GET query parameters, so
 //! a filtered queue is a link to keep: `ver` (`sin_asignar`, `mias`, `mis_grupos`), `estado`
 //! (a status), `servicio` (a catalogue code) and `nivel` (`menos_50`, `50`, `75`, `vencidas`).
+//! `pagina` (from 1) is the page, of [`PAGE_SIZE`] tickets, with links to the next and the
+//! previous one that keep the filters.
 //! Anyone else gets 404: it is not their page.
 
 use super::{status_label, Panel, PanelError};
 use crate::domain::text::canonical_address;
-use crate::store::panel_ticket::{self, QueueFilter};
+use crate::store::panel_ticket::{self, OpenClock, QueueFilter};
+use crate::store::tickets::TicketRow;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// Tickets on one page of the queue: a screenful or two on a phone, and the page stays small
+/// however many tickets are open.
+pub const PAGE_SIZE: usize = 50;
 
 const VIEWS: &[(&str, &str)] = &[
     ("", "Todas"),
@@ -87,11 +94,13 @@ pub async fn cola(
     let cal = &p.procedure.calendar;
     let now = p.now();
     let mut conn = p.db.pool.acquire().await?;
-    let mut rows: Vec<(i64, Value)> = panel_ticket::queue(&mut conn, &filter)
-        .await?
+    // Every open ticket's clock (narrow rows, from an index) to rank them all by time left,
+    // which only the calendar computes; then the whole rows of one page only.
+    let clocks = panel_ticket::open_clocks(&mut conn, &filter).await?;
+    let mut ranked: Vec<(i64, i64, &OpenClock)> = clocks
         .iter()
-        .filter_map(|t| {
-            let sla = t.sla();
+        .filter_map(|c| {
+            let sla = c.sla();
             let used = sla.used_at(cal, now);
             let left = sla.target_secs - used;
             let percent = if sla.target_secs > 0 {
@@ -102,7 +111,28 @@ pub async fn cola(
             if level.is_some_and(|l| l != tier(percent)) {
                 return None;
             }
-            let item = json!({
+            Some((left, percent, c))
+        })
+        .collect();
+    ranked.sort_by_key(|(left, _, c)| (*left, c.id));
+    let total = ranked.len();
+    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    let page = get("pagina")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(1)
+        .clamp(1, pages);
+    let shown = &ranked[((page - 1) * PAGE_SIZE).min(total)..(page * PAGE_SIZE).min(total)];
+    let ids: Vec<_> = shown.iter().map(|(_, _, c)| c.number()).collect();
+    let rows: HashMap<i64, TicketRow> = panel_ticket::tickets(&mut conn, &ids)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect();
+    let items: Vec<Value> = shown
+        .iter()
+        .filter_map(|&(left, percent, c)| {
+            let t = rows.get(&c.id)?;
+            Some(json!({
                 "req": t.number().to_string(),
                 "subject": t.subject,
                 "requester": snap.directory.label(&t.requester),
@@ -113,14 +143,37 @@ pub async fn cola(
                 "bar": percent.min(100),
                 "tier": tier(percent),
                 "breached": left <= 0,
-                "paused": sla.is_paused(),
+                "paused": c.sla().is_paused(),
                 "left": crate::domain::es_co::hours(left.abs()),
-            });
-            Some((left, item))
+            }))
         })
         .collect();
-    rows.sort_by_key(|(left, _)| *left);
-    let items: Vec<Value> = rows.into_iter().map(|(_, v)| v).collect();
+    // The same queue, another page: the filters stay in the link.
+    let link = |to: usize| -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("ver", view),
+            ("estado", status),
+            ("servicio", service.map(|x| x.code.as_str())),
+            ("nivel", level),
+        ] {
+            if let Some(v) = v {
+                q.append_pair(k, v);
+            }
+        }
+        q.append_pair("pagina", &to.to_string());
+        format!("/cola?{}", q.finish())
+    };
+    let paging = json!({
+        "first": (page - 1) * PAGE_SIZE + 1,
+        "last": (page - 1) * PAGE_SIZE + shown.len(),
+        "total": crate::domain::es_co::decimal(total as f64, 0),
+        "page": page,
+        "pages": pages,
+        "several": pages > 1,
+        "prev": (page > 1).then(|| link(page - 1)),
+        "next": (page < pages).then(|| link(page + 1)),
+    });
     let options = |list: &[(&str, &str)], chosen: Option<&str>| -> Vec<Value> {
         list.iter()
             .map(|(k, label)| json!({ "value": k, "label": label, "selected": chosen.unwrap_or("") == *k }))
@@ -157,6 +210,7 @@ pub async fn cola(
             "services": services,
             "tiers": options(TIERS, level),
             "filtered": view.is_some() || status.is_some() || service.is_some() || level.is_some(),
+            "paging": paging,
         }),
     )
 }

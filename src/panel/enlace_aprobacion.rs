@@ -1,57 +1,182 @@
 //! The direct link of an approval request (`[web] base_url` set): bound to its approver and
-//! that ticket, valid 7 days and once. Opening it signs the approver in and shows that
-//! approval with its form; only the form's `POST` (with its CSRF token) decides.
+//! that ticket, valid 7 days and once. Opening it (`GET`) spends nothing and decides nothing:
+//! mail security scanners (Defender Safe Links, Proofpoint) open every link of a mail, and the
+//! approver's own tap must still find it usable. The page shows the approval with its two
+//! buttons; their `POST` spends the link, signs the approver in and records the decision.
 
+use super::aprobaciones::{answer_of, decide_in, outcome_page, Outcome};
 use super::ingreso::{invalid_link, with_cookie};
 use super::{
-    same_person, see_other, ticket_number, Panel, PanelError, SESSION_COOKIE, SESSION_IDLE_SECS,
+    same_person, see_other, session_csrf, ticket_number, Form, Panel, PanelError, Signed,
+    SESSION_COOKIE, SESSION_IDLE_SECS,
 };
 use crate::domain::procedure::aprobacion::ApprovalStatus;
+use crate::domain::text::ApprovalAnswer;
+use crate::domain::ticket::TicketNumber;
+use crate::notify::NotifyError;
 use crate::store::{self, approvals, panel};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// `GET /ingresar/{token}` for a ticket-bound link: `None` when the token is not one (the
-/// ordinary sign-in link's confirmation page follows).
+/// ordinary sign-in link's confirmation page follows). While the link is usable: the approval
+/// and its form, to anyone holding the link, as often as it is opened. Once spent: whoever it
+/// signed in goes on to the approval's page; anyone else is refused like any spent link.
 pub(super) async fn entrar(
     p: &Panel,
     token: &str,
     headers: &HeaderMap,
 ) -> Result<Option<Response>, PanelError> {
     let mut conn = p.db.pool.acquire().await?;
-    let Some((email, n)) = panel::ticket_link(&mut conn, token).await? else {
+    let now = store::unix(p.now());
+    let Some(link) = panel::ticket_link(&mut conn, token, now).await? else {
         return Ok(None);
     };
     drop(conn);
+    let n = link.ticket;
+    if link.usable {
+        let (items, note) = approval_view(p, &link.email, n)
+            .await?
+            .unwrap_or_else(|| (Vec::new(), Some(not_yours(n))));
+        // The form posts back to this link: see `decidir` for why that needs no CSRF field.
+        return p
+            .page(
+                StatusCode::OK,
+                "aprobaciones",
+                &format!("Aprobación de {n}"),
+                None,
+                json!({ "items": items, "note": note, "link": token }),
+            )
+            .map(Some);
+    }
+    spent(p, headers, &link.email, n).await.map(Some)
+}
+
+/// `POST /ingresar/{token}` for a ticket-bound link, with `decision=aprobar|rechazar` and an
+/// optional `motivo`: spends the link, starts the approver's session and records the decision
+/// through the panel's one decision path, in one transaction. `None` when the token is not a
+/// ticket-bound link (the ordinary sign-in follows).
+///
+/// No CSRF field: before this POST there is no session to bind one to, and the link's token
+/// in the form's action does that job. It is 256 random bits, mailed only to this approver and
+/// bound to this ticket, so a page on another site cannot forge this POST without knowing it,
+/// and whoever knows it already holds everything the POST would prove.
+pub(super) async fn decidir(
+    p: &Panel,
+    token: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Option<Response>, PanelError> {
+    let mut conn = p.db.pool.acquire().await?;
     let now = store::unix(p.now());
-    let session = panel::new_secret();
-    let started = {
-        let _turn = p.db.write_turn().await;
-        let mut tx = p.db.pool.begin().await?;
-        let used = panel::use_ticket_link(&mut tx, token, now).await?;
-        if used.is_some() {
-            panel::add_session(&mut tx, &session, &email, now).await?;
-            panel::forget_expired(&mut tx, now, now - SESSION_IDLE_SECS).await?;
-        }
-        tx.commit().await?;
-        used.is_some()
+    let Some(link) = panel::ticket_link(&mut conn, token, now).await? else {
+        return Ok(None);
     };
-    let to = format!("/aprobaciones/{n}");
-    if started {
-        tracing::info!(ticket = %n, "panel session started from an approval link");
-        let set = p.cookie(SESSION_COOKIE, &session, None);
-        return Ok(Some(with_cookie(see_other(&to), Some(set))));
-    }
-    // Spent or expired. Whoever it already signed in (a second tap on the mail) goes on to
-    // the approval; anyone else is refused like any spent link.
+    drop(conn);
+    // A form without a decision spends nothing.
+    let answer = answer_of(&Form::parse(body))?;
+    let session = panel::new_secret();
+    let decided = retry_when_busy!(spend_and_decide(p, token, &session, &answer).await)?;
+    let Some((email, n, outcome)) = decided else {
+        return spent(p, headers, &link.email, link.ticket).await.map(Some);
+    };
+    p.wake.notify_one();
+    tracing::info!(ticket = %n, "panel session started from an approval link");
+    let s = Signed {
+        email,
+        csrf: session_csrf(&session),
+        secret: session,
+    };
+    let r = outcome_page(p, n, outcome, &s)?;
+    let set = p.cookie(SESSION_COOKIE, &s.secret, None);
+    Ok(Some(with_cookie(r, Some(set))))
+}
+
+/// Spends the link, starts the session `session` for its approver and decides, all or
+/// nothing; `None` when the link was already spent or has expired.
+async fn spend_and_decide(
+    p: &Panel,
+    token: &str,
+    session: &str,
+    answer: &ApprovalAnswer,
+) -> Result<Option<(String, TicketNumber, Outcome)>, NotifyError> {
+    let now = store::unix(p.now());
+    let _turn = p.db.write_turn().await;
+    let mut tx = p.db.pool.begin().await?;
+    let Some((email, n)) = panel::use_ticket_link(&mut tx, token, now).await? else {
+        return Ok(None);
+    };
+    panel::add_session(&mut tx, session, &email, now).await?;
+    panel::forget_expired(&mut tx, now, now - SESSION_IDLE_SECS).await?;
+    // The approval moved on to someone else since the mail (a new approver was named): the
+    // link still signs its person in, and the page says the request no longer waits on them.
+    let outcome = decide_in(&mut tx, p, &email, n, answer)
+        .await?
+        .unwrap_or_else(|| Outcome::NotDecided {
+            status: StatusCode::CONFLICT,
+            why: not_yours(n),
+        });
+    tx.commit().await?;
+    Ok(Some((email, n, outcome)))
+}
+
+/// A spent or expired link: the person it signed in (a second tap on the mail, a reload of
+/// the result) goes on to the approval's page; anyone else is refused like any spent link.
+async fn spent(
+    p: &Panel,
+    headers: &HeaderMap,
+    email: &str,
+    n: TicketNumber,
+) -> Result<Response, PanelError> {
     let signed = p.signed(headers).await?;
-    if signed.is_some_and(|s| same_person(&s.email, &email)) {
-        return Ok(Some(see_other(&to)));
+    if signed.is_some_and(|s| same_person(&s.email, email)) {
+        return Ok(see_other(&format!("/aprobaciones/{n}")));
     }
-    invalid_link(p, true).map(Some)
+    invalid_link(p, true)
+}
+
+fn not_yours(n: TicketNumber) -> String {
+    format!("La solicitud {n} no espera su decisión.")
+}
+
+/// What the approval page shows `me` of ticket `n`: the approval with its form while it waits
+/// on them, else a note of what became of it; `None` when it never concerned them.
+async fn approval_view(
+    p: &Panel,
+    me: &str,
+    n: TicketNumber,
+) -> Result<Option<(Vec<Value>, Option<String>)>, PanelError> {
+    let items = super::aprobaciones::pending_items(p, me, Some(n)).await?;
+    if !items.is_empty() {
+        return Ok(Some((items, None)));
+    }
+    let mut conn = p.db.pool.acquire().await?;
+    let Some(a) = approvals::load(&mut conn, n).await?.filter(|a| {
+        [&a.approver, &a.substitute, &a.decided_by]
+            .into_iter()
+            .flatten()
+            .any(|x| same_person(x, me))
+    }) else {
+        return Ok(None);
+    };
+    let by = a
+        .decided_by
+        .as_deref()
+        .map(|d| p.procedure.snapshot().directory.name_or(d, d))
+        .map(|name| format!(" por {name}"))
+        .unwrap_or_default();
+    let note = match a.status {
+        ApprovalStatus::Approved => format!("La solicitud {n} ya fue aprobada{by}."),
+        ApprovalStatus::Rejected => format!("La solicitud {n} ya fue rechazada{by}."),
+        ApprovalStatus::Cancelled => {
+            format!("La solicitud {n} ya no espera aprobación: fue cerrada.")
+        }
+        _ => not_yours(n),
+    };
+    Ok(Some((Vec::new(), Some(note))))
 }
 
 /// `GET /aprobaciones/{REQ-n}`: that approval with its form while it waits on the signed-in
@@ -63,34 +188,9 @@ pub async fn una(
 ) -> Result<Response, PanelError> {
     let s = signed_or_sign_in!(p, &headers);
     let n = ticket_number(&req).ok_or(PanelError::NotFound)?;
-    let items = super::aprobaciones::pending_items(&p, &s.email, Some(n)).await?;
-    let mut note = None;
-    if items.is_empty() {
-        let mut conn = p.db.pool.acquire().await?;
-        let a = approvals::load(&mut conn, n)
-            .await?
-            .filter(|a| {
-                [&a.approver, &a.substitute, &a.decided_by]
-                    .into_iter()
-                    .flatten()
-                    .any(|x| same_person(x, &s.email))
-            })
-            .ok_or(PanelError::NotFound)?;
-        let by = a
-            .decided_by
-            .as_deref()
-            .map(|d| p.procedure.snapshot().directory.name_or(d, d))
-            .map(|name| format!(" por {name}"))
-            .unwrap_or_default();
-        note = Some(match a.status {
-            ApprovalStatus::Approved => format!("La solicitud {n} ya fue aprobada{by}."),
-            ApprovalStatus::Rejected => format!("La solicitud {n} ya fue rechazada{by}."),
-            ApprovalStatus::Cancelled => {
-                format!("La solicitud {n} ya no espera aprobación: fue cerrada.")
-            }
-            _ => format!("La solicitud {n} no espera su decisión."),
-        });
-    }
+    let (items, note) = approval_view(&p, &s.email, n)
+        .await?
+        .ok_or(PanelError::NotFound)?;
     p.page(
         StatusCode::OK,
         "aprobaciones",

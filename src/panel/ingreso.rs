@@ -212,17 +212,23 @@ pub async fn confirmar(
     Ok(with_cookie(r, set))
 }
 
-/// `POST /ingresar/{token}`: spends the link and starts the session.
+/// `POST /ingresar/{token}`: spends the link and starts the session (for an approval
+/// request's link, also decides: `enlace_aprobacion::decidir`).
 pub async fn ingresar(
     State(p): State<Arc<Panel>>,
     Path(token): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PanelError> {
-    Form::parse(&body).check_csrf(cookie(&headers, PRESESSION_COOKIE).unwrap_or(""))?;
     if !is_secret(&token) {
+        Form::parse(&body).check_csrf(cookie(&headers, PRESESSION_COOKIE).unwrap_or(""))?;
         return invalid_link(&p, false);
     }
+    // An approval request's link carries its own proof instead of the pre-session token.
+    if let Some(r) = super::enlace_aprobacion::decidir(&p, &token, &headers, &body).await? {
+        return Ok(r);
+    }
+    Form::parse(&body).check_csrf(cookie(&headers, PRESESSION_COOKIE).unwrap_or(""))?;
     let now = store::unix(p.now());
     let session = panel::new_secret();
     let started = {

@@ -4,7 +4,7 @@
 
 use super::{Panel, PanelError, Signed};
 use crate::domain::sla_board::{self, Counts, OpenTicket, Tier};
-use crate::store::panel;
+use crate::store::panel_ticket::{self, QueueFilter};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -59,7 +59,7 @@ pub async fn tablero(
     let cal = &p.procedure.calendar;
     let now = p.now();
     let mut conn = p.db.pool.acquire().await?;
-    let rows = panel::open_tickets(&mut conn).await?;
+    let rows = panel_ticket::open_clocks(&mut conn, &QueueFilter::default()).await?;
     let open: Vec<OpenTicket> = rows
         .iter()
         .map(|t| OpenTicket {

@@ -114,22 +114,40 @@ pub async fn add_ticket_link(
     Ok(())
 }
 
-/// Whether `secret` is a ticket-bound link at all (used, expired or not): its person and
-/// ticket. Reading it spends nothing.
+/// A ticket-bound link as stored: whom it was mailed to, for which ticket, and whether it can
+/// still be used (unused and not expired).
+#[derive(Debug, Clone)]
+pub struct TicketLink {
+    pub email: String,
+    pub ticket: TicketNumber,
+    pub usable: bool,
+}
+
+/// Whether `secret` is a ticket-bound link at all (used, expired or not), and whether it is
+/// still usable at `now`. Reading it spends nothing: mail scanners open these links.
 pub async fn ticket_link(
     conn: &mut Conn,
     secret: &str,
-) -> Result<Option<(String, TicketNumber)>, sqlx::Error> {
-    let row: Option<(String, i64)> = sqlx::query_as(
+    now: i64,
+) -> Result<Option<TicketLink>, sqlx::Error> {
+    // A number, not a boolean: the two databases' drivers agree on BIGINT.
+    let row: Option<(String, i64, i64)> = sqlx::query_as(
         "
-        SELECT email, ticket_id FROM panel_links
+        SELECT email, ticket_id,
+               CAST(CASE WHEN used_at IS NULL AND expires_at > $2 THEN 1 ELSE 0 END AS BIGINT)
+        FROM panel_links
         WHERE token_hash = $1 AND ticket_id IS NOT NULL
         ",
     )
     .bind(hash_secret(secret))
+    .bind(now)
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|(e, t)| (e, TicketNumber(t))))
+    Ok(row.map(|(email, t, usable)| TicketLink {
+        email,
+        ticket: TicketNumber(t),
+        usable: usable == 1,
+    }))
 }
 
 /// Spends a ticket-bound link; `None` when it was used or expired. One statement, so two
@@ -258,16 +276,6 @@ pub async fn tickets_of(
         tickets::COLUMNS
     )))
     .bind(email)
-    .fetch_all(conn)
-    .await
-}
-
-/// Tickets not yet closed, for the agents' queue.
-pub async fn open_tickets(conn: &mut Conn) -> Result<Vec<tickets::TicketRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM tickets WHERE status <> 'cerrado' ORDER BY id",
-        tickets::COLUMNS
-    )))
     .fetch_all(conn)
     .await
 }

@@ -79,10 +79,6 @@ pub async fn report_between(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<compliance::Report, sqlx::Error> {
-    let closed: Vec<_> = tickets::closed_between(conn, store::unix(from), store::unix(to))
-        .await?
-        .iter()
-        .map(tickets::TicketRow::to_closed)
-        .collect();
+    let closed = tickets::closed_between(conn, store::unix(from), store::unix(to)).await?;
     Ok(compliance::report(&closed))
 }
