@@ -206,6 +206,13 @@ async fn an_approval_decided_in_the_panel_makes_the_mailed_answer_void(w: World)
         "{}",
         list.body
     );
+    // The justification shows once, in its own line, not again among the other fields.
+    assert_eq!(
+        list.body.matches("cierre contable de fin de año").count(),
+        1,
+        "{}",
+        list.body
+    );
     assert!(list.body.contains("Carlos"), "{}", list.body);
     let csrf = list.field("csrf");
     b.approve(&id, &csrf).await;

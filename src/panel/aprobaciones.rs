@@ -73,7 +73,10 @@ pub(super) async fn pending_items(
         let fields: Vec<Value> = t
             .fields
             .iter()
-            .filter(|(k, v)| !v.trim().is_empty() && k.as_str() != "justificacion")
+            // Shown apart above; stored as written ("Justificación"), so compared folded.
+            .filter(|(k, v)| {
+                !v.trim().is_empty() && crate::domain::text::field_key(k) != "justificacion"
+            })
             .map(|(k, v)| json!({ "name": k, "value": v }))
             .collect();
         items.push(json!({
