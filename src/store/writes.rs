@@ -31,6 +31,9 @@ pub struct Writes {
     parts: Vec<Piece>,
     args: AnyArguments,
     bound: usize,
+    /// Message-IDs of inbound mail written with its raw bytes left for pieces
+    /// (`messages::insert_raw_pieces`), which its caller still owes.
+    raw_in_pieces: Vec<String>,
 }
 
 /// The SQL of one part being built: each value bound gives its `$n`.
@@ -58,7 +61,19 @@ impl Writes {
             parts: Vec::new(),
             args: AnyArguments::default(),
             bound: 0,
+            raw_in_pieces: Vec::new(),
         }
+    }
+
+    /// Notes that the inbound mail `message_id` is written without its raw bytes, to be
+    /// stored in pieces by whoever holds them.
+    pub fn raw_in_pieces(&mut self, message_id: &str) {
+        self.raw_in_pieces.push(message_id.to_owned());
+    }
+
+    /// The Message-IDs noted by [`Writes::raw_in_pieces`] since the last call.
+    pub fn take_raw_in_pieces(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.raw_in_pieces)
     }
 
     pub fn is_empty(&self) -> bool {
