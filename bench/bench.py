@@ -473,9 +473,11 @@ def proc_status(pid: int) -> dict:
 
 
 class Daemon:
-    def __init__(self, binary: Path, config: Path, logfile: Path, wrap: list[str] | None = None):
+    def __init__(self, binary: Path, config: Path, logfile: Path, wrap: list[str] | None = None,
+                 env: dict | None = None):
         self.binary, self.config, self.logfile = binary, config, logfile
         self.wrap = wrap or []
+        self.env = env or {}
         self.proc: subprocess.Popen | None = None
         self.t_spawn = 0.0
         self.t_ready: float | None = None
@@ -488,6 +490,7 @@ class Daemon:
         if os.environ.get("BENCH_RUST_LOG"):
             env["RUST_LOG"] = os.environ["BENCH_RUST_LOG"]
         env.pop("MESAYUDA_CONFIG", None)
+        env.update(self.env)
         self.ready.clear()
         self.t_ready = None
         self.wrapped_pid = None
@@ -652,7 +655,8 @@ def bench_backend(args, db, ms: MailServer, state: Path, tag: str, res: dict) ->
     write_config(cfg, db.url, ms, args.bin,
                  f"max_connections = {args.max_connections}" if args.max_connections else "")
     daemon = Daemon(args.bin, cfg, state / f"daemon-{db.name}.log",
-                    [w.replace("{db}", db.name) for w in args.wrap.split()] if args.wrap else None)
+                    [w.replace("{db}", db.name) for w in args.wrap.split()] if args.wrap else None,
+                    dict(kv.split("=", 1) for kv in args.daemon_env))
     db.reset()
     try:
         # 1. ceiling
@@ -894,6 +898,9 @@ def main() -> int:
     ap.add_argument("-n", type=int, default=1000, help="requests and replies per run (default 1000)")
     ap.add_argument("--latency-n", type=int, default=200, help="requests in the latency run (default 200)")
     ap.add_argument("--big-mb", type=int, default=25, help="size of the large message (default 25)")
+    ap.add_argument("--daemon-env", action="append", default=[], metavar="K=V",
+                    help="environment of every daemon start (allocator settings: MALLOC_ARENA_MAX=2, "
+                         "LD_PRELOAD=..., MALLOC_CONF=...); repeat for several")
     ap.add_argument("--idle-wait", type=float, default=2.0, help="seconds idle before measuring idle RSS")
     ap.add_argument("--timeout", type=float, default=300.0, help="per run, seconds")
     ap.add_argument("--pg", default="127.0.0.1:5432", help="PostgreSQL host:port (user postgres, trust)")
@@ -926,7 +933,7 @@ def main() -> int:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     tag = f"b{stamp}"
     meta = {"timestamp": dt.datetime.now().astimezone().isoformat(timespec="seconds"), "commit": git_commit(),
-            "binary": str(args.bin), "n": args.n, "latency_n": args.latency_n, "big_mb": args.big_mb,
+            "binary": str(args.bin), "daemon_env": args.daemon_env, "n": args.n, "latency_n": args.latency_n, "big_mb": args.big_mb,
             "loadavg_before": loadavg(), **machine()}
     log(f"state in {state}; {meta['cores']} cores; binary {args.bin}")
     results: dict = {}

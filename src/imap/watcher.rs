@@ -240,6 +240,7 @@ impl Watcher {
             None => true,
         };
         let baseline = selected.uid_next.map(|u| i64::from(u) - 1).unwrap_or(0);
+        let mut took_mail = false;
         loop {
             self.move_pending(&mut session, uidvalidity, can_move)
                 .await?;
@@ -276,7 +277,12 @@ impl Watcher {
             if !uids.is_empty() {
                 // Mail that arrived while these were taken in was announced during the FETCH
                 // and MOVE commands, and IDLE does not announce it again: look once more first.
+                took_mail = true;
                 continue;
+            }
+            if std::mem::take(&mut took_mail) {
+                // A burst is over: what it allocated and freed goes back to the system.
+                crate::ops::memory::release();
             }
             session = if can_idle {
                 let mut idle = session.idle();

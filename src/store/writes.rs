@@ -138,9 +138,11 @@ impl Writes {
 
     /// Runs the one statement gathered, which ends in `RETURNING id`, and gives that id.
     pub async fn fetch_id(mut self, conn: &mut Conn) -> Result<i64, sqlx::Error> {
+        let persistent = self.persistent();
         let (sql, args) = self.take();
         // Our own statement; every value is bound.
         sqlx::query_scalar_with(sqlx::AssertSqlSafe(sql), args)
+            .persistent(persistent)
             .fetch_one(conn)
             .await
     }
@@ -151,12 +153,23 @@ impl Writes {
         if self.parts.is_empty() {
             return Ok(());
         }
+        let persistent = self.persistent();
         let (sql, args) = self.take();
         // Our own statements; every value is bound.
         sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+            .persistent(persistent)
             .execute(conn)
             .await?;
         Ok(())
+    }
+
+    /// Whether the driver keeps the statement prepared for next time. Gathered statements
+    /// differ with every count of rows, so a connection's cache (100 statements) fills with
+    /// shapes seldom seen again: on SQLite each is a compiled program held in this process,
+    /// for every pooled connection, and preparing one again costs no round trip. PostgreSQL
+    /// keeps its plans in the server, and an unprepared statement would cost a round trip more.
+    fn persistent(&self) -> bool {
+        self.postgres
     }
 
     fn take(&mut self) -> (String, AnyArguments) {
