@@ -201,8 +201,13 @@ impl Ingestor {
                 match parsed {
                     Ok(mail) => {
                         let source = Some(&f.source);
-                        self.take_in(&mut tx, &mut w, &mail, f.raw, source, f.arrived_at, now)
-                            .await
+                        let outcome = self
+                            .take_in(&mut tx, &mut w, &mail, f.raw, source, f.arrived_at, now)
+                            .await?;
+                        // The parsed mail is not needed while its bytes are stored.
+                        drop(mail);
+                        store_raw_pieces(&mut tx, &mut w, f.raw).await?;
+                        Ok::<_, NotifyError>(outcome)
                     }
                     Err(reason) => {
                         quarantine(&mut tx, f.raw, &reason, Some(&f.source), now).await?;
@@ -234,8 +239,12 @@ impl Ingestor {
         let mut w = Writes::new(&tx);
         let outcome = match parsed {
             Ok(mail) => {
-                self.take_in(&mut tx, &mut w, &mail, raw, source, arrived_at, now)
-                    .await?
+                let outcome = self
+                    .take_in(&mut tx, &mut w, &mail, raw, source, arrived_at, now)
+                    .await?;
+                drop(mail);
+                store_raw_pieces(&mut tx, &mut w, raw).await?;
+                outcome
             }
             Err(reason) => {
                 quarantine(&mut tx, raw, &reason, source, now).await?;
@@ -256,6 +265,13 @@ impl Ingestor {
         last: Option<&Source>,
         now: DateTime<Utc>,
     ) -> Result<(), NotifyError> {
+        if !w.take_raw_in_pieces().is_empty() {
+            // A bug, not an outage: a mail whose bytes were not stored must not be committed
+            // (and then moved out of the inbox).
+            return Err(NotifyError::Db(sqlx::Error::Protocol(
+                "a mail kept in pieces was about to be committed without them".into(),
+            )));
+        }
         if let Some(s) = last {
             mailbox::advance_into(
                 &mut w,
@@ -686,13 +702,11 @@ async fn reused_message_id(
     let same = match &facts.dup_fingerprint {
         Some(stored) => *stored == mail.fingerprint(),
         None => {
-            let stored: Option<Option<Vec<u8>>> = sqlx::query_scalar(
-                "SELECT raw FROM messages WHERE direction = 'in' AND message_id = $1",
-            )
-            .bind(&mail.message_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-            match stored.flatten().map(|raw| inbound::parse(&raw)) {
+            let stored = match facts.dup_row {
+                Some(row) => messages::raw_of(conn, row).await?,
+                None => None,
+            };
+            match stored.map(|raw| inbound::parse(&raw)) {
                 Some(Ok(first)) => first.same_content(mail),
                 _ => true,
             }
@@ -756,11 +770,27 @@ async fn store_inbound(
                 filename: &name,
                 content_type: &a.content_type,
                 content: &a.content,
+                size: a.size,
+                sha256: &a.sha256,
             },
         )
         .await?;
     }
     Ok(row)
+}
+
+/// The raw bytes of the mail just taken in, in pieces, for the rows `w` wrote without them
+/// (a mail over `messages::RAW_PIECE`): the rows first, then one statement per piece.
+async fn store_raw_pieces(conn: &mut Conn, w: &mut Writes, raw: &[u8]) -> Result<(), sqlx::Error> {
+    let ids = w.take_raw_in_pieces();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    w.flush(conn).await?;
+    for id in &ids {
+        messages::insert_raw_pieces(conn, messages::RawOf::Inbound(id), raw).await?;
+    }
+    Ok(())
 }
 
 /// The lease's fencing number of `source`'s reader, checked first in the transaction so that

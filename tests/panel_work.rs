@@ -702,6 +702,72 @@ async fn an_agent_takes_a_request_from_the_queue_and_resolves_it(w: World) {
     .await;
 }
 
+/// A mail of several megabytes (a 3 MB file) is taken in like any other: the ticket, the
+/// original kept byte for byte (as ops read it with sqlite3 or psql: the pieces of a big mail
+/// in order), and the agent downloads the file whole from the panel.
+async fn a_big_mail_is_kept_whole_and_its_file_downloads_from_the_panel(w: World) {
+    use base64::Engine;
+    use sqlx::{Connection, Row};
+    let _d = w.spawn_daemon();
+    let file: String = (0..60_000)
+        .map(|i| format!("registro {i:06} del inventario de equipos\n"))
+        .collect();
+    assert!(file.len() > 2_500_000);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&file);
+    let lines: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(76)
+        .map(|l| std::str::from_utf8(l).unwrap())
+        .collect();
+    let raw = format!(
+        "From: {CARLOS}\r\nTo: {}\r\nSubject: Instalación de impresora grande\r\n\
+         Message-ID: <grande-{}@client.example.test>\r\nDate: {}\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+         --b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+         {}\r\n--b1\r\nContent-Type: text/plain; name=\"inventario.txt\"\r\n\
+         Content-Disposition: attachment; filename=\"inventario.txt\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b1--\r\n",
+        support::HELPDESK,
+        rand::random::<u64>(),
+        chrono::Utc::now().to_rfc2822(),
+        PRINTER.replace('\n', "\r\n"),
+        lines.join("\r\n"),
+    );
+    mail::append(w.mail.imap_port, support::HELPDESK, "INBOX", raw.as_bytes()).await;
+    let ack = inbox_with(&w, CARLOS_ADDR, "acknowledgement", |m| {
+        m.subject.contains("Recibimos su solicitud") && m.subject.contains("impresora grande")
+    })
+    .await;
+    let id = tag(&ack).expect("the acknowledgement names its ticket");
+
+    sqlx::any::install_default_drivers();
+    let mut c = sqlx::AnyConnection::connect(&w.db.url).await.unwrap();
+    let row = sqlx::query(
+        "SELECT id, raw FROM messages WHERE direction = 'in' AND subject LIKE '%grande%'",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    let (row_id, mut kept): (i64, Vec<u8>) = (row.get(0), row.get(1));
+    for piece in sqlx::query("SELECT data FROM raw_chunks WHERE message_row = $1 ORDER BY seq")
+        .bind(row_id)
+        .fetch_all(&mut c)
+        .await
+        .unwrap()
+    {
+        kept.extend_from_slice(&piece.get::<Vec<u8>, _>(0));
+    }
+    assert!(kept == raw.as_bytes(), "the original is kept as received");
+
+    let mut agent = signed_in(&w, LAURA).await;
+    let page = agent.get(&format!("/solicitudes/{id}")).await;
+    assert!(page.body.contains("inventario.txt"), "{}", page.body);
+    let link = href(&page, &format!("/solicitudes/{id}/adjuntos/"));
+    let got = agent.get(&link).await;
+    assert_eq!(got.status, 200);
+    assert!(got.body == file, "the file downloads whole");
+}
+
 on_both_databases!(with_panel;
     the_approval_mail_signs_its_approver_in_and_only_the_post_decides,
     an_approval_link_is_refused_after_seven_days,
@@ -713,4 +779,5 @@ on_both_databases!(with_panel;
     the_queue_shows_fifty_requests_a_page_with_links_to_the_next,
     an_approver_approves_on_a_phone_from_the_approval_mail,
     an_agent_takes_a_request_from_the_queue_and_resolves_it,
+    a_big_mail_is_kept_whole_and_its_file_downloads_from_the_panel,
 );

@@ -219,6 +219,10 @@ pub fn main() -> ExitCode {
     } else {
         config.log.format
     };
+    if matches!(cli.command, Command::Run) {
+        // Before the runtime's threads start.
+        crate::ops::memory::configure();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -170,8 +170,9 @@ static CODE: LazyLock<Regex> =
 
 /// A field name users can write as a `Nombre: valor` line (see `text::fields`): a letter, then
 /// letters, digits, spaces, `_`, `-`, `/` or `.`; at most 40 characters.
+/// (The length is checked apart: see `text::FIELD_NAME_MAX`.)
 static FIELD_NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\p{L}[\p{L}\p{M}\p{N} _\-/.]{0,39}$").unwrap());
+    LazyLock::new(|| Regex::new(r"^\p{L}[\p{L}\p{M}\p{N} _\-/.]*$").unwrap());
 
 impl Catalog {
     /// Parses and validates a catalogue; `source` names the file in errors.
@@ -393,7 +394,8 @@ fn read_service(t: &toml::Table) -> Result<Service, Problem> {
         if key.is_empty() {
             return Err(Problem::new("required_fields", "a field name is empty"));
         }
-        if !FIELD_NAME.is_match(f.trim()) {
+        let fits = f.trim().chars().count() <= crate::domain::text::FIELD_NAME_MAX;
+        if !fits || !FIELD_NAME.is_match(f.trim()) {
             return Err(Problem::new(
                 "required_fields",
                 format!(

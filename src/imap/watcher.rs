@@ -24,14 +24,14 @@ const BUSY_RETRIES: u32 = 20;
 const BUSY_PAUSE: Duration = Duration::from_millis(5);
 /// The longest wait before reconnecting to a mailbox server that could not be reached.
 const UNREACHABLE_RETRY_MAX: Duration = Duration::from_secs(5);
-/// Bounds memory: one fetch takes at most this many bytes of message bodies.
 /// Messages taken in per transaction: BEGIN and COMMIT are shared by this many, and a SQLite
 /// writer (the outbox sender marking mail sent) waits for at most this many.
 const MESSAGES_PER_TRANSACTION: usize = 50;
 /// And at most this many bytes of mail, so that a big message does not hold the others' (and
-/// SQLite's other writers') commit back while it is stored.
+/// SQLite's other writers') commit back while it is stored. One FETCH takes what one
+/// transaction takes in, and its mail is let go before the next FETCH: the daemon holds at
+/// most this much mail, or one bigger message alone.
 const TRANSACTION_BYTES: usize = 2 * 1024 * 1024;
-const FETCH_BYTES_BUDGET: u64 = 32 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
@@ -240,6 +240,7 @@ impl Watcher {
             None => true,
         };
         let baseline = selected.uid_next.map(|u| i64::from(u) - 1).unwrap_or(0);
+        let mut took_mail = false;
         loop {
             self.move_pending(&mut session, uidvalidity, can_move)
                 .await?;
@@ -276,7 +277,12 @@ impl Watcher {
             if !uids.is_empty() {
                 // Mail that arrived while these were taken in was announced during the FETCH
                 // and MOVE commands, and IDLE does not announce it again: look once more first.
+                took_mail = true;
                 continue;
+            }
+            if std::mem::take(&mut took_mail) {
+                // A burst is over: what it allocated and freed goes back to the system.
+                crate::ops::memory::release();
             }
             session = if can_idle {
                 let mut idle = session.idle();
@@ -337,7 +343,9 @@ impl Watcher {
         let mut group = Vec::new();
         let mut bytes = 0u64;
         for (uid, size) in sizes {
-            if !group.is_empty() && bytes + size > FETCH_BYTES_BUDGET {
+            let full =
+                group.len() >= MESSAGES_PER_TRANSACTION || bytes + size > TRANSACTION_BYTES as u64;
+            if !group.is_empty() && full {
                 self.fetch_and_ingest(session, uidvalidity, &group).await?;
                 group.clear();
                 bytes = 0;

@@ -40,12 +40,40 @@ pub struct Mailbox {
     pub name: Option<String>,
 }
 
+/// A mail over this size is stored in pieces (`store::messages::RAW_PIECE`) and its
+/// attachments are not copied out of it: the daemon holds such a mail once, not its decoded
+/// files beside it (mail-parser decodes them while it reads the mail; they are hashed and
+/// dropped with its result).
+pub const KEPT_WHOLE_MAX: usize = 1024 * 1024;
+
 #[derive(Debug, Clone)]
 pub struct Attachment {
     /// Already a safe file name (see [`safe_filename`]).
     pub filename: String,
     pub content_type: String,
+    /// The file, or nothing when it is read from the stored mail instead (a mail over
+    /// [`KEPT_WHOLE_MAX`]; see [`Attachment::in_mail`]).
     pub content: Vec<u8>,
+    /// The file's size and SHA-256, whether or not `content` holds it.
+    pub size: usize,
+    pub sha256: [u8; 32],
+}
+
+impl Attachment {
+    pub fn new(filename: String, content_type: String, content: Vec<u8>) -> Attachment {
+        Attachment {
+            filename,
+            content_type,
+            size: content.len(),
+            sha256: Sha256::digest(&content).into(),
+            content,
+        }
+    }
+
+    /// Whether the file is left in the stored mail (decoded from it when asked for).
+    pub fn in_mail(&self) -> bool {
+        self.content.len() != self.size
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -101,7 +129,7 @@ impl InboundMail {
         for a in &self.attachments {
             h.update((a.filename.len() as u64).to_be_bytes());
             h.update(a.filename.as_bytes());
-            h.update(Sha256::digest(&a.content));
+            h.update(a.sha256);
         }
         hex::encode(h.finalize())
     }
@@ -148,22 +176,28 @@ fn read(raw: &[u8]) -> Result<InboundMail, Unreadable> {
     if delimiters > MAX_MIME_PARTS {
         return Err(Unreadable::TooManyParts(delimiters));
     }
+    with_message(raw, |msg| read_message(raw, msg)).ok_or(Unreadable::NotAMessage)?
+}
+
+/// `raw` read by mail-parser, after the repairs [`parse`] makes (8-bit headers, a multipart
+/// boundary guessed); `None` when it is not a message at all.
+fn with_message<T>(raw: &[u8], f: impl FnOnce(&Message<'_>) -> T) -> Option<T> {
     let parser = MessageParser::default();
     let prepared = readable_headers(raw);
-    let first = parser
-        .parse(prepared.as_ref())
-        .ok_or(Unreadable::NotAMessage)?;
+    let first = parser.parse(prepared.as_ref())?;
     let rebuilt = with_guessed_boundary(&first);
     let second = rebuilt.as_deref().and_then(|r| parser.parse(r));
-    let msg: &Message<'_> = second.as_ref().unwrap_or(&first);
+    Some(f(second.as_ref().unwrap_or(&first)))
+}
 
+fn read_message(raw: &[u8], msg: &Message<'_>) -> Result<InboundMail, Unreadable> {
     let from = msg
         .from()
         .and_then(|a| a.first())
         .and_then(to_mailbox)
         .ok_or(Unreadable::NoSender)?;
     let (body_text, body_html) = bodies(msg);
-    let (attachments, left_out) = attachments(msg);
+    let (attachments, left_out) = attachments(msg, raw.len() <= KEPT_WHOLE_MAX);
     let body_text = match left_out {
         0 => body_text,
         n => format!(
@@ -903,7 +937,8 @@ pub fn clean_text(s: &str) -> String {
 // Attachments.
 
 /// At most [`MAX_ATTACHMENTS`] attachments, with safe names; and how many were left out.
-fn attachments(msg: &Message<'_>) -> (Vec<Attachment>, usize) {
+/// Without `copy`, each file is only measured and hashed (see [`KEPT_WHOLE_MAX`]).
+fn attachments(msg: &Message<'_>, copy: bool) -> (Vec<Attachment>, usize) {
     let mut out = Vec::new();
     let mut left_out = 0;
     for (i, part) in msg.attachments().enumerate() {
@@ -934,16 +969,37 @@ fn attachments(msg: &Message<'_>) -> (Vec<Attachment>, usize) {
             .filter(|n| !n.trim().is_empty())
             .unwrap_or_else(|| format!("adjunto-{}{}", i + 1, extension_for(&content_type)));
         let content = match &part.body {
-            PartType::Message(m) => m.raw_message().to_vec(),
-            _ => part.contents().to_vec(),
+            PartType::Message(m) => m.raw_message(),
+            _ => part.contents(),
         };
         out.push(Attachment {
             filename: safe_filename(&name),
             content_type,
-            content,
+            size: content.len(),
+            sha256: Sha256::digest(content).into(),
+            content: if copy { content.to_vec() } else { Vec::new() },
         });
     }
     (out, left_out)
+}
+
+/// The file with this SHA-256 (hex) among the attachments of the stored mail `raw`, decoded
+/// as [`parse`] decodes it: for a file left in its mail ([`Attachment::in_mail`]).
+pub fn attachment_in_mail(raw: &[u8], sha256_hex: &str) -> Option<Vec<u8>> {
+    std::panic::catch_unwind(|| {
+        with_message(raw, |msg| {
+            msg.attachments().find_map(|part| {
+                let content = match &part.body {
+                    PartType::Message(m) => m.raw_message(),
+                    _ => part.contents(),
+                };
+                (hex::encode(Sha256::digest(content)) == sha256_hex).then(|| content.to_vec())
+            })
+        })
+        .flatten()
+    })
+    .ok()
+    .flatten()
 }
 
 fn clean_content_type(ct: &str) -> String {

@@ -7,6 +7,7 @@ pub mod daemon;
 pub mod health;
 pub mod http;
 pub mod lease;
+pub mod memory;
 pub mod metrics;
 pub mod news;
 pub mod oauth2;

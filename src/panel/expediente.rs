@@ -425,6 +425,20 @@ pub async fn adjunto(
             return Err(PanelError::NotFound);
         }
     }
+    let content = match content {
+        panel_ticket::FileContent::Here(bytes) => bytes,
+        panel_ticket::FileContent::InMail { sha256 } => {
+            let raw = crate::store::messages::raw_of(&mut conn, file.message_row)
+                .await?
+                .unwrap_or_default();
+            crate::mail::inbound::attachment_in_mail(&raw, &sha256).ok_or_else(|| {
+                PanelError::Internal(format!(
+                    "attachment {id} not found in its stored mail (row {})",
+                    file.message_row
+                ))
+            })?
+        }
+    };
     let disposition = content_disposition(&file.filename);
     Response::builder()
         .status(StatusCode::OK)

@@ -74,11 +74,13 @@ enum Attempt {
 impl Sender {
     pub async fn run(self, cancel: CancellationToken) {
         let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
+        let mut sent = false;
         while !cancel.is_cancelled() {
             match self.drain_once(&cancel).await {
                 Ok(Some(Attempt::Sent)) => {
                     outage::recovered(outage::Dependency::Smtp);
                     backoff.reset();
+                    sent = true;
                 }
                 Ok(Some(Attempt::Outage(e))) => {
                     // One line per outage, whether this or the SMTP prober meets it first.
@@ -93,6 +95,10 @@ impl Sender {
                     }
                 }
                 Ok(None) => {
+                    if std::mem::take(&mut sent) {
+                        // The queue is empty after a burst: its memory goes back.
+                        crate::ops::memory::release();
+                    }
                     tokio::select! {
                         _ = cancel.cancelled() => break,
                         _ = self.wake.notified() => {}

@@ -54,11 +54,94 @@ impl Destination {
 /// Tokens in the subject, the text and the addresses are stored masked
 /// ([`mask_tokens`](crate::domain::text::mask_tokens)): the copy of an approval request we sent
 /// and the approver's answer to it are on the ticket, the token that would decide it is not.
-/// The raw bytes of a received mail are kept as they came (evidence of what arrived).
+/// The raw bytes of a received mail are kept as they came (evidence of what arrived); over
+/// [`RAW_PIECE`], in pieces (see [`insert_raw_pieces`]).
 pub async fn insert(conn: &mut Conn, m: &NewMessage<'_>) -> Result<i64, sqlx::Error> {
     let mut w = Writes::new(conn);
     w.push(|p| format!("{INSERT_HEAD} VALUES {} RETURNING id", insert_row(p, m).0));
-    w.fetch_id(conn).await
+    let id = w.fetch_id(conn).await?;
+    if let Some(raw) = m.raw.filter(|r| in_pieces(r)) {
+        insert_raw_pieces(conn, RawOf::Row(id), raw).await?;
+    }
+    Ok(id)
+}
+
+/// A received mail over this size is kept in pieces of this size (table `raw_chunks`, its
+/// `raw` column empty), each sent in a statement of its own within the mail's transaction:
+/// the database drivers copy a bound value two or three times (the `Any` driver's argument,
+/// the backend's, SQLite's own or the PostgreSQL connection's write buffer, which keeps its
+/// size), so a 25 MB mail bound whole cost 100 MB or more of copies held at once.
+pub const RAW_PIECE: usize = crate::mail::inbound::KEPT_WHOLE_MAX;
+
+fn in_pieces(raw: &[u8]) -> bool {
+    raw.len() > RAW_PIECE
+}
+
+/// What goes in the `raw` column: the mail, or nothing when it is kept in pieces.
+fn raw_column(raw: &[u8]) -> &[u8] {
+    if in_pieces(raw) {
+        &raw[..0]
+    } else {
+        raw
+    }
+}
+
+/// Which message row the pieces belong to.
+pub enum RawOf<'a> {
+    Row(i64),
+    /// The inbound message with this Message-ID (unique among inbound mail).
+    Inbound(&'a str),
+}
+
+/// Stores `raw` in pieces for a message row whose `raw` column was left empty; one statement
+/// per piece, so that only one piece is copied for the driver at a time.
+pub async fn insert_raw_pieces(
+    conn: &mut Conn,
+    of: RawOf<'_>,
+    raw: &[u8],
+) -> Result<(), sqlx::Error> {
+    for (seq, piece) in raw.chunks(RAW_PIECE).enumerate() {
+        let q = match of {
+            RawOf::Row(id) => sqlx::query(
+                "INSERT INTO raw_chunks (message_row, seq, data) \
+                 SELECT id, $2, $3 FROM messages WHERE id = $1",
+            )
+            .bind(id),
+            RawOf::Inbound(message_id) => sqlx::query(
+                "INSERT INTO raw_chunks (message_row, seq, data) \
+                 SELECT id, $2, $3 FROM messages WHERE direction = 'in' AND message_id = $1",
+            )
+            .bind(message_id),
+        };
+        let done = q.bind(seq as i64).bind(piece).execute(&mut *conn).await?;
+        if done.rows_affected() != 1 {
+            // The row was just written in this transaction: failing here rolls it back
+            // rather than commit a mail without its bytes.
+            return Err(sqlx::Error::RowNotFound);
+        }
+    }
+    Ok(())
+}
+
+/// The raw bytes of message `row` as received, joined from their pieces when kept so; `None`
+/// for a row without them (a copy's record, mail typed in the panel, outgoing mail).
+pub async fn raw_of(conn: &mut Conn, row: i64) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    let raw: Option<Option<Vec<u8>>> = sqlx::query_scalar("SELECT raw FROM messages WHERE id = $1")
+        .bind(row)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(mut raw) = raw.flatten() else {
+        return Ok(None);
+    };
+    if raw.is_empty() {
+        let pieces: Vec<Vec<u8>> =
+            sqlx::query_scalar("SELECT data FROM raw_chunks WHERE message_row = $1 ORDER BY seq")
+                .bind(row)
+                .fetch_all(&mut *conn)
+                .await?;
+        raw = pieces.concat();
+    }
+    Ok(Some(raw))
 }
 
 /// [`insert`] of an outgoing message (nothing needs its row id), sent with the other writes.
@@ -66,8 +149,13 @@ pub fn insert_into(w: &mut Writes, m: &NewMessage<'_>) {
     w.push_row(INSERT_HEAD, |p| insert_row(p, m).0);
 }
 
-/// [`insert`] of an inbound message with its attachments, sent with the other writes.
+/// [`insert`] of an inbound message with its attachments, sent with the other writes. A mail
+/// over [`RAW_PIECE`] is noted in `w` ([`Writes::raw_in_pieces`]): its caller stores the
+/// pieces once the row is written ([`insert_raw_pieces`]); the commit refuses to go on before.
 pub fn insert_inbound_into(w: &mut Writes, m: &NewMessage<'_>, attachments: &[NewAttachment<'_>]) {
+    if m.raw.is_some_and(in_pieces) {
+        w.raw_in_pieces(m.message_id);
+    }
     let mut message_id = String::new();
     let part = w.push_row(INSERT_HEAD, |p| {
         let (row, id) = insert_row(p, m);
@@ -106,7 +194,7 @@ fn insert_row(p: &mut super::writes::Part<'_>, m: &NewMessage<'_>) -> (String, S
         p.bind(mask_tokens(m.body_text).into_owned()),
         p.bind(m.body_html.map(|h| mask_tokens(h).into_owned())),
         p.bind(m.at),
-        p.bind(m.raw),
+        p.bind(m.raw.map(raw_column)),
         p.bind(m.imap.map(|i| i.uidvalidity)),
         p.bind(m.imap.map(|i| i.uid)),
         p.bind(m.imap.map(|i| i.destination.pending_state())),
@@ -118,7 +206,6 @@ fn insert_row(p: &mut super::writes::Part<'_>, m: &NewMessage<'_>) -> (String, S
 
 /// An attachment of the inbound message whose row id `row` (an SQL expression) gives.
 fn insert_attachment_into(w: &mut Writes, row: &str, a: &NewAttachment<'_>) {
-    use sha2::Digest;
     w.push(|p| {
         format!(
             "
@@ -129,8 +216,8 @@ fn insert_attachment_into(w: &mut Writes, row: &str, a: &NewAttachment<'_>) {
             p.bind(a.ticket.map(|t| t.0)),
             p.bind(a.filename),
             p.bind(a.content_type),
-            p.bind(a.content.len() as i64),
-            p.bind(hex::encode(sha2::Sha256::digest(a.content))),
+            p.bind(a.size as i64),
+            p.bind(hex::encode(a.sha256)),
             p.bind(a.content),
         )
     });
@@ -168,11 +255,14 @@ pub struct NewAttachment<'a> {
     pub ticket: Option<TicketNumber>,
     pub filename: &'a str,
     pub content_type: &'a str,
+    /// Empty for a file left in its stored mail (one kept in pieces, see [`RAW_PIECE`]): the
+    /// row's `size` and `sha256` find it there.
     pub content: &'a [u8],
+    pub size: usize,
+    pub sha256: &'a [u8; 32],
 }
 
 pub async fn insert_attachment(conn: &mut Conn, a: &NewAttachment<'_>) -> Result<(), sqlx::Error> {
-    use sha2::Digest;
     sqlx::query(
         "INSERT INTO attachments (message_row, ticket_id, filename, content_type, size, sha256, content) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -181,8 +271,8 @@ pub async fn insert_attachment(conn: &mut Conn, a: &NewAttachment<'_>) -> Result
     .bind(a.ticket.map(|t| t.0))
     .bind(a.filename)
     .bind(a.content_type)
-    .bind(a.content.len() as i64)
-    .bind(hex::encode(sha2::Sha256::digest(a.content)))
+    .bind(a.size as i64)
+    .bind(hex::encode(a.sha256))
     .bind(a.content)
     .execute(conn)
     .await?;

@@ -57,15 +57,33 @@ pub async fn files_of(conn: &mut Conn, n: TicketNumber) -> Result<Vec<FileRow>, 
     .await
 }
 
+/// Where a file's bytes are.
+pub enum FileContent {
+    Here(Vec<u8>),
+    /// Left in its stored mail (a mail kept in pieces, `messages::raw_of` the message row):
+    /// the attachment with this SHA-256 (hex) in it.
+    InMail {
+        sha256: String,
+    },
+}
+
+#[derive(FromRow)]
+struct FileWithContent {
+    #[sqlx(flatten)]
+    file: FileRow,
+    sha256: String,
+    content: Vec<u8>,
+}
+
 /// File `id` of ticket `n` with its content; `None` when it is not that ticket's.
 pub async fn file(
     conn: &mut Conn,
     n: TicketNumber,
     id: i64,
-) -> Result<Option<(FileRow, Vec<u8>)>, sqlx::Error> {
-    let row: Option<(i64, i64, String, String, i64, Vec<u8>)> = sqlx::query_as(
+) -> Result<Option<(FileRow, FileContent)>, sqlx::Error> {
+    let row: Option<FileWithContent> = sqlx::query_as(
         "
-        SELECT id, message_row, filename, content_type, size, content
+        SELECT id, message_row, filename, content_type, size, sha256, content
         FROM attachments
         WHERE ticket_id = $1 AND id = $2
         ",
@@ -74,20 +92,14 @@ pub async fn file(
     .bind(id)
     .fetch_optional(conn)
     .await?;
-    Ok(
-        row.map(|(id, message_row, filename, content_type, size, content)| {
-            (
-                FileRow {
-                    id,
-                    message_row,
-                    filename,
-                    content_type,
-                    size,
-                },
-                content,
-            )
-        }),
-    )
+    Ok(row.map(|r| {
+        let content = if r.content.len() as i64 == r.file.size {
+            FileContent::Here(r.content)
+        } else {
+            FileContent::InMail { sha256: r.sha256 }
+        };
+        (r.file, content)
+    }))
 }
 
 /// Which open tickets the queue shows.

@@ -31,6 +31,9 @@ pub struct Writes {
     parts: Vec<Piece>,
     args: AnyArguments,
     bound: usize,
+    /// Message-IDs of inbound mail written with its raw bytes left for pieces
+    /// (`messages::insert_raw_pieces`), which its caller still owes.
+    raw_in_pieces: Vec<String>,
 }
 
 /// The SQL of one part being built: each value bound gives its `$n`.
@@ -58,7 +61,19 @@ impl Writes {
             parts: Vec::new(),
             args: AnyArguments::default(),
             bound: 0,
+            raw_in_pieces: Vec::new(),
         }
+    }
+
+    /// Notes that the inbound mail `message_id` is written without its raw bytes, to be
+    /// stored in pieces by whoever holds them.
+    pub fn raw_in_pieces(&mut self, message_id: &str) {
+        self.raw_in_pieces.push(message_id.to_owned());
+    }
+
+    /// The Message-IDs noted by [`Writes::raw_in_pieces`] since the last call.
+    pub fn take_raw_in_pieces(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.raw_in_pieces)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -123,9 +138,11 @@ impl Writes {
 
     /// Runs the one statement gathered, which ends in `RETURNING id`, and gives that id.
     pub async fn fetch_id(mut self, conn: &mut Conn) -> Result<i64, sqlx::Error> {
+        let persistent = self.persistent();
         let (sql, args) = self.take();
         // Our own statement; every value is bound.
         sqlx::query_scalar_with(sqlx::AssertSqlSafe(sql), args)
+            .persistent(persistent)
             .fetch_one(conn)
             .await
     }
@@ -136,12 +153,23 @@ impl Writes {
         if self.parts.is_empty() {
             return Ok(());
         }
+        let persistent = self.persistent();
         let (sql, args) = self.take();
         // Our own statements; every value is bound.
         sqlx::query_with(sqlx::AssertSqlSafe(sql), args)
+            .persistent(persistent)
             .execute(conn)
             .await?;
         Ok(())
+    }
+
+    /// Whether the driver keeps the statement prepared for next time. Gathered statements
+    /// differ with every count of rows, so a connection's cache (100 statements) fills with
+    /// shapes seldom seen again: on SQLite each is a compiled program held in this process,
+    /// for every pooled connection, and preparing one again costs no round trip. PostgreSQL
+    /// keeps its plans in the server, and an unprepared statement would cost a round trip more.
+    fn persistent(&self) -> bool {
+        self.postgres
     }
 
     fn take(&mut self) -> (String, AnyArguments) {

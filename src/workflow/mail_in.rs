@@ -79,6 +79,8 @@ impl NewInbound<'_> {
                 filename: name,
                 content_type: &a.content_type,
                 content: &a.content,
+                size: a.size,
+                sha256: &a.sha256,
             })
             .collect();
         messages::insert_inbound_into(
@@ -135,7 +137,7 @@ impl Arrival<'_> {
             .map(|a| {
                 (
                     crate::domain::text::safe_filename(&a.filename),
-                    a.content.len() as i64,
+                    a.size as i64,
                 )
             })
             .collect();

@@ -83,10 +83,12 @@ fn as_mail(
         body_html: None,
         attachments: files
             .iter()
-            .map(|f| Attachment {
-                filename: text::safe_filename(&f.filename),
-                content_type: f.content_type.clone(),
-                content: f.content.clone(),
+            .map(|f| {
+                Attachment::new(
+                    text::safe_filename(&f.filename),
+                    f.content_type.clone(),
+                    f.content.clone(),
+                )
             })
             .collect(),
         auto: Default::default(),
@@ -144,6 +146,8 @@ async fn keep(
                 filename: &a.filename,
                 content_type: &a.content_type,
                 content: &a.content,
+                size: a.size,
+                sha256: &a.sha256,
             },
         )
         .await?;

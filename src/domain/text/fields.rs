@@ -6,14 +6,19 @@ use regex::Regex;
 
 use super::normalize::{fold, lines};
 
-// A name starts with a letter and is at most 40 chars; an optional bullet and
-// `*` bold markup (from HTML-to-text conversions) around it are tolerated.
+// A name starts with a letter and is at most [`NAME_MAX`] chars (counted in code: a bounded
+// repetition of Unicode classes compiles into a regex of megabytes, and its search caches as
+// much again); an optional bullet and `*` bold markup (from HTML-to-text conversions) around
+// it are tolerated.
 static FIELD_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^\s*(?:[-•·]\s+)?\**\s*(\p{L}[\p{L}\p{M}\p{N} _\-/.]{0,39}?)\s*\**\s*:\s*\**\s*(.*?)\s*$",
+        r"^\s*(?:[-•·]\s+)?\**\s*(\p{L}[\p{L}\p{M}\p{N} _\-/.]*?)\s*\**\s*:\s*\**\s*(.*?)\s*$",
     )
     .unwrap()
 });
+
+/// The longest field name, in characters.
+pub const NAME_MAX: usize = 40;
 
 /// One `Nombre: valor` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +97,11 @@ pub fn read_fields(text: &str) -> Fields {
 
 fn parse_line(line: &str) -> Option<Field> {
     let caps = FIELD_LINE.captures(line)?;
-    let name = caps.get(1)?.as_str().trim();
+    let name = caps.get(1)?.as_str();
+    if name.chars().count() > NAME_MAX {
+        return None;
+    }
+    let name = name.trim();
     let value = caps.get(2)?.as_str().trim();
     if value.starts_with("//") || matches!(fold(name).as_str(), "http" | "https" | "ftp" | "mailto")
     {
@@ -202,5 +211,16 @@ mod tests {
         ));
         assert!(f.is_empty(), "{f:?}");
         assert!(read_fields("").is_empty());
+    }
+
+    #[test]
+    fn a_name_of_forty_characters_is_a_field_whatever_the_spaces_before_its_colon() {
+        let name = format!("Ñ{}", "a b".repeat(13));
+        assert_eq!(name.chars().count(), 40);
+        let f = read_fields(&format!("* {name} \t ** : valor\n"));
+        assert_eq!(
+            f.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+            [name.as_str()]
+        );
     }
 }

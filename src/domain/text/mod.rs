@@ -15,7 +15,7 @@ mod thread_index;
 pub use approval::{parse_answer, parse_rating, says_not_resolved, ApprovalAnswer};
 pub use autoreply::{classify, AutoKind, AutoSignals};
 pub use commands::{command, parse_commands, parse_email, Command, ParsedCommands, Priority};
-pub use fields::{field_key, read_fields, Field, Fields};
+pub use fields::{field_key, read_fields, Field, Fields, NAME_MAX as FIELD_NAME_MAX};
 pub use filename::safe_filename;
 pub use normalize::{bare_address, canonical_address, fold, fold_eq, is_email};
 pub use reply::{is_sign_off, new_text};
