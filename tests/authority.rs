@@ -291,24 +291,34 @@ async fn transitions_follow_the_procedure(w: World) {
     assert_eq!(w.cli().ticket(&id)["status"], "cerrado");
 }
 
-async fn a_third_party_neither_rates_nor_reopens(w: World) {
-    let _d = w.spawn_daemon();
-    let id = request(&w, "Instalación de impresora", PRINTER).await;
-    let notice = inbox_with(&w, LAURA, "new-work notice", |m| {
-        m.subject.contains("Nueva solicitud") && about(&id)(m)
+/// The new-work notice Laura received about `id`.
+async fn laura_notice(w: &World, id: &str) -> InboundMail {
+    inbox_with(w, LAURA, "new-work notice", |m| {
+        m.subject.contains("Nueva solicitud") && about(id)(m)
     })
-    .await;
+    .await
+}
+
+/// Laura resolves `id` by answering her notice; returns the survey Carlos receives.
+async fn resolve(w: &World, notice: &InboundMail, id: &str) -> InboundMail {
     mail::reply(
         w.mail.smtp_port,
         LAURA,
-        &notice,
+        notice,
         "#resolver Impresora instalada",
     )
     .await;
-    let survey = inbox_with(&w, CARLOS_ADDR, "survey", |m| {
-        m.subject.contains("encuesta")
+    inbox_with(w, CARLOS_ADDR, "survey", |m| {
+        m.subject.contains("encuesta") && about(id)(m)
     })
-    .await;
+    .await
+}
+
+async fn a_third_party_neither_rates_nor_reopens(w: World) {
+    let _d = w.spawn_daemon();
+    let id = request(&w, "Instalación de impresora", PRINTER).await;
+    let notice = laura_notice(&w, &id).await;
+    let survey = resolve(&w, &notice, &id).await;
     let diana = "Diana López <diana.lopez@example.test>";
     mail::reply(w.mail.smtp_port, diana, &survey, "1\nPésimo").await;
     mail::reply(w.mail.smtp_port, diana, &survey, "No está resuelto.").await;
@@ -331,10 +341,7 @@ async fn a_third_party_neither_rates_nor_reopens(w: World) {
 async fn a_forged_requester_neither_rates_nor_reopens(w: World) {
     let _d = w.spawn_daemon();
     let id = request(&w, "Instalación de impresora", PRINTER).await;
-    let notice = inbox_with(&w, LAURA, "new-work notice", |m| {
-        m.subject.contains("Nueva solicitud") && about(&id)(m)
-    })
-    .await;
+    let notice = laura_notice(&w, &id).await;
     // While it is worked, a message in Carlos's name (as when a user answers their own sent
     // mail) reaches the agents, saying it is unverified; it changes nothing and warns no one.
     forged(
@@ -356,17 +363,7 @@ async fn a_forged_requester_neither_rates_nor_reopens(w: World) {
         "{}",
         passed_on.body_text
     );
-    mail::reply(
-        w.mail.smtp_port,
-        LAURA,
-        &notice,
-        "#resolver Impresora instalada",
-    )
-    .await;
-    let survey = inbox_with(&w, CARLOS_ADDR, "survey", |m| {
-        m.subject.contains("encuesta") && about(&id)(m)
-    })
-    .await;
+    let survey = resolve(&w, &notice, &id).await;
     forged(&w, CARLOS, &id, "1\nPésimo servicio", "").await;
     forged(&w, CARLOS, &id, "No está resuelto.", "").await;
     let t = ticket_where(&w, &id, "two refused requester mails", |t| {

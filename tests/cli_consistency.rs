@@ -151,6 +151,24 @@ fn help_describes_every_option_and_argument() {
     }
 }
 
+/// The command succeeded; else its stderr is the failure.
+fn succeeds(cli: &Cli, args: &[&str]) {
+    let out = cli.run(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The command is refused as a configuration error (exit 2) that names `what`.
+fn refused_naming(cli: &Cli, args: &[&str], what: &str) {
+    let out = cli.run(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(err.contains(what), "{args:?} does not name {what}: {err}");
+}
+
 /// Commands that only read or write the database run with a file holding `[database]` alone,
 /// or with mail secrets the operator cannot read; the daemon's own checks still name what is
 /// missing, and `jobs run`, which composes mail, names `[smtp]`.
@@ -162,43 +180,21 @@ async fn database_commands_need_only_the_database(kind: DbKind) {
     let only_db = dir.path().join("solo-base.toml");
     std::fs::write(&only_db, format!("[database]\nurl = \"{}\"\n", db.url)).unwrap();
     let cli = Cli::new(&only_db);
+    let period = ["--from", "2026-11-01", "--to", "2026-11-30"];
     for args in [
         &["migrate"][..],
         &["tickets", "list"],
         &["tickets", "list", "--json"],
         &["approvals", "pending"],
         &["sla", "report"],
-        &[
-            "sla",
-            "compliance",
-            "--from",
-            "2026-11-01",
-            "--to",
-            "2026-11-30",
-        ],
+        &[&["sla", "compliance"][..], &period[..]].concat(),
         &["outbox", "list"],
     ] {
-        let out = cli.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeeds(&cli, args);
     }
-    let jobs = cli.run(&["jobs", "run", "--now", "2026-12-01T08:00:00-05:00"]);
-    assert_eq!(jobs.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&jobs.stderr).contains("[smtp]"),
-        "{}",
-        String::from_utf8_lossy(&jobs.stderr)
-    );
-    let check = cli.run(&["check-config", "--offline"]);
-    assert_eq!(check.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&check.stderr).contains("[imap]"),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    let now = "2026-12-01T08:00:00-05:00";
+    refused_naming(&cli, &["jobs", "run", "--now", now], "[smtp]");
+    refused_naming(&cli, &["check-config", "--offline"], "[imap]");
 
     // The mail servers' password files are not read by a command that does not need them.
     let unreadable = dir.path().join("sin-acceso.toml");
@@ -210,19 +206,8 @@ async fn database_commands_need_only_the_database(kind: DbKind) {
         );
     std::fs::write(&unreadable, text).unwrap();
     let cli = Cli::new(&unreadable);
-    let list = cli.run(&["tickets", "list"]);
-    assert!(
-        list.status.success(),
-        "{}",
-        String::from_utf8_lossy(&list.stderr)
-    );
-    let check = cli.run(&["check-config", "--offline"]);
-    assert_eq!(check.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&check.stderr).contains("imap.password"),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    succeeds(&cli, &["tickets", "list"]);
+    refused_naming(&cli, &["check-config", "--offline"], "imap.password");
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! What the web panel reads of one ticket (its mail with row ids, its files) and of the open
 //! queue, filtered in SQL and read from the index of open tickets.
 
-use super::{from_unix, tickets, Conn};
+use super::{tickets, Conn};
 use crate::domain::sla::SlaClock;
 use crate::domain::ticket::TicketNumber;
 use sqlx::FromRow;
@@ -137,14 +137,14 @@ impl OpenClock {
     }
 
     pub fn sla(&self) -> SlaClock {
-        SlaClock {
-            target_secs: self.sla_target_secs,
-            used_secs: self.sla_used_secs,
-            running_since: self.sla_running_since.map(from_unix),
-            paused_secs: self.sla_paused_secs,
-            paused_since: self.sla_paused_since.map(from_unix),
-            alerts_sent: self.sla_alerts_sent.clamp(0, 3) as u8,
-        }
+        tickets::sla_clock(
+            self.sla_target_secs,
+            self.sla_used_secs,
+            self.sla_running_since,
+            self.sla_paused_secs,
+            self.sla_paused_since,
+            self.sla_alerts_sent,
+        )
     }
 }
 

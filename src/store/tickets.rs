@@ -38,20 +38,39 @@ pub struct TicketRow {
     pub sla_alerts_sent: i64,
 }
 
+/// The SLA clock from its stored columns (`sla_*`), read whole or from an index.
+pub fn sla_clock(
+    target_secs: i64,
+    used_secs: i64,
+    running_since: Option<i64>,
+    paused_secs: i64,
+    paused_since: Option<i64>,
+    alerts_sent: i64,
+) -> SlaClock {
+    SlaClock {
+        target_secs,
+        used_secs,
+        running_since: running_since.map(from_unix),
+        paused_secs,
+        paused_since: paused_since.map(from_unix),
+        alerts_sent: alerts_sent.clamp(0, 3) as u8,
+    }
+}
+
 impl TicketRow {
     pub fn number(&self) -> TicketNumber {
         TicketNumber(self.id)
     }
 
     pub fn sla(&self) -> SlaClock {
-        SlaClock {
-            target_secs: self.sla_target_secs,
-            used_secs: self.sla_used_secs,
-            running_since: self.sla_running_since.map(from_unix),
-            paused_secs: self.sla_paused_secs,
-            paused_since: self.sla_paused_since.map(from_unix),
-            alerts_sent: self.sla_alerts_sent.clamp(0, 3) as u8,
-        }
+        sla_clock(
+            self.sla_target_secs,
+            self.sla_used_secs,
+            self.sla_running_since,
+            self.sla_paused_secs,
+            self.sla_paused_since,
+            self.sla_alerts_sent,
+        )
     }
 
     /// The procedure's view; `attachments` is counted by the caller. A status the procedure

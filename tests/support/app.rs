@@ -5,7 +5,6 @@
 //! mail client would.
 
 use super::db::{DbKind, TestDb};
-use super::repo_root;
 use chrono::{DateTime, Utc};
 use mesayuda::app::Application;
 use mesayuda::config::Config;
@@ -18,7 +17,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
-pub const HELPDESK: &str = "mesayuda@example.test";
+#[allow(unused_imports)]
+pub use super::HELPDESK;
 
 pub struct TestApp {
     app: Application,
@@ -37,35 +37,8 @@ impl TestApp {
         let db = TestDb::create(kind, dir.path()).await?;
         let path = dir.path().join("mesayuda.toml");
         // The mail servers' addresses are never dialled: nothing here starts a worker.
-        let text = format!(
-            r#"
-[database]
-url = "{url}"
-
-[imap]
-host = "127.0.0.1"
-port = 1
-security = "none"
-username = "{HELPDESK}"
-password = "unused"
-
-[smtp]
-host = "127.0.0.1"
-port = 1
-security = "none"
-from = "Servicios Tecnológicos <notificaciones@example.test>"
-reply_to = "Mesa de Ayuda <{HELPDESK}>"
-
-[paths]
-templates = "{templates}"
-catalog = "{catalog}"
-directory = "{directory}"
-"#,
-            url = db.url,
-            templates = repo_root().join("templates").display(),
-            catalog = repo_root().join("deploy/catalog.toml").display(),
-            directory = repo_root().join("deploy/directory.toml").display(),
-        );
+        let paths = super::shipped_catalog_and_directory();
+        let text = super::config_text(&db.url, 1, 1, &paths, "");
         std::fs::write(&path, text).expect("write config");
         let config = Config::load(&path).expect("config");
         let app = Application::build(config).await.expect("application");

@@ -98,12 +98,7 @@ impl World {
     }
 
     pub async fn with_procedure_and(kind: DbKind, extra: &str) -> Option<World> {
-        let paths = format!(
-            "catalog = \"{}\"\ndirectory = \"{}\"\n",
-            repo_root().join("deploy/catalog.toml").display(),
-            repo_root().join("deploy/directory.toml").display()
-        );
-        Self::build(kind, &paths, extra, &[]).await
+        Self::build(kind, &shipped_catalog_and_directory(), extra, &[]).await
     }
 
     /// [`World::with_procedure`] whose MTA is `mx.example.test`: a topmost
@@ -166,36 +161,7 @@ impl World {
         let db = TestDb::create(kind, dir.path()).await?;
         let mail = MailServer::start_with(mail).await;
         let config = dir.path().join("mesayuda.toml");
-        let text = format!(
-            r#"
-[database]
-url = "{db}"
-
-[imap]
-host = "127.0.0.1"
-port = {imap}
-security = "none"
-username = "{HELPDESK}"
-password = "secret"
-poll_interval_secs = 2
-
-[smtp]
-host = "127.0.0.1"
-port = {smtp}
-security = "none"
-from = "Servicios Tecnológicos <{NOTIFIER}>"
-reply_to = "Mesa de Ayuda <{HELPDESK}>"
-
-[paths]
-templates = "{templates}"
-{paths}
-{extra}
-"#,
-            db = db.url,
-            imap = mail.imap_port,
-            smtp = mail.smtp_port,
-            templates = repo_root().join("templates").display(),
-        );
+        let text = config_text(&db.url, mail.imap_port, mail.smtp_port, paths, extra);
         std::fs::write(&config, text).expect("write config");
         Some(World {
             mail,
@@ -251,6 +217,47 @@ templates = "{templates}"
         })
         .await;
     }
+}
+
+/// The daemon's configuration for a test: database, the loopback mail server's ports, the
+/// shipped templates, and `paths` lines and `extra` sections.
+pub fn config_text(db_url: &str, imap: u16, smtp: u16, paths: &str, extra: &str) -> String {
+    format!(
+        r#"
+[database]
+url = "{db_url}"
+
+[imap]
+host = "127.0.0.1"
+port = {imap}
+security = "none"
+username = "{HELPDESK}"
+password = "secret"
+poll_interval_secs = 2
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp}
+security = "none"
+from = "Servicios Tecnológicos <{NOTIFIER}>"
+reply_to = "Mesa de Ayuda <{HELPDESK}>"
+
+[paths]
+templates = "{templates}"
+{paths}
+{extra}
+"#,
+        templates = repo_root().join("templates").display(),
+    )
+}
+
+/// `paths` lines for the shipped catalogue and directory (`deploy/`).
+pub fn shipped_catalog_and_directory() -> String {
+    format!(
+        "catalog = \"{}\"\ndirectory = \"{}\"\n",
+        repo_root().join("deploy/catalog.toml").display(),
+        repo_root().join("deploy/directory.toml").display()
+    )
 }
 
 /// Declares a test scenario once and runs it on SQLite and on PostgreSQL.
