@@ -287,6 +287,28 @@ pub async fn thread_ids(conn: &mut Conn, t: TicketNumber) -> Result<Vec<String>,
         .await
 }
 
+/// [`thread_ids`] of several tickets in one statement (tickets without mail get none).
+pub async fn thread_ids_many(
+    conn: &mut Conn,
+    ts: &[TicketNumber],
+) -> Result<std::collections::HashMap<TicketNumber, Vec<String>>, sqlx::Error> {
+    let mut threads: std::collections::HashMap<TicketNumber, Vec<String>> =
+        ts.iter().map(|t| (*t, Vec::new())).collect();
+    if ts.is_empty() {
+        return Ok(threads);
+    }
+    let rows: Vec<(i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT ticket_id, message_id FROM messages WHERE ticket_id IN ({}) ORDER BY ticket_id, id",
+        super::id_list(ts.iter().map(|t| t.0))
+    )))
+    .fetch_all(conn)
+    .await?;
+    for (t, id) in rows {
+        threads.entry(TicketNumber(t)).or_default().push(id);
+    }
+    Ok(threads)
+}
+
 #[derive(Debug, Clone, FromRow)]
 pub struct PendingMove {
     pub id: i64,
