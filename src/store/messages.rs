@@ -327,13 +327,16 @@ impl PendingMove {
 }
 
 /// Messages committed but not yet moved out of the mailbox (a crash or an IMAP error in between).
+/// The `<> 'moved'` repeats the partial index's condition, which SQLite needs spelt out to
+/// use `messages_pending_move` instead of reading every message ever received.
 pub async fn pending_moves(
     conn: &mut Conn,
     uidvalidity: i64,
 ) -> Result<Vec<PendingMove>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, imap_uid, imap_state FROM messages \
-         WHERE imap_state IN ('pending_move', 'pending_quarantine') AND imap_uidvalidity = $1 \
+         WHERE imap_state IN ('pending_move', 'pending_quarantine') AND imap_state <> 'moved' \
+           AND imap_uidvalidity = $1 \
          ORDER BY imap_uid",
     )
     .bind(uidvalidity)
@@ -362,7 +365,8 @@ pub async fn mark_moved(conn: &mut Conn, ids: &[i64]) -> Result<(), sqlx::Error>
 pub async fn forget_stale_moves(conn: &mut Conn, uidvalidity: i64) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(
         "UPDATE messages SET imap_state = 'moved' \
-         WHERE imap_state IN ('pending_move', 'pending_quarantine') AND imap_uidvalidity <> $1",
+         WHERE imap_state IN ('pending_move', 'pending_quarantine') AND imap_state <> 'moved' \
+           AND imap_uidvalidity <> $1",
     )
     .bind(uidvalidity)
     .execute(conn)
