@@ -68,7 +68,8 @@ fn series(db: &Db, lo: i64, hi: i64) -> String {
         Backend::Sqlite => format!(
             "WITH RECURSIVE s(n) AS (SELECT {lo} UNION ALL SELECT n + 1 FROM s WHERE n < {hi}) SELECT n FROM s"
         ),
-        Backend::Postgres => format!("SELECT n FROM generate_series({lo}, {hi}) AS n"),
+        // bigint: the spread over a year multiplies n by seconds.
+        Backend::Postgres => format!("SELECT n FROM generate_series({lo}::bigint, {hi}::bigint) AS n"),
     }
 }
 
