@@ -437,15 +437,20 @@ class Postgres:
             self.proc = None
 
 
-def progress(db) -> dict | None:
-    """Counts that tell when a run is done; None before the schema exists."""
+def progress(db, base: dict | None = None) -> dict | None:
+    """Counts that tell when a run is done; None before the schema exists. With `base` (the
+    highest ids before the run, see `high_ids`), only rows added since are counted, by primary
+    key ranges: counting a prefilled million rows every 20 ms would load the machine the
+    daemon is measured on."""
+    b = base or {"tickets": 0, "messages": 0, "outbox": 0}
+    t, m, o = (f"id > {b[k]}" for k in ("tickets", "messages", "outbox"))
     rows = db.query(
-        "SELECT (SELECT COUNT(*) FROM tickets), "
-        "(SELECT COUNT(*) FROM messages WHERE direction = 'in'), "
-        "(SELECT COUNT(*) FROM outbox WHERE status = 'sent'), "
-        "(SELECT COUNT(*) FROM outbox WHERE status = 'sent' AND kind = 'acuse'), "
-        "(SELECT COUNT(*) FROM outbox WHERE status = 'failed'), "
-        f"(SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND next_attempt_at <= {int(time.time()) + 1})")
+        f"SELECT (SELECT COUNT(*) FROM tickets WHERE {t}), "
+        f"(SELECT COUNT(*) FROM messages WHERE {m} AND direction = 'in'), "
+        f"(SELECT COUNT(*) FROM outbox WHERE {o} AND status = 'sent'), "
+        f"(SELECT COUNT(*) FROM outbox WHERE {o} AND status = 'sent' AND kind = 'acuse'), "
+        f"(SELECT COUNT(*) FROM outbox WHERE {o} AND status = 'failed'), "
+        f"(SELECT COUNT(*) FROM outbox WHERE {o} AND status = 'pending' AND next_attempt_at <= {int(time.time()) + 1})")
     if not rows:
         return None
     t, i, s, a, f, p = (int(x) for x in rows[0])
@@ -586,7 +591,8 @@ def write_config(path: Path, db_url: str, ms: MailServer, binary: Path, extra_db
         dropped |= rejected
 
 
-def run_until(daemon: Daemon, db, done, ms: MailServer, timeout: float, what: str) -> dict:
+def run_until(daemon: Daemon, db, done, ms: MailServer, timeout: float, what: str,
+              base: dict | None = None) -> dict:
     """Polls the database until `done(progress)`; also notes when the inbox was emptied."""
     inbox = ms.imap(HELPDESK)
     t_done = t_drained = None
@@ -598,7 +604,7 @@ def run_until(daemon: Daemon, db, done, ms: MailServer, timeout: float, what: st
         if daemon.proc is None or daemon.proc.poll() is not None:
             raise RuntimeError(f"{what}: daemon exited (code {daemon.proc.returncode if daemon.proc else '?'}); "
                                f"see {daemon.logfile}")
-        p = progress(db)
+        p = progress(db, base)
         st = daemon.status()
         rss_max = max(rss_max, st.get("VmRSS", 0.0))
         if p is not None:
@@ -628,10 +634,18 @@ def run_until(daemon: Daemon, db, done, ms: MailServer, timeout: float, what: st
     }
 
 
-def ticket_rows(db) -> list[dict]:
+def high_ids(db) -> dict:
+    """The highest ids of the tables `progress` counts (0 when empty)."""
+    rows = db.query("SELECT (SELECT COALESCE(MAX(id), 0) FROM tickets), (SELECT COALESCE(MAX(id), 0) FROM messages), "
+                    "(SELECT COALESCE(MAX(id), 0) FROM outbox)")
+    t, m, o = (int(x) for x in rows[0]) if rows else (0, 0, 0)
+    return {"tickets": t, "messages": m, "outbox": o}
+
+
+def ticket_rows(db, after: int = 0) -> list[dict]:
     rows = db.query(
         "SELECT t.id, t.subject, t.requester, COALESCE(t.requester_name, ''), t.root_message_id, o.message_id "
-        "FROM tickets t JOIN outbox o ON o.ticket_id = t.id AND o.kind = 'acuse' ORDER BY t.id")
+        f"FROM tickets t JOIN outbox o ON o.ticket_id = t.id AND o.kind = 'acuse' WHERE t.id > {after} ORDER BY t.id")
     out = []
     for r in rows or []:
         root = r[4] if r[4].startswith("<") else f"<{r[4]}>"
@@ -748,6 +762,67 @@ def bench_backend(args, db, ms: MailServer, state: Path, tag: str, res: dict) ->
         db.close()
 
 
+def prefill(args, db, tickets: int, sweep: bool = False) -> dict:
+    """Runs bench_prefill (see bench/prefill.rs) on `db`: fills it with `tickets` tickets when
+    it is empty; with `sweep`, then times one sweep of `--sweep-due` due SLA thresholds."""
+    db.close()
+    cmd = [str(args.prefill_bin), db.url, str(tickets)] + (["--sweep", str(args.sweep_due)] if sweep else [])
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    if r.returncode != 0:
+        raise RuntimeError(f"bench_prefill failed: {r.stderr.strip()[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def scaling(args, db, ms: MailServer, state: Path, tag: str, res: dict) -> None:
+    """Issue 13's "cost flat as the database grows": for an empty database and each
+    `--prefill` size, a fresh database filled with that much history, then the request and
+    reply runs (counting only what they add) and one sweep of `--sweep-due` due thresholds."""
+    n = args.n
+    cfg = state / f"mesayuda-{db.name}.toml"
+    write_config(cfg, db.url, ms, args.bin,
+                 f"max_connections = {args.max_connections}" if args.max_connections else "")
+    daemon = Daemon(args.bin, cfg, state / f"daemon-{db.name}-scaling.log")
+    out = res.setdefault("scaling", {})
+    try:
+        for size in [0] + args.prefill:
+            r: dict = {"loadavg_before": loadavg()}
+            out[str(size)] = r
+            db.reset()
+            log(f"{db.name}: scaling, filling {size} tickets")
+            r["fill_s"] = prefill(args, db, size)["fill_s"]
+            base = high_ids(db)
+            reqs = make_requests(n, f"{tag}-s{size}-req", seed=11)
+            ms.append(HELPDESK, [raw for _, raw in reqs])
+            daemon.start()
+            daemon.wait_ready()
+            q = run_until(daemon, db, lambda p: p["tickets"] >= n and p["acks_sent"] >= n and p["due"] == 0,
+                          ms, args.timeout, f"requests at {size}", base)
+            daemon.stop()
+            q["msgs_per_s"] = n / q["elapsed_s"]
+            r["requests"] = q
+            tickets = ticket_rows(db, base["tickets"])[:n]
+            before = progress(db, base)
+            assert before is not None
+            ms.append(HELPDESK, [raw for _, raw in make_replies(tickets, f"{tag}-s{size}-re", seed=12)])
+            daemon.start()
+            daemon.wait_ready()
+            p = run_until(daemon, db, lambda p: p["inbound"] >= before["inbound"] + len(tickets) and p["due"] == 0,
+                          ms, args.timeout, f"replies at {size}", base)
+            daemon.stop()
+            p["msgs_per_s"] = len(tickets) / p["elapsed_s"]
+            p["new_tickets"] = p["progress"]["tickets"] - before["tickets"]
+            r["replies"] = p
+            r["sweep"] = prefill(args, db, size, sweep=True)
+            r["loadavg_after"] = loadavg()
+            log(f"{db.name}: at {size} tickets: requests {q['msgs_per_s']:.0f} msgs/s (cpu {q['cpu_s']:.2f} s), "
+                f"replies {p['msgs_per_s']:.0f} msgs/s (cpu {p['cpu_s']:.2f} s), "
+                f"sweep of {args.sweep_due} {r['sweep']['sweep_ms']:.0f} ms (cpu {r['sweep']['sweep_cpu_ms']:.0f} ms); "
+                f"load {r['loadavg_before'][0]:.1f} -> {r['loadavg_after'][0]:.1f}")
+    finally:
+        daemon.stop()
+        db.close()
+
+
 def latency(ms: MailServer, n: int, tag: str) -> dict:
     rng = random.Random(5)
     watch = ms.imap(LATENCY_USER)
@@ -788,11 +863,61 @@ def fmt(v, spec=".0f", unit="") -> str:
 
 
 def verdict(key: str, v) -> str:
+    if key.startswith("scale:"):  # judged by rows_for: "scale:<ok|MISS|>:<goal text>"
+        return key.split(":")[1]
     if key not in GOALS or v is None:
         return ""
     op, goal = GOALS[key]
     ok = v >= goal if op == ">=" else v < goal
     return "ok" if ok else "MISS"
+
+
+def scaling_rows(res: dict, sizes: list[int]) -> list[tuple[str, str, object, str]]:
+    """Rows of the scaling runs: each size's figure, judged against the empty database's
+    (within 10 %), and the sweep against 250 ms on PostgreSQL."""
+    sc = res.get("scaling", {})
+    empty = sc.get("0", {})
+
+    def get(size: int, run: str, key: str):
+        return sc.get(str(size), {}).get(run, {}).get(key)
+
+    def judged(size: int, run: str, key: str, higher_better: bool, limit: float | None = None) -> str:
+        v, e = get(size, run, key), get(0, run, key)
+        if v is None:
+            return "scale::"
+        ok = True
+        if size and e:
+            ok = v >= 0.9 * e if higher_better else v <= 1.1 * e
+        if limit is not None:
+            ok = ok and v < limit
+        goal = (">= 0.9x" if higher_better else "<= 1.1x") if size else ""
+        if limit is not None:
+            goal = (goal + " <" if goal else "< ") + f"{limit:.0f}"
+        return f"scale:{'ok' if ok else 'MISS'}:{goal}"
+
+    pg = res.get("database") == "postgres"
+    out = []
+    for size in sizes:
+        at = f"at {size:,} tickets"
+        out += [
+            (f"scaling {at}: requests msgs/s", judged(size, "requests", "msgs_per_s", True),
+             get(size, "requests", "msgs_per_s"), fmt(get(size, "requests", "msgs_per_s"))),
+            (f"scaling {at}: requests daemon CPU (s)", judged(size, "requests", "cpu_s", False),
+             get(size, "requests", "cpu_s"), fmt(get(size, "requests", "cpu_s"), ".2f")),
+            (f"scaling {at}: replies msgs/s", judged(size, "replies", "msgs_per_s", True),
+             get(size, "replies", "msgs_per_s"), fmt(get(size, "replies", "msgs_per_s"))),
+            (f"scaling {at}: replies daemon CPU (s)", judged(size, "replies", "cpu_s", False),
+             get(size, "replies", "cpu_s"), fmt(get(size, "replies", "cpu_s"), ".2f")),
+            (f"scaling {at}: sweep, 1,000 due (ms)",
+             judged(size, "sweep", "sweep_ms", False, 250.0 if pg else None),
+             get(size, "sweep", "sweep_ms"), fmt(get(size, "sweep", "sweep_ms"))),
+            (f"scaling {at}: sweep CPU of its process (ms)", "", get(size, "sweep", "sweep_cpu_ms"),
+             fmt(get(size, "sweep", "sweep_cpu_ms"))),
+            (f"scaling {at}: load average before/after", "", None,
+             "/".join(f"{x[0]:.1f}" for x in (sc.get(str(size), {}).get("loadavg_before"),
+                                              sc.get(str(size), {}).get("loadavg_after")) if x) or "—"),
+        ]
+    return out
 
 
 def rows_for(res: dict) -> list[tuple[str, str, object, str]]:
@@ -828,7 +953,9 @@ def print_table(results: dict, meta: dict) -> str:
         "requests_msgs_per_s": ">= 250", "latency_p95_s": "< 1000", "rss_idle_mb": "< 20", "rss_after_burst_mb": "< 25",
         "hwm_requests_mb": "< 100", "hwm_25mb_mb": "< 100", "ready_ms": "< 200",
     }
-    per = {b: rows_for(results[b]) if "skipped" not in results[b] else None for b in backends}
+    sizes = sorted({int(k) for b in backends for k in results[b].get("scaling", {})})
+    per = {b: (([] if results[b].get("main_skipped") else rows_for(results[b])) + scaling_rows(results[b], sizes))
+           if "skipped" not in results[b] else None for b in backends}
     labels = next((r for r in per.values() if r), None) or rows_for({})
     w = max(len(r[0]) for r in labels)
     head = f"{'':{w}}  " + "  ".join(f"{b:>12}" for b in backends) + f"  {'goal':>8}"
@@ -840,12 +967,12 @@ def print_table(results: dict, meta: dict) -> str:
             if per[b] is None:
                 cells.append(f"{'skipped':>12}")
                 continue
-            _, _, value, text = per[b][idx]
-            v = value * 1000 if key == "latency_p95_s" and value is not None else value
-            mark = verdict(key, value)
+            _, bkey, value, text = per[b][idx]
+            mark = verdict(bkey, value)
             cells.append(f"{text + (' !' if mark == 'MISS' else ''):>12}")
             marks.append(mark)
-        lines.append(f"{label:{w}}  " + "  ".join(cells) + f"  {goal_text.get(key, ''):>8}")
+        goal = key.split(":")[2] if key.startswith("scale:") else goal_text.get(key, "")
+        lines.append(f"{label:{w}}  " + "  ".join(cells) + f"  {goal:>8}")
     for b in backends:
         if "error" in results[b]:
             lines.append(f"{b}: {results[b]['error']}")
@@ -893,7 +1020,8 @@ def git_commit() -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bin", type=Path, default=REPO / "target" / "release" / "mesayuda")
+    ap.add_argument("--bin", type=Path,
+                    default=Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "release" / "mesayuda")
     ap.add_argument("--db", choices=["both", "sqlite", "postgres"], default="both")
     ap.add_argument("-n", type=int, default=1000, help="requests and replies per run (default 1000)")
     ap.add_argument("--latency-n", type=int, default=200, help="requests in the latency run (default 200)")
@@ -918,6 +1046,12 @@ def main() -> int:
     ap.add_argument("--wrap-run", choices=["requests", "big"], default="requests",
                     help="the run whose daemon --wrap applies to (default requests)")
     ap.add_argument("--keep", action="store_true", help="keep the state directory (logs, databases)")
+    ap.add_argument("--prefill", type=lambda v: [int(x) for x in v.split(",")], default=[],
+                    help="scaling runs: tickets already stored, e.g. 100000,1000000 (the empty database is "
+                         "measured too); --skip main leaves the other runs out")
+    ap.add_argument("--prefill-bin", type=Path, default=None,
+                    help="the bench_prefill example (default: examples/bench_prefill beside --bin)")
+    ap.add_argument("--sweep-due", type=int, default=1000, help="due thresholds per scaling sweep (default 1000)")
     args = ap.parse_args()
 
     if os.geteuid() != 0:
@@ -927,6 +1061,11 @@ def main() -> int:
         print(f"bench: no binary at {args.bin} (bench/run.sh builds it)", file=sys.stderr)
         return 2
     args.bin = args.bin.resolve()
+    if args.prefill_bin is None:
+        args.prefill_bin = args.bin.parent / "examples" / "bench_prefill"
+    if args.prefill and not args.prefill_bin.is_file():
+        print(f"bench: no bench_prefill at {args.prefill_bin} (bench/run.sh --prefill builds it)", file=sys.stderr)
+        return 2
     # Short: the mail server's unix sockets live below it.
     state = Path(tempfile.mkdtemp(prefix="msb-", dir="/tmp"))
     os.chmod(state, 0o755)
@@ -955,7 +1094,12 @@ def main() -> int:
             ms.start()
             results[b] = {}
             try:
-                bench_backend(args, db, ms, state, f"{tag}-{b}", results[b])
+                if "main" in args.skip:
+                    results[b].update(database=db.name, main_skipped=True)
+                else:
+                    bench_backend(args, db, ms, state, f"{tag}-{b}", results[b])
+                if args.prefill:
+                    scaling(args, db, ms, state, f"{tag}-{b}", results[b])
             except Exception as e:  # noqa: BLE001 - reported in the table, the other backend still runs
                 log(f"{b}: FAILED: {e}")
                 results[b]["error"] = str(e)

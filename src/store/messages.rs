@@ -377,6 +377,28 @@ pub async fn thread_ids(conn: &mut Conn, t: TicketNumber) -> Result<Vec<String>,
         .await
 }
 
+/// [`thread_ids`] of several tickets in one statement (tickets without mail get none).
+pub async fn thread_ids_many(
+    conn: &mut Conn,
+    ts: &[TicketNumber],
+) -> Result<std::collections::HashMap<TicketNumber, Vec<String>>, sqlx::Error> {
+    let mut threads: std::collections::HashMap<TicketNumber, Vec<String>> =
+        ts.iter().map(|t| (*t, Vec::new())).collect();
+    if ts.is_empty() {
+        return Ok(threads);
+    }
+    let rows: Vec<(i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT ticket_id, message_id FROM messages WHERE ticket_id IN ({}) ORDER BY ticket_id, id",
+        super::id_list(ts.iter().map(|t| t.0))
+    )))
+    .fetch_all(conn)
+    .await?;
+    for (t, id) in rows {
+        threads.entry(TicketNumber(t)).or_default().push(id);
+    }
+    Ok(threads)
+}
+
 #[derive(Debug, Clone, FromRow)]
 pub struct PendingMove {
     pub id: i64,
@@ -395,13 +417,16 @@ impl PendingMove {
 }
 
 /// Messages committed but not yet moved out of the mailbox (a crash or an IMAP error in between).
+/// The `<> 'moved'` repeats the partial index's condition, which SQLite needs spelt out to
+/// use `messages_pending_move` instead of reading every message ever received.
 pub async fn pending_moves(
     conn: &mut Conn,
     uidvalidity: i64,
 ) -> Result<Vec<PendingMove>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, imap_uid, imap_state FROM messages \
-         WHERE imap_state IN ('pending_move', 'pending_quarantine') AND imap_uidvalidity = $1 \
+         WHERE imap_state IN ('pending_move', 'pending_quarantine') AND imap_state <> 'moved' \
+           AND imap_uidvalidity = $1 \
          ORDER BY imap_uid",
     )
     .bind(uidvalidity)
@@ -430,7 +455,8 @@ pub async fn mark_moved(conn: &mut Conn, ids: &[i64]) -> Result<(), sqlx::Error>
 pub async fn forget_stale_moves(conn: &mut Conn, uidvalidity: i64) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(
         "UPDATE messages SET imap_state = 'moved' \
-         WHERE imap_state IN ('pending_move', 'pending_quarantine') AND imap_uidvalidity <> $1",
+         WHERE imap_state IN ('pending_move', 'pending_quarantine') AND imap_state <> 'moved' \
+           AND imap_uidvalidity <> $1",
     )
     .bind(uidvalidity)
     .execute(conn)

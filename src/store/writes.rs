@@ -80,6 +80,12 @@ impl Writes {
         self.parts.is_empty()
     }
 
+    /// How many values are bound so far: a statement takes at most 65,535 on PostgreSQL and
+    /// SQLite numbers its `$n` up to 32,766, so callers gathering much flush before that.
+    pub fn bound(&self) -> usize {
+        self.bound
+    }
+
     /// Adds one statement; `build` binds its values and returns its SQL. Statements without
     /// `RETURNING` only: nothing is read back.
     pub fn push(&mut self, build: impl FnOnce(&mut Part<'_>) -> String) {

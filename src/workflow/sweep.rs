@@ -3,13 +3,14 @@
 //! then the once-a-period mails: the approvers' morning digest and the monthly report.
 //! A sweep reads only due rows through the `timers(due_at)` index.
 
-use super::{apply, load_ticket, load_tickets, Procedure};
+use super::{apply_into, load_ticket_thread, load_tickets, Known, Procedure};
 use crate::domain::procedure::{
     aprobacion, cierre, escalamiento, verificacion, Plan, Ticket, TimerKind,
 };
 use crate::domain::ticket::TicketNumber;
 use crate::notify::{Mailer, Notice, NotifyError};
-use crate::store::{self, approvals, timers, Backend, Db};
+use crate::store::writes::Writes;
+use crate::store::{self, approvals, messages, timers, Backend, Db};
 use chrono::{DateTime, Utc};
 use futures::stream::{FuturesOrdered, StreamExt};
 use serde_json::json;
@@ -55,16 +56,22 @@ impl SweepReport {
 /// How a timer of a chunk was taken and its ticket read: one statement for the whole chunk,
 /// or, alone, one of each per timer.
 enum Taken {
-    /// Claimed with the chunk; the ticket as read with the chunk when no other timer of the
-    /// chunk is about it (an earlier one may have changed it), read again otherwise.
-    WithChunk(Option<Box<Ticket>>),
+    /// Claimed with the chunk; the ticket and its thread as read with the chunk when no other
+    /// timer of the chunk is about it (an earlier one may have changed it), read again otherwise.
+    WithChunk(Option<Box<(Ticket, Vec<String>)>>),
     /// Not claimed yet.
     Alone,
 }
 
-/// Handles one due timer in `tx`; `None` when another sweep took it first.
+/// Values bound in a chunk's gathered writes before they are sent: below both databases'
+/// limits per statement (see [`Writes::bound`]).
+const MAX_BOUND: usize = 20_000;
+
+/// Handles one due timer in `tx`, its writes gathered in `w` (sent by the caller);
+/// `None` when another sweep took it first.
 async fn handle(
     tx: &mut crate::store::Conn,
+    w: &mut Writes,
     mailer: &Mailer,
     proc: &Procedure,
     d: &timers::Due,
@@ -72,10 +79,16 @@ async fn handle(
     ctx: &crate::domain::procedure::Ctx<'_>,
 ) -> Result<Option<Handled>, NotifyError> {
     let n = TicketNumber(d.ticket_id);
-    let ticket = match taken {
+    let loaded = match taken {
         Taken::WithChunk(Some(t)) => Some(*t),
-        Taken::WithChunk(None) => load_ticket(tx, n).await?,
-        Taken::Alone if timers::claim(tx, d.id, d.due_at).await? => load_ticket(tx, n).await?,
+        Taken::WithChunk(None) => {
+            // An earlier timer of this ticket may have changed it: read what it wrote.
+            w.flush(tx).await?;
+            load_ticket_thread(tx, n).await?
+        }
+        Taken::Alone if timers::claim(tx, d.id, d.due_at).await? => {
+            load_ticket_thread(tx, n).await?
+        }
         Taken::Alone => return Ok(None),
     };
     let handled = |mails, alerts, change| Handled {
@@ -85,7 +98,7 @@ async fn handle(
         alerts,
         change,
     };
-    let Some(ticket) = ticket else {
+    let Some((ticket, thread)) = loaded else {
         return Ok(Some(handled(0, 0, None)));
     };
     let before = ticket.status;
@@ -100,7 +113,11 @@ async fn handle(
             return Ok(Some(handled(0, 0, None)));
         }
     };
-    apply(tx, mailer, proc, &plan, ctx).await?;
+    let mut known = Known {
+        thread: Some(thread),
+        ..Known::default()
+    };
+    apply_into(tx, w, mailer, proc, &plan, ctx, &mut known).await?;
     let change = (plan.ticket.status != before)
         .then(|| format!("{n}: {} → {}", before.as_str(), plan.ticket.status.as_str()));
     // Alerts are counted per threshold, not per reader (each reader gets a mail of their own).
@@ -210,18 +227,45 @@ async fn handle_chunk(
         .map(|(t, _)| TicketNumber(*t))
         .collect();
     let mut loaded = load_tickets(&mut tx, &once).await?;
+    let mut threads = messages::thread_ids_many(&mut tx, &once).await?;
+    // The chunk's writes go together: tickets of a chunk are distinct, except those with
+    // several timers, which flush before they are read again.
+    let mut w = Writes::new(&tx);
     let mut done = Vec::new();
     let mut failed = None;
     for d in mine {
-        let ticket = loaded.remove(&TicketNumber(d.ticket_id)).map(Box::new);
-        match handle(&mut tx, mailer, proc, d, Taken::WithChunk(ticket), ctx).await {
+        let n = TicketNumber(d.ticket_id);
+        let ticket = loaded
+            .remove(&n)
+            .map(|t| Box::new((t, threads.remove(&n).unwrap_or_default())));
+        match handle(
+            &mut tx,
+            &mut w,
+            mailer,
+            proc,
+            d,
+            Taken::WithChunk(ticket),
+            ctx,
+        )
+        .await
+        {
             Ok(r) => done.extend(r),
             Err(e) => {
                 failed = Some(e);
                 break;
             }
         }
+        if w.bound() > MAX_BOUND {
+            if let Err(e) = w.flush(&mut tx).await {
+                failed = Some(e.into());
+                break;
+            }
+        }
     }
+    let failed = match failed {
+        None => w.flush(&mut tx).await.err().map(NotifyError::from),
+        e => e,
+    };
     let Some(e) = failed else {
         tx.commit().await?;
         return Ok(done);
@@ -231,7 +275,16 @@ async fn handle_chunk(
     let mut done = Vec::new();
     for d in chunk {
         let mut tx = db.pool.begin().await?;
-        match handle(&mut tx, mailer, proc, d, Taken::Alone, ctx).await {
+        let mut w = Writes::new(&tx);
+        let r = match handle(&mut tx, &mut w, mailer, proc, d, Taken::Alone, ctx).await {
+            Ok(r) => w
+                .flush(&mut tx)
+                .await
+                .map(|()| r)
+                .map_err(NotifyError::from),
+            Err(e) => Err(e),
+        };
+        match r {
             Ok(r) => {
                 tx.commit().await?;
                 done.extend(r);
