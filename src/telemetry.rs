@@ -28,13 +28,19 @@ fn secret_cap() -> Targets {
 
 /// `RUST_LOG` or `[log] level` (default `info`), with the scheduler library's start-up chatter ("Uninited",
 /// "Job creator created" at INFO) kept below it unless the level names that library itself.
+/// sqlx's pool warns when a connection dies during a database outage ("error occurred while
+/// testing the connection on-release"), beside our own one ERROR line per outage
+/// (`src/outage.rs`): kept below ERROR too, unless the level names it.
 fn configured(level: Option<&str>) -> String {
     let level = level.unwrap_or("info");
-    if level.contains("tokio_cron_scheduler") {
-        level.to_owned()
-    } else {
-        format!("{level},tokio_cron_scheduler=warn")
+    let mut out = level.to_owned();
+    if !level.contains("tokio_cron_scheduler") {
+        out.push_str(",tokio_cron_scheduler=warn");
     }
+    if !level.contains("sqlx::pool") {
+        out.push_str(",sqlx::pool=error");
+    }
+    out
 }
 
 /// Installs the global subscriber once; later calls (tests) are ignored.
@@ -89,10 +95,13 @@ mod tests {
 
     #[test]
     fn the_scheduler_library_is_quiet_at_info_unless_asked_for() {
-        assert_eq!(configured(None), "info,tokio_cron_scheduler=warn");
         assert_eq!(
-            configured(Some("debug,tokio_cron_scheduler=debug")),
-            "debug,tokio_cron_scheduler=debug"
+            configured(None),
+            "info,tokio_cron_scheduler=warn,sqlx::pool=error"
+        );
+        assert_eq!(
+            configured(Some("debug,tokio_cron_scheduler=debug,sqlx::pool=debug")),
+            "debug,tokio_cron_scheduler=debug,sqlx::pool=debug"
         );
     }
 }
