@@ -54,6 +54,24 @@ impl Databases {
 
 /// A configuration on the database at `url` with placeholder mail servers (port 1, never
 /// reached), then `more` (further sections).
+/// The sweep benchmarks' configuration, written to `dir/bench.toml`: the shipped templates and
+/// an escalation chain, so SLA alerts have readers.
+#[allow(dead_code)] // shared by the sweep benchmarks; other benches include this file too
+pub fn write_sweep_config(url: &str, dir: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+    let path = dir.join("bench.toml");
+    std::fs::write(
+        &path,
+        config_text(
+            url,
+            &format!(
+                "[paths]\ntemplates = \"{}\"\n[escalation]\ncoordinator = \"c@example.test\"\ndirector = \"d@example.test\"\n",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/templates")
+            ),
+        ),
+    )?;
+    Ok(path)
+}
+
 pub fn config_text(url: &str, more: &str) -> String {
     format!(
         "[database]\nurl = \"{url}\"\n[imap]\nhost = \"127.0.0.1\"\nport = 1\nsecurity = \"none\"\n\

@@ -180,17 +180,7 @@ async fn fill(db: &Db, n: i64, t: i64) -> anyhow::Result<()> {
 /// of them: wall and this process's CPU time, in milliseconds, and the timers handled.
 async fn sweep_due(db: &Db, url: &str, due: i64, t: i64) -> anyhow::Result<(f64, f64, usize)> {
     let dir = tempfile::tempdir()?;
-    let config_path = dir.path().join("bench.toml");
-    std::fs::write(
-        &config_path,
-        bench_db::config_text(
-            url,
-            &format!(
-                "[paths]\ntemplates = \"{}\"\n[escalation]\ncoordinator = \"c@example.test\"\ndirector = \"d@example.test\"\n",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/templates")
-            ),
-        ),
-    )?;
+    let config_path = bench_db::write_sweep_config(url, dir.path())?;
     let config = Config::load(&config_path)?;
     let mailer = Mailer::new(
         Templates::load(&config.paths.templates)?,

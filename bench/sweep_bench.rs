@@ -34,17 +34,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn run(url: &str, dir: &std::path::Path) -> anyhow::Result<()> {
-    let config_path = dir.join("bench.toml");
-    std::fs::write(
-        &config_path,
-        bench_db::config_text(
-            url,
-            &format!(
-                "[paths]\ntemplates = \"{}\"\n[escalation]\ncoordinator = \"c@example.test\"\ndirector = \"d@example.test\"\n",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/templates")
-            ),
-        ),
-    )?;
+    let config_path = bench_db::write_sweep_config(url, dir)?;
     let config = Config::load(&config_path)?;
     let db = Db::connect(url, 5).await?;
     db.migrate().await?;
