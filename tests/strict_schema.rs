@@ -410,6 +410,40 @@ async fn an_unknown_stored_value_stops_the_migration_naming_it(kind: DbKind) {
     assert_eq!(shown["status"], "trabajo_en_progreso", "{shown}");
 }
 
+/// SQLite only: a row written with foreign keys off (by hand, with the `sqlite3` shell, whose
+/// default that is) that refers to a missing ticket stops the migration, named, since the
+/// rebuilt tables are checked before they replace the old ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_referring_to_a_missing_ticket_stops_the_sqlite_migration_naming_it() {
+    use sqlx::ConnectOptions;
+    use std::str::FromStr;
+    let dir = tempfile::tempdir().unwrap();
+    let Some((tdb, db)) = at_0018(DbKind::Sqlite, dir.path()).await else {
+        return;
+    };
+    populate(&db).await;
+    db.pool.close().await;
+    let mut by_hand = sqlx::sqlite::SqliteConnectOptions::from_str(&tdb.url)
+        .unwrap()
+        .foreign_keys(false)
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO events (ticket_id, at, actor, kind, description) VALUES (99, 1, 'a', 'nota', 'x')")
+        .execute(&mut by_hand)
+        .await
+        .unwrap();
+    drop(by_hand);
+
+    let out = migrate(dir.path(), &tdb.url);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("events row 3 refers to a row of tickets that does not exist"),
+        "{stderr}"
+    );
+}
+
 mod sqlite {
     use super::*;
 

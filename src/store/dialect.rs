@@ -193,6 +193,18 @@ impl Dialect {
         }
     }
 
+    /// A query listing rows that refer to a missing row (`table`, `rowid`, `parent`): SQLite
+    /// can hold such rows when foreign keys were off as they were written; PostgreSQL's
+    /// constraints cannot be switched off, so it has none to list.
+    pub fn broken_references(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => {
+                Some("SELECT \"table\", rowid, parent FROM pragma_foreign_key_check")
+            }
+            Dialect::Postgres => None,
+        }
+    }
+
     /// An aggregate giving the values of `expr`, ordered by `order`, as a JSON array in text.
     pub fn json_array_agg(self, expr: &str, order: &str) -> String {
         match self {

@@ -196,11 +196,8 @@ pub(super) async fn refuse_unknown(db: &Db) -> Result<(), sqlx::Error> {
             ));
         }
     }
-    if db.dialect() == super::Dialect::Sqlite {
-        let broken: Vec<(String, i64, String)> =
-            sqlx::query_as("SELECT \"table\", rowid, parent FROM pragma_foreign_key_check")
-                .fetch_all(&db.pool)
-                .await?;
+    if let Some(query) = db.dialect().broken_references() {
+        let broken: Vec<(String, i64, String)> = sqlx::query_as(query).fetch_all(&db.pool).await?;
         for (table, rowid, parent) in broken {
             found.push(format!(
                 "{table} row {rowid} refers to a row of {parent} that does not exist"
