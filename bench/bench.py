@@ -13,6 +13,9 @@ on SQLite and on PostgreSQL and measures, for each database:
   5. memory     VmRSS idle, VmHWM of the request run and of one 25 MB message; start -> "watching
                 mailbox"
 
+On request: the scaling runs (--prefill, on prefilled databases) and the soak (--soak, mixed
+traffic for --soak-minutes: bench/soak.py).
+
 Only the Python 3.11 standard library is used; PostgreSQL is read through one long-lived `psql`.
 """
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import re
+import statistics
 import threading
 import time
 import urllib.request
@@ -22,6 +23,7 @@ import bench as B
 import traffic as T
 
 RSS_EVERY_S = 10.0
+RSS_WINDOW_S = 60.0  # the warm-up's and the end's RSS: medians of this long
 LAG_EVERY_S = 1.0
 WARMUP_S = 300.0  # "RSS flat after the first 5 minutes"
 DRAIN_LIMIT_S = 180.0
@@ -148,7 +150,6 @@ def run(args, db, ms: B.MailServer, state: Path, tag: str, res: dict) -> None:
             if now - t0 >= duration:
                 break
             time.sleep(max(0.0, LAG_EVERY_S - (time.monotonic() - now)))
-        rss.append((time.monotonic() - t0, daemon.status().get("VmRSS", 0.0)))
         stop.set()
         for t in threads:
             t.join(timeout=30)
@@ -160,12 +161,14 @@ def run(args, db, ms: B.MailServer, state: Path, tag: str, res: dict) -> None:
         stop.set()
         daemon.stop()
         db.close()
-    base = min(rss, key=lambda s: abs(s[0] - warmup))
-    after = [mb for t, mb in rss if t >= base[0]]
+    # A sample can land in the middle of a batch (up to 2 MiB more for a moment): each end of
+    # the comparison is the median of a minute's samples, so a spike is not read as growth.
+    at_warmup = statistics.median([mb for t, mb in rss if warmup <= t < warmup + RSS_WINDOW_S] or [rss[-1][1]])
+    at_end = statistics.median(mb for t, mb in rss if t >= rss[-1][0] - RSS_WINDOW_S)
     r.update({
         "rss_series": [(round(t), round(mb, 1)) for t, mb in rss],
-        "rss_warmup_mb": base[1], "rss_warmup_at_s": base[0], "rss_end_mb": rss[-1][1],
-        "rss_max_after_warmup_mb": max(after), "rss_growth_mb": rss[-1][1] - base[1],
+        "rss_warmup_mb": at_warmup, "rss_warmup_at_s": warmup, "rss_end_mb": at_end,
+        "rss_max_after_warmup_mb": max(mb for t, mb in rss if t >= warmup), "rss_growth_mb": at_end - at_warmup,
         "lag_max_s": max((a for _, a in lag), default=None),
         "lag_over_goal_samples": sum(1 for _, a in lag if a > GOAL_LAG_S), "lag_samples": len(lag),
         "metrics_unreadable": scrape_failures,
@@ -252,8 +255,8 @@ def rows(res: dict) -> list[tuple[str, str, object, str]]:
          f"{get('sent')}/{get('accepted')}" if get("sent") is not None else "—"),
         ("soak: msgs/s accepted", "", get("msgs_per_s"), B.fmt(get("msgs_per_s"), ".1f")),
         ("soak: mix req/reply/approval/command (%)", "", None, mix),
-        ("soak: VmRSS after warm-up (MiB)", "", get("rss_warmup_mb"), B.fmt(get("rss_warmup_mb"), ".1f")),
-        ("soak: VmRSS at end (MiB)", "", get("rss_end_mb"), B.fmt(get("rss_end_mb"), ".1f")),
+        ("soak: VmRSS after warm-up, 1-min median (MiB)", "", get("rss_warmup_mb"), B.fmt(get("rss_warmup_mb"), ".1f")),
+        ("soak: VmRSS at end, last minute's median (MiB)", "", get("rss_end_mb"), B.fmt(get("rss_end_mb"), ".1f")),
         ("soak: VmRSS max after warm-up (MiB)", "", get("rss_max_after_warmup_mb"),
          B.fmt(get("rss_max_after_warmup_mb"), ".1f")),
         ("soak: VmRSS growth after warm-up (MiB)", judged(growth, growth is not None and growth < GOAL_GROWTH_MB,

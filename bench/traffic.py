@@ -137,8 +137,8 @@ def generator(ms: B.MailServer, db, ledger: Ledger, rate: float, stop: threading
         delay = t_next - time.monotonic()
         if delay > 0:
             stop.wait(delay)
-        else:
-            t_next = time.monotonic()  # behind (SMTP down): do not burst to catch up
+        elif delay < -1.0:
+            t_next = time.monotonic()  # far behind (SMTP down): do not burst to catch up
         if stop.is_set():
             break
         if time.monotonic() > next_refresh:
