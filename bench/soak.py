@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import re
+import sqlite3
 import statistics
 import threading
 import time
@@ -121,11 +122,12 @@ def run(args, db, ms: B.MailServer, state: Path, tag: str, res: dict) -> None:
     loads: list[float] = []
     scrape_failures = 0
     threads = []
+    reader = second_handle(db)
     try:
         daemon.start()
         daemon.wait_ready(60)
         threads = [
-            threading.Thread(target=T.generator, args=(ms, second_handle(db), ledger, args.soak_rate, stop, 1301,
+            threading.Thread(target=T.generator, args=(ms, reader, ledger, args.soak_rate, stop, 1301,
                                                        gen_mix, pending), daemon=True),
             threading.Thread(target=T.responder, args=(ms, ledger, stop, 1301, command_share, 0.1, pending),
                              daemon=True),
@@ -160,6 +162,10 @@ def run(args, db, ms: B.MailServer, state: Path, tag: str, res: dict) -> None:
     finally:
         stop.set()
         daemon.stop()
+        try:
+            reader.close()
+        except sqlite3.ProgrammingError:
+            pass  # SQLite's handle belongs to the generator's thread and is closed with it
         db.close()
     # A sample can land in the middle of a batch (up to 2 MiB more for a moment): each end of
     # the comparison is the median of a minute's samples, so a spike is not read as growth.
@@ -262,8 +268,10 @@ def rows(res: dict) -> list[tuple[str, str, object, str]]:
         ("soak: VmRSS growth after warm-up (MiB)", judged(growth, growth is not None and growth < GOAL_GROWTH_MB,
                                                           f"< {GOAL_GROWTH_MB:g}"),
          growth, B.fmt(growth, "+.1f")),
-        ("soak: outbox max lag (s)", judged(lag, lag is not None and lag <= GOAL_LAG_S, f"<= {GOAL_LAG_S:g}"),
-         lag, B.fmt(lag, ".0f")),
+        # Never read (no /metrics) is a miss too: the goal cannot be shown met.
+        ("soak: outbox max lag (s)", judged(1 if "sent" in s else None, lag is not None and lag <= GOAL_LAG_S,
+                                            f"<= {GOAL_LAG_S:g}"),
+         lag, "unread" if "sent" in s and lag is None else B.fmt(lag, ".0f")),
         ("soak: ERROR + WARN lines", judged(errs, errs == 0, "0"), errs, B.fmt(errs, "d")),
         ("soak: mails lost (accepted, not stored)", judged(get("lost"), get("lost") == 0, "0"), get("lost"),
          B.fmt(get("lost"), "d")),
