@@ -13,6 +13,9 @@ on SQLite and on PostgreSQL and measures, for each database:
   5. memory     VmRSS idle, VmHWM of the request run and of one 25 MB message; start -> "watching
                 mailbox"
 
+On request: the scaling runs (--prefill, on prefilled databases) and the soak (--soak, mixed
+traffic for --soak-minutes: bench/soak.py).
+
 Only the Python 3.11 standard library is used; PostgreSQL is read through one long-lived `psql`.
 """
 
@@ -43,6 +46,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources
 MAILSERVER = REPO / "deploy" / "dev" / "mailserver.sh"
 DOMAIN = "example.test"
 HELPDESK = f"mesayuda@{DOMAIN}"
@@ -554,7 +558,8 @@ class Daemon:
         self.proc = None
 
 
-def write_config(path: Path, db_url: str, ms: MailServer, binary: Path, extra_db: str = "") -> None:
+def write_config(path: Path, db_url: str, ms: MailServer, binary: Path, extra_db: str = "",
+                 http_listen: str = "") -> None:
     """The daemon's configuration, like deploy/mesayuda.example.toml: the shipped catalogue and
     directory, defaults elsewhere. Keys an older binary rejects (exit 2 naming them) are
     dropped, so that the bench also measures earlier commits."""
@@ -571,8 +576,9 @@ def write_config(path: Path, db_url: str, ms: MailServer, binary: Path, extra_db
         # One requester sends 200 requests in the latency run: the anti-loop limit (default 20
         # new requests per sender and hour) is lifted, the bench is not about it.
         "ingest": [("max_new_tickets_per_sender_per_hour", "max_new_tickets_per_sender_per_hour = 1000000")],
-        # Off: the bench must never collide with another daemon on the health/metrics port.
-        "http": [("http", 'listen = ""')],
+        # Off unless asked for (the soak reads /metrics, on a free port): the bench must never
+        # collide with another daemon on the default health/metrics port.
+        "http": [("http", f'listen = "{http_listen}"')],
     }
     dropped: set[str] = set()
     while True:
@@ -863,7 +869,7 @@ def fmt(v, spec=".0f", unit="") -> str:
 
 
 def verdict(key: str, v) -> str:
-    if key.startswith("scale:"):  # judged by rows_for: "scale:<ok|MISS|>:<goal text>"
+    if key.startswith(("scale:", "soak:")):  # judged by their rows: "scale:<ok|MISS|>:<goal text>"
         return key.split(":")[1]
     if key not in GOALS or v is None:
         return ""
@@ -948,13 +954,17 @@ def rows_for(res: dict) -> list[tuple[str, str, object, str]]:
 
 
 def print_table(results: dict, meta: dict) -> str:
+    import soak  # here, not at the top: it imports this module (as `bench`) for its helpers
+
     backends = [b for b in ("sqlite", "postgres") if b in results]
     goal_text = {
         "requests_msgs_per_s": ">= 250", "latency_p95_s": "< 1000", "rss_idle_mb": "< 20", "rss_after_burst_mb": "< 25",
         "hwm_requests_mb": "< 100", "hwm_25mb_mb": "< 100", "ready_ms": "< 200",
     }
     sizes = sorted({int(k) for b in backends for k in results[b].get("scaling", {})})
-    per = {b: (([] if results[b].get("main_skipped") else rows_for(results[b])) + scaling_rows(results[b], sizes))
+    soaked = any("soak" in results[b] for b in backends)
+    per = {b: (([] if results[b].get("main_skipped") else rows_for(results[b])) + scaling_rows(results[b], sizes)
+               + (soak.rows(results[b]) if soaked else []))
            if "skipped" not in results[b] else None for b in backends}
     labels = next((r for r in per.values() if r), None) or rows_for({})
     w = max(len(r[0]) for r in labels)
@@ -971,7 +981,7 @@ def print_table(results: dict, meta: dict) -> str:
             mark = verdict(bkey, value)
             cells.append(f"{text + (' !' if mark == 'MISS' else ''):>12}")
             marks.append(mark)
-        goal = key.split(":")[2] if key.startswith("scale:") else goal_text.get(key, "")
+        goal = key.split(":")[2] if key.startswith(("scale:", "soak:")) else goal_text.get(key, "")
         lines.append(f"{label:{w}}  " + "  ".join(cells) + f"  {goal:>8}")
     for b in backends:
         if "error" in results[b]:
@@ -1019,6 +1029,8 @@ def git_commit() -> str:
 
 
 def main() -> int:
+    import soak  # see print_table
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", type=Path,
                     default=Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "release" / "mesayuda")
@@ -1052,6 +1064,12 @@ def main() -> int:
     ap.add_argument("--prefill-bin", type=Path, default=None,
                     help="the bench_prefill example (default: examples/bench_prefill beside --bin)")
     ap.add_argument("--sweep-due", type=int, default=1000, help="due thresholds per scaling sweep (default 1000)")
+    ap.add_argument("--soak", action="store_true",
+                    help="the soak run (issue 13 item 5), after the others; --skip main leaves those out")
+    ap.add_argument("--soak-minutes", type=float, default=30.0, help="length of the soak's traffic (default 30)")
+    ap.add_argument("--soak-rate", type=float, default=20.0, help="the soak's mails a second (default 20)")
+    ap.add_argument("--soak-mix", default="40,30,15,15",
+                    help="the soak's %% of new requests, replies, approval answers, agent commands (default 40,30,15,15)")
     args = ap.parse_args()
 
     if os.geteuid() != 0:
@@ -1100,6 +1118,8 @@ def main() -> int:
                     bench_backend(args, db, ms, state, f"{tag}-{b}", results[b])
                 if args.prefill:
                     scaling(args, db, ms, state, f"{tag}-{b}", results[b])
+                if args.soak:
+                    soak.run(args, db, ms, state, f"{tag}-{b}", results[b])
             except Exception as e:  # noqa: BLE001 - reported in the table, the other backend still runs
                 log(f"{b}: FAILED: {e}")
                 results[b]["error"] = str(e)

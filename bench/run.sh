@@ -3,7 +3,8 @@
 # measures ceiling, throughput, replies, latency, memory and start time on SQLite and PostgreSQL.
 #
 #   bench/run.sh [--no-build] [--db both|sqlite|postgres] [-n 1000] [--latency-n 200] [--keep]
-#                [--prefill 100000,1000000] [--skip main,replies,latency,big] ...
+#                [--prefill 100000,1000000] [--skip main,replies,latency,big]
+#                [--soak [--soak-minutes 30] [--soak-rate 20]] ...
 #
 # Results: a table on the terminal and bench/results/<timestamp>.json. See bench/README.md.
 set -euo pipefail

@@ -14,8 +14,6 @@ fills up). Only the Python 3.11 standard library is used (and bench/bench.py's h
 from __future__ import annotations
 
 import argparse
-import email
-import email.policy
 import imaplib
 import json
 import os
@@ -23,7 +21,6 @@ import random
 import re
 import shutil
 import signal
-import smtplib
 import statistics
 import subprocess
 import sys
@@ -36,13 +33,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.dont_write_bytecode = True  # no __pycache__ beside the sources
 sys.path.insert(0, str(REPO / "bench"))
 import bench as B  # noqa: E402  (the bench's mail builder, mail server, databases and daemon)
+from traffic import AGENT, APPROVER, USERS, Ledger, Smtp, generator, request_outcomes, responder  # noqa: E402  (shared with the soak)
 
 DOMAIN = B.DOMAIN
 HELPDESK = B.HELPDESK
-AGENT = f"laura.rojas@{DOMAIN}"
-APPROVER = f"luisa.martinez@{DOMAIN}"  # subdirector: may approve jefe_inmediato services
 PROBE = f"sonda@{DOMAIN}"
-USERS = [f"usuario{k:03d}@{DOMAIN}" for k in range(200)]
 RECOVERY_GOAL_S = 10.0
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -169,178 +164,6 @@ def shaping_kind() -> str | None:
             subprocess.run(["tc", "qdisc", "del", "dev", "lo", "root"], capture_output=True)
             return kind
     return None
-
-
-# ---------------------------------------------------------------------------------------------
-# Traffic
-
-
-class Ledger:
-    """What the run sent, for the invariants."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.requests: dict[str, tuple[str, float]] = {}  # Message-ID (bare) -> (requester, sent at)
-        self.approval_requests: set[str] = set()
-        self.replies = 0
-        self.approval_answers = 0
-        self.double_answers = 0
-        self.agent_commands = 0
-        self.send_failures = 0
-
-    def add_request(self, msgid: str, who: str, needs_approval: bool) -> None:
-        with self.lock:
-            self.requests[msgid.strip("<>")] = (who, time.time())
-            if needs_approval:
-                self.approval_requests.add(msgid.strip("<>"))
-
-
-class Smtp:
-    """One SMTP connection, reopened after a failure (the server is restarted by faults)."""
-
-    def __init__(self, ms: B.MailServer):
-        self.ms = ms
-        self.conn: smtplib.SMTP | None = None
-
-    def send(self, sender: str, rcpts: list[str], raw: bytes) -> bool:
-        for _ in range(2):
-            try:
-                if self.conn is None:
-                    self.conn = smtplib.SMTP("127.0.0.1", self.ms.smtp_port, local_hostname="chaos.example.test",
-                                             timeout=10)
-                self.conn.sendmail(sender, rcpts, raw)
-                return True
-            except (OSError, smtplib.SMTPException):
-                try:
-                    if self.conn is not None:
-                        self.conn.close()
-                except OSError:
-                    pass
-                self.conn = None
-        return False
-
-
-VPN_BODY = ("Necesito acceso remoto por VPN para trabajar desde casa durante el cierre.\n"
-            "Justificación: cierre contable de fin de año\nNúmero de equipo: PC-{n:04d}\n"
-            "Fecha de finalización: 2026-12-31\nAprobador: " + APPROVER + "\n")
-
-
-def generator(ms: B.MailServer, db, ledger: Ledger, rate: float, stop: threading.Event, seed: int) -> None:
-    """New requests (one in six needing approval) and replies to the requesters' own tickets."""
-    rng = random.Random(seed)
-    smtp = Smtp(ms)
-    i = 0
-    known: list[tuple[int, str, str]] = []  # (ticket, requester, subject)
-    next_refresh = 0.0
-    t_next = time.monotonic()
-    while not stop.is_set():
-        t_next += 1.0 / rate
-        delay = t_next - time.monotonic()
-        if delay > 0:
-            stop.wait(delay)
-        else:
-            t_next = time.monotonic()  # behind (SMTP down): do not burst to catch up
-        if time.monotonic() > next_refresh:
-            rows = db.query("SELECT id, requester, subject FROM tickets WHERE status <> 'cerrado' "
-                            "ORDER BY id DESC LIMIT 300")
-            if rows:
-                known = [(int(r[0]), r[1], r[2]) for r in rows]
-            next_refresh = time.monotonic() + 5
-        i += 1
-        roll = rng.random()
-        if roll < 0.30 and known:
-            ticket, who, subject = rng.choice(known)
-            msgid = f"<chaos-reply-{seed}-{i}@{DOMAIN}>"
-            raw = B.build_mail(rng=rng, msgid=msgid, name="Usuario", addr=who, to=HELPDESK,
-                               subject=f"RE: [REQ-{ticket}] {subject}",
-                               text=B.body_text(rng, B.RESPUESTAS, 1))
-            if smtp.send(who, [HELPDESK], raw):
-                with ledger.lock:
-                    ledger.replies += 1
-            else:
-                ledger.send_failures += 1
-            continue
-        who = rng.choice(USERS)
-        msgid = f"<chaos-req-{seed}-{i}@{DOMAIN}>"
-        approval = roll > 0.85
-        if approval:
-            subject, text = f"Acceso VPN para teletrabajo ({i})", VPN_BODY.format(n=i % 10000)
-        else:
-            subject, text = B.request_text(rng, i)
-            subject = f"{subject} ({i})"
-        raw = B.build_mail(rng=rng, msgid=msgid, name="Usuario", addr=who, to=HELPDESK, subject=subject,
-                           text=text)
-        if smtp.send(who, [HELPDESK], raw):
-            ledger.add_request(msgid, who, approval)
-        else:
-            ledger.send_failures += 1
-
-
-def reply_to_of(m: email.message.Message) -> str:
-    rt = m.get("Reply-To") or HELPDESK
-    return email.utils.parseaddr(rt)[1] or HELPDESK
-
-
-def responder(ms: B.MailServer, ledger: Ledger, stop: threading.Event, seed: int) -> None:
-    """The approver answers every approval request (one in ten twice: it must count once); the
-    agent answers one new-work notice in four with a command."""
-    rng = random.Random(seed + 1)
-    smtp = Smtp(ms)
-    seen: dict[str, set[bytes]] = {AGENT: set(), APPROVER: set()}
-    while not stop.wait(2.0):
-        for who in (APPROVER, AGENT):
-            try:
-                c = ms.imap(who)
-                c.select("INBOX")
-                typ, data = c.uid("SEARCH", None, "ALL")
-                uids = [u for u in (data[0] or b"").split() if u not in seen[who]]
-                for uid in uids[:50]:
-                    seen[who].add(uid)
-                    typ, got = c.uid("FETCH", uid, "(BODY.PEEK[HEADER])")
-                    if typ != "OK" or not got or not isinstance(got[0], tuple):
-                        continue
-                    m = email.message_from_bytes(got[0][1], policy=email.policy.default)
-                    subject = str(m.get("Subject", ""))
-                    tag = re.search(r"\[REQ-(\d+)\]", subject)
-                    if not tag:
-                        continue
-                    if who == APPROVER and "Aprobación requerida" in subject:
-                        word = rng.choice(["APROBAR", "APROBAR", "RECHAZAR"])
-                        times = 2 if rng.random() < 0.1 else 1
-                        for _ in range(times):
-                            raw = answer(m, who, subject, f"{word}\n\nCordialmente,\nLuisa Martínez")
-                            if smtp.send(who, [reply_to_of(m)], raw):
-                                with ledger.lock:
-                                    ledger.approval_answers += 1
-                        if times == 2:
-                            ledger.double_answers += 1
-                    elif who == AGENT and "Nueva solicitud" in subject and rng.random() < 0.25:
-                        cmd = rng.choice([
-                            "#nota Revisando el caso con el proveedor.",
-                            f"#asignar {AGENT}",
-                            "#resolver Quedó atendido; por favor confirme.",
-                        ])
-                        raw = answer(m, who, subject, cmd)
-                        if smtp.send(who, [reply_to_of(m)], raw):
-                            with ledger.lock:
-                                ledger.agent_commands += 1
-                c.logout()
-            except (OSError, imaplib.IMAP4.error):
-                continue
-
-
-def answer(parent: email.message.Message, who: str, subject: str, body: str) -> bytes:
-    m = email.message.EmailMessage(policy=email.policy.SMTP)
-    m["From"] = who
-    m["To"] = reply_to_of(parent)
-    m["Subject"] = f"RE: {subject}"
-    m["Message-ID"] = email.utils.make_msgid(domain=DOMAIN)
-    if parent.get("Message-ID"):
-        m["In-Reply-To"] = parent["Message-ID"]
-        m["References"] = parent["Message-ID"]
-    m["Date"] = email.utils.formatdate(localtime=True)
-    m.set_content(body + "\n")
-    return m.as_bytes()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -627,24 +450,9 @@ class Run:
 
     def check(self, final: bool) -> dict:
         db = self.db
-        out: dict = {}
-        rows = db.query("SELECT root_message_id, COUNT(*) FROM tickets GROUP BY root_message_id")
-        if rows is None:
+        out = request_outcomes(db, self.ledger, 0 if final else 180)
+        if out is None:
             return {"unreadable": True}
-        tickets_by_root = {r[0].strip("<>"): int(r[1]) for r in rows}
-        with self.ledger.lock:
-            requests = dict(self.ledger.requests)
-        now = time.time()
-        grace = 0 if final else 180
-        lost = [m for m, (_, t) in requests.items() if tickets_by_root.get(m, 0) == 0 and now - t > grace]
-        doubled = [m for m, n in tickets_by_root.items() if n > 1]
-        out["lost"] = lost
-        out["double_tickets"] = doubled
-        no_ack = db.query(
-            "SELECT t.id FROM tickets t WHERE t.created_at < "
-            f"{int(now) - grace} AND NOT EXISTS "
-            "(SELECT 1 FROM outbox o WHERE o.ticket_id = t.id AND o.kind = 'acuse')") or []
-        out["no_ack"] = [int(r[0]) for r in no_ack]
         decided = db.query("SELECT ticket_id, COUNT(*) FROM events WHERE kind IN ('aprobado', 'rechazado') "
                            "GROUP BY ticket_id HAVING COUNT(*) > 1") or []
         out["decided_twice"] = [int(r[0]) for r in decided]
@@ -661,7 +469,6 @@ class Run:
         appr = db.query("SELECT a.ticket_id, a.status, t.status FROM approvals a JOIN tickets t ON t.id = a.ticket_id "
                         "WHERE a.status = 'pendiente' AND t.status NOT IN ('pendiente_aprobacion')") or []
         out["approval_state_mismatch"] = [f"REQ-{r[0]} approval {r[1]} ticket {r[2]}" for r in appr]
-        out["tickets"] = sum(tickets_by_root.values())
         return out
 
     def report_violations(self, c: dict, final: bool) -> None:
