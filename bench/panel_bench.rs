@@ -10,7 +10,7 @@ mod bench_db;
 use mesayuda::config::Config;
 use mesayuda::mail::outbound::Composer;
 use mesayuda::mail::templates::Templates;
-use mesayuda::notify::Mailer;
+use mesayuda::workflow::notify::Mailer;
 use mesayuda::store::{messages, panel, tickets, Db};
 use mesayuda::workflow::Procedure;
 use std::sync::Arc;

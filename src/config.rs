@@ -129,7 +129,7 @@ pub struct ImapConfig {
     pub auth: AuthMethod,
     /// Filled in by `Config::load` when `auth = "xoauth2"`.
     #[serde(skip)]
-    pub token_source: Option<crate::ops::oauth2::TokenSource>,
+    pub token_source: Option<crate::oauth2::TokenSource>,
     #[serde(default = "default_mailbox")]
     pub mailbox: String,
     #[serde(default = "default_processed_folder")]
@@ -220,7 +220,7 @@ pub struct SmtpConfig {
     #[serde(default)]
     pub auth: AuthMethod,
     #[serde(skip)]
-    pub token_source: Option<crate::ops::oauth2::TokenSource>,
+    pub token_source: Option<crate::oauth2::TokenSource>,
     /// The notification address, e.g. `Servicios Tecnológicos <servicios.tecnologicos@…>`.
     pub from: String,
     /// The watched help-desk address, so that replies come back to the mailbox.
@@ -807,7 +807,7 @@ impl Config {
             .as_ref()
             .filter(|_| needs == Needs::MailServers)
         {
-            let source = crate::ops::oauth2::TokenSource::new(o.clone());
+            let source = crate::oauth2::TokenSource::new(o.clone());
             if config.imap.auth == AuthMethod::Xoauth2 {
                 config.imap.token_source = Some(source.clone());
             }

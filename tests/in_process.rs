@@ -8,7 +8,7 @@ mod support;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use mesayuda::domain::ticket::{Status, TicketNumber};
-use mesayuda::ingest::Outcome;
+use mesayuda::workflow::ingest::Outcome;
 use mesayuda::mail::inbound::InboundMail;
 use support::app::{TestApp, HELPDESK};
 use support::mail::Draft;

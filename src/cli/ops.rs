@@ -105,7 +105,7 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
     } else {
         match crate::mail::templates::Templates::load(dir)
             .map_err(|e| vec![e.to_string()])
-            .and_then(|_| crate::ops::check::render_all_templates(dir))
+            .and_then(|_| crate::mail::template_check::render_all_templates(dir))
         {
             Ok(names) => println!(
                 "plantillas: ok ({} renderizadas con datos de ejemplo, {})",
@@ -132,13 +132,13 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
             );
             // Warnings, not errors: the daemon runs, but part of the procedure would not.
             let ctx = p.ctx(&snap, chrono::Utc::now());
-            for w in crate::ops::check::procedure_warnings(
+            for w in crate::mail::template_check::procedure_warnings(
                 &snap.directory,
                 config.incidents.address.as_deref(),
                 &ctx.agents(),
             )
             .into_iter()
-            .chain(crate::ops::check::catalog_warnings(
+            .chain(crate::mail::template_check::catalog_warnings(
                 &snap.catalog,
                 &snap.directory,
             )) {
@@ -197,7 +197,7 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
         }
     };
 
-    let db_url = crate::app::redact_url(&config.database.url);
+    let db_url = crate::runtime::app::redact_url(&config.database.url);
     match check_database(&config.database.url).await {
         Ok(()) => println!("base de datos: ok ({db_url})"),
         Err(cause) => {

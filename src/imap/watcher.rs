@@ -1,12 +1,12 @@
 //! The mailbox reader: select, catch up by UID, take each mail in, move it out once committed,
 //! then IDLE (or poll) for more. Reconnects with backoff, logging one line per outage.
 
-use super::backoff::Backoff;
+use crate::ops::backoff::Backoff;
 use super::connect::{self, Session};
 use crate::config::ImapConfig;
-use crate::ingest::{Fetched, Ingestor, Source};
-use crate::notify::NotifyError;
-use crate::smtp::sender::is_busy;
+use crate::workflow::ingest::{Fetched, Ingestor, Source};
+use crate::workflow::notify::NotifyError;
+use crate::store::is_busy;
 use crate::store::messages::{self, Destination};
 use crate::store::{self, mailbox, Db};
 use chrono::Utc;
@@ -42,7 +42,7 @@ pub enum WatchError {
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
     #[error("ingestion: {0}")]
-    Ingest(#[from] crate::notify::NotifyError),
+    Ingest(#[from] crate::workflow::notify::NotifyError),
     #[error("mailbox {0} has no UIDVALIDITY")]
     NoUidValidity(String),
     #[error("mailbox lease lost: another instance reads the mailbox now")]
@@ -59,14 +59,14 @@ impl WatchError {
     pub fn is_lease_lost(&self) -> bool {
         matches!(
             self,
-            WatchError::LeaseLost | WatchError::Ingest(crate::notify::NotifyError::LeaseLost)
+            WatchError::LeaseLost | WatchError::Ingest(crate::workflow::notify::NotifyError::LeaseLost)
         )
     }
 
     /// The database failed, not the mailbox.
     pub fn database_error(&self) -> Option<&sqlx::Error> {
         match self {
-            WatchError::Db(e) | WatchError::Ingest(crate::notify::NotifyError::Db(e)) => Some(e),
+            WatchError::Db(e) | WatchError::Ingest(crate::workflow::notify::NotifyError::Db(e)) => Some(e),
             _ => None,
         }
     }
@@ -116,13 +116,13 @@ impl Watcher {
                     if let Some(db) = e.database_error() {
                         // The mailbox is fine: the database is down, and that is said once
                         // whichever worker meets it first. Mail waits in the mailbox.
-                        crate::outage::database_failed("mailbox reader", db);
+                        crate::store::database_failed("mailbox reader", db);
                         // Up to 80 s, cut short when another worker (the outbox sender, the
                         // sweeper) finds the database back first.
                         let delay = backoff.next_delay();
                         tokio::select! {
                             _ = cancel.cancelled() => break,
-                            _ = crate::outage::retry_delay(crate::outage::Dependency::Database, delay) => {}
+                            _ = crate::ops::outage::retry_delay(crate::ops::outage::Dependency::Database, delay) => {}
                         }
                         continue;
                     }
@@ -209,7 +209,7 @@ impl Watcher {
                     "IMAP mailbox reachable again"
                 );
                 // A standby that found it unreachable checks again now.
-                crate::outage::found_back(crate::outage::Dependency::Mailbox);
+                crate::ops::outage::found_back(crate::ops::outage::Dependency::Mailbox);
             }
             None if !*announced => {
                 info!(mailbox = %self.config.mailbox, idle = can_idle, "watching mailbox")
@@ -217,7 +217,7 @@ impl Watcher {
             None => debug!(mailbox = %self.config.mailbox, "mailbox selected again"),
         }
         *announced = true;
-        if !crate::outage::is_down(crate::outage::Dependency::Database) {
+        if !crate::ops::outage::is_down(crate::ops::outage::Dependency::Database) {
             // Through a database outage the reader keeps backing off although IMAP answers.
             backoff.reset();
         }
@@ -426,7 +426,7 @@ impl Watcher {
     async fn ingest_chunk(
         &self,
         chunk: &[Fetched<'_>],
-    ) -> Result<Vec<crate::ingest::Outcome>, WatchError> {
+    ) -> Result<Vec<crate::workflow::ingest::Outcome>, WatchError> {
         if chunk.len() > 1 {
             let mut attempt = 0;
             loop {
@@ -463,7 +463,7 @@ impl Watcher {
         raw: &[u8],
         source: &Source,
         arrived: chrono::DateTime<Utc>,
-    ) -> Result<crate::ingest::Outcome, WatchError> {
+    ) -> Result<crate::workflow::ingest::Outcome, WatchError> {
         let mut attempt = 0;
         loop {
             match self

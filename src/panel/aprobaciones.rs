@@ -8,7 +8,7 @@ use crate::domain::procedure::aprobacion::{self, ApprovalStatus};
 use crate::domain::procedure::Effect;
 use crate::domain::text::ApprovalAnswer;
 use crate::domain::ticket::TicketNumber;
-use crate::notify::NotifyError;
+use crate::workflow::notify::NotifyError;
 use crate::store::{approvals, from_unix, tickets, Conn};
 use crate::workflow::{apply, load_ticket};
 use axum::body::Bytes;

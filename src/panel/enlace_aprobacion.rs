@@ -13,7 +13,7 @@ use super::{
 use crate::domain::procedure::aprobacion::ApprovalStatus;
 use crate::domain::text::ApprovalAnswer;
 use crate::domain::ticket::TicketNumber;
-use crate::notify::NotifyError;
+use crate::workflow::notify::NotifyError;
 use crate::store::{self, approvals, panel};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};

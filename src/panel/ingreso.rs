@@ -6,7 +6,7 @@ use super::{
     LINK_VALID_SECS, PRESESSION_COOKIE, SESSION_COOKIE, SESSION_IDLE_SECS,
 };
 use crate::domain::text::canonical_address;
-use crate::notify::Notice;
+use crate::workflow::notify::Notice;
 use crate::store::{self, approvals, panel};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};

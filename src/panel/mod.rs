@@ -23,7 +23,7 @@ mod telefonica;
 
 use crate::config::Config;
 use crate::domain::text::canonical_address;
-use crate::notify::{Mailer, NotifyError};
+use crate::workflow::notify::{Mailer, NotifyError};
 use crate::store::{self, panel, Db};
 use crate::workflow::Procedure;
 use axum::body::Body;

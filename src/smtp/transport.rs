@@ -37,7 +37,7 @@ pub enum SendError {
         source: lettre::transport::smtp::Error,
     },
     /// No OAuth2 token could be had.
-    Token(crate::ops::oauth2::TokenError),
+    Token(crate::oauth2::TokenError),
 }
 
 impl SendError {

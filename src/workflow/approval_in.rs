@@ -8,7 +8,7 @@ use crate::domain::procedure::aprobacion::{self, ApprovalStatus};
 use crate::domain::text::{self, ApprovalAnswer, AutoKind};
 use crate::domain::ticket::TicketNumber;
 use crate::mail::inbound::InboundMail;
-use crate::notify::{Mailer, NotifyError};
+use crate::workflow::notify::{Mailer, NotifyError};
 use crate::store::Conn;
 use chrono::{DateTime, Utc};
 

@@ -3,7 +3,7 @@
 //! answer each request's own approval mail, whose token is what decides.
 
 use crate::mail::inbound::InboundMail;
-use crate::notify::{Mailer, Notice, NotifyError};
+use crate::workflow::notify::{Mailer, Notice, NotifyError};
 use crate::store::{messages, Conn};
 use serde_json::json;
 

@@ -10,7 +10,7 @@ use crate::domain::procedure::{registro, tramite, Ctx, Incoming};
 use crate::domain::text::{self, canonical_address, parse_commands, Command};
 use crate::domain::ticket::{Status, TicketNumber};
 use crate::mail::inbound::InboundMail;
-use crate::notify::{Mailer, Notice, NotifyError};
+use crate::workflow::notify::{Mailer, Notice, NotifyError};
 use crate::store::incidents::{self, IncidentRow};
 use crate::store::{self, messages, tickets, Conn};
 use serde_json::json;

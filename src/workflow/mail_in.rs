@@ -10,7 +10,7 @@ use crate::domain::procedure::{
 use crate::domain::text::{new_text, parse_commands};
 use crate::domain::ticket::{Status, TicketNumber};
 use crate::mail::inbound::InboundMail;
-use crate::notify::{Mailer, Notice, NotifyError};
+use crate::workflow::notify::{Mailer, Notice, NotifyError};
 use crate::store::writes::Writes;
 use crate::store::{self, events, incidents, messages, tickets, Conn};
 use serde_json::json;

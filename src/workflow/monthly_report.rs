@@ -6,7 +6,7 @@ use super::Procedure;
 use crate::domain::compliance;
 use crate::domain::monthly_report::{self, Month};
 use crate::mail::outbound::OutgoingAttachment;
-use crate::notify::{Mailer, Notice, NotifyError};
+use crate::workflow::notify::{Mailer, Notice, NotifyError};
 use crate::store::{self, reports, tickets, Db};
 use chrono::{DateTime, Utc};
 

@@ -11,7 +11,7 @@ use crate::domain::procedure::{tramite, Ctx};
 use crate::domain::text::{self, Command};
 use crate::domain::ticket::TicketNumber;
 use crate::mail::inbound::{Attachment, InboundMail, Mailbox};
-use crate::notify::{Mailer, NotifyError};
+use crate::workflow::notify::{Mailer, NotifyError};
 use crate::store::{self, messages, Conn};
 
 /// A file sent with a panel form.

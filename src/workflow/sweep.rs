@@ -8,7 +8,7 @@ use crate::domain::procedure::{
     aprobacion, cierre, escalamiento, verificacion, Plan, Ticket, TimerKind,
 };
 use crate::domain::ticket::TicketNumber;
-use crate::notify::{Mailer, Notice, NotifyError};
+use crate::workflow::notify::{Mailer, Notice, NotifyError};
 use crate::store::writes::Writes;
 use crate::store::{self, approvals, messages, timers, Backend, Db};
 use chrono::{DateTime, Utc};

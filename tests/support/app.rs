@@ -6,11 +6,11 @@
 
 use super::db::{DbKind, TestDb};
 use chrono::{DateTime, Utc};
-use mesayuda::app::Application;
+use mesayuda::runtime::app::Application;
 use mesayuda::config::Config;
 use mesayuda::domain::procedure::Ticket;
 use mesayuda::domain::ticket::TicketNumber;
-use mesayuda::ingest::{Ingestor, Outcome};
+use mesayuda::workflow::ingest::{Ingestor, Outcome};
 use mesayuda::mail::inbound::{self, InboundMail};
 use mesayuda::store::{self, outbox};
 use std::collections::BTreeMap;

@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::imap::watcher::{Stopped, Watcher};
 use crate::ops::health::{self, Component};
 use crate::ops::metrics;
-use crate::outage::{self, Dependency};
+use crate::ops::outage::{self, Dependency};
 use crate::store::{self, Backend, Db};
 use std::fs::File;
 use std::path::PathBuf;
@@ -104,7 +104,7 @@ where
             tokio::time::timeout(expiry, store::lease::acquire(&db, &mailbox, me, expiry)).await;
         match tried {
             Ok(Ok(Some(fence))) => {
-                outage::database_ok();
+                crate::store::database_ok();
                 info!(mailbox = %mailbox, fence, "mailbox lease acquired: this instance reads the mailbox");
                 metrics::set_reader(true);
                 standing_by = false;
@@ -129,7 +129,7 @@ where
                 }
             }
             Ok(Ok(None)) => {
-                outage::database_ok();
+                crate::store::database_ok();
                 if !standing_by {
                     info!(mailbox = %mailbox, "another instance reads the mailbox; standing by to take over");
                     standing_by = true;
@@ -143,8 +143,8 @@ where
                     last_probe = Some(Instant::now());
                 }
             }
-            Ok(Err(e)) => outage::database_failed("mailbox lease", &e),
-            Err(_) => outage::database_failed("mailbox lease", &sqlx::Error::PoolTimedOut),
+            Ok(Err(e)) => crate::store::database_failed("mailbox lease", &e),
+            Err(_) => crate::store::database_failed("mailbox lease", &sqlx::Error::PoolTimedOut),
         }
         // Through a database outage the wait ends early when another worker finds it back;
         // a standby that found the mailbox unreachable probes again as soon as it is back.
@@ -203,7 +203,7 @@ async fn hold(
                 )
                 .await;
                 match renewed {
-                    Ok(Ok(true)) => outage::database_ok(),
+                    Ok(Ok(true)) => crate::store::database_ok(),
                     Ok(Ok(false)) => {
                         // Taken over: nothing this reader still has in hand may commit (the
                         // fencing number sees to that); it stops.
@@ -213,8 +213,8 @@ async fn hold(
                     }
                     // The reader keeps going through a database outage: its commits fail
                     // anyway, and if a standby takes over meanwhile, they are fenced off.
-                    Ok(Err(e)) => outage::database_failed("mailbox lease", &e),
-                    Err(_) => outage::database_failed("mailbox lease", &sqlx::Error::PoolTimedOut),
+                    Ok(Err(e)) => crate::store::database_failed("mailbox lease", &e),
+                    Err(_) => crate::store::database_failed("mailbox lease", &sqlx::Error::PoolTimedOut),
                 }
             }
         }

@@ -6,7 +6,7 @@ use crate::domain::intake::{self, IntakeDecision, IntakeFacts};
 use crate::domain::text::{self as text, AutoSignals};
 use crate::domain::ticket::TicketNumber;
 use crate::mail::inbound::{self, InboundMail};
-use crate::notify::{Mailer, Notice, NotifyError};
+use crate::workflow::notify::{Mailer, Notice, NotifyError};
 use crate::store::messages::{Destination, ImapOrigin};
 use crate::store::writes::Writes;
 use crate::store::{self, events, mailbox, messages, Conn, Db};
@@ -285,7 +285,7 @@ impl Ingestor {
         }
         w.flush(&mut tx).await?;
         tx.commit().await?;
-        crate::outage::database_ok();
+        crate::store::database_ok();
         self.outbox_wake.notify_one();
         Ok(())
     }
