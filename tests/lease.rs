@@ -5,9 +5,9 @@
 
 mod support;
 
+use mesayuda::store::lease;
 use mesayuda::workflow::ingest::{Outcome, Source};
 use mesayuda::workflow::notify::NotifyError;
-use mesayuda::store::lease;
 use std::time::Duration;
 use support::mail::{self, Draft};
 use support::{eventually, Daemon, DbKind, TestDb, World, HELPDESK};
@@ -263,7 +263,9 @@ async fn a_commit_with_a_stale_fencing_number_is_refused(kind: DbKind) {
         return;
     };
     let config = mesayuda::config::Config::load(&offline_config(dir.path(), &tdb)).unwrap();
-    let app = mesayuda::runtime::app::Application::build(config).await.unwrap();
+    let app = mesayuda::runtime::app::Application::build(config)
+        .await
+        .unwrap();
     let db = app.db().clone();
     let ingestor = app.ingestor(Default::default());
     let expiry = Duration::from_secs(15);

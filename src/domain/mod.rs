@@ -13,6 +13,7 @@ pub mod intake;
 pub mod ldap_directory;
 pub mod monthly_report;
 pub mod procedure;
+pub mod reference_warnings;
 pub mod sla;
 pub mod sla_board;
 pub mod text;

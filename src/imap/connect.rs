@@ -3,6 +3,7 @@
 //! A TLS failure is an error; there is never a silent fallback to plain text.
 
 use crate::config::{AuthMethod, ImapConfig, Security};
+use crate::oauth2::TokenSource;
 use secrecy::ExposeSecret;
 use std::fmt;
 use std::path::Path;
@@ -124,7 +125,12 @@ impl From<std::io::Error> for ConnectError {
     }
 }
 
-pub async fn connect(cfg: &ImapConfig) -> Result<Session, ConnectError> {
+/// `tokens`: the OAuth2 source for `auth = "xoauth2"` (built by the wiring, see
+/// [`crate::oauth2::MailTokens`]).
+pub async fn connect(
+    cfg: &ImapConfig,
+    tokens: Option<&TokenSource>,
+) -> Result<Session, ConnectError> {
     let addr = format!("{}:{}", cfg.host, cfg.port);
     let tcp = timed(&addr, TcpStream::connect(&addr))
         .await
@@ -164,7 +170,7 @@ pub async fn connect(cfg: &ImapConfig) -> Result<Session, ConnectError> {
         timed(&addr, client.read_response()).await?;
     }
     if cfg.auth == AuthMethod::Xoauth2 {
-        return login_xoauth2(cfg, client, addr).await;
+        return login_xoauth2(cfg, tokens, client, addr).await;
     }
     let password = cfg
         .password
@@ -196,10 +202,11 @@ impl async_imap::Authenticator for XOauth2 {
 
 async fn login_xoauth2(
     cfg: &ImapConfig,
+    tokens: Option<&TokenSource>,
     client: async_imap::Client<ImapStream>,
     addr: String,
 ) -> Result<Session, ConnectError> {
-    let Some(source) = cfg.token_source.as_ref() else {
+    let Some(source) = tokens else {
         return Err(ConnectError::Token {
             user: cfg.username.clone(),
             source: crate::oauth2::TokenError::Refused("no [oauth2] configuration".into()),

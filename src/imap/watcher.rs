@@ -1,14 +1,14 @@
 //! The mailbox reader: select, catch up by UID, take each mail in, move it out once committed,
 //! then IDLE (or poll) for more. Reconnects with backoff, logging one line per outage.
 
-use crate::ops::backoff::Backoff;
 use super::connect::{self, Session};
 use crate::config::ImapConfig;
-use crate::workflow::ingest::{Fetched, Ingestor, Source};
-use crate::workflow::notify::NotifyError;
+use crate::ops::backoff::Backoff;
 use crate::store::is_busy;
 use crate::store::messages::{self, Destination};
 use crate::store::{self, mailbox, Db};
+use crate::workflow::ingest::{Fetched, Ingestor, Source};
+use crate::workflow::notify::NotifyError;
 use chrono::Utc;
 use futures::TryStreamExt;
 use sqlx::Executor;
@@ -59,14 +59,17 @@ impl WatchError {
     pub fn is_lease_lost(&self) -> bool {
         matches!(
             self,
-            WatchError::LeaseLost | WatchError::Ingest(crate::workflow::notify::NotifyError::LeaseLost)
+            WatchError::LeaseLost
+                | WatchError::Ingest(crate::workflow::notify::NotifyError::LeaseLost)
         )
     }
 
     /// The database failed, not the mailbox.
     pub fn database_error(&self) -> Option<&sqlx::Error> {
         match self {
-            WatchError::Db(e) | WatchError::Ingest(crate::workflow::notify::NotifyError::Db(e)) => Some(e),
+            WatchError::Db(e) | WatchError::Ingest(crate::workflow::notify::NotifyError::Db(e)) => {
+                Some(e)
+            }
             _ => None,
         }
     }
@@ -76,6 +79,8 @@ impl WatchError {
 #[derive(Clone)]
 pub struct Watcher {
     pub config: Arc<ImapConfig>,
+    /// For `auth = "xoauth2"`.
+    pub tokens: Option<crate::oauth2::TokenSource>,
     pub db: Db,
     pub ingestor: Arc<Ingestor>,
     pub batch_size: u32,
@@ -184,7 +189,7 @@ impl Watcher {
         backoff: &mut Backoff,
         announced: &mut bool,
     ) -> Result<(), WatchError> {
-        let mut session = connect::connect(&self.config).await?;
+        let mut session = connect::connect(&self.config, self.tokens.as_ref()).await?;
         let capabilities = session.capabilities().await?;
         let can_move = capabilities.has_str("MOVE");
         let can_idle = capabilities.has_str("IDLE") && self.config.idle;

@@ -13,8 +13,8 @@ use super::{
 use crate::domain::procedure::aprobacion::ApprovalStatus;
 use crate::domain::text::ApprovalAnswer;
 use crate::domain::ticket::TicketNumber;
-use crate::workflow::notify::NotifyError;
 use crate::store::{self, approvals, panel};
+use crate::workflow::notify::NotifyError;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;

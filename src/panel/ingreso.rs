@@ -6,8 +6,8 @@ use super::{
     LINK_VALID_SECS, PRESESSION_COOKIE, SESSION_COOKIE, SESSION_IDLE_SECS,
 };
 use crate::domain::text::canonical_address;
-use crate::workflow::notify::Notice;
 use crate::store::{self, approvals, panel};
+use crate::workflow::notify::Notice;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};

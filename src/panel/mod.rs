@@ -23,8 +23,8 @@ mod telefonica;
 
 use crate::config::Config;
 use crate::domain::text::canonical_address;
-use crate::workflow::notify::{Mailer, NotifyError};
 use crate::store::{self, panel, Db};
+use crate::workflow::notify::{Mailer, NotifyError};
 use crate::workflow::Procedure;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};

@@ -2,12 +2,12 @@
 
 use crate::config::Config;
 use crate::imap::watcher::Watcher;
-use crate::workflow::ingest::Ingestor;
 use crate::mail::outbound::Composer;
 use crate::mail::templates::Templates;
-use crate::workflow::notify::Mailer;
 use crate::smtp::sender::Sender;
 use crate::store::Db;
+use crate::workflow::ingest::Ingestor;
+use crate::workflow::notify::Mailer;
 use crate::workflow::Procedure;
 use anyhow::Context;
 use std::sync::Arc;
@@ -121,7 +121,8 @@ impl Application {
     pub async fn run_until(self, cancel: CancellationToken) -> anyhow::Result<()> {
         let wake = Arc::new(Notify::new());
         let wake_for_sweeper = wake.clone();
-        let transport = crate::smtp::transport::build(&self.config.smtp)
+        let tokens = crate::oauth2::MailTokens::build(&self.config);
+        let transport = crate::smtp::transport::build(&self.config.smtp, tokens.smtp)
             .map_err(|e| anyhow::anyhow!("SMTP configuration: {e}"))?;
         let ldap_now = Arc::new(Notify::new());
         let ops = crate::runtime::supervisor::Services {
@@ -136,6 +137,7 @@ impl Application {
         let imap_cfg = Arc::new(self.config.imap.clone());
         let watcher = Watcher {
             config: imap_cfg,
+            tokens: tokens.imap.clone(),
             db: self.db.clone(),
             ingestor: Arc::new(self.ingestor(wake.clone())),
             batch_size: self.config.ingest.batch_size,
@@ -151,6 +153,7 @@ impl Application {
         crate::runtime::supervisor::spawn(&ops, &mut tasks, &cancel).await;
         tasks.spawn(crate::runtime::lease::read_mailbox(
             self.config.clone(),
+            tokens.imap,
             self.db.clone(),
             move || watcher.clone(),
             cancel.clone(),

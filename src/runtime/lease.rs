@@ -16,6 +16,7 @@
 
 use crate::config::Config;
 use crate::imap::watcher::{Stopped, Watcher};
+use crate::oauth2::TokenSource;
 use crate::ops::health::{self, Component};
 use crate::ops::metrics;
 use crate::ops::outage::{self, Dependency};
@@ -80,8 +81,13 @@ pub fn sqlite_single_instance(url: &str) -> Result<Option<InstanceLock>, String>
 
 /// Reads the mailbox: always on SQLite (single instance); on PostgreSQL only while this
 /// instance holds the mailbox lease.
-pub async fn read_mailbox<F>(config: Arc<Config>, db: Db, make: F, cancel: CancellationToken)
-where
+pub async fn read_mailbox<F>(
+    config: Arc<Config>,
+    tokens: Option<TokenSource>,
+    db: Db,
+    make: F,
+    cancel: CancellationToken,
+) where
     F: Fn() -> Watcher + Send + 'static,
 {
     if db.backend == Backend::Sqlite {
@@ -139,7 +145,7 @@ where
                 mailbox_news.mark_unchanged();
                 if last_probe.is_none_or(|t| t.elapsed() >= STANDBY_PROBE) || (mailbox_down && news)
                 {
-                    mailbox_down = !standby_probe(&config, mailbox_down).await;
+                    mailbox_down = !standby_probe(&config, tokens.as_ref(), mailbox_down).await;
                     last_probe = Some(Instant::now());
                 }
             }
@@ -224,8 +230,8 @@ async fn hold(
 /// A standby logs in once in a while, so that `/healthz` and readiness mean the same on every
 /// instance and a refused login is noticed before this instance has to take over. Returns
 /// whether the mailbox was reached.
-async fn standby_probe(config: &Config, was_down: bool) -> bool {
-    match crate::imap::connect::connect(&config.imap).await {
+async fn standby_probe(config: &Config, tokens: Option<&TokenSource>, was_down: bool) -> bool {
+    match crate::imap::connect::connect(&config.imap, tokens).await {
         Ok(mut session) => {
             let _ = session.logout().await;
             if was_down {

@@ -1,8 +1,8 @@
 //! Triggers the sweeps. tokio-cron-scheduler only says "now"; what is due lives in the
 //! database (the timers table), so a missed tick or a restart loses nothing.
 
-use crate::workflow::notify::Mailer;
 use crate::store::Db;
+use crate::workflow::notify::Mailer;
 use crate::workflow::{sweep, Procedure};
 use std::sync::Arc;
 use tokio::sync::{mpsc, Notify};

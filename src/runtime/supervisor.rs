@@ -2,12 +2,12 @@
 //! watchdog, SIGHUP reload, the SMTP probe, ops alerts, and recovery news between instances.
 
 use crate::config::Config;
-use crate::workflow::notify::Mailer;
 use crate::ops::health;
 use crate::ops::metrics;
 use crate::runtime::{alert, http, reload, systemd};
 use crate::smtp::transport::Transport;
 use crate::store::{Backend, Db};
+use crate::workflow::notify::Mailer;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;

@@ -8,8 +8,8 @@ use crate::domain::procedure::aprobacion::{self, ApprovalStatus};
 use crate::domain::text::{self, ApprovalAnswer, AutoKind};
 use crate::domain::ticket::TicketNumber;
 use crate::mail::inbound::InboundMail;
-use crate::workflow::notify::{Mailer, NotifyError};
 use crate::store::Conn;
+use crate::workflow::notify::{Mailer, NotifyError};
 use chrono::{DateTime, Utc};
 
 pub struct AnswerMail<'a> {

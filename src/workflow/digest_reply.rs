@@ -3,8 +3,8 @@
 //! answer each request's own approval mail, whose token is what decides.
 
 use crate::mail::inbound::InboundMail;
-use crate::workflow::notify::{Mailer, Notice, NotifyError};
 use crate::store::{messages, Conn};
+use crate::workflow::notify::{Mailer, Notice, NotifyError};
 use serde_json::json;
 
 /// The digest's mail kind, as stored for outgoing mail.

@@ -10,9 +10,9 @@ use crate::domain::procedure::{registro, tramite, Ctx, Incoming};
 use crate::domain::text::{self, canonical_address, parse_commands, Command};
 use crate::domain::ticket::{Status, TicketNumber};
 use crate::mail::inbound::InboundMail;
-use crate::workflow::notify::{Mailer, Notice, NotifyError};
 use crate::store::incidents::{self, IncidentRow};
 use crate::store::{self, messages, tickets, Conn};
+use crate::workflow::notify::{Mailer, Notice, NotifyError};
 use serde_json::json;
 
 /// The incident a mail is about, with the incident token it came back with: the token first

@@ -2,24 +2,18 @@
 //! message, its events, the mail it causes and the mailbox position. Only after this commit
 //! may the IMAP adapter move the message out of the inbox.
 
-use crate::domain::intake::{self, IntakeDecision, IntakeFacts};
+use crate::domain::intake::{self, IntakeDecision, IntakeFacts, HELD_KIND, INCIDENT_REPLY_KIND};
 use crate::domain::text::{self as text, AutoSignals};
 use crate::domain::ticket::TicketNumber;
 use crate::mail::inbound::{self, InboundMail};
-use crate::workflow::notify::{Mailer, Notice, NotifyError};
 use crate::store::messages::{Destination, ImapOrigin};
 use crate::store::writes::Writes;
 use crate::store::{self, events, mailbox, messages, Conn, Db};
+use crate::workflow::notify::{Mailer, Notice, NotifyError};
 use crate::workflow::{mail_in, Procedure};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use tokio::sync::Notify;
-
-/// The stored kind of a person's mail on an incident.
-pub const INCIDENT_REPLY_KIND: &str = "respuesta_incidente";
-
-/// The stored kind of a request held by the per-sender limit (also the agents' notice).
-pub const HELD_KIND: &str = "limite_remitente";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {

@@ -10,9 +10,9 @@ use crate::domain::procedure::{
 use crate::domain::text::{new_text, parse_commands};
 use crate::domain::ticket::{Status, TicketNumber};
 use crate::mail::inbound::InboundMail;
-use crate::workflow::notify::{Mailer, Notice, NotifyError};
 use crate::store::writes::Writes;
 use crate::store::{self, events, incidents, messages, tickets, Conn};
+use crate::workflow::notify::{Mailer, Notice, NotifyError};
 use serde_json::json;
 
 /// What happened to a new mail, for the log line and the stored message kind.

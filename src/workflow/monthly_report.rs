@@ -6,8 +6,8 @@ use super::Procedure;
 use crate::domain::compliance;
 use crate::domain::monthly_report::{self, Month};
 use crate::mail::outbound::OutgoingAttachment;
-use crate::workflow::notify::{Mailer, Notice, NotifyError};
 use crate::store::{self, reports, tickets, Db};
+use crate::workflow::notify::{Mailer, Notice, NotifyError};
 use chrono::{DateTime, Utc};
 
 /// Mails the previous month's report when `now` is its day and it has not gone out yet;

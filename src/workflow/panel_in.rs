@@ -11,8 +11,8 @@ use crate::domain::procedure::{tramite, Ctx};
 use crate::domain::text::{self, Command};
 use crate::domain::ticket::TicketNumber;
 use crate::mail::inbound::{Attachment, InboundMail, Mailbox};
-use crate::workflow::notify::{Mailer, NotifyError};
 use crate::store::{self, messages, Conn};
+use crate::workflow::notify::{Mailer, NotifyError};
 
 /// A file sent with a panel form.
 pub struct Upload {

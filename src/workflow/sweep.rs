@@ -8,9 +8,9 @@ use crate::domain::procedure::{
     aprobacion, cierre, escalamiento, verificacion, Plan, Ticket, TimerKind,
 };
 use crate::domain::ticket::TicketNumber;
-use crate::workflow::notify::{Mailer, Notice, NotifyError};
 use crate::store::writes::Writes;
 use crate::store::{self, approvals, messages, timers, Backend, Db};
+use crate::workflow::notify::{Mailer, Notice, NotifyError};
 use chrono::{DateTime, Utc};
 use futures::stream::{FuturesOrdered, StreamExt};
 use serde_json::json;
