@@ -714,10 +714,11 @@ Message-ID: <sin-remitente@lote.example.test>\r\n\r\nNadie firma esto.\r\n";
     );
 }
 
-/// A ticket whose stored status the procedure does not know (written by a newer version, or
-/// by hand) is never read as another status and written back: a reply to it is quarantined
-/// with its reason, the row keeps its status, and the mail behind it is answered.
-async fn an_unknown_stored_status_is_left_alone_and_its_reply_quarantined(w: World) {
+/// A status the procedure does not know cannot be stored (the database's `CHECK` refuses it,
+/// as bad data); a stored value the code cannot read (here the fields, edited by hand) is never
+/// replaced by a default and written back: a reply to that ticket is quarantined with its
+/// reason, the row keeps its value, and the mail behind it is answered.
+async fn an_unreadable_stored_value_is_left_alone_and_its_reply_quarantined(w: World) {
     let mut d = w.spawn_daemon();
     let ana = "Ana <ana.estado@example.test>";
     mail::send(
@@ -736,7 +737,13 @@ async fn an_unknown_stored_status_is_left_alone_and_its_reply_quarantined(w: Wor
     let id = ack_tag(&ack).unwrap();
     let n: i64 = id.trim_start_matches("REQ-").parse().unwrap();
     let db = mesayuda::store::Db::connect(&w.db.url, 1).await.unwrap();
-    sqlx::query("UPDATE tickets SET status = 'en_revision_externa' WHERE id = $1")
+    let refused = sqlx::query("UPDATE tickets SET status = 'en_revision_externa' WHERE id = $1")
+        .bind(n)
+        .execute(&db.pool)
+        .await
+        .expect_err("a status outside the CHECK");
+    assert!(mesayuda::store::is_data_error(&refused), "{refused:?}");
+    sqlx::query("UPDATE tickets SET fields_json = 'editado a mano' WHERE id = $1")
         .bind(n)
         .execute(&db.pool)
         .await
@@ -746,16 +753,16 @@ async fn an_unknown_stored_status_is_left_alone_and_its_reply_quarantined(w: Wor
         (count(w.mail.imap_port, "Cuarentena").await == 1).then_some(())
     })
     .await;
-    let status: String = sqlx::query("SELECT status FROM tickets WHERE id = $1")
-        .bind(n)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(status, "en_revision_externa");
+    let (status, fields): (String, String) =
+        sqlx::query_as("SELECT status, fields_json FROM tickets WHERE id = $1")
+            .bind(n)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "registrado");
+    assert_eq!(fields, "editado a mano");
     assert!(
-        d.log_text()
-            .contains("unknown status `en_revision_externa`"),
+        d.log_text().contains(&format!("ticket {id}: fields_json:")),
         "{}",
         d.log_text()
     );
@@ -780,5 +787,5 @@ on_both_databases!(hostile;
     whole_corpus_is_ticketed_or_quarantined_and_nothing_blocks,
     script_subject_and_path_attachment_stay_plain_text,
     a_bad_message_inside_a_batch_is_quarantined_and_the_others_answered,
-    an_unknown_stored_status_is_left_alone_and_its_reply_quarantined,
+    an_unreadable_stored_value_is_left_alone_and_its_reply_quarantined,
 );

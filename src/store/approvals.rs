@@ -43,7 +43,7 @@ pub async fn load(conn: &mut Conn, t: TicketNumber) -> Result<Option<Approval>, 
     .bind(t.0)
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(Row::into_approval))
+    row.map(Row::into_approval).transpose()
 }
 
 /// The approvals of several tickets in one statement, by ticket.
@@ -60,10 +60,9 @@ pub async fn load_many(
     )))
     .fetch_all(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|b| (TicketNumber(b.ticket_id), b.row.into_approval()))
-        .collect())
+    rows.into_iter()
+        .map(|b| Ok((TicketNumber(b.ticket_id), b.row.into_approval()?)))
+        .collect()
 }
 
 #[derive(FromRow)]
@@ -96,40 +95,52 @@ pub const JOINED_COLUMNS: &str = "ap.kind AS ap_kind, ap.approver AS ap_approver
     ap.unclear_answers AS ap_unclear_answers, ap.substitute_notified AS ap_substitute_notified";
 
 impl Joined {
-    pub fn into_approval(self) -> Option<Approval> {
-        Some(
-            Row {
-                kind: self.ap_kind?,
-                approver: self.ap_approver,
-                substitute: self.ap_substitute,
-                status: self.ap_status?,
-                requested_at: self.ap_requested_at,
-                decided_by: self.ap_decided_by,
-                decided_at: self.ap_decided_at,
-                reason: self.ap_reason,
-                unclear_answers: self.ap_unclear_answers.unwrap_or(0),
-                substitute_notified: self.ap_substitute_notified.unwrap_or(0),
-            }
-            .into_approval(),
-        )
+    pub fn into_approval(self) -> Result<Option<Approval>, sqlx::Error> {
+        let (Some(kind), Some(status)) = (self.ap_kind, self.ap_status) else {
+            return Ok(None);
+        };
+        Row {
+            kind,
+            approver: self.ap_approver,
+            substitute: self.ap_substitute,
+            status,
+            requested_at: self.ap_requested_at,
+            decided_by: self.ap_decided_by,
+            decided_at: self.ap_decided_at,
+            reason: self.ap_reason,
+            unclear_answers: self.ap_unclear_answers.unwrap_or(0),
+            substitute_notified: self.ap_substitute_notified.unwrap_or(0),
+        }
+        .into_approval()
+        .map(Some)
     }
 }
 
 impl Row {
-    fn into_approval(self) -> Approval {
-        Approval {
-            kind: self.kind.parse().unwrap_or(ApprovalKind::JefeInmediato),
+    /// A kind or status the code does not know is an error, never read as another: the
+    /// procedure would act on it and write that one back.
+    fn into_approval(self) -> Result<Approval, sqlx::Error> {
+        let unknown = |column: &str, value: &str| {
+            sqlx::Error::Decode(
+                format!("approvals: unknown {column} `{value}` in the database").into(),
+            )
+        };
+        Ok(Approval {
+            kind: self
+                .kind
+                .parse::<ApprovalKind>()
+                .map_err(|_| unknown("kind", &self.kind))?,
             approver: self.approver,
             substitute: self.substitute,
             status: ApprovalStatus::parse(&self.status)
-                .unwrap_or(ApprovalStatus::WaitingForApprover),
+                .ok_or_else(|| unknown("status", &self.status))?,
             requested_at: self.requested_at.map(from_unix),
             decided_by: self.decided_by,
             decided_at: self.decided_at.map(from_unix),
             reason: self.reason,
             unclear_answers: self.unclear_answers.max(0) as u32,
             substitute_notified: self.substitute_notified != 0,
-        }
+        })
     }
 }
 

@@ -7,28 +7,11 @@
 //! number, and every commit of a reader checks it ([`check_fence`]), so a former holder that
 //! wakes up after losing the lease commits nothing.
 
-use super::{Backend, Conn, Db};
+use super::{Conn, Db, Dialect};
 use std::time::Duration;
-
-/// The database's clock in milliseconds. Every instance judges expiry by this one clock, so
-/// hosts whose clocks disagree still agree on who holds the lease. (A constant of ours, formatted
-/// into the statements below.)
-fn now_ms(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
-        Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
-    }
-}
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// PostgreSQL's "lock not available" (SQLSTATE 55P03), what `lock_timeout` raises.
-fn is_lock_timeout(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .and_then(|d| d.code())
-        .is_some_and(|c| c == "55P03")
 }
 
 /// Takes the lease of `mailbox` for `holder` for `expiry`, when nobody holds it, its holder
@@ -40,34 +23,34 @@ pub async fn acquire(
     holder: &str,
     expiry: Duration,
 ) -> Result<Option<i64>, sqlx::Error> {
-    let now = now_ms(db.backend);
+    let dialect = db.dialect();
+    let now = dialect.now_ms();
     let mut tx = db.pool.begin().await?;
-    if db.backend == Backend::Postgres {
+    if let Some(set) = dialect.short_lock_wait() {
         // The holder locks the row in each of its commits; frozen inside one, it keeps the
         // lock until the server ends its session (`idle_in_transaction_session_timeout`, see
         // `Db::connect`). The standby must not hang meanwhile: it tries again later.
-        sqlx::query("SET LOCAL lock_timeout = '2s'")
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(set).execute(&mut *tx).await?;
+    }
+    if dialect.is_shared() {
         // A holder with no session left was killed or crashed (its sessions carry its
         // instance name): its lease ends now rather than when its time runs out.
-        let gone = sqlx::query(
+        let gone = dialect.instance_gone("reader_lease", "holder", "$2");
+        // Our own SQL only.
+        let gone = sqlx::query(sqlx::AssertSqlSafe(format!(
             "
             UPDATE reader_lease
             SET expires_at_ms = 0
             WHERE mailbox = $1
-              AND holder <> $2
-              AND NOT EXISTS (
-                  SELECT 1 FROM pg_stat_activity a WHERE a.application_name = reader_lease.holder
-              )
-            ",
-        )
+              AND {gone}
+            "
+        )))
         .bind(mailbox)
         .bind(holder)
         .execute(&mut *tx)
         .await;
         match gone {
-            Err(e) if is_lock_timeout(&e) => return Ok(None),
+            Err(e) if Dialect::is_lock_timeout(&e) => return Ok(None),
             r => r?,
         };
     }
@@ -89,7 +72,7 @@ pub async fn acquire(
     .fetch_optional(&mut *tx)
     .await;
     let fence = match taken {
-        Err(e) if is_lock_timeout(&e) => return Ok(None),
+        Err(e) if Dialect::is_lock_timeout(&e) => return Ok(None),
         r => r?,
     };
     tx.commit().await?;
@@ -106,7 +89,7 @@ pub async fn renew(
     fence: i64,
     expiry: Duration,
 ) -> Result<bool, sqlx::Error> {
-    let now = now_ms(db.backend);
+    let now = db.dialect().now_ms();
     let done = sqlx::query(sqlx::AssertSqlSafe(format!(
         "
         UPDATE reader_lease

@@ -64,3 +64,20 @@ pub async fn advance(
     .await?;
     Ok(())
 }
+
+/// [`advance`] in a commit that, with every commit before it, is on disk when this returns:
+/// for the reader's `make_durable`, before mail leaves the IMAP inbox on the strength of it.
+/// Costs one sync, where the daemon's other commits cost none (see `Dialect::session_setup`).
+pub async fn advance_durably(
+    conn: &mut Conn,
+    mailbox: &str,
+    state: MailboxState,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    use sqlx::Executor;
+    let dialect = super::Dialect::of(conn);
+    conn.execute(dialect.sync_commits(true)).await?;
+    let written = advance(conn, mailbox, state, at).await;
+    conn.execute(dialect.sync_commits(false)).await?;
+    written
+}

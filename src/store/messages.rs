@@ -36,6 +36,17 @@ pub struct ImapOrigin {
     pub destination: Destination,
 }
 
+/// The values of `messages.direction`.
+pub const DIRECTIONS: [&str; 2] = ["in", "out"];
+
+/// The values of `messages.imap_state`: moves still owed ([`Destination::pending_state`]) and
+/// done.
+pub const IMAP_STATES: [&str; 3] = [
+    Destination::Processed.pending_state(),
+    Destination::Quarantine.pending_state(),
+    "moved",
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Destination {
     Processed,
@@ -43,7 +54,7 @@ pub enum Destination {
 }
 
 impl Destination {
-    fn pending_state(self) -> &'static str {
+    const fn pending_state(self) -> &'static str {
         match self {
             Destination::Processed => "pending_move",
             Destination::Quarantine => "pending_quarantine",
@@ -399,20 +410,35 @@ pub async fn thread_ids_many(
     Ok(threads)
 }
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct PendingMove {
     pub id: i64,
     pub imap_uid: i64,
-    pub imap_state: String,
+    destination: Destination,
 }
 
 impl PendingMove {
     pub fn destination(&self) -> Destination {
-        if self.imap_state == "pending_quarantine" {
-            Destination::Quarantine
-        } else {
-            Destination::Processed
-        }
+        self.destination
+    }
+}
+
+impl<'r> FromRow<'r, sqlx::any::AnyRow> for PendingMove {
+    /// A state other than a pending move's is an error, not read as one of them.
+    fn from_row(row: &'r sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        use sqlx::Row;
+        let state: String = row.try_get("imap_state")?;
+        let destination = [Destination::Processed, Destination::Quarantine]
+            .into_iter()
+            .find(|d| d.pending_state() == state)
+            .ok_or_else(|| {
+                sqlx::Error::Decode(format!("unknown messages.imap_state `{state}`").into())
+            })?;
+        Ok(PendingMove {
+            id: row.try_get("id")?,
+            imap_uid: row.try_get("imap_uid")?,
+            destination,
+        })
     }
 }
 

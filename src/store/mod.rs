@@ -3,10 +3,12 @@
 //! Timestamps are stored as Unix seconds because the `Any` driver carries no date types.
 
 pub mod approvals;
+mod dialect;
 pub mod events;
 pub mod files;
 pub mod incidents;
 pub mod intake;
+mod known_values;
 pub mod ldap_directory;
 pub mod lease;
 pub mod mailbox;
@@ -21,26 +23,27 @@ pub mod reports;
 pub mod tickets;
 pub mod timers;
 pub mod writes;
+pub use dialect::Dialect;
 pub use nodelay::set_on_all_sockets as set_nodelay_on_all_sockets;
 
 use crate::ops::outage::{self, Dependency};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::MigrateError;
 use sqlx::{AnyPool, Executor};
 use std::str::FromStr;
 use std::time::Duration;
 
 pub type Conn = sqlx::AnyConnection;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+/// The name code outside `store` still uses; it is the one [`Dialect`].
+pub type Backend = Dialect;
 
 #[derive(Clone)]
 pub struct Db {
     pub pool: AnyPool,
-    pub backend: Backend,
+    /// The same as [`Db::dialect`]; read by code outside `store` that still tests the backend
+    /// itself (to be moved here, see STYLE.md's SQL section).
+    pub backend: Dialect,
     write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// SQLite: the file whose lock serialises migrations between processes (see `migrate`).
     migrate_lock: Option<std::path::PathBuf>,
@@ -57,19 +60,15 @@ impl Db {
 
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, sqlx::Error> {
         sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else {
-            Backend::Postgres
-        };
-        let url = match backend {
-            Backend::Sqlite if !url.contains("mode=") => {
+        let dialect = Dialect::of_url(url);
+        let url = match dialect {
+            Dialect::Sqlite if !url.contains("mode=") => {
                 let sep = if url.contains('?') { '&' } else { '?' };
                 format!("{url}{sep}mode=rwc")
             }
             _ => url.to_owned(),
         };
-        if backend == Backend::Sqlite {
+        if dialect == Dialect::Sqlite {
             // Created 0600 before SQLite creates it with the umask's mode (see `files`).
             files::prepare_sqlite(&url)?;
         }
@@ -82,61 +81,39 @@ impl Db {
             .acquire_slow_threshold(Duration::from_secs(30))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
-                    if backend == Backend::Postgres {
-                        // Names this process's sessions, so that other instances can tell
-                        // whether the instance that claimed a queued mail is still alive.
-                        conn.execute(sqlx::AssertSqlSafe(format!(
-                            "SET application_name = '{}'",
-                            instance_name()
-                        )))
-                        .await?;
-                        // A commit waits for the disk only where something leaves the
-                        // database on the strength of it: before mail is handed to SMTP
-                        // (`outbox::claim_due`) and before mail leaves the IMAP inbox
-                        // (`make_durable`); each such commit makes every earlier one durable.
-                        // The others — one per message taken in, one per mail sent — cost a
-                        // disk flush each otherwise, and a crash of the daemon loses none
-                        // of them (PostgreSQL has them); only a crash of PostgreSQL itself
-                        // can lose the last fraction of a second, as after SQLite's
-                        // `synchronous = NORMAL`.
-                        conn.execute("SET synchronous_commit = off").await?;
-                        // A frozen process (SIGSTOP, a paused VM) inside a transaction keeps its
-                        // row locks: the ticket counter, queued mail, the reader lease. The
-                        // server ends such a session, so that the other instances go on and a
-                        // standby can take the mailbox over (`store::lease::acquire`).
-                        conn.execute(sqlx::AssertSqlSafe(format!(
-                            "SET idle_in_transaction_session_timeout = {}",
-                            IDLE_IN_TRANSACTION_MS.load(std::sync::atomic::Ordering::Relaxed)
-                        )))
-                        .await?;
-                        set_nodelay_on_all_sockets();
+                    if let Some(set) = dialect.session_name(instance_name()) {
+                        // Our own constant (see `instance_name`).
+                        conn.execute(sqlx::AssertSqlSafe(set)).await?;
                     }
-                    if backend == Backend::Sqlite {
-                        // WAL lets the CLI read while the daemon writes; the busy timeout makes
-                        // a second writer wait instead of failing.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    for statement in dialect.session_setup() {
+                        conn.execute(*statement).await?;
+                    }
+                    let ms = IDLE_IN_TRANSACTION_MS.load(std::sync::atomic::Ordering::Relaxed);
+                    if let Some(set) = dialect.idle_in_transaction_timeout(ms) {
+                        // An integer of ours.
+                        conn.execute(sqlx::AssertSqlSafe(set)).await?;
+                    }
+                    if dialect == Dialect::Postgres {
+                        set_nodelay_on_all_sockets();
                     }
                     Ok(())
                 })
             })
             .before_acquire(move |_, meta| {
                 Box::pin(async move {
-                    Ok(backend == Backend::Postgres || !opened_before_sqlite_failed(meta.age))
+                    Ok(dialect == Dialect::Postgres || !opened_before_sqlite_failed(meta.age))
                 })
             })
             .connect_with(options)
             .await?;
-        let migrate_lock = match backend {
-            Backend::Sqlite => files::sqlite_path(&url)
+        let migrate_lock = match dialect {
+            Dialect::Sqlite => files::sqlite_path(&url)
                 .map(|db| std::path::PathBuf::from(format!("{}.migrate.lock", db.display()))),
-            Backend::Postgres => None,
+            Dialect::Postgres => None,
         };
         Ok(Db {
             pool,
-            backend,
+            backend: dialect,
             write_turn: Default::default(),
             migrate_lock,
         })
@@ -149,15 +126,21 @@ impl Db {
     /// mail) take turns here instead, first come first served, and always before they take a
     /// connection. PostgreSQL locks rows, not the database: no turn is needed.
     pub async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match self.backend {
-            Backend::Sqlite => Some(self.write_turn.lock().await),
-            Backend::Postgres => None,
+        if self.dialect().single_writer() {
+            Some(self.write_turn.lock().await)
+        } else {
+            None
         }
     }
 
-    pub async fn migrate(&self) -> Result<usize, sqlx::migrate::MigrateError> {
-        match self.backend {
-            Backend::Sqlite => {
+    /// How this database's SQL differs (see [`Dialect`]).
+    pub fn dialect(&self) -> Dialect {
+        self.backend
+    }
+
+    pub async fn migrate(&self) -> Result<usize, MigrateError> {
+        match self.dialect() {
+            Dialect::Sqlite => {
                 // sqlx locks the database while migrating on PostgreSQL, not on SQLite: a CLI
                 // command opened while the daemon migrates at its start read the same migration
                 // as pending and applied it again ("index … already exists"). An exclusive lock
@@ -167,15 +150,31 @@ impl Db {
                     Some(path) => Some(
                         files::lock_exclusive(path)
                             .await
-                            .map_err(|e| sqlx::migrate::MigrateError::Execute(e.into()))?,
+                            .map_err(|e| MigrateError::Execute(e.into()))?,
                     ),
                     None => None,
                 };
-                self.run_migrator(&sqlx::migrate!("migrations/sqlite"))
-                    .await
+                known_values::refuse_unknown(self).await.map_err(|e| {
+                    MigrateError::ExecuteMigration(e, known_values::CHECKS_MIGRATION)
+                })?;
+                // 0019 runs outside sqlx's transaction, with foreign keys off, in one of its
+                // own (see the file): a connection it failed on may still be inside it, and is
+                // not given back to the pool.
+                let mut conn = self.pool.acquire().await?;
+                let applied = self
+                    .run_migrator(&mut conn, &sqlx::migrate!("migrations/sqlite"))
+                    .await;
+                if applied.is_err() {
+                    conn.close_on_drop();
+                }
+                applied
             }
-            Backend::Postgres => {
-                self.run_migrator(&sqlx::migrate!("migrations/postgres"))
+            Dialect::Postgres => {
+                known_values::refuse_unknown(self).await.map_err(|e| {
+                    MigrateError::ExecuteMigration(e, known_values::CHECKS_MIGRATION)
+                })?;
+                let mut conn = self.pool.acquire().await?;
+                self.run_migrator(&mut conn, &sqlx::migrate!("migrations/postgres"))
                     .await
             }
         }
@@ -184,29 +183,26 @@ impl Db {
     /// Runs the migrator and returns how many migrations it applied (`migrate` tells ops).
     async fn run_migrator(
         &self,
+        conn: &mut Conn,
         migrator: &sqlx::migrate::Migrator,
-    ) -> Result<usize, sqlx::migrate::MigrateError> {
-        let before = self.applied_migrations().await;
-        migrator.run(&self.pool).await?;
-        let after = self.applied_migrations().await;
+    ) -> Result<usize, MigrateError> {
+        let before = Self::applied_migrations(conn).await;
+        migrator.run(&mut *conn).await?;
+        let after = Self::applied_migrations(conn).await;
         Ok(after.saturating_sub(before))
     }
 
     /// Rows in sqlx's bookkeeping table; 0 before the first migration created it.
-    async fn applied_migrations(&self) -> usize {
+    async fn applied_migrations(conn: &mut Conn) -> usize {
         sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
-            .fetch_one(&self.pool)
+            .fetch_one(conn)
             .await
             .map_or(0, |n| n as usize)
     }
 
-    /// Row locking for work queues: PostgreSQL skips rows another instance holds; SQLite has
-    /// a single writer, so nothing is needed there.
+    /// Row locking for work queues (see [`Dialect::skip_locked`]).
     pub fn skip_locked(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        }
+        self.dialect().skip_locked()
     }
 }
 

@@ -1,9 +1,12 @@
 //! Outgoing mail as data: queued in the same transaction as the state change that caused it,
 //! claimed by one sender at a time, marked sent once the SMTP server accepted it.
 
-use super::{Backend, Conn, Db};
+use super::{Conn, Db, Dialect};
 use crate::domain::ticket::TicketNumber;
 use sqlx::FromRow;
+
+/// The values of `outbox.status`: queued, accepted by the SMTP server, refused for good.
+pub const STATUSES: [&str; 3] = ["pending", "sent", "failed"];
 
 pub struct NewOutgoing<'a> {
     pub ticket: Option<TicketNumber>,
@@ -87,19 +90,22 @@ pub async fn claim_due(
     limit: i64,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
     let me = super::instance_name();
-    let orphaned = match db.backend {
-        Backend::Sqlite => "claimed_by IS NULL OR claimed_by <> $3",
-        Backend::Postgres => {
-            "claimed_by <> $3 AND NOT EXISTS \
-             (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = outbox.claimed_by)"
-        }
-    };
+    let dialect = db.dialect();
+    let orphaned = dialect.instance_gone("outbox", "claimed_by", "$3");
     let _turn = db.write_turn().await;
     let mut tx = db.pool.begin().await?;
+    let skip_locked = dialect.skip_locked();
+    // Our own SQL only (the dialect's fragments).
     let due: Vec<(i64, Option<i64>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT id, claimed_until FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
-         AND (claimed_until IS NULL OR claimed_until < $1 OR ({orphaned})) ORDER BY id LIMIT $2{}",
-        db.skip_locked()
+        "
+        SELECT id, claimed_until
+        FROM outbox
+        WHERE status = 'pending'
+          AND next_attempt_at <= $1
+          AND (claimed_until IS NULL OR claimed_until < $1 OR {orphaned})
+        ORDER BY id
+        LIMIT $2{skip_locked}
+        "
     )))
     .bind(now)
     .bind(limit)
@@ -108,7 +114,7 @@ pub async fn claim_due(
     .await?;
     if due.is_empty() {
         tx.commit().await?;
-        if db.backend == Backend::Postgres {
+        if !dialect.single_writer() {
             // Reached it; on SQLite only a write shows that it can be written again.
             super::database_ok();
         }
@@ -125,12 +131,10 @@ pub async fn claim_due(
              handed to the SMTP server is sent again"
         );
     }
-    if db.backend == Backend::Postgres {
+    if let Some(set) = dialect.durable_commit() {
         // Durable before any of it goes out: this commit also flushes the commits that queued
         // these mails (see `Db::connect`).
-        sqlx::query("SET LOCAL synchronous_commit = on")
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(set).execute(&mut *tx).await?;
     }
     let ids: Vec<i64> = due.iter().map(|(id, _)| *id).collect();
     let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
@@ -289,11 +293,10 @@ pub async fn retry(conn: &mut Conn, id: i64, now: i64) -> Result<RetryOutcome, s
 
 /// Serialises the instances deciding whether to queue an operations alert, until the
 /// transaction ends (PostgreSQL; SQLite transactions already write one at a time).
-pub async fn lock_ops_alerts(conn: &mut Conn, backend: Backend) -> Result<(), sqlx::Error> {
-    if backend == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock(1835365217, 2)")
-            .execute(conn)
-            .await?;
+pub async fn lock_ops_alerts(conn: &mut Conn, dialect: Dialect) -> Result<(), sqlx::Error> {
+    if let Some(lock) = dialect.transaction_lock(2) {
+        // Our own constant.
+        sqlx::query(sqlx::AssertSqlSafe(lock)).execute(conn).await?;
     }
     Ok(())
 }

@@ -77,28 +77,35 @@ impl TicketRow {
     /// does not know (a row written by a newer version, or by hand) is an error, never read as
     /// another status: the procedure would act on it and write that status back.
     pub fn to_domain(&self, attachments: usize) -> Result<Ticket, sqlx::Error> {
-        let status = self.status.parse().map_err(|_| {
-            sqlx::Error::Decode(
-                format!(
-                    "ticket {}: unknown status `{}` in the database",
-                    self.number(),
-                    self.status
-                )
-                .into(),
-            )
+        let status = self
+            .status
+            .parse()
+            .map_err(|_| self.unknown("status", &self.status))?;
+        let close_reason = self
+            .close_reason
+            .as_deref()
+            .map(|r| r.parse().map_err(|_| self.unknown("close_reason", r)))
+            .transpose()?;
+        let priority = self
+            .priority
+            .as_deref()
+            .map(|p| p.parse().map_err(|_| self.unknown("priority", p)))
+            .transpose()?;
+        let fields = serde_json::from_str(&self.fields_json).map_err(|e| {
+            sqlx::Error::Decode(format!("ticket {}: fields_json: {e}", self.number()).into())
         })?;
         Ok(Ticket {
             number: self.number(),
             status,
-            close_reason: self.close_reason.as_deref().and_then(|r| r.parse().ok()),
+            close_reason,
             subject: self.subject.clone(),
             requester: self.requester.clone(),
             requester_name: self.requester_name.clone(),
             service: self.service.clone(),
             category: self.category.clone(),
-            priority: self.priority.as_deref().and_then(|p| p.parse().ok()),
+            priority,
             assignee: self.assignee.clone(),
-            fields: serde_json::from_str(&self.fields_json).unwrap_or_default(),
+            fields,
             attachments,
             change_id: self.change_id.clone(),
             resolution: self.resolution.clone(),
@@ -114,6 +121,19 @@ impl TicketRow {
             sla: self.sla(),
             approval: None,
         })
+    }
+}
+
+impl TicketRow {
+    /// A stored word of `column` that the code does not know (see [`TicketRow::to_domain`]).
+    fn unknown(&self, column: &str, value: &str) -> sqlx::Error {
+        sqlx::Error::Decode(
+            format!(
+                "ticket {}: unknown {column} `{value}` in the database",
+                self.number()
+            )
+            .into(),
+        )
     }
 }
 
@@ -236,13 +256,9 @@ pub async fn get_loaded(conn: &mut Conn, n: TicketNumber) -> Result<Option<Loade
 /// The SELECT of [`get_loaded`] for the ticket whose id the SQL expression `id` gives (our
 /// own SQL only), locked on PostgreSQL.
 pub(super) fn loaded_select(conn: &Conn, id: &str) -> String {
-    let (lock, thread) = match conn.backend_name() {
-        "PostgreSQL" => (
-            " FOR UPDATE OF t",
-            "json_agg(m.message_id ORDER BY m.id)::text",
-        ),
-        _ => ("", "json_group_array(m.message_id ORDER BY m.id)"),
-    };
+    let dialect = super::Dialect::of(conn);
+    let lock = dialect.for_update_of_t();
+    let thread = dialect.json_array_agg("m.message_id", "m.id");
     let columns = COLUMNS
         .split(',')
         .map(|c| format!("t.{}", c.trim()))
@@ -277,16 +293,13 @@ pub(super) fn loaded_from_row(row: &sqlx::any::AnyRow) -> Result<Option<Loaded>,
     Ok(Some(Loaded {
         row: r.row,
         attachments: r.attachment_count,
-        approval: r.approval.into_approval(),
+        approval: r.approval.into_approval()?,
         thread,
     }))
 }
 
 fn for_update(conn: &Conn) -> &'static str {
-    match conn.backend_name() {
-        "PostgreSQL" => " FOR UPDATE",
-        _ => "",
-    }
+    super::Dialect::of(conn).for_update()
 }
 
 pub async fn get(conn: &mut Conn, n: TicketNumber) -> Result<Option<TicketRow>, sqlx::Error> {
@@ -371,21 +384,30 @@ pub async fn closed_between(
     .bind(to)
     .fetch_all(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| crate::domain::compliance::ClosedTicket {
-            attended: matches!(
-                r.close_reason.as_deref().and_then(|c| c.parse().ok()),
-                Some(CloseReason::Resuelto | CloseReason::Cambio)
-            ),
-            service: r.service,
-            target_secs: r.sla_target_secs,
-            used_secs: r.sla_used_secs,
-            paused_secs: r.sla_paused_secs,
-            alerts_sent: r.sla_alerts_sent.clamp(0, 3) as u8,
-            survey_rating: r.survey_rating.and_then(|x| u8::try_from(x).ok()),
+    rows.into_iter()
+        .map(|r| {
+            let reason = r
+                .close_reason
+                .as_deref()
+                .map(|c| {
+                    c.parse::<CloseReason>().map_err(|_| {
+                        sqlx::Error::Decode(
+                            format!("unknown close_reason `{c}` in the database").into(),
+                        )
+                    })
+                })
+                .transpose()?;
+            Ok(crate::domain::compliance::ClosedTicket {
+                attended: matches!(reason, Some(CloseReason::Resuelto | CloseReason::Cambio)),
+                service: r.service,
+                target_secs: r.sla_target_secs,
+                used_secs: r.sla_used_secs,
+                paused_secs: r.sla_paused_secs,
+                alerts_sent: r.sla_alerts_sent.clamp(0, 3) as u8,
+                survey_rating: r.survey_rating.and_then(|x| u8::try_from(x).ok()),
+            })
         })
-        .collect())
+        .collect()
 }
 
 pub async fn touch(conn: &mut Conn, n: TicketNumber, at: i64) -> Result<(), sqlx::Error> {

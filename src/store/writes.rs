@@ -12,7 +12,7 @@
 //! Nothing here is visible to a read until [`Writes::flush`]: code that must read what it
 //! wrote flushes first (or, better, keeps what it wrote in memory).
 
-use super::Conn;
+use super::{Conn, Dialect};
 use sqlx::any::AnyArguments;
 use sqlx::Arguments;
 
@@ -27,7 +27,7 @@ enum Piece {
 }
 
 pub struct Writes {
-    postgres: bool,
+    dialect: Dialect,
     parts: Vec<Piece>,
     args: AnyArguments,
     bound: usize,
@@ -57,7 +57,7 @@ impl Part<'_> {
 impl Writes {
     pub fn new(conn: &Conn) -> Writes {
         Writes {
-            postgres: conn.backend_name() == "PostgreSQL",
+            dialect: Dialect::of(conn),
             parts: Vec::new(),
             args: AnyArguments::default(),
             bound: 0,
@@ -130,7 +130,7 @@ impl Writes {
     /// other's rows); SQLite's script has inserted the row when a later statement runs, and
     /// finds it by the unique index on inbound Message-IDs.
     pub fn inbound_row(&mut self, part: usize, message_id: &str) -> String {
-        if self.postgres {
+        if !self.dialect.batch_parts_see_each_other() {
             if let Some(Piece::Rows { returning, .. }) = self.parts.get_mut(part) {
                 *returning = Some("id, direction, message_id");
             }
@@ -175,7 +175,7 @@ impl Writes {
     /// for every pooled connection, and preparing one again costs no round trip. PostgreSQL
     /// keeps its plans in the server, and an unprepared statement would cost a round trip more.
     fn persistent(&self) -> bool {
-        self.postgres
+        self.dialect.keep_varying_statements_prepared()
     }
 
     fn take(&mut self) -> (String, AnyArguments) {
@@ -197,19 +197,7 @@ impl Writes {
             .collect();
         let args = std::mem::take(&mut self.args);
         self.bound = 0;
-        let sql = match (self.postgres, parts.len()) {
-            (_, 1) => parts.concat(),
-            (false, _) => parts.join(";\n"),
-            (true, n) => {
-                let with = parts[..n - 1]
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| format!("w{i} AS ({p})"))
-                    .collect::<Vec<_>>()
-                    .join(",\n");
-                format!("WITH {with}\n{}", parts[n - 1])
-            }
-        };
+        let sql = self.dialect.batch(parts);
         (sql, args)
     }
 }
