@@ -11,7 +11,6 @@ use crate::workflow::ingest::{Fetched, Ingestor, Source};
 use crate::workflow::notify::NotifyError;
 use chrono::Utc;
 use futures::TryStreamExt;
-use sqlx::Executor;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -502,13 +501,7 @@ impl Watcher {
         let _turn = self.db.write_turn().await;
         let mut conn = self.db.pool.acquire().await?;
         let conn = &mut *conn;
-        let sqlite = self.db.backend == store::Backend::Sqlite;
-        if sqlite {
-            conn.execute("PRAGMA synchronous = FULL").await?;
-        } else {
-            conn.execute("SET synchronous_commit = on").await?;
-        }
-        let written = mailbox::advance(
+        mailbox::advance_durably(
             conn,
             &self.config.mailbox,
             mailbox::MailboxState {
@@ -517,13 +510,7 @@ impl Watcher {
             },
             store::unix(Utc::now()),
         )
-        .await;
-        if sqlite {
-            conn.execute("PRAGMA synchronous = NORMAL").await?;
-        } else {
-            conn.execute("SET synchronous_commit = off").await?;
-        }
-        written
+        .await
     }
 
     /// Moves every committed message out of the mailbox: UID MOVE, or COPY + \Deleted +

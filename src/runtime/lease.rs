@@ -20,7 +20,7 @@ use crate::oauth2::TokenSource;
 use crate::ops::health::{self, Component};
 use crate::ops::metrics;
 use crate::ops::outage::{self, Dependency};
-use crate::store::{self, Backend, Db};
+use crate::store::{self, Db};
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -90,7 +90,7 @@ pub async fn read_mailbox<F>(
 ) where
     F: Fn() -> Watcher + Send + 'static,
 {
-    if db.backend == Backend::Sqlite {
+    if !db.dialect().is_shared() {
         metrics::set_reader(true);
         make().run(cancel).await;
         return;

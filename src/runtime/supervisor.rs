@@ -6,7 +6,7 @@ use crate::ops::health;
 use crate::ops::metrics;
 use crate::runtime::{alert, http, reload, systemd};
 use crate::smtp::transport::Transport;
-use crate::store::{Backend, Db};
+use crate::store::Db;
 use crate::workflow::notify::Mailer;
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,7 +58,7 @@ pub async fn spawn(s: &Services, tasks: &mut JoinSet<()>, cancel: &CancellationT
         cancel.clone(),
     ));
     tasks.spawn(smtp_probe(s.transport.clone(), cancel.clone()));
-    if s.db.backend == Backend::Postgres {
+    if s.db.dialect().is_shared() {
         tasks.spawn(crate::runtime::news::run(
             s.db.clone(),
             s.config.database.url.clone(),
