@@ -7,7 +7,7 @@ mod support;
 
 use mesayuda::store::lease;
 use mesayuda::workflow::ingest::{Outcome, Source};
-use mesayuda::workflow::notify::NotifyError;
+use mesayuda::workflow::WorkflowError;
 use std::time::Duration;
 use support::mail::{self, Draft};
 use support::{eventually, Daemon, DbKind, TestDb, World, HELPDESK};
@@ -315,7 +315,7 @@ async fn a_commit_with_a_stale_fencing_number_is_refused(kind: DbKind) {
     let stale = ingestor
         .ingest(&request_mail(1), Some(&source(1, first)), now, now)
         .await;
-    assert!(matches!(stale, Err(NotifyError::LeaseLost)), "{stale:?}");
+    assert!(matches!(stale, Err(WorkflowError::LeaseLost)), "{stale:?}");
     let cli = support::Cli::new(&offline_config(dir.path(), &tdb));
     assert!(
         cli.tickets().is_empty(),

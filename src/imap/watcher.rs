@@ -8,7 +8,7 @@ use crate::store::is_busy;
 use crate::store::messages::{self, Destination};
 use crate::store::{self, mailbox, Db};
 use crate::workflow::ingest::{Fetched, Ingestor, Source};
-use crate::workflow::notify::NotifyError;
+use crate::workflow::WorkflowError;
 use chrono::Utc;
 use futures::TryStreamExt;
 use std::sync::Arc;
@@ -41,7 +41,7 @@ pub enum WatchError {
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
     #[error("ingestion: {0}")]
-    Ingest(#[from] crate::workflow::notify::NotifyError),
+    Ingest(#[from] crate::workflow::WorkflowError),
     #[error("mailbox {0} has no UIDVALIDITY")]
     NoUidValidity(String),
     #[error("mailbox lease lost: another instance reads the mailbox now")]
@@ -58,15 +58,14 @@ impl WatchError {
     pub fn is_lease_lost(&self) -> bool {
         matches!(
             self,
-            WatchError::LeaseLost
-                | WatchError::Ingest(crate::workflow::notify::NotifyError::LeaseLost)
+            WatchError::LeaseLost | WatchError::Ingest(crate::workflow::WorkflowError::LeaseLost)
         )
     }
 
     /// The database failed, not the mailbox.
     pub fn database_error(&self) -> Option<&sqlx::Error> {
         match self {
-            WatchError::Db(e) | WatchError::Ingest(crate::workflow::notify::NotifyError::Db(e)) => {
+            WatchError::Db(e) | WatchError::Ingest(crate::workflow::WorkflowError::Db(e)) => {
                 Some(e)
             }
             _ => None,
@@ -436,14 +435,12 @@ impl Watcher {
             loop {
                 match self.ingestor.ingest_together(chunk, Utc::now()).await {
                     Ok(outcomes) => return Ok(outcomes),
-                    Err(NotifyError::Db(e)) if is_busy(&e) && attempt < BUSY_RETRIES => {
+                    Err(WorkflowError::Db(e)) if is_busy(&e) && attempt < BUSY_RETRIES => {
                         attempt += 1;
                         debug!(attempt, "database busy; taking the batch in again");
                         tokio::time::sleep(BUSY_PAUSE * attempt).await;
                     }
-                    Err(NotifyError::Db(e)) if !crate::store::is_data_error(&e) => {
-                        return Err(NotifyError::Db(e).into())
-                    }
+                    Err(e) if e.is_outage() => return Err(e.into()),
                     Err(e) => {
                         warn!(error = %e, count = chunk.len(), "a message failed inside its batch; taking the batch in one message at a time");
                         break;
@@ -475,7 +472,7 @@ impl Watcher {
                 .ingest(raw, Some(source), arrived, Utc::now())
                 .await
             {
-                Err(NotifyError::Db(e)) if is_busy(&e) && attempt < BUSY_RETRIES => {
+                Err(WorkflowError::Db(e)) if is_busy(&e) && attempt < BUSY_RETRIES => {
                     attempt += 1;
                     debug!(
                         uid = source.uid,

@@ -90,7 +90,9 @@ impl Sweeper {
                 true
             }
             Ok(_) => true,
-            Err(crate::workflow::notify::NotifyError::Db(e)) => {
+            // An outage: waited out with the other workers. Bad data (a refused value, a
+            // template that does not render) is logged below and tried at the next tick.
+            Err(crate::workflow::WorkflowError::Db(e)) if !crate::store::is_data_error(&e) => {
                 crate::store::database_failed("sweeper", &e);
                 false
             }

@@ -4,7 +4,8 @@
 
 use crate::mail::inbound::InboundMail;
 use crate::store::{messages, Conn};
-use crate::workflow::notify::{Mailer, Notice, NotifyError};
+use crate::workflow::notify::{Mailer, Notice};
+use crate::workflow::WorkflowError;
 use serde_json::json;
 
 /// The digest's mail kind, as stored for outgoing mail.
@@ -26,7 +27,7 @@ pub async fn explain(
     to: &str,
     name: &str,
     at: i64,
-) -> Result<(), NotifyError> {
+) -> Result<(), WorkflowError> {
     let n = Notice::ticketless(
         "respuesta_resumen",
         json!({ "approver": to, "approver_name": name }),

@@ -12,7 +12,8 @@ use crate::domain::ticket::{Status, TicketNumber};
 use crate::mail::inbound::InboundMail;
 use crate::store::incidents::{self, IncidentRow};
 use crate::store::{self, messages, tickets, Conn};
-use crate::workflow::notify::{Mailer, Notice, NotifyError};
+use crate::workflow::notify::{Mailer, Notice};
+use crate::workflow::WorkflowError;
 use serde_json::json;
 
 /// The incident a mail is about, with the incident token it came back with: the token first
@@ -44,7 +45,7 @@ pub async fn take(
     token: Option<(i64, String)>,
     evidence: &Evidence,
     ctx: &Ctx<'_>,
-) -> Result<Option<TicketNumber>, NotifyError> {
+) -> Result<Option<TicketNumber>, WorkflowError> {
     let inc = mail_in::incoming(mail);
     let at = store::unix(ctx.now);
     let label = incident.label();
@@ -158,7 +159,7 @@ async fn refuse_to(
     inc: &Incoming,
     data: serde_json::Value,
     at: i64,
-) -> Result<(), NotifyError> {
+) -> Result<(), WorkflowError> {
     let n = Notice::ticketless(
         "comando_invalido",
         data,

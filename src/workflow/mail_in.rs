@@ -12,7 +12,8 @@ use crate::domain::ticket::{Status, TicketNumber};
 use crate::mail::inbound::InboundMail;
 use crate::store::writes::Writes;
 use crate::store::{self, events, incidents, messages, tickets, Conn};
-use crate::workflow::notify::{Mailer, Notice, NotifyError};
+use crate::workflow::notify::{Mailer, Notice};
+use crate::workflow::WorkflowError;
 use serde_json::json;
 
 /// What happened to a new mail, for the log line and the stored message kind.
@@ -165,7 +166,7 @@ pub async fn open(
     related: Option<TicketNumber>,
     acknowledge: bool,
     ctx: &Ctx<'_>,
-) -> Result<Opened, NotifyError> {
+) -> Result<Opened, WorkflowError> {
     let arrival = Arrival {
         mail: received.mail,
         evidence: received.evidence,
@@ -198,7 +199,7 @@ pub async fn open_into(
     related: Option<TicketNumber>,
     acknowledge: bool,
     ctx: &Ctx<'_>,
-) -> Result<Opened, NotifyError> {
+) -> Result<Opened, WorkflowError> {
     let mail = arrival.mail;
     let inc = incoming(mail);
     let at = store::unix(ctx.now);
@@ -339,7 +340,7 @@ pub async fn copy_incident(
     id: i64,
     data: serde_json::Value,
     ctx: &Ctx<'_>,
-) -> Result<(), NotifyError> {
+) -> Result<(), WorkflowError> {
     let to = match &ctx.policy.incident_address {
         Some(addr) => vec![addr.clone()],
         None => ctx.agents(),
@@ -373,14 +374,14 @@ pub async fn reply(
     received: &Received<'_>,
     n: TicketNumber,
     ctx: &Ctx<'_>,
-) -> Result<TicketNumber, NotifyError> {
+) -> Result<TicketNumber, WorkflowError> {
     let arrival = Arrival {
         mail: received.mail,
         evidence: received.evidence,
         landing: Landing::Stored(received.row),
     };
     let Some(loaded) = load_ticket_thread(conn, n).await? else {
-        return Err(NotifyError::Db(sqlx::Error::RowNotFound));
+        return Err(WorkflowError::Db(sqlx::Error::RowNotFound));
     };
     let mut w = Writes::new(conn);
     let landed = reply_into(conn, &mut w, mailer, proc, &arrival, loaded, ctx).await?;
@@ -397,7 +398,7 @@ pub async fn reply_into(
     arrival: &Arrival<'_>,
     loaded: (Ticket, Vec<String>),
     ctx: &Ctx<'_>,
-) -> Result<TicketNumber, NotifyError> {
+) -> Result<TicketNumber, WorkflowError> {
     let (ticket, mut thread) = loaded;
     let n = ticket.number;
     let mail = arrival.mail;

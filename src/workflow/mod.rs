@@ -2,8 +2,10 @@
 //! do, and persists the resulting plan (ticket, events, mail, timers) in the caller's
 //! transaction.
 
+pub use error::WorkflowError;
 pub mod approval_in;
 pub mod digest_reply;
+mod error;
 pub mod evidence;
 pub mod incident_in;
 pub mod ingest;
@@ -24,7 +26,7 @@ use crate::domain::text::canonical_address;
 use crate::domain::ticket::TicketNumber;
 use crate::store::writes::Writes;
 use crate::store::{self, approvals, events, messages, tickets, timers, Conn};
-use crate::workflow::notify::{Mailer, Notice, NotifyError};
+use crate::workflow::notify::{Mailer, Notice};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -341,7 +343,7 @@ pub async fn apply(
     proc: &Procedure,
     plan: &Plan,
     ctx: &Ctx<'_>,
-) -> Result<(), NotifyError> {
+) -> Result<(), WorkflowError> {
     let mut w = Writes::new(conn);
     apply_into(conn, &mut w, mailer, proc, plan, ctx, &mut Known::default()).await?;
     w.flush(conn).await?;
@@ -373,7 +375,7 @@ pub async fn apply_into(
     plan: &Plan,
     ctx: &Ctx<'_>,
     known: &mut Known,
-) -> Result<(), NotifyError> {
+) -> Result<(), WorkflowError> {
     let t = &plan.ticket;
     let at = store::unix(ctx.now);
     if !known.ticket_written {
@@ -520,7 +522,7 @@ async fn open_incident(
     reason: &str,
     by: &str,
     ctx: &Ctx<'_>,
-) -> Result<(), NotifyError> {
+) -> Result<(), WorkflowError> {
     let at = store::unix(ctx.now);
     let root = tickets::get(conn, t.number)
         .await?
@@ -733,7 +735,7 @@ async fn request_approval(
     recipients: &[String],
     reminder: bool,
     ctx: &Ctx<'_>,
-) -> Result<(), NotifyError> {
+) -> Result<(), WorkflowError> {
     let at = store::unix(ctx.now);
     let details = approval_details(conn, t, ctx).await?;
     let approval = t.approval.as_ref();

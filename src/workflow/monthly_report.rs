@@ -7,7 +7,8 @@ use crate::domain::compliance;
 use crate::domain::monthly_report::{self, Month};
 use crate::mail::outbound::OutgoingAttachment;
 use crate::store::{self, reports, tickets, Db};
-use crate::workflow::notify::{Mailer, Notice, NotifyError};
+use crate::workflow::notify::{Mailer, Notice};
+use crate::workflow::WorkflowError;
 use chrono::{DateTime, Utc};
 
 /// Mails the previous month's report when `now` is its day and it has not gone out yet;
@@ -17,7 +18,7 @@ pub async fn run(
     mailer: &Mailer,
     proc: &Procedure,
     now: DateTime<Utc>,
-) -> Result<usize, NotifyError> {
+) -> Result<usize, WorkflowError> {
     let Some(hour) = proc.monthly_report_hour else {
         return Ok(0);
     };

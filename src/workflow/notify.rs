@@ -3,24 +3,12 @@
 
 use crate::domain::ticket::TicketNumber;
 use crate::mail::html;
-use crate::mail::outbound::{ComposeError, Composer, OutgoingAttachment, OutgoingMail};
-use crate::mail::templates::{TemplateError, Templates};
+use crate::mail::outbound::{Composer, OutgoingAttachment, OutgoingMail};
+use crate::mail::templates::Templates;
 use crate::store::writes::Writes;
 use crate::store::{events, messages, outbox, Conn};
+use crate::workflow::WorkflowError;
 use std::sync::{Arc, RwLock};
-
-#[derive(Debug, thiserror::Error)]
-pub enum NotifyError {
-    #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
-    #[error(transparent)]
-    Template(#[from] TemplateError),
-    #[error(transparent)]
-    Compose(#[from] ComposeError),
-    /// The mailbox reader's lease passed to another instance: nothing was committed.
-    #[error("mailbox lease lost: another instance reads the mailbox now")]
-    LeaseLost,
-}
 
 pub struct Mailer {
     templates: RwLock<Arc<Templates>>,
@@ -87,7 +75,7 @@ impl Mailer {
         }
     }
 
-    pub async fn queue(&self, conn: &mut Conn, n: &Notice<'_>) -> Result<String, NotifyError> {
+    pub async fn queue(&self, conn: &mut Conn, n: &Notice<'_>) -> Result<String, WorkflowError> {
         self.queue_with_attachments(conn, n, &[]).await
     }
 
@@ -97,7 +85,7 @@ impl Mailer {
         conn: &mut Conn,
         n: &Notice<'_>,
         attachments: &[OutgoingAttachment],
-    ) -> Result<String, NotifyError> {
+    ) -> Result<String, WorkflowError> {
         let mut event = Vec::new();
         let thread = match n.ticket {
             Some(t) => messages::thread_ids(conn, t).await?,
@@ -117,7 +105,7 @@ impl Mailer {
         conn: &mut Conn,
         n: &Notice<'a>,
         events: &mut Vec<events::NewEvent<'a>>,
-    ) -> Result<String, NotifyError> {
+    ) -> Result<String, WorkflowError> {
         self.queue_inner(conn, n, events, &[]).await
     }
 
@@ -127,7 +115,7 @@ impl Mailer {
         n: &Notice<'a>,
         events: &mut Vec<events::NewEvent<'a>>,
         attachments: &[OutgoingAttachment],
-    ) -> Result<String, NotifyError> {
+    ) -> Result<String, WorkflowError> {
         let thread = match n.ticket {
             Some(t) => messages::thread_ids(conn, t).await?,
             None => Vec::new(),
@@ -148,7 +136,7 @@ impl Mailer {
         thread: &[String],
         events: &mut Vec<events::NewEvent<'a>>,
         attachments: &[OutgoingAttachment],
-    ) -> Result<String, NotifyError> {
+    ) -> Result<String, WorkflowError> {
         let templates = self.templates();
         let mut rendered = templates.render(n.template, &n.data)?;
         let mut subject = rendered.subject.clone();
