@@ -16,5 +16,6 @@ pub mod procedure;
 pub mod reference_warnings;
 pub mod sla;
 pub mod sla_board;
+pub mod template;
 pub mod text;
 pub mod ticket;

@@ -21,12 +21,18 @@ fn render_html(
             .unwrap_or_default()
     };
     let (subject, body) = (part("asunto"), part("cuerpo"));
-    let actions = crate::mail::html::actions(
-        name,
-        Some("mesayuda+token@example.org"),
-        &subject,
-        "agente@example.org",
-    );
+    // A file the daemon never renders (no such template) has no buttons to check.
+    let actions = name
+        .parse::<crate::domain::template::Template>()
+        .map(|t| {
+            crate::mail::html::actions(
+                t,
+                Some("mesayuda+token@example.org"),
+                &subject,
+                "agente@example.org",
+            )
+        })
+        .unwrap_or_default();
     html.render(name, &subject, &body, &actions)
         .map(|_| ())
         .map_err(|e| format!("{name} (html): {e}"))

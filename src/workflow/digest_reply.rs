@@ -2,6 +2,7 @@
 //! new request ("APROBAR" as a ticket); instead it opens nothing and its writer is told to
 //! answer each request's own approval mail, whose token is what decides.
 
+use crate::domain::template::Template;
 use crate::mail::inbound::InboundMail;
 use crate::store::{messages, Conn};
 use crate::workflow::notify::{Mailer, Notice};
@@ -29,7 +30,7 @@ pub async fn explain(
     at: i64,
 ) -> Result<(), WorkflowError> {
     let n = Notice::ticketless(
-        "respuesta_resumen",
+        Template::RespuestaResumen,
         json!({ "approver": to, "approver_name": name }),
         to.to_owned(),
         at,

@@ -7,6 +7,7 @@ use super::{apply, mail_in, Procedure};
 use crate::domain::authority::Evidence;
 use crate::domain::incident::{self, IncidentEvidence};
 use crate::domain::procedure::{registro, tramite, Ctx, Incoming};
+use crate::domain::template::Template;
 use crate::domain::text::{self, canonical_address, parse_commands, Command};
 use crate::domain::ticket::{Status, TicketNumber};
 use crate::mail::inbound::InboundMail;
@@ -82,7 +83,7 @@ pub async fn take(
             "attempted": "convertir el incidente en requerimiento (#requerimiento)",
         });
         let n = Notice::ticketless(
-            "accion_no_verificada",
+            Template::AccionNoVerificada,
             data,
             inc.from.clone(),
             at,
@@ -161,7 +162,7 @@ async fn refuse_to(
     at: i64,
 ) -> Result<(), WorkflowError> {
     let n = Notice::ticketless(
-        "comando_invalido",
+        Template::ComandoInvalido,
         data,
         inc.from.clone(),
         at,

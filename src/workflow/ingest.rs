@@ -3,6 +3,7 @@
 //! may the IMAP adapter move the message out of the inbox.
 
 use crate::domain::intake::{self, IntakeDecision, IntakeFacts, HELD_KIND, INCIDENT_REPLY_KIND};
+use crate::domain::template::Template;
 use crate::domain::text::{self as text, AutoSignals};
 use crate::domain::ticket::TicketNumber;
 use crate::mail::inbound::{self, InboundMail};
@@ -591,7 +592,7 @@ impl Ingestor {
                     &Notice {
                         ticket: None,
                         kind: HELD_KIND,
-                        template: HELD_KIND,
+                        template: Template::LimiteRemitente,
                         data: serde_json::json!({
                             "sender": from,
                             "count": opened,

@@ -7,6 +7,7 @@ use crate::domain::procedure::registro::{self, NewMail};
 use crate::domain::procedure::{
     cierre, tramite, verificacion, Ctx, Effect, Incoming, Plan, Ticket,
 };
+use crate::domain::template::Template;
 use crate::domain::text::{new_text, parse_commands};
 use crate::domain::ticket::{Status, TicketNumber};
 use crate::mail::inbound::InboundMail;
@@ -209,7 +210,7 @@ pub async fn open_into(
             if acknowledge {
                 let listing = registro::catalog_listing(ctx, &inc.from);
                 let n = Notice::ticketless(
-                    "catalogo",
+                    Template::Catalogo,
                     listing,
                     inc.from.clone(),
                     at,
@@ -233,7 +234,7 @@ pub async fn open_into(
             if acknowledge {
                 let told = "Usuario informado: se atiende como incidente";
                 let n = Notice::ticketless(
-                    "incidente",
+                    Template::Incidente,
                     data.clone(),
                     inc.from.clone(),
                     at,
@@ -259,7 +260,7 @@ pub async fn open_into(
             w.flush(conn).await?;
             if !messages::sent_since(conn, None, UNVERIFIED_KIND, &inc.from, at - 3600).await? {
                 let n = Notice::ticketless(
-                    UNVERIFIED_KIND,
+                    Template::SolicitanteNoVerificado,
                     json!({ "why": why, "subject": mail.subject }),
                     inc.from.clone(),
                     at,
@@ -350,7 +351,14 @@ pub async fn copy_incident(
         let token = store::approvals::new_token();
         incidents::add_token(conn, id, &token, &person, at).await?;
         let copy = "Copia enviada a gestión de incidentes";
-        let mut n = Notice::ticketless("incidente_copia", data.clone(), person, at, Some(2), copy);
+        let mut n = Notice::ticketless(
+            Template::IncidenteCopia,
+            data.clone(),
+            person,
+            at,
+            Some(2),
+            copy,
+        );
         n.reply_to = Some(proc.reply_address(&token));
         mailer.queue(conn, &n).await?;
     }

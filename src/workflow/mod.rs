@@ -22,6 +22,7 @@ use crate::domain::catalog::Catalog;
 use crate::domain::directory::Directory;
 use crate::domain::ldap_directory::{self, Entry, People, RoleRules};
 use crate::domain::procedure::{Ctx, Effect, Plan, Policy, Ticket, TimerKind};
+use crate::domain::template::Template;
 use crate::domain::text::canonical_address;
 use crate::domain::ticket::TicketNumber;
 use crate::store::writes::Writes;
@@ -419,10 +420,10 @@ pub async fn apply_into(
                 }
                 let data = with_names(merge(base_data(t, ctx), &m.data), ctx.directory);
                 let data = match (m.template, &known.request) {
-                    ("nueva_solicitud" | "asignacion", Some((text, files))) => {
+                    (Template::NuevaSolicitud | Template::Asignacion, Some((text, files))) => {
                         merge(data, &details_of(text, files, Vec::new(), &pending_events))
                     }
-                    ("nueva_solicitud" | "asignacion", None) => {
+                    (Template::NuevaSolicitud | Template::Asignacion, None) => {
                         w.flush(conn).await?;
                         merge(
                             data,
@@ -561,7 +562,7 @@ async fn open_incident(
         }),
     );
     let mut told = Notice::ticketless(
-        "incidente",
+        Template::Incidente,
         data.clone(),
         t.requester.clone(),
         at,
@@ -780,7 +781,7 @@ async fn request_approval(
                 &Notice {
                     ticket: Some(t.number),
                     kind: "solicitud_aprobacion",
-                    template: "solicitud_aprobacion",
+                    template: Template::SolicitudAprobacion,
                     data,
                     to: vec![to.clone()],
                     reply_to: Some(proc.reply_address(&token)),

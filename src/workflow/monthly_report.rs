@@ -5,6 +5,7 @@
 use super::Procedure;
 use crate::domain::compliance;
 use crate::domain::monthly_report::{self, Month};
+use crate::domain::template::Template;
 use crate::mail::outbound::OutgoingAttachment;
 use crate::store::{self, reports, tickets, Db};
 use crate::workflow::notify::{Mailer, Notice};
@@ -47,7 +48,7 @@ pub async fn run(
             .queue_with_attachments(
                 &mut tx,
                 &Notice::ticketless(
-                    "informe_mensual",
+                    Template::InformeMensual,
                     monthly_report::mail_data(month, &report),
                     who.clone(),
                     store::unix(now),

@@ -1,6 +1,7 @@
 //! Queues a templated mail about a ticket: rendered, composed and written to the outbox in the
 //! caller's transaction, recorded on the ticket as an outgoing message and an event.
 
+use crate::domain::template::Template;
 use crate::domain::ticket::TicketNumber;
 use crate::mail::html;
 use crate::mail::outbound::{Composer, OutgoingAttachment, OutgoingMail};
@@ -19,7 +20,7 @@ pub struct Notice<'a> {
     pub ticket: Option<TicketNumber>,
     /// Stored as the outbox and message kind, e.g. `acuse`.
     pub kind: &'a str,
-    pub template: &'a str,
+    pub template: Template,
     pub data: serde_json::Value,
     pub to: Vec<String>,
     pub reply_to: Option<String>,
@@ -32,7 +33,7 @@ pub struct Notice<'a> {
 impl<'a> Notice<'a> {
     /// A mail about no ticket (catalogue, incident), whose kind is its template's name.
     pub fn ticketless(
-        template: &'a str,
+        template: Template,
         data: serde_json::Value,
         to: String,
         at: i64,
@@ -41,7 +42,7 @@ impl<'a> Notice<'a> {
     ) -> Notice<'a> {
         Notice {
             ticket: None,
-            kind: template,
+            kind: template.as_str(),
             template,
             data,
             to: vec![to],
@@ -138,7 +139,7 @@ impl Mailer {
         attachments: &[OutgoingAttachment],
     ) -> Result<String, WorkflowError> {
         let templates = self.templates();
-        let mut rendered = templates.render(n.template, &n.data)?;
+        let mut rendered = templates.render(n.template.as_str(), &n.data)?;
         let mut subject = rendered.subject.clone();
         if let Some(t) = n.ticket {
             // Every mail about a ticket carries its tag, whatever the template says.
@@ -164,8 +165,12 @@ impl Mailer {
             });
         let recipient = n.to.first().map(String::as_str).unwrap_or("");
         let actions = html::actions(n.template, n.reply_to.as_deref(), &subject, recipient);
-        let html =
-            templates.render_html_with_panel(n.template, &rendered, &actions, panel.as_ref())?;
+        let html = templates.render_html_with_panel(
+            n.template.as_str(),
+            &rendered,
+            &actions,
+            panel.as_ref(),
+        )?;
         let composed = self.composer.compose_with_attachments(
             &OutgoingMail {
                 to: n.to.clone(),

@@ -7,6 +7,7 @@ use super::{apply_into, load_ticket_thread, load_tickets, Known, Procedure};
 use crate::domain::procedure::{
     aprobacion, cierre, escalamiento, verificacion, Plan, Ticket, TimerKind,
 };
+use crate::domain::template::Template;
 use crate::domain::ticket::TicketNumber;
 use crate::store::writes::Writes;
 use crate::store::{self, approvals, messages, timers, Backend, Db};
@@ -345,7 +346,7 @@ async fn digest(
                 &Notice {
                     ticket: None,
                     kind: "resumen_aprobaciones",
-                    template: "resumen_aprobaciones",
+                    template: Template::ResumenAprobaciones,
                     data: json!({
                         "approver": approver,
                         "approver_name": directory.name_or(approver, approver),
