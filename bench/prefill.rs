@@ -17,8 +17,8 @@ mod bench_db;
 use mesayuda::config::Config;
 use mesayuda::mail::outbound::Composer;
 use mesayuda::mail::templates::Templates;
-use mesayuda::notify::Mailer;
 use mesayuda::store::{Backend, Db};
+use mesayuda::workflow::notify::Mailer;
 use mesayuda::workflow::{sweep, Procedure};
 use std::time::Instant;
 

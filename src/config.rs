@@ -127,9 +127,6 @@ pub struct ImapConfig {
     /// `password` (LOGIN) or `xoauth2` (token from `[oauth2]`).
     #[serde(default)]
     pub auth: AuthMethod,
-    /// Filled in by `Config::load` when `auth = "xoauth2"`.
-    #[serde(skip)]
-    pub token_source: Option<crate::ops::oauth2::TokenSource>,
     #[serde(default = "default_mailbox")]
     pub mailbox: String,
     #[serde(default = "default_processed_folder")]
@@ -156,7 +153,6 @@ impl Default for ImapConfig {
             password: None,
             password_file: None,
             auth: AuthMethod::default(),
-            token_source: None,
             mailbox: default_mailbox(),
             processed_folder: default_processed_folder(),
             quarantine_folder: default_quarantine_folder(),
@@ -178,7 +174,6 @@ impl Default for SmtpConfig {
             password: None,
             password_file: None,
             auth: AuthMethod::default(),
-            token_source: None,
             from: String::new(),
             reply_to: String::new(),
             ca_file: None,
@@ -219,8 +214,6 @@ pub struct SmtpConfig {
     /// `password` (AUTH PLAIN/LOGIN when a username is set) or `xoauth2`.
     #[serde(default)]
     pub auth: AuthMethod,
-    #[serde(skip)]
-    pub token_source: Option<crate::ops::oauth2::TokenSource>,
     /// The notification address, e.g. `Servicios Tecnológicos <servicios.tecnologicos@…>`.
     pub from: String,
     /// The watched help-desk address, so that replies come back to the mailbox.
@@ -802,19 +795,6 @@ impl Config {
         config.validate_mail(needs)?;
         config.validate_ops(needs)?;
         config.validate_ldap()?;
-        if let Some(o) = config
-            .oauth2
-            .as_ref()
-            .filter(|_| needs == Needs::MailServers)
-        {
-            let source = crate::ops::oauth2::TokenSource::new(o.clone());
-            if config.imap.auth == AuthMethod::Xoauth2 {
-                config.imap.token_source = Some(source.clone());
-            }
-            if config.smtp.auth == AuthMethod::Xoauth2 {
-                config.smtp.token_source = Some(source);
-            }
-        }
         Ok(config)
     }
 

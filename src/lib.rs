@@ -1,24 +1,27 @@
 //! mesayuda: the MHCP procedure for ICT service requests, run by email.
 //!
-//! `domain` is the procedure as pure code; `imap`, `smtp`, `store`, `cli` are adapters.
+//! Floors, from the bottom: `domain` is the procedure as pure code (no I/O); `ops` the low
+//! floor every other part may report to (health, metrics, outages, backoff, memory); `mail`
+//! reads and composes messages; the adapters `imap`, `smtp`, `oauth2`, `ldap`, `store` (all
+//! SQL) and `panel` talk to the outside and never to each other (the store excepted: everyone
+//! persists through it); `workflow` is the application layer (ingest, notify, the activities'
+//! persistence); `runtime` wires it all into the daemon; `cli` is the command line.
 
-pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod imap;
-pub mod ingest;
 pub mod ldap;
 pub mod mail;
-pub mod notify;
+pub mod oauth2;
 pub mod ops;
-pub mod outage;
 pub mod panel;
-pub mod scheduler;
+pub mod runtime;
 pub mod smtp;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod workflow;
 
 /// The package version, as in Cargo.toml (and the .deb built from it).

@@ -8,8 +8,8 @@ mod support;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use mesayuda::domain::ticket::{Status, TicketNumber};
-use mesayuda::ingest::Outcome;
 use mesayuda::mail::inbound::InboundMail;
+use mesayuda::workflow::ingest::Outcome;
 use support::app::{TestApp, HELPDESK};
 use support::mail::Draft;
 use support::DbKind;

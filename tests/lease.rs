@@ -5,9 +5,9 @@
 
 mod support;
 
-use mesayuda::ingest::{Outcome, Source};
-use mesayuda::notify::NotifyError;
 use mesayuda::store::lease;
+use mesayuda::workflow::ingest::{Outcome, Source};
+use mesayuda::workflow::WorkflowError;
 use std::time::Duration;
 use support::mail::{self, Draft};
 use support::{eventually, Daemon, DbKind, TestDb, World, HELPDESK};
@@ -263,7 +263,9 @@ async fn a_commit_with_a_stale_fencing_number_is_refused(kind: DbKind) {
         return;
     };
     let config = mesayuda::config::Config::load(&offline_config(dir.path(), &tdb)).unwrap();
-    let app = mesayuda::app::Application::build(config).await.unwrap();
+    let app = mesayuda::runtime::app::Application::build(config)
+        .await
+        .unwrap();
     let db = app.db().clone();
     let ingestor = app.ingestor(Default::default());
     let expiry = Duration::from_secs(15);
@@ -313,7 +315,7 @@ async fn a_commit_with_a_stale_fencing_number_is_refused(kind: DbKind) {
     let stale = ingestor
         .ingest(&request_mail(1), Some(&source(1, first)), now, now)
         .await;
-    assert!(matches!(stale, Err(NotifyError::LeaseLost)), "{stale:?}");
+    assert!(matches!(stale, Err(WorkflowError::LeaseLost)), "{stale:?}");
     let cli = support::Cli::new(&offline_config(dir.path(), &tdb));
     assert!(
         cli.tickets().is_empty(),

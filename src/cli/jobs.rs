@@ -5,7 +5,7 @@ use super::{open_db, JobsCommand, EXIT_FAILURE};
 use crate::config::{Config, EXIT_BAD_CONFIG};
 use crate::mail::outbound::Composer;
 use crate::mail::templates::Templates;
-use crate::notify::Mailer;
+use crate::workflow::notify::Mailer;
 use crate::workflow::{sweep, Procedure};
 use chrono::{DateTime, Utc};
 use std::process::ExitCode;

@@ -265,7 +265,7 @@ fn restore_default_sigpipe() {
 }
 
 async fn run(config: Config) -> ExitCode {
-    let app = match crate::app::Application::build(config).await {
+    let app = match crate::runtime::app::Application::build(config).await {
         Ok(a) => a,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "cannot start");
@@ -273,7 +273,7 @@ async fn run(config: Config) -> ExitCode {
         }
     };
     let cancel = tokio_util::sync::CancellationToken::new();
-    crate::app::shutdown_on_signals(cancel.clone());
+    crate::runtime::app::shutdown_on_signals(cancel.clone());
     match app.run_until(cancel).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -322,7 +322,7 @@ pub(crate) async fn open_db(config: &Config) -> Result<crate::store::Db, ExitCod
     result.map_err(|e| {
         eprintln!(
             "mesayuda: cannot open the database {} (database.url): {e:#}",
-            crate::app::redact_url(&config.database.url)
+            crate::runtime::app::redact_url(&config.database.url)
         );
         ExitCode::from(EXIT_FAILURE)
     })

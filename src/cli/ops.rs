@@ -105,7 +105,7 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
     } else {
         match crate::mail::templates::Templates::load(dir)
             .map_err(|e| vec![e.to_string()])
-            .and_then(|_| crate::ops::check::render_all_templates(dir))
+            .and_then(|_| crate::mail::template_check::render_all_templates(dir))
         {
             Ok(names) => println!(
                 "plantillas: ok ({} renderizadas con datos de ejemplo, {})",
@@ -132,13 +132,13 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
             );
             // Warnings, not errors: the daemon runs, but part of the procedure would not.
             let ctx = p.ctx(&snap, chrono::Utc::now());
-            for w in crate::ops::check::procedure_warnings(
+            for w in crate::domain::reference_warnings::procedure_warnings(
                 &snap.directory,
                 config.incidents.address.as_deref(),
                 &ctx.agents(),
             )
             .into_iter()
-            .chain(crate::ops::check::catalog_warnings(
+            .chain(crate::domain::reference_warnings::catalog_warnings(
                 &snap.catalog,
                 &snap.directory,
             )) {
@@ -197,7 +197,7 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
         }
     };
 
-    let db_url = crate::app::redact_url(&config.database.url);
+    let db_url = crate::runtime::app::redact_url(&config.database.url);
     match check_database(&config.database.url).await {
         Ok(()) => println!("base de datos: ok ({db_url})"),
         Err(cause) => {
@@ -207,24 +207,27 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
         }
     }
 
+    let tokens = crate::oauth2::MailTokens::build(&config);
     let imap = &config.imap;
     let where_imap = format!("{}:{} {}", imap.host, imap.port, security(imap.security));
     let result = tokio::time::timeout(CHECK_TIMEOUT, async {
-        let mut s = crate::imap::connect::connect(imap).await.map_err(|e| {
-            if e.is_auth() {
-                format!(
-                    "{e}; revise {}",
-                    credential_keys(
-                        "imap",
-                        &imap.auth,
-                        imap.password_file.is_some(),
-                        config.oauth2.as_ref()
+        let mut s = crate::imap::connect::connect(imap, tokens.imap.as_ref())
+            .await
+            .map_err(|e| {
+                if e.is_auth() {
+                    format!(
+                        "{e}; revise {}",
+                        credential_keys(
+                            "imap",
+                            &imap.auth,
+                            imap.password_file.is_some(),
+                            config.oauth2.as_ref()
+                        )
                     )
-                )
-            } else {
-                e.to_string()
-            }
-        })?;
+                } else {
+                    e.to_string()
+                }
+            })?;
         let mbox = s.examine(&imap.mailbox).await.map_err(|e| {
             format!(
                 "login ok, but mailbox {} cannot be opened: {e}",
@@ -255,7 +258,7 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
 
     let smtp = &config.smtp;
     let where_smtp = format!("{}:{} {}", smtp.host, smtp.port, security(smtp.security));
-    match crate::smtp::transport::build(smtp) {
+    match crate::smtp::transport::build(smtp, tokens.smtp) {
         Err(e) => {
             println!("smtp: error: {e}");
             failed.push("smtp");
@@ -413,7 +416,8 @@ pub async fn send_test_mail(config: Config, address: &str) -> ExitCode {
             return ExitCode::from(BAD_USAGE);
         }
     };
-    let transport = match crate::smtp::transport::build(&config.smtp) {
+    let tokens = crate::oauth2::MailTokens::build(&config);
+    let transport = match crate::smtp::transport::build(&config.smtp, tokens.smtp) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("mesayuda: config file {}: {e}", config.source.display());

@@ -4,6 +4,12 @@
 use super::text::AutoKind;
 use super::ticket::TicketNumber;
 
+/// The stored kind of a person's mail on an incident.
+pub const INCIDENT_REPLY_KIND: &str = "respuesta_incidente";
+
+/// The stored kind of a request held by the per-sender limit (also the agents' notice).
+pub const HELD_KIND: &str = "limite_remitente";
+
 /// What the adapters found out about an inbound mail.
 #[derive(Debug, Clone)]
 pub struct IntakeFacts {

@@ -3,18 +3,16 @@
 //! A TLS failure is an error; there is never a silent fallback to plain text.
 
 use crate::config::{AuthMethod, ImapConfig, Security};
+use crate::oauth2::TokenSource;
 use secrecy::ExposeSecret;
 use std::fmt;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_rustls::rustls;
-use tokio_rustls::rustls::pki_types::{pem::PemObject, CertificateDer, ServerName};
-use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::pki_types::ServerName;
 
 pub type Session = async_imap::Session<ImapStream>;
 
@@ -32,7 +30,7 @@ pub enum ConnectError {
     #[error("IMAP login as {user} impossible: {source}")]
     Token {
         user: String,
-        source: crate::ops::oauth2::TokenError,
+        source: crate::oauth2::TokenError,
     },
     #[error("IMAP protocol error: {0}")]
     Protocol(#[from] async_imap::error::Error),
@@ -103,36 +101,6 @@ impl AsyncWrite for ImapStream {
     }
 }
 
-/// Web roots plus an optional PEM bundle (an internal CA or a self-signed test certificate).
-pub fn tls_connector(ca_file: Option<&Path>) -> Result<TlsConnector, String> {
-    Ok(TlsConnector::from(client_config(ca_file)?))
-}
-
-/// The rustls client configuration behind [`tls_connector`] (LDAP uses it too).
-pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = ca_file {
-        let pem =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        // rustls' own PEM reader (pki-types), which replaced the unmaintained rustls-pemfile.
-        for cert in CertificateDer::pem_slice_iter(&pem) {
-            let cert = cert.map_err(|e| format!("bad PEM in {}: {e}", path.display()))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("bad certificate in {}: {e}", path.display()))?;
-        }
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
 async fn timed<T, E>(
@@ -157,7 +125,12 @@ impl From<std::io::Error> for ConnectError {
     }
 }
 
-pub async fn connect(cfg: &ImapConfig) -> Result<Session, ConnectError> {
+/// `tokens`: the OAuth2 source for `auth = "xoauth2"` (built by the wiring, see
+/// [`crate::oauth2::MailTokens`]).
+pub async fn connect(
+    cfg: &ImapConfig,
+    tokens: Option<&TokenSource>,
+) -> Result<Session, ConnectError> {
     let addr = format!("{}:{}", cfg.host, cfg.port);
     let tcp = timed(&addr, TcpStream::connect(&addr))
         .await
@@ -197,7 +170,7 @@ pub async fn connect(cfg: &ImapConfig) -> Result<Session, ConnectError> {
         timed(&addr, client.read_response()).await?;
     }
     if cfg.auth == AuthMethod::Xoauth2 {
-        return login_xoauth2(cfg, client, addr).await;
+        return login_xoauth2(cfg, tokens, client, addr).await;
     }
     let password = cfg
         .password
@@ -229,13 +202,14 @@ impl async_imap::Authenticator for XOauth2 {
 
 async fn login_xoauth2(
     cfg: &ImapConfig,
+    tokens: Option<&TokenSource>,
     client: async_imap::Client<ImapStream>,
     addr: String,
 ) -> Result<Session, ConnectError> {
-    let Some(source) = cfg.token_source.as_ref() else {
+    let Some(source) = tokens else {
         return Err(ConnectError::Token {
             user: cfg.username.clone(),
-            source: crate::ops::oauth2::TokenError::Refused("no [oauth2] configuration".into()),
+            source: crate::oauth2::TokenError::Refused("no [oauth2] configuration".into()),
         });
     };
     let token = source.token().await.map_err(|e| ConnectError::Token {
@@ -243,7 +217,7 @@ async fn login_xoauth2(
         source: e,
     })?;
     let auth = XOauth2 {
-        response: Some(crate::ops::oauth2::xoauth2_response(
+        response: Some(crate::oauth2::xoauth2_response(
             &cfg.username,
             token.expose_secret(),
         )),
@@ -267,7 +241,7 @@ async fn handshake(
     ca_file: Option<&Path>,
     tcp: TcpStream,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
-    let connector = tls_connector(ca_file)?;
+    let connector = crate::tls::connector(ca_file)?;
     let name = ServerName::try_from(host.to_owned()).map_err(|e| e.to_string())?;
     match tokio::time::timeout(STEP_TIMEOUT, connector.connect(name, tcp)).await {
         Err(_) => Err("handshake timed out".into()),

@@ -1,5 +1,4 @@
 //! The IMAP adapter: watches the help-desk mailbox and feeds each new mail to ingestion.
 
-pub mod backoff;
 pub mod connect;
 pub mod watcher;

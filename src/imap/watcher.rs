@@ -1,17 +1,16 @@
 //! The mailbox reader: select, catch up by UID, take each mail in, move it out once committed,
 //! then IDLE (or poll) for more. Reconnects with backoff, logging one line per outage.
 
-use super::backoff::Backoff;
 use super::connect::{self, Session};
 use crate::config::ImapConfig;
-use crate::ingest::{Fetched, Ingestor, Source};
-use crate::notify::NotifyError;
-use crate::smtp::sender::is_busy;
+use crate::ops::backoff::Backoff;
+use crate::store::is_busy;
 use crate::store::messages::{self, Destination};
 use crate::store::{self, mailbox, Db};
+use crate::workflow::ingest::{Fetched, Ingestor, Source};
+use crate::workflow::WorkflowError;
 use chrono::Utc;
 use futures::TryStreamExt;
-use sqlx::Executor;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -42,7 +41,7 @@ pub enum WatchError {
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
     #[error("ingestion: {0}")]
-    Ingest(#[from] crate::notify::NotifyError),
+    Ingest(#[from] crate::workflow::WorkflowError),
     #[error("mailbox {0} has no UIDVALIDITY")]
     NoUidValidity(String),
     #[error("mailbox lease lost: another instance reads the mailbox now")]
@@ -59,14 +58,16 @@ impl WatchError {
     pub fn is_lease_lost(&self) -> bool {
         matches!(
             self,
-            WatchError::LeaseLost | WatchError::Ingest(crate::notify::NotifyError::LeaseLost)
+            WatchError::LeaseLost | WatchError::Ingest(crate::workflow::WorkflowError::LeaseLost)
         )
     }
 
     /// The database failed, not the mailbox.
     pub fn database_error(&self) -> Option<&sqlx::Error> {
         match self {
-            WatchError::Db(e) | WatchError::Ingest(crate::notify::NotifyError::Db(e)) => Some(e),
+            WatchError::Db(e) | WatchError::Ingest(crate::workflow::WorkflowError::Db(e)) => {
+                Some(e)
+            }
             _ => None,
         }
     }
@@ -76,6 +77,8 @@ impl WatchError {
 #[derive(Clone)]
 pub struct Watcher {
     pub config: Arc<ImapConfig>,
+    /// For `auth = "xoauth2"`.
+    pub tokens: Option<crate::oauth2::TokenSource>,
     pub db: Db,
     pub ingestor: Arc<Ingestor>,
     pub batch_size: u32,
@@ -116,13 +119,13 @@ impl Watcher {
                     if let Some(db) = e.database_error() {
                         // The mailbox is fine: the database is down, and that is said once
                         // whichever worker meets it first. Mail waits in the mailbox.
-                        crate::outage::database_failed("mailbox reader", db);
+                        crate::store::database_failed("mailbox reader", db);
                         // Up to 80 s, cut short when another worker (the outbox sender, the
                         // sweeper) finds the database back first.
                         let delay = backoff.next_delay();
                         tokio::select! {
                             _ = cancel.cancelled() => break,
-                            _ = crate::outage::retry_delay(crate::outage::Dependency::Database, delay) => {}
+                            _ = crate::ops::outage::retry_delay(crate::ops::outage::Dependency::Database, delay) => {}
                         }
                         continue;
                     }
@@ -184,7 +187,7 @@ impl Watcher {
         backoff: &mut Backoff,
         announced: &mut bool,
     ) -> Result<(), WatchError> {
-        let mut session = connect::connect(&self.config).await?;
+        let mut session = connect::connect(&self.config, self.tokens.as_ref()).await?;
         let capabilities = session.capabilities().await?;
         let can_move = capabilities.has_str("MOVE");
         let can_idle = capabilities.has_str("IDLE") && self.config.idle;
@@ -209,7 +212,7 @@ impl Watcher {
                     "IMAP mailbox reachable again"
                 );
                 // A standby that found it unreachable checks again now.
-                crate::outage::found_back(crate::outage::Dependency::Mailbox);
+                crate::ops::outage::found_back(crate::ops::outage::Dependency::Mailbox);
             }
             None if !*announced => {
                 info!(mailbox = %self.config.mailbox, idle = can_idle, "watching mailbox")
@@ -217,7 +220,7 @@ impl Watcher {
             None => debug!(mailbox = %self.config.mailbox, "mailbox selected again"),
         }
         *announced = true;
-        if !crate::outage::is_down(crate::outage::Dependency::Database) {
+        if !crate::ops::outage::is_down(crate::ops::outage::Dependency::Database) {
             // Through a database outage the reader keeps backing off although IMAP answers.
             backoff.reset();
         }
@@ -426,20 +429,18 @@ impl Watcher {
     async fn ingest_chunk(
         &self,
         chunk: &[Fetched<'_>],
-    ) -> Result<Vec<crate::ingest::Outcome>, WatchError> {
+    ) -> Result<Vec<crate::workflow::ingest::Outcome>, WatchError> {
         if chunk.len() > 1 {
             let mut attempt = 0;
             loop {
                 match self.ingestor.ingest_together(chunk, Utc::now()).await {
                     Ok(outcomes) => return Ok(outcomes),
-                    Err(NotifyError::Db(e)) if is_busy(&e) && attempt < BUSY_RETRIES => {
+                    Err(WorkflowError::Db(e)) if is_busy(&e) && attempt < BUSY_RETRIES => {
                         attempt += 1;
                         debug!(attempt, "database busy; taking the batch in again");
                         tokio::time::sleep(BUSY_PAUSE * attempt).await;
                     }
-                    Err(NotifyError::Db(e)) if !crate::store::is_data_error(&e) => {
-                        return Err(NotifyError::Db(e).into())
-                    }
+                    Err(e) if e.is_outage() => return Err(e.into()),
                     Err(e) => {
                         warn!(error = %e, count = chunk.len(), "a message failed inside its batch; taking the batch in one message at a time");
                         break;
@@ -463,7 +464,7 @@ impl Watcher {
         raw: &[u8],
         source: &Source,
         arrived: chrono::DateTime<Utc>,
-    ) -> Result<crate::ingest::Outcome, WatchError> {
+    ) -> Result<crate::workflow::ingest::Outcome, WatchError> {
         let mut attempt = 0;
         loop {
             match self
@@ -471,7 +472,7 @@ impl Watcher {
                 .ingest(raw, Some(source), arrived, Utc::now())
                 .await
             {
-                Err(NotifyError::Db(e)) if is_busy(&e) && attempt < BUSY_RETRIES => {
+                Err(WorkflowError::Db(e)) if is_busy(&e) && attempt < BUSY_RETRIES => {
                     attempt += 1;
                     debug!(
                         uid = source.uid,
@@ -497,13 +498,7 @@ impl Watcher {
         let _turn = self.db.write_turn().await;
         let mut conn = self.db.pool.acquire().await?;
         let conn = &mut *conn;
-        let sqlite = self.db.backend == store::Backend::Sqlite;
-        if sqlite {
-            conn.execute("PRAGMA synchronous = FULL").await?;
-        } else {
-            conn.execute("SET synchronous_commit = on").await?;
-        }
-        let written = mailbox::advance(
+        mailbox::advance_durably(
             conn,
             &self.config.mailbox,
             mailbox::MailboxState {
@@ -512,13 +507,7 @@ impl Watcher {
             },
             store::unix(Utc::now()),
         )
-        .await;
-        if sqlite {
-            conn.execute("PRAGMA synchronous = NORMAL").await?;
-        } else {
-            conn.execute("SET synchronous_commit = off").await?;
-        }
-        written
+        .await
     }
 
     /// Moves every committed message out of the mailbox: UID MOVE, or COPY + \Deleted +

@@ -1,11 +1,11 @@
 //! `[directory.ldap]`: reads people from Active Directory or another LDAP server, every
 //! `refresh_minutes` and on SIGHUP. A read that fails keeps the last good directory in force,
 //! also across a restart (it is stored in the database), with one log line per outage
-//! (`crate::outage`). Turning entries into people is pure code (`domain::ldap_directory`).
+//! (`crate::ops::outage`). Turning entries into people is pure code (`domain::ldap_directory`).
 
 use crate::config::{Config, LdapConfig};
 use crate::domain::ldap_directory::Entry;
-use crate::outage::{self, Dependency};
+use crate::ops::outage::{self, Dependency};
 use crate::store::Db;
 use crate::workflow::{LdapRead, Procedure};
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
@@ -58,7 +58,7 @@ async fn read_inner(cfg: &LdapConfig) -> Result<Vec<Entry>, LdapError> {
         .set_conn_timeout(CONNECT_TIMEOUT)
         .set_starttls(cfg.starttls);
     if cfg.starttls || cfg.url.starts_with("ldaps:") {
-        let tls = crate::imap::connect::client_config(cfg.ca_file.as_deref()).map_err(connect)?;
+        let tls = crate::tls::client_config(cfg.ca_file.as_deref()).map_err(connect)?;
         settings = settings.set_config(tls);
     }
     let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &cfg.url)

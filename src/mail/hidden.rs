@@ -22,7 +22,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use super::inbound::decode_entities;
+use super::inbound::html_text::decode_entities;
 
 /// Elements that never have content or an end tag.
 const VOID: &[&str] = &[

@@ -3,6 +3,7 @@
 //! The buttons are `mailto:` links to the mail's own Reply-To — for staff a personal token
 //! address — so one tap and Send is the same as typing the keyword (RFC 6068).
 
+use crate::domain::template::Template;
 use handlebars::Handlebars;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
@@ -54,7 +55,7 @@ const BLUE: &str = "#1e40af";
 /// tokenised addresses get buttons: a shared address would prove nothing) about `subject`,
 /// sent to `recipient`.
 pub fn actions(
-    template: &str,
+    template: Template,
     reply_to: Option<&str>,
     subject: &str,
     recipient: &str,
@@ -68,22 +69,28 @@ pub fn actions(
         href: mailto(reply_to, &re, body),
         color,
     };
+    use Template as T;
     match template {
-        "solicitud_aprobacion" => vec![
+        T::SolicitudAprobacion => vec![
             button("APROBAR", "APROBAR", GREEN),
             button("RECHAZAR", "RECHAZAR\nMotivo: ", RED),
         ],
-        "nueva_solicitud" | "mensaje_usuario" | "mensaje_tercero" | "reabierto" | "asignacion"
-        | "alerta_sla" | "sin_categoria" => vec![
+        T::NuevaSolicitud
+        | T::MensajeUsuario
+        | T::MensajeTercero
+        | T::Reabierto
+        | T::Asignacion
+        | T::AlertaSla
+        | T::SinCategoria => vec![
             button("Asignármela", &format!("#asignar {recipient}"), BLUE),
             button("Pedir información", "#pendiente ", BLUE),
             button("Resolver", "#resolver ", GREEN),
             button("Nota interna", "#nota ", BLUE),
         ],
-        "aprobador_requerido" => vec![button("Indicar aprobador", "#aprobador ", BLUE)],
-        "incidente_copia" => vec![button("Es un requerimiento", "#requerimiento ", BLUE)],
+        T::AprobadorRequerido => vec![button("Indicar aprobador", "#aprobador ", BLUE)],
+        T::IncidenteCopia => vec![button("Es un requerimiento", "#requerimiento ", BLUE)],
         // The requester's survey: their own token address, so the rating counts.
-        "resuelto_encuesta" => vec![
+        T::ResueltoEncuesta => vec![
             button("5 · Muy satisfecho", "5", GREEN),
             button("4 · Satisfecho", "4", GREEN),
             button("3 · Aceptable", "3", BLUE),
@@ -91,7 +98,31 @@ pub fn actions(
             button("1 · Muy insatisfecho", "1", RED),
             button("No está resuelto", "No está resuelto: ", BLUE),
         ],
-        _ => Vec::new(),
+        // Mails that ask nothing of their reader, or whose answer is free text.
+        T::AccionNoVerificada
+        | T::AcuseRecibo
+        | T::Catalogo
+        | T::AprobacionVencida
+        | T::Aprobado
+        | T::CierreCambio
+        | T::CierreCancelado
+        | T::CierreSinRespuesta
+        | T::ComandoInvalido
+        | T::DecisionRegistrada
+        | T::EncuestaRegistrada
+        | T::EnlaceIngreso
+        | T::EsperaAprobacion
+        | T::Incidente
+        | T::InformacionFaltante
+        | T::InformeMensual
+        | T::LimiteRemitente
+        | T::Rechazado
+        | T::RespuestaAgente
+        | T::RespuestaNoEntendida
+        | T::RespuestaResumen
+        | T::RespuestaSinEfecto
+        | T::ResumenAprobaciones
+        | T::SolicitanteNoVerificado => Vec::new(),
     }
 }
 
@@ -222,7 +253,7 @@ mod tests {
     #[test]
     fn approval_buttons_compose_the_answer_to_the_token_address() {
         let a = actions(
-            "solicitud_aprobacion",
+            Template::SolicitudAprobacion,
             Some("mesayuda+abc123@example.test"),
             "[REQ-4] Aprobación requerida: Acceso VPN",
             "jefe@example.test",
@@ -238,7 +269,7 @@ mod tests {
     #[test]
     fn survey_buttons_rate_from_the_requesters_token_address() {
         let a = actions(
-            "resuelto_encuesta",
+            Template::ResueltoEncuesta,
             Some("mesayuda+r1@example.test"),
             "[REQ-4] Solicitud resuelta",
             "ana@example.test",
@@ -258,8 +289,8 @@ mod tests {
 
     #[test]
     fn no_buttons_without_a_personal_address() {
-        assert!(actions("solicitud_aprobacion", None, "x", "y").is_empty());
-        assert!(actions("acuse_recibo", Some("m+t@x"), "x", "y").is_empty());
+        assert!(actions(Template::SolicitudAprobacion, None, "x", "y").is_empty());
+        assert!(actions(Template::AcuseRecibo, Some("m+t@x"), "x", "y").is_empty());
     }
 
     #[test]
@@ -284,7 +315,12 @@ mod tests {
 
     #[test]
     fn buttons_are_links_in_the_html() {
-        let a = actions("solicitud_aprobacion", Some("m+t@example.test"), "s", "j@x");
+        let a = actions(
+            Template::SolicitudAprobacion,
+            Some("m+t@example.test"),
+            "s",
+            "j@x",
+        );
         let html = shipped()
             .render("solicitud_aprobacion", "s", "Texto", &a)
             .unwrap();

@@ -4,4 +4,5 @@ mod hidden;
 pub mod html;
 pub mod inbound;
 pub mod outbound;
+pub mod template_check;
 pub mod templates;

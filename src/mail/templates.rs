@@ -1,45 +1,10 @@
 //! Spanish mail texts live in `templates/` as handlebars files, so the service centre can word
 //! them without a rebuild: `<name>.asunto.hbs` (one line) and `<name>.cuerpo.hbs`.
 
+use crate::domain::template::Template;
 use handlebars::Handlebars;
 use serde::Serialize;
 use std::path::Path;
-
-/// Every template the daemon may render; checked at start so a missing file fails early.
-pub const REQUIRED: &[&str] = &[
-    "acuse_recibo",
-    "sin_categoria",
-    "informacion_faltante",
-    "cierre_sin_respuesta",
-    "respuesta_agente",
-    "comando_invalido",
-    "asignacion",
-    "cierre_cambio",
-    "cierre_cancelado",
-    "resuelto_encuesta",
-    "reabierto",
-    "alerta_sla",
-    "mensaje_usuario",
-    "catalogo",
-    "incidente",
-    "incidente_copia",
-    "solicitud_aprobacion",
-    "aprobador_requerido",
-    "respuesta_no_entendida",
-    "aprobado",
-    "rechazado",
-    "accion_no_verificada",
-    "respuesta_sin_efecto",
-    "decision_registrada",
-    "nueva_solicitud",
-    "mensaje_tercero",
-    "solicitante_no_verificado",
-    "aprobacion_vencida",
-    "resumen_aprobaciones",
-    "limite_remitente",
-    "informe_mensual",
-    "enlace_ingreso",
-];
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
@@ -82,7 +47,9 @@ impl Templates {
                     .map_err(|e| load_err(format!("{file}: {e}")))?;
             }
         }
-        for name in REQUIRED {
+        // Every template the daemon may render: a missing file fails at start, not at the
+        // first mail that needs it.
+        for name in Template::all() {
             for part in ["asunto", "cuerpo"] {
                 if !registry.has_template(&format!("{name}.{part}")) {
                     return Err(load_err(format!("missing {name}.{part}.hbs")));

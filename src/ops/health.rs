@@ -3,7 +3,6 @@
 //! checked live on each request.
 
 use std::sync::{LazyLock, Mutex};
-use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,43 +187,11 @@ pub fn panel_failed(reason: impl Into<String>) {
 
 /// The panel's line of the report, and whether it is healthy: a panel that is configured but
 /// not serving is a fault an operator must fix (people get links they cannot open).
-fn panel_line() -> (bool, String) {
+pub fn panel_line() -> (bool, String) {
     match PANEL.lock().map(|p| p.clone()) {
         Ok(PanelState::Disabled) => (true, "disabled (web.listen is empty)".into()),
         Ok(PanelState::Listening(addr)) => (true, format!("ok (listening on {addr})")),
         Ok(PanelState::Failed(reason)) => (false, format!("error: {reason}")),
         Err(_) => (false, "error: state unreadable".into()),
     }
-}
-
-/// The health report: one line per component, and whether all are healthy.
-pub async fn report(db: &crate::store::Db) -> (bool, String) {
-    let started = Instant::now();
-    let db_state =
-        match tokio::time::timeout(Duration::from_secs(3), async { db.ping().await }).await {
-            Ok(Ok(_)) => State::Ok,
-            Ok(Err(e)) => State::Failed {
-                reason: e.to_string(),
-                auth: false,
-                since: chrono::Utc::now(),
-            },
-            Err(_) => State::Failed {
-                reason: format!("no answer within {:?}", started.elapsed()),
-                auth: false,
-                since: chrono::Utc::now(),
-            },
-        };
-    let parts = [
-        ("database", db_state),
-        ("mailbox", get(Component::Mailbox)),
-        ("smtp", get(Component::Smtp)),
-    ];
-    let (panel_ok, panel) = panel_line();
-    let healthy = parts.iter().all(|(_, s)| s.is_healthy()) && panel_ok;
-    let mut text = String::from(if healthy { "ok\n" } else { "unhealthy\n" });
-    for (name, s) in &parts {
-        text.push_str(&format!("{name}: {}\n", s.describe()));
-    }
-    text.push_str(&format!("panel: {panel}\n"));
-    (healthy, text)
 }

@@ -1,15 +1,9 @@
-//! Running in production: systemd integration, `/healthz` and `/metrics`, SIGHUP reload, the
-//! mailbox lease between instances, OAuth2 tokens and alerts to operations.
+//! The low floor: process-wide status that every other part reports to and reads — component
+//! health, metrics counters, outages and the waits between retries, the allocator's settings.
+//! It imports nothing of the crate but `domain`, so any floor may use it.
 
-pub mod alert;
-pub mod check;
-pub mod daemon;
+pub mod backoff;
 pub mod health;
-pub mod http;
-pub mod lease;
 pub mod memory;
 pub mod metrics;
-pub mod news;
-pub mod oauth2;
-pub mod reload;
-pub mod systemd;
+pub mod outage;

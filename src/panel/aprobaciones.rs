@@ -8,8 +8,8 @@ use crate::domain::procedure::aprobacion::{self, ApprovalStatus};
 use crate::domain::procedure::Effect;
 use crate::domain::text::ApprovalAnswer;
 use crate::domain::ticket::TicketNumber;
-use crate::notify::NotifyError;
 use crate::store::{approvals, from_unix, tickets, Conn};
+use crate::workflow::WorkflowError;
 use crate::workflow::{apply, load_ticket};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -162,7 +162,7 @@ async fn decide(
     me: &str,
     n: TicketNumber,
     answer: &ApprovalAnswer,
-) -> Result<Option<Outcome>, NotifyError> {
+) -> Result<Option<Outcome>, WorkflowError> {
     let _turn = p.db.write_turn().await;
     let mut tx = p.db.pool.begin().await?;
     let outcome = decide_in(&mut tx, p, me, n, answer).await?;
@@ -180,7 +180,7 @@ pub(super) async fn decide_in(
     me: &str,
     n: TicketNumber,
     answer: &ApprovalAnswer,
-) -> Result<Option<Outcome>, NotifyError> {
+) -> Result<Option<Outcome>, WorkflowError> {
     let proc = &p.procedure;
     let Some(t) = load_ticket(tx, n).await? else {
         return Ok(None);

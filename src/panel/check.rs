@@ -14,7 +14,7 @@ pub fn check_pages(dir: &Path) -> Result<usize, Vec<String>> {
         .iter()
         .filter_map(|name| std::fs::read_to_string(dir.join(format!("{name}.html.hbs"))).ok())
         .collect();
-    let sample = crate::ops::check::sample_data(&sources);
+    let sample = crate::mail::template_check::sample_data(&sources);
     for name in super::PAGES {
         if let Err(e) = pages.render(name, &sample) {
             errors.push(format!("{name}.html.hbs: {e}"));

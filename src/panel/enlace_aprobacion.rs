@@ -13,8 +13,8 @@ use super::{
 use crate::domain::procedure::aprobacion::ApprovalStatus;
 use crate::domain::text::ApprovalAnswer;
 use crate::domain::ticket::TicketNumber;
-use crate::notify::NotifyError;
 use crate::store::{self, approvals, panel};
+use crate::workflow::WorkflowError;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -102,7 +102,7 @@ async fn spend_and_decide(
     token: &str,
     session: &str,
     answer: &ApprovalAnswer,
-) -> Result<Option<(String, TicketNumber, Outcome)>, NotifyError> {
+) -> Result<Option<(String, TicketNumber, Outcome)>, WorkflowError> {
     let now = store::unix(p.now());
     let _turn = p.db.write_turn().await;
     let mut tx = p.db.pool.begin().await?;

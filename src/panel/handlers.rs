@@ -16,7 +16,7 @@ macro_rules! signed_or_sign_in {
     };
 }
 
-/// Runs `$attempt` (an expression ending in `.await`, giving `Result<_, NotifyError>`) again
+/// Runs `$attempt` (an expression ending in `.await`, giving `Result<_, WorkflowError>`) again
 /// while the database answers busy, up to 5 more times: SQLite may refuse a transaction that
 /// read before another committed.
 macro_rules! retry_when_busy {
@@ -24,8 +24,8 @@ macro_rules! retry_when_busy {
         let mut attempt = 0;
         loop {
             match $attempt {
-                Err(crate::notify::NotifyError::Db(e))
-                    if crate::smtp::sender::is_busy(&e) && attempt < 5 =>
+                Err(crate::workflow::WorkflowError::Db(e))
+                    if crate::store::is_busy(&e) && attempt < 5 =>
                 {
                     attempt += 1
                 }
@@ -48,7 +48,7 @@ macro_rules! in_write_tx {
                 let mut $tx = $p.db.pool.begin().await?;
                 let value = $body;
                 $tx.commit().await?;
-                Ok::<_, crate::notify::NotifyError>(value)
+                Ok::<_, crate::workflow::WorkflowError>(value)
             }
             .await
         )

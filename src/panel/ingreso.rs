@@ -5,9 +5,10 @@ use super::{
     cookie, is_secret, see_other, Form, Panel, PanelError, CLIENT_LINKS_PER_HOUR, LINKS_PER_HOUR,
     LINK_VALID_SECS, PRESESSION_COOKIE, SESSION_COOKIE, SESSION_IDLE_SECS,
 };
+use crate::domain::template::Template;
 use crate::domain::text::canonical_address;
-use crate::notify::Notice;
 use crate::store::{self, approvals, panel};
+use crate::workflow::notify::Notice;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -161,7 +162,7 @@ async fn mail_link(p: &Panel, email: &str) -> Result<bool, PanelError> {
         "minutes": LINK_VALID_SECS / 60,
     });
     let notice = Notice::ticketless(
-        "enlace_ingreso",
+        Template::EnlaceIngreso,
         data,
         email.to_owned(),
         now,

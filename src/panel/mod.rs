@@ -23,9 +23,10 @@ mod telefonica;
 
 use crate::config::Config;
 use crate::domain::text::canonical_address;
-use crate::notify::{Mailer, NotifyError};
 use crate::store::{self, panel, Db};
+use crate::workflow::notify::Mailer;
 use crate::workflow::Procedure;
+use crate::workflow::WorkflowError;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -277,8 +278,8 @@ impl From<sqlx::Error> for PanelError {
     }
 }
 
-impl From<NotifyError> for PanelError {
-    fn from(e: NotifyError) -> Self {
+impl From<WorkflowError> for PanelError {
+    fn from(e: WorkflowError) -> Self {
         PanelError::Internal(e.to_string())
     }
 }

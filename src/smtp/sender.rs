@@ -4,8 +4,8 @@
 //! starts and one when it ends, and uses up no mail's attempts.
 
 use super::transport::Transport;
-use crate::imap::backoff::Backoff;
-use crate::outage;
+use crate::ops::backoff::Backoff;
+use crate::ops::outage;
 use crate::store::{self, outbox, Db};
 use chrono::Utc;
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -105,7 +105,7 @@ impl Sender {
                         _ = tokio::time::sleep(IDLE_CHECK) => {}
                     }
                 }
-                Err(e) if is_busy(&e) => {
+                Err(e) if store::is_busy(&e) => {
                     // Another writer (the reader committing a mail) got in between; not an
                     // outage, so no backoff: mail must not wait seconds for nothing.
                     tokio::select! {
@@ -114,7 +114,7 @@ impl Sender {
                     }
                 }
                 Err(e) => {
-                    outage::database_failed("outbox sender", &e);
+                    crate::store::database_failed("outbox sender", &e);
                     // Cut short when another worker (the reader taking mail in) finds the
                     // database back first.
                     let delay = backoff.next_delay();
@@ -288,15 +288,6 @@ fn by_ticket(batch: Vec<outbox::Claimed>) -> Vec<Vec<outbox::Claimed>> {
         }
     }
     groups
-}
-
-/// SQLite refuses at once (SQLITE_BUSY or SQLITE_BUSY_SNAPSHOT, without the busy wait) a
-/// transaction that has read and then wants to write after another connection committed;
-/// the work is simply tried again.
-pub(crate) fn is_busy(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .and_then(|d| d.code())
-        .is_some_and(|c| c == "5" || c == "517")
 }
 
 fn envelope(mail: &outbox::Claimed) -> Option<Envelope> {

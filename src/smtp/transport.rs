@@ -9,6 +9,7 @@
 
 use super::connection::{self, Login, Pool, Wire};
 use crate::config::{AuthMethod, Security, SmtpConfig};
+use crate::oauth2::TokenSource;
 use crate::ops::health::{self, Component};
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
@@ -37,7 +38,7 @@ pub enum SendError {
         source: lettre::transport::smtp::Error,
     },
     /// No OAuth2 token could be had.
-    Token(crate::ops::oauth2::TokenError),
+    Token(crate::oauth2::TokenError),
 }
 
 impl SendError {
@@ -105,6 +106,7 @@ pub struct Transport {
 
 struct Shared {
     cfg: SmtpConfig,
+    tokens: Option<TokenSource>,
     addr: String,
     wire: Wire,
     pool: Pool,
@@ -112,7 +114,9 @@ struct Shared {
 
 /// Checks the TLS settings (a CA file that cannot be read is a configuration error, found at
 /// start); connections are only opened when mail is sent.
-pub fn build(cfg: &SmtpConfig) -> Result<Transport, String> {
+/// `tokens`: the OAuth2 source for `auth = "xoauth2"` (built by the wiring, see
+/// [`crate::oauth2::MailTokens`]).
+pub fn build(cfg: &SmtpConfig, tokens: Option<TokenSource>) -> Result<Transport, String> {
     let tls = if cfg.security != Security::None {
         let mut params = TlsParameters::builder(cfg.host.clone());
         if let Some(path) = &cfg.ca_file {
@@ -134,6 +138,7 @@ pub fn build(cfg: &SmtpConfig) -> Result<Transport, String> {
     Ok(Transport {
         inner: Arc::new(Shared {
             cfg: cfg.clone(),
+            tokens,
             addr: format!("{}:{}", cfg.host, cfg.port),
             wire,
             pool: Pool::default(),
@@ -164,7 +169,7 @@ impl Transport {
 
     /// The OAuth2 token to log in with now, when the config asks for one.
     async fn token(&self) -> Result<Option<String>, SendError> {
-        match (&self.inner.cfg.auth, &self.inner.cfg.token_source) {
+        match (&self.inner.cfg.auth, &self.inner.tokens) {
             (AuthMethod::Xoauth2, Some(src)) => match src.token().await {
                 Ok(t) => Ok(Some(t.expose_secret().to_owned())),
                 Err(e) => {
@@ -238,7 +243,7 @@ impl Transport {
 
     async fn after_failure(&self, e: &SendError) {
         if matches!(e, SendError::Auth { .. }) {
-            if let Some(src) = &self.inner.cfg.token_source {
+            if let Some(src) = &self.inner.tokens {
                 src.invalidate().await;
             }
             // A pooled connection logged in with the old token must not be reused.

@@ -128,7 +128,7 @@ pub async fn facts(
         .bind(a.from)
         .bind(a.since)
         .bind("solicitud")
-        .bind(crate::ingest::HELD_KIND)
+        .bind(crate::domain::intake::HELD_KIND)
         .bind(a.digest_kind);
     for r in refs {
         q = q.bind(r.as_str());

@@ -26,6 +26,7 @@ pub mod writes;
 pub use dialect::Dialect;
 pub use nodelay::set_on_all_sockets as set_nodelay_on_all_sockets;
 
+use crate::ops::outage::{self, Dependency};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::MigrateError;
 use sqlx::{AnyPool, Executor};
@@ -75,7 +76,7 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(30))
-            // A slow acquire is the symptom of an outage, which `crate::outage` logs once;
+            // A slow acquire is the symptom of an outage, which `crate::ops::outage` logs once;
             // sqlx's own warning would come again at every acquire while it lasts.
             .acquire_slow_threshold(Duration::from_secs(30))
             .after_connect(move |conn, _| {
@@ -237,6 +238,15 @@ pub fn sqlite_failed(e: &sqlx::Error) {
     }
 }
 
+/// SQLite refuses at once (SQLITE_BUSY or SQLITE_BUSY_SNAPSHOT, without the busy wait) a
+/// transaction that has read and then wants to write after another connection committed;
+/// the work is simply tried again.
+pub fn is_busy(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "5" || c == "517")
+}
+
 /// The database refused the data itself (PostgreSQL SQLSTATE classes 22 data exception, 23
 /// integrity constraint, 54 program limit such as an index row too large; SQLite's TOOBIG,
 /// CONSTRAINT, MISMATCH; a value that cannot be decoded): the same statement would fail again
@@ -308,6 +318,28 @@ pub fn unix(t: chrono::DateTime<chrono::Utc>) -> i64 {
 
 pub fn from_unix(s: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp(s, 0).unwrap_or_default()
+}
+
+/// A database operation of `worker` failed; it retries with backoff. SQLite connections that
+/// existed then are replaced (see [`sqlite_failed`]).
+pub fn database_failed(worker: &str, e: &sqlx::Error) {
+    sqlite_failed(e);
+    let announced = outage::failed(Dependency::Database, || {
+        tracing::error!(error = %e, worker, "database unavailable; retrying with backoff");
+    });
+    if !announced {
+        tracing::debug!(error = %e, worker, "database still unavailable");
+    }
+}
+
+/// A database write (or, on PostgreSQL, any query) succeeded.
+pub fn database_ok() {
+    if outage::recovered(Dependency::Database) {
+        // SQLite opens a file it cannot write read-only, silently: a connection opened during
+        // the outage would fail the next write of whichever worker took it, a second outage
+        // line for nothing. Every connection of that time is replaced.
+        sqlite_reopen_all();
+    }
 }
 
 #[cfg(test)]

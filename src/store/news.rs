@@ -1,6 +1,6 @@
 //! News between the instances sharing one PostgreSQL database, over LISTEN/NOTIFY: "the SMTP
 //! server (the mailbox, the database) is reachable again". An instance that hears it wakes its
-//! workers waiting out a retry delay for that server (`crate::outage`), instead of each
+//! workers waiting out a retry delay for that server (`crate::ops::outage`), instead of each
 //! instance finding out at its own next try.
 //!
 //! LISTEN/NOTIFY rather than a polled row: the news arrives within milliseconds, costs nothing
@@ -39,7 +39,7 @@ impl Listener {
     pub async fn connect(url: &str) -> Result<Listener, sqlx::Error> {
         // Its own one-connection pool, because `PgListener::connect` uses sqlx's defaults:
         // during a database outage its reconnect is a slow acquire, and sqlx would log a WARN
-        // for it beside the outage's own ERROR line (`crate::outage`: one line per outage).
+        // for it beside the outage's own ERROR line (`crate::ops::outage`: one line per outage).
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(1)
             .acquire_slow_threshold(std::time::Duration::from_secs(24 * 3600))

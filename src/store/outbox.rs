@@ -116,7 +116,7 @@ pub async fn claim_due(
         tx.commit().await?;
         if !dialect.single_writer() {
             // Reached it; on SQLite only a write shows that it can be written again.
-            crate::outage::database_ok();
+            super::database_ok();
         }
         return Ok(Vec::new());
     }
@@ -152,7 +152,7 @@ pub async fn claim_due(
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    crate::outage::database_ok();
+    super::database_ok();
     Ok(rows)
 }
 

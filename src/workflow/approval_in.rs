@@ -8,8 +8,9 @@ use crate::domain::procedure::aprobacion::{self, ApprovalStatus};
 use crate::domain::text::{self, ApprovalAnswer, AutoKind};
 use crate::domain::ticket::TicketNumber;
 use crate::mail::inbound::InboundMail;
-use crate::notify::{Mailer, NotifyError};
 use crate::store::Conn;
+use crate::workflow::notify::Mailer;
+use crate::workflow::WorkflowError;
 use chrono::{DateTime, Utc};
 
 pub struct AnswerMail<'a> {
@@ -27,7 +28,7 @@ pub async fn route(
     m: &AnswerMail<'_>,
     evidence: &Evidence,
     now: DateTime<Utc>,
-) -> Result<Option<Option<TicketNumber>>, NotifyError> {
+) -> Result<Option<Option<TicketNumber>>, WorkflowError> {
     route_with(conn, mailer, proc, m, evidence, now, None).await
 }
 
@@ -41,7 +42,7 @@ pub async fn route_with(
     evidence: &Evidence,
     now: DateTime<Utc>,
     loaded: Option<&crate::domain::procedure::Ticket>,
-) -> Result<Option<Option<TicketNumber>>, NotifyError> {
+) -> Result<Option<Option<TicketNumber>>, WorkflowError> {
     let from = m
         .mail
         .from

@@ -2,9 +2,11 @@
 //! new request ("APROBAR" as a ticket); instead it opens nothing and its writer is told to
 //! answer each request's own approval mail, whose token is what decides.
 
+use crate::domain::template::Template;
 use crate::mail::inbound::InboundMail;
-use crate::notify::{Mailer, Notice, NotifyError};
 use crate::store::{messages, Conn};
+use crate::workflow::notify::{Mailer, Notice};
+use crate::workflow::WorkflowError;
 use serde_json::json;
 
 /// The digest's mail kind, as stored for outgoing mail.
@@ -26,9 +28,9 @@ pub async fn explain(
     to: &str,
     name: &str,
     at: i64,
-) -> Result<(), NotifyError> {
+) -> Result<(), WorkflowError> {
     let n = Notice::ticketless(
-        "respuesta_resumen",
+        Template::RespuestaResumen,
         json!({ "approver": to, "approver_name": name }),
         to.to_owned(),
         at,

@@ -7,12 +7,14 @@ use super::{apply, mail_in, Procedure};
 use crate::domain::authority::Evidence;
 use crate::domain::incident::{self, IncidentEvidence};
 use crate::domain::procedure::{registro, tramite, Ctx, Incoming};
+use crate::domain::template::Template;
 use crate::domain::text::{self, canonical_address, parse_commands, Command};
 use crate::domain::ticket::{Status, TicketNumber};
 use crate::mail::inbound::InboundMail;
-use crate::notify::{Mailer, Notice, NotifyError};
 use crate::store::incidents::{self, IncidentRow};
 use crate::store::{self, messages, tickets, Conn};
+use crate::workflow::notify::{Mailer, Notice};
+use crate::workflow::WorkflowError;
 use serde_json::json;
 
 /// The incident a mail is about, with the incident token it came back with: the token first
@@ -44,7 +46,7 @@ pub async fn take(
     token: Option<(i64, String)>,
     evidence: &Evidence,
     ctx: &Ctx<'_>,
-) -> Result<Option<TicketNumber>, NotifyError> {
+) -> Result<Option<TicketNumber>, WorkflowError> {
     let inc = mail_in::incoming(mail);
     let at = store::unix(ctx.now);
     let label = incident.label();
@@ -81,7 +83,7 @@ pub async fn take(
             "attempted": "convertir el incidente en requerimiento (#requerimiento)",
         });
         let n = Notice::ticketless(
-            "accion_no_verificada",
+            Template::AccionNoVerificada,
             data,
             inc.from.clone(),
             at,
@@ -158,9 +160,9 @@ async fn refuse_to(
     inc: &Incoming,
     data: serde_json::Value,
     at: i64,
-) -> Result<(), NotifyError> {
+) -> Result<(), WorkflowError> {
     let n = Notice::ticketless(
-        "comando_invalido",
+        Template::ComandoInvalido,
         data,
         inc.from.clone(),
         at,

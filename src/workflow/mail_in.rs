@@ -7,12 +7,14 @@ use crate::domain::procedure::registro::{self, NewMail};
 use crate::domain::procedure::{
     cierre, tramite, verificacion, Ctx, Effect, Incoming, Plan, Ticket,
 };
+use crate::domain::template::Template;
 use crate::domain::text::{new_text, parse_commands};
 use crate::domain::ticket::{Status, TicketNumber};
 use crate::mail::inbound::InboundMail;
-use crate::notify::{Mailer, Notice, NotifyError};
 use crate::store::writes::Writes;
 use crate::store::{self, events, incidents, messages, tickets, Conn};
+use crate::workflow::notify::{Mailer, Notice};
+use crate::workflow::WorkflowError;
 use serde_json::json;
 
 /// What happened to a new mail, for the log line and the stored message kind.
@@ -165,7 +167,7 @@ pub async fn open(
     related: Option<TicketNumber>,
     acknowledge: bool,
     ctx: &Ctx<'_>,
-) -> Result<Opened, NotifyError> {
+) -> Result<Opened, WorkflowError> {
     let arrival = Arrival {
         mail: received.mail,
         evidence: received.evidence,
@@ -198,7 +200,7 @@ pub async fn open_into(
     related: Option<TicketNumber>,
     acknowledge: bool,
     ctx: &Ctx<'_>,
-) -> Result<Opened, NotifyError> {
+) -> Result<Opened, WorkflowError> {
     let mail = arrival.mail;
     let inc = incoming(mail);
     let at = store::unix(ctx.now);
@@ -208,7 +210,7 @@ pub async fn open_into(
             if acknowledge {
                 let listing = registro::catalog_listing(ctx, &inc.from);
                 let n = Notice::ticketless(
-                    "catalogo",
+                    Template::Catalogo,
                     listing,
                     inc.from.clone(),
                     at,
@@ -232,7 +234,7 @@ pub async fn open_into(
             if acknowledge {
                 let told = "Usuario informado: se atiende como incidente";
                 let n = Notice::ticketless(
-                    "incidente",
+                    Template::Incidente,
                     data.clone(),
                     inc.from.clone(),
                     at,
@@ -258,7 +260,7 @@ pub async fn open_into(
             w.flush(conn).await?;
             if !messages::sent_since(conn, None, UNVERIFIED_KIND, &inc.from, at - 3600).await? {
                 let n = Notice::ticketless(
-                    UNVERIFIED_KIND,
+                    Template::SolicitanteNoVerificado,
                     json!({ "why": why, "subject": mail.subject }),
                     inc.from.clone(),
                     at,
@@ -339,7 +341,7 @@ pub async fn copy_incident(
     id: i64,
     data: serde_json::Value,
     ctx: &Ctx<'_>,
-) -> Result<(), NotifyError> {
+) -> Result<(), WorkflowError> {
     let to = match &ctx.policy.incident_address {
         Some(addr) => vec![addr.clone()],
         None => ctx.agents(),
@@ -349,7 +351,14 @@ pub async fn copy_incident(
         let token = store::approvals::new_token();
         incidents::add_token(conn, id, &token, &person, at).await?;
         let copy = "Copia enviada a gestión de incidentes";
-        let mut n = Notice::ticketless("incidente_copia", data.clone(), person, at, Some(2), copy);
+        let mut n = Notice::ticketless(
+            Template::IncidenteCopia,
+            data.clone(),
+            person,
+            at,
+            Some(2),
+            copy,
+        );
         n.reply_to = Some(proc.reply_address(&token));
         mailer.queue(conn, &n).await?;
     }
@@ -373,14 +382,14 @@ pub async fn reply(
     received: &Received<'_>,
     n: TicketNumber,
     ctx: &Ctx<'_>,
-) -> Result<TicketNumber, NotifyError> {
+) -> Result<TicketNumber, WorkflowError> {
     let arrival = Arrival {
         mail: received.mail,
         evidence: received.evidence,
         landing: Landing::Stored(received.row),
     };
     let Some(loaded) = load_ticket_thread(conn, n).await? else {
-        return Err(NotifyError::Db(sqlx::Error::RowNotFound));
+        return Err(WorkflowError::Db(sqlx::Error::RowNotFound));
     };
     let mut w = Writes::new(conn);
     let landed = reply_into(conn, &mut w, mailer, proc, &arrival, loaded, ctx).await?;
@@ -397,7 +406,7 @@ pub async fn reply_into(
     arrival: &Arrival<'_>,
     loaded: (Ticket, Vec<String>),
     ctx: &Ctx<'_>,
-) -> Result<TicketNumber, NotifyError> {
+) -> Result<TicketNumber, WorkflowError> {
     let (ticket, mut thread) = loaded;
     let n = ticket.number;
     let mail = arrival.mail;

@@ -2,12 +2,16 @@
 //! do, and persists the resulting plan (ticket, events, mail, timers) in the caller's
 //! transaction.
 
+pub use error::WorkflowError;
 pub mod approval_in;
 pub mod digest_reply;
+mod error;
 pub mod evidence;
 pub mod incident_in;
+pub mod ingest;
 pub mod mail_in;
 pub mod monthly_report;
+pub mod notify;
 pub mod panel_in;
 pub mod sweep;
 
@@ -18,11 +22,12 @@ use crate::domain::catalog::Catalog;
 use crate::domain::directory::Directory;
 use crate::domain::ldap_directory::{self, Entry, People, RoleRules};
 use crate::domain::procedure::{Ctx, Effect, Plan, Policy, Ticket, TimerKind};
+use crate::domain::template::Template;
 use crate::domain::text::canonical_address;
 use crate::domain::ticket::TicketNumber;
-use crate::notify::{Mailer, Notice, NotifyError};
 use crate::store::writes::Writes;
 use crate::store::{self, approvals, events, messages, tickets, timers, Conn};
+use crate::workflow::notify::{Mailer, Notice};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -339,7 +344,7 @@ pub async fn apply(
     proc: &Procedure,
     plan: &Plan,
     ctx: &Ctx<'_>,
-) -> Result<(), NotifyError> {
+) -> Result<(), WorkflowError> {
     let mut w = Writes::new(conn);
     apply_into(conn, &mut w, mailer, proc, plan, ctx, &mut Known::default()).await?;
     w.flush(conn).await?;
@@ -371,7 +376,7 @@ pub async fn apply_into(
     plan: &Plan,
     ctx: &Ctx<'_>,
     known: &mut Known,
-) -> Result<(), NotifyError> {
+) -> Result<(), WorkflowError> {
     let t = &plan.ticket;
     let at = store::unix(ctx.now);
     if !known.ticket_written {
@@ -415,10 +420,10 @@ pub async fn apply_into(
                 }
                 let data = with_names(merge(base_data(t, ctx), &m.data), ctx.directory);
                 let data = match (m.template, &known.request) {
-                    ("nueva_solicitud" | "asignacion", Some((text, files))) => {
+                    (Template::NuevaSolicitud | Template::Asignacion, Some((text, files))) => {
                         merge(data, &details_of(text, files, Vec::new(), &pending_events))
                     }
-                    ("nueva_solicitud" | "asignacion", None) => {
+                    (Template::NuevaSolicitud | Template::Asignacion, None) => {
                         w.flush(conn).await?;
                         merge(
                             data,
@@ -518,7 +523,7 @@ async fn open_incident(
     reason: &str,
     by: &str,
     ctx: &Ctx<'_>,
-) -> Result<(), NotifyError> {
+) -> Result<(), WorkflowError> {
     let at = store::unix(ctx.now);
     let root = tickets::get(conn, t.number)
         .await?
@@ -557,7 +562,7 @@ async fn open_incident(
         }),
     );
     let mut told = Notice::ticketless(
-        "incidente",
+        Template::Incidente,
         data.clone(),
         t.requester.clone(),
         at,
@@ -731,7 +736,7 @@ async fn request_approval(
     recipients: &[String],
     reminder: bool,
     ctx: &Ctx<'_>,
-) -> Result<(), NotifyError> {
+) -> Result<(), WorkflowError> {
     let at = store::unix(ctx.now);
     let details = approval_details(conn, t, ctx).await?;
     let approval = t.approval.as_ref();
@@ -776,7 +781,7 @@ async fn request_approval(
                 &Notice {
                     ticket: Some(t.number),
                     kind: "solicitud_aprobacion",
-                    template: "solicitud_aprobacion",
+                    template: Template::SolicitudAprobacion,
                     data,
                     to: vec![to.clone()],
                     reply_to: Some(proc.reply_address(&token)),

@@ -5,9 +5,11 @@
 use super::Procedure;
 use crate::domain::compliance;
 use crate::domain::monthly_report::{self, Month};
+use crate::domain::template::Template;
 use crate::mail::outbound::OutgoingAttachment;
-use crate::notify::{Mailer, Notice, NotifyError};
 use crate::store::{self, reports, tickets, Db};
+use crate::workflow::notify::{Mailer, Notice};
+use crate::workflow::WorkflowError;
 use chrono::{DateTime, Utc};
 
 /// Mails the previous month's report when `now` is its day and it has not gone out yet;
@@ -17,7 +19,7 @@ pub async fn run(
     mailer: &Mailer,
     proc: &Procedure,
     now: DateTime<Utc>,
-) -> Result<usize, NotifyError> {
+) -> Result<usize, WorkflowError> {
     let Some(hour) = proc.monthly_report_hour else {
         return Ok(0);
     };
@@ -46,7 +48,7 @@ pub async fn run(
             .queue_with_attachments(
                 &mut tx,
                 &Notice::ticketless(
-                    "informe_mensual",
+                    Template::InformeMensual,
                     monthly_report::mail_data(month, &report),
                     who.clone(),
                     store::unix(now),

@@ -11,8 +11,9 @@ use crate::domain::procedure::{tramite, Ctx};
 use crate::domain::text::{self, Command};
 use crate::domain::ticket::TicketNumber;
 use crate::mail::inbound::{Attachment, InboundMail, Mailbox};
-use crate::notify::{Mailer, NotifyError};
 use crate::store::{self, messages, Conn};
+use crate::workflow::notify::Mailer;
+use crate::workflow::WorkflowError;
 
 /// A file sent with a panel form.
 pub struct Upload {
@@ -169,7 +170,7 @@ pub async fn requester_message(
     text: &str,
     files: &[Upload],
     ctx: &Ctx<'_>,
-) -> Result<TicketNumber, NotifyError> {
+) -> Result<TicketNumber, WorkflowError> {
     let mail = as_mail(proc, me, &format!("RE: {} {subject}", n.tag()), text, files);
     let row = keep(conn, &mail, Some(n), "respuesta", store::unix(ctx.now)).await?;
     let evidence = evidence(me);
@@ -190,7 +191,7 @@ pub async fn staff_command(
     me: &str,
     cmd: &Command,
     ctx: &Ctx<'_>,
-) -> Result<Acted, NotifyError> {
+) -> Result<Acted, WorkflowError> {
     let Some(t) = load_ticket(conn, n).await? else {
         return Ok(Acted::NotFound);
     };
@@ -231,7 +232,7 @@ pub async fn phone_request(
     text: &str,
     files: &[Upload],
     ctx: &Ctx<'_>,
-) -> Result<mail_in::Opened, NotifyError> {
+) -> Result<mail_in::Opened, WorkflowError> {
     let body = format!("#solicitante {requester}\n\n{}", text.trim());
     let mail = as_mail(proc, me, subject, &body, files);
     let row = keep(conn, &mail, None, "solicitud", store::unix(ctx.now)).await?;

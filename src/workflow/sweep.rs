@@ -7,10 +7,12 @@ use super::{apply_into, load_ticket_thread, load_tickets, Known, Procedure};
 use crate::domain::procedure::{
     aprobacion, cierre, escalamiento, verificacion, Plan, Ticket, TimerKind,
 };
+use crate::domain::template::Template;
 use crate::domain::ticket::TicketNumber;
-use crate::notify::{Mailer, Notice, NotifyError};
 use crate::store::writes::Writes;
 use crate::store::{self, approvals, messages, timers, Backend, Db};
+use crate::workflow::notify::{Mailer, Notice};
+use crate::workflow::WorkflowError;
 use chrono::{DateTime, Utc};
 use futures::stream::{FuturesOrdered, StreamExt};
 use serde_json::json;
@@ -77,7 +79,7 @@ async fn handle(
     d: &timers::Due,
     taken: Taken,
     ctx: &crate::domain::procedure::Ctx<'_>,
-) -> Result<Option<Handled>, NotifyError> {
+) -> Result<Option<Handled>, WorkflowError> {
     let n = TicketNumber(d.ticket_id);
     let loaded = match taken {
         Taken::WithChunk(Some(t)) => Some(*t),
@@ -137,7 +139,7 @@ pub async fn run(
     mailer: &Mailer,
     proc: &Procedure,
     now: DateTime<Utc>,
-) -> Result<SweepReport, NotifyError> {
+) -> Result<SweepReport, WorkflowError> {
     let mut report = SweepReport::default();
     let snap = proc.snapshot();
     let ctx = proc.ctx(&snap, now);
@@ -213,7 +215,7 @@ async fn handle_chunk(
     proc: &Procedure,
     chunk: &[timers::Due],
     ctx: &crate::domain::procedure::Ctx<'_>,
-) -> Result<Vec<Handled>, NotifyError> {
+) -> Result<Vec<Handled>, WorkflowError> {
     let mut tx = db.pool.begin().await?;
     let claimed = timers::claim_many(&mut tx, chunk).await?;
     let mine: Vec<&timers::Due> = chunk.iter().filter(|d| claimed.contains(&d.id)).collect();
@@ -263,7 +265,7 @@ async fn handle_chunk(
         }
     }
     let failed = match failed {
-        None => w.flush(&mut tx).await.err().map(NotifyError::from),
+        None => w.flush(&mut tx).await.err().map(WorkflowError::from),
         e => e,
     };
     let Some(e) = failed else {
@@ -281,7 +283,7 @@ async fn handle_chunk(
                 .flush(&mut tx)
                 .await
                 .map(|()| r)
-                .map_err(NotifyError::from),
+                .map_err(WorkflowError::from),
             Err(e) => Err(e),
         };
         match r {
@@ -289,7 +291,7 @@ async fn handle_chunk(
                 tx.commit().await?;
                 done.extend(r);
             }
-            Err(NotifyError::Db(e)) => return Err(NotifyError::Db(e)),
+            Err(WorkflowError::Db(e)) => return Err(WorkflowError::Db(e)),
             Err(e) => {
                 tx.rollback().await?;
                 tracing::error!(ticket = d.ticket_id, timer = %d.kind, error = %e, "timer failed; retried at the next sweep");
@@ -306,7 +308,7 @@ async fn digest(
     mailer: &Mailer,
     proc: &Procedure,
     now: DateTime<Utc>,
-) -> Result<usize, NotifyError> {
+) -> Result<usize, WorkflowError> {
     use chrono::Timelike;
     let local = now.with_timezone(&proc.calendar.timezone());
     if !proc.calendar.is_working_day(local.date_naive()) || local.hour() < proc.digest_hour {
@@ -344,7 +346,7 @@ async fn digest(
                 &Notice {
                     ticket: None,
                     kind: "resumen_aprobaciones",
-                    template: "resumen_aprobaciones",
+                    template: Template::ResumenAprobaciones,
                     data: json!({
                         "approver": approver,
                         "approver_name": directory.name_or(approver, approver),

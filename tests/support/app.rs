@@ -6,13 +6,13 @@
 
 use super::db::{DbKind, TestDb};
 use chrono::{DateTime, Utc};
-use mesayuda::app::Application;
 use mesayuda::config::Config;
 use mesayuda::domain::procedure::Ticket;
 use mesayuda::domain::ticket::TicketNumber;
-use mesayuda::ingest::{Ingestor, Outcome};
 use mesayuda::mail::inbound::{self, InboundMail};
+use mesayuda::runtime::app::Application;
 use mesayuda::store::{self, outbox};
+use mesayuda::workflow::ingest::{Ingestor, Outcome};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::Notify;

@@ -9,6 +9,7 @@
 use super::{Ctx, MailOut, Plan, Ticket, TimerKind};
 use crate::domain::authority::{prove, Evidence, Refusal, Rules, TokenPurpose};
 use crate::domain::catalog::{ApprovalKind, Service};
+use crate::domain::template::Template;
 use crate::domain::text::{canonical_address, ApprovalAnswer};
 use crate::domain::ticket::{CloseReason, Status};
 use chrono::{DateTime, Utc};
@@ -178,7 +179,7 @@ pub fn start(plan: &mut Plan, s: &Service, ctx: &Ctx<'_>) {
             );
             plan.mail(MailOut {
                 kind: "aviso_agentes",
-                template: "aprobador_requerido",
+                template: Template::AprobadorRequerido,
                 to: ctx.agents(),
                 data: json!({ "why": why }),
                 activity: 10,
@@ -265,7 +266,7 @@ fn request(plan: &mut Plan, approver: &str, actor: &str, ctx: &Ctx<'_>) {
     // The requester knows whom they wait on and until when (SLA paused meanwhile).
     plan.mail(MailOut {
         kind: "espera_aprobacion",
-        template: "espera_aprobacion",
+        template: Template::EsperaAprobacion,
         to: vec![plan.ticket.requester.clone()],
         data: json!({
             "approver": approver,
@@ -300,7 +301,7 @@ fn substitute_is_requester(plan: &mut Plan, approver: &str, ctx: &Ctx<'_>) {
     plan.event(Some(10), "sistema", "suplente_es_solicitante", why.clone());
     plan.mail(MailOut {
         kind: "aviso_agentes",
-        template: "aprobador_requerido",
+        template: Template::AprobadorRequerido,
         to: ctx.agents(),
         data: json!({ "why": why }),
         activity: 10,
@@ -415,7 +416,7 @@ fn decide(
         plan.effects.push(super::Effect::SpendApprovalTokens);
         plan.mail(MailOut {
             kind: "decision_registrada",
-            template: "decision_registrada",
+            template: Template::DecisionRegistrada,
             to: vec![from.to_owned()],
             data: json!({
                 "approved": approved,
@@ -442,7 +443,7 @@ fn answer_without_effect(t: Ticket, from: &str, why: &str, _ctx: &Ctx<'_>) -> Pl
     );
     plan.mail(MailOut {
         kind: "respuesta_sin_efecto",
-        template: "respuesta_sin_efecto",
+        template: Template::RespuestaSinEfecto,
         to: vec![from.to_owned()],
         data: json!({ "why": why }),
         activity: 12,
@@ -463,7 +464,7 @@ pub fn refused(t: Ticket, from: &str, attempted: &str, why: &str, _ctx: &Ctx<'_>
     );
     plan.mail(MailOut {
         kind: "accion_no_verificada",
-        template: "accion_no_verificada",
+        template: Template::AccionNoVerificada,
         to: vec![from.to_owned()],
         data: json!({ "attempted": attempted, "why": why }),
         activity: 13,
@@ -502,7 +503,7 @@ pub fn on_answer(t: Ticket, from: &str, answer: &ApprovalAnswer, ctx: &Ctx<'_>) 
             if first {
                 plan.mail(MailOut {
                     kind: "respuesta_no_entendida",
-                    template: "respuesta_no_entendida",
+                    template: Template::RespuestaNoEntendida,
                     to: vec![from.to_owned()],
                     data: json!({}),
                     activity: 12,
@@ -527,7 +528,7 @@ pub fn on_answer(t: Ticket, from: &str, answer: &ApprovalAnswer, ctx: &Ctx<'_>) 
         plan.set_status(Status::TrabajoEnProgreso, 13, from);
         plan.mail(MailOut {
             kind: "aprobado",
-            template: "aprobado",
+            template: Template::Aprobado,
             to: vec![plan.ticket.requester.clone()],
             data: json!({ "approver": from }),
             activity: 12,
@@ -547,7 +548,7 @@ pub fn on_answer(t: Ticket, from: &str, answer: &ApprovalAnswer, ctx: &Ctx<'_>) 
         plan.close(CloseReason::Rechazado, 8, from, ctx);
         plan.mail(MailOut {
             kind: "cierre",
-            template: "rechazado",
+            template: Template::Rechazado,
             to: vec![plan.ticket.requester.clone()],
             data: json!({ "approver": from, "reason": reason }),
             activity: 8,
@@ -662,7 +663,7 @@ pub fn on_overdue(t: Ticket, ctx: &Ctx<'_>) -> Plan {
     );
     plan.mail(MailOut {
         kind: "aviso_agentes",
-        template: "aprobacion_vencida",
+        template: Template::AprobacionVencida,
         to,
         data: json!({
             "hours": ctx.policy.approval_target_hours,
@@ -868,7 +869,7 @@ mod tests {
         assert_eq!(refusals(&forged), 1);
         let warned: Vec<_> = forged
             .mails()
-            .map(|m| (m.template, m.to[0].as_str()))
+            .map(|m| (m.template.as_str(), m.to[0].as_str()))
             .collect();
         assert_eq!(
             warned,
@@ -884,7 +885,7 @@ mod tests {
         );
         assert_eq!(real.ticket.status, Status::TrabajoEnProgreso);
         assert!(real.effects.contains(&Effect::SpendApprovalTokens));
-        let to: Vec<_> = real.mails().map(|m| m.template).collect();
+        let to: Vec<_> = real.mails().map(|m| m.template.as_str()).collect();
         assert!(to.contains(&"decision_registrada"), "{to:?}");
         assert!(to.contains(&"nueva_solicitud"), "{to:?}");
     }

@@ -2,6 +2,7 @@
 //! "no está resuelto", and close the request by itself after the configured business days.
 
 use super::{Ctx, Incoming, MailOut, Plan, Ticket, TimerKind};
+use crate::domain::template::Template;
 use crate::domain::text::{parse_rating, says_not_resolved};
 use crate::domain::ticket::{CloseReason, Status};
 use serde_json::json;
@@ -20,7 +21,7 @@ pub fn resolve(plan: &mut Plan, solution: &str, agent: &str, ctx: &Ctx<'_>) {
     );
     plan.mail(MailOut {
         kind: "encuesta",
-        template: "resuelto_encuesta",
+        template: Template::ResueltoEncuesta,
         to: vec![plan.ticket.requester.clone()],
         data: json!({ "solution": solution, "business_days": days }),
         activity: 17,
@@ -48,7 +49,7 @@ pub fn on_reply_after_resolution(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> P
         if first_answer {
             plan.mail(MailOut {
                 kind: "encuesta_registrada",
-                template: "encuesta_registrada",
+                template: Template::EncuestaRegistrada,
                 to: vec![plan.ticket.requester.clone()],
                 data: json!({ "rating": rating, "comment": comment }),
                 activity: 17,
@@ -78,7 +79,7 @@ pub fn on_reply_after_resolution(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> P
         let to = ctx.responsible(&plan.ticket);
         plan.mail(MailOut {
             kind: "aviso_agentes",
-            template: "reabierto",
+            template: Template::Reabierto,
             to,
             data: json!({ "text": mail.text }),
             activity: 13,

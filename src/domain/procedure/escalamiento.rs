@@ -6,6 +6,7 @@ use super::{Ctx, MailOut, Plan, Ticket};
 use crate::domain::directory::Role;
 use crate::domain::es_co;
 use crate::domain::sla::THRESHOLDS;
+use crate::domain::template::Template;
 use crate::domain::text::canonical_address;
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -212,7 +213,7 @@ pub fn on_sla_timer(t: Ticket, due: DateTime<Utc>, ctx: &Ctx<'_>) -> Plan {
         for (reader, roles) in &readers {
             plan.mail(MailOut {
                 kind: "alerta_sla",
-                template: "alerta_sla",
+                template: Template::AlertaSla,
                 to: vec![reader.clone()],
                 data: json!({
                     "percent": pct,

@@ -24,6 +24,7 @@ use super::directory::Directory;
 use super::sla::{PriorityFactors, SlaClock};
 use super::text::{field_key, Priority};
 use super::ticket::{CloseReason, Status, TicketNumber};
+use crate::domain::template::Template;
 use chrono::{DateTime, Utc};
 use regex::Regex;
 use std::collections::BTreeMap;
@@ -258,7 +259,7 @@ impl TimerKind {
 pub struct MailOut {
     /// Stored as the message kind, e.g. `informacion_faltante`.
     pub kind: &'static str,
-    pub template: &'static str,
+    pub template: Template,
     pub to: Vec<String>,
     /// Template data beyond the ticket basics the adapter always adds.
     pub data: serde_json::Value,

@@ -3,6 +3,7 @@
 
 use super::{verificacion, Ctx, Incoming, MailOut, Plan, Ticket};
 use crate::domain::catalog::Service;
+use crate::domain::template::Template;
 use crate::domain::text::{
     fold, fold_eq, is_catalog_request, parse_commands, read_fields, Command,
 };
@@ -156,7 +157,7 @@ fn registered(
     );
     plan.mail(MailOut {
         kind: "acuse",
-        template: "acuse_recibo",
+        template: Template::AcuseRecibo,
         to: vec![plan.ticket.requester.clone()],
         data: ack,
         activity: 3,
@@ -188,7 +189,7 @@ fn registered(
             );
             plan.mail(MailOut {
                 kind: "aviso_agentes",
-                template: "sin_categoria",
+                template: Template::SinCategoria,
                 to: ctx.agents(),
                 data: json!({ "request_text": text }),
                 activity: 3,
@@ -206,7 +207,7 @@ fn acknowledge_target(plan: &mut Plan, ctx: &Ctx<'_>) {
     let summary = ctx.sla_summary(&plan.ticket);
     for e in &mut plan.effects {
         if let super::Effect::Mail(m) = e {
-            if m.template == "acuse_recibo" {
+            if m.template == Template::AcuseRecibo {
                 if let (Some(data), Some(extra)) = (m.data.as_object_mut(), summary.as_object()) {
                     data.extend(extra.clone());
                 }
@@ -310,7 +311,7 @@ mod tests {
         assert_eq!(plan.ticket.service.as_deref(), Some("IMPRESORA"));
         assert_eq!(plan.ticket.status, Status::TrabajoEnProgreso);
         assert!(!plan.ticket.sla.is_paused());
-        let templates: Vec<_> = plan.mails().map(|m| m.template).collect();
+        let templates: Vec<_> = plan.mails().map(|m| m.template.as_str()).collect();
         assert_eq!(templates, vec!["acuse_recibo", "nueva_solicitud"]);
         let notice = plan.mails().nth(1).unwrap();
         assert_eq!(notice.to, w.ctx().agents());

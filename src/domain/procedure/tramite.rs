@@ -7,6 +7,7 @@ use super::aprobacion::ApprovalStatus;
 use super::{cierre, registro, verificacion, Ctx, Incoming, MailOut, Plan, Ticket};
 use crate::domain::authority::Refusal;
 use crate::domain::catalog::ApprovalKind;
+use crate::domain::template::Template;
 use crate::domain::text::{is_sign_off, parse_commands, Command};
 use crate::domain::ticket::{CloseReason, Status};
 use serde_json::json;
@@ -41,7 +42,7 @@ pub fn new_work_notice(plan: &mut Plan, why: &str, ctx: &Ctx<'_>) {
     }
     plan.mail(MailOut {
         kind: "nueva_solicitud",
-        template: "nueva_solicitud",
+        template: Template::NuevaSolicitud,
         to: ctx.resolvers(&plan.ticket),
         data,
         activity: 13,
@@ -113,7 +114,7 @@ pub fn on_requester_message(t: Ticket, inc: &Incoming, verified: bool, ctx: &Ctx
     if !to.is_empty() {
         plan.mail(MailOut {
             kind: "aviso_asignado",
-            template: "mensaje_usuario",
+            template: Template::MensajeUsuario,
             to,
             data: json!({ "text": inc.text, "from": inc.from, "unverified": !verified }),
             activity: 13,
@@ -140,7 +141,7 @@ pub fn on_third_party(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> Plan {
     let to = ctx.responsible(&plan.ticket);
     plan.mail(MailOut {
         kind: "mensaje_tercero",
-        template: "mensaje_tercero",
+        template: Template::MensajeTercero,
         to,
         data: json!({ "text": mail.text, "from": mail.from, "from_name": mail.from_name }),
         activity: 13,
@@ -206,7 +207,7 @@ pub fn on_agent_reply(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> Plan {
             );
             plan.mail(MailOut {
                 kind: "respuesta_agente",
-                template: "respuesta_agente",
+                template: Template::RespuestaAgente,
                 to: vec![plan.ticket.requester.clone()],
                 data: json!({ "text": rest, "agent": agent }),
                 activity: 13,
@@ -217,7 +218,7 @@ pub fn on_agent_reply(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> Plan {
     if !errors.is_empty() {
         plan.mail(MailOut {
             kind: "comando_invalido",
-            template: "comando_invalido",
+            template: Template::ComandoInvalido,
             to: vec![agent.to_owned()],
             data: json!({ "errors": errors }),
             activity: 13,
@@ -348,7 +349,7 @@ fn assign(plan: &mut Plan, to: &str, agent: &str, ctx: &Ctx<'_>) -> Result<(), S
     }
     plan.mail(MailOut {
         kind: "asignacion",
-        template: "asignacion",
+        template: Template::Asignacion,
         to: ctx.readers_of(&assignee),
         data,
         activity: 13,
@@ -452,7 +453,7 @@ fn apply(plan: &mut Plan, cmd: &Command, agent: &str, ctx: &Ctx<'_>) -> Result<(
             plan.close(CloseReason::Cambio, 15, agent, ctx);
             plan.mail(MailOut {
                 kind: "cierre",
-                template: "cierre_cambio",
+                template: Template::CierreCambio,
                 to: vec![plan.ticket.requester.clone()],
                 data: json!({ "change_id": id }),
                 activity: 15,
@@ -467,7 +468,7 @@ fn apply(plan: &mut Plan, cmd: &Command, agent: &str, ctx: &Ctx<'_>) -> Result<(
             plan.close(CloseReason::Cancelado, 16, agent, ctx);
             plan.mail(MailOut {
                 kind: "cierre",
-                template: "cierre_cancelado",
+                template: Template::CierreCancelado,
                 to: vec![plan.ticket.requester.clone()],
                 data: json!({ "reason": reason }),
                 activity: 16,
@@ -548,7 +549,7 @@ mod tests {
         );
         let to: Vec<_> = plan
             .mails()
-            .map(|m| (m.template, m.to[0].clone()))
+            .map(|m| (m.template.as_str(), m.to[0].clone()))
             .collect();
         assert!(to.contains(&("respuesta_agente", "ana@example.test".into())));
         assert!(to.contains(&("comando_invalido", "agente1@example.test".into())));
@@ -557,7 +558,7 @@ mod tests {
     fn to_requester(plan: &Plan) -> Vec<&'static str> {
         plan.mails()
             .filter(|m| m.to.iter().any(|t| t == "ana@example.test"))
-            .map(|m| m.template)
+            .map(|m| m.template.as_str())
             .collect()
     }
 

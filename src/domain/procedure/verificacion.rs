@@ -5,6 +5,7 @@
 use super::{aprobacion, Ctx, Incoming, MailOut, Plan, Ticket, TimerKind};
 use crate::domain::catalog::{ApprovalKind, Service};
 use crate::domain::directory::Directory;
+use crate::domain::template::Template;
 use crate::domain::text::{fold, read_fields};
 use crate::domain::ticket::{CloseReason, Status};
 use serde_json::json;
@@ -179,7 +180,7 @@ pub fn request_information(
     let fields: Vec<&String> = lacking.iter().filter(|f| *f != ATTACHMENT).collect();
     plan.mail(MailOut {
         kind: "informacion_faltante",
-        template: "informacion_faltante",
+        template: Template::InformacionFaltante,
         to: vec![plan.ticket.requester.clone()],
         data: json!({
             "missing": fields,
@@ -267,7 +268,7 @@ fn forward_answer(plan: &mut Plan, mail: &Incoming, asked: &Asked, ctx: &Ctx<'_>
     }
     plan.mail(MailOut {
         kind: "respuesta_pendiente",
-        template: "mensaje_usuario",
+        template: Template::MensajeUsuario,
         to,
         data: json!({
             "text": mail.text,
@@ -296,7 +297,7 @@ pub fn on_pending_timeout(t: Ticket, ctx: &Ctx<'_>) -> Plan {
     plan.close(CloseReason::SinRespuestaUsuario, 8, "sistema", ctx);
     plan.mail(MailOut {
         kind: "cierre",
-        template: "cierre_sin_respuesta",
+        template: Template::CierreSinRespuesta,
         to: vec![plan.ticket.requester.clone()],
         data: json!({ "business_days": days }),
         activity: 8,

@@ -2,11 +2,12 @@
 //! watchdog, SIGHUP reload, the SMTP probe, ops alerts, and recovery news between instances.
 
 use crate::config::Config;
-use crate::notify::Mailer;
 use crate::ops::health;
-use crate::ops::{alert, http, metrics, reload, systemd};
+use crate::ops::metrics;
+use crate::runtime::{alert, http, reload, systemd};
 use crate::smtp::transport::Transport;
-use crate::store::{Backend, Db};
+use crate::store::Db;
+use crate::workflow::notify::Mailer;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -57,8 +58,8 @@ pub async fn spawn(s: &Services, tasks: &mut JoinSet<()>, cancel: &CancellationT
         cancel.clone(),
     ));
     tasks.spawn(smtp_probe(s.transport.clone(), cancel.clone()));
-    if s.db.backend == Backend::Postgres {
-        tasks.spawn(crate::ops::news::run(
+    if s.db.dialect().is_shared() {
+        tasks.spawn(crate::runtime::news::run(
             s.db.clone(),
             s.config.database.url.clone(),
             cancel.clone(),
@@ -99,7 +100,7 @@ async fn spawn_panel(
 }
 
 async fn smtp_probe(transport: Transport, cancel: CancellationToken) {
-    use crate::outage::{self, Dependency};
+    use crate::ops::outage::{self, Dependency};
     let mut changes = outage::changes(Dependency::Smtp);
     loop {
         match transport.test_connection().await {

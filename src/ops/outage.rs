@@ -8,13 +8,13 @@
 //! that dependency ([`retry_delay`]): they retry at once instead of after up to half a minute or
 //! more (issue 16: the acknowledgements queued during an SMTP outage went out 24 s after the
 //! server was found back). On PostgreSQL the news also reaches the other instances
-//! (`crate::ops::news`, over LISTEN/NOTIFY): [`found_back`] is published, and what another
+//! (`crate::runtime::news`, over LISTEN/NOTIFY): [`found_back`] is published, and what another
 //! instance found is [`heard_back`] here, waking the same waits.
 
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use tracing::{debug, error, info};
+use tracing::info;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dependency {
@@ -181,7 +181,7 @@ pub fn recovered(dep: Dependency) -> bool {
 }
 
 /// The retry delay of a worker that found `dep` unavailable (and said so with [`failed`] or
-/// [`database_failed`]): sleeps `delay`, or less — it returns as soon as any worker of this
+/// [`crate::store::database_failed`]): sleeps `delay`, or less — it returns as soon as any worker of this
 /// process (or, on PostgreSQL, another instance) finds `dep` reachable again, or at once if a
 /// worker of this process did since this worker's failure.
 /// The caller keeps its backoff as it is: if the retry fails anyway, the next delay is longer.
@@ -211,27 +211,5 @@ pub async fn retry_delay(dep: Dependency, delay: Duration) {
             }
             _ = sleep.as_mut() => return,
         }
-    }
-}
-
-/// A database operation of `worker` failed; it retries with backoff. SQLite connections that
-/// existed then are replaced (see [`crate::store::sqlite_failed`]).
-pub fn database_failed(worker: &str, e: &sqlx::Error) {
-    crate::store::sqlite_failed(e);
-    let announced = failed(Dependency::Database, || {
-        error!(error = %e, worker, "database unavailable; retrying with backoff");
-    });
-    if !announced {
-        debug!(error = %e, worker, "database still unavailable");
-    }
-}
-
-/// A database write (or, on PostgreSQL, any query) succeeded.
-pub fn database_ok() {
-    if recovered(Dependency::Database) {
-        // SQLite opens a file it cannot write read-only, silently: a connection opened during
-        // the outage would fail the next write of whichever worker took it, a second outage
-        // line for nothing. Every connection of that time is replaced.
-        crate::store::sqlite_reopen_all();
     }
 }

@@ -37,7 +37,7 @@ pub async fn bind(listen: &str) -> Option<tokio::net::TcpListener> {
 }
 
 pub async fn serve(listener: tokio::net::TcpListener, db: Db, cancel: CancellationToken) {
-    crate::ops::metrics::install();
+    crate::ops::metrics::ingest_outcomes_known(crate::workflow::ingest::Outcome::LABELS);
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -51,7 +51,7 @@ pub async fn serve(listener: tokio::net::TcpListener, db: Db, cancel: Cancellati
 }
 
 async fn healthz(State(db): State<Db>) -> impl IntoResponse {
-    let (healthy, text) = crate::ops::health::report(&db).await;
+    let (healthy, text) = super::scrape::health_report(&db).await;
     let status = if healthy {
         StatusCode::OK
     } else {
@@ -70,6 +70,6 @@ async fn metrics(State(db): State<Db>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        crate::ops::metrics::render(&db).await,
+        super::scrape::metrics_text(&db).await,
     )
 }

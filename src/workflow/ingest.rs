@@ -2,24 +2,20 @@
 //! message, its events, the mail it causes and the mailbox position. Only after this commit
 //! may the IMAP adapter move the message out of the inbox.
 
-use crate::domain::intake::{self, IntakeDecision, IntakeFacts};
+use crate::domain::intake::{self, IntakeDecision, IntakeFacts, HELD_KIND, INCIDENT_REPLY_KIND};
+use crate::domain::template::Template;
 use crate::domain::text::{self as text, AutoSignals};
 use crate::domain::ticket::TicketNumber;
 use crate::mail::inbound::{self, InboundMail};
-use crate::notify::{Mailer, Notice, NotifyError};
 use crate::store::messages::{Destination, ImapOrigin};
 use crate::store::writes::Writes;
 use crate::store::{self, events, mailbox, messages, Conn, Db};
+use crate::workflow::notify::{Mailer, Notice};
+use crate::workflow::WorkflowError;
 use crate::workflow::{mail_in, Procedure};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use tokio::sync::Notify;
-
-/// The stored kind of a person's mail on an incident.
-pub const INCIDENT_REPLY_KIND: &str = "respuesta_incidente";
-
-/// The stored kind of a request held by the per-sender limit (also the agents' notice).
-pub const HELD_KIND: &str = "limite_remitente";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -135,20 +131,20 @@ impl Ingestor {
         source: Option<&Source>,
         arrived_at: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<Outcome, NotifyError> {
+    ) -> Result<Outcome, WorkflowError> {
         let parsed = self.parse(raw);
         match self.commit(raw, parsed, source, arrived_at, now).await {
             // The database refused something this message carries: it would refuse it again
             // at every retry and hold back the mail behind it.
-            Err(NotifyError::Db(e)) if store::is_data_error(&e) => {
+            Err(WorkflowError::Db(e)) if store::is_data_error(&e) => {
                 tracing::error!(error = %e, "database refused the message's data; quarantined");
                 let reason = format!("database refused its data: {e}");
                 self.commit(raw, Err(reason), source, arrived_at, now).await
             }
             // Any other database failure is an outage: the caller retries the message later.
-            Err(NotifyError::Db(e)) => Err(NotifyError::Db(e)),
+            Err(WorkflowError::Db(e)) => Err(WorkflowError::Db(e)),
             // Another instance reads the mailbox now and takes this message in itself.
-            Err(NotifyError::LeaseLost) => Err(NotifyError::LeaseLost),
+            Err(WorkflowError::LeaseLost) => Err(WorkflowError::LeaseLost),
             // Anything else would fail again on every retry and block the mail behind it.
             Err(e) => {
                 tracing::error!(error = %e, "message could not be processed; quarantined");
@@ -181,7 +177,7 @@ impl Ingestor {
         &self,
         batch: &[Fetched<'_>],
         now: DateTime<Utc>,
-    ) -> Result<Vec<Outcome>, NotifyError> {
+    ) -> Result<Vec<Outcome>, WorkflowError> {
         use tracing::Instrument;
         // Parsed before the transaction: SQLite's other writers (the outbox sender) wait for
         // the database work only.
@@ -207,7 +203,7 @@ impl Ingestor {
                         // The parsed mail is not needed while its bytes are stored.
                         drop(mail);
                         store_raw_pieces(&mut tx, &mut w, f.raw).await?;
-                        Ok::<_, NotifyError>(outcome)
+                        Ok::<_, WorkflowError>(outcome)
                     }
                     Err(reason) => {
                         quarantine(&mut tx, f.raw, &reason, Some(&f.source), now).await?;
@@ -232,7 +228,7 @@ impl Ingestor {
         source: Option<&Source>,
         arrived_at: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<Outcome, NotifyError> {
+    ) -> Result<Outcome, WorkflowError> {
         let _turn = self.db.write_turn().await;
         let mut tx = self.db.pool.begin().await?;
         check_lease_fence(&mut tx, source).await?;
@@ -264,11 +260,11 @@ impl Ingestor {
         mut w: Writes,
         last: Option<&Source>,
         now: DateTime<Utc>,
-    ) -> Result<(), NotifyError> {
+    ) -> Result<(), WorkflowError> {
         if !w.take_raw_in_pieces().is_empty() {
             // A bug, not an outage: a mail whose bytes were not stored must not be committed
             // (and then moved out of the inbox).
-            return Err(NotifyError::Db(sqlx::Error::Protocol(
+            return Err(WorkflowError::Db(sqlx::Error::Protocol(
                 "a mail kept in pieces was about to be committed without them".into(),
             )));
         }
@@ -285,7 +281,7 @@ impl Ingestor {
         }
         w.flush(&mut tx).await?;
         tx.commit().await?;
-        crate::outage::database_ok();
+        crate::store::database_ok();
         self.outbox_wake.notify_one();
         Ok(())
     }
@@ -303,7 +299,7 @@ impl Ingestor {
         source: Option<&Source>,
         arrived_at: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<Outcome, NotifyError> {
+    ) -> Result<Outcome, WorkflowError> {
         let origin = source.map(|s| ImapOrigin {
             uidvalidity: s.uidvalidity,
             uid: s.uid,
@@ -502,7 +498,7 @@ impl Ingestor {
             }
             IntakeDecision::AddToTicket(t) => {
                 let Some(ticket) = loaded.take().filter(|(l, _)| l.number == t) else {
-                    return Err(NotifyError::Db(sqlx::Error::RowNotFound));
+                    return Err(WorkflowError::Db(sqlx::Error::RowNotFound));
                 };
                 let landed = mail_in::reply_into(
                     conn,
@@ -564,7 +560,7 @@ impl Ingestor {
         from: &str,
         facts: &store::intake::Facts,
         now: DateTime<Utc>,
-    ) -> Result<Option<Outcome>, NotifyError> {
+    ) -> Result<Option<Outcome>, WorkflowError> {
         let snap = self.procedure.snapshot();
         let ctx = self.procedure.ctx(&snap, now);
         if from.is_empty() || crate::domain::procedure::tramite::is_agent(from, &ctx) {
@@ -596,7 +592,7 @@ impl Ingestor {
                     &Notice {
                         ticket: None,
                         kind: HELD_KIND,
-                        template: HELD_KIND,
+                        template: Template::LimiteRemitente,
                         data: serde_json::json!({
                             "sender": from,
                             "count": opened,
@@ -626,7 +622,7 @@ impl Ingestor {
         origin: Option<ImapOrigin>,
         evidence: &crate::domain::authority::Evidence,
         now: DateTime<Utc>,
-    ) -> Result<Option<Outcome>, NotifyError> {
+    ) -> Result<Option<Outcome>, WorkflowError> {
         use crate::workflow::incident_in;
         let Some((incident, token)) = incident_in::find(conn, &self.procedure, mail).await? else {
             return Ok(None);
@@ -797,10 +793,10 @@ async fn store_raw_pieces(conn: &mut Conn, w: &mut Writes, raw: &[u8]) -> Result
 /// the lease's row stays locked to the commit: a takeover waits for this transaction, and one
 /// that came first makes it roll back (dropped). Mail without a reader (no `source`, or a
 /// reader without a lease) has nothing to check.
-async fn check_lease_fence(conn: &mut Conn, source: Option<&Source>) -> Result<(), NotifyError> {
+async fn check_lease_fence(conn: &mut Conn, source: Option<&Source>) -> Result<(), WorkflowError> {
     if let Some((s, fence)) = source.and_then(|s| Some((s, s.fence?))) {
         if !store::lease::check_fence(conn, &s.mailbox, fence).await? {
-            return Err(NotifyError::LeaseLost);
+            return Err(WorkflowError::LeaseLost);
         }
     }
     Ok(())

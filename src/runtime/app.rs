@@ -2,12 +2,12 @@
 
 use crate::config::Config;
 use crate::imap::watcher::Watcher;
-use crate::ingest::Ingestor;
 use crate::mail::outbound::Composer;
 use crate::mail::templates::Templates;
-use crate::notify::Mailer;
 use crate::smtp::sender::Sender;
 use crate::store::Db;
+use crate::workflow::ingest::Ingestor;
+use crate::workflow::notify::Mailer;
 use crate::workflow::Procedure;
 use anyhow::Context;
 use std::sync::Arc;
@@ -23,7 +23,7 @@ const OUTAGE_GRACE: Duration = Duration::from_secs(2);
 
 pub struct Application {
     /// SQLite: held while the daemon runs, so that a second instance refuses to start.
-    _instance_lock: Option<crate::ops::lease::InstanceLock>,
+    _instance_lock: Option<crate::runtime::lease::InstanceLock>,
     config: Arc<Config>,
     db: Db,
     mailer: Arc<Mailer>,
@@ -34,7 +34,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
-        let instance_lock = crate::ops::lease::sqlite_single_instance(&config.database.url)
+        let instance_lock = crate::runtime::lease::sqlite_single_instance(&config.database.url)
             .map_err(anyhow::Error::msg)?;
         // Start-up is mostly waiting for the database: the CPU work (templates, catalogue
         // regexes) proceeds meanwhile.
@@ -121,10 +121,11 @@ impl Application {
     pub async fn run_until(self, cancel: CancellationToken) -> anyhow::Result<()> {
         let wake = Arc::new(Notify::new());
         let wake_for_sweeper = wake.clone();
-        let transport = crate::smtp::transport::build(&self.config.smtp)
+        let tokens = crate::oauth2::MailTokens::build(&self.config);
+        let transport = crate::smtp::transport::build(&self.config.smtp, tokens.smtp)
             .map_err(|e| anyhow::anyhow!("SMTP configuration: {e}"))?;
         let ldap_now = Arc::new(Notify::new());
-        let ops = crate::ops::daemon::Services {
+        let ops = crate::runtime::supervisor::Services {
             config: self.config.clone(),
             db: self.db.clone(),
             mailer: self.mailer.clone(),
@@ -136,6 +137,7 @@ impl Application {
         let imap_cfg = Arc::new(self.config.imap.clone());
         let watcher = Watcher {
             config: imap_cfg,
+            tokens: tokens.imap.clone(),
             db: self.db.clone(),
             ingestor: Arc::new(self.ingestor(wake.clone())),
             batch_size: self.config.ingest.batch_size,
@@ -148,9 +150,10 @@ impl Application {
             wake,
         };
         let mut tasks = tokio::task::JoinSet::new();
-        crate::ops::daemon::spawn(&ops, &mut tasks, &cancel).await;
-        tasks.spawn(crate::ops::lease::read_mailbox(
+        crate::runtime::supervisor::spawn(&ops, &mut tasks, &cancel).await;
+        tasks.spawn(crate::runtime::lease::read_mailbox(
             self.config.clone(),
+            tokens.imap,
             self.db.clone(),
             move || watcher.clone(),
             cancel.clone(),
@@ -162,7 +165,7 @@ impl Application {
             procedure: self.procedure.clone(),
         };
         tasks.spawn(refresher.run(ldap_now, self.ldap_read_due, cancel.clone()));
-        let sweeper = crate::scheduler::Sweeper {
+        let sweeper = crate::runtime::scheduler::Sweeper {
             db: self.db.clone(),
             mailer: self.mailer.clone(),
             procedure: self.procedure.clone(),
@@ -175,11 +178,11 @@ impl Application {
             "mesayuda running"
         );
         cancel.cancelled().await;
-        crate::ops::systemd::stopping();
+        crate::runtime::systemd::stopping();
         info!("shutting down");
         // With the database down, work in flight cannot commit: no point waiting for it (it is
         // redone at the next start), and workers stuck waiting for a connection never would.
-        let grace = if crate::outage::is_down(crate::outage::Dependency::Database) {
+        let grace = if crate::ops::outage::is_down(crate::ops::outage::Dependency::Database) {
             OUTAGE_GRACE
         } else {
             SHUTDOWN_GRACE

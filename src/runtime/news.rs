@@ -2,7 +2,7 @@
 //! instance finds reachable again is published, what another one found wakes this one's
 //! workers waiting out a retry delay (`outage::heard_back`).
 
-use crate::outage::{self, Dependency};
+use crate::ops::outage::{self, Dependency};
 use crate::store::{self, news, Db};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;

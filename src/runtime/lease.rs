@@ -16,10 +16,11 @@
 
 use crate::config::Config;
 use crate::imap::watcher::{Stopped, Watcher};
+use crate::oauth2::TokenSource;
 use crate::ops::health::{self, Component};
 use crate::ops::metrics;
-use crate::outage::{self, Dependency};
-use crate::store::{self, Backend, Db};
+use crate::ops::outage::{self, Dependency};
+use crate::store::{self, Db};
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -80,11 +81,16 @@ pub fn sqlite_single_instance(url: &str) -> Result<Option<InstanceLock>, String>
 
 /// Reads the mailbox: always on SQLite (single instance); on PostgreSQL only while this
 /// instance holds the mailbox lease.
-pub async fn read_mailbox<F>(config: Arc<Config>, db: Db, make: F, cancel: CancellationToken)
-where
+pub async fn read_mailbox<F>(
+    config: Arc<Config>,
+    tokens: Option<TokenSource>,
+    db: Db,
+    make: F,
+    cancel: CancellationToken,
+) where
     F: Fn() -> Watcher + Send + 'static,
 {
-    if db.backend == Backend::Sqlite {
+    if !db.dialect().is_shared() {
         metrics::set_reader(true);
         make().run(cancel).await;
         return;
@@ -104,7 +110,7 @@ where
             tokio::time::timeout(expiry, store::lease::acquire(&db, &mailbox, me, expiry)).await;
         match tried {
             Ok(Ok(Some(fence))) => {
-                outage::database_ok();
+                crate::store::database_ok();
                 info!(mailbox = %mailbox, fence, "mailbox lease acquired: this instance reads the mailbox");
                 metrics::set_reader(true);
                 standing_by = false;
@@ -129,7 +135,7 @@ where
                 }
             }
             Ok(Ok(None)) => {
-                outage::database_ok();
+                crate::store::database_ok();
                 if !standing_by {
                     info!(mailbox = %mailbox, "another instance reads the mailbox; standing by to take over");
                     standing_by = true;
@@ -139,12 +145,12 @@ where
                 mailbox_news.mark_unchanged();
                 if last_probe.is_none_or(|t| t.elapsed() >= STANDBY_PROBE) || (mailbox_down && news)
                 {
-                    mailbox_down = !standby_probe(&config, mailbox_down).await;
+                    mailbox_down = !standby_probe(&config, tokens.as_ref(), mailbox_down).await;
                     last_probe = Some(Instant::now());
                 }
             }
-            Ok(Err(e)) => outage::database_failed("mailbox lease", &e),
-            Err(_) => outage::database_failed("mailbox lease", &sqlx::Error::PoolTimedOut),
+            Ok(Err(e)) => crate::store::database_failed("mailbox lease", &e),
+            Err(_) => crate::store::database_failed("mailbox lease", &sqlx::Error::PoolTimedOut),
         }
         // Through a database outage the wait ends early when another worker finds it back;
         // a standby that found the mailbox unreachable probes again as soon as it is back.
@@ -203,7 +209,7 @@ async fn hold(
                 )
                 .await;
                 match renewed {
-                    Ok(Ok(true)) => outage::database_ok(),
+                    Ok(Ok(true)) => crate::store::database_ok(),
                     Ok(Ok(false)) => {
                         // Taken over: nothing this reader still has in hand may commit (the
                         // fencing number sees to that); it stops.
@@ -213,8 +219,8 @@ async fn hold(
                     }
                     // The reader keeps going through a database outage: its commits fail
                     // anyway, and if a standby takes over meanwhile, they are fenced off.
-                    Ok(Err(e)) => outage::database_failed("mailbox lease", &e),
-                    Err(_) => outage::database_failed("mailbox lease", &sqlx::Error::PoolTimedOut),
+                    Ok(Err(e)) => crate::store::database_failed("mailbox lease", &e),
+                    Err(_) => crate::store::database_failed("mailbox lease", &sqlx::Error::PoolTimedOut),
                 }
             }
         }
@@ -224,8 +230,8 @@ async fn hold(
 /// A standby logs in once in a while, so that `/healthz` and readiness mean the same on every
 /// instance and a refused login is noticed before this instance has to take over. Returns
 /// whether the mailbox was reached.
-async fn standby_probe(config: &Config, was_down: bool) -> bool {
-    match crate::imap::connect::connect(&config.imap).await {
+async fn standby_probe(config: &Config, tokens: Option<&TokenSource>, was_down: bool) -> bool {
+    match crate::imap::connect::connect(&config.imap, tokens).await {
         Ok(mut session) => {
             let _ = session.logout().await;
             if was_down {

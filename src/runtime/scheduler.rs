@@ -1,8 +1,8 @@
 //! Triggers the sweeps. tokio-cron-scheduler only says "now"; what is due lives in the
 //! database (the timers table), so a missed tick or a restart loses nothing.
 
-use crate::notify::Mailer;
 use crate::store::Db;
+use crate::workflow::notify::Mailer;
 use crate::workflow::{sweep, Procedure};
 use std::sync::Arc;
 use tokio::sync::{mpsc, Notify};
@@ -33,7 +33,7 @@ impl Sweeper {
         // One sweep at start: catches up on whatever fell due while the daemon was down.
         let _ = tx.try_send(());
         let mut fallback = tokio::time::interval(std::time::Duration::from_secs(60));
-        let mut database = crate::outage::changes(crate::outage::Dependency::Database);
+        let mut database = crate::ops::outage::changes(crate::ops::outage::Dependency::Database);
         let mut failed = false;
         loop {
             tokio::select! {
@@ -43,7 +43,7 @@ impl Sweeper {
                 // A sweep the database refused is done again as soon as any worker finds the
                 // database back, not at the next tick up to a minute later.
                 Ok(()) = database.changed(), if failed => {
-                    if !crate::outage::is_down(crate::outage::Dependency::Database) {
+                    if !crate::ops::outage::is_down(crate::ops::outage::Dependency::Database) {
                         failed = !self.sweep().await;
                     }
                 }
@@ -85,13 +85,15 @@ impl Sweeper {
                     "sweep done"
                 );
                 // It wrote: news for the workers waiting out a database outage, if any.
-                crate::outage::database_ok();
+                crate::store::database_ok();
                 self.outbox_wake.notify_one();
                 true
             }
             Ok(_) => true,
-            Err(crate::notify::NotifyError::Db(e)) => {
-                crate::outage::database_failed("sweeper", &e);
+            // An outage: waited out with the other workers. Bad data (a refused value, a
+            // template that does not render) is logged below and tried at the next tick.
+            Err(crate::workflow::WorkflowError::Db(e)) if !crate::store::is_data_error(&e) => {
+                crate::store::database_failed("sweeper", &e);
                 false
             }
             Err(e) => {

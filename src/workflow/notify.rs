@@ -1,26 +1,15 @@
 //! Queues a templated mail about a ticket: rendered, composed and written to the outbox in the
 //! caller's transaction, recorded on the ticket as an outgoing message and an event.
 
+use crate::domain::template::Template;
 use crate::domain::ticket::TicketNumber;
 use crate::mail::html;
-use crate::mail::outbound::{ComposeError, Composer, OutgoingAttachment, OutgoingMail};
-use crate::mail::templates::{TemplateError, Templates};
+use crate::mail::outbound::{Composer, OutgoingAttachment, OutgoingMail};
+use crate::mail::templates::Templates;
 use crate::store::writes::Writes;
 use crate::store::{events, messages, outbox, Conn};
+use crate::workflow::WorkflowError;
 use std::sync::{Arc, RwLock};
-
-#[derive(Debug, thiserror::Error)]
-pub enum NotifyError {
-    #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
-    #[error(transparent)]
-    Template(#[from] TemplateError),
-    #[error(transparent)]
-    Compose(#[from] ComposeError),
-    /// The mailbox reader's lease passed to another instance: nothing was committed.
-    #[error("mailbox lease lost: another instance reads the mailbox now")]
-    LeaseLost,
-}
 
 pub struct Mailer {
     templates: RwLock<Arc<Templates>>,
@@ -31,7 +20,7 @@ pub struct Notice<'a> {
     pub ticket: Option<TicketNumber>,
     /// Stored as the outbox and message kind, e.g. `acuse`.
     pub kind: &'a str,
-    pub template: &'a str,
+    pub template: Template,
     pub data: serde_json::Value,
     pub to: Vec<String>,
     pub reply_to: Option<String>,
@@ -44,7 +33,7 @@ pub struct Notice<'a> {
 impl<'a> Notice<'a> {
     /// A mail about no ticket (catalogue, incident), whose kind is its template's name.
     pub fn ticketless(
-        template: &'a str,
+        template: Template,
         data: serde_json::Value,
         to: String,
         at: i64,
@@ -53,7 +42,7 @@ impl<'a> Notice<'a> {
     ) -> Notice<'a> {
         Notice {
             ticket: None,
-            kind: template,
+            kind: template.as_str(),
             template,
             data,
             to: vec![to],
@@ -87,7 +76,7 @@ impl Mailer {
         }
     }
 
-    pub async fn queue(&self, conn: &mut Conn, n: &Notice<'_>) -> Result<String, NotifyError> {
+    pub async fn queue(&self, conn: &mut Conn, n: &Notice<'_>) -> Result<String, WorkflowError> {
         self.queue_with_attachments(conn, n, &[]).await
     }
 
@@ -97,7 +86,7 @@ impl Mailer {
         conn: &mut Conn,
         n: &Notice<'_>,
         attachments: &[OutgoingAttachment],
-    ) -> Result<String, NotifyError> {
+    ) -> Result<String, WorkflowError> {
         let mut event = Vec::new();
         let thread = match n.ticket {
             Some(t) => messages::thread_ids(conn, t).await?,
@@ -117,7 +106,7 @@ impl Mailer {
         conn: &mut Conn,
         n: &Notice<'a>,
         events: &mut Vec<events::NewEvent<'a>>,
-    ) -> Result<String, NotifyError> {
+    ) -> Result<String, WorkflowError> {
         self.queue_inner(conn, n, events, &[]).await
     }
 
@@ -127,7 +116,7 @@ impl Mailer {
         n: &Notice<'a>,
         events: &mut Vec<events::NewEvent<'a>>,
         attachments: &[OutgoingAttachment],
-    ) -> Result<String, NotifyError> {
+    ) -> Result<String, WorkflowError> {
         let thread = match n.ticket {
             Some(t) => messages::thread_ids(conn, t).await?,
             None => Vec::new(),
@@ -148,9 +137,9 @@ impl Mailer {
         thread: &[String],
         events: &mut Vec<events::NewEvent<'a>>,
         attachments: &[OutgoingAttachment],
-    ) -> Result<String, NotifyError> {
+    ) -> Result<String, WorkflowError> {
         let templates = self.templates();
-        let mut rendered = templates.render(n.template, &n.data)?;
+        let mut rendered = templates.render(n.template.as_str(), &n.data)?;
         let mut subject = rendered.subject.clone();
         if let Some(t) = n.ticket {
             // Every mail about a ticket carries its tag, whatever the template says.
@@ -176,8 +165,12 @@ impl Mailer {
             });
         let recipient = n.to.first().map(String::as_str).unwrap_or("");
         let actions = html::actions(n.template, n.reply_to.as_deref(), &subject, recipient);
-        let html =
-            templates.render_html_with_panel(n.template, &rendered, &actions, panel.as_ref())?;
+        let html = templates.render_html_with_panel(
+            n.template.as_str(),
+            &rendered,
+            &actions,
+            panel.as_ref(),
+        )?;
         let composed = self.composer.compose_with_attachments(
             &OutgoingMail {
                 to: n.to.clone(),

@@ -2,7 +2,7 @@
 //! endpoint (Microsoft Entra ID by default), or a command that prints a token. A token is
 //! reused until shortly before it expires, then fetched again.
 
-use crate::config::OAuth2Config;
+use crate::config::{AuthMethod, Config, OAuth2Config};
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 use std::sync::Arc;
@@ -50,6 +50,29 @@ struct TokenResponse {
     access_token: String,
     #[serde(default)]
     expires_in: Option<u64>,
+}
+
+/// The token sources the wiring hands to the mail adapters: `None` on a side that logs in with
+/// a password. IMAP and SMTP share one source (one token, one refresh) when both use
+/// `auth = "xoauth2"`; the configuration only describes `[oauth2]`.
+#[derive(Clone, Default)]
+pub struct MailTokens {
+    pub imap: Option<TokenSource>,
+    pub smtp: Option<TokenSource>,
+}
+
+impl MailTokens {
+    pub fn build(config: &Config) -> MailTokens {
+        let Some(o) = &config.oauth2 else {
+            return MailTokens::default();
+        };
+        let source = TokenSource::new(o.clone());
+        let wanted = |auth: AuthMethod| (auth == AuthMethod::Xoauth2).then(|| source.clone());
+        MailTokens {
+            imap: wanted(config.imap.auth),
+            smtp: wanted(config.smtp.auth),
+        }
+    }
 }
 
 impl TokenSource {

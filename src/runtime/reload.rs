@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::mail::templates::Templates;
-use crate::notify::Mailer;
+use crate::workflow::notify::Mailer;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -78,9 +78,9 @@ pub async fn on_sighup(r: Reloadable, cancel: CancellationToken) {
             got = hup.recv() => if got.is_none() { return },
         }
         info!("SIGHUP received: reloading");
-        crate::ops::systemd::reloading();
+        crate::runtime::systemd::reloading();
         let failures = r.reload();
-        crate::ops::systemd::ready(if failures == 0 {
+        crate::runtime::systemd::ready(if failures == 0 {
             "reloaded"
         } else {
             "reload failed; running with the previous files"

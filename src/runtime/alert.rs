@@ -54,7 +54,7 @@ async fn maybe_queue(
     let now = store::unix(chrono::Utc::now());
     let mut tx = db.pool.begin().await?;
     // Instances sharing the database decide one at a time.
-    outbox::lock_ops_alerts(&mut tx, db.backend).await?;
+    outbox::lock_ops_alerts(&mut tx, db.dialect()).await?;
     let last = outbox::last_queued_of_kind(&mut tx, KIND).await?;
     if let Some(last) = last {
         if now - last < PERIOD_SECS {
