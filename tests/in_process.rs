@@ -199,18 +199,8 @@ async fn the_named_approver_approves_by_reply(kind: DbKind) {
     assert_eq!(number(app.last_to(LAURA, "Nueva solicitud")), n);
 }
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(super::DbKind::Sqlite).await; })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name(super::DbKind::Postgres).await; })*
-        }
-    };
-}
+on_both_databases!(setup = kind;
 
-on_both!(
     a_complete_request_is_worked_resolved_and_rated,
     an_incomplete_request_waits_and_silence_closes_it,
     the_named_approver_approves_by_reply,

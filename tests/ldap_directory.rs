@@ -276,28 +276,8 @@ async fn ldaps_and_starttls_trust_the_domain_ca_given_in_ca_file(kind: DbKind) {
     }
 }
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::DbKind::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::DbKind::Postgres).await;
-                }
-            )*
-        }
-    };
-}
+on_both_databases!(setup = kind;
 
-on_both!(
     a_request_by_mail_is_approved_by_the_boss_ldap_names,
     people_roles_bosses_and_overrides_show_as_the_daemon_sees_them,
     a_person_leaving_ldap_leaves_and_an_outage_keeps_the_last_good_directory,

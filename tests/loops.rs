@@ -843,32 +843,8 @@ async fn world(kind: support::DbKind) -> Option<World> {
     .await
 }
 
-macro_rules! on_both_databases_with_limit {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(w) = super::world(crate::support::DbKind::Sqlite).await {
-                        super::$name(w).await;
-                    }
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(w) = super::world(crate::support::DbKind::Postgres).await {
-                        super::$name(w).await;
-                    }
-                }
-            )*
-        }
-    };
-}
+on_both_databases!(setup = world;
 
-on_both_databases_with_limit!(
     bounced_acknowledgements_are_kept_and_never_answered,
     a_bounce_storm_opens_nothing_and_answers_nobody,
     out_of_office_answering_each_of_our_mails_is_never_answered,

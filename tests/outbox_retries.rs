@@ -157,30 +157,7 @@ async fn an_smtp_outage_counts_no_attempts(kind: DbKind) {
     }
 }
 
-mod sqlite {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn temporary_refusals_end_in_failed_mail() {
-        super::temporary_refusals_end_in_failed_mail(DbKind::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_smtp_outage_counts_no_attempts() {
-        super::an_smtp_outage_counts_no_attempts(DbKind::Sqlite).await;
-    }
-}
-
-mod postgres {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn temporary_refusals_end_in_failed_mail() {
-        super::temporary_refusals_end_in_failed_mail(DbKind::Postgres).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_smtp_outage_counts_no_attempts() {
-        super::an_smtp_outage_counts_no_attempts(DbKind::Postgres).await;
-    }
-}
+on_both_databases!(setup = kind;
+    temporary_refusals_end_in_failed_mail,
+    an_smtp_outage_counts_no_attempts,
+);

@@ -322,24 +322,8 @@ async fn passwords_are_read_from_systemd_credentials() {
     assert!(text.contains("imap.password_file"), "{text}");
 }
 
-macro_rules! on_both {
-    ($($name:ident),*) => {
-        mod sqlite { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                if let Some(s) = super::Setup::new(super::DbKind::Sqlite).await { super::$name(s).await }
-            }
-        )* }
-        mod postgres { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                if let Some(s) = super::Setup::new(super::DbKind::Postgres).await { super::$name(s).await }
-            }
-        )* }
-    };
-}
+on_both_databases!(setup = Setup::new;
 
-on_both!(
     a_trace_log_holds_no_password_credential_or_token,
     stored_approval_mail_holds_no_live_token
 );

@@ -120,30 +120,7 @@ async fn two_instances_inserting_at_once_share_no_number(kind: DbKind) {
     assert_eq!(listed_numbers(&cli), vec![na, na + 1, na + 2]);
 }
 
-mod sqlite {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_rolled_back_ticket_leaves_no_gap() {
-        super::a_rolled_back_ticket_leaves_no_gap(DbKind::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn two_instances_inserting_at_once_share_no_number() {
-        super::two_instances_inserting_at_once_share_no_number(DbKind::Sqlite).await;
-    }
-}
-
-mod postgres {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_rolled_back_ticket_leaves_no_gap() {
-        super::a_rolled_back_ticket_leaves_no_gap(DbKind::Postgres).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn two_instances_inserting_at_once_share_no_number() {
-        super::two_instances_inserting_at_once_share_no_number(DbKind::Postgres).await;
-    }
-}
+on_both_databases!(setup = kind;
+    a_rolled_back_ticket_leaves_no_gap,
+    two_instances_inserting_at_once_share_no_number,
+);

@@ -260,32 +260,50 @@ pub fn shipped_catalog_and_directory() -> String {
     )
 }
 
-/// Declares a test scenario once and runs it on SQLite and on PostgreSQL.
+/// Declares test scenarios once and runs each on SQLite and on PostgreSQL: the one way the
+/// tests run on both databases. Each scenario is an `async fn` taking what its setup gives:
+/// by default a [`World`] (`World::new`, or another constructor: `on_both_databases!(with_ldap;
+/// …)`), or, with `setup = f;`, what `f(DbKind)` returns, an async fn in the calling file
+/// (`Option<T>`: `None` skips the test where that database is unavailable);
+/// `setup = kind;` passes the `DbKind` itself.
 #[macro_export]
 macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        $crate::on_both_databases!(new; $($name),*);
+    (setup = kind; $($name:ident),* $(,)?) => {
+        $crate::on_both_databases!(@both (|k| async move { Some(k) }); $($name),*);
     };
-    ($ctor:ident; $($name:ident),* $(,)?) => {
+    (setup = $setup:path; $($name:ident),* $(,)?) => {
+        $crate::on_both_databases!(@both $setup; $($name),*);
+    };
+    (@both $setup:expr; $($name:ident),*) => {
         mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    if let Some(w) = $crate::support::World::$ctor($crate::support::DbKind::Sqlite).await {
-                        super::$name(w).await;
+                    if let Some(s) = ($setup)($crate::support::DbKind::Sqlite).await {
+                        super::$name(s).await;
                     }
                 }
             )*
         }
         mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    if let Some(w) = $crate::support::World::$ctor($crate::support::DbKind::Postgres).await {
-                        super::$name(w).await;
+                    if let Some(s) = ($setup)($crate::support::DbKind::Postgres).await {
+                        super::$name(s).await;
                     }
                 }
             )*
         }
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::on_both_databases!(@both $crate::support::World::new; $($name),*);
+    };
+    ($ctor:ident; $($name:ident),* $(,)?) => {
+        $crate::on_both_databases!(@both $crate::support::World::$ctor; $($name),*);
     };
 }
