@@ -91,11 +91,11 @@ impl Application {
         &self.db
     }
 
-    pub fn mailer(&self) -> &Mailer {
+    pub fn mailer(&self) -> &Arc<Mailer> {
         &self.mailer
     }
 
-    pub fn procedure(&self) -> &Procedure {
+    pub fn procedure(&self) -> &Arc<Procedure> {
         &self.procedure
     }
 

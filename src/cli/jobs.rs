@@ -47,6 +47,7 @@ pub async fn run(config: Config, cmd: JobsCommand) -> ExitCode {
         Ok(db) => db,
         Err(code) => return code,
     };
+    let (mailer, procedure) = (std::sync::Arc::new(mailer), std::sync::Arc::new(procedure));
     match sweep::run(&db, &mailer, &procedure, now).await {
         Ok(report) => {
             if json {
