@@ -64,14 +64,15 @@ enum Taken {
     Alone,
 }
 
-/// Values bound in a chunk's gathered writes before they are sent: below both databases'
-/// limits per statement (see [`Writes::bound`]).
-const MAX_BOUND: usize = 20_000;
-/// The same on SQLite, far lower: its driver binds each statement of the script by looking up
-/// the name of every `$n` up to the highest, each lookup a scan of the statement's names, so
-/// the cost grows with the square of the values sent at once (half the sweep's CPU at 12,000
-/// values per send, `perf`), while a send there is a call within the process.
-const SQLITE_MAX_BOUND: usize = 1_000;
+/// Values bound in a chunk's gathered writes before they are sent, far below both databases'
+/// limits per statement (see [`Writes::bound`]): the cost of one send grows faster than its
+/// size. SQLite's driver binds each statement by looking up the name of every `$n` up to the
+/// highest, each lookup a scan of the statement's names (at 20,000, half the sweep's CPU was
+/// in `sqlite3_bind_parameter_name`); PostgreSQL parses and plans long `VALUES` lists (its CPU
+/// for 1,000 due thresholds: 390–410 ms sent at 20,000, 260–300 ms at 1,000, `bench/README.md`).
+/// Each send is a round trip on PostgreSQL (about a dozen per chunk instead of one), a call
+/// within the process on SQLite.
+const MAX_BOUND: usize = 1_000;
 
 /// Handles one due timer in `tx`, its writes gathered in `w` (sent by the caller);
 /// `None` when another sweep took it first.
@@ -240,10 +241,6 @@ async fn handle_chunk(
     chunk: &[timers::Due],
     ctx: &crate::domain::procedure::Ctx<'_>,
 ) -> Result<Vec<Handled>, NotifyError> {
-    let max_bound = match db.backend {
-        Backend::Postgres => MAX_BOUND,
-        Backend::Sqlite => SQLITE_MAX_BOUND,
-    };
     let mut tx = db.pool.begin().await?;
     let claimed = timers::claim_many(&mut tx, chunk).await?;
     let mine: Vec<&timers::Due> = chunk.iter().filter(|d| claimed.contains(&d.id)).collect();
@@ -285,7 +282,7 @@ async fn handle_chunk(
                 break;
             }
         }
-        if w.bound() > max_bound {
+        if w.bound() > MAX_BOUND {
             if let Err(e) = w.flush(&mut tx).await {
                 failed = Some(e.into());
                 break;
