@@ -38,11 +38,11 @@ async fn run(url: &str, dir: &std::path::Path) -> anyhow::Result<()> {
     let config = Config::load(&config_path)?;
     let db = Db::connect(url, 5).await?;
     db.migrate().await?;
-    let mailer = std::sync::Arc::new(Mailer::new(
+    let mailer = Mailer::new(
         Templates::load(&config.paths.templates)?,
         Composer::new(&config.smtp.from, &config.smtp.reply_to)?,
-    ));
-    let procedure = std::sync::Arc::new(Procedure::from_config(&config)?);
+    );
+    let procedure = Procedure::from_config(&config)?;
     let now = chrono::Utc::now();
     let t = now.timestamp();
     let started = Instant::now();

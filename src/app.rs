@@ -91,11 +91,11 @@ impl Application {
         &self.db
     }
 
-    pub fn mailer(&self) -> &Arc<Mailer> {
+    pub fn mailer(&self) -> &Mailer {
         &self.mailer
     }
 
-    pub fn procedure(&self) -> &Arc<Procedure> {
+    pub fn procedure(&self) -> &Procedure {
         &self.procedure
     }
 

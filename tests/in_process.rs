@@ -199,9 +199,10 @@ async fn the_named_approver_approves_by_reply(kind: DbKind) {
     assert_eq!(number(app.last_to(LAURA, "Nueva solicitud")), n);
 }
 
-/// Issue 13 item 4: a sweep with more due thresholds than one transaction takes runs its
-/// chunks as tasks side by side (here on both threads of the runtime); still each threshold
-/// reaches each reader once, and the next sweep sends nothing again.
+/// Issue 13 item 4: a sweep with more due thresholds than one transaction takes (several
+/// chunks, on PostgreSQL side by side, each sending its writes in several parts) on a
+/// two-thread runtime like the daemon's: each threshold reaches each reader once, and the next
+/// sweep sends nothing again.
 async fn many_due_thresholds_are_each_alerted_once(kind: DbKind) {
     let Some(mut app) = TestApp::new(kind).await else {
         return;

@@ -47,7 +47,6 @@ pub async fn run(config: Config, cmd: JobsCommand) -> ExitCode {
         Ok(db) => db,
         Err(code) => return code,
     };
-    let (mailer, procedure) = (std::sync::Arc::new(mailer), std::sync::Arc::new(procedure));
     match sweep::run(&db, &mailer, &procedure, now).await {
         Ok(report) => {
             if json {

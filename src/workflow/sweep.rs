@@ -3,7 +3,7 @@
 //! then the once-a-period mails: the approvers' morning digest and the monthly report.
 //! A sweep reads only due rows through the `timers(due_at)` index.
 
-use super::{apply_into, load_ticket_thread, load_tickets, Known, Procedure, Snapshot};
+use super::{apply_into, load_ticket_thread, load_tickets, Known, Procedure};
 use crate::domain::procedure::{
     aprobacion, cierre, escalamiento, verificacion, Plan, Ticket, TimerKind,
 };
@@ -12,10 +12,9 @@ use crate::notify::{Mailer, Notice, NotifyError};
 use crate::store::writes::Writes;
 use crate::store::{self, approvals, messages, timers, Backend, Db};
 use chrono::{DateTime, Utc};
+use futures::stream::{FuturesOrdered, StreamExt};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
-use tokio::task::JoinSet;
 
 const BATCH: i64 = 500;
 const PER_TRANSACTION: usize = 125;
@@ -141,12 +140,13 @@ async fn handle(
 /// Runs every sweep once as if the clock read `now`.
 pub async fn run(
     db: &Db,
-    mailer: &Arc<Mailer>,
-    proc: &Arc<Procedure>,
+    mailer: &Mailer,
+    proc: &Procedure,
     now: DateTime<Utc>,
 ) -> Result<SweepReport, NotifyError> {
     let mut report = SweepReport::default();
     let snap = proc.snapshot();
+    let ctx = proc.ctx(&snap, now);
     // PostgreSQL locks rows: transactions of different timers run side by side, each on its own
     // connection, and its round trips overlap. SQLite writes one transaction at a time.
     let parallel = match db.backend {
@@ -159,45 +159,24 @@ pub async fn run(
         drop(conn);
         let mut progressed = false;
         let due = by_ticket(due);
-        let mut chunks = chunks_by_ticket(&due, PER_TRANSACTION)
-            .into_iter()
-            .enumerate();
-        // Each chunk is a task of its own, so the runtime's threads render and compose the
-        // chunks' mails (most of a chunk's time is that CPU work) on every core, not one.
-        // Dropped, the set aborts its tasks: their transactions roll back, as before.
-        let mut running = JoinSet::new();
-        let mut finished = BTreeMap::new();
+        // A loop rather than a stream combinator: a closure over borrowed chunks here makes the
+        // daemon's spawned task fail the compiler's higher-ranked lifetime check.
+        let mut chunks = chunks_by_ticket(&due, PER_TRANSACTION).into_iter();
+        let mut running = FuturesOrdered::new();
         loop {
             while running.len() < parallel {
-                let Some((i, chunk)) = chunks.next() else {
-                    break;
-                };
-                let (db, mailer, proc) = (db.clone(), mailer.clone(), proc.clone());
-                let chunk = chunk.to_vec();
-                let snap = Snapshot {
-                    catalog: snap.catalog.clone(),
-                    directory: snap.directory.clone(),
-                };
-                running.spawn(async move {
-                    let ctx = proc.ctx(&snap, now);
-                    (i, handle_chunk(&db, &mailer, &proc, &chunk, &ctx).await)
-                });
+                match chunks.next() {
+                    Some(chunk) => running.push_back(handle_chunk(db, mailer, proc, chunk, &ctx)),
+                    None => break,
+                }
             }
-            let Some(joined) = running.join_next().await else {
+            let Some(done) = running.next().await else {
                 break;
             };
-            let (i, done) = match joined {
-                Ok(r) => r,
-                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                // Only a runtime shutting down cancels a chunk's task.
-                Err(_) => return Err(NotifyError::Db(sqlx::Error::WorkerCrashed)),
-            };
-            finished.insert(i, done?);
-        }
-        // In the order of the chunks, whichever finished first.
-        for r in finished.into_values().flatten() {
-            progressed = true;
-            report.add(r);
+            for r in done? {
+                progressed = true;
+                report.add(r);
+            }
         }
         if (due.len() as i64) < BATCH || !progressed {
             break;
