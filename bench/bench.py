@@ -919,6 +919,8 @@ def scaling_rows(res: dict, sizes: list[int]) -> list[tuple[str, str, object, st
              get(size, "sweep", "sweep_ms"), fmt(get(size, "sweep", "sweep_ms"))),
             (f"scaling {at}: sweep CPU of its process (ms)", "", get(size, "sweep", "sweep_cpu_ms"),
              fmt(get(size, "sweep", "sweep_cpu_ms"))),
+            (f"scaling {at}: sweep CPU of the PostgreSQL server (ms)", "",
+             get(size, "sweep", "sweep_pg_cpu_ms"), fmt(get(size, "sweep", "sweep_pg_cpu_ms"))),
             (f"scaling {at}: load average before/after", "", None,
              "/".join(f"{x[0]:.1f}" for x in (sc.get(str(size), {}).get("loadavg_before"),
                                               sc.get(str(size), {}).get("loadavg_after")) if x) or "—"),

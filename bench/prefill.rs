@@ -51,10 +51,13 @@ async fn main() -> anyhow::Result<()> {
     let fill_s = started.elapsed().as_secs_f64();
     let mut out = serde_json::json!({ "tickets": n, "fill_s": fill_s });
     if let Some(due) = due {
-        let (ms, cpu_ms, handled) = sweep_due(&db, url, due, t).await?;
+        let (ms, cpu_ms, pg_cpu_ms, handled) = sweep_due(&db, url, due, t).await?;
         out["sweep_due"] = due.into();
         out["sweep_ms"] = ms.into();
         out["sweep_cpu_ms"] = cpu_ms.into();
+        if db.backend == Backend::Postgres {
+            out["sweep_pg_cpu_ms"] = pg_cpu_ms.into();
+        }
         out["sweep_handled"] = handled.into();
     }
     println!("{out}");
@@ -177,16 +180,18 @@ async fn fill(db: &Db, n: i64, t: i64) -> anyhow::Result<()> {
 
 /// Adds `due` open tickets with their last SLA threshold due (as `sweep_bench`: two alerts
 /// sent, long past the target) and times one sweep
-/// of them: wall and this process's CPU time, in milliseconds, and the timers handled.
-async fn sweep_due(db: &Db, url: &str, due: i64, t: i64) -> anyhow::Result<(f64, f64, usize)> {
+/// of them: wall and this process's CPU time, and on PostgreSQL the CPU time of the server
+/// processes serving this database (the server runs on this machine here), in milliseconds, and
+/// the timers handled.
+async fn sweep_due(db: &Db, url: &str, due: i64, t: i64) -> anyhow::Result<(f64, f64, f64, usize)> {
     let dir = tempfile::tempdir()?;
     let config_path = bench_db::write_sweep_config(url, dir.path())?;
     let config = Config::load(&config_path)?;
-    let mailer = Mailer::new(
+    let mailer = std::sync::Arc::new(Mailer::new(
         Templates::load(&config.paths.templates)?,
         Composer::new(&config.smtp.from, &config.smtp.reply_to)?,
-    );
-    let procedure = Procedure::from_config(&config)?;
+    ));
+    let procedure = std::sync::Arc::new(Procedure::from_config(&config)?);
     let base: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM tickets")
         .fetch_one(&db.pool)
         .await?;
@@ -222,19 +227,41 @@ async fn sweep_due(db: &Db, url: &str, due: i64, t: i64) -> anyhow::Result<(f64,
         exec(db, "ANALYZE".to_owned()).await?;
     }
     let now = chrono::Utc::now();
-    let cpu = cpu_ms();
+    let server = server_cpu_ms(db).await?;
+    let cpu = cpu_ms("self");
     let started = Instant::now();
     let r = sweep::run(db, &mailer, &procedure, now).await?;
-    Ok((
-        started.elapsed().as_secs_f64() * 1000.0,
-        cpu_ms() - cpu,
-        r.timers_handled,
-    ))
+    let wall = started.elapsed().as_secs_f64() * 1000.0;
+    let cpu = cpu_ms("self") - cpu;
+    // Connections the pool opened during the sweep count from zero.
+    let server: f64 = server_cpu_ms(db)
+        .await?
+        .iter()
+        .map(|(pid, ms)| ms - server.get(pid).unwrap_or(&0.0))
+        .sum();
+    Ok((wall, cpu, server, r.timers_handled))
 }
 
-/// This process's CPU time (user and system) in milliseconds, from /proc.
-fn cpu_ms() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+/// On PostgreSQL, the CPU time so far of each server process connected to this database, by
+/// pid; empty on SQLite.
+async fn server_cpu_ms(db: &Db) -> anyhow::Result<std::collections::HashMap<i32, f64>> {
+    if db.backend != Backend::Postgres {
+        return Ok(Default::default());
+    }
+    let pids: Vec<i32> =
+        sqlx::query_scalar("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            .fetch_all(&db.pool)
+            .await?;
+    Ok(pids
+        .into_iter()
+        .map(|pid| (pid, cpu_ms(&pid.to_string())))
+        .collect())
+}
+
+/// A process's CPU time (user and system) in milliseconds, from /proc/`pid`/stat (`self`: this
+/// one's).
+fn cpu_ms(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name, which ends with ')'.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();

@@ -199,9 +199,58 @@ async fn the_named_approver_approves_by_reply(kind: DbKind) {
     assert_eq!(number(app.last_to(LAURA, "Nueva solicitud")), n);
 }
 
-on_both_databases!(setup = kind;
+/// Issue 13 item 4: a sweep with more due thresholds than one transaction takes (several
+/// chunks, on PostgreSQL side by side, each sending its writes in several parts) on a
+/// two-thread runtime like the daemon's: each threshold reaches each reader once, and the next
+/// sweep sends nothing again.
+async fn many_due_thresholds_are_each_alerted_once(kind: DbKind) {
+    let Some(mut app) = TestApp::new(kind).await else {
+        return;
+    };
+    // Three transactions' worth of tickets, each from its own requester (a sender's hourly
+    // limit would hold back the rest).
+    const TICKETS: usize = 260;
+    for i in 0..TICKETS {
+        let from = format!("Usuario {i} <usuario{i}@example.test>");
+        app.receive(
+            &new_mail(&from, "Instalación de impresora", COMPLETE),
+            monday(0),
+        )
+        .await;
+    }
+    // Thursday: far past the 8 business hours, so every ticket's 50, 75 and 100 % at once.
+    let later = monday(3 * 24 * 60);
+    app.sweep(later).await;
+    app.deliver(later).await;
+    app.sweep(later + Duration::hours(1)).await;
+    app.deliver(later + Duration::hours(1)).await;
+    for (reader, percent) in [
+        ("sandra.moreno@example.test", "50 %"),
+        ("luisa.martinez@example.test", "75 %"),
+        ("hernan.quintero@example.test", "100 %"),
+    ] {
+        let alerts: Vec<TicketNumber> = app
+            .inbox(reader)
+            .iter()
+            .filter(|m| {
+                m.subject
+                    .contains(&format!("Alerta de vencimiento al {percent}"))
+            })
+            .map(number)
+            .collect();
+        let tickets: std::collections::BTreeSet<&TicketNumber> = alerts.iter().collect();
+        assert_eq!(alerts.len(), TICKETS, "{reader}: {percent} alerts");
+        assert_eq!(
+            tickets.len(),
+            TICKETS,
+            "{reader}: one {percent} alert per ticket"
+        );
+    }
+}
 
+on_both_databases!(setup = kind;
     a_complete_request_is_worked_resolved_and_rated,
     an_incomplete_request_waits_and_silence_closes_it,
     the_named_approver_approves_by_reply,
+    many_due_thresholds_are_each_alerted_once,
 );

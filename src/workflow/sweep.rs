@@ -65,9 +65,15 @@ enum Taken {
     Alone,
 }
 
-/// Values bound in a chunk's gathered writes before they are sent: below both databases'
-/// limits per statement (see [`Writes::bound`]).
-const MAX_BOUND: usize = 20_000;
+/// Values bound in a chunk's gathered writes before they are sent, far below both databases'
+/// limits per statement (see [`Writes::bound`]): the cost of one send grows faster than its
+/// size. SQLite's driver binds each statement by looking up the name of every `$n` up to the
+/// highest, each lookup a scan of the statement's names (at 20,000, half the sweep's CPU was
+/// in `sqlite3_bind_parameter_name`); PostgreSQL parses and plans long `VALUES` lists (its CPU
+/// for 1,000 due thresholds: 390–410 ms sent at 20,000, 260–300 ms at 1,000, `bench/README.md`).
+/// Each send is a round trip on PostgreSQL (about a dozen per chunk instead of one), a call
+/// within the process on SQLite.
+const MAX_BOUND: usize = 1_000;
 
 /// Handles one due timer in `tx`, its writes gathered in `w` (sent by the caller);
 /// `None` when another sweep took it first.
