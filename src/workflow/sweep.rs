@@ -10,7 +10,7 @@ use crate::domain::procedure::{
 use crate::domain::template::Template;
 use crate::domain::ticket::TicketNumber;
 use crate::store::writes::Writes;
-use crate::store::{self, approvals, messages, timers, Backend, Db};
+use crate::store::{self, approvals, messages, timers, Db};
 use crate::workflow::notify::{Mailer, Notice};
 use crate::workflow::WorkflowError;
 use chrono::{DateTime, Utc};
@@ -151,9 +151,10 @@ pub async fn run(
     let ctx = proc.ctx(&snap, now);
     // PostgreSQL locks rows: transactions of different timers run side by side, each on its own
     // connection, and its round trips overlap. SQLite writes one transaction at a time.
-    let parallel = match db.backend {
-        Backend::Postgres => PG_PARALLEL_TRANSACTIONS,
-        Backend::Sqlite => 1,
+    let parallel = if db.dialect().single_writer() {
+        1
+    } else {
+        PG_PARALLEL_TRANSACTIONS
     };
     loop {
         let mut conn = db.pool.acquire().await?;
