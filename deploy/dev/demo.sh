@@ -38,6 +38,8 @@ directory = "$PWD/deploy/directory.toml"
 TOML
 
 cargo build --locked --quiet
+# Where cargo put it: ./target unless CARGO_TARGET_DIR says otherwise.
+BIN="${CARGO_TARGET_DIR:-target}/debug/mesayuda"
 cat <<TXT
 
 mesayuda demo: help desk mesayuda@example.test, every @example.test user logs in with "secret".
@@ -52,12 +54,12 @@ Read the acknowledgement in Ana's inbox (decoded: the mail itself is quoted-prin
   curl -s --user ana@example.test:secret 'imap://127.0.0.1:$IMAP_PORT/INBOX;UID=1' \\
     | python3 -c 'import sys, email, email.policy as p; m = email.message_from_binary_file(sys.stdin.buffer, policy=p.default); print("Asunto:", m["subject"]); print(m.get_body(("plain",)).get_content())'
 See the ticket:
-  target/debug/mesayuda --config $STATE/mesayuda.toml tickets list
-  target/debug/mesayuda --config $STATE/mesayuda.toml tickets show REQ-1
+  $BIN --config $STATE/mesayuda.toml tickets list
+  $BIN --config $STATE/mesayuda.toml tickets show REQ-1
 
 TXT
 # In the background so that Ctrl-C or a TERM to this script stops the daemon before the mail server.
-target/debug/mesayuda --config "$STATE/mesayuda.toml" run &
+"$BIN" --config "$STATE/mesayuda.toml" run &
 DAEMON=$!
 trap 'kill -TERM $DAEMON 2>/dev/null; wait $DAEMON; deploy/dev/mailserver.sh stop "$STATE/mail"' EXIT
 trap 'exit 130' INT TERM

@@ -67,8 +67,10 @@ base_url = "$BASE"
 TOML
 
 cargo build --locked --quiet
-MESAYUDA="target/debug/mesayuda --config $STATE/mesayuda.toml"
-target/debug/mesayuda --config "$STATE/mesayuda.toml" run 2>"$STATE/daemon.log" &
+# Where cargo put it: ./target unless CARGO_TARGET_DIR says otherwise.
+BIN="${CARGO_TARGET_DIR:-target}/debug/mesayuda"
+MESAYUDA="$BIN --config $STATE/mesayuda.toml"
+"$BIN" --config "$STATE/mesayuda.toml" run 2>"$STATE/daemon.log" &
 DAEMON=$!
 
 send() { # from subject body
