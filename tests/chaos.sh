@@ -31,7 +31,7 @@ fi
 deploy/dev/mailserver.sh install >/dev/null
 command -v psql >/dev/null || { echo "chaos: psql is needed (apt install postgresql-client)" >&2; exit 1; }
 
-run=(python3 tests/chaos.py --bin "target/$profile/mesayuda" "${args[@]}")
+run=(python3 tests/chaos.py --bin "${CARGO_TARGET_DIR:-target}/$profile/mesayuda" "${args[@]}")
 # A network namespace of our own, so that delaying its loopback (tc) touches nothing else.
 ns=mesayuda-chaos-$$
 if ip netns add "$ns" 2>/dev/null; then
