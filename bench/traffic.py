@@ -57,6 +57,15 @@ class Ledger:
             if needs_approval:
                 self.approval_requests.add(msgid.strip("<>"))
 
+    def answer_sent(self, kind: str, msgid: str) -> None:
+        """An approver's answer or an agent's command left: counted by kind."""
+        self.sent(msgid)
+        with self.lock:
+            if kind == "command":
+                self.agent_commands += 1
+            else:
+                self.approval_answers += 1
+
     def sent(self, msgid: str) -> None:
         with self.lock:
             self.accepted.add(msgid.strip("<>"))
@@ -155,12 +164,7 @@ def generator(ms: B.MailServer, db, ledger: Ledger, rate: float, stop: threading
             if item is not None:
                 who, rcpt, msgid, raw = item
                 if smtp.send(who, [rcpt], raw):
-                    ledger.sent(msgid)
-                    with ledger.lock:
-                        if kind == "command":
-                            ledger.agent_commands += 1
-                        else:
-                            ledger.approval_answers += 1
+                    ledger.answer_sent(kind, msgid)
                 else:
                     ledger.send_failures += 1
                 continue
@@ -243,12 +247,7 @@ def responder(ms: B.MailServer, ledger: Ledger, stop: threading.Event, seed: int
             return True
         if not smtp.send(who, [rcpt], raw):
             return False
-        ledger.sent(msgid)
-        with ledger.lock:
-            if kind == "command":
-                ledger.agent_commands += 1
-            else:
-                ledger.approval_answers += 1
+        ledger.answer_sent(kind, msgid)
         return True
 
     while not stop.wait(2.0):
