@@ -195,14 +195,14 @@ async fn fill(db: &Db) -> anyhow::Result<Sample> {
             for (direction, kind, from, to, id) in [
                 (
                     "in",
-                    "request",
+                    mesayuda::domain::mail_kind::MailKind::Solicitud,
                     requester.as_str(),
                     "mesayuda@example.test",
                     root.clone(),
                 ),
                 (
                     "out",
-                    "acuse_recibo",
+                    mesayuda::domain::mail_kind::MailKind::Acuse,
                     "mesayuda@example.test",
                     requester.as_str(),
                     format!("ack{n}@example.test"),

@@ -133,7 +133,7 @@ async fn fill(db: &Db, n: i64, t: i64) -> anyhow::Result<()> {
         exec(db, format!(
             "INSERT INTO events (ticket_id, at, actor, activity, kind, description) \
              SELECT n, {created} + k * 3600, CASE WHEN k = 0 THEN {who} ELSE 'agente@example.test' END, k + 1, \
-                    CASE WHEN k = 0 THEN 'creado' ELSE 'resuelto' END, \
+                    CASE WHEN k = 0 THEN 'solicitud_recibida' ELSE 'resuelto' END, \
                     CASE WHEN k = 0 THEN 'Solicitud registrada' ELSE 'Solución aplicada' END \
              FROM ({s}) AS seq CROSS JOIN (SELECT 0 AS k UNION ALL SELECT 1) AS ks \
              WHERE k = 0 OR NOT {open}"

@@ -1,5 +1,6 @@
-//! Migration 0019: SQLite tables STRICT, and status, kind, reason and purpose columns limited to
-//! the words the code writes, by `CHECK`s on both databases. A database left at 0018 by the
+//! Migrations 0019 and 0020: SQLite tables STRICT, and status, kind, reason and purpose columns
+//! (0020: the kinds of mail and events, old ones included) limited to the words the code knows,
+//! by `CHECK`s on both databases. A database left at 0018 by the
 //! previous version, with a row in every table, is migrated by `mesayuda migrate` as an
 //! operator runs it: every row is kept and the tickets are listed as before. A word the code
 //! does not know is refused by the database from then on; one already stored stops the
@@ -8,6 +9,8 @@
 
 mod support;
 
+use mesayuda::domain::event_kind::EventKind;
+use mesayuda::domain::mail_kind::MailKind;
 use mesayuda::store::{is_data_error, Db};
 use sqlx::Row;
 use support::cli::config_for_db;
@@ -40,6 +43,11 @@ const RAW: &[u8] = b"From: Ana <ana@example.test>\r\nSubject: VPN\r\n\r\nNo cone
 
 /// A database as the previous version left it: migrations up to 0018 applied.
 async fn at_0018(kind: DbKind, dir: &std::path::Path) -> Option<(TestDb, Db)> {
+    at_version(kind, dir, 18).await
+}
+
+/// A database with migrations up to `version` applied.
+async fn at_version(kind: DbKind, dir: &std::path::Path, version: i64) -> Option<(TestDb, Db)> {
     let tdb = TestDb::create(kind, dir).await?;
     let db = Db::connect(&tdb.url, 2).await.unwrap();
     let mut migrator = match kind {
@@ -49,7 +57,7 @@ async fn at_0018(kind: DbKind, dir: &std::path::Path) -> Option<(TestDb, Db)> {
     migrator.migrations = migrator
         .migrations
         .iter()
-        .filter(|m| m.version <= 18)
+        .filter(|m| m.version <= version)
         .cloned()
         .collect::<Vec<_>>()
         .into();
@@ -99,8 +107,8 @@ async fn populate(db: &Db) {
         ",
         "
         INSERT INTO events (ticket_id, at, actor, activity, kind, description)
-        VALUES (1, 1790000000, 'sistema', 1, 'registro', 'Solicitud registrada'),
-               (1, 1790000100, 'tecnico@example.test', 10, 'espera_aprobacion', 'Se pide aprobación')
+        VALUES (1, 1790000000, 'sistema', 1, 'solicitud_recibida', 'Solicitud registrada'),
+               (1, 1790000100, 'tecnico@example.test', 10, 'aprobacion_solicitada', 'Se pide aprobación')
         ",
         "
         INSERT INTO outbox (id, ticket_id, kind, message_id, envelope_from, recipients, raw,
@@ -207,7 +215,7 @@ async fn a_database_at_0018_keeps_every_row_and_its_tickets(kind: DbKind) {
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        "Se aplicó 1 migración."
+        "Se aplicaron 2 migraciones."
     );
 
     let db = Db::connect(&tdb.url, 2).await.unwrap();
@@ -329,6 +337,26 @@ async fn a_value_outside_the_checks_is_refused(kind: DbKind) {
             "UPDATE outbox SET status = 'queued' WHERE id = 1",
             "outbox_status_known",
         ),
+        (
+            "UPDATE outbox SET kind = 'boletin' WHERE id = 1",
+            "outbox_kind_known",
+        ),
+        (
+            "
+            INSERT INTO messages (ticket_id, direction, kind, message_id, from_addr, to_addrs,
+                                  subject, body_text, at, created_at)
+            VALUES (1, 'in', 'request', 'x@example.test', 'ana@example.test',
+                    'mesa@example.test', 's', 'b', 1, 1)
+            ",
+            "messages_kind_known",
+        ),
+        (
+            "
+            INSERT INTO events (ticket_id, at, actor, kind, description)
+            VALUES (1, 1, 'sistema', 'creado', 'x')
+            ",
+            "events_kind_known",
+        ),
         ("UPDATE tickets SET created_at = 'ayer' WHERE id = 1", ""),
     ] {
         let e = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -365,6 +393,7 @@ async fn an_unknown_stored_value_stops_the_migration_naming_it(kind: DbKind) {
         "UPDATE approvals SET kind = 'comite' WHERE ticket_id = 1",
     )
     .await;
+    exec(&db, "UPDATE outbox SET kind = 'boletin' WHERE id = 5").await;
 
     let out = migrate(dir.path(), &tdb.url);
     assert!(!out.status.success());
@@ -377,6 +406,12 @@ async fn an_unknown_stored_value_stops_the_migration_naming_it(kind: DbKind) {
         stderr.contains("approvals.kind holds `comite` in 1 row(s)"),
         "{stderr}"
     );
+    // 0020's CHECKs are looked at too, before anything is applied: one start names it all.
+    assert!(
+        stderr.contains("outbox.kind holds `boletin` in 1 row(s)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("migration 19 not applied"), "{stderr}");
     let status: String = sqlx::query("SELECT status FROM tickets WHERE id = 1")
         .fetch_one(&db.pool)
         .await
@@ -399,6 +434,7 @@ async fn an_unknown_stored_value_stops_the_migration_naming_it(kind: DbKind) {
         "UPDATE approvals SET kind = 'jefe_inmediato' WHERE ticket_id = 1",
     )
     .await;
+    exec(&db, "UPDATE outbox SET kind = 'acuse' WHERE id = 5").await;
     db.pool.close().await;
     let out = migrate(dir.path(), &tdb.url);
     assert!(
@@ -408,6 +444,146 @@ async fn an_unknown_stored_value_stops_the_migration_naming_it(kind: DbKind) {
     );
     let shown = Cli::new(&config_for_db(dir.path(), &tdb.url)).ticket("REQ-1");
     assert_eq!(shown["status"], "trabajo_en_progreso", "{shown}");
+}
+
+/// Migration 0020 on a database of any age: every mail and event kind a version of mesayuda
+/// ever wrote, those it no longer writes included (`alerta_seguridad`, `aprobacion_pendiente`),
+/// is kept, and the ticket shows them as before.
+async fn every_kind_ever_written_survives_the_migration(kind: DbKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((tdb, db)) = at_0018(kind, dir.path()).await else {
+        return;
+    };
+    populate(&db).await;
+    for (i, k) in MailKind::all().enumerate() {
+        sqlx::query(
+            "
+            INSERT INTO messages (id, ticket_id, direction, kind, message_id, from_addr, to_addrs,
+                                  subject, body_text, at, created_at)
+            VALUES ($4, 1, 'out', $1, $2, 'mesa@example.test', 'ana@example.test', $1, 'x', $3, $3)
+            ",
+        )
+        .bind(k.as_str())
+        .bind(format!("k{i}@example.test"))
+        .bind(1790001000 + i as i64)
+        .bind(100 + i as i64)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "
+            INSERT INTO outbox (id, ticket_id, kind, message_id, envelope_from, recipients, raw,
+                                status, attempts, next_attempt_at, created_at)
+            VALUES ($4, 1, $1, $2, 'mesa@example.test', 'ana@example.test', $3, 'sent', 1, 1, 1)
+            ",
+        )
+        .bind(k.as_str())
+        .bind(format!("o{i}@example.test"))
+        .bind(RAW.to_vec())
+        .bind(100 + i as i64)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    for (i, k) in EventKind::all().enumerate() {
+        sqlx::query(
+            "
+            INSERT INTO events (ticket_id, at, actor, activity, kind, description)
+            VALUES (1, $1, 'sistema', NULL, $2, 'x')
+            ",
+        )
+        .bind(1790001000 + i as i64)
+        .bind(k.as_str())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    let before = counts(&db).await;
+    db.pool.close().await;
+
+    let out = migrate(dir.path(), &tdb.url);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let db = Db::connect(&tdb.url, 2).await.unwrap();
+    assert_eq!(counts(&db).await, before);
+    let shown = Cli::new(&config_for_db(dir.path(), &tdb.url)).ticket("REQ-1");
+    let kinds = |list: &str| -> Vec<String> {
+        shown[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["kind"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (messages, events) = (kinds("messages"), kinds("events"));
+    for k in MailKind::all() {
+        assert!(
+            messages.iter().any(|m| m == k.as_str()),
+            "{k}: {messages:?}"
+        );
+    }
+    for k in EventKind::all() {
+        assert!(events.iter().any(|e| e == k.as_str()), "{k}: {events:?}");
+    }
+    assert!(messages.iter().any(|m| m == "alerta_seguridad"));
+    assert!(events.iter().any(|e| e == "aprobacion_pendiente"));
+}
+
+/// A database already at 0019 with a kind the code does not know: 0020 does not start, names
+/// the row, and goes through once it is corrected.
+async fn an_unknown_kind_stops_migration_0020_naming_it(kind: DbKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((tdb, db)) = at_version(kind, dir.path(), 19).await else {
+        return;
+    };
+    let rows = [
+        "
+        INSERT INTO tickets (id, status, subject, requester, root_message_id, created_at, updated_at)
+        VALUES (1, 'registrado', 's', 'ana@example.test', 'm@example.test', 1790000000, 1790000000)
+        ",
+        "
+        INSERT INTO events (ticket_id, at, actor, activity, kind, description)
+        VALUES (1, 1790000000, 'sistema', 1, 'creado', 'Solicitud registrada')
+        ",
+    ];
+    for sql in rows {
+        exec(&db, sql).await;
+    }
+
+    let out = migrate(dir.path(), &tdb.url);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("migration 20 not applied"), "{stderr}");
+    assert!(
+        stderr.contains("events.kind holds `creado` in 1 row(s)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("CHECK events_kind_known"), "{stderr}");
+    let applied: i64 = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(applied, 19);
+
+    exec(
+        &db,
+        "UPDATE events SET kind = 'solicitud_recibida' WHERE kind = 'creado'",
+    )
+    .await;
+    db.pool.close().await;
+    let out = migrate(dir.path(), &tdb.url);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "Se aplicó 1 migración."
+    );
 }
 
 /// SQLite only: a row written with foreign keys off (by hand, with the `sqlite3` shell, whose
@@ -461,6 +637,16 @@ mod sqlite {
     async fn an_unknown_stored_value_stops_the_migration_naming_it() {
         super::an_unknown_stored_value_stops_the_migration_naming_it(DbKind::Sqlite).await;
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_kind_ever_written_survives_the_migration() {
+        super::every_kind_ever_written_survives_the_migration(DbKind::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unknown_kind_stops_migration_0020_naming_it() {
+        super::an_unknown_kind_stops_migration_0020_naming_it(DbKind::Sqlite).await;
+    }
 }
 
 mod postgres {
@@ -479,5 +665,15 @@ mod postgres {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_unknown_stored_value_stops_the_migration_naming_it() {
         super::an_unknown_stored_value_stops_the_migration_naming_it(DbKind::Postgres).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_kind_ever_written_survives_the_migration() {
+        super::every_kind_ever_written_survives_the_migration(DbKind::Postgres).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unknown_kind_stops_migration_0020_naming_it() {
+        super::an_unknown_kind_stops_migration_0020_naming_it(DbKind::Postgres).await;
     }
 }

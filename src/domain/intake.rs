@@ -1,14 +1,9 @@
 //! Activities 1–3 (Recibir, Validar, Registrar): what to do with a mail that reached the help
 //! desk, decided from facts the adapters gathered. Pure: no I/O, no clock.
 
+use super::mail_kind::MailKind;
 use super::text::AutoKind;
 use super::ticket::TicketNumber;
-
-/// The stored kind of a person's mail on an incident.
-pub const INCIDENT_REPLY_KIND: &str = "respuesta_incidente";
-
-/// The stored kind of a request held by the per-sender limit (also the agents' notice).
-pub const HELD_KIND: &str = "limite_remitente";
 
 /// What the adapters found out about an inbound mail.
 #[derive(Debug, Clone)]
@@ -51,13 +46,13 @@ pub fn decide(f: &IntakeFacts) -> IntakeDecision {
 }
 
 /// How a machine-written mail is labelled on the ticket (message kind, Spanish like the UI).
-pub fn auto_label(kind: AutoKind) -> &'static str {
+pub fn auto_label(kind: AutoKind) -> MailKind {
     match kind {
-        AutoKind::OwnMail => "correo_propio",
-        AutoKind::Bounce => "rebote",
-        AutoKind::AutoReply => "respuesta_automatica",
-        AutoKind::OutOfOffice => "fuera_de_oficina",
-        AutoKind::Bulk => "masivo",
+        AutoKind::OwnMail => MailKind::CorreoPropio,
+        AutoKind::Bounce => MailKind::Rebote,
+        AutoKind::AutoReply => MailKind::RespuestaAutomatica,
+        AutoKind::OutOfOffice => MailKind::FueraDeOficina,
+        AutoKind::Bulk => MailKind::Masivo,
     }
 }
 

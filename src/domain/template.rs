@@ -45,29 +45,7 @@ pub enum Template {
     SolicitudAprobacion,
 }
 
-impl Template {
-    /// The file name's stem, e.g. `acuse_recibo`.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    pub fn all() -> impl Iterator<Item = Template> {
-        <Template as strum::IntoEnumIterator>::iter()
-    }
-}
-
-impl std::fmt::Display for Template {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Checks read as the procedure is written: `m.template == "aprobado"`.
-impl PartialEq<&str> for Template {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
+super::stored_words!(Template, "The file name's stem, e.g. `acuse_recibo`.");
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 
 use super::{same_person, ticket_number, Form, Panel, PanelError, Signed};
 use crate::domain::authority::Evidence;
+use crate::domain::event_kind::EventKind;
 use crate::domain::procedure::aprobacion::{self, ApprovalStatus};
 use crate::domain::procedure::Effect;
 use crate::domain::text::ApprovalAnswer;
@@ -216,12 +217,12 @@ pub(super) async fn decide_in(
         .iter()
         .find_map(|e| match e {
             Effect::Event {
-                kind: "accion_rechazada",
+                kind: EventKind::AccionRechazada,
                 description,
                 ..
             } => Some((StatusCode::FORBIDDEN, description.clone())),
             Effect::Event {
-                kind: "respuesta_sin_efecto",
+                kind: EventKind::RespuestaSinEfecto,
                 description,
                 ..
             } => Some((StatusCode::CONFLICT, description.clone())),

@@ -5,6 +5,7 @@
 //! Anyone else gets 404, as for a request that does not exist.
 
 use super::{same_person, see_other, status_label, ticket_number, Form, Panel, PanelError, Signed};
+use crate::domain::event_kind::EventKind;
 use crate::domain::text::{canonical_address, command};
 use crate::domain::ticket::TicketNumber;
 use crate::store::{events, from_unix, panel_ticket, tickets};
@@ -168,7 +169,7 @@ async fn render(
             all_events
                 .iter()
                 .rev()
-                .find(|e| e.kind == "incompleto")
+                .find(|e| e.kind == EventKind::Incompleto.as_str())
                 .map(|e| e.description.clone())
         })
         .flatten();
@@ -198,7 +199,7 @@ async fn render(
     if view == View::Staff {
         let notes: Vec<Value> = all_events
             .iter()
-            .filter(|e| e.kind == "nota")
+            .filter(|e| e.kind == EventKind::Nota.as_str())
             .map(|e| {
                 json!({
                     "who": snap.directory.name_or(&e.actor, &e.actor),

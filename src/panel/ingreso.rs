@@ -5,6 +5,7 @@ use super::{
     cookie, is_secret, see_other, Form, Panel, PanelError, CLIENT_LINKS_PER_HOUR, LINKS_PER_HOUR,
     LINK_VALID_SECS, PRESESSION_COOKIE, SESSION_COOKIE, SESSION_IDLE_SECS,
 };
+use crate::domain::mail_kind::MailKind;
 use crate::domain::template::Template;
 use crate::domain::text::canonical_address;
 use crate::store::{self, approvals, panel};
@@ -162,6 +163,7 @@ async fn mail_link(p: &Panel, email: &str) -> Result<bool, PanelError> {
         "minutes": LINK_VALID_SECS / 60,
     });
     let notice = Notice::ticketless(
+        MailKind::EnlaceIngreso,
         Template::EnlaceIngreso,
         data,
         email.to_owned(),

@@ -3,6 +3,7 @@
 //! the outbox, where it is queued like any other mail.
 
 use crate::config::Config;
+use crate::domain::mail_kind::MailKind;
 use crate::mail::outbound::{Composer, OutgoingMail};
 use crate::ops::health::{self, Component};
 use crate::store::{self, outbox, Db};
@@ -12,7 +13,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
-pub const KIND: &str = "alerta_operaciones";
+pub const KIND: MailKind = MailKind::AlertaOperaciones;
 const PERIOD_SECS: i64 = 24 * 3600;
 const RECHECK: Duration = Duration::from_secs(15);
 

@@ -2,6 +2,7 @@
 
 use super::writes::Writes;
 use super::Conn;
+use crate::domain::event_kind::EventKind;
 use crate::domain::ticket::TicketNumber;
 use sqlx::FromRow;
 
@@ -19,7 +20,7 @@ pub struct NewEvent<'a> {
     pub at: i64,
     pub actor: &'a str,
     pub activity: Option<i64>,
-    pub kind: &'a str,
+    pub kind: EventKind,
     pub description: &'a str,
 }
 
@@ -32,7 +33,7 @@ pub async fn insert(conn: &mut Conn, e: &NewEvent<'_>) -> Result<(), sqlx::Error
     .bind(e.at)
     .bind(e.actor)
     .bind(e.activity)
-    .bind(e.kind)
+    .bind(e.kind.as_str())
     .bind(e.description)
     .execute(conn)
     .await?;
@@ -59,7 +60,7 @@ pub fn insert_many_into(w: &mut Writes, es: &[NewEvent<'_>]) {
                     p.bind(e.at),
                     p.bind(e.actor),
                     p.bind(e.activity),
-                    p.bind(e.kind),
+                    p.bind(e.kind.as_str()),
                     p.bind(e.description)
                 )
             },

@@ -2,6 +2,7 @@
 //! decision may need, in one statement, by index lookups only.
 
 use super::Conn;
+use crate::domain::mail_kind::MailKind;
 use sqlx::FromRow;
 
 /// What the mail offers to look up.
@@ -19,7 +20,7 @@ pub struct Ask<'a> {
     /// Count the sender's mail taken in after this (Unix seconds).
     pub since: i64,
     /// The outgoing kind whose answers are recognised (the approvals digest).
-    pub digest_kind: &'a str,
+    pub digest_kind: MailKind,
 }
 
 /// What the database knows about it.
@@ -62,12 +63,12 @@ pub async fn facts(
         let skip = a.references.len().saturating_sub(MAX_REFERENCES);
         a.references.iter().skip(skip).collect()
     };
-    // $1..$9 below, then one per reference; the list is built from our own numbers only.
+    // $1..$11 below, then one per reference; the list is built from our own numbers only.
     let values = if refs.is_empty() {
         "SELECT NULL AS mid, 0 AS pos WHERE 1 = 0".to_owned()
     } else {
         let rows = (0..refs.len())
-            .map(|i| format!("(${}, {i})", 10 + i))
+            .map(|i| format!("(${}, {i})", 12 + i))
             .collect::<Vec<_>>()
             .join(", ");
         format!("VALUES {rows}")
@@ -107,7 +108,7 @@ pub async fn facts(
             itok.incident_id AS incident_token,
             (SELECT COUNT(*) FROM messages
              WHERE direction = 'in' AND from_addr = $5 AND created_at > $6
-               AND kind IN ($7, 'catalogo', 'incidente')) AS opened,
+               AND kind IN ($7, $10, $11)) AS opened,
             (SELECT COUNT(*) FROM messages
              WHERE direction = 'in' AND from_addr = $5 AND created_at > $6
                AND kind = $8) AS held,
@@ -127,9 +128,11 @@ pub async fn facts(
         .bind(a.token_hash)
         .bind(a.from)
         .bind(a.since)
-        .bind("solicitud")
-        .bind(crate::domain::intake::HELD_KIND)
-        .bind(a.digest_kind);
+        .bind(MailKind::Solicitud.as_str())
+        .bind(MailKind::LimiteRemitente.as_str())
+        .bind(a.digest_kind.as_str())
+        .bind(MailKind::Catalogo.as_str())
+        .bind(MailKind::Incidente.as_str());
     for r in refs {
         q = q.bind(r.as_str());
     }

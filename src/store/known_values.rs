@@ -1,21 +1,28 @@
 //! The columns whose stored values the code reads back as one of its own words (status, kind,
-//! reason, purpose, …), with the words it knows, taken from the types that write them. Migration
-//! 0019 puts the same lists in `CHECK`s (a unit test below compares them with both migration
-//! files); before applying it, [`refuse_unknown`] looks for rows it would refuse and names them.
+//! reason, purpose, …), with the words it knows, taken from the types that write them.
+//! Migrations 0019 and 0020 put the same lists in `CHECK`s (a unit test below compares them
+//! with both backends' files); before applying either, [`refuse_unknown`] looks for rows it
+//! would refuse and names them.
 
 use super::Db;
 use crate::domain::authority::TokenPurpose;
 use crate::domain::catalog::ApprovalKind;
+use crate::domain::event_kind::EventKind;
+use crate::domain::mail_kind::MailKind;
 use crate::domain::procedure::aprobacion::ApprovalStatus;
 use crate::domain::procedure::TimerKind;
 use crate::domain::text::Priority;
 use crate::domain::ticket::{CloseReason, Status};
 
-/// The migration that adds the `CHECK`s.
-pub(super) const CHECKS_MIGRATION: i64 = 19;
+/// The migration that makes SQLite's tables STRICT and adds the first `CHECK`s (status,
+/// reason, purpose, and the kinds of timers and approvals).
+const STRICT_MIGRATION: i64 = 19;
+/// The migration that adds the `CHECK`s on mail and event kinds.
+const KINDS_MIGRATION: i64 = 20;
 
-/// One column of closed vocabulary, and its `CHECK`'s name in migration 0019.
+/// One column of closed vocabulary, and its `CHECK`'s name in the migration that adds it.
 pub(super) struct Known {
+    pub migration: i64,
     pub table: &'static str,
     pub column: &'static str,
     pub constraint: &'static str,
@@ -24,6 +31,7 @@ pub(super) struct Known {
 
 pub(super) fn columns() -> Vec<Known> {
     let known = |table, column, constraint, values| Known {
+        migration: STRICT_MIGRATION,
         table,
         column,
         constraint,
@@ -85,6 +93,33 @@ pub(super) fn columns() -> Vec<Known> {
             "approval_tokens_purpose_known",
             token_purposes(),
         ),
+        Known {
+            migration: KINDS_MIGRATION,
+            ..known(
+                "messages",
+                "kind",
+                "messages_kind_known",
+                MailKind::all().map(MailKind::as_str).collect(),
+            )
+        },
+        Known {
+            migration: KINDS_MIGRATION,
+            ..known(
+                "outbox",
+                "kind",
+                "outbox_kind_known",
+                MailKind::all().map(MailKind::as_str).collect(),
+            )
+        },
+        Known {
+            migration: KINDS_MIGRATION,
+            ..known(
+                "events",
+                "kind",
+                "events_kind_known",
+                EventKind::all().map(EventKind::as_str).collect(),
+            )
+        },
     ]
 }
 
@@ -142,12 +177,13 @@ fn token_purposes() -> Vec<&'static str> {
     all.iter().map(|p| p.as_str()).collect()
 }
 
-/// Before migration 0019: fails, naming each table, column and value, when a row holds a value
-/// the migration's `CHECK`s would refuse (written by hand, or by a newer version of mesayuda
-/// that was rolled back), and on SQLite when a row refers to a missing one, so that the
-/// operator reads what to correct rather than the name of a constraint. Nothing to do on a new
-/// database, or once 0019 is applied.
-pub(super) async fn refuse_unknown(db: &Db) -> Result<(), sqlx::Error> {
+/// Before migrations 0019 and 0020: fails, naming each table, column and value, when a row
+/// holds a value a pending migration's `CHECK`s would refuse (written by hand, or by a newer
+/// version of mesayuda that was rolled back), and before 0019 on SQLite when a row refers to a
+/// missing one, so that the operator reads what to correct rather than the name of a
+/// constraint. The error carries the first pending migration that would fail. Nothing to do on
+/// a new database, or once both are applied.
+pub(super) async fn refuse_unknown(db: &Db) -> Result<(), (i64, sqlx::Error)> {
     let applied: Vec<i64> =
         match sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
             .fetch_all(&db.pool)
@@ -158,11 +194,19 @@ pub(super) async fn refuse_unknown(db: &Db) -> Result<(), sqlx::Error> {
             Err(_) => return Ok(()),
         };
     // Every column checked exists from migration 0007 on.
-    if applied.contains(&CHECKS_MIGRATION) || !applied.contains(&7) {
+    if !applied.contains(&7) {
         return Ok(());
     }
+    let pending: Vec<Known> = columns()
+        .into_iter()
+        .filter(|k| !applied.contains(&k.migration))
+        .collect();
+    let Some(first_pending) = pending.iter().map(|k| k.migration).min() else {
+        return Ok(());
+    };
     let mut found = Vec::new();
-    for k in columns() {
+    let mut first_failing = i64::MAX;
+    for k in &pending {
         let list = k
             .values
             .iter()
@@ -186,7 +230,12 @@ pub(super) async fn refuse_unknown(db: &Db) -> Result<(), sqlx::Error> {
         for v in &k.values {
             q = q.bind(*v);
         }
-        for (value, rows) in q.fetch_all(&db.pool).await? {
+        let rows = q
+            .fetch_all(&db.pool)
+            .await
+            .map_err(|e| (first_pending, e))?;
+        for (value, rows) in rows {
+            first_failing = first_failing.min(k.migration);
             found.push(format!(
                 "{}.{} holds `{value}` in {rows} row(s) (known: {}; CHECK {})",
                 k.table,
@@ -196,9 +245,18 @@ pub(super) async fn refuse_unknown(db: &Db) -> Result<(), sqlx::Error> {
             ));
         }
     }
-    if let Some(query) = db.dialect().broken_references() {
-        let broken: Vec<(String, i64, String)> = sqlx::query_as(query).fetch_all(&db.pool).await?;
+    // 0019 rebuilds SQLite's tables, which checks every reference.
+    let references = db
+        .dialect()
+        .broken_references()
+        .filter(|_| !applied.contains(&STRICT_MIGRATION));
+    if let Some(query) = references {
+        let broken: Vec<(String, i64, String)> = sqlx::query_as(query)
+            .fetch_all(&db.pool)
+            .await
+            .map_err(|e| (first_pending, e))?;
         for (table, rowid, parent) in broken {
+            first_failing = first_failing.min(STRICT_MIGRATION);
             found.push(format!(
                 "{table} row {rowid} refers to a row of {parent} that does not exist"
             ));
@@ -207,57 +265,84 @@ pub(super) async fn refuse_unknown(db: &Db) -> Result<(), sqlx::Error> {
     if found.is_empty() {
         return Ok(());
     }
-    Err(sqlx::Error::Protocol(format!(
-        "migration {CHECKS_MIGRATION} not applied, the database holds what it would refuse: {}; \
-         correct or delete those rows, then start again",
-        found.join("; ")
-    )))
+    Err((
+        first_failing,
+        sqlx::Error::Protocol(format!(
+            "migration {first_failing} not applied, the database holds what it would refuse: {}; \
+             correct or delete those rows, then start again",
+            found.join("; ")
+        )),
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The `CHECK` lists written in both migration files are the code's lists, value for value:
-    /// a word added to an enum without a migration would be refused by the database.
+    /// The `CHECK` lists written in the migration files, on both backends, are the code's lists,
+    /// value for value: a word added to an enum without a migration would be refused by the
+    /// database.
     #[test]
     fn the_migrations_checks_hold_exactly_the_values_the_code_writes() {
-        for (backend, sql) in [
+        let files = [
             (
                 "sqlite",
+                STRICT_MIGRATION,
                 include_str!("../../migrations/sqlite/0019_strict_checks.sql"),
             ),
             (
                 "postgres",
+                STRICT_MIGRATION,
                 include_str!("../../migrations/postgres/0019_strict_checks.sql"),
             ),
-        ] {
-            let mut seen = 0;
-            for k in columns() {
-                let at = sql
-                    .find(&format!("CONSTRAINT {} CHECK", k.constraint))
-                    .unwrap_or_else(|| panic!("{backend}: no CHECK {}", k.constraint));
-                let rest = &sql[at..];
-                let open = rest.find(" IN (").expect("IN list") + 5;
-                let close = rest[open..].find(')').expect("end of list") + open;
-                let column = rest[..open].split('(').nth(1).unwrap_or("").trim();
-                assert_eq!(
-                    column,
-                    format!("{} IN", k.column),
-                    "{backend} {}",
-                    k.constraint
-                );
-                let written: Vec<&str> = rest[open..close]
+            (
+                "sqlite",
+                KINDS_MIGRATION,
+                include_str!("../../migrations/sqlite/0020_kind_checks.sql"),
+            ),
+            (
+                "postgres",
+                KINDS_MIGRATION,
+                include_str!("../../migrations/postgres/0020_kind_checks.sql"),
+            ),
+        ];
+        let known = columns();
+        for (backend, migration, sql) in files {
+            // Every CHECK the file writes on a column of ours (SQLite's 0020 restates those
+            // 0019 put on the tables it rebuilds) holds the code's list.
+            let mut seen = Vec::new();
+            for (at, _) in sql.match_indices("CONSTRAINT ") {
+                let rest = &sql[at + "CONSTRAINT ".len()..];
+                let Some((name, rest)) = rest.split_once(" CHECK (") else {
+                    continue;
+                };
+                // Not ours (SQLite's check on references): counted below.
+                let Some(k) = known.iter().find(|k| k.constraint == name) else {
+                    continue;
+                };
+                let (column, rest) = rest.split_once(" IN (").expect("IN list");
+                assert_eq!(column, k.column, "{backend} {name}");
+                let list = &rest[..rest.find(')').expect("end of list")];
+                let written: Vec<&str> = list
                     .split(',')
                     .map(|v| v.trim().trim_matches('\''))
                     .collect();
-                assert_eq!(written, k.values, "{backend} {}", k.constraint);
-                seen += 1;
+                assert_eq!(written, k.values, "{backend} {name}");
+                seen.push(name);
             }
+            for k in known.iter().filter(|k| k.migration == migration) {
+                assert!(
+                    seen.contains(&k.constraint),
+                    "{backend} {migration}: no CHECK {}",
+                    k.constraint
+                );
+            }
+            // SQLite's 0019 has one CHECK more, on the references after its rebuild.
+            let other = usize::from(backend == "sqlite" && migration == STRICT_MIGRATION);
             assert_eq!(
                 sql.matches(" CHECK (").count() - sql.matches("CHECK (singleton = 1)").count(),
-                seen + usize::from(backend == "sqlite"),
-                "{backend}: a CHECK this list does not know"
+                seen.len() + other,
+                "{backend} {migration}: a CHECK this test does not read"
             );
         }
     }

@@ -2,13 +2,14 @@
 
 use super::writes::Writes;
 use super::Conn;
+use crate::domain::mail_kind::MailKind;
 use crate::domain::ticket::TicketNumber;
 use sqlx::FromRow;
 
 pub struct NewMessage<'a> {
     pub ticket: Option<TicketNumber>,
     pub direction: &'a str,
-    pub kind: &'a str,
+    pub kind: MailKind,
     pub message_id: &'a str,
     pub in_reply_to: Option<&'a str>,
     pub references: Option<&'a str>,
@@ -194,7 +195,7 @@ fn insert_row(p: &mut super::writes::Part<'_>, m: &NewMessage<'_>) -> (String, S
         "({}, {}, {}, {message_id}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
         p.bind(m.ticket.map(|t| t.0)),
         p.bind(m.direction),
-        p.bind(m.kind),
+        p.bind(m.kind.as_str()),
         p.bind(m.in_reply_to),
         p.bind(m.references),
         p.bind(m.thread_key),
@@ -240,13 +241,13 @@ pub fn assign_into(
     row: i64,
     has_attachments: bool,
     ticket: Option<TicketNumber>,
-    kind: &str,
+    kind: MailKind,
 ) {
     w.push(|p| {
         format!(
             "UPDATE messages SET ticket_id = {}, kind = {} WHERE id = {}",
             p.bind(ticket.map(|t| t.0)),
-            p.bind(kind),
+            p.bind(kind.as_str()),
             p.bind(row)
         )
     });
@@ -327,14 +328,14 @@ pub async fn ticket_by_message_ids(
 pub async fn answers_outgoing_kind(
     conn: &mut Conn,
     ids: &[String],
-    kind: &str,
+    kind: MailKind,
 ) -> Result<bool, sqlx::Error> {
     for id in ids.iter().rev().take(50) {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM messages WHERE direction = 'out' AND kind = $1 \
              AND message_id = $2",
         )
-        .bind(kind)
+        .bind(kind.as_str())
         .bind(id)
         .fetch_one(&mut *conn)
         .await?;
@@ -506,7 +507,7 @@ pub struct MessageRow {
 pub async fn sent_since(
     conn: &mut Conn,
     ticket: Option<TicketNumber>,
-    kind: &str,
+    kind: MailKind,
     to: &str,
     since: i64,
 ) -> Result<bool, sqlx::Error> {
@@ -515,7 +516,7 @@ pub async fn sent_since(
          WHERE direction = 'out' AND kind = $1 AND to_addrs = $2 AND created_at > $3
            AND (ticket_id = $4 OR ($4 IS NULL AND ticket_id IS NULL))",
     )
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(to)
     .bind(since)
     .bind(ticket.map(|t| t.0))
@@ -528,14 +529,14 @@ pub async fn sent_since(
 pub async fn sent_to(
     conn: &mut Conn,
     t: TicketNumber,
-    kind: &str,
+    kind: MailKind,
     to: &str,
 ) -> Result<(i64, Option<i64>), sqlx::Error> {
     sqlx::query_as(
         "SELECT COUNT(*), MAX(created_at) FROM messages
          WHERE direction = 'out' AND kind = $1 AND to_addrs = $2 AND ticket_id = $3",
     )
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(to)
     .bind(t.0)
     .fetch_one(conn)
@@ -592,11 +593,11 @@ pub async fn assign(
     row: i64,
     has_attachments: bool,
     ticket: Option<TicketNumber>,
-    kind: &str,
+    kind: MailKind,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE messages SET ticket_id = $1, kind = $2 WHERE id = $3")
         .bind(ticket.map(|t| t.0))
-        .bind(kind)
+        .bind(kind.as_str())
         .bind(row)
         .execute(&mut *conn)
         .await?;

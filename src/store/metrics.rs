@@ -25,9 +25,12 @@ pub async fn outbox_failed(db: &Db) -> Result<i64, sqlx::Error> {
 }
 
 /// Mail of `kind` accepted by the SMTP server.
-pub async fn sent_of_kind(db: &Db, kind: &str) -> Result<i64, sqlx::Error> {
+pub async fn sent_of_kind(
+    db: &Db,
+    kind: crate::domain::mail_kind::MailKind,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE kind = $1 AND status = 'sent'")
-        .bind(kind)
+        .bind(kind.as_str())
         .fetch_one(&db.pool)
         .await
 }

@@ -154,10 +154,10 @@ impl Db {
                     ),
                     None => None,
                 };
-                known_values::refuse_unknown(self).await.map_err(|e| {
-                    MigrateError::ExecuteMigration(e, known_values::CHECKS_MIGRATION)
-                })?;
-                // 0019 runs outside sqlx's transaction, with foreign keys off, in one of its
+                known_values::refuse_unknown(self)
+                    .await
+                    .map_err(|(version, e)| MigrateError::ExecuteMigration(e, version))?;
+                // 0019 and 0020 run outside sqlx's transaction, with foreign keys off, in one of its
                 // own (see the file): a connection it failed on may still be inside it, and is
                 // not given back to the pool.
                 let mut conn = self.pool.acquire().await?;
@@ -170,9 +170,9 @@ impl Db {
                 applied
             }
             Dialect::Postgres => {
-                known_values::refuse_unknown(self).await.map_err(|e| {
-                    MigrateError::ExecuteMigration(e, known_values::CHECKS_MIGRATION)
-                })?;
+                known_values::refuse_unknown(self)
+                    .await
+                    .map_err(|(version, e)| MigrateError::ExecuteMigration(e, version))?;
                 let mut conn = self.pool.acquire().await?;
                 self.run_migrator(&mut conn, &sqlx::migrate!("migrations/postgres"))
                     .await

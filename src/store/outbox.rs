@@ -2,6 +2,7 @@
 //! claimed by one sender at a time, marked sent once the SMTP server accepted it.
 
 use super::{Conn, Db, Dialect};
+use crate::domain::mail_kind::MailKind;
 use crate::domain::ticket::TicketNumber;
 use sqlx::FromRow;
 
@@ -10,7 +11,7 @@ pub const STATUSES: [&str; 3] = ["pending", "sent", "failed"];
 
 pub struct NewOutgoing<'a> {
     pub ticket: Option<TicketNumber>,
-    pub kind: &'a str,
+    pub kind: MailKind,
     pub message_id: &'a str,
     pub envelope_from: &'a str,
     pub recipients: &'a [String],
@@ -28,7 +29,7 @@ pub fn enqueue_into(w: &mut super::writes::Writes, m: &NewOutgoing<'_>) {
         format!(
             "({}, {}, {}, {}, {}, {}, 'pending', 0, 0, {})",
             p.bind(m.ticket.map(|t| t.0)),
-            p.bind(m.kind),
+            p.bind(m.kind.as_str()),
             p.bind(m.message_id),
             p.bind(m.envelope_from),
             p.bind(m.recipients.join(",")),
@@ -45,7 +46,7 @@ pub async fn enqueue(conn: &mut Conn, m: &NewOutgoing<'_>) -> Result<i64, sqlx::
          RETURNING id",
     )
     .bind(m.ticket.map(|t| t.0))
-    .bind(m.kind)
+    .bind(m.kind.as_str())
     .bind(m.message_id)
     .bind(m.envelope_from)
     .bind(m.recipients.join(","))
@@ -302,9 +303,12 @@ pub async fn lock_ops_alerts(conn: &mut Conn, dialect: Dialect) -> Result<(), sq
 }
 
 /// When the latest mail of `kind` was queued.
-pub async fn last_queued_of_kind(conn: &mut Conn, kind: &str) -> Result<Option<i64>, sqlx::Error> {
+pub async fn last_queued_of_kind(
+    conn: &mut Conn,
+    kind: MailKind,
+) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar("SELECT MAX(created_at) FROM outbox WHERE kind = $1")
-        .bind(kind)
+        .bind(kind.as_str())
         .fetch_one(conn)
         .await
 }

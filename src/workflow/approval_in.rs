@@ -115,7 +115,7 @@ pub async fn route_with(
     }
     let plan = aprobacion::on_answer_mail(t, &from, evidence, &answer, rules, &ctx);
     if plan.effects.iter().any(|e| {
-        matches!(e, crate::domain::procedure::Effect::Event { kind, .. } if *kind == "accion_rechazada")
+        matches!(e, crate::domain::procedure::Effect::Event { kind, .. } if *kind == crate::domain::event_kind::EventKind::AccionRechazada)
     }) {
         tracing::warn!(ticket = %n, from = %from, "approval answer refused");
     }

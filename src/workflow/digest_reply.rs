@@ -2,6 +2,7 @@
 //! new request ("APROBAR" as a ticket); instead it opens nothing and its writer is told to
 //! answer each request's own approval mail, whose token is what decides.
 
+use crate::domain::mail_kind::MailKind;
 use crate::domain::template::Template;
 use crate::mail::inbound::InboundMail;
 use crate::store::{messages, Conn};
@@ -9,16 +10,11 @@ use crate::workflow::notify::{Mailer, Notice};
 use crate::workflow::WorkflowError;
 use serde_json::json;
 
-/// The digest's mail kind, as stored for outgoing mail.
-pub const DIGEST_KIND: &str = "resumen_aprobaciones";
-/// How such a reply is stored.
-pub const REPLY_KIND: &str = "respuesta_resumen";
-
 /// Whether `mail` answers one of our digests (its In-Reply-To or References name one).
 pub async fn answers_digest(conn: &mut Conn, mail: &InboundMail) -> Result<bool, sqlx::Error> {
     let mut ids = mail.references.clone();
     ids.extend(mail.in_reply_to.iter().cloned());
-    messages::answers_outgoing_kind(conn, &ids, DIGEST_KIND).await
+    messages::answers_outgoing_kind(conn, &ids, MailKind::ResumenAprobaciones).await
 }
 
 /// Tells `to` that the digest decides nothing and what to answer instead.
@@ -30,6 +26,7 @@ pub async fn explain(
     at: i64,
 ) -> Result<(), WorkflowError> {
     let n = Notice::ticketless(
+        MailKind::RespuestaResumen,
         Template::RespuestaResumen,
         json!({ "approver": to, "approver_name": name }),
         to.to_owned(),

@@ -6,6 +6,7 @@
 use super::{apply, mail_in, Procedure};
 use crate::domain::authority::Evidence;
 use crate::domain::incident::{self, IncidentEvidence};
+use crate::domain::mail_kind::MailKind;
 use crate::domain::procedure::{registro, tramite, Ctx, Incoming};
 use crate::domain::template::Template;
 use crate::domain::text::{self, canonical_address, parse_commands, Command};
@@ -83,6 +84,7 @@ pub async fn take(
             "attempted": "convertir el incidente en requerimiento (#requerimiento)",
         });
         let n = Notice::ticketless(
+            MailKind::AccionNoVerificada,
             Template::AccionNoVerificada,
             data,
             inc.from.clone(),
@@ -132,10 +134,10 @@ pub async fn take(
     .await?;
     let n = ticket_row.number();
     if let Some((report_row, None, _)) = &report {
-        messages::assign(conn, *report_row, true, Some(n), "solicitud").await?;
+        messages::assign(conn, *report_row, true, Some(n), MailKind::Solicitud).await?;
     }
     // The agent's command stays on the request it made, for the record.
-    messages::assign(conn, row, inc.attachments > 0, Some(n), "respuesta").await?;
+    messages::assign(conn, row, inc.attachments > 0, Some(n), MailKind::Respuesta).await?;
     let attachments = tickets::attachment_count(conn, n).await?;
     let ticket = ticket_row.to_domain(attachments)?;
     let reported = Incoming {
@@ -162,6 +164,7 @@ async fn refuse_to(
     at: i64,
 ) -> Result<(), WorkflowError> {
     let n = Notice::ticketless(
+        MailKind::ComandoInvalido,
         Template::ComandoInvalido,
         data,
         inc.from.clone(),

@@ -2,7 +2,9 @@
 //! message, its events, the mail it causes and the mailbox position. Only after this commit
 //! may the IMAP adapter move the message out of the inbox.
 
-use crate::domain::intake::{self, IntakeDecision, IntakeFacts, HELD_KIND, INCIDENT_REPLY_KIND};
+use crate::domain::event_kind::EventKind;
+use crate::domain::intake::{self, IntakeDecision, IntakeFacts};
+use crate::domain::mail_kind::MailKind;
 use crate::domain::template::Template;
 use crate::domain::text::{self as text, AutoSignals};
 use crate::domain::ticket::TicketNumber;
@@ -26,7 +28,7 @@ pub enum Outcome {
     Threaded(TicketNumber),
     StoredWithoutAnswer {
         ticket: Option<TicketNumber>,
-        kind: String,
+        kind: MailKind,
     },
     Catalog,
     Incident(i64),
@@ -66,9 +68,9 @@ impl Outcome {
     }
 
     /// How a mail kept without an answer is labelled (`masivo`, `rebote` …), for the log line.
-    pub fn kept_as(&self) -> Option<&str> {
+    pub fn kept_as(&self) -> Option<&'static str> {
         match self {
-            Outcome::StoredWithoutAnswer { kind, .. } => Some(kind),
+            Outcome::StoredWithoutAnswer { kind, .. } => Some(kind.as_str()),
             _ => None,
         }
     }
@@ -333,7 +335,7 @@ impl Ingestor {
                 token_hash: token_hash.as_deref(),
                 from: &from,
                 since: at - 3600,
-                digest_kind: crate::workflow::digest_reply::DIGEST_KIND,
+                digest_kind: MailKind::ResumenAprobaciones,
             },
         )
         .await?;
@@ -426,33 +428,27 @@ impl Ingestor {
         .await?
         {
             let kind = match t {
-                Some(_) => "respuesta_aprobacion",
-                None => "aprobacion_invalida",
+                Some(_) => MailKind::RespuestaAprobacion,
+                None => MailKind::AprobacionInvalida,
             };
             inbound.write(w, t, kind);
             return Ok(match t {
                 Some(t) => Outcome::Threaded(t),
-                None => Outcome::StoredWithoutAnswer {
-                    ticket: None,
-                    kind: kind.into(),
-                },
+                None => Outcome::StoredWithoutAnswer { ticket: None, kind },
             });
         }
         let decision = intake::decide(&facts_in);
         if let IntakeDecision::OpenTicket { acknowledge } = decision {
             use crate::workflow::digest_reply;
             if facts.answers_digest > 0 {
-                let kind = digest_reply::REPLY_KIND;
+                let kind = MailKind::RespuestaResumen;
                 inbound.write(w, None, kind);
                 if acknowledge {
                     w.flush(conn).await?;
                     let name = self.procedure.snapshot().directory.name_or(&from, &from);
                     digest_reply::explain(conn, &self.mailer, &from, &name, at).await?;
                 }
-                return Ok(Outcome::StoredWithoutAnswer {
-                    ticket: None,
-                    kind: kind.into(),
-                });
+                return Ok(Outcome::StoredWithoutAnswer { ticket: None, kind });
             }
         }
         if decision == (IntakeDecision::OpenTicket { acknowledge: true }) {
@@ -492,7 +488,7 @@ impl Ingestor {
                     mail_in::Opened::Incident(id) => Outcome::Incident(id),
                     mail_in::Opened::Unverified => Outcome::StoredWithoutAnswer {
                         ticket: None,
-                        kind: mail_in::UNVERIFIED_KIND.into(),
+                        kind: MailKind::SolicitanteNoVerificado,
                     },
                 }
             }
@@ -532,14 +528,14 @@ impl Ingestor {
                             at,
                             actor: &from,
                             activity: None,
-                            kind: "correo_automatico",
+                            kind: EventKind::CorreoAutomatico,
                             description: &description,
                         }],
                     );
                 }
                 Outcome::StoredWithoutAnswer {
                     ticket,
-                    kind: label.to_owned(),
+                    kind: label,
                 }
             }
         };
@@ -571,7 +567,7 @@ impl Ingestor {
         if opened < i64::from(self.max_new_per_sender_per_hour) {
             return Ok(None);
         }
-        inbound.write(w, None, HELD_KIND);
+        inbound.write(w, None, MailKind::LimiteRemitente);
         if facts.held > 0 {
             return Ok(Some(Outcome::RateLimited));
         }
@@ -591,7 +587,7 @@ impl Ingestor {
                     conn,
                     &Notice {
                         ticket: None,
-                        kind: HELD_KIND,
+                        kind: MailKind::LimiteRemitente,
                         template: Template::LimiteRemitente,
                         data: serde_json::json!({
                             "sender": from,
@@ -629,13 +625,12 @@ impl Ingestor {
         };
         let at = store::unix(now);
         let auto = text::classify(&self.auto_signals(mail));
-        let kind = auto.map(intake::auto_label).unwrap_or(INCIDENT_REPLY_KIND);
+        let kind = auto
+            .map(intake::auto_label)
+            .unwrap_or(MailKind::RespuestaIncidente);
         let row = store_inbound(conn, mail, raw, None, kind, origin, at).await?;
         if auto.is_some() {
-            return Ok(Some(Outcome::StoredWithoutAnswer {
-                ticket: None,
-                kind: kind.into(),
-            }));
+            return Ok(Some(Outcome::StoredWithoutAnswer { ticket: None, kind }));
         }
         let snap = self.procedure.snapshot();
         let ctx = self.procedure.ctx(&snap, now);
@@ -658,7 +653,7 @@ impl Ingestor {
             },
             None => Outcome::StoredWithoutAnswer {
                 ticket: None,
-                kind: INCIDENT_REPLY_KIND.into(),
+                kind: MailKind::RespuestaIncidente,
             },
         }))
     }
@@ -720,7 +715,7 @@ async fn store_inbound(
     mail: &InboundMail,
     raw: &[u8],
     ticket: Option<TicketNumber>,
-    kind: &str,
+    kind: MailKind,
     origin: Option<ImapOrigin>,
     at: i64,
 ) -> Result<i64, sqlx::Error> {
@@ -837,7 +832,7 @@ async fn quarantine(
         &messages::NewMessage {
             ticket: None,
             direction: "in",
-            kind: "cuarentena",
+            kind: MailKind::Cuarentena,
             message_id: &id,
             in_reply_to: None,
             references: None,
@@ -878,7 +873,7 @@ async fn record_copy(
         &messages::NewMessage {
             ticket: None,
             direction: "in",
-            kind: "copia",
+            kind: MailKind::Copia,
             message_id: &copy_id,
             in_reply_to: None,
             references: None,
@@ -915,7 +910,7 @@ mod tests {
             Outcome::Threaded(TicketNumber(1)),
             Outcome::StoredWithoutAnswer {
                 ticket: None,
-                kind: "auto".into(),
+                kind: MailKind::Masivo,
             },
             Outcome::Catalog,
             Outcome::Incident(1),

@@ -3,6 +3,8 @@
 
 use super::{apply_into, load_ticket_thread, Known, Procedure};
 use crate::domain::authority::{self, Evidence, Standing};
+use crate::domain::event_kind::EventKind;
+use crate::domain::mail_kind::MailKind;
 use crate::domain::procedure::registro::{self, NewMail};
 use crate::domain::procedure::{
     cierre, tramite, verificacion, Ctx, Effect, Incoming, Plan, Ticket,
@@ -26,9 +28,6 @@ pub enum Opened {
     /// A staff member's `#solicitante` whose sender could not be verified: nothing registered.
     Unverified,
 }
-
-/// The stored kind of a `#solicitante` mail refused for lack of proof.
-pub const UNVERIFIED_KIND: &str = "solicitante_no_verificado";
 
 /// An inbound mail as stored, with what proves its sender.
 pub struct Received<'a> {
@@ -58,7 +57,7 @@ pub struct NewInbound<'a> {
 
 impl NewInbound<'_> {
     /// The message and its attachments, on `ticket` with `kind`, into `w`.
-    pub fn write(&self, w: &mut Writes, ticket: Option<TicketNumber>, kind: &str) {
+    pub fn write(&self, w: &mut Writes, ticket: Option<TicketNumber>, kind: MailKind) {
         use crate::domain::text as t;
         let mail = self.mail;
         let from = mail.from.as_ref();
@@ -120,7 +119,7 @@ pub struct Arrival<'a> {
 }
 
 impl Arrival<'_> {
-    fn land(&self, w: &mut Writes, ticket: Option<TicketNumber>, kind: &str) {
+    fn land(&self, w: &mut Writes, ticket: Option<TicketNumber>, kind: MailKind) {
         match &self.landing {
             Landing::Stored(row) => {
                 let has_attachments = !self.mail.attachments.is_empty();
@@ -206,10 +205,11 @@ pub async fn open_into(
     let at = store::unix(ctx.now);
     match registro::classify(&inc, related, ctx) {
         NewMail::CatalogRequest => {
-            arrival.land(w, None, "catalogo");
+            arrival.land(w, None, MailKind::Catalogo);
             if acknowledge {
                 let listing = registro::catalog_listing(ctx, &inc.from);
                 let n = Notice::ticketless(
+                    MailKind::Catalogo,
                     Template::Catalogo,
                     listing,
                     inc.from.clone(),
@@ -225,7 +225,7 @@ pub async fn open_into(
             w.flush(conn).await?;
             let id =
                 incidents::insert(conn, &inc.from, &mail.subject, &mail.message_id, at).await?;
-            arrival.land(w, None, "incidente");
+            arrival.land(w, None, MailKind::Incidente);
             let data = json!({
                 "incident": format!("INC-{id}"), "subject": mail.subject, "requester": inc.from,
                 "requester_name": inc.from_name.clone().unwrap_or_else(|| inc.from.clone()),
@@ -234,6 +234,7 @@ pub async fn open_into(
             if acknowledge {
                 let told = "Usuario informado: se atiende como incidente";
                 let n = Notice::ticketless(
+                    MailKind::Incidente,
                     Template::Incidente,
                     data.clone(),
                     inc.from.clone(),
@@ -256,10 +257,19 @@ pub async fn open_into(
                 .map(|r| r.0)
                 .unwrap_or_default();
             tracing::warn!(from = %inc.from, "phone request (#solicitante) from an unverified sender not registered");
-            arrival.land(w, None, UNVERIFIED_KIND);
+            arrival.land(w, None, MailKind::SolicitanteNoVerificado);
             w.flush(conn).await?;
-            if !messages::sent_since(conn, None, UNVERIFIED_KIND, &inc.from, at - 3600).await? {
+            if !messages::sent_since(
+                conn,
+                None,
+                MailKind::SolicitanteNoVerificado,
+                &inc.from,
+                at - 3600,
+            )
+            .await?
+            {
                 let n = Notice::ticketless(
+                    MailKind::SolicitanteNoVerificado,
                     Template::SolicitanteNoVerificado,
                     json!({ "why": why, "subject": mail.subject }),
                     inc.from.clone(),
@@ -300,7 +310,7 @@ pub async fn open_into(
                 plan.event(
                     Some(1),
                     "sistema",
-                    "relacionado",
+                    EventKind::Relacionado,
                     format!("Respuesta a {old}, que estaba cerrado"),
                 );
             }
@@ -312,14 +322,14 @@ pub async fn open_into(
                 plan.event(
                     Some(1),
                     "sistema",
-                    "sin_acuse",
+                    EventKind::SinAcuse,
                     "Correo antiguo importado sin acuse de recibo",
                 );
             }
             // The ticket first, as the procedure left it, then the request on it: the mail it
             // causes threads onto the request.
             tickets::insert_into(w, &row, &plan.ticket, at);
-            arrival.land(w, Some(n), "solicitud");
+            arrival.land(w, Some(n), MailKind::Solicitud);
             let mut known = Known {
                 thread: Some(vec![mail.message_id.clone()]),
                 ticket_written: true,
@@ -352,6 +362,7 @@ pub async fn copy_incident(
         incidents::add_token(conn, id, &token, &person, at).await?;
         let copy = "Copia enviada a gestión de incidentes";
         let mut n = Notice::ticketless(
+            MailKind::IncidenteCopia,
             Template::IncidenteCopia,
             data.clone(),
             person,
@@ -431,31 +442,31 @@ pub async fn reply_into(
     let from_requester = standing == Standing::Requester;
     let mut plan: Plan = match standing {
         Standing::Staff => {
-            arrival.land(w, Some(n), "respuesta");
+            arrival.land(w, Some(n), MailKind::Respuesta);
             tramite::on_agent_reply(ticket, &inc, ctx)
         }
         Standing::UnprovenStaff(why) => {
             tracing::warn!(ticket = %n, from = %inc.from, why = %why, "staff action refused: sender not verified");
-            arrival.land(w, Some(n), "accion_rechazada");
+            arrival.land(w, Some(n), MailKind::AccionRechazada);
             tramite::on_unproven_staff(ticket, &inc, &why, ctx)
         }
         Standing::UnprovenRequester(why) => {
             if tramite::unproven_requester_refused(ticket.status) {
                 tracing::warn!(ticket = %n, from = %inc.from, why = %why, "requester's answer refused: sender not verified");
-                arrival.land(w, Some(n), "accion_rechazada");
+                arrival.land(w, Some(n), MailKind::AccionRechazada);
             } else {
                 tracing::info!(ticket = %n, from = %inc.from, "unverified message in the requester's name passed on as such");
-                arrival.land(w, Some(n), "respuesta");
+                arrival.land(w, Some(n), MailKind::Respuesta);
             }
             tramite::on_unproven_requester(ticket, &inc, &why, ctx)
         }
         Standing::ThirdParty => {
             tracing::info!(ticket = %n, from = %inc.from, "message from a third party kept; it changes nothing");
-            arrival.land(w, Some(n), "mensaje_tercero");
+            arrival.land(w, Some(n), MailKind::MensajeTercero);
             tramite::on_third_party(ticket, &inc, ctx)
         }
         Standing::Requester => {
-            arrival.land(w, Some(n), "respuesta");
+            arrival.land(w, Some(n), MailKind::Respuesta);
             let ignored = parse_commands(&inc.text).commands;
             if !ignored.is_empty() {
                 tracing::warn!(ticket = %n, from = %inc.from, "commands from a non-agent ignored");
@@ -466,7 +477,7 @@ pub async fn reply_into(
                         at,
                         actor: &inc.from,
                         activity: Some(13),
-                        kind: "comandos_ignorados",
+                        kind: EventKind::ComandosIgnorados,
                         description:
                             "Comandos ignorados: el remitente no es agente de la mesa de ayuda",
                     }],
@@ -518,7 +529,7 @@ async fn last_question(
         .await?
         .into_iter()
         .rev()
-        .find(|e| e.kind == "incompleto")
+        .find(|e| e.kind == EventKind::Incompleto.as_str())
         .and_then(|e| verificacion::Asked::from_event(&e.actor, &e.kind, &e.description)))
 }
 
@@ -551,11 +562,11 @@ async fn skip_repeated_answers(
         |e| !matches!(e, Effect::Mail(m) if m.to.len() == 1 && m.to[0] == sender && repeated.contains(&m.kind)),
     );
     for kind in repeated {
-        tracing::info!(ticket = %plan.ticket.number, to = sender, kind, "repeated answer not sent (loop guard)");
+        tracing::info!(ticket = %plan.ticket.number, to = sender, kind = %kind, "repeated answer not sent (loop guard)");
         plan.event(
             None,
             "sistema",
-            "respuesta_omitida",
+            EventKind::RespuestaOmitida,
             format!(
                 "No se repite el correo «{kind}» a {sender}: ya lo recibió en la última hora y su \
                  respuesta no agregó información (protección contra bucles de respuestas automáticas)"

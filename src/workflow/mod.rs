@@ -20,7 +20,9 @@ use crate::domain::authority::TokenPurpose;
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::catalog::Catalog;
 use crate::domain::directory::Directory;
+use crate::domain::event_kind::EventKind;
 use crate::domain::ldap_directory::{self, Entry, People, RoleRules};
+use crate::domain::mail_kind::MailKind;
 use crate::domain::procedure::{Ctx, Effect, Plan, Policy, Ticket, TimerKind};
 use crate::domain::template::Template;
 use crate::domain::text::canonical_address;
@@ -405,7 +407,7 @@ pub async fn apply_into(
                 at,
                 actor,
                 activity: activity.map(i64::from),
-                kind,
+                kind: *kind,
                 description,
             }),
             Effect::Mail(m) => {
@@ -546,7 +548,7 @@ async fn open_incident(
             at,
             actor: by,
             activity: Some(2),
-            kind: "incidente_abierto",
+            kind: EventKind::IncidenteAbierto,
             description: &format!("Continúa como el incidente {incident}"),
         },
     )
@@ -562,6 +564,7 @@ async fn open_incident(
         }),
     );
     let mut told = Notice::ticketless(
+        MailKind::Incidente,
         Template::Incidente,
         data.clone(),
         t.requester.clone(),
@@ -578,7 +581,7 @@ async fn open_incident(
 /// in all: each answers a mail that anyone can send in their name, so a forger must not be able
 /// to flood them, and a robot that answers every mail to the help desk's plain address (never
 /// the Reply-To) must not keep a slow loop going with our answers.
-const ONCE_AN_HOUR: [&str; 2] = ["accion_no_verificada", "respuesta_sin_efecto"];
+const ONCE_AN_HOUR: [MailKind; 2] = [MailKind::AccionNoVerificada, MailKind::RespuestaSinEfecto];
 const WARNINGS_PER_TICKET: i64 = 3;
 
 /// Whether a person already told `count` times, the last at `last`, is told again at `at`.
@@ -618,7 +621,7 @@ async fn request_details(
     let notes: Vec<String> = events::for_ticket(conn, n)
         .await?
         .into_iter()
-        .filter(|e| e.kind == "nota")
+        .filter(|e| e.kind == EventKind::Nota.as_str())
         .map(|e| e.description)
         .collect();
     let mut request_text = messages::for_ticket(conn, n)
@@ -655,7 +658,7 @@ fn details_of(
     notes.extend(
         unsaved
             .iter()
-            .filter(|e| e.kind == "nota")
+            .filter(|e| e.kind == EventKind::Nota.as_str())
             .map(|e| e.description.to_owned()),
     );
     let notes: Vec<String> = notes
@@ -780,7 +783,7 @@ async fn request_approval(
                 conn,
                 &Notice {
                     ticket: Some(t.number),
-                    kind: "solicitud_aprobacion",
+                    kind: MailKind::SolicitudAprobacion,
                     template: Template::SolicitudAprobacion,
                     data,
                     to: vec![to.clone()],

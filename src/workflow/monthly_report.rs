@@ -4,6 +4,7 @@
 
 use super::Procedure;
 use crate::domain::compliance;
+use crate::domain::mail_kind::MailKind;
 use crate::domain::monthly_report::{self, Month};
 use crate::domain::template::Template;
 use crate::mail::outbound::OutgoingAttachment;
@@ -48,6 +49,7 @@ pub async fn run(
             .queue_with_attachments(
                 &mut tx,
                 &Notice::ticketless(
+                    MailKind::InformeMensual,
                     Template::InformeMensual,
                     monthly_report::mail_data(month, &report),
                     who.clone(),

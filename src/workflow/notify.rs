@@ -1,6 +1,8 @@
 //! Queues a templated mail about a ticket: rendered, composed and written to the outbox in the
 //! caller's transaction, recorded on the ticket as an outgoing message and an event.
 
+use crate::domain::event_kind::EventKind;
+use crate::domain::mail_kind::MailKind;
 use crate::domain::template::Template;
 use crate::domain::ticket::TicketNumber;
 use crate::mail::html;
@@ -19,7 +21,7 @@ pub struct Mailer {
 pub struct Notice<'a> {
     pub ticket: Option<TicketNumber>,
     /// Stored as the outbox and message kind, e.g. `acuse`.
-    pub kind: &'a str,
+    pub kind: MailKind,
     pub template: Template,
     pub data: serde_json::Value,
     pub to: Vec<String>,
@@ -31,8 +33,10 @@ pub struct Notice<'a> {
 }
 
 impl<'a> Notice<'a> {
-    /// A mail about no ticket (catalogue, incident), whose kind is its template's name.
+    /// A mail about no ticket (catalogue, incident). Its kind is, by custom, its template's
+    /// name (`MailKind::Catalogo` with `Template::Catalogo`).
     pub fn ticketless(
+        kind: MailKind,
         template: Template,
         data: serde_json::Value,
         to: String,
@@ -42,7 +46,7 @@ impl<'a> Notice<'a> {
     ) -> Notice<'a> {
         Notice {
             ticket: None,
-            kind: template.as_str(),
+            kind,
             template,
             data,
             to: vec![to],
@@ -223,7 +227,7 @@ impl Mailer {
                 at: n.at,
                 actor: "sistema",
                 activity: n.activity,
-                kind: "correo_enviado",
+                kind: EventKind::CorreoEnviado,
                 description: n.description,
             });
         }

@@ -7,6 +7,7 @@
 
 use super::{apply, load_ticket, mail_in, Procedure};
 use crate::domain::authority::{self, Evidence, Standing};
+use crate::domain::mail_kind::MailKind;
 use crate::domain::procedure::{tramite, Ctx};
 use crate::domain::text::{self, Command};
 use crate::domain::ticket::TicketNumber;
@@ -104,7 +105,7 @@ async fn keep(
     conn: &mut Conn,
     mail: &InboundMail,
     ticket: Option<TicketNumber>,
-    kind: &str,
+    kind: MailKind,
     at: i64,
 ) -> Result<i64, sqlx::Error> {
     let from = mail.from.as_ref().map(|f| f.email.as_str()).unwrap_or("");
@@ -172,7 +173,14 @@ pub async fn requester_message(
     ctx: &Ctx<'_>,
 ) -> Result<TicketNumber, WorkflowError> {
     let mail = as_mail(proc, me, &format!("RE: {} {subject}", n.tag()), text, files);
-    let row = keep(conn, &mail, Some(n), "respuesta", store::unix(ctx.now)).await?;
+    let row = keep(
+        conn,
+        &mail,
+        Some(n),
+        MailKind::Respuesta,
+        store::unix(ctx.now),
+    )
+    .await?;
     let evidence = evidence(me);
     let received = mail_in::Received {
         mail: &mail,
@@ -235,7 +243,7 @@ pub async fn phone_request(
 ) -> Result<mail_in::Opened, WorkflowError> {
     let body = format!("#solicitante {requester}\n\n{}", text.trim());
     let mail = as_mail(proc, me, subject, &body, files);
-    let row = keep(conn, &mail, None, "solicitud", store::unix(ctx.now)).await?;
+    let row = keep(conn, &mail, None, MailKind::Solicitud, store::unix(ctx.now)).await?;
     let evidence = evidence(me);
     let received = mail_in::Received {
         mail: &mail,

@@ -4,6 +4,7 @@
 //! A sweep reads only due rows through the `timers(due_at)` index.
 
 use super::{apply_into, load_ticket_thread, load_tickets, Known, Procedure};
+use crate::domain::mail_kind::MailKind;
 use crate::domain::procedure::{
     aprobacion, cierre, escalamiento, verificacion, Plan, Ticket, TimerKind,
 };
@@ -131,7 +132,7 @@ async fn handle(
     // Alerts are counted per threshold, not per reader (each reader gets a mail of their own).
     let mut tiers: Vec<&serde_json::Value> = plan
         .mails()
-        .filter(|m| m.kind == "alerta_sla")
+        .filter(|m| m.kind == MailKind::AlertaSla)
         .map(|m| &m.data["percent"])
         .collect();
     tiers.dedup();
@@ -352,7 +353,7 @@ async fn digest(
                 &mut tx,
                 &Notice {
                     ticket: None,
-                    kind: "resumen_aprobaciones",
+                    kind: MailKind::ResumenAprobaciones,
                     template: Template::ResumenAprobaciones,
                     data: json!({
                         "approver": approver,

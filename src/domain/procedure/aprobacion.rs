@@ -9,6 +9,8 @@
 use super::{Ctx, MailOut, Plan, Ticket, TimerKind};
 use crate::domain::authority::{prove, Evidence, Refusal, Rules, TokenPurpose};
 use crate::domain::catalog::{ApprovalKind, Service};
+use crate::domain::event_kind::EventKind;
+use crate::domain::mail_kind::MailKind;
 use crate::domain::template::Template;
 use crate::domain::text::{canonical_address, ApprovalAnswer};
 use crate::domain::ticket::{CloseReason, Status};
@@ -174,11 +176,11 @@ pub fn start(plan: &mut Plan, s: &Service, ctx: &Ctx<'_>) {
             plan.event(
                 Some(10),
                 "sistema",
-                "aprobador_invalido",
+                EventKind::AprobadorInvalido,
                 format!("Aprobador no verificado: {why}"),
             );
             plan.mail(MailOut {
-                kind: "aviso_agentes",
+                kind: MailKind::AvisoAgentes,
                 template: Template::AprobadorRequerido,
                 to: ctx.agents(),
                 data: json!({ "why": why }),
@@ -211,7 +213,7 @@ pub fn set_approver(
     plan.event(
         Some(11),
         agent,
-        "aprobador_corregido",
+        EventKind::AprobadorCorregido,
         format!("Aprobador corregido: {email}"),
     );
     request(plan, email, agent, ctx);
@@ -250,7 +252,7 @@ fn request(plan: &mut Plan, approver: &str, actor: &str, ctx: &Ctx<'_>) {
     plan.event(
         Some(10),
         actor,
-        "aprobacion_solicitada",
+        EventKind::AprobacionSolicitada,
         format!(
             "Aprobación solicitada a {}{}",
             recipients.join(" y "),
@@ -265,7 +267,7 @@ fn request(plan: &mut Plan, approver: &str, actor: &str, ctx: &Ctx<'_>) {
     let due = ctx.calendar.add_business_hours(ctx.now, hours);
     // The requester knows whom they wait on and until when (SLA paused meanwhile).
     plan.mail(MailOut {
-        kind: "espera_aprobacion",
+        kind: MailKind::EsperaAprobacion,
         template: Template::EsperaAprobacion,
         to: vec![plan.ticket.requester.clone()],
         data: json!({
@@ -298,9 +300,14 @@ fn substitute_is_requester(plan: &mut Plan, approver: &str, ctx: &Ctx<'_>) {
         "{approver} está ausente y su suplente es quien hace la solicitud, que no puede aprobar \
          su propio requerimiento"
     );
-    plan.event(Some(10), "sistema", "suplente_es_solicitante", why.clone());
+    plan.event(
+        Some(10),
+        "sistema",
+        EventKind::SuplenteEsSolicitante,
+        why.clone(),
+    );
     plan.mail(MailOut {
-        kind: "aviso_agentes",
+        kind: MailKind::AvisoAgentes,
         template: Template::AprobadorRequerido,
         to: ctx.agents(),
         data: json!({ "why": why }),
@@ -325,7 +332,7 @@ pub fn on_answer_mail(
         // message in your name could not be verified" would be wrong there.
         plan.effects.retain(|e| {
             !matches!(e, super::Effect::Mail(m)
-                if m.kind == "accion_no_verificada" || m.kind == "respuesta_sin_efecto")
+                if m.kind == MailKind::AccionNoVerificada || m.kind == MailKind::RespuestaSinEfecto)
         });
     }
     plan
@@ -397,7 +404,7 @@ fn decide(
         // The audit trail says which channel decided: the mail and the panel prove differently.
         for e in &mut plan.effects {
             if let super::Effect::Event {
-                kind: "aprobado" | "rechazado",
+                kind: EventKind::Aprobado | EventKind::Rechazado,
                 description,
                 ..
             } = e
@@ -415,7 +422,7 @@ fn decide(
         let approved = decided.status == ApprovalStatus::Approved;
         plan.effects.push(super::Effect::SpendApprovalTokens);
         plan.mail(MailOut {
-            kind: "decision_registrada",
+            kind: MailKind::DecisionRegistrada,
             template: Template::DecisionRegistrada,
             to: vec![from.to_owned()],
             data: json!({
@@ -438,11 +445,11 @@ fn answer_without_effect(t: Ticket, from: &str, why: &str, _ctx: &Ctx<'_>) -> Pl
     plan.event(
         Some(12),
         from,
-        "respuesta_sin_efecto",
+        EventKind::RespuestaSinEfecto,
         format!("Respuesta de aprobación sin efecto: {why}"),
     );
     plan.mail(MailOut {
-        kind: "respuesta_sin_efecto",
+        kind: MailKind::RespuestaSinEfecto,
         template: Template::RespuestaSinEfecto,
         to: vec![from.to_owned()],
         data: json!({ "why": why }),
@@ -459,11 +466,11 @@ pub fn refused(t: Ticket, from: &str, attempted: &str, why: &str, _ctx: &Ctx<'_>
     plan.event(
         None,
         from,
-        "accion_rechazada",
+        EventKind::AccionRechazada,
         format!("Acción rechazada ({attempted}): {why}"),
     );
     plan.mail(MailOut {
-        kind: "accion_no_verificada",
+        kind: MailKind::AccionNoVerificada,
         template: Template::AccionNoVerificada,
         to: vec![from.to_owned()],
         data: json!({ "attempted": attempted, "why": why }),
@@ -483,7 +490,7 @@ pub fn on_answer(t: Ticket, from: &str, answer: &ApprovalAnswer, ctx: &Ctx<'_>) 
         plan.event(
             Some(12),
             from,
-            "respuesta_tardia",
+            EventKind::RespuestaTardia,
             "Respuesta de aprobación tras la decisión: sin efecto",
         );
         return plan;
@@ -496,13 +503,13 @@ pub fn on_answer(t: Ticket, from: &str, answer: &ApprovalAnswer, ctx: &Ctx<'_>) 
             plan.event(
                 Some(12),
                 from,
-                "respuesta_no_entendida",
+                EventKind::RespuestaNoEntendida,
                 "Respuesta del aprobador no entendida",
             );
             // One explanation only: a robot answering our answer must not start a loop.
             if first {
                 plan.mail(MailOut {
-                    kind: "respuesta_no_entendida",
+                    kind: MailKind::RespuestaNoEntendida,
                     template: Template::RespuestaNoEntendida,
                     to: vec![from.to_owned()],
                     data: json!({}),
@@ -523,11 +530,16 @@ pub fn on_answer(t: Ticket, from: &str, answer: &ApprovalAnswer, ctx: &Ctx<'_>) 
     if let ApprovalAnswer::Approve { .. } = answer {
         a.status = ApprovalStatus::Approved;
         plan.ticket.approval = Some(a);
-        plan.event(Some(12), from, "aprobado", format!("Aprobado por {from}"));
+        plan.event(
+            Some(12),
+            from,
+            EventKind::Aprobado,
+            format!("Aprobado por {from}"),
+        );
         plan.ticket.sla.resume(ctx.calendar, ctx.now);
         plan.set_status(Status::TrabajoEnProgreso, 13, from);
         plan.mail(MailOut {
-            kind: "aprobado",
+            kind: MailKind::Aprobado,
             template: Template::Aprobado,
             to: vec![plan.ticket.requester.clone()],
             data: json!({ "approver": from }),
@@ -542,12 +554,12 @@ pub fn on_answer(t: Ticket, from: &str, answer: &ApprovalAnswer, ctx: &Ctx<'_>) 
         plan.event(
             Some(12),
             from,
-            "rechazado",
+            EventKind::Rechazado,
             format!("Rechazado por {from}: {reason}"),
         );
         plan.close(CloseReason::Rechazado, 8, from, ctx);
         plan.mail(MailOut {
-            kind: "cierre",
+            kind: MailKind::Cierre,
             template: Template::Rechazado,
             to: vec![plan.ticket.requester.clone()],
             data: json!({ "approver": from, "reason": reason }),
@@ -586,7 +598,7 @@ pub fn on_out_of_office(t: Ticket, from: &str, ctx: &Ctx<'_>) -> Plan {
         plan.event(
             Some(10),
             from,
-            "aprobador_ausente",
+            EventKind::AprobadorAusente,
             "El aprobador está ausente y no tiene suplente",
         );
         return plan;
@@ -596,7 +608,7 @@ pub fn on_out_of_office(t: Ticket, from: &str, ctx: &Ctx<'_>) -> Plan {
     plan.event(
         Some(10),
         from,
-        "suplente",
+        EventKind::Suplente,
         format!("El aprobador respondió fuera de oficina; se envía al suplente {sub}"),
     );
     plan.effects.push(super::Effect::RequestApproval {
@@ -631,7 +643,7 @@ pub fn on_reminder(t: Ticket, _ctx: &Ctx<'_>) -> Plan {
     plan.event(
         Some(12),
         "sistema",
-        "recordatorio",
+        EventKind::Recordatorio,
         "Recordatorio de aprobación enviado",
     );
     plan.effects.push(super::Effect::RequestApproval {
@@ -658,11 +670,11 @@ pub fn on_overdue(t: Ticket, ctx: &Ctx<'_>) -> Plan {
     plan.event(
         Some(12),
         "sistema",
-        "aprobacion_vencida",
+        EventKind::AprobacionVencida,
         "La aprobación superó el tiempo establecido",
     );
     plan.mail(MailOut {
-        kind: "aviso_agentes",
+        kind: MailKind::AvisoAgentes,
         template: Template::AprobacionVencida,
         to,
         data: json!({
@@ -843,7 +855,7 @@ mod tests {
                 matches!(
                     e,
                     Effect::Event {
-                        kind: "accion_rechazada",
+                        kind: EventKind::AccionRechazada,
                         ..
                     }
                 )
@@ -925,7 +937,7 @@ mod tests {
         assert_eq!(approver.ticket.status, Status::TrabajoEnProgreso);
         assert!(approver.effects.iter().any(|e| matches!(
             e,
-            Effect::Event { kind: "aprobado", description, .. } if description.ends_with("(via: panel)")
+            Effect::Event { kind: EventKind::Aprobado, description, .. } if description.ends_with("(via: panel)")
         )));
     }
 

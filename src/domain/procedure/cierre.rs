@@ -2,6 +2,8 @@
 //! "no está resuelto", and close the request by itself after the configured business days.
 
 use super::{Ctx, Incoming, MailOut, Plan, Ticket, TimerKind};
+use crate::domain::event_kind::EventKind;
+use crate::domain::mail_kind::MailKind;
 use crate::domain::template::Template;
 use crate::domain::text::{parse_rating, says_not_resolved};
 use crate::domain::ticket::{CloseReason, Status};
@@ -13,14 +15,19 @@ pub fn resolve(plan: &mut Plan, solution: &str, agent: &str, ctx: &Ctx<'_>) {
     plan.ticket.resolved_at = Some(ctx.now);
     plan.ticket.sla.pause(ctx.calendar, ctx.now);
     plan.set_status(Status::Resuelto, 16, agent);
-    plan.event(Some(16), agent, "resuelto", format!("Solución: {solution}"));
+    plan.event(
+        Some(16),
+        agent,
+        EventKind::Resuelto,
+        format!("Solución: {solution}"),
+    );
     let days = ctx.policy.auto_close_business_days;
     plan.timer(
         TimerKind::AutoClose,
         ctx.calendar.add_business_days(ctx.now, days),
     );
     plan.mail(MailOut {
-        kind: "encuesta",
+        kind: MailKind::Encuesta,
         template: Template::ResueltoEncuesta,
         to: vec![plan.ticket.requester.clone()],
         data: json!({ "solution": solution, "business_days": days }),
@@ -48,7 +55,7 @@ pub fn on_reply_after_resolution(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> P
         plan.ticket.survey = Some((rating, comment.clone()));
         if first_answer {
             plan.mail(MailOut {
-                kind: "encuesta_registrada",
+                kind: MailKind::EncuestaRegistrada,
                 template: Template::EncuestaRegistrada,
                 to: vec![plan.ticket.requester.clone()],
                 data: json!({ "rating": rating, "comment": comment }),
@@ -60,7 +67,7 @@ pub fn on_reply_after_resolution(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> P
         plan.event(
             Some(17),
             &mail.from,
-            "encuesta",
+            EventKind::Encuesta,
             format!("Encuesta respondida: {rating}/5 {comment}")
                 .trim()
                 .to_owned(),
@@ -73,12 +80,12 @@ pub fn on_reply_after_resolution(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> P
         plan.event(
             Some(13),
             &mail.from,
-            "reabierto",
+            EventKind::Reabierto,
             "El usuario indica que no está resuelto; se reabre",
         );
         let to = ctx.responsible(&plan.ticket);
         plan.mail(MailOut {
-            kind: "aviso_agentes",
+            kind: MailKind::AvisoAgentes,
             template: Template::Reabierto,
             to,
             data: json!({ "text": mail.text }),
@@ -89,7 +96,7 @@ pub fn on_reply_after_resolution(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> P
         plan.event(
             Some(17),
             &mail.from,
-            "comentario",
+            EventKind::Comentario,
             "Comentario del usuario tras la solución",
         );
     }

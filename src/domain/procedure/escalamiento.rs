@@ -5,6 +5,8 @@
 use super::{Ctx, MailOut, Plan, Ticket};
 use crate::domain::directory::Role;
 use crate::domain::es_co;
+use crate::domain::event_kind::EventKind;
+use crate::domain::mail_kind::MailKind;
 use crate::domain::sla::THRESHOLDS;
 use crate::domain::template::Template;
 use crate::domain::text::canonical_address;
@@ -193,7 +195,7 @@ pub fn on_sla_timer(t: Ticket, due: DateTime<Utc>, ctx: &Ctx<'_>) -> Plan {
         plan.event(
             None,
             "sistema",
-            "alerta_sla",
+            EventKind::AlertaSla,
             format!(
                 "Alerta de vencimiento al {pct} % enviada a {}",
                 to.join(", ")
@@ -212,7 +214,7 @@ pub fn on_sla_timer(t: Ticket, due: DateTime<Utc>, ctx: &Ctx<'_>) -> Plan {
             .collect();
         for (reader, roles) in &readers {
             plan.mail(MailOut {
-                kind: "alerta_sla",
+                kind: MailKind::AlertaSla,
                 template: Template::AlertaSla,
                 to: vec![reader.clone()],
                 data: json!({

@@ -24,6 +24,8 @@ use super::directory::Directory;
 use super::sla::{PriorityFactors, SlaClock};
 use super::text::{field_key, Priority};
 use super::ticket::{CloseReason, Status, TicketNumber};
+use crate::domain::event_kind::EventKind;
+use crate::domain::mail_kind::MailKind;
 use crate::domain::template::Template;
 use chrono::{DateTime, Utc};
 use regex::Regex;
@@ -258,7 +260,7 @@ impl TimerKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct MailOut {
     /// Stored as the message kind, e.g. `informacion_faltante`.
-    pub kind: &'static str,
+    pub kind: MailKind,
     pub template: Template,
     pub to: Vec<String>,
     /// Template data beyond the ticket basics the adapter always adds.
@@ -273,7 +275,7 @@ pub enum Effect {
     Event {
         activity: Option<u8>,
         actor: String,
-        kind: &'static str,
+        kind: EventKind,
         description: String,
     },
     SetTimer {
@@ -317,7 +319,7 @@ impl Plan {
         &mut self,
         activity: Option<u8>,
         actor: &str,
-        kind: &'static str,
+        kind: EventKind,
         description: impl Into<String>,
     ) {
         self.effects.push(Effect::Event {
@@ -350,7 +352,7 @@ impl Plan {
         self.event(
             Some(activity),
             actor,
-            "estado",
+            EventKind::Estado,
             format!("Estado: {} → {}", from.as_str(), status.as_str()),
         );
     }
@@ -376,7 +378,7 @@ impl Plan {
             self.event(
                 Some(activity),
                 actor,
-                "aprobacion_cancelada",
+                EventKind::AprobacionCancelada,
                 "Aprobación pendiente anulada al cerrar el requerimiento",
             );
             self.effects.push(Effect::SpendApprovalTokens);

@@ -3,6 +3,8 @@
 
 use super::{verificacion, Ctx, Incoming, MailOut, Plan, Ticket};
 use crate::domain::catalog::Service;
+use crate::domain::event_kind::EventKind;
+use crate::domain::mail_kind::MailKind;
 use crate::domain::template::Template;
 use crate::domain::text::{
     fold, fold_eq, is_catalog_request, parse_commands, read_fields, Command,
@@ -91,11 +93,11 @@ pub fn register(
         None => "Solicitud recibida por correo electrónico".to_owned(),
     };
     let actor = plan.ticket.requester.clone();
-    plan.event(Some(1), &actor, "solicitud_recibida", channel);
+    plan.event(Some(1), &actor, EventKind::SolicitudRecibida, channel);
     plan.event(
         Some(2),
         "sistema",
-        "validada",
+        EventKind::Validada,
         "Validada como requerimiento de servicio TIC",
     );
     registered(plan, mail, &text, None, "sistema", json!({}), ctx)
@@ -119,13 +121,13 @@ pub fn from_incident(
     plan.event(
         Some(1),
         &actor,
-        "solicitud_recibida",
+        EventKind::SolicitudRecibida,
         format!("Reportado por correo como el incidente {incident}"),
     );
     plan.event(
         Some(2),
         agent,
-        "validada",
+        EventKind::Validada,
         format!("Validado como requerimiento de servicio TIC: continúa el incidente {incident}"),
     );
     let ack = json!({ "from_incident": incident });
@@ -152,11 +154,11 @@ fn registered(
     plan.event(
         Some(3),
         "sistema",
-        "registrado",
+        EventKind::Registrado,
         format!("Requerimiento registrado con el número {n}"),
     );
     plan.mail(MailOut {
-        kind: "acuse",
+        kind: MailKind::Acuse,
         template: Template::AcuseRecibo,
         to: vec![plan.ticket.requester.clone()],
         data: ack,
@@ -184,11 +186,11 @@ fn registered(
             plan.event(
                 Some(3),
                 "sistema",
-                "sin_categoria",
+                EventKind::SinCategoria,
                 "No se reconoció el servicio del catálogo; un agente debe categorizarlo",
             );
             plan.mail(MailOut {
-                kind: "aviso_agentes",
+                kind: MailKind::AvisoAgentes,
                 template: Template::SinCategoria,
                 to: ctx.agents(),
                 data: json!({ "request_text": text }),
@@ -231,7 +233,7 @@ pub fn categorise(plan: &mut Plan, s: &Service, actor: &str, ctx: &Ctx<'_>) {
     plan.event(
         Some(3),
         actor,
-        "categorizado",
+        EventKind::Categorizado,
         format!(
             "Categorizado: {} ({}), categoría {}, prioridad {}",
             s.name,
@@ -484,13 +486,13 @@ mod tests {
         assert!(ack.data["sla_target"].is_string(), "{}", ack.data);
         let validated = plan.effects.iter().any(|e| {
             matches!(e,
-            super::super::Effect::Event { kind: "validada", actor, description, .. }
+            super::super::Effect::Event { kind: EventKind::Validada, actor, description, .. }
                 if actor == "agente1@example.test" && description.contains("INC-4"))
         });
         assert!(validated);
         let categorised = plan.effects.iter().any(|e| {
             matches!(e,
-            super::super::Effect::Event { kind: "categorizado", actor, .. }
+            super::super::Effect::Event { kind: EventKind::Categorizado, actor, .. }
                 if actor == "agente1@example.test")
         });
         assert!(categorised);

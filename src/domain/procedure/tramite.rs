@@ -7,6 +7,8 @@ use super::aprobacion::ApprovalStatus;
 use super::{cierre, registro, verificacion, Ctx, Incoming, MailOut, Plan, Ticket};
 use crate::domain::authority::Refusal;
 use crate::domain::catalog::ApprovalKind;
+use crate::domain::event_kind::EventKind;
+use crate::domain::mail_kind::MailKind;
 use crate::domain::template::Template;
 use crate::domain::text::{is_sign_off, parse_commands, Command};
 use crate::domain::ticket::{CloseReason, Status};
@@ -41,7 +43,7 @@ pub fn new_work_notice(plan: &mut Plan, why: &str, ctx: &Ctx<'_>) {
         d.extend(sla);
     }
     plan.mail(MailOut {
-        kind: "nueva_solicitud",
+        kind: MailKind::NuevaSolicitud,
         template: Template::NuevaSolicitud,
         to: ctx.resolvers(&plan.ticket),
         data,
@@ -95,7 +97,7 @@ pub fn on_requester_message(t: Ticket, inc: &Incoming, verified: bool, ctx: &Ctx
     plan.event(
         Some(13),
         &inc.from,
-        "respuesta_recibida",
+        EventKind::RespuestaRecibida,
         if verified {
             format!("Correo recibido de {}", inc.from)
         } else {
@@ -113,7 +115,7 @@ pub fn on_requester_message(t: Ticket, inc: &Incoming, verified: bool, ctx: &Ctx
         .collect();
     if !to.is_empty() {
         plan.mail(MailOut {
-            kind: "aviso_asignado",
+            kind: MailKind::AvisoAsignado,
             template: Template::MensajeUsuario,
             to,
             data: json!({ "text": inc.text, "from": inc.from, "unverified": !verified }),
@@ -132,7 +134,7 @@ pub fn on_third_party(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> Plan {
     plan.event(
         Some(13),
         &mail.from,
-        "mensaje_tercero",
+        EventKind::MensajeTercero,
         format!(
             "Mensaje de {}, que no es el solicitante ni personal de la mesa de ayuda: no cambia el requerimiento",
             mail.from
@@ -140,7 +142,7 @@ pub fn on_third_party(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> Plan {
     );
     let to = ctx.responsible(&plan.ticket);
     plan.mail(MailOut {
-        kind: "mensaje_tercero",
+        kind: MailKind::MensajeTercero,
         template: Template::MensajeTercero,
         to,
         data: json!({ "text": mail.text, "from": mail.from, "from_name": mail.from_name }),
@@ -159,7 +161,7 @@ pub fn on_agent_reply(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> Plan {
         plan.event(
             Some(16),
             agent,
-            "evidencia",
+            EventKind::Evidencia,
             format!("{} adjunto(s) guardado(s) como evidencia", mail.attachments),
         );
     }
@@ -195,18 +197,18 @@ pub fn on_agent_reply(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> Plan {
             plan.event(
                 Some(13),
                 agent,
-                "texto_no_enviado",
+                EventKind::TextoNoEnviado,
                 format!("Texto bajo los comandos, no enviado al solicitante: {rest}"),
             );
         } else if plan.ticket.status != Status::Cerrado {
             plan.event(
                 Some(13),
                 agent,
-                "respuesta_publica",
+                EventKind::RespuestaPublica,
                 "Respuesta del agente enviada al solicitante",
             );
             plan.mail(MailOut {
-                kind: "respuesta_agente",
+                kind: MailKind::RespuestaAgente,
                 template: Template::RespuestaAgente,
                 to: vec![plan.ticket.requester.clone()],
                 data: json!({ "text": rest, "agent": agent }),
@@ -217,7 +219,7 @@ pub fn on_agent_reply(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> Plan {
     }
     if !errors.is_empty() {
         plan.mail(MailOut {
-            kind: "comando_invalido",
+            kind: MailKind::ComandoInvalido,
             template: Template::ComandoInvalido,
             to: vec![agent.to_owned()],
             data: json!({ "errors": errors }),
@@ -328,7 +330,12 @@ fn assign(plan: &mut Plan, to: &str, agent: &str, ctx: &Ctx<'_>) -> Result<(), S
         }
     };
     plan.ticket.assignee = Some(assignee.clone());
-    plan.event(Some(13), agent, "asignado", format!("Asignado a {label}"));
+    plan.event(
+        Some(13),
+        agent,
+        EventKind::Asignado,
+        format!("Asignado a {label}"),
+    );
     if plan.ticket.status == Status::Registrado {
         return Ok(());
     }
@@ -348,7 +355,7 @@ fn assign(plan: &mut Plan, to: &str, agent: &str, ctx: &Ctx<'_>) -> Result<(), S
         d.extend(sla);
     }
     plan.mail(MailOut {
-        kind: "asignacion",
+        kind: MailKind::Asignacion,
         template: Template::Asignacion,
         to: ctx.readers_of(&assignee),
         data,
@@ -364,7 +371,7 @@ fn to_incident(plan: &mut Plan, reason: &str, agent: &str, ctx: &Ctx<'_>) {
     plan.event(
         Some(2),
         agent,
-        "convertido_incidente",
+        EventKind::ConvertidoIncidente,
         if reason.is_empty() {
             "Validado como incidente: sigue el procedimiento de gestión de incidentes".to_owned()
         } else {
@@ -399,7 +406,12 @@ fn apply(plan: &mut Plan, cmd: &Command, agent: &str, ctx: &Ctx<'_>) -> Result<(
             verificacion::request_information(plan, &[], Some(reason), agent, ctx);
         }
         Command::Note { text } => {
-            plan.event(Some(13), agent, "nota", format!("Nota interna: {text}"));
+            plan.event(
+                Some(13),
+                agent,
+                EventKind::Nota,
+                format!("Nota interna: {text}"),
+            );
         }
         Command::Service { code } => {
             let s = ctx.catalog.by_code_or_name(code).ok_or_else(|| {
@@ -437,7 +449,7 @@ fn apply(plan: &mut Plan, cmd: &Command, agent: &str, ctx: &Ctx<'_>) -> Result<(
             plan.event(
                 Some(3),
                 agent,
-                "prioridad",
+                EventKind::Prioridad,
                 format!("Prioridad cambiada a {}", p.as_str()),
             );
         }
@@ -447,12 +459,12 @@ fn apply(plan: &mut Plan, cmd: &Command, agent: &str, ctx: &Ctx<'_>) -> Result<(
             plan.event(
                 Some(14),
                 agent,
-                "cambio",
+                EventKind::Cambio,
                 format!("Requiere un cambio normal: {id}"),
             );
             plan.close(CloseReason::Cambio, 15, agent, ctx);
             plan.mail(MailOut {
-                kind: "cierre",
+                kind: MailKind::Cierre,
                 template: Template::CierreCambio,
                 to: vec![plan.ticket.requester.clone()],
                 data: json!({ "change_id": id }),
@@ -467,7 +479,7 @@ fn apply(plan: &mut Plan, cmd: &Command, agent: &str, ctx: &Ctx<'_>) -> Result<(
         Command::Close { reason } => {
             plan.close(CloseReason::Cancelado, 16, agent, ctx);
             plan.mail(MailOut {
-                kind: "cierre",
+                kind: MailKind::Cierre,
                 template: Template::CierreCancelado,
                 to: vec![plan.ticket.requester.clone()],
                 data: json!({ "reason": reason }),
@@ -518,7 +530,7 @@ mod tests {
         );
         assert_eq!(plan.mails().count(), 0);
         assert!(plan.effects.iter().any(|e| matches!(e,
-            super::super::Effect::Event { kind: "nota", description, .. } if description.contains("llamé"))));
+            super::super::Effect::Event { kind: EventKind::Nota, description, .. } if description.contains("llamé"))));
     }
 
     #[test]
@@ -624,7 +636,7 @@ mod tests {
             assert_eq!(to_requester(&plan), [template], "{text:?}");
             assert!(
                 plan.effects.iter().any(|e| matches!(e,
-                    super::super::Effect::Event { kind: "texto_no_enviado", description, .. }
+                    super::super::Effect::Event { kind: EventKind::TextoNoEnviado, description, .. }
                         if description.contains(text.split("\n\n").nth(1).unwrap()))),
                 "{text:?}"
             );
@@ -777,7 +789,7 @@ mod tests {
         let done = on_command(working_ticket(&w), &cmd, "agente1@example.test", &w.ctx()).unwrap();
         assert_eq!(done.ticket.status, Status::Resuelto);
         assert!(done.effects.iter().any(|e| matches!(e,
-            super::super::Effect::Event { kind: "resuelto", description, .. } if description.ends_with("(via: panel)"))));
+            super::super::Effect::Event { kind: EventKind::Resuelto, description, .. } if description.ends_with("(via: panel)"))));
     }
 
     #[test]

@@ -5,6 +5,8 @@
 use super::{aprobacion, Ctx, Incoming, MailOut, Plan, Ticket, TimerKind};
 use crate::domain::catalog::{ApprovalKind, Service};
 use crate::domain::directory::Directory;
+use crate::domain::event_kind::EventKind;
+use crate::domain::mail_kind::MailKind;
 use crate::domain::template::Template;
 use crate::domain::text::{fold, read_fields};
 use crate::domain::ticket::{CloseReason, Status};
@@ -60,7 +62,7 @@ pub fn verify(plan: &mut Plan, s: &Service, ctx: &Ctx<'_>) {
     plan.event(
         Some(4),
         "sistema",
-        "verificado",
+        EventKind::Verificado,
         "Solicitud completa: cumple los requisitos",
     );
     plan.clear_timer(TimerKind::PendingUser);
@@ -69,7 +71,7 @@ pub fn verify(plan: &mut Plan, s: &Service, ctx: &Ctx<'_>) {
         plan.event(
             Some(7),
             "sistema",
-            "sla_reanudado",
+            EventKind::SlaReanudado,
             "Información recibida a tiempo: el tiempo de solución se reanuda",
         );
     }
@@ -81,7 +83,7 @@ pub fn verify(plan: &mut Plan, s: &Service, ctx: &Ctx<'_>) {
         plan.event(
             Some(9),
             "sistema",
-            "requiere_aprobacion",
+            EventKind::RequiereAprobacion,
             format!("Requiere aprobación ({})", s.approval.as_str()),
         );
         aprobacion::start(plan, s, ctx);
@@ -92,7 +94,7 @@ pub fn verify(plan: &mut Plan, s: &Service, ctx: &Ctx<'_>) {
             plan.event(
                 Some(9),
                 "sistema",
-                "ya_aprobado",
+                EventKind::YaAprobado,
                 "La aprobación ya fue otorgada; no se solicita de nuevo",
             );
             "Información completada; la aprobación ya había sido otorgada"
@@ -100,7 +102,7 @@ pub fn verify(plan: &mut Plan, s: &Service, ctx: &Ctx<'_>) {
             plan.event(
                 Some(9),
                 "sistema",
-                "sin_aprobacion",
+                EventKind::SinAprobacion,
                 "No requiere aprobación",
             );
             "Solicitud completa; no requiere aprobación"
@@ -128,7 +130,7 @@ impl Asked {
     /// The question an `incompleto` event records, when a person (not the system's own
     /// verification) asked it.
     pub fn from_event(actor: &str, kind: &str, description: &str) -> Option<Asked> {
-        if kind != "incompleto" || actor == "sistema" || !actor.contains('@') {
+        if kind != EventKind::Incompleto.as_str() || actor == "sistema" || !actor.contains('@') {
             return None;
         }
         let question = description.strip_prefix(ASKED_PREFIX)?;
@@ -152,7 +154,7 @@ pub fn request_information(
     plan.event(
         Some(4),
         actor,
-        "incompleto",
+        EventKind::Incompleto,
         match reason {
             Some(r) => format!("{ASKED_PREFIX}{r}"),
             None => format!("Solicitud incompleta; falta: {}", lacking.join(", ")),
@@ -163,7 +165,7 @@ pub fn request_information(
     plan.event(
         Some(5),
         actor,
-        "sla_pausado",
+        EventKind::SlaPausado,
         "Tiempo de solución detenido: pendiente por usuario",
     );
     let due = ctx
@@ -179,7 +181,7 @@ pub fn request_information(
     // Lines to copy are fields; the document is asked for in words of its own.
     let fields: Vec<&String> = lacking.iter().filter(|f| *f != ATTACHMENT).collect();
     plan.mail(MailOut {
-        kind: "informacion_faltante",
+        kind: MailKind::InformacionFaltante,
         template: Template::InformacionFaltante,
         to: vec![plan.ticket.requester.clone()],
         data: json!({
@@ -230,7 +232,7 @@ pub fn on_user_information(
     plan.event(
         Some(6),
         &mail.from,
-        "informacion_recibida",
+        EventKind::InformacionRecibida,
         "El usuario envió información complementaria",
     );
     let service = plan
@@ -267,7 +269,7 @@ fn forward_answer(plan: &mut Plan, mail: &Incoming, asked: &Asked, ctx: &Ctx<'_>
         return;
     }
     plan.mail(MailOut {
-        kind: "respuesta_pendiente",
+        kind: MailKind::RespuestaPendiente,
         template: Template::MensajeUsuario,
         to,
         data: json!({
@@ -291,12 +293,12 @@ pub fn on_pending_timeout(t: Ticket, ctx: &Ctx<'_>) -> Plan {
     plan.event(
         Some(7),
         "sistema",
-        "sin_respuesta",
+        EventKind::SinRespuesta,
         format!("No se recibió la información en {days} días hábiles"),
     );
     plan.close(CloseReason::SinRespuestaUsuario, 8, "sistema", ctx);
     plan.mail(MailOut {
-        kind: "cierre",
+        kind: MailKind::Cierre,
         template: Template::CierreSinRespuesta,
         to: vec![plan.ticket.requester.clone()],
         data: json!({ "business_days": days }),
@@ -355,7 +357,9 @@ mod tests {
         let answer = incoming("ana@example.test", "RE: x", "Ubicación: Piso 2");
         let plan2 = on_user_information(plan.ticket, &answer, None, &later);
         // The system's own list was asked by nobody: no one is sent the answer.
-        assert!(plan2.mails().all(|m| m.kind != "respuesta_pendiente"));
+        assert!(plan2
+            .mails()
+            .all(|m| m.kind != MailKind::RespuestaPendiente));
         assert_eq!(plan2.ticket.status, Status::TrabajoEnProgreso);
         assert!(!plan2.ticket.sla.is_paused());
         assert!(plan2
@@ -470,20 +474,25 @@ mod tests {
                     kind,
                     description,
                     ..
-                } if *kind == "incompleto" => Some((actor.clone(), *kind, description.clone())),
+                } if *kind == EventKind::Incompleto => {
+                    Some((actor.clone(), *kind, description.clone()))
+                }
                 _ => None,
             })
             .unwrap();
-        let asked = Asked::from_event(&actor, kind, &description).unwrap();
+        let asked = Asked::from_event(&actor, kind.as_str(), &description).unwrap();
         assert_eq!(asked.by, "agente1@example.test");
         assert_eq!(asked.question, "¿Qué modelo es?");
-        assert_eq!(Asked::from_event("sistema", kind, &description), None);
+        assert_eq!(
+            Asked::from_event("sistema", kind.as_str(), &description),
+            None
+        );
         let answer = incoming("ana@example.test", "RE: x", "Es una HP LaserJet M404");
         let later = w.later_ctx(3600);
         let plan2 = on_user_information(plan.ticket.clone(), &answer, Some(&asked), &later);
         let fwd: Vec<_> = plan2
             .mails()
-            .filter(|m| m.kind == "respuesta_pendiente")
+            .filter(|m| m.kind == MailKind::RespuestaPendiente)
             .collect();
         assert_eq!(fwd.len(), 1);
         assert_eq!(fwd[0].to, ["agente1@example.test"]);
@@ -494,7 +503,7 @@ mod tests {
         let plan3 = on_user_information(assigned, &answer, Some(&asked), &later);
         let fwd = plan3
             .mails()
-            .find(|m| m.kind == "respuesta_pendiente")
+            .find(|m| m.kind == MailKind::RespuestaPendiente)
             .unwrap();
         assert_eq!(fwd.to, ["especialista@example.test"]);
     }

@@ -1,0 +1,94 @@
+//! What kind of mail a row of `messages` (in or out) or `outbox` is, by name. Outgoing mail
+//! about no ticket is stored under its template's name (`catalogo`, `informe_mensual`). The
+//! database accepts exactly these (migration 0020's `CHECK`s, built from [`MailKind::all`] in
+//! `store::known_values`): a kind added here needs a migration, and one the code stops writing
+//! stays, since old rows hold it.
+
+use strum::{EnumIter, EnumString, IntoStaticStr};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, EnumString, IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+pub enum MailKind {
+    AccionNoVerificada,
+    AccionRechazada,
+    Acuse,
+    /// Out: the operators' alert that a login is refused.
+    AlertaOperaciones,
+    AlertaSla,
+    AprobacionInvalida,
+    Aprobado,
+    Asignacion,
+    AvisoAgentes,
+    AvisoAsignado,
+    Catalogo,
+    Cierre,
+    ComandoInvalido,
+    /// In: another copy of a mail already taken in (its mailbox position, to move it too).
+    Copia,
+    CorreoPropio,
+    /// In: a mail that could not be read, kept with its reason.
+    Cuarentena,
+    DecisionRegistrada,
+    Encuesta,
+    EncuestaRegistrada,
+    EnlaceIngreso,
+    EsperaAprobacion,
+    FueraDeOficina,
+    Incidente,
+    IncidenteCopia,
+    InformacionFaltante,
+    InformeMensual,
+    /// In: a request held by the per-sender limit; out: the agents' notice of it.
+    LimiteRemitente,
+    Masivo,
+    MensajeTercero,
+    NuevaSolicitud,
+    Rebote,
+    /// In: any later mail on a request (requester, agent, the panel's answer).
+    Respuesta,
+    RespuestaAgente,
+    RespuestaAprobacion,
+    RespuestaAutomatica,
+    /// In: a person's mail on an incident.
+    RespuestaIncidente,
+    RespuestaNoEntendida,
+    RespuestaPendiente,
+    /// In: an answer to the approvals digest; out: the explanation sent back.
+    RespuestaResumen,
+    RespuestaSinEfecto,
+    /// Out: the approvals digest.
+    ResumenAprobaciones,
+    /// In: a `#solicitante` mail refused for lack of proof; out: the notice of it.
+    SolicitanteNoVerificado,
+    /// In: the mail that opened a request.
+    Solicitud,
+    SolicitudAprobacion,
+    // No longer written; kept so that a database holding it still migrates and reads.
+    /// Out: the agents' alert of a refused approval answer, now `accion_no_verificada`.
+    AlertaSeguridad,
+}
+
+impl MailKind {
+    /// The kinds only old databases hold: accepted when read, never written.
+    pub const HISTORICAL: [MailKind; 1] = [MailKind::AlertaSeguridad];
+}
+
+super::stored_words!(MailKind, "The stored name, e.g. `acuse`.");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_stored_words() {
+        assert_eq!(MailKind::FueraDeOficina.as_str(), "fuera_de_oficina");
+        assert_eq!(MailKind::Acuse.as_str(), "acuse");
+        assert_eq!(
+            "limite_remitente".parse::<MailKind>(),
+            Ok(MailKind::LimiteRemitente)
+        );
+        assert!(MailKind::HISTORICAL
+            .iter()
+            .all(|h| MailKind::all().any(|k| k == *h)));
+    }
+}
