@@ -63,13 +63,7 @@ pub async fn run(config: Config, cmd: DirectoryCommand) -> ExitCode {
         let v = to_json(d, p, read_at.map(|t| t.with_timezone(&tz).to_rfc3339()));
         println!("{v}");
     } else {
-        let when = read_at.map(|t| {
-            format!(
-                "{} (UTC{})",
-                es_co::datetime_in(t, &tz),
-                t.with_timezone(&tz).format("%:z")
-            )
-        });
+        let when = read_at.map(|t| crate::clock::cli_time(t, &tz));
         print!("{}", human(d, p, when));
     }
     ExitCode::SUCCESS

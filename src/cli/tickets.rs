@@ -1,6 +1,7 @@
 //! `mesayuda tickets list|show`: what agents and ops read; JSON for scripts.
 
-use super::{open_db, TicketsCommand, EXIT_FAILURE, EXIT_NOT_FOUND};
+use super::table::Table;
+use super::{calendar_tz, open_db, TicketsCommand, EXIT_FAILURE, EXIT_NOT_FOUND};
 use crate::config::Config;
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::sla::THRESHOLDS;
@@ -10,15 +11,19 @@ use serde_json::{json, Value};
 use std::process::ExitCode;
 
 pub async fn run(config: Config, cmd: TicketsCommand) -> ExitCode {
+    let tz = match calendar_tz(&config) {
+        Ok(tz) => tz,
+        Err(code) => return code,
+    };
     let db = match open_db(&config).await {
         Ok(db) => db,
         Err(code) => return code,
     };
     let result = match cmd {
         TicketsCommand::List { status, kind, json } => {
-            list(&db, status.as_deref(), kind.as_deref(), json).await
+            list(&db, &tz, status.as_deref(), kind.as_deref(), json).await
         }
-        TicketsCommand::Show { id, json } => show(&config, &db, &id, json).await,
+        TicketsCommand::Show { id, json } => show(&config, &db, &tz, &id, json).await,
     };
     match result {
         Ok(code) => code,
@@ -97,6 +102,7 @@ fn incident_summary(i: &incidents::IncidentRow) -> Value {
 
 async fn list(
     db: &crate::store::Db,
+    tz: &chrono_tz::Tz,
     status: Option<&str>,
     kind: Option<&str>,
     as_json: bool,
@@ -108,34 +114,32 @@ async fn list(
         }
     }
     let mut conn = db.pool.acquire().await?;
-    // (created_at, JSON, text line), both kinds in one list, oldest first.
-    let mut rows: Vec<(i64, Value, String)> = Vec::new();
+    // (created_at, JSON, table cells), both kinds in one list, oldest first.
+    let mut rows: Vec<(i64, Value, Vec<String>)> = Vec::new();
     if kind != Some("incidente") {
         for t in tickets::list(&mut conn, status).await? {
-            let line = format!(
-                "{:<9} {:<22} {:<21} {:<30} {}",
+            let cells = vec![
                 t.number().to_string(),
-                t.status,
-                crate::clock::local_short(from_unix(t.created_at)),
-                t.requester,
-                t.subject
-            );
-            rows.push((t.created_at, summary(&t), line));
+                t.status.clone(),
+                crate::clock::cli_time(from_unix(t.created_at), tz),
+                t.requester.clone(),
+                t.subject.clone(),
+            ];
+            rows.push((t.created_at, summary(&t), cells));
         }
     }
     // Incidents have no request status: a status filter lists requests only.
     if kind != Some("requerimiento") && status.is_none() {
         for i in incidents::list(&mut conn).await? {
             let v = incident_summary(&i);
-            let line = format!(
-                "{:<9} {:<22} {:<21} {:<30} {}",
+            let cells = vec![
                 i.label(),
-                v["status"].as_str().unwrap_or_default(),
-                crate::clock::local_short(from_unix(i.created_at)),
-                i.requester,
-                i.subject
-            );
-            rows.push((i.created_at, v, line));
+                v["status"].as_str().unwrap_or_default().to_owned(),
+                crate::clock::cli_time(from_unix(i.created_at), tz),
+                i.requester.clone(),
+                i.subject.clone(),
+            ];
+            rows.push((i.created_at, v, cells));
         }
     }
     rows.sort_by_key(|(at, _, _)| *at);
@@ -146,16 +150,20 @@ async fn list(
     }
     if rows.is_empty() {
         println!("No hay casos.");
+        return Ok(ExitCode::SUCCESS);
     }
-    for (_, _, line) in &rows {
-        println!("{line}");
+    let mut table = Table::new(&["CASO", "ESTADO", "CREADO", "SOLICITANTE", "ASUNTO"]);
+    for (_, _, cells) in rows {
+        table.row(cells);
     }
+    table.print();
     Ok(ExitCode::SUCCESS)
 }
 
 /// `tickets show INC-n`: the incident, where it came from and went, and its report.
 async fn show_incident(
     db: &crate::store::Db,
+    tz: &chrono_tz::Tz,
     id: i64,
     as_json: bool,
 ) -> Result<ExitCode, sqlx::Error> {
@@ -179,7 +187,7 @@ async fn show_incident(
     println!("Reportado por: {}", i.requester);
     println!(
         "Registrado:   {}",
-        crate::clock::local_display(from_unix(i.created_at))
+        crate::clock::cli_time(from_unix(i.created_at), tz)
     );
     if let Some(from) = v["from_ticket"].as_str() {
         println!(
@@ -202,12 +210,13 @@ async fn show_incident(
 async fn show(
     config: &Config,
     db: &crate::store::Db,
+    tz: &chrono_tz::Tz,
     id: &str,
     as_json: bool,
 ) -> Result<ExitCode, sqlx::Error> {
     if let Ok(r) = id.parse::<crate::domain::text::TicketRef>() {
         if r.kind == crate::domain::text::TicketKind::Inc {
-            return show_incident(db, r.number, as_json).await;
+            return show_incident(db, tz, r.number, as_json).await;
         }
     }
     let n: TicketNumber = match id.parse() {
@@ -295,7 +304,7 @@ async fn show(
     }
     println!(
         "Registrado:   {}",
-        crate::clock::local_display(from_unix(t.created_at))
+        crate::clock::cli_time(from_unix(t.created_at), tz)
     );
     if !atts.is_empty() {
         println!("\nAdjuntos:");
@@ -308,7 +317,7 @@ async fn show(
         let arrow = if m.direction == "in" { "←" } else { "→" };
         println!(
             "  {arrow} {}  {}  {}\n    {}",
-            crate::clock::local_short(from_unix(m.at)),
+            crate::clock::cli_time(from_unix(m.at), tz),
             if m.direction == "in" {
                 &m.from_addr
             } else {
@@ -330,7 +339,7 @@ async fn show(
             .unwrap_or_default();
         println!(
             "  {}  {act}{} ({})",
-            crate::clock::local_short(from_unix(e.at)),
+            crate::clock::cli_time(from_unix(e.at), tz),
             e.description,
             e.actor
         );
