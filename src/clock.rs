@@ -26,6 +26,12 @@ pub fn cli_time(t: DateTime<Utc>, tz: &chrono_tz::Tz) -> String {
     )
 }
 
+/// How the CLI's JSON writes an instant: RFC 3339 in the same zone as [`cli_time`], so a
+/// script and a person read the same wall-clock time: "2026-12-02T17:00:00-05:00".
+pub fn cli_rfc3339(t: DateTime<Utc>, tz: &chrono_tz::Tz) -> String {
+    t.with_timezone(tz).to_rfc3339()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +46,6 @@ mod tests {
             cli_time(t, &chrono_tz::Europe::Madrid),
             "30/11/2026 2:48 a. m. +01:00"
         );
+        assert_eq!(cli_rfc3339(t, &BOGOTA), "2026-11-29T20:48:00-05:00");
     }
 }

@@ -42,7 +42,7 @@ pub async fn run(config: Config, cmd: ApprovalsCommand) -> ExitCode {
                     "approver": r.approver,
                     "substitute": r.substitute,
                     "substitute_notified": r.substitute_notified != 0,
-                    "requested_at": r.requested_at.map(|t| from_unix(t).to_rfc3339()),
+                    "requested_at": r.requested_at.map(|t| crate::clock::cli_rfc3339(from_unix(t), &tz)),
                 })
             })
             .collect();

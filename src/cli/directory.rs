@@ -60,7 +60,7 @@ pub async fn run(config: Config, cmd: DirectoryCommand) -> ExitCode {
     let tz = procedure.calendar.timezone();
     let read_at = read_at.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
     if json {
-        let v = to_json(d, p, read_at.map(|t| t.with_timezone(&tz).to_rfc3339()));
+        let v = to_json(d, p, read_at.map(|t| crate::clock::cli_rfc3339(t, &tz)));
         println!("{v}");
     } else {
         let when = read_at.map(|t| crate::clock::cli_time(t, &tz));

@@ -487,7 +487,7 @@ pub async fn outbox(config: Config, cmd: OutboxCommand) -> ExitCode {
                 if json {
                     // The stored epochs as RFC 3339 with the calendar's offset, like every
                     // other JSON output; the field names stay those of the table.
-                    let at = |t: i64| from_unix(t).with_timezone(&tz).to_rfc3339();
+                    let at = |t: i64| crate::clock::cli_rfc3339(from_unix(t), &tz);
                     let v: Vec<_> = rows
                         .iter()
                         .map(|r| {

@@ -81,7 +81,7 @@ async fn report(db: &Db, cal: &BusinessCalendar, as_json: bool) -> Result<ExitCo
                 "target_business_hours": sla.target_secs as f64 / 3600.0,
                 "percent_used": (pct * 10.0).round() / 10.0,
                 "paused": sla.is_paused(),
-                "due_at": sla.deadline(cal).map(|d| d.to_rfc3339()),
+                "due_at": sla.deadline(cal).map(|d| crate::clock::cli_rfc3339(d, &cal.timezone())),
             })
         })
         .collect();

@@ -34,11 +34,12 @@ pub async fn run(config: Config, cmd: TicketsCommand) -> ExitCode {
     }
 }
 
-fn rfc3339(t: i64) -> String {
-    from_unix(t).to_rfc3339()
+/// A stored instant (Unix seconds) as the CLI's JSON writes it.
+fn rfc3339(t: i64, tz: &chrono_tz::Tz) -> String {
+    crate::clock::cli_rfc3339(from_unix(t), tz)
 }
 
-fn summary(t: &tickets::TicketRow) -> Value {
+fn summary(t: &tickets::TicketRow, tz: &chrono_tz::Tz) -> Value {
     json!({
         "id": t.number().to_string(),
         "kind": "requerimiento",
@@ -48,8 +49,8 @@ fn summary(t: &tickets::TicketRow) -> Value {
         "subject": t.subject,
         "requester": t.requester,
         "requester_name": t.requester_name,
-        "created_at": rfc3339(t.created_at),
-        "updated_at": rfc3339(t.updated_at),
+        "created_at": rfc3339(t.created_at, tz),
+        "updated_at": rfc3339(t.updated_at, tz),
         "service": t.service,
         "category": t.category,
         "priority": t.priority,
@@ -59,6 +60,7 @@ fn summary(t: &tickets::TicketRow) -> Value {
 
 /// What `tickets show --json` adds: fields, survey, SLA clock, change and resolution.
 fn detail(t: &tickets::TicketRow, cal: &BusinessCalendar) -> Value {
+    let tz = cal.timezone();
     let sla = t.sla();
     let fields: Value = serde_json::from_str(&t.fields_json).unwrap_or_else(|_| json!({}));
     json!({
@@ -67,17 +69,17 @@ fn detail(t: &tickets::TicketRow, cal: &BusinessCalendar) -> Value {
         "change_id": t.change_id,
         "resolution": t.resolution,
         "related_ticket": t.related_ticket.map(|r| TicketNumber(r).to_string()),
-        "closed_at": t.closed_at.map(rfc3339),
+        "closed_at": t.closed_at.map(|c| rfc3339(c, &tz)),
         "sla": {
             "target_business_hours": sla.target_secs as f64 / 3600.0,
             "used_business_seconds": sla.used_at(cal, chrono::Utc::now()),
             "paused": sla.is_paused(),
             "paused_business_seconds": sla.paused_at(cal, chrono::Utc::now()),
-            "due_at": sla.deadline(cal).map(|d| d.to_rfc3339()),
+            "due_at": sla.deadline(cal).map(|d| crate::clock::cli_rfc3339(d, &tz)),
             "alerts_sent": THRESHOLDS.iter().take(usize::from(sla.alerts_sent)).collect::<Vec<_>>(),
             "thresholds": (0..THRESHOLDS.len()).map(|i| json!({
                 "percent": THRESHOLDS[i],
-                "due_at": sla.due_at(cal, i).map(|d| d.to_rfc3339()),
+                "due_at": sla.due_at(cal, i).map(|d| crate::clock::cli_rfc3339(d, &tz)),
             })).collect::<Vec<_>>(),
         },
     })
@@ -85,7 +87,7 @@ fn detail(t: &tickets::TicketRow, cal: &BusinessCalendar) -> Value {
 
 /// An incident as `tickets list` shows it. Its `status` says where it is handled: by the
 /// incident procedure, or continued as a request (`#requerimiento`).
-fn incident_summary(i: &incidents::IncidentRow) -> Value {
+fn incident_summary(i: &incidents::IncidentRow, tz: &chrono_tz::Tz) -> Value {
     json!({
         "id": i.label(),
         "kind": "incidente",
@@ -93,7 +95,7 @@ fn incident_summary(i: &incidents::IncidentRow) -> Value {
         "status": if i.to_ticket.is_some() { "convertido_requerimiento" } else { "gestion_incidentes" },
         "subject": i.subject,
         "requester": i.requester,
-        "created_at": rfc3339(i.created_at),
+        "created_at": rfc3339(i.created_at, tz),
         "from_ticket": i.from_ticket.map(|n| TicketNumber(n).to_string()),
         "reason": i.reason,
         "to_ticket": i.to_ticket.map(|n| TicketNumber(n).to_string()),
@@ -125,13 +127,13 @@ async fn list(
                 t.requester.clone(),
                 t.subject.clone(),
             ];
-            rows.push((t.created_at, summary(&t), cells));
+            rows.push((t.created_at, summary(&t, tz), cells));
         }
     }
     // Incidents have no request status: a status filter lists requests only.
     if kind != Some("requerimiento") && status.is_none() {
         for i in incidents::list(&mut conn).await? {
-            let v = incident_summary(&i);
+            let v = incident_summary(&i, tz);
             let cells = vec![
                 i.label(),
                 v["status"].as_str().unwrap_or_default().to_owned(),
@@ -175,7 +177,7 @@ async fn show_incident(
     let report = messages::inbound_by_message_id(&mut conn, &i.message_id)
         .await?
         .map(|(_, _, text)| text);
-    let mut v = incident_summary(&i);
+    let mut v = incident_summary(&i, tz);
     if as_json {
         v["message_id"] = json!(i.message_id);
         v["report_text"] = json!(report);
@@ -239,7 +241,7 @@ async fn show(
         BusinessCalendar::new(&Default::default()).expect("default calendar is valid")
     });
     if as_json {
-        let mut v = summary(&t);
+        let mut v = summary(&t, tz);
         if let (Some(obj), Value::Object(extra)) = (v.as_object_mut(), detail(&t, &cal)) {
             obj.extend(extra);
         }
@@ -251,8 +253,8 @@ async fn show(
                 "substitute": a.substitute,
                 "status": a.status.as_str(),
                 "decided_by": a.decided_by,
-                "decided_at": a.decided_at.map(|d| d.to_rfc3339()),
-                "requested_at": a.requested_at.map(|d| d.to_rfc3339()),
+                "decided_at": a.decided_at.map(|d| crate::clock::cli_rfc3339(d, tz)),
+                "requested_at": a.requested_at.map(|d| crate::clock::cli_rfc3339(d, tz)),
                 "reason": a.reason,
             }),
         };
@@ -260,7 +262,7 @@ async fn show(
             .iter()
             .map(|m| {
                 json!({
-                    "from": m.from_addr, "to": m.to_addrs, "at": rfc3339(m.at),
+                    "from": m.from_addr, "to": m.to_addrs, "at": rfc3339(m.at, tz),
                     "direction": m.direction, "kind": m.kind, "subject": m.subject,
                     "body_text": m.body_text, "message_id": m.message_id,
                 })
@@ -279,7 +281,7 @@ async fn show(
             .iter()
             .map(|e| {
                 json!({
-                    "at": rfc3339(e.at), "actor": e.actor, "activity": e.activity,
+                    "at": rfc3339(e.at, tz), "actor": e.actor, "activity": e.activity,
                     "kind": e.kind, "description": e.description,
                 })
             })
