@@ -54,7 +54,7 @@ pub async fn run(config: Config, cmd: DirectoryCommand) -> ExitCode {
     let snap = procedure.snapshot();
     let d = &snap.directory;
     let Some(p) = d.person(&email) else {
-        eprintln!("mesayuda: nadie con el correo {email} en el directorio");
+        eprintln!("mesayuda: nobody with the address {email} in the directory");
         return ExitCode::from(EXIT_NOT_FOUND);
     };
     let tz = procedure.calendar.timezone();
