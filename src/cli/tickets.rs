@@ -185,20 +185,23 @@ async fn show_incident(
         return Ok(ExitCode::SUCCESS);
     }
     println!("{}  {}", i.label(), i.subject);
-    println!("Estado:       {}", v["status"].as_str().unwrap_or_default());
-    println!("Reportado por: {}", i.requester);
     println!(
-        "Registrado:   {}",
+        "Estado:         {}",
+        v["status"].as_str().unwrap_or_default()
+    );
+    println!("Reportado por:  {}", i.requester);
+    println!(
+        "Registrado:     {}",
         crate::clock::cli_time(from_unix(i.created_at), tz)
     );
     if let Some(from) = v["from_ticket"].as_str() {
         println!(
-            "Viene de:     {from} ({})",
+            "Viene de:       {from} ({})",
             i.reason.as_deref().unwrap_or("-")
         );
     }
     if let Some(to) = v["to_ticket"].as_str() {
-        println!("Continúa como: {to}");
+        println!("Continúa como:  {to}");
     }
     if let Some(text) = report {
         println!(
@@ -290,22 +293,22 @@ async fn show(
         return Ok(ExitCode::SUCCESS);
     }
     println!("{n}  {}", t.subject);
-    println!("Estado:       {}", t.status);
+    println!("Estado:         {}", t.status);
     if let Some(r) = &t.close_reason {
-        println!("Motivo cierre: {r}");
+        println!("Motivo cierre:  {r}");
     }
-    println!("Solicitante:  {}", t.requester);
+    println!("Solicitante:    {}", t.requester);
     if let Some(s) = &t.service {
         println!(
-            "Servicio:     {s} ({})",
+            "Servicio:       {s} ({})",
             t.category.as_deref().unwrap_or("-")
         );
     }
     if let Some(a) = &t.assignee {
-        println!("Asignado a:   {a}");
+        println!("Asignado a:     {a}");
     }
     println!(
-        "Registrado:   {}",
+        "Registrado:     {}",
         crate::clock::cli_time(from_unix(t.created_at), tz)
     );
     if !atts.is_empty() {
