@@ -29,10 +29,17 @@ fn calendar_holidays_need_no_configuration_file() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = stdout(&out);
-    // 1 January 2027 is a Friday; the weekday is written in Spanish.
-    let first = text.lines().next().unwrap();
-    assert!(first.starts_with("2027-01-01  viernes"), "{text}");
-    assert_eq!(text.lines().count(), 19, "{text}");
+    // A header row, then 1 January 2027, a Friday; the weekday is written in Spanish.
+    let mut lines = text.lines();
+    assert!(
+        lines.next().unwrap().starts_with("FECHA       DÍA"),
+        "{text}"
+    );
+    assert!(
+        lines.next().unwrap().starts_with("2027-01-01  viernes"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 1 + 19, "{text}");
 }
 
 #[test]
@@ -218,4 +225,140 @@ async fn sqlite_database_commands_need_only_the_database() {
 #[tokio::test]
 async fn postgres_database_commands_need_only_the_database() {
     database_commands_need_only_the_database(DbKind::Postgres).await;
+}
+
+/// The column each header starts at, in characters (Spanish accents are multi-byte).
+fn column_starts(header: &str, names: &[&str]) -> Vec<usize> {
+    names
+        .iter()
+        .map(|n| {
+            let byte = header.find(n).unwrap_or_else(|| panic!("{n} in {header}"));
+            header[..byte].chars().count()
+        })
+        .collect()
+}
+
+/// The cell of `line` that starts at character `at`.
+fn cell_at(line: &str, at: usize) -> String {
+    line.chars()
+        .skip(at)
+        .collect::<String>()
+        .split("  ")
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Listings have a Spanish header row, columns as wide as their widest cell (a long address
+/// does not push the subject out of line), and times with the calendar's offset; JSON has
+/// RFC 3339 instants.
+async fn listings_have_headers_aligned_columns_and_offsets(kind: DbKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(db) = TestDb::create(kind, dir.path()).await else {
+        return;
+    };
+    let cli = Cli::new(&config_for_db(dir.path(), &db.url));
+    succeeds(&cli, &["migrate"]);
+    let pool = mesayuda::store::Db::connect(&db.url, 1).await.unwrap();
+    let long = "maria.fernanda.gutierrez.de.la.espriella@secretaria-de-educacion.example.test";
+    // 2026-11-30 01:48 UTC is 29/11/2026 8:48 p. m. in Bogotá (UTC-5).
+    for (i, (requester, subject, at)) in [
+        (
+            "ana@example.test",
+            "Instalación de impresora",
+            1_796_003_280_i64,
+        ),
+        (long, "Contraseña del correo", 1_796_007_200),
+    ]
+    .iter()
+    .enumerate()
+    {
+        sqlx::query(
+            "INSERT INTO tickets (status, subject, requester, root_message_id, created_at, updated_at) \
+             VALUES ('trabajo_en_progreso', $1, $2, $3, $4, $4)",
+        )
+        .bind(*subject)
+        .bind(*requester)
+        .bind(format!("root{i}@example.test"))
+        .bind(*at)
+        .execute(&pool.pool)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO outbox (ticket_id, kind, message_id, envelope_from, recipients, raw, \
+         status, attempts, next_attempt_at, created_at, sent_at) \
+         VALUES (2, 'acuse', 'ack2@example.test', 'mesa@example.test', $1, $2, 'sent', 1, \
+         1796007201, 1796007201, 1796007202)",
+    )
+    .bind(long)
+    .bind(Vec::<u8>::new())
+    .execute(&pool.pool)
+    .await
+    .unwrap();
+
+    let out = cli.run(&["tickets", "list"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    let names = ["CASO", "ESTADO", "CREADO", "SOLICITANTE", "ASUNTO"];
+    let starts = column_starts(lines[0], &names);
+    assert_eq!(starts[0], 0, "{text}");
+    // Every row has its cells where the header puts the columns, the long address included.
+    for (line, cells) in lines[1..].iter().zip([
+        [
+            "REQ-1",
+            "trabajo_en_progreso",
+            "29/11/2026 8:48 p. m. -05:00",
+            "ana@example.test",
+            "Instalación de impresora",
+        ],
+        [
+            "REQ-2",
+            "trabajo_en_progreso",
+            "29/11/2026 9:53 p. m. -05:00",
+            long,
+            "Contraseña del correo",
+        ],
+    ]) {
+        for (at, want) in starts.iter().zip(cells) {
+            assert_eq!(cell_at(line, *at), want, "column at {at}:\n{text}");
+        }
+        assert!(!line.ends_with(' '), "trailing blanks: {line:?}");
+    }
+
+    // JSON: the same instant in RFC 3339, in the same zone as the table.
+    let json = cli.json(&["tickets", "list", "--json"]);
+    assert_eq!(json[0]["created_at"], "2026-11-29T20:48:00-05:00", "{json}");
+
+    // The outbox: same table, and JSON instants in RFC 3339 with the calendar's offset.
+    let text = stdout(&cli.run(&["outbox", "list"]));
+    let lines: Vec<&str> = text.lines().collect();
+    let starts = column_starts(lines[0], &["ESTADO", "CASO", "CREADO", "PARA", "ERROR"]);
+    for (at, want) in
+        starts
+            .iter()
+            .zip(["sent", "REQ-2", "29/11/2026 9:53 p. m. -05:00", long, "-"])
+    {
+        assert_eq!(cell_at(lines[1], *at), want, "column at {at}:\n{text}");
+    }
+    let mail = &cli.json(&["outbox", "list", "--json"])[0];
+    assert_eq!(mail["created_at"], "2026-11-29T21:53:21-05:00", "{mail}");
+    assert_eq!(
+        mail["next_attempt_at"], "2026-11-29T21:53:21-05:00",
+        "{mail}"
+    );
+    assert_eq!(mail["sent_at"], "2026-11-29T21:53:22-05:00", "{mail}");
+    assert_eq!(mail["recipients"], long, "{mail}");
+}
+
+#[tokio::test]
+async fn sqlite_listings_have_headers_aligned_columns_and_offsets() {
+    listings_have_headers_aligned_columns_and_offsets(DbKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_listings_have_headers_aligned_columns_and_offsets() {
+    listings_have_headers_aligned_columns_and_offsets(DbKind::Postgres).await;
 }

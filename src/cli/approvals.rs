@@ -1,6 +1,7 @@
 //! `mesayuda approvals pending`: what each approver still has to decide.
 
-use super::{open_db, ApprovalsCommand, EXIT_FAILURE};
+use super::table::Table;
+use super::{calendar_tz, open_db, ApprovalsCommand, EXIT_FAILURE};
 use crate::config::Config;
 use crate::domain::ticket::TicketNumber;
 use crate::store::{approvals, from_unix};
@@ -9,6 +10,10 @@ use std::process::ExitCode;
 
 pub async fn run(config: Config, cmd: ApprovalsCommand) -> ExitCode {
     let ApprovalsCommand::Pending { approver, json } = cmd;
+    let tz = match calendar_tz(&config) {
+        Ok(tz) => tz,
+        Err(code) => return code,
+    };
     let db = match open_db(&config).await {
         Ok(db) => db,
         Err(code) => return code,
@@ -37,7 +42,7 @@ pub async fn run(config: Config, cmd: ApprovalsCommand) -> ExitCode {
                     "approver": r.approver,
                     "substitute": r.substitute,
                     "substitute_notified": r.substitute_notified != 0,
-                    "requested_at": r.requested_at.map(|t| from_unix(t).to_rfc3339()),
+                    "requested_at": r.requested_at.map(|t| crate::clock::cli_rfc3339(from_unix(t), &tz)),
                 })
             })
             .collect();
@@ -46,17 +51,19 @@ pub async fn run(config: Config, cmd: ApprovalsCommand) -> ExitCode {
     }
     if rows.is_empty() {
         println!("No hay aprobaciones pendientes.");
+        return ExitCode::SUCCESS;
     }
+    let mut table = Table::new(&["CASO", "APROBADOR", "SOLICITADA", "ASUNTO"]);
     for r in &rows {
-        println!(
-            "{:<9} {:<32} {:<21} {}",
+        table.row(vec![
             TicketNumber(r.ticket_id).to_string(),
-            r.approver.as_deref().unwrap_or("-"),
+            r.approver.clone().unwrap_or_else(|| "-".into()),
             r.requested_at
-                .map(|t| crate::clock::local_short(from_unix(t)))
-                .unwrap_or_default(),
-            r.subject
-        );
+                .map(|t| crate::clock::cli_time(from_unix(t), &tz))
+                .unwrap_or_else(|| "-".into()),
+            r.subject.clone(),
+        ]);
     }
+    table.print();
     ExitCode::SUCCESS
 }

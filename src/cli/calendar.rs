@@ -36,9 +36,15 @@ pub fn run(config_path: &Path, cmd: CalendarCommand) -> ExitCode {
             }
         }
     } else {
+        let mut table = super::table::Table::new(&["FECHA", "DÍA", "FESTIVO"]);
         for h in &days {
-            println!("{}  {:<9}  {}", h.date, es_co::weekday_name(h.date), h.name);
+            table.row(vec![
+                h.date.to_string(),
+                es_co::weekday_name(h.date).to_owned(),
+                h.name.clone(),
+            ]);
         }
+        table.print();
     }
     ExitCode::SUCCESS
 }

@@ -54,22 +54,16 @@ pub async fn run(config: Config, cmd: DirectoryCommand) -> ExitCode {
     let snap = procedure.snapshot();
     let d = &snap.directory;
     let Some(p) = d.person(&email) else {
-        eprintln!("mesayuda: nadie con el correo {email} en el directorio");
+        eprintln!("mesayuda: nobody with the address {email} in the directory");
         return ExitCode::from(EXIT_NOT_FOUND);
     };
     let tz = procedure.calendar.timezone();
     let read_at = read_at.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
     if json {
-        let v = to_json(d, p, read_at.map(|t| t.with_timezone(&tz).to_rfc3339()));
+        let v = to_json(d, p, read_at.map(|t| crate::clock::cli_rfc3339(t, &tz)));
         println!("{v}");
     } else {
-        let when = read_at.map(|t| {
-            format!(
-                "{} (UTC{})",
-                es_co::datetime_in(t, &tz),
-                t.with_timezone(&tz).format("%:z")
-            )
-        });
+        let when = read_at.map(|t| crate::clock::cli_time(t, &tz));
         print!("{}", human(d, p, when));
     }
     ExitCode::SUCCESS

@@ -54,7 +54,7 @@ pub async fn run(config: Config, cmd: JobsCommand) -> ExitCode {
             } else {
                 println!(
                     "Tareas ejecutadas a las {}: {} vencimiento(s) atendido(s), {} alerta(s) y {} correo(s) en cola.",
-                    crate::clock::local_display(now),
+                    crate::clock::cli_time(now, &procedure.calendar.timezone()),
                     report.timers_handled,
                     report.alerts_queued,
                     report.mails_queued

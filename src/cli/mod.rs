@@ -6,6 +6,7 @@ mod directory;
 mod jobs;
 mod ops;
 mod sla;
+mod table;
 mod tickets;
 
 use crate::config::{Config, EXIT_BAD_CONFIG};
@@ -326,4 +327,15 @@ pub(crate) async fn open_db(config: &Config) -> Result<crate::store::Db, ExitCod
         );
         ExitCode::from(EXIT_FAILURE)
     })
+}
+
+/// The zone every human time of the CLI is shown in: the business calendar's, the one SLA
+/// deadlines are computed in. A bad `[calendar]` is a configuration error (exit 2).
+pub(crate) fn calendar_tz(config: &Config) -> Result<chrono_tz::Tz, ExitCode> {
+    crate::domain::calendar::BusinessCalendar::new(&config.calendar)
+        .map(|c| c.timezone())
+        .map_err(|e| {
+            eprintln!("mesayuda: [calendar]: {e}");
+            ExitCode::from(EXIT_BAD_CONFIG as u8)
+        })
 }

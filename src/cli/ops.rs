@@ -1,8 +1,10 @@
 //! Operations commands: `check-config` (templates rendered, database, mailbox and SMTP
 //! reached), `send-test-mail ADDRESS`, and `outbox list|retry`.
 
-use super::{open_db, EXIT_FAILURE, EXIT_NOT_FOUND};
+use super::table::{Align, Table};
+use super::{calendar_tz, open_db, EXIT_FAILURE, EXIT_NOT_FOUND};
 use crate::config::{Config, Security, EXIT_BAD_CONFIG};
+use crate::domain::ticket::TicketNumber;
 use crate::mail::outbound::{Composer, OutgoingMail};
 use crate::store::{from_unix, outbox};
 use clap::Subcommand;
@@ -469,6 +471,10 @@ pub async fn outbox(config: Config, cmd: OutboxCommand) -> ExitCode {
             return ExitCode::from(BAD_USAGE);
         }
     }
+    let tz = match calendar_tz(&config) {
+        Ok(tz) => tz,
+        Err(code) => return code,
+    };
     let db = match open_db(&config).await {
         Ok(db) => db,
         Err(code) => return code,
@@ -479,30 +485,61 @@ pub async fn outbox(config: Config, cmd: OutboxCommand) -> ExitCode {
             OutboxCommand::List { status, json } => {
                 let rows = outbox::list(&mut conn, status.as_deref()).await?;
                 if json {
+                    // The stored epochs as RFC 3339 with the calendar's offset, like every
+                    // other JSON output; the field names stay those of the table.
+                    let at = |t: i64| crate::clock::cli_rfc3339(from_unix(t), &tz);
+                    let v: Vec<_> = rows
+                        .iter()
+                        .map(|r| {
+                            serde_json::json!({
+                                "id": r.id,
+                                "ticket_id": r.ticket_id,
+                                "kind": r.kind,
+                                "recipients": r.recipients,
+                                "status": r.status,
+                                "attempts": r.attempts,
+                                "next_attempt_at": at(r.next_attempt_at),
+                                "last_error": r.last_error,
+                                "created_at": at(r.created_at),
+                                "sent_at": r.sent_at.map(at),
+                            })
+                        })
+                        .collect();
                     println!(
                         "{}",
-                        serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
+                        serde_json::to_string_pretty(&v).unwrap_or_else(|_| "[]".into())
                     );
                 } else if rows.is_empty() {
                     println!("(sin correos)");
                 } else {
-                    println!(
-                        "{:>6}  {:<8} {:<20} {:>8} {:<8} {:<17} {:<30} ERROR",
-                        "ID", "ESTADO", "TIPO", "INTENTOS", "TICKET", "CREADO", "PARA"
-                    );
+                    let mut table = Table::new(&[
+                        "ID", "ESTADO", "TIPO", "INTENTOS", "CASO", "CREADO", "PARA", "ERROR",
+                    ])
+                    .align(&[
+                        Align::Right,
+                        Align::Left,
+                        Align::Left,
+                        Align::Right,
+                        Align::Left,
+                        Align::Left,
+                        Align::Left,
+                        Align::Left,
+                    ]);
                     for r in rows {
-                        println!(
-                            "{:>6}  {:<8} {:<20} {:>8} {:<8} {:<17} {:<30} {}",
-                            r.id,
+                        table.row(vec![
+                            r.id.to_string(),
                             r.status,
                             r.kind,
-                            r.attempts,
-                            r.ticket_id.map(|t| format!("REQ-{t}")).unwrap_or_default(),
-                            from_unix(r.created_at).format("%Y-%m-%d %H:%M"),
+                            r.attempts.to_string(),
+                            r.ticket_id
+                                .map(|t| TicketNumber(t).to_string())
+                                .unwrap_or_else(|| "-".into()),
+                            crate::clock::cli_time(from_unix(r.created_at), &tz),
                             r.recipients,
-                            r.last_error.unwrap_or_default()
-                        );
+                            r.last_error.unwrap_or_else(|| "-".into()),
+                        ]);
                     }
+                    table.print();
                 }
                 Ok::<_, sqlx::Error>(ExitCode::SUCCESS)
             }

@@ -1,6 +1,7 @@
 //! `mesayuda sla report` (open tickets against their clock) and `mesayuda sla compliance`
 //! (closed tickets against their target, per service and overall).
 
+use super::table::{Align, Table};
 use super::{open_db, SlaCommand, EXIT_FAILURE};
 use crate::config::{Config, EXIT_BAD_CONFIG};
 use crate::domain::calendar::BusinessCalendar;
@@ -80,7 +81,7 @@ async fn report(db: &Db, cal: &BusinessCalendar, as_json: bool) -> Result<ExitCo
                 "target_business_hours": sla.target_secs as f64 / 3600.0,
                 "percent_used": (pct * 10.0).round() / 10.0,
                 "paused": sla.is_paused(),
-                "due_at": sla.deadline(cal).map(|d| d.to_rfc3339()),
+                "due_at": sla.deadline(cal).map(|d| crate::clock::cli_rfc3339(d, &cal.timezone())),
             })
         })
         .collect();
@@ -90,32 +91,54 @@ async fn report(db: &Db, cal: &BusinessCalendar, as_json: bool) -> Result<ExitCo
     }
     // Hours with a decimal comma and the due time as Colombians read them; the target is the
     // one the requester was told in the acknowledgement.
-    println!(
-        "{:<9} {:<12} {:<22} {:>8} {:>8} {:>7}  vence",
-        "caso", "servicio", "estado", "usado h", "meta h", "%"
-    );
+    let tz = cal.timezone();
+    let mut table = Table::new(&[
+        "CASO",
+        "SERVICIO",
+        "ESTADO",
+        "USADO (H)",
+        "META (H)",
+        "% USADO",
+        "VENCE",
+    ])
+    .align(&[
+        Align::Left,
+        Align::Left,
+        Align::Left,
+        Align::Right,
+        Align::Right,
+        Align::Right,
+        Align::Left,
+    ]);
     for l in &lines {
-        println!(
-            "{:<9} {:<12} {:<22} {:>8} {:>8} {:>6}%  {}",
-            l["id"].as_str().unwrap_or(""),
-            l["service"].as_str().unwrap_or("-"),
-            l["status"].as_str().unwrap_or(""),
+        table.row(vec![
+            l["id"].as_str().unwrap_or("").to_owned(),
+            l["service"].as_str().unwrap_or("-").to_owned(),
+            l["status"].as_str().unwrap_or("").to_owned(),
             es_co::decimal(
                 l["used_business_seconds"].as_i64().unwrap_or(0) as f64 / 3600.0,
-                1
+                1,
             ),
             es_co::decimal(l["target_business_hours"].as_f64().unwrap_or(0.0), 1),
-            es_co::decimal(l["percent_used"].as_f64().unwrap_or(0.0), 1),
+            format!(
+                "{} %",
+                es_co::decimal(l["percent_used"].as_f64().unwrap_or(0.0), 1)
+            ),
             if l["paused"] == true {
                 "(detenido)".to_owned()
             } else {
                 l["due_at"]
                     .as_str()
                     .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
-                    .map(|d| crate::clock::local_short(d.with_timezone(&Utc)))
+                    .map(|d| crate::clock::cli_time(d.with_timezone(&Utc), &tz))
                     .unwrap_or_else(|| "-".into())
             },
-        );
+        ]);
+    }
+    if lines.is_empty() {
+        println!("No hay casos abiertos.");
+    } else {
+        table.print();
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -138,35 +161,44 @@ async fn compliance_report(
         print!("{}", compliance::csv(&r));
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
-        "{:<14} {:>8} {:>8} {:>16} {:>16} {:>8} {:>8} {:>9} {:>9}",
-        "servicio",
-        "cerrados",
-        "atendid.",
-        "dentro",
-        "fuera",
-        "mediana",
-        "p90",
-        "encuestas",
-        "promedio"
-    );
+    let pct = |n: usize, p: f64| format!("{n} ({} %)", es_co::decimal(p, 1));
+    let mut table = Table::new(&[
+        "SERVICIO",
+        "CERRADOS",
+        "ATENDIDOS",
+        "DENTRO",
+        "FUERA",
+        "MEDIANA (H)",
+        "P90 (H)",
+        "ENCUESTAS",
+        "PROMEDIO",
+    ])
+    .align(&[
+        Align::Left,
+        Align::Right,
+        Align::Right,
+        Align::Right,
+        Align::Right,
+        Align::Right,
+        Align::Right,
+        Align::Right,
+        Align::Right,
+    ]);
     for l in all {
-        println!(
-            "{:<14} {:>8} {:>8} {:>7} ({:>5}%) {:>7} ({:>5}%) {:>7}h {:>7}h {:>9} {:>9}",
-            l.service,
-            l.closed,
-            l.attended,
-            l.within_target,
-            es_co::decimal(l.within_pct, 1),
-            l.outside_target,
-            es_co::decimal(l.outside_pct, 1),
+        table.row(vec![
+            l.service.clone(),
+            l.closed.to_string(),
+            l.attended.to_string(),
+            pct(l.within_target, l.within_pct),
+            pct(l.outside_target, l.outside_pct),
             es_co::decimal(l.median_business_hours, 1),
             es_co::decimal(l.p90_business_hours, 1),
-            l.survey_answers,
+            l.survey_answers.to_string(),
             l.average_rating
                 .map(|a| es_co::decimal(a, 1))
-                .unwrap_or_else(|| "-".into())
-        );
+                .unwrap_or_else(|| "-".into()),
+        ]);
     }
+    table.print();
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! `mesayuda tickets list|show`: what agents and ops read; JSON for scripts.
 
-use super::{open_db, TicketsCommand, EXIT_FAILURE, EXIT_NOT_FOUND};
+use super::table::Table;
+use super::{calendar_tz, open_db, TicketsCommand, EXIT_FAILURE, EXIT_NOT_FOUND};
 use crate::config::Config;
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::sla::THRESHOLDS;
@@ -10,15 +11,19 @@ use serde_json::{json, Value};
 use std::process::ExitCode;
 
 pub async fn run(config: Config, cmd: TicketsCommand) -> ExitCode {
+    let tz = match calendar_tz(&config) {
+        Ok(tz) => tz,
+        Err(code) => return code,
+    };
     let db = match open_db(&config).await {
         Ok(db) => db,
         Err(code) => return code,
     };
     let result = match cmd {
         TicketsCommand::List { status, kind, json } => {
-            list(&db, status.as_deref(), kind.as_deref(), json).await
+            list(&db, &tz, status.as_deref(), kind.as_deref(), json).await
         }
-        TicketsCommand::Show { id, json } => show(&config, &db, &id, json).await,
+        TicketsCommand::Show { id, json } => show(&config, &db, &tz, &id, json).await,
     };
     match result {
         Ok(code) => code,
@@ -29,11 +34,12 @@ pub async fn run(config: Config, cmd: TicketsCommand) -> ExitCode {
     }
 }
 
-fn rfc3339(t: i64) -> String {
-    from_unix(t).to_rfc3339()
+/// A stored instant (Unix seconds) as the CLI's JSON writes it.
+fn rfc3339(t: i64, tz: &chrono_tz::Tz) -> String {
+    crate::clock::cli_rfc3339(from_unix(t), tz)
 }
 
-fn summary(t: &tickets::TicketRow) -> Value {
+fn summary(t: &tickets::TicketRow, tz: &chrono_tz::Tz) -> Value {
     json!({
         "id": t.number().to_string(),
         "kind": "requerimiento",
@@ -43,8 +49,8 @@ fn summary(t: &tickets::TicketRow) -> Value {
         "subject": t.subject,
         "requester": t.requester,
         "requester_name": t.requester_name,
-        "created_at": rfc3339(t.created_at),
-        "updated_at": rfc3339(t.updated_at),
+        "created_at": rfc3339(t.created_at, tz),
+        "updated_at": rfc3339(t.updated_at, tz),
         "service": t.service,
         "category": t.category,
         "priority": t.priority,
@@ -54,6 +60,7 @@ fn summary(t: &tickets::TicketRow) -> Value {
 
 /// What `tickets show --json` adds: fields, survey, SLA clock, change and resolution.
 fn detail(t: &tickets::TicketRow, cal: &BusinessCalendar) -> Value {
+    let tz = cal.timezone();
     let sla = t.sla();
     let fields: Value = serde_json::from_str(&t.fields_json).unwrap_or_else(|_| json!({}));
     json!({
@@ -62,17 +69,17 @@ fn detail(t: &tickets::TicketRow, cal: &BusinessCalendar) -> Value {
         "change_id": t.change_id,
         "resolution": t.resolution,
         "related_ticket": t.related_ticket.map(|r| TicketNumber(r).to_string()),
-        "closed_at": t.closed_at.map(rfc3339),
+        "closed_at": t.closed_at.map(|c| rfc3339(c, &tz)),
         "sla": {
             "target_business_hours": sla.target_secs as f64 / 3600.0,
             "used_business_seconds": sla.used_at(cal, chrono::Utc::now()),
             "paused": sla.is_paused(),
             "paused_business_seconds": sla.paused_at(cal, chrono::Utc::now()),
-            "due_at": sla.deadline(cal).map(|d| d.to_rfc3339()),
+            "due_at": sla.deadline(cal).map(|d| crate::clock::cli_rfc3339(d, &tz)),
             "alerts_sent": THRESHOLDS.iter().take(usize::from(sla.alerts_sent)).collect::<Vec<_>>(),
             "thresholds": (0..THRESHOLDS.len()).map(|i| json!({
                 "percent": THRESHOLDS[i],
-                "due_at": sla.due_at(cal, i).map(|d| d.to_rfc3339()),
+                "due_at": sla.due_at(cal, i).map(|d| crate::clock::cli_rfc3339(d, &tz)),
             })).collect::<Vec<_>>(),
         },
     })
@@ -80,7 +87,7 @@ fn detail(t: &tickets::TicketRow, cal: &BusinessCalendar) -> Value {
 
 /// An incident as `tickets list` shows it. Its `status` says where it is handled: by the
 /// incident procedure, or continued as a request (`#requerimiento`).
-fn incident_summary(i: &incidents::IncidentRow) -> Value {
+fn incident_summary(i: &incidents::IncidentRow, tz: &chrono_tz::Tz) -> Value {
     json!({
         "id": i.label(),
         "kind": "incidente",
@@ -88,7 +95,7 @@ fn incident_summary(i: &incidents::IncidentRow) -> Value {
         "status": if i.to_ticket.is_some() { "convertido_requerimiento" } else { "gestion_incidentes" },
         "subject": i.subject,
         "requester": i.requester,
-        "created_at": rfc3339(i.created_at),
+        "created_at": rfc3339(i.created_at, tz),
         "from_ticket": i.from_ticket.map(|n| TicketNumber(n).to_string()),
         "reason": i.reason,
         "to_ticket": i.to_ticket.map(|n| TicketNumber(n).to_string()),
@@ -97,6 +104,7 @@ fn incident_summary(i: &incidents::IncidentRow) -> Value {
 
 async fn list(
     db: &crate::store::Db,
+    tz: &chrono_tz::Tz,
     status: Option<&str>,
     kind: Option<&str>,
     as_json: bool,
@@ -108,34 +116,32 @@ async fn list(
         }
     }
     let mut conn = db.pool.acquire().await?;
-    // (created_at, JSON, text line), both kinds in one list, oldest first.
-    let mut rows: Vec<(i64, Value, String)> = Vec::new();
+    // (created_at, JSON, table cells), both kinds in one list, oldest first.
+    let mut rows: Vec<(i64, Value, Vec<String>)> = Vec::new();
     if kind != Some("incidente") {
         for t in tickets::list(&mut conn, status).await? {
-            let line = format!(
-                "{:<9} {:<22} {:<21} {:<30} {}",
+            let cells = vec![
                 t.number().to_string(),
-                t.status,
-                crate::clock::local_short(from_unix(t.created_at)),
-                t.requester,
-                t.subject
-            );
-            rows.push((t.created_at, summary(&t), line));
+                t.status.clone(),
+                crate::clock::cli_time(from_unix(t.created_at), tz),
+                t.requester.clone(),
+                t.subject.clone(),
+            ];
+            rows.push((t.created_at, summary(&t, tz), cells));
         }
     }
     // Incidents have no request status: a status filter lists requests only.
     if kind != Some("requerimiento") && status.is_none() {
         for i in incidents::list(&mut conn).await? {
-            let v = incident_summary(&i);
-            let line = format!(
-                "{:<9} {:<22} {:<21} {:<30} {}",
+            let v = incident_summary(&i, tz);
+            let cells = vec![
                 i.label(),
-                v["status"].as_str().unwrap_or_default(),
-                crate::clock::local_short(from_unix(i.created_at)),
-                i.requester,
-                i.subject
-            );
-            rows.push((i.created_at, v, line));
+                v["status"].as_str().unwrap_or_default().to_owned(),
+                crate::clock::cli_time(from_unix(i.created_at), tz),
+                i.requester.clone(),
+                i.subject.clone(),
+            ];
+            rows.push((i.created_at, v, cells));
         }
     }
     rows.sort_by_key(|(at, _, _)| *at);
@@ -146,16 +152,20 @@ async fn list(
     }
     if rows.is_empty() {
         println!("No hay casos.");
+        return Ok(ExitCode::SUCCESS);
     }
-    for (_, _, line) in &rows {
-        println!("{line}");
+    let mut table = Table::new(&["CASO", "ESTADO", "CREADO", "SOLICITANTE", "ASUNTO"]);
+    for (_, _, cells) in rows {
+        table.row(cells);
     }
+    table.print();
     Ok(ExitCode::SUCCESS)
 }
 
 /// `tickets show INC-n`: the incident, where it came from and went, and its report.
 async fn show_incident(
     db: &crate::store::Db,
+    tz: &chrono_tz::Tz,
     id: i64,
     as_json: bool,
 ) -> Result<ExitCode, sqlx::Error> {
@@ -167,7 +177,7 @@ async fn show_incident(
     let report = messages::inbound_by_message_id(&mut conn, &i.message_id)
         .await?
         .map(|(_, _, text)| text);
-    let mut v = incident_summary(&i);
+    let mut v = incident_summary(&i, tz);
     if as_json {
         v["message_id"] = json!(i.message_id);
         v["report_text"] = json!(report);
@@ -175,20 +185,23 @@ async fn show_incident(
         return Ok(ExitCode::SUCCESS);
     }
     println!("{}  {}", i.label(), i.subject);
-    println!("Estado:       {}", v["status"].as_str().unwrap_or_default());
-    println!("Reportado por: {}", i.requester);
     println!(
-        "Registrado:   {}",
-        crate::clock::local_display(from_unix(i.created_at))
+        "Estado:         {}",
+        v["status"].as_str().unwrap_or_default()
+    );
+    println!("Reportado por:  {}", i.requester);
+    println!(
+        "Registrado:     {}",
+        crate::clock::cli_time(from_unix(i.created_at), tz)
     );
     if let Some(from) = v["from_ticket"].as_str() {
         println!(
-            "Viene de:     {from} ({})",
+            "Viene de:       {from} ({})",
             i.reason.as_deref().unwrap_or("-")
         );
     }
     if let Some(to) = v["to_ticket"].as_str() {
-        println!("Continúa como: {to}");
+        println!("Continúa como:  {to}");
     }
     if let Some(text) = report {
         println!(
@@ -202,12 +215,13 @@ async fn show_incident(
 async fn show(
     config: &Config,
     db: &crate::store::Db,
+    tz: &chrono_tz::Tz,
     id: &str,
     as_json: bool,
 ) -> Result<ExitCode, sqlx::Error> {
     if let Ok(r) = id.parse::<crate::domain::text::TicketRef>() {
         if r.kind == crate::domain::text::TicketKind::Inc {
-            return show_incident(db, r.number, as_json).await;
+            return show_incident(db, tz, r.number, as_json).await;
         }
     }
     let n: TicketNumber = match id.parse() {
@@ -230,7 +244,7 @@ async fn show(
         BusinessCalendar::new(&Default::default()).expect("default calendar is valid")
     });
     if as_json {
-        let mut v = summary(&t);
+        let mut v = summary(&t, tz);
         if let (Some(obj), Value::Object(extra)) = (v.as_object_mut(), detail(&t, &cal)) {
             obj.extend(extra);
         }
@@ -242,8 +256,8 @@ async fn show(
                 "substitute": a.substitute,
                 "status": a.status.as_str(),
                 "decided_by": a.decided_by,
-                "decided_at": a.decided_at.map(|d| d.to_rfc3339()),
-                "requested_at": a.requested_at.map(|d| d.to_rfc3339()),
+                "decided_at": a.decided_at.map(|d| crate::clock::cli_rfc3339(d, tz)),
+                "requested_at": a.requested_at.map(|d| crate::clock::cli_rfc3339(d, tz)),
                 "reason": a.reason,
             }),
         };
@@ -251,7 +265,7 @@ async fn show(
             .iter()
             .map(|m| {
                 json!({
-                    "from": m.from_addr, "to": m.to_addrs, "at": rfc3339(m.at),
+                    "from": m.from_addr, "to": m.to_addrs, "at": rfc3339(m.at, tz),
                     "direction": m.direction, "kind": m.kind, "subject": m.subject,
                     "body_text": m.body_text, "message_id": m.message_id,
                 })
@@ -270,7 +284,7 @@ async fn show(
             .iter()
             .map(|e| {
                 json!({
-                    "at": rfc3339(e.at), "actor": e.actor, "activity": e.activity,
+                    "at": rfc3339(e.at, tz), "actor": e.actor, "activity": e.activity,
                     "kind": e.kind, "description": e.description,
                 })
             })
@@ -279,23 +293,23 @@ async fn show(
         return Ok(ExitCode::SUCCESS);
     }
     println!("{n}  {}", t.subject);
-    println!("Estado:       {}", t.status);
+    println!("Estado:         {}", t.status);
     if let Some(r) = &t.close_reason {
-        println!("Motivo cierre: {r}");
+        println!("Motivo cierre:  {r}");
     }
-    println!("Solicitante:  {}", t.requester);
+    println!("Solicitante:    {}", t.requester);
     if let Some(s) = &t.service {
         println!(
-            "Servicio:     {s} ({})",
+            "Servicio:       {s} ({})",
             t.category.as_deref().unwrap_or("-")
         );
     }
     if let Some(a) = &t.assignee {
-        println!("Asignado a:   {a}");
+        println!("Asignado a:     {a}");
     }
     println!(
-        "Registrado:   {}",
-        crate::clock::local_display(from_unix(t.created_at))
+        "Registrado:     {}",
+        crate::clock::cli_time(from_unix(t.created_at), tz)
     );
     if !atts.is_empty() {
         println!("\nAdjuntos:");
@@ -308,7 +322,7 @@ async fn show(
         let arrow = if m.direction == "in" { "←" } else { "→" };
         println!(
             "  {arrow} {}  {}  {}\n    {}",
-            crate::clock::local_short(from_unix(m.at)),
+            crate::clock::cli_time(from_unix(m.at), tz),
             if m.direction == "in" {
                 &m.from_addr
             } else {
@@ -330,7 +344,7 @@ async fn show(
             .unwrap_or_default();
         println!(
             "  {}  {act}{} ({})",
-            crate::clock::local_short(from_unix(e.at)),
+            crate::clock::cli_time(from_unix(e.at), tz),
             e.description,
             e.actor
         );
