@@ -470,7 +470,7 @@ def proc_status(pid: int) -> dict:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
                 k, _, v = line.partition(":")
-                if k in ("VmRSS", "VmHWM"):
+                if k in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
                     out[k] = int(v.split()[0]) / 1024.0  # MiB
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
@@ -695,13 +695,16 @@ def bench_backend(args, db, ms: MailServer, state: Path, tag: str, res: dict) ->
                       ms, args.timeout, "requests")
         # What the burst leaves resident once the daemon is idle again (memory not returned).
         time.sleep(args.idle_wait)
-        r["rss_after_mb"] = daemon.status().get("VmRSS")
+        st = daemon.status()
+        r["rss_after_mb"] = st.get("VmRSS")
+        r["rss_after_split_mb"] = {"anon": st.get("RssAnon"), "file": st.get("RssFile")}
         daemon.stop()
         r["msgs_per_s"] = n / r["elapsed_s"]
         r["ready_ms"] = ready_cold * 1000
         res["requests"] = r
         log(f"{db.name}: requests {r['msgs_per_s']:.0f} msgs/s ({r['elapsed_s']:.2f} s), "
-            f"peak {r['hwm_mb']:.1f} MiB, idle after {r['rss_after_mb']:.1f} MiB, cpu {r['cpu_s']:.2f} s")
+            f"peak {r['hwm_mb']:.1f} MiB, idle after {r['rss_after_mb']:.1f} MiB "
+            f"(anon {st.get('RssAnon', 0):.1f}, file {st.get('RssFile', 0):.1f}), cpu {r['cpu_s']:.2f} s")
 
         # 3. replies
         ready_warm: list[float] = []
@@ -729,8 +732,11 @@ def bench_backend(args, db, ms: MailServer, state: Path, tag: str, res: dict) ->
         daemon.start()
         ready_warm.append(daemon.wait_ready())
         time.sleep(args.idle_wait)
-        res["rss_idle_mb"] = daemon.status().get("VmRSS")
-        log(f"{db.name}: idle RSS {res['rss_idle_mb']:.1f} MiB")
+        st = daemon.status()
+        res["rss_idle_mb"] = st.get("VmRSS")
+        res["rss_idle_split_mb"] = {"anon": st.get("RssAnon"), "file": st.get("RssFile")}
+        log(f"{db.name}: idle RSS {res['rss_idle_mb']:.1f} MiB "
+            f"(anon {st.get('RssAnon', 0):.1f}, file {st.get('RssFile', 0):.1f})")
         if "latency" in args.skip:
             daemon.stop()
         else:

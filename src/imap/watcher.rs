@@ -243,7 +243,9 @@ impl Watcher {
             None => true,
         };
         let baseline = selected.uid_next.map(|u| i64::from(u) - 1).unwrap_or(0);
-        let mut took_mail = false;
+        // True at first too: what start allocated and freed (the catalogue's keywords checked
+        // one by one, migrations, templates) goes back to the system before the first wait.
+        let mut took_mail = true;
         loop {
             self.move_pending(&mut session, uidvalidity, can_move)
                 .await?;
