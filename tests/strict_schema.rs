@@ -620,60 +620,10 @@ async fn a_row_referring_to_a_missing_ticket_stops_the_sqlite_migration_naming_i
     );
 }
 
-mod sqlite {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_database_at_0018_keeps_every_row_and_its_tickets() {
-        super::a_database_at_0018_keeps_every_row_and_its_tickets(DbKind::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_value_outside_the_checks_is_refused() {
-        super::a_value_outside_the_checks_is_refused(DbKind::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_unknown_stored_value_stops_the_migration_naming_it() {
-        super::an_unknown_stored_value_stops_the_migration_naming_it(DbKind::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn every_kind_ever_written_survives_the_migration() {
-        super::every_kind_ever_written_survives_the_migration(DbKind::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_unknown_kind_stops_migration_0020_naming_it() {
-        super::an_unknown_kind_stops_migration_0020_naming_it(DbKind::Sqlite).await;
-    }
-}
-
-mod postgres {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_database_at_0018_keeps_every_row_and_its_tickets() {
-        super::a_database_at_0018_keeps_every_row_and_its_tickets(DbKind::Postgres).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_value_outside_the_checks_is_refused() {
-        super::a_value_outside_the_checks_is_refused(DbKind::Postgres).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_unknown_stored_value_stops_the_migration_naming_it() {
-        super::an_unknown_stored_value_stops_the_migration_naming_it(DbKind::Postgres).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn every_kind_ever_written_survives_the_migration() {
-        super::every_kind_ever_written_survives_the_migration(DbKind::Postgres).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_unknown_kind_stops_migration_0020_naming_it() {
-        super::an_unknown_kind_stops_migration_0020_naming_it(DbKind::Postgres).await;
-    }
-}
+on_both_databases!(setup = kind;
+    a_database_at_0018_keeps_every_row_and_its_tickets,
+    a_value_outside_the_checks_is_refused,
+    an_unknown_stored_value_stops_the_migration_naming_it,
+    every_kind_ever_written_survives_the_migration,
+    an_unknown_kind_stops_migration_0020_naming_it,
+);
