@@ -149,6 +149,7 @@ const CORPUS: &[(&str, Expect)] = &[
     ),
     ("52-html-hidden-text.eml", Ticket("Texto oculto en HTML")),
     ("53-newsletter-list-unsubscribe-only.eml", NoTicket),
+    ("54-abuse-feedback-report.eml", NoTicket),
 ];
 
 /// The first 500 characters of the 10,000-character subject (a ticket's subject is bounded).
