@@ -197,6 +197,17 @@ fn migrate(dir: &std::path::Path, url: &str) -> std::process::Output {
     Cli::new(&config_for_db(dir, url)).run(&["migrate"])
 }
 
+/// `mesayuda migrate` succeeds; returns what it printed.
+fn migrates(dir: &std::path::Path, url: &str) -> String {
+    let out = migrate(dir, url);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 async fn a_database_at_0018_keeps_every_row_and_its_tickets(kind: DbKind) {
     let dir = tempfile::tempdir().unwrap();
     let Some((tdb, db)) = at_0018(kind, dir.path()).await else {
@@ -207,14 +218,8 @@ async fn a_database_at_0018_keeps_every_row_and_its_tickets(kind: DbKind) {
     assert!(before.iter().all(|(_, n)| *n > 0), "{before:?}");
     db.pool.close().await;
 
-    let out = migrate(dir.path(), &tdb.url);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
+        migrates(dir.path(), &tdb.url),
         "Se aplicaron 2 migraciones."
     );
 
@@ -436,12 +441,7 @@ async fn an_unknown_stored_value_stops_the_migration_naming_it(kind: DbKind) {
     .await;
     exec(&db, "UPDATE outbox SET kind = 'acuse' WHERE id = 5").await;
     db.pool.close().await;
-    let out = migrate(dir.path(), &tdb.url);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    migrates(dir.path(), &tdb.url);
     let shown = Cli::new(&config_for_db(dir.path(), &tdb.url)).ticket("REQ-1");
     assert_eq!(shown["status"], "trabajo_en_progreso", "{shown}");
 }
@@ -501,12 +501,7 @@ async fn every_kind_ever_written_survives_the_migration(kind: DbKind) {
     let before = counts(&db).await;
     db.pool.close().await;
 
-    let out = migrate(dir.path(), &tdb.url);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    migrates(dir.path(), &tdb.url);
     let db = Db::connect(&tdb.url, 2).await.unwrap();
     assert_eq!(counts(&db).await, before);
     let shown = Cli::new(&config_for_db(dir.path(), &tdb.url)).ticket("REQ-1");
@@ -574,16 +569,7 @@ async fn an_unknown_kind_stops_migration_0020_naming_it(kind: DbKind) {
     )
     .await;
     db.pool.close().await;
-    let out = migrate(dir.path(), &tdb.url);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "Se aplicó 1 migración."
-    );
+    assert_eq!(migrates(dir.path(), &tdb.url), "Se aplicó 1 migración.");
 }
 
 /// SQLite only: a row written with foreign keys off (by hand, with the `sqlite3` shell, whose
