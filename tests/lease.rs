@@ -336,16 +336,116 @@ async fn a_commit_with_a_stale_fencing_number_is_refused(kind: DbKind) {
     assert_eq!(cli.tickets().len(), 1);
 }
 
-mod sqlite {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_commit_with_a_stale_fencing_number_is_refused() {
-        super::a_commit_with_a_stale_fencing_number_is_refused(super::DbKind::Sqlite).await;
+// ---------------------------------------------------------------------------------------------
+// Shutdown in the middle of a backlog
+
+/// A request from its own sender (the per-sender hourly limit stays out of the way).
+fn backlog_mail(n: u32) -> Vec<u8> {
+    format!(
+        "From: Usuario {n} <backlog-{n}@example.test>\r\nTo: {HELPDESK}\r\n\
+         Subject: Pedido pendiente {n}\r\nMessage-ID: <backlog-{n}@example.test>\r\n\
+         Date: Sun, 29 Nov 2026 10:00:00 -0500\r\n\r\nNecesito ayuda con el equipo.\r\n"
+    )
+    .into_bytes()
+}
+
+/// Every backlog request has exactly one ticket and one queued acknowledgement, and the
+/// mailbox has been emptied.
+async fn assert_backlog_answered_once(w: &World, n: u32) {
+    w.wait_idle(Duration::from_secs(300)).await;
+    let tickets = w.cli().tickets();
+    assert_eq!(tickets.len(), n as usize, "tickets");
+    let mut requesters: Vec<&str> = tickets
+        .iter()
+        .map(|t| t["requester"].as_str().unwrap_or(""))
+        .collect();
+    requesters.sort_unstable();
+    requesters.dedup();
+    assert_eq!(requesters.len(), n as usize, "a request with two tickets");
+    let outbox = w.outbox();
+    for i in 0..n {
+        let who = format!("backlog-{i}@example.test");
+        let mine = outbox
+            .iter()
+            .filter(|m| m["recipients"].as_str().unwrap_or("") == who)
+            .count();
+        assert_eq!(mine, 1, "{who} was answered {mine} times");
     }
 }
 
-mod postgres {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_commit_with_a_stale_fencing_number_is_refused() {
-        super::a_commit_with_a_stale_fencing_number_is_refused(super::DbKind::Postgres).await;
+/// Issue 16: a reader stopped with SIGTERM while it works off a backlog stops after the
+/// transaction in hand and releases the lease within the shutdown grace; the standby takes
+/// the rest over, and every request is answered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_stopped_in_a_backlog_releases_the_lease_and_the_standby_finishes() {
+    let Some(w) = World::new(DbKind::Postgres).await else {
+        return;
+    };
+    const N: u32 = 400;
+    let lease = "[lease]\nrenew_secs = 1\nexpiry_secs = 30\n";
+    let cfg_a = instance_config(&w, "a.toml", support::ports::reserve(), lease);
+    let cfg_b = instance_config(&w, "b.toml", support::ports::reserve(), lease);
+    let a = Daemon::spawn(&cfg_a, w.dir.path());
+    let b = Daemon::spawn(&cfg_b, w.dir.path());
+    let (mut reader, standby) = reader_and_standby(a, b).await;
+
+    for i in 0..N {
+        mail::append(w.mail.imap_port, HELPDESK, "INBOX", &backlog_mail(i)).await;
     }
+    eventually(WAIT, "the reader takes the backlog in", || async {
+        reader.log_text().contains("message ingested").then_some(())
+    })
+    .await;
+    let (_, status) = reader.terminate();
+    assert!(status.is_some_and(|s| s.success()), "exit: {status:?}");
+
+    let log = reader.log_text();
+    let taken = lines_with(&log, "message ingested");
+    assert!(
+        taken < N as usize,
+        "the reader finished before the stop: {taken}"
+    );
+    assert_eq!(lines_with(&log, "mailbox lease released"), 1, "{log}");
+    assert_eq!(lines_with(&log, "workers did not stop in time"), 0, "{log}");
+    eventually(WAIT, "the standby takes the mailbox over", || async {
+        standby
+            .log_text()
+            .contains("mailbox lease acquired")
+            .then_some(())
+    })
+    .await;
+    assert_backlog_answered_once(&w, N).await;
 }
+
+/// A first pass over a full mailbox cut short by a stop records how far it got, not the
+/// mailbox's end: the next start reads the rest (before, the unread rest was skipped for good).
+async fn a_first_pass_cut_short_is_finished_at_the_next_start(kind: DbKind) {
+    let Some(w) = World::new(kind).await else {
+        return;
+    };
+    const N: u32 = 300;
+    for i in 0..N {
+        mail::append(w.mail.imap_port, HELPDESK, "INBOX", &backlog_mail(i)).await;
+    }
+    let mut first = w.spawn_daemon();
+    eventually(WAIT, "the first pass takes mail in", || async {
+        first.log_text().contains("message ingested").then_some(())
+    })
+    .await;
+    let (_, status) = first.terminate();
+    assert!(status.is_some_and(|s| s.success()), "exit: {status:?}");
+    let taken = lines_with(&first.log_text(), "message ingested");
+    assert!(
+        taken < N as usize,
+        "the first pass finished before the stop: {taken}"
+    );
+
+    let _second = w.spawn_daemon();
+    assert_backlog_answered_once(&w, N).await;
+}
+
+on_both_databases!(
+    setup = kind;
+    a_commit_with_a_stale_fencing_number_is_refused,
+    a_first_pass_cut_short_is_finished_at_the_next_start,
+);

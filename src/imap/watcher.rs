@@ -254,9 +254,19 @@ impl Watcher {
                 if cancel.is_cancelled() {
                     break;
                 }
-                self.take_batch(&mut session, uidvalidity, chunk).await?;
+                self.take_batch(&mut session, uidvalidity, chunk, cancel)
+                    .await?;
                 self.move_pending(&mut session, uidvalidity, can_move)
                     .await?;
+            }
+            if cancel.is_cancelled() {
+                // Stopped part-way: what was committed moves now, the rest waits unseen in
+                // the mailbox for the next reader. A first pass cut short must not record the
+                // baseline, or the unseen mail below it would never be read.
+                self.move_pending(&mut session, uidvalidity, can_move)
+                    .await?;
+                let _ = session.logout().await;
+                return Ok(());
             }
             if first_pass {
                 // Seen mail left in the mailbox before our first start is the humans' business.
@@ -275,10 +285,6 @@ impl Watcher {
                 first_pass = false;
             }
             crate::ops::metrics::poll_succeeded();
-            if cancel.is_cancelled() {
-                let _ = session.logout().await;
-                return Ok(());
-            }
             if !uids.is_empty() {
                 // Mail that arrived while these were taken in was announced during the FETCH
                 // and MOVE commands, and IDLE does not announce it again: look once more first.
@@ -343,6 +349,7 @@ impl Watcher {
         session: &mut Session,
         uidvalidity: i64,
         uids: &[u32],
+        cancel: &CancellationToken,
     ) -> Result<(), WatchError> {
         let sizes = fetch_sizes(session, uids).await?;
         let mut group = Vec::new();
@@ -351,15 +358,20 @@ impl Watcher {
             let full =
                 group.len() >= MESSAGES_PER_TRANSACTION || bytes + size > TRANSACTION_BYTES as u64;
             if !group.is_empty() && full {
-                self.fetch_and_ingest(session, uidvalidity, &group).await?;
+                self.fetch_and_ingest(session, uidvalidity, &group, cancel)
+                    .await?;
                 group.clear();
                 bytes = 0;
+                if cancel.is_cancelled() {
+                    return Ok(());
+                }
             }
             group.push(uid);
             bytes += size;
         }
         if !group.is_empty() {
-            self.fetch_and_ingest(session, uidvalidity, &group).await?;
+            self.fetch_and_ingest(session, uidvalidity, &group, cancel)
+                .await?;
         }
         Ok(())
     }
@@ -369,6 +381,7 @@ impl Watcher {
         session: &mut Session,
         uidvalidity: i64,
         uids: &[u32],
+        cancel: &CancellationToken,
     ) -> Result<(), WatchError> {
         let set = uid_set(uids);
         let fetched: Vec<_> = session
@@ -395,7 +408,10 @@ impl Watcher {
             })
             .collect();
         let mut rest = &batch[..];
-        while !rest.is_empty() {
+        // At shutdown, stop after the transaction in hand: the mailbox lease is released only
+        // once the reader has stopped, and a standby waits for it (issue 16: a reader busy
+        // with a backlog outlived the shutdown grace, and the standby waited for the expiry).
+        while !rest.is_empty() && !cancel.is_cancelled() {
             // Up to MESSAGES_PER_TRANSACTION messages and TRANSACTION_BYTES (a bigger one alone).
             let mut n = 0;
             let mut bytes = 0;

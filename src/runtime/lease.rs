@@ -31,6 +31,11 @@ use tracing::{error, info, warn};
 /// How often a standby checks that it could log in to the mailbox.
 const STANDBY_PROBE: Duration = Duration::from_secs(60);
 
+/// How long a stopping reader may take to finish the transaction in hand before it is dropped
+/// with it: well within the daemon's shutdown grace (`runtime::app`), so that the lease is
+/// always released.
+const READER_STOP_GRACE: Duration = Duration::from_secs(3);
+
 /// The SQLite single-instance lock, held for the daemon's lifetime.
 #[derive(Debug)]
 pub struct InstanceLock {
@@ -125,11 +130,22 @@ pub async fn read_mailbox<F>(
                     Held::Ended => {
                         if cancel.is_cancelled() {
                             // A standby takes over at its next try rather than at expiry.
-                            let _ = tokio::time::timeout(
+                            let released = tokio::time::timeout(
                                 Duration::from_secs(1),
                                 store::lease::release(&db, &mailbox, me, fence),
                             )
                             .await;
+                            match released {
+                                Ok(Ok(())) => {
+                                    info!(mailbox = %mailbox, fence, "mailbox lease released")
+                                }
+                                Ok(Err(e)) => {
+                                    warn!(mailbox = %mailbox, error = %e, "mailbox lease not released; a standby takes over when it expires")
+                                }
+                                Err(_) => {
+                                    warn!(mailbox = %mailbox, "mailbox lease not released in time; a standby takes over when it expires")
+                                }
+                            }
                         }
                     }
                 }
@@ -198,6 +214,18 @@ async fn hold(
                     Ok(Stopped::LeaseLost) => Held::Lost,
                     _ => Held::Ended,
                 };
+            }
+            _ = cancel.cancelled() => {
+                // Shutdown: the reader finishes the transaction in hand, or, past a short
+                // grace, is dropped with it (rolled back and redone by the next reader, as
+                // after a kill), so that the lease is released well within the daemon's own
+                // shutdown grace and a standby takes over at once.
+                if tokio::time::timeout(READER_STOP_GRACE, &mut reader).await.is_err() {
+                    warn!(mailbox = %mailbox, "mailbox reader busy at shutdown; its uncommitted messages are left to the next reader");
+                    reader.abort();
+                    let _ = reader.await;
+                }
+                return Held::Ended;
             }
             _ = tokio::time::sleep(renew) => {
                 if child.is_cancelled() {
