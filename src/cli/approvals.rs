@@ -1,35 +1,18 @@
 //! `mesayuda approvals pending`: what each approver still has to decide.
 
 use super::table::Table;
-use super::{calendar_tz, open_db, ApprovalsCommand, EXIT_FAILURE};
+use super::{calendar_tz, open_db, ApprovalsCommand, CliError};
 use crate::config::Config;
 use crate::domain::ticket::TicketNumber;
 use crate::store::{approvals, from_unix};
 use serde_json::json;
-use std::process::ExitCode;
 
-pub async fn run(config: Config, cmd: ApprovalsCommand) -> ExitCode {
+pub async fn run(config: Config, cmd: ApprovalsCommand) -> Result<(), CliError> {
     let ApprovalsCommand::Pending { approver, json } = cmd;
-    let tz = match calendar_tz(&config) {
-        Ok(tz) => tz,
-        Err(code) => return code,
-    };
-    let db = match open_db(&config).await {
-        Ok(db) => db,
-        Err(code) => return code,
-    };
-    let rows = async {
-        let mut conn = db.pool.acquire().await?;
-        approvals::pending(&mut conn, approver.as_deref()).await
-    }
-    .await;
-    let rows = match rows {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("mesayuda: database error: {e}");
-            return ExitCode::from(EXIT_FAILURE);
-        }
-    };
+    let tz = calendar_tz(&config)?;
+    let db = open_db(&config).await?;
+    let mut conn = db.pool.acquire().await?;
+    let rows = approvals::pending(&mut conn, approver.as_deref()).await?;
     if json {
         let v: Vec<_> = rows
             .iter()
@@ -47,11 +30,11 @@ pub async fn run(config: Config, cmd: ApprovalsCommand) -> ExitCode {
             })
             .collect();
         println!("{}", serde_json::Value::Array(v));
-        return ExitCode::SUCCESS;
+        return Ok(());
     }
     if rows.is_empty() {
         println!("No hay aprobaciones pendientes.");
-        return ExitCode::SUCCESS;
+        return Ok(());
     }
     let mut table = Table::new(&["CASO", "APROBADOR", "SOLICITADA", "ASUNTO"]);
     for r in &rows {
@@ -65,5 +48,5 @@ pub async fn run(config: Config, cmd: ApprovalsCommand) -> ExitCode {
         ]);
     }
     table.print();
-    ExitCode::SUCCESS
+    Ok(())
 }

@@ -3,38 +3,20 @@
 
 //! Reads only `[calendar]`, and works with no configuration file at all (Colombia's holidays).
 
-use super::{CalendarCommand, EXIT_FAILURE};
-use crate::config::{Config, EXIT_BAD_CONFIG};
+use super::{CalendarCommand, CliError};
+use crate::config::Config;
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::es_co;
 use std::path::Path;
-use std::process::ExitCode;
 
-pub fn run(config_path: &Path, cmd: CalendarCommand) -> ExitCode {
+pub fn run(config_path: &Path, cmd: CalendarCommand) -> Result<(), CliError> {
     let CalendarCommand::Holidays { year, json } = cmd;
-    let calendar = match Config::load_calendar(config_path) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("mesayuda: {e}");
-            return ExitCode::from(EXIT_BAD_CONFIG as u8);
-        }
-    };
-    let cal = match BusinessCalendar::new(&calendar) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("mesayuda: [calendar]: {e}");
-            return ExitCode::from(EXIT_BAD_CONFIG as u8);
-        }
-    };
+    let calendar = Config::load_calendar(config_path)?;
+    let cal = BusinessCalendar::new(&calendar).map_err(CliError::calendar)?;
     let days = cal.holidays(year);
     if json {
-        match serde_json::to_string(&days) {
-            Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("mesayuda: {e}");
-                return ExitCode::from(EXIT_FAILURE);
-            }
-        }
+        let s = serde_json::to_string(&days).map_err(CliError::failure)?;
+        println!("{s}");
     } else {
         let mut table = super::table::Table::new(&["FECHA", "DÍA", "FESTIVO"]);
         for h in &days {
@@ -46,5 +28,5 @@ pub fn run(config_path: &Path, cmd: CalendarCommand) -> ExitCode {
         }
         table.print();
     }
-    ExitCode::SUCCESS
+    Ok(())
 }

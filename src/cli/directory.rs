@@ -1,61 +1,48 @@
 //! `mesayuda directory show EMAIL`: one person as the daemon sees them — the TOML directory
 //! over the last LDAP read the daemon stored — with the boss who approves their requests.
 
-use super::{open_db, DirectoryCommand, EXIT_FAILURE, EXIT_NOT_FOUND};
-use crate::config::{Config, EXIT_BAD_CONFIG};
+use super::{open_db, CliError, DirectoryCommand};
+use crate::config::Config;
 use crate::domain::directory::{Directory, Person};
 use crate::domain::es_co;
 use crate::workflow::{LdapRead, Procedure};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Value};
-use std::process::ExitCode;
 
-pub async fn run(config: Config, cmd: DirectoryCommand) -> ExitCode {
+pub async fn run(config: Config, cmd: DirectoryCommand) -> Result<(), CliError> {
     let DirectoryCommand::Show { email, json } = cmd;
-    let procedure = match Procedure::from_config(&config) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("mesayuda: {e:#}");
-            return ExitCode::from(EXIT_BAD_CONFIG as u8);
-        }
-    };
+    let procedure =
+        Procedure::from_config(&config).map_err(|e| CliError::config(format_args!("{e:#}")))?;
     let mut read_at = None;
     if config.directory.ldap.is_some() {
-        let db = match open_db(&config).await {
-            Ok(db) => db,
-            Err(code) => return code,
-        };
+        let db = open_db(&config).await?;
+        // Not `?` on the query: this error, unlike the other commands' database errors, has
+        // always been printed as the whole chain without the "database error:" prefix.
         let stored = async {
             let mut conn = db.pool.acquire().await?;
             crate::store::ldap_directory::load(&mut conn).await
         }
-        .await;
-        match stored {
-            Ok(Some((entries, at))) => {
-                if let Err(e) = procedure.install_ldap(
+        .await
+        .map_err(|e| CliError::failure(format_args!("{e:#}")))?;
+        if let Some((entries, at)) = stored {
+            procedure
+                .install_ldap(
                     &config,
                     LdapRead {
                         entries,
                         read_at: at,
                     },
-                ) {
-                    eprintln!("mesayuda: {e:#}");
-                    return ExitCode::from(EXIT_FAILURE);
-                }
-                read_at = Some(at);
-            }
-            Ok(None) => {}
-            Err(e) => {
-                eprintln!("mesayuda: {e:#}");
-                return ExitCode::from(EXIT_FAILURE);
-            }
+                )
+                .map_err(|e| CliError::failure(format_args!("{e:#}")))?;
+            read_at = Some(at);
         }
     }
     let snap = procedure.snapshot();
     let d = &snap.directory;
     let Some(p) = d.person(&email) else {
-        eprintln!("mesayuda: nobody with the address {email} in the directory");
-        return ExitCode::from(EXIT_NOT_FOUND);
+        return Err(CliError::not_found(format_args!(
+            "nobody with the address {email} in the directory"
+        )));
     };
     let tz = procedure.calendar.timezone();
     let read_at = read_at.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
@@ -66,7 +53,7 @@ pub async fn run(config: Config, cmd: DirectoryCommand) -> ExitCode {
         let when = read_at.map(|t| crate::clock::cli_time(t, &tz));
         print!("{}", human(d, p, when));
     }
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 fn someone(d: &Directory, email: Option<&str>) -> Value {

@@ -1,14 +1,13 @@
 //! `mesayuda jobs run --now INSTANT`: every sweep once, as if the clock read INSTANT. Mail it
 //! queues goes through the outbox; a running daemon sends it within seconds.
 
-use super::{open_db, JobsCommand, EXIT_FAILURE};
-use crate::config::{Config, EXIT_BAD_CONFIG};
+use super::{open_db, CliError, JobsCommand};
+use crate::config::Config;
 use crate::mail::outbound::Composer;
 use crate::mail::templates::Templates;
 use crate::workflow::notify::Mailer;
 use crate::workflow::{sweep, Procedure};
 use chrono::{DateTime, Utc};
-use std::process::ExitCode;
 
 /// The pieces a CLI command needs to run the procedure without the mail adapters.
 pub(crate) fn procedure_parts(config: &Config) -> Result<(Mailer, Procedure), String> {
@@ -27,53 +26,39 @@ pub(crate) fn procedure_parts(config: &Config) -> Result<(Mailer, Procedure), St
     Ok((Mailer::new(templates, composer), procedure))
 }
 
-pub async fn run(config: Config, cmd: JobsCommand) -> ExitCode {
+pub async fn run(config: Config, cmd: JobsCommand) -> Result<(), CliError> {
     let JobsCommand::Run { now, json } = cmd;
-    let now: DateTime<Utc> = match DateTime::parse_from_rfc3339(&now) {
-        Ok(t) => t.with_timezone(&Utc),
-        Err(e) => {
-            eprintln!("mesayuda: --now `{now}` is not an RFC 3339 instant ({e}); for example 2026-11-30T11:00:00-05:00");
-            return ExitCode::from(EXIT_BAD_CONFIG as u8);
+    let now: DateTime<Utc> = DateTime::parse_from_rfc3339(&now)
+        .map_err(|e| {
+            CliError::usage(format_args!(
+                "--now `{now}` is not an RFC 3339 instant ({e}); for example 2026-11-30T11:00:00-05:00"
+            ))
+        })?
+        .with_timezone(&Utc);
+    let (mailer, procedure) = procedure_parts(&config).map_err(CliError::config)?;
+    let db = open_db(&config).await?;
+    let report = sweep::run(&db, &mailer, &procedure, now)
+        .await
+        .map_err(CliError::failure)?;
+    if json {
+        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    } else {
+        println!(
+            "Tareas ejecutadas a las {}: {} vencimiento(s) atendido(s), {} alerta(s) y {} correo(s) en cola.",
+            crate::clock::cli_time(now, &procedure.calendar.timezone()),
+            report.timers_handled,
+            report.alerts_queued,
+            report.mails_queued
+        );
+        if report.reports_sent > 0 {
+            println!(
+                "  Informe mensual de cumplimiento enviado a {} destinatario(s).",
+                report.reports_sent
+            );
         }
-    };
-    let (mailer, procedure) = match procedure_parts(&config) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("mesayuda: {e}");
-            return ExitCode::from(EXIT_BAD_CONFIG as u8);
-        }
-    };
-    let db = match open_db(&config).await {
-        Ok(db) => db,
-        Err(code) => return code,
-    };
-    match sweep::run(&db, &mailer, &procedure, now).await {
-        Ok(report) => {
-            if json {
-                println!("{}", serde_json::to_string(&report).unwrap_or_default());
-            } else {
-                println!(
-                    "Tareas ejecutadas a las {}: {} vencimiento(s) atendido(s), {} alerta(s) y {} correo(s) en cola.",
-                    crate::clock::cli_time(now, &procedure.calendar.timezone()),
-                    report.timers_handled,
-                    report.alerts_queued,
-                    report.mails_queued
-                );
-                if report.reports_sent > 0 {
-                    println!(
-                        "  Informe mensual de cumplimiento enviado a {} destinatario(s).",
-                        report.reports_sent
-                    );
-                }
-                for c in &report.changes {
-                    println!("  {c}");
-                }
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("mesayuda: {e}");
-            ExitCode::from(EXIT_FAILURE)
+        for c in &report.changes {
+            println!("  {c}");
         }
     }
+    Ok(())
 }

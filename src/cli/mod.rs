@@ -3,13 +3,14 @@
 mod approvals;
 mod calendar;
 mod directory;
+mod error;
 mod jobs;
 mod ops;
 mod sla;
 mod table;
 mod tickets;
 
-use crate::config::{Config, EXIT_BAD_CONFIG};
+use crate::config::Config;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -189,18 +190,22 @@ pub enum TicketsCommand {
     },
 }
 
-/// Exit codes (documented in the README): 0 ok, 1 runtime failure, 2 bad configuration or
-/// usage, 3 not found.
-pub const EXIT_FAILURE: u8 = 1;
-pub const EXIT_NOT_FOUND: u8 = 3;
+pub(crate) use error::CliError;
+pub use error::{EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_USAGE};
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Run) {
         restore_default_sigpipe();
     }
+    error::exit(dispatch(cli), &mut std::io::stderr())
+}
+
+/// Runs the command. Its error comes back here, for `main` alone to print; `Ok` carries the
+/// code of the commands whose outcome is not an error (the daemon's, check-config's report).
+fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     if let Command::Calendar { command } = cli.command {
-        return calendar::run(&cli.config, command);
+        return calendar::run(&cli.config, command).map(ok);
     }
     let needs = match cli.command {
         Command::Run | Command::CheckConfig { .. } | Command::SendTestMail { .. } => {
@@ -208,13 +213,7 @@ pub fn main() -> ExitCode {
         }
         _ => crate::config::Needs::Database,
     };
-    let config = match Config::load_for(&cli.config, needs) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("mesayuda: {e}");
-            return ExitCode::from(EXIT_BAD_CONFIG as u8);
-        }
-    };
+    let config = Config::load_for(&cli.config, needs)?;
     let format = if cli.log_json {
         crate::config::LogFormat::Json
     } else {
@@ -224,35 +223,36 @@ pub fn main() -> ExitCode {
         // Before the runtime's threads start.
         crate::ops::memory::configure();
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("mesayuda: cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_FAILURE);
-        }
-    };
+        .map_err(|e| CliError::failure(format_args!("cannot start the async runtime: {e}")))?;
     match cli.command {
         Command::Run => {
             crate::telemetry::init(format, config.log.level.as_deref());
-            runtime.block_on(run(config))
+            Ok(runtime.block_on(run(config)))
         }
-        Command::Migrate => runtime.block_on(migrate(config)),
-        Command::CheckConfig { offline } => runtime.block_on(ops::check_config(config, offline)),
-        Command::SendTestMail { address } => {
-            runtime.block_on(ops::send_test_mail(config, &address))
+        Command::Migrate => runtime.block_on(migrate(config)).map(ok),
+        Command::CheckConfig { offline } => {
+            Ok(runtime.block_on(ops::check_config(config, offline)))
         }
-        Command::Outbox { command } => runtime.block_on(ops::outbox(config, command)),
-        Command::Tickets { command } => runtime.block_on(tickets::run(config, command)),
-        Command::Jobs { command } => runtime.block_on(jobs::run(config, command)),
+        Command::SendTestMail { address } => runtime
+            .block_on(ops::send_test_mail(config, &address))
+            .map(ok),
+        Command::Outbox { command } => runtime.block_on(ops::outbox(config, command)).map(ok),
+        Command::Tickets { command } => runtime.block_on(tickets::run(config, command)).map(ok),
+        Command::Jobs { command } => runtime.block_on(jobs::run(config, command)).map(ok),
         // Normally answered above, before the configuration is loaded.
-        Command::Calendar { command } => calendar::run(&cli.config, command),
-        Command::Approvals { command } => runtime.block_on(approvals::run(config, command)),
-        Command::Sla { command } => runtime.block_on(sla::run(config, command)),
-        Command::Directory { command } => runtime.block_on(directory::run(config, command)),
+        Command::Calendar { command } => calendar::run(&cli.config, command).map(ok),
+        Command::Approvals { command } => runtime.block_on(approvals::run(config, command)).map(ok),
+        Command::Sla { command } => runtime.block_on(sla::run(config, command)).map(ok),
+        Command::Directory { command } => runtime.block_on(directory::run(config, command)).map(ok),
     }
+}
+
+/// A command that ended without error.
+fn ok(_: ()) -> ExitCode {
+    ExitCode::SUCCESS
 }
 
 /// `mesayuda tickets list | head` must end quietly, like any Unix tool, instead of panicking on
@@ -284,36 +284,24 @@ async fn run(config: Config) -> ExitCode {
     }
 }
 
-async fn migrate(config: Config) -> ExitCode {
+async fn migrate(config: Config) -> Result<(), CliError> {
     let result = async {
         let db = crate::store::Db::connect(&config.database.url, 1).await?;
         let applied = db.migrate().await?;
         anyhow::Ok(applied)
     }
     .await;
-    match result {
-        Ok(0) => {
-            println!("La base de datos ya estaba al día: ninguna migración por aplicar.");
-            ExitCode::SUCCESS
-        }
-        Ok(1) => {
-            println!("Se aplicó 1 migración.");
-            ExitCode::SUCCESS
-        }
-        Ok(n) => {
-            println!("Se aplicaron {n} migraciones.");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("mesayuda: {e:#}");
-            ExitCode::from(EXIT_FAILURE)
-        }
+    match result.map_err(|e| CliError::failure(format_args!("{e:#}")))? {
+        0 => println!("La base de datos ya estaba al día: ninguna migración por aplicar."),
+        1 => println!("Se aplicó 1 migración."),
+        n => println!("Se aplicaron {n} migraciones."),
     }
+    Ok(())
 }
 
 /// Opens the database for a CLI command, or says why not.
 /// Migrates too, so a command run before the daemon's first start sees an empty, valid store.
-pub(crate) async fn open_db(config: &Config) -> Result<crate::store::Db, ExitCode> {
+pub(crate) async fn open_db(config: &Config) -> Result<crate::store::Db, CliError> {
     let result = async {
         let db = crate::store::Db::connect(&config.database.url, 2).await?;
         db.migrate().await?;
@@ -321,21 +309,17 @@ pub(crate) async fn open_db(config: &Config) -> Result<crate::store::Db, ExitCod
     }
     .await;
     result.map_err(|e| {
-        eprintln!(
-            "mesayuda: cannot open the database {} (database.url): {e:#}",
+        CliError::failure(format_args!(
+            "cannot open the database {} (database.url): {e:#}",
             crate::runtime::app::redact_url(&config.database.url)
-        );
-        ExitCode::from(EXIT_FAILURE)
+        ))
     })
 }
 
 /// The zone every human time of the CLI is shown in: the business calendar's, the one SLA
 /// deadlines are computed in. A bad `[calendar]` is a configuration error (exit 2).
-pub(crate) fn calendar_tz(config: &Config) -> Result<chrono_tz::Tz, ExitCode> {
+pub(crate) fn calendar_tz(config: &Config) -> Result<chrono_tz::Tz, CliError> {
     crate::domain::calendar::BusinessCalendar::new(&config.calendar)
         .map(|c| c.timezone())
-        .map_err(|e| {
-            eprintln!("mesayuda: [calendar]: {e}");
-            ExitCode::from(EXIT_BAD_CONFIG as u8)
-        })
+        .map_err(CliError::calendar)
 }

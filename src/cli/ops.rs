@@ -2,8 +2,8 @@
 //! reached), `send-test-mail ADDRESS`, and `outbox list|retry`.
 
 use super::table::{Align, Table};
-use super::{calendar_tz, open_db, EXIT_FAILURE, EXIT_NOT_FOUND};
-use crate::config::{Config, Security, EXIT_BAD_CONFIG};
+use super::{calendar_tz, open_db, CliError, EXIT_FAILURE, EXIT_USAGE};
+use crate::config::{Config, Security};
 use crate::domain::ticket::TicketNumber;
 use crate::mail::outbound::{Composer, OutgoingMail};
 use crate::store::{from_unix, outbox};
@@ -12,7 +12,7 @@ use lettre::AsyncTransport;
 use std::process::ExitCode;
 use std::time::Duration;
 
-const BAD_USAGE: u8 = EXIT_BAD_CONFIG as u8;
+const BAD_USAGE: u8 = EXIT_USAGE;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
 /// A database answers within milliseconds or not at all: an operator waits 5 s, not 30.
 const DB_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -387,10 +387,11 @@ fn credential_keys(
 }
 
 /// Sends one mail straight through SMTP (not through the outbox), to prove delivery works.
-pub async fn send_test_mail(config: Config, address: &str) -> ExitCode {
+pub async fn send_test_mail(config: Config, address: &str) -> Result<(), CliError> {
     if address.parse::<lettre::message::Mailbox>().is_err() {
-        eprintln!("mesayuda: `{address}` is not an e-mail address");
-        return ExitCode::from(BAD_USAGE);
+        return Err(CliError::usage(format_args!(
+            "`{address}` is not an e-mail address"
+        )));
     }
     let composed = Composer::new(&config.smtp.from, &config.smtp.reply_to).and_then(|c| {
         c.with_footer(config.mail.footer.as_deref())
@@ -411,21 +412,11 @@ pub async fn send_test_mail(config: Config, address: &str) -> ExitCode {
                 html: None,
             })
     });
-    let composed = match composed {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("mesayuda: {e}");
-            return ExitCode::from(BAD_USAGE);
-        }
-    };
+    let composed = composed.map_err(CliError::config)?;
     let tokens = crate::oauth2::MailTokens::build(&config);
-    let transport = match crate::smtp::transport::build(&config.smtp, tokens.smtp) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("mesayuda: config file {}: {e}", config.source.display());
-            return ExitCode::from(BAD_USAGE);
-        }
-    };
+    let transport = crate::smtp::transport::build(&config.smtp, tokens.smtp).map_err(|e| {
+        CliError::config(format_args!("config file {}: {e}", config.source.display()))
+    })?;
     let envelope = lettre::address::Envelope::new(
         composed.envelope_from.parse().ok(),
         composed
@@ -434,142 +425,113 @@ pub async fn send_test_mail(config: Config, address: &str) -> ExitCode {
             .filter_map(|r| r.parse().ok())
             .collect(),
     );
-    let envelope = match envelope {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("mesayuda: {e}");
-            return ExitCode::from(BAD_USAGE);
-        }
-    };
-    match tokio::time::timeout(CHECK_TIMEOUT, transport.send_raw(&envelope, &composed.raw)).await {
-        Ok(Ok(resp)) => {
-            println!(
-                "Correo de prueba enviado a {address} (Message-ID <{}>): el servidor respondió {}",
-                composed.message_id,
-                resp.code()
-            );
-            ExitCode::SUCCESS
-        }
-        Ok(Err(e)) => {
-            eprintln!("mesayuda: the test mail was not sent: {e}");
-            ExitCode::from(EXIT_FAILURE)
-        }
-        Err(_) => {
-            eprintln!("mesayuda: the SMTP server did not answer within {CHECK_TIMEOUT:?}");
-            ExitCode::from(EXIT_FAILURE)
-        }
-    }
+    let envelope = envelope.map_err(CliError::config)?;
+    let resp = tokio::time::timeout(CHECK_TIMEOUT, transport.send_raw(&envelope, &composed.raw))
+        .await
+        .map_err(|_| {
+            CliError::failure(format_args!(
+                "the SMTP server did not answer within {CHECK_TIMEOUT:?}"
+            ))
+        })?
+        .map_err(|e| CliError::failure(format_args!("the test mail was not sent: {e}")))?;
+    println!(
+        "Correo de prueba enviado a {address} (Message-ID <{}>): el servidor respondió {}",
+        composed.message_id,
+        resp.code()
+    );
+    Ok(())
 }
 
-pub async fn outbox(config: Config, cmd: OutboxCommand) -> ExitCode {
+pub async fn outbox(config: Config, cmd: OutboxCommand) -> Result<(), CliError> {
     if let OutboxCommand::List {
         status: Some(s), ..
     } = &cmd
     {
         if !["pending", "sent", "failed"].contains(&s.as_str()) {
-            eprintln!("mesayuda: unknown status `{s}`: use pending, sent or failed");
-            return ExitCode::from(BAD_USAGE);
+            return Err(CliError::usage(format_args!(
+                "unknown status `{s}`: use pending, sent or failed"
+            )));
         }
     }
-    let tz = match calendar_tz(&config) {
-        Ok(tz) => tz,
-        Err(code) => return code,
-    };
-    let db = match open_db(&config).await {
-        Ok(db) => db,
-        Err(code) => return code,
-    };
-    let result = async {
-        let mut conn = db.pool.acquire().await?;
-        match cmd {
-            OutboxCommand::List { status, json } => {
-                let rows = outbox::list(&mut conn, status.as_deref()).await?;
-                if json {
-                    // The stored epochs as RFC 3339 with the calendar's offset, like every
-                    // other JSON output; the field names stay those of the table.
-                    let at = |t: i64| crate::clock::cli_rfc3339(from_unix(t), &tz);
-                    let v: Vec<_> = rows
-                        .iter()
-                        .map(|r| {
-                            serde_json::json!({
-                                "id": r.id,
-                                "ticket_id": r.ticket_id,
-                                "kind": r.kind,
-                                "recipients": r.recipients,
-                                "status": r.status,
-                                "attempts": r.attempts,
-                                "next_attempt_at": at(r.next_attempt_at),
-                                "last_error": r.last_error,
-                                "created_at": at(r.created_at),
-                                "sent_at": r.sent_at.map(at),
-                            })
+    let tz = calendar_tz(&config)?;
+    let db = open_db(&config).await?;
+    let mut conn = db.pool.acquire().await?;
+    match cmd {
+        OutboxCommand::List { status, json } => {
+            let rows = outbox::list(&mut conn, status.as_deref()).await?;
+            if json {
+                // The stored epochs as RFC 3339 with the calendar's offset, like every
+                // other JSON output; the field names stay those of the table.
+                let at = |t: i64| crate::clock::cli_rfc3339(from_unix(t), &tz);
+                let v: Vec<_> = rows
+                    .iter()
+                    .map(|r| {
+                        serde_json::json!({
+                            "id": r.id,
+                            "ticket_id": r.ticket_id,
+                            "kind": r.kind,
+                            "recipients": r.recipients,
+                            "status": r.status,
+                            "attempts": r.attempts,
+                            "next_attempt_at": at(r.next_attempt_at),
+                            "last_error": r.last_error,
+                            "created_at": at(r.created_at),
+                            "sent_at": r.sent_at.map(at),
                         })
-                        .collect();
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&v).unwrap_or_else(|_| "[]".into())
-                    );
-                } else if rows.is_empty() {
-                    println!("(sin correos)");
-                } else {
-                    let mut table = Table::new(&[
-                        "ID", "ESTADO", "TIPO", "INTENTOS", "CASO", "CREADO", "PARA", "ERROR",
-                    ])
-                    .align(&[
-                        Align::Right,
-                        Align::Left,
-                        Align::Left,
-                        Align::Right,
-                        Align::Left,
-                        Align::Left,
-                        Align::Left,
-                        Align::Left,
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&v).unwrap_or_else(|_| "[]".into())
+                );
+            } else if rows.is_empty() {
+                println!("(sin correos)");
+            } else {
+                let mut table = Table::new(&[
+                    "ID", "ESTADO", "TIPO", "INTENTOS", "CASO", "CREADO", "PARA", "ERROR",
+                ])
+                .align(&[
+                    Align::Right,
+                    Align::Left,
+                    Align::Left,
+                    Align::Right,
+                    Align::Left,
+                    Align::Left,
+                    Align::Left,
+                    Align::Left,
+                ]);
+                for r in rows {
+                    table.row(vec![
+                        r.id.to_string(),
+                        r.status,
+                        r.kind,
+                        r.attempts.to_string(),
+                        r.ticket_id
+                            .map(|t| TicketNumber(t).to_string())
+                            .unwrap_or_else(|| "-".into()),
+                        crate::clock::cli_time(from_unix(r.created_at), &tz),
+                        r.recipients,
+                        r.last_error.unwrap_or_else(|| "-".into()),
                     ]);
-                    for r in rows {
-                        table.row(vec![
-                            r.id.to_string(),
-                            r.status,
-                            r.kind,
-                            r.attempts.to_string(),
-                            r.ticket_id
-                                .map(|t| TicketNumber(t).to_string())
-                                .unwrap_or_else(|| "-".into()),
-                            crate::clock::cli_time(from_unix(r.created_at), &tz),
-                            r.recipients,
-                            r.last_error.unwrap_or_else(|| "-".into()),
-                        ]);
-                    }
-                    table.print();
                 }
-                Ok::<_, sqlx::Error>(ExitCode::SUCCESS)
+                table.print();
             }
-            OutboxCommand::Retry { id } => {
-                let now = crate::store::unix(chrono::Utc::now());
-                Ok(match outbox::retry(&mut conn, id, now).await? {
-                    outbox::RetryOutcome::Queued => {
-                        println!("Correo {id} en cola de nuevo; el daemon lo enviará en segundos.");
-                        ExitCode::SUCCESS
-                    }
-                    outbox::RetryOutcome::NotFound => {
-                        eprintln!("mesayuda: no mail {id} in the outbox");
-                        ExitCode::from(EXIT_NOT_FOUND)
-                    }
-                    outbox::RetryOutcome::NotFailed(s) => {
-                        eprintln!(
-                            "mesayuda: mail {id} is `{s}`: only a `failed` mail can be retried"
-                        );
-                        ExitCode::from(BAD_USAGE)
-                    }
-                })
-            }
+            Ok(())
         }
-    }
-    .await;
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("mesayuda: database error: {e}");
-            ExitCode::from(EXIT_FAILURE)
+        OutboxCommand::Retry { id } => {
+            let now = crate::store::unix(chrono::Utc::now());
+            match outbox::retry(&mut conn, id, now).await? {
+                outbox::RetryOutcome::Queued => {
+                    println!("Correo {id} en cola de nuevo; el daemon lo enviará en segundos.");
+                    Ok(())
+                }
+                outbox::RetryOutcome::NotFound => Err(CliError::not_found(format_args!(
+                    "no mail {id} in the outbox"
+                ))),
+                outbox::RetryOutcome::NotFailed(s) => Err(CliError::usage(format_args!(
+                    "mail {id} is `{s}`: only a `failed` mail can be retried"
+                ))),
+            }
         }
     }
 }

@@ -2,29 +2,19 @@
 //! (closed tickets against their target, per service and overall).
 
 use super::table::{Align, Table};
-use super::{open_db, SlaCommand, EXIT_FAILURE};
-use crate::config::{Config, EXIT_BAD_CONFIG};
+use super::{open_db, CliError, SlaCommand};
+use crate::config::Config;
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::compliance::{self, Period};
 use crate::domain::es_co;
 use crate::store::{tickets, Db};
 use chrono::Utc;
 use serde_json::json;
-use std::process::ExitCode;
 
-pub async fn run(config: Config, cmd: SlaCommand) -> ExitCode {
-    let cal = match BusinessCalendar::new(&config.calendar) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("mesayuda: [calendar]: {e}");
-            return ExitCode::from(EXIT_BAD_CONFIG as u8);
-        }
-    };
-    let db = match open_db(&config).await {
-        Ok(db) => db,
-        Err(code) => return code,
-    };
-    let result = match cmd {
+pub async fn run(config: Config, cmd: SlaCommand) -> Result<(), CliError> {
+    let cal = BusinessCalendar::new(&config.calendar).map_err(CliError::calendar)?;
+    let db = open_db(&config).await?;
+    match cmd {
         SlaCommand::Report { json } => report(&db, &cal, json).await,
         SlaCommand::Compliance {
             from,
@@ -36,26 +26,18 @@ pub async fn run(config: Config, cmd: SlaCommand) -> ExitCode {
                 p.bounds(&cal.timezone())
                     .ok_or("Esas fechas no existen en la zona horaria del calendario.")
             });
-            let (from, to) = match bounds {
-                Ok(b) => b,
-                Err(why) => {
-                    let _ = why; // the panel's Spanish sentence; stderr is English
-                    eprintln!(
-                        "mesayuda: --from and --to must be dates written YYYY-MM-DD, the first not after the second"
-                    );
-                    return ExitCode::from(EXIT_BAD_CONFIG as u8);
-                }
-            };
+            // Not `why`: that is the panel's Spanish sentence; stderr is English.
+            let (from, to) = bounds.map_err(|_why| {
+                CliError::usage(
+                    "--from and --to must be dates written YYYY-MM-DD, the first not after the second",
+                )
+            })?;
             compliance_report(&db, from, to, json, csv).await
         }
-    };
-    result.unwrap_or_else(|e| {
-        eprintln!("mesayuda: database error: {e}");
-        ExitCode::from(EXIT_FAILURE)
-    })
+    }
 }
 
-async fn report(db: &Db, cal: &BusinessCalendar, as_json: bool) -> Result<ExitCode, sqlx::Error> {
+async fn report(db: &Db, cal: &BusinessCalendar, as_json: bool) -> Result<(), CliError> {
     let mut conn = db.pool.acquire().await?;
     let now = Utc::now();
     let rows: Vec<_> = tickets::list(&mut conn, None)
@@ -87,7 +69,7 @@ async fn report(db: &Db, cal: &BusinessCalendar, as_json: bool) -> Result<ExitCo
         .collect();
     if as_json {
         println!("{}", serde_json::Value::Array(lines));
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
     // Hours with a decimal comma and the due time as Colombians read them; the target is the
     // one the requester was told in the acknowledgement.
@@ -140,7 +122,7 @@ async fn report(db: &Db, cal: &BusinessCalendar, as_json: bool) -> Result<ExitCo
     } else {
         table.print();
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 async fn compliance_report(
@@ -149,17 +131,17 @@ async fn compliance_report(
     to: chrono::DateTime<Utc>,
     as_json: bool,
     csv: bool,
-) -> Result<ExitCode, sqlx::Error> {
+) -> Result<(), CliError> {
     let mut conn = db.pool.acquire().await?;
     let r = crate::workflow::monthly_report::report_between(&mut conn, from, to).await?;
     if as_json {
         println!("{}", serde_json::to_string(&r).unwrap_or_default());
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
     let all = r.services.iter().chain(std::iter::once(&r.overall));
     if csv {
         print!("{}", compliance::csv(&r));
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
     let pct = |n: usize, p: f64| format!("{n} ({} %)", es_co::decimal(p, 1));
     let mut table = Table::new(&[
@@ -200,5 +182,5 @@ async fn compliance_report(
         ]);
     }
     table.print();
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

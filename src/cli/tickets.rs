@@ -1,36 +1,22 @@
 //! `mesayuda tickets list|show`: what agents and ops read; JSON for scripts.
 
 use super::table::Table;
-use super::{calendar_tz, open_db, TicketsCommand, EXIT_FAILURE, EXIT_NOT_FOUND};
+use super::{calendar_tz, open_db, CliError, TicketsCommand};
 use crate::config::Config;
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::sla::THRESHOLDS;
 use crate::domain::ticket::{Status, TicketNumber};
 use crate::store::{events, from_unix, incidents, messages, tickets};
 use serde_json::{json, Value};
-use std::process::ExitCode;
 
-pub async fn run(config: Config, cmd: TicketsCommand) -> ExitCode {
-    let tz = match calendar_tz(&config) {
-        Ok(tz) => tz,
-        Err(code) => return code,
-    };
-    let db = match open_db(&config).await {
-        Ok(db) => db,
-        Err(code) => return code,
-    };
-    let result = match cmd {
+pub async fn run(config: Config, cmd: TicketsCommand) -> Result<(), CliError> {
+    let tz = calendar_tz(&config)?;
+    let db = open_db(&config).await?;
+    match cmd {
         TicketsCommand::List { status, kind, json } => {
             list(&db, &tz, status.as_deref(), kind.as_deref(), json).await
         }
         TicketsCommand::Show { id, json } => show(&config, &db, &tz, &id, json).await,
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("mesayuda: database error: {e}");
-            ExitCode::from(EXIT_FAILURE)
-        }
     }
 }
 
@@ -108,12 +94,9 @@ async fn list(
     status: Option<&str>,
     kind: Option<&str>,
     as_json: bool,
-) -> Result<ExitCode, sqlx::Error> {
+) -> Result<(), CliError> {
     if let Some(s) = status {
-        if let Err(e) = s.parse::<Status>() {
-            eprintln!("mesayuda: {e}");
-            return Ok(ExitCode::from(crate::config::EXIT_BAD_CONFIG as u8));
-        }
+        s.parse::<Status>().map_err(CliError::usage)?;
     }
     let mut conn = db.pool.acquire().await?;
     // (created_at, JSON, table cells), both kinds in one list, oldest first.
@@ -148,18 +131,18 @@ async fn list(
     if as_json {
         let all: Vec<Value> = rows.into_iter().map(|(_, v, _)| v).collect();
         println!("{}", Value::Array(all));
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
     if rows.is_empty() {
         println!("No hay casos.");
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
     let mut table = Table::new(&["CASO", "ESTADO", "CREADO", "SOLICITANTE", "ASUNTO"]);
     for (_, _, cells) in rows {
         table.row(cells);
     }
     table.print();
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// `tickets show INC-n`: the incident, where it came from and went, and its report.
@@ -168,11 +151,10 @@ async fn show_incident(
     tz: &chrono_tz::Tz,
     id: i64,
     as_json: bool,
-) -> Result<ExitCode, sqlx::Error> {
+) -> Result<(), CliError> {
     let mut conn = db.pool.acquire().await?;
     let Some(i) = incidents::get(&mut conn, id).await? else {
-        eprintln!("mesayuda: no incident INC-{id}");
-        return Ok(ExitCode::from(EXIT_NOT_FOUND));
+        return Err(CliError::not_found(format_args!("no incident INC-{id}")));
     };
     let report = messages::inbound_by_message_id(&mut conn, &i.message_id)
         .await?
@@ -182,7 +164,7 @@ async fn show_incident(
         v["message_id"] = json!(i.message_id);
         v["report_text"] = json!(report);
         println!("{v}");
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
     println!("{}  {}", i.label(), i.subject);
     println!(
@@ -209,7 +191,7 @@ async fn show_incident(
             text.lines().collect::<Vec<_>>().join("\n  ")
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 async fn show(
@@ -218,23 +200,16 @@ async fn show(
     tz: &chrono_tz::Tz,
     id: &str,
     as_json: bool,
-) -> Result<ExitCode, sqlx::Error> {
+) -> Result<(), CliError> {
     if let Ok(r) = id.parse::<crate::domain::text::TicketRef>() {
         if r.kind == crate::domain::text::TicketKind::Inc {
             return show_incident(db, tz, r.number, as_json).await;
         }
     }
-    let n: TicketNumber = match id.parse() {
-        Ok(n) => n,
-        Err(e) => {
-            eprintln!("mesayuda: {e}");
-            return Ok(ExitCode::from(crate::config::EXIT_BAD_CONFIG as u8));
-        }
-    };
+    let n: TicketNumber = id.parse().map_err(CliError::usage)?;
     let mut conn = db.pool.acquire().await?;
     let Some(t) = tickets::get(&mut conn, n).await? else {
-        eprintln!("mesayuda: no request {n}");
-        return Ok(ExitCode::from(EXIT_NOT_FOUND));
+        return Err(CliError::not_found(format_args!("no request {n}")));
     };
     let msgs = messages::for_ticket(&mut conn, n).await?;
     let atts = messages::attachments_for_ticket(&mut conn, n).await?;
@@ -290,7 +265,7 @@ async fn show(
             })
             .collect();
         println!("{v}");
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
     println!("{n}  {}", t.subject);
     println!("Estado:         {}", t.status);
@@ -349,5 +324,5 @@ async fn show(
             e.actor
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
