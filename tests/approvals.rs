@@ -159,7 +159,8 @@ async fn rejection_reason_reaches_the_requester_and_later_answers_change_nothing
         "",
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // The late answer leaves the inbox only once what it did to the ticket is committed.
+    w.wait_idle(WAIT).await;
     let t = w.cli().ticket(&id);
     assert_eq!(t["status"], "cerrado");
     assert_eq!(t["approval"]["status"], "rechazado");

@@ -381,7 +381,16 @@ async fn postgresql_restarted_while_the_daemon_runs(w: World) {
         request(&w, u, "Durante el corte").await;
     }
     let p = wait_problems(&d, 1, "the outage noticed").await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // The cluster comes back only once the daemon has retried in vain (so that one line for
+    // the whole outage is a claim about retries) and the outage's requests wait in the inbox.
+    eventually(WAIT, "retries during the outage", || async {
+        (lines_with(&d.log_text(), "database still unavailable") >= 2).then_some(())
+    })
+    .await;
+    eventually(WAIT, "the outage's requests in the inbox", || async {
+        (mail::inbox(w.mail.imap_port, HELPDESK).await.len() == users.len() - 1).then_some(())
+    })
+    .await;
     drop(restarted);
     nothing_lost(&w, &users).await;
     let log = d.log_text();

@@ -10,7 +10,7 @@ use mesayuda::mail::inbound::InboundMail;
 use serde_json::Value;
 use std::time::Duration;
 use support::mail::{self, Draft};
-use support::{eventually, World, HELPDESK};
+use support::{eventually, World};
 
 const CARLOS: &str = "Carlos Pérez <carlos.perez@example.test>";
 const CARLOS_ADDR: &str = "carlos.perez@example.test";
@@ -327,14 +327,8 @@ async fn out_of_office_reply_creates_nothing_and_gets_no_answer(w: World) {
         )
     };
     mail::send(w.mail.smtp_port, &unthreaded).await;
-    eventually(WAIT, "both auto-replies taken in", || async {
-        mail::inbox(w.mail.imap_port, HELPDESK)
-            .await
-            .is_empty()
-            .then_some(())
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Both auto-replies taken in, and any answer they caused (queued with them) delivered.
+    w.wait_idle(WAIT).await;
     assert_eq!(w.cli().tickets().len(), 1, "an auto-reply opened a ticket");
     let t = w.cli().ticket(&id);
     assert!(t["messages"]
@@ -411,7 +405,8 @@ async fn sla_alerts_reach_the_escalation_chain_once(w: World) {
         "{}",
         full.body_text
     );
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // `jobs run` queued every alert before it answered; idle, each of them is in its inbox.
+    w.wait_idle(WAIT).await;
     assert!(mail::inbox(w.mail.imap_port, DIRECTOR)
         .await
         .iter()

@@ -41,8 +41,9 @@ async fn a_complete_request_reaches_exactly_its_group(w: World) {
     ] {
         assert!(n.body_text.contains(line), "{line}: {}", n.body_text);
     }
-    // The agents at the desk are not the group: they get nothing about it.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The agents at the desk are not the group: they get nothing about it. Notices are
+    // queued with the request's ticket; idle, every one of them is in its inbox.
+    w.wait_idle(WAIT).await;
     assert_eq!(new_work_notices(&w, LAURA_ADDR).await, 0);
     assert_eq!(new_work_notices(&w, ANDRES_ADDR).await, 0);
 }

@@ -81,6 +81,32 @@ impl MailServer {
     pub fn cert(&self) -> PathBuf {
         self.dir.join("tls/cert.pem")
     }
+
+    /// Whether Postfix holds no mail: everything it accepted has reached a mailbox. Postfix
+    /// deletes a queue file only after Dovecot's LMTP answer, which comes once the mail is
+    /// stored. Read in the order mail moves between the queues, twice: a deferred mail put
+    /// back in `active` after `active` was read in the first pass is found in the second.
+    pub fn queue_is_empty(&self) -> bool {
+        fn files(dir: &std::path::Path) -> usize {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return 0;
+            };
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => files(&e.path()),
+                    Ok(_) => 1,
+                    Err(_) => 0,
+                })
+                .sum()
+        }
+        let queue = self.dir.join("postfix-queue");
+        (0..2).all(|_| {
+            ["maildrop", "incoming", "active", "deferred", "hold"]
+                .iter()
+                .all(|q| files(&queue.join(q)) == 0)
+        })
+    }
 }
 
 impl Drop for MailServer {

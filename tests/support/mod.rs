@@ -202,15 +202,21 @@ impl World {
             .collect()
     }
 
-    /// The help desk has taken in its whole inbox and has nothing left to send.
+    /// The help desk has taken in all mail sent to it and has delivered all it queued. In this
+    /// order: the mail server's queue empty (what the test sent is in the desk's inbox), the
+    /// inbox empty (the reader moves a message out only after committing it, with the mail it
+    /// causes queued in the same transaction), nothing pending in the outbox (every mail
+    /// handed to the mail server) and its queue empty again (every mail in its inbox).
     pub async fn is_idle(&self) -> bool {
-        mail::inbox(self.mail.imap_port, HELPDESK).await.is_empty()
+        self.mail.queue_is_empty()
+            && mail::inbox(self.mail.imap_port, HELPDESK).await.is_empty()
             && self.outbox().iter().all(|m| m["status"] != "pending")
+            && self.mail.queue_is_empty()
     }
 
-    /// Waits until [`World::is_idle`]. Mail is queued in the transaction that reads the mail
-    /// causing it, so after this, mail the desk was going to send is in the outbox and out of
-    /// it: its absence there proves it will not be sent, with no fixed sleep.
+    /// Waits until [`World::is_idle`]. After this, mail the desk was going to send because of
+    /// what it received is in its recipients' inboxes: a mail missing there will not arrive
+    /// later, and the database shows all the received mail did, with no fixed sleep.
     pub async fn wait_idle(&self, timeout: Duration) {
         eventually(timeout, "the help desk idle", || async {
             self.is_idle().await.then_some(())
