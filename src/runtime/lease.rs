@@ -9,7 +9,8 @@
 //! replaced at the standby's next try. Each takeover increments the lease's fencing number,
 //! which every commit of the reader and every IMAP MOVE checks: a former reader that wakes up
 //! after losing the lease takes nothing in, moves nothing, says so once and stands by.
-//! The outbox is shared safely by every instance (FOR UPDATE SKIP LOCKED).
+//! The outbox is shared safely by every instance (FOR UPDATE SKIP LOCKED, short claims renewed
+//! while the mail is being sent: `smtp::sender`).
 //!
 //! SQLite: one instance only. `mesayuda run` holds an exclusive lock on `<database>.lock`;
 //! a second one exits at once with a message saying so.

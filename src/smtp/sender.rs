@@ -11,14 +11,27 @@ use chrono::Utc;
 use futures::stream::{FuturesUnordered, StreamExt};
 use lettre::address::Envelope;
 use lettre::AsyncTransport;
+use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-/// Mail claimed but not confirmed within this time is taken again by any sender.
-const LEASE_SECS: i64 = 300;
+/// How long a claim on queued mail lasts unless renewed (PostgreSQL, several instances): a
+/// frozen instance (SIGSTOP, a paused VM) keeps its database sessions, so its claims are taken
+/// over only once they run out; short claims keep the mail it held from waiting long.
+const CLAIM_SECS: i64 = 8;
+/// How often the claims of a batch in hand are renewed while it is being sent: well within
+/// `CLAIM_SECS`, so that only an instance that stopped (or lost the database) loses them, not
+/// one waiting for a slow SMTP server.
+const RENEW_EVERY: Duration = Duration::from_secs(2);
+/// A mail is handed to the SMTP server only while, by this instance's own clocks, at least this
+/// much of its claim is left; otherwise the claim is renewed first (or found taken over).
+const CLAIM_MARGIN_SECS: i64 = 4;
+/// SQLite: a single instance, so nobody else can take mail over; claimed once for the longest
+/// a batch may take, and not renewed.
+const SINGLE_INSTANCE_CLAIM_SECS: i64 = 300;
 /// Queue re-check without a wake-up: catches mail queued by the CLI or another instance.
 const IDLE_CHECK: Duration = Duration::from_secs(2);
 /// Mails claimed at once.
@@ -133,27 +146,56 @@ impl Sender {
     /// ticket one after another, in the order they were queued.
     async fn drain_once(&self, cancel: &CancellationToken) -> Result<Option<Attempt>, sqlx::Error> {
         let now = store::unix(Utc::now());
-        let batch = outbox::claim_due(&self.db, now, LEASE_SECS, CLAIM_BATCH).await?;
+        let shared = self.db.dialect().is_shared();
+        let claim_secs = if shared {
+            CLAIM_SECS
+        } else {
+            SINGLE_INSTANCE_CLAIM_SECS
+        };
+        let started = Instant::now();
+        let batch = outbox::claim_due(&self.db, now, claim_secs, CLAIM_BATCH).await?;
         if batch.is_empty() {
             return Ok(None);
         }
+        let hand = Hand::new(shared, &batch, now + claim_secs, started);
         let outage = std::sync::Mutex::new(None::<String>);
-        let mut groups = by_ticket(batch).into_iter();
-        let mut running = FuturesUnordered::new();
-        let mut result = Ok(());
-        loop {
-            while running.len() < SEND_CONCURRENCY {
-                match groups.next() {
-                    Some(g) => running.push(self.send_group(g, now, cancel, &outage)),
+        let work = async {
+            let mut groups = by_ticket(batch).into_iter();
+            let mut running = FuturesUnordered::new();
+            let mut result = Ok(());
+            loop {
+                while running.len() < SEND_CONCURRENCY {
+                    match groups.next() {
+                        Some(g) => running.push(self.send_group(g, now, cancel, &outage, &hand)),
+                        None => break,
+                    }
+                }
+                match running.next().await {
+                    Some(Err(e)) if result.is_ok() => result = Err(e),
+                    Some(_) => {}
                     None => break,
                 }
             }
-            match running.next().await {
-                Some(Err(e)) if result.is_ok() => result = Err(e),
-                Some(_) => {}
-                None => break,
+            result
+        };
+        // Renewed while the batch is in flight, a long send included, so that the mail in hand
+        // is taken over only from an instance that stopped.
+        let renewing = async {
+            loop {
+                tokio::time::sleep(RENEW_EVERY).await;
+                // A failure is not reported here: the check before each mail renews again and
+                // reports it, and a mail already with the SMTP server cannot be called back.
+                let _ = hand.renew(&self.db).await;
             }
-        }
+        };
+        let result = if shared {
+            tokio::select! {
+                r = work => r,
+                () = renewing => unreachable!("renews until the batch is done"),
+            }
+        } else {
+            work.await
+        };
         result?;
         let outage = outage.lock().map(|mut o| o.take()).unwrap_or(None);
         Ok(Some(match outage {
@@ -170,6 +212,7 @@ impl Sender {
         now: i64,
         cancel: &CancellationToken,
         outage: &std::sync::Mutex<Option<String>>,
+        hand: &Hand,
     ) -> Result<(), sqlx::Error> {
         for (i, mail) in group.iter().enumerate() {
             if cancel.is_cancelled() {
@@ -178,11 +221,32 @@ impl Sender {
             let down = outage.lock().ok().and_then(|o| o.clone());
             let down = match down {
                 Some(e) => Some(e),
-                None => self.send_one(mail, now).await?,
+                None => {
+                    if !hand.still_mine(&self.db, mail.id).await? {
+                        // This instance stopped long enough for its claim to run out (frozen,
+                        // paused): another one may be sending the mail already. The rest of
+                        // the ticket's mail is left for whoever sends this one, in order; what
+                        // is still claimed here runs out within seconds.
+                        info!(
+                            outbox = mail.id,
+                            ticket = mail.ticket_id.map(|t| format!("REQ-{t}")),
+                            "queued mail no longer claimed by this instance (it was stopped); \
+                             not sent from here"
+                        );
+                        for m in &group[i..] {
+                            hand.forget(m.id);
+                        }
+                        break;
+                    }
+                    let down = self.send_one(mail, now).await;
+                    hand.forget(mail.id);
+                    down?
+                }
             };
             if let Some(e) = down {
                 // Not tried (or refused before it was offered): no attempt is counted.
                 for m in &group[i..] {
+                    hand.forget(m.id);
                     outbox::release(&self.db, m.id, &e).await?;
                 }
                 if let Ok(mut o) = outage.lock() {
@@ -268,6 +332,96 @@ impl Sender {
             Err(e) => return Ok(Some(e.to_string())),
         }
         Ok(None)
+    }
+}
+
+/// The mail a sender has claimed and not yet dealt with, and how long, by its own clocks, its
+/// claim on it lasts.
+struct Hand {
+    /// Renewed at all: only where other instances could take the mail over.
+    shared: bool,
+    state: std::sync::Mutex<HandState>,
+    /// One renewal at a time: mails checked together wait for the same one.
+    renewing: tokio::sync::Mutex<()>,
+}
+
+struct HandState {
+    held: HashSet<i64>,
+    /// The claim's end as written (wall clock, Unix seconds)...
+    until: i64,
+    /// ...and when the statement that wrote it was sent (monotonic): whichever clock says the
+    /// claim may be running out, it is renewed before a mail goes out.
+    since: Instant,
+}
+
+impl HandState {
+    fn fresh(&self) -> bool {
+        let wall = store::unix(Utc::now());
+        let elapsed = i64::try_from(self.since.elapsed().as_secs()).unwrap_or(i64::MAX);
+        wall.saturating_add(CLAIM_MARGIN_SECS) <= self.until
+            && elapsed.saturating_add(CLAIM_MARGIN_SECS) < CLAIM_SECS
+    }
+}
+
+impl Hand {
+    fn new(shared: bool, batch: &[outbox::Claimed], until: i64, since: Instant) -> Hand {
+        Hand {
+            shared,
+            state: std::sync::Mutex::new(HandState {
+                held: batch.iter().map(|m| m.id).collect(),
+                until,
+                since,
+            }),
+            renewing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HandState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Dealt with (or given up): no longer renewed.
+    fn forget(&self, id: i64) {
+        self.lock().held.remove(&id);
+    }
+
+    /// Renews the claims in hand; those another instance took over leave it.
+    async fn renew(&self, db: &Db) -> Result<(), sqlx::Error> {
+        let _one = self.renewing.lock().await;
+        self.renew_now(db).await
+    }
+
+    async fn renew_now(&self, db: &Db) -> Result<(), sqlx::Error> {
+        let ids: Vec<i64> = self.lock().held.iter().copied().collect();
+        let since = Instant::now();
+        let now = store::unix(Utc::now());
+        let kept = outbox::renew_claims(db, store::instance_name(), &ids, now, CLAIM_SECS).await?;
+        let kept: HashSet<i64> = kept.into_iter().collect();
+        let mut state = self.lock();
+        // Mails dealt with meanwhile stay out.
+        state.held.retain(|id| kept.contains(id));
+        state.until = now + CLAIM_SECS;
+        state.since = since;
+        Ok(())
+    }
+
+    /// Whether this instance may hand `id` to the SMTP server now: its claim is still its own
+    /// and, by its own clocks, not about to run out (renewed first when it might).
+    async fn still_mine(&self, db: &Db, id: i64) -> Result<bool, sqlx::Error> {
+        if !self.shared {
+            return Ok(true);
+        }
+        {
+            let state = self.lock();
+            if !state.held.contains(&id) || state.fresh() {
+                return Ok(state.held.contains(&id));
+            }
+        }
+        let _one = self.renewing.lock().await;
+        if !self.lock().fresh() {
+            self.renew_now(db).await?;
+        }
+        Ok(self.lock().held.contains(&id))
     }
 }
 

@@ -79,18 +79,30 @@ impl Claimed {
     }
 }
 
-/// Takes up to `limit` due mails for `lease_secs`. Mail claimed by an instance that is gone
-/// (killed, crashed, its host lost) is taken again at once rather than when the lease runs out:
-/// on SQLite any other instance is gone (only one runs at a time); on PostgreSQL one is gone
-/// when no session carries its name any more. Whatever the dead instance had handed to the
-/// SMTP server but not yet marked sent goes out a second time (same Message-ID).
+/// Takes up to `limit` due mails for `claim_secs`, for this instance. Mail claimed by an
+/// instance that is gone (killed, crashed, its host lost) is taken again at once rather than when
+/// the claim runs out: on SQLite any other instance is gone (only one runs at a time); on
+/// PostgreSQL one is gone when no session carries its name any more. Whatever the dead instance
+/// had handed to the SMTP server but not yet marked sent goes out a second time (same
+/// Message-ID). A frozen instance keeps its sessions: its claims are taken over once they run
+/// out, which is why a sender claims for a few seconds only and renews ([`renew_claims`]).
 pub async fn claim_due(
     db: &Db,
     now: i64,
-    lease_secs: i64,
+    claim_secs: i64,
     limit: i64,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
-    let me = super::instance_name();
+    claim_due_as(db, super::instance_name(), now, claim_secs, limit).await
+}
+
+/// [`claim_due`] for the instance named `me` (tests play several instances in one process).
+pub async fn claim_due_as(
+    db: &Db,
+    me: &str,
+    now: i64,
+    claim_secs: i64,
+    limit: i64,
+) -> Result<Vec<Claimed>, sqlx::Error> {
     let dialect = db.dialect();
     let orphaned = dialect.instance_gone("outbox", "claimed_by", "$3");
     let _turn = db.write_turn().await;
@@ -142,7 +154,7 @@ pub async fn claim_due(
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE outbox SET claimed_until = $1, claimed_by = $2 WHERE id IN ({list})"
     )))
-    .bind(now + lease_secs)
+    .bind(now + claim_secs)
     .bind(me)
     .execute(&mut *tx)
     .await?;
@@ -155,6 +167,43 @@ pub async fn claim_due(
     tx.commit().await?;
     super::database_ok();
     Ok(rows)
+}
+
+/// Extends to `now + claim_secs` the claims of `me` on the mails `ids` that are still its own:
+/// still pending, still claimed by `me`, and whose claim has not run out (once it has, another
+/// instance may have claimed the mail and handed it to the SMTP server already). Returns those
+/// ids; a mail missing from them is no longer `me`'s to send.
+pub async fn renew_claims(
+    db: &Db,
+    me: &str,
+    ids: &[i64],
+    now: i64,
+    claim_secs: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = super::id_list(ids.iter().copied());
+    let _turn = db.write_turn().await;
+    // Integers only in the list (`id_list`).
+    let mut held: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "
+        UPDATE outbox
+        SET claimed_until = $1
+        WHERE id IN ({list})
+          AND status = 'pending'
+          AND claimed_by = $2
+          AND claimed_until >= $3
+        RETURNING id
+        "
+    )))
+    .bind(now + claim_secs)
+    .bind(me)
+    .bind(now)
+    .fetch_all(&db.pool)
+    .await?;
+    held.sort_unstable();
+    Ok(held)
 }
 
 /// Marks a mail sent and empties its raw bytes. They were needed only to send it; kept, they
@@ -176,16 +225,18 @@ pub async fn mark_sent(db: &Db, id: i64, now: i64) -> Result<(), sqlx::Error> {
 }
 
 /// Counts one refused try (a 4xx answer to this mail) and makes the mail due again at
-/// `next_at`.
+/// `next_at`. Only while the mail is still claimed by this instance: one that was frozen and
+/// wakes up must not put back in the queue a mail another instance has taken over.
 pub async fn mark_retry(db: &Db, id: i64, next_at: i64, error: &str) -> Result<(), sqlx::Error> {
     let _turn = db.write_turn().await;
     sqlx::query(
         "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, claimed_until = NULL, \
-         last_error = $2 WHERE id = $3",
+         last_error = $2 WHERE id = $3 AND claimed_by = $4",
     )
     .bind(next_at)
     .bind(error)
     .bind(id)
+    .bind(super::instance_name())
     .execute(&db.pool)
     .await?;
     Ok(())
@@ -193,18 +244,20 @@ pub async fn mark_retry(db: &Db, id: i64, next_at: i64, error: &str) -> Result<(
 
 /// Gives a claimed mail back untried: the server could not be reached, or refused the
 /// connection before this mail was offered. No attempt is counted, so an outage does not use
-/// up the attempts `[smtp] max_attempts` allows each mail; the mail stays due.
+/// up the attempts `[smtp] max_attempts` allows each mail; the mail stays due. Only while the
+/// mail is still claimed by this instance (see [`mark_retry`]).
 pub async fn release(db: &Db, id: i64, error: &str) -> Result<(), sqlx::Error> {
     let _turn = db.write_turn().await;
     sqlx::query(
         "
         UPDATE outbox
         SET claimed_until = NULL, last_error = $1
-        WHERE id = $2
+        WHERE id = $2 AND claimed_by = $3
         ",
     )
     .bind(error)
     .bind(id)
+    .bind(super::instance_name())
     .execute(&db.pool)
     .await?;
     Ok(())

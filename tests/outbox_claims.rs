@@ -1,0 +1,362 @@
+//! Issue 16: queued mail is claimed for a few seconds at a time and the claim is renewed while
+//! the mail is being sent, so that mail claimed by a frozen instance (SIGSTOP keeps its
+//! database sessions open) is taken over within seconds, and the frozen instance, once it
+//! wakes, sends nothing that was taken over.
+
+mod support;
+
+use mesayuda::domain::mail_kind::MailKind;
+use mesayuda::store::{self, outbox, Db};
+use std::time::Duration;
+use support::mail::{self, Draft};
+use support::{eventually, Daemon, DbKind, TestDb, World, HELPDESK};
+
+const WAIT: Duration = Duration::from_secs(60);
+/// Well under the 300 s claims of old: a request is answered while an instance is frozen.
+const ANSWER_WHILE_FROZEN: Duration = Duration::from_secs(40);
+const CLAIM: i64 = 8;
+
+// ---------------------------------------------------------------------------------------------
+// The store: claims run out unless renewed, and one taken over cannot be renewed
+
+fn offline_config(dir: &std::path::Path, db: &TestDb) -> std::path::PathBuf {
+    let p = dir.join("mesayuda.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "[database]\nurl = \"{}\"\n[imap]\nhost = \"127.0.0.1\"\nport = 1\nsecurity = \"none\"\n\
+             username = \"{HELPDESK}\"\npassword = \"x\"\n[smtp]\nhost = \"127.0.0.1\"\nport = 1\n\
+             security = \"none\"\nfrom = \"s@example.test\"\nreply_to = \"{HELPDESK}\"\n\
+             [paths]\ntemplates = \"{}\"\n",
+            db.url,
+            support::repo_root().join("templates").display()
+        ),
+    )
+    .unwrap();
+    p
+}
+
+async fn queue(db: &Db, n: u32, at: i64) -> i64 {
+    let mut conn = db.pool.acquire().await.unwrap();
+    let message_id = format!("<claim-{n}@example.test>");
+    let recipients = vec![format!("user-{n}@example.test")];
+    outbox::enqueue(
+        &mut conn,
+        &outbox::NewOutgoing {
+            ticket: None,
+            kind: MailKind::Acuse,
+            message_id: &message_id,
+            envelope_from: "s@example.test",
+            recipients: &recipients,
+            raw: b"Subject: x\r\n\r\nx\r\n",
+            at,
+        },
+    )
+    .await
+    .unwrap()
+}
+
+async fn claimed_by(db: &Db, id: i64) -> Option<String> {
+    sqlx::query_scalar("SELECT claimed_by FROM outbox WHERE id = $1 AND claimed_until IS NOT NULL")
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+async fn open(kind: DbKind, dir: &std::path::Path) -> Option<(TestDb, Db)> {
+    let tdb = TestDb::create(kind, dir).await?;
+    let config = mesayuda::config::Config::load(&offline_config(dir, &tdb)).unwrap();
+    let app = mesayuda::runtime::app::Application::build(config)
+        .await
+        .unwrap();
+    let db = app.db().clone();
+    Some((tdb, db))
+}
+
+/// This process plays the holder: it has sessions on the server, so on PostgreSQL it is alive
+/// and its claims are taken over only once they run out. "instance-b" has no session: its own
+/// claims would count as gone at once, so it only ever takes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_not_renewed_is_taken_over_and_its_former_holder_cannot_renew_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((_tdb, db)) = open(DbKind::Postgres, dir.path()).await else {
+        return;
+    };
+    let me = store::instance_name();
+    let t0 = store::unix(chrono::Utc::now());
+    let ids = vec![queue(&db, 1, t0).await, queue(&db, 2, t0).await];
+
+    let mine = outbox::claim_due(&db, t0, CLAIM, 50).await.unwrap();
+    assert_eq!(mine.iter().map(|m| m.id).collect::<Vec<_>>(), ids);
+    assert!(outbox::claim_due_as(&db, "instance-b", t0 + 1, CLAIM, 50)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Renewed by its holder: still its own after the first claim would have run out.
+    let kept = outbox::renew_claims(&db, me, &ids, t0 + 5, CLAIM)
+        .await
+        .unwrap();
+    assert_eq!(kept, ids);
+    assert!(
+        outbox::claim_due_as(&db, "instance-b", t0 + CLAIM + 2, CLAIM, 50)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a renewed claim is not taken"
+    );
+
+    // One mail is sent meanwhile: it is no longer renewed.
+    outbox::mark_sent(&db, ids[0], t0 + 6).await.unwrap();
+    let kept = outbox::renew_claims(&db, me, &ids, t0 + 6, CLAIM)
+        .await
+        .unwrap();
+    assert_eq!(kept, [ids[1]]);
+
+    // Not renewed any more (the holder froze): taken over once it ran out.
+    let taken = outbox::claim_due_as(&db, "instance-b", t0 + 6 + CLAIM + 1, CLAIM, 50)
+        .await
+        .unwrap();
+    assert_eq!(taken.iter().map(|m| m.id).collect::<Vec<_>>(), [ids[1]]);
+    assert_eq!(claimed_by(&db, ids[1]).await.as_deref(), Some("instance-b"));
+
+    // The former holder wakes: its claim is gone, and what it would give back stays taken.
+    let kept = outbox::renew_claims(&db, me, &ids, t0 + 6 + CLAIM + 2, CLAIM)
+        .await
+        .unwrap();
+    assert!(kept.is_empty(), "{kept:?}");
+    outbox::release(&db, ids[1], "SMTP server unavailable")
+        .await
+        .unwrap();
+    outbox::mark_retry(&db, ids[1], t0 + 600, "450 try later")
+        .await
+        .unwrap();
+    assert_eq!(claimed_by(&db, ids[1]).await.as_deref(), Some("instance-b"));
+}
+
+/// A claim that ran out is not renewed even if nobody took it: another instance may have taken
+/// it and handed the mail to the SMTP server already (SQLite: the same rule, one instance).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_that_ran_out_is_not_renewed_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((_tdb, db)) = open(DbKind::Sqlite, dir.path()).await else {
+        return;
+    };
+    let me = store::instance_name();
+    let t0 = store::unix(chrono::Utc::now());
+    let id = queue(&db, 1, t0).await;
+    assert_eq!(
+        outbox::claim_due(&db, t0, CLAIM, 50).await.unwrap().len(),
+        1
+    );
+    assert_eq!(
+        outbox::renew_claims(&db, me, &[id], t0 + 3, CLAIM)
+            .await
+            .unwrap(),
+        [id]
+    );
+    assert!(outbox::claim_due(&db, t0 + CLAIM + 1, CLAIM, 50)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(
+        outbox::renew_claims(&db, me, &[id], t0 + 3 + CLAIM + 1, CLAIM)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two daemons: one frozen while requests keep coming
+
+fn is_ack(m: &mesayuda::mail::inbound::InboundMail) -> bool {
+    mesayuda::domain::text::find_ticket_ref(&m.subject).is_some()
+}
+
+fn instance_config(w: &World, name: &str, http: u16, extra: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(&w.config).unwrap();
+    let path = w.dir.path().join(name);
+    std::fs::write(
+        &path,
+        format!("{text}\n[http]\nlisten = \"127.0.0.1:{http}\"\n{extra}\n"),
+    )
+    .unwrap();
+    path
+}
+
+async fn send_request(w: &World, who: &str) {
+    let from = format!("Usuario <{who}>");
+    mail::send(
+        w.mail.smtp_port,
+        &Draft::new(&from, "Necesito ayuda", "El equipo no enciende, por favor."),
+    )
+    .await;
+}
+
+async fn assert_acknowledged(w: &World, who: &str, within: Duration) {
+    mail::wait_for(w.mail.imap_port, who, within, "acknowledgement", is_ack).await;
+}
+
+async fn one_frozen_while_requests_keep_coming(freeze_reader: bool) {
+    let Some(w) = World::new(DbKind::Postgres).await else {
+        return;
+    };
+    let lease = "[lease]\nrenew_secs = 1\nexpiry_secs = 3\n";
+    let cfg_a = instance_config(&w, "a.toml", support::ports::reserve(), lease);
+    let cfg_b = instance_config(&w, "b.toml", support::ports::reserve(), lease);
+    let a = Daemon::spawn(&cfg_a, w.dir.path());
+    let b = Daemon::spawn(&cfg_b, w.dir.path());
+    let reader = eventually(WAIT, "one instance reads the mailbox", || async {
+        if a.log_text().contains("mailbox lease acquired") {
+            Some(true)
+        } else if b.log_text().contains("mailbox lease acquired") {
+            Some(false)
+        } else {
+            None
+        }
+    })
+    .await;
+    let frozen = if reader == freeze_reader { &a } else { &b };
+    send_request(&w, "antes@example.test").await;
+    assert_acknowledged(&w, "antes@example.test", WAIT).await;
+
+    // A burst, then the freeze while its mail is being claimed and sent, then more requests.
+    let mut everyone = vec!["antes@example.test".to_string()];
+    for n in 0..6 {
+        let who = format!("rafaga-{n}@example.test");
+        send_request(&w, &who).await;
+        everyone.push(who);
+    }
+    frozen.signal("STOP");
+    for n in 0..3 {
+        let who = format!("congelado-{n}@example.test");
+        send_request(&w, &who).await;
+        everyone.push(who);
+    }
+    for who in &everyone {
+        assert_acknowledged(&w, who, ANSWER_WHILE_FROZEN).await;
+    }
+
+    frozen.signal("CONT");
+    w.wait_idle(WAIT).await;
+    // What the former holder might still send once awake has had time to go out (its renewal
+    // tick runs every 2 s): it sends nothing that was taken over.
+    send_request(&w, "despues@example.test").await;
+    assert_acknowledged(&w, "despues@example.test", WAIT).await;
+    w.wait_idle(WAIT).await;
+    everyone.push("despues@example.test".into());
+    for who in &everyone {
+        let got = mail::inbox(w.mail.imap_port, who).await;
+        let mut ids: Vec<&str> = got.iter().map(|m| m.message_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(
+            got.len(),
+            1,
+            "{who} got {} mails ({} distinct Message-IDs)",
+            got.len(),
+            ids.len()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_is_answered_while_the_reader_is_frozen_and_none_twice() {
+    one_frozen_while_requests_keep_coming(true).await;
+}
+
+/// An SMTP server that accepts connections and never answers: a mail handed to it stays in
+/// flight (until the sender's own timeouts), with its claim held.
+async fn silent_smtp() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    port
+}
+
+async fn claimed_rows(url: &str) -> i64 {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .unwrap();
+    let n = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND claimed_until IS NOT NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    n
+}
+
+/// The instance holding the acknowledgement (its send in flight, its claim renewed) freezes:
+/// the other one sends it within seconds, not once a 300 s claim ran out; woken up, the former
+/// holder sends nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_claimed_by_a_frozen_instance_is_sent_by_the_other_within_seconds() {
+    let Some(w) = World::new(DbKind::Postgres).await else {
+        return;
+    };
+    let lease = "[lease]\nrenew_secs = 1\nexpiry_secs = 3\n";
+    let silent = silent_smtp().await;
+    let cfg_a = instance_config(&w, "a.toml", support::ports::reserve(), lease);
+    let text = std::fs::read_to_string(&cfg_a).unwrap();
+    let real = format!(
+        "[smtp]\nhost = \"127.0.0.1\"\nport = {}\n",
+        w.mail.smtp_port
+    );
+    assert!(text.contains(&real));
+    let text = text.replacen(
+        &real,
+        &format!("[smtp]\nhost = \"127.0.0.1\"\nport = {silent}\n"),
+        1,
+    );
+    std::fs::write(&cfg_a, text).unwrap();
+    let cfg_b = instance_config(&w, "b.toml", support::ports::reserve(), lease);
+
+    // Alone, A reads the request and claims its acknowledgement; its send hangs.
+    let a = Daemon::spawn(&cfg_a, w.dir.path());
+    eventually(WAIT, "A reads the mailbox", || async {
+        a.log_text()
+            .contains("mailbox lease acquired")
+            .then_some(())
+    })
+    .await;
+    send_request(&w, "retenido@example.test").await;
+    eventually(WAIT, "A claims the acknowledgement", || async {
+        (claimed_rows(&w.db.url).await > 0).then_some(())
+    })
+    .await;
+    a.signal("STOP");
+
+    // B, started meanwhile, answers that request and new ones while A is frozen.
+    let _b = Daemon::spawn(&cfg_b, w.dir.path());
+    let mut everyone = vec!["retenido@example.test".to_string()];
+    for n in 0..3 {
+        let who = format!("congelado-{n}@example.test");
+        send_request(&w, &who).await;
+        everyone.push(who);
+    }
+    for who in &everyone {
+        assert_acknowledged(&w, who, ANSWER_WHILE_FROZEN).await;
+    }
+
+    a.signal("CONT");
+    eventually(WAIT, "A, awake, stands by", || async {
+        a.log_text().contains("mailbox lease lost").then_some(())
+    })
+    .await;
+    w.wait_idle(WAIT).await;
+    for who in &everyone {
+        let got = mail::inbox(w.mail.imap_port, who).await;
+        assert_eq!(got.len(), 1, "{who} got {} mails", got.len());
+    }
+}
