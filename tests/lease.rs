@@ -14,22 +14,6 @@ use support::{eventually, Daemon, DbKind, TestDb, World, HELPDESK};
 
 const WAIT: Duration = Duration::from_secs(60);
 
-fn is_ack(m: &mesayuda::mail::inbound::InboundMail) -> bool {
-    mesayuda::domain::text::find_ticket_ref(&m.subject).is_some()
-}
-
-/// A copy of the world's configuration with its own health port and `extra` appended.
-fn instance_config(w: &World, name: &str, http: u16, extra: &str) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(&w.config).unwrap();
-    let path = w.dir.path().join(name);
-    std::fs::write(
-        &path,
-        format!("{text}\n[http]\nlisten = \"127.0.0.1:{http}\"\n{extra}\n"),
-    )
-    .unwrap();
-    path
-}
-
 fn lines_with(log: &str, needle: &str) -> usize {
     log.lines().filter(|l| l.contains(needle)).count()
 }
@@ -67,8 +51,8 @@ async fn a_frozen_reader_is_replaced_and_processes_nothing_once_it_wakes() {
     };
     // Short lease times keep the test short; the defaults (5 s, 15 s) behave the same.
     let lease = "[lease]\nrenew_secs = 1\nexpiry_secs = 3\n";
-    let cfg_a = instance_config(&w, "a.toml", support::ports::reserve(), lease);
-    let cfg_b = instance_config(&w, "b.toml", support::ports::reserve(), lease);
+    let cfg_a = w.instance_config("a.toml", support::ports::reserve(), lease);
+    let cfg_b = w.instance_config("b.toml", support::ports::reserve(), lease);
     let a = Daemon::spawn(&cfg_a, w.dir.path());
     let b = Daemon::spawn(&cfg_b, w.dir.path());
     let (old, new) = reader_and_standby(a, b).await;
@@ -79,7 +63,7 @@ async fn a_frozen_reader_is_replaced_and_processes_nothing_once_it_wakes() {
         "antes@example.test",
         WAIT,
         "first ack",
-        is_ack,
+        mail::is_ack,
     )
     .await;
     w.wait_idle(WAIT).await;
@@ -104,7 +88,7 @@ async fn a_frozen_reader_is_replaced_and_processes_nothing_once_it_wakes() {
         "durante@example.test",
         WAIT,
         "ack from the new reader",
-        is_ack,
+        mail::is_ack,
     )
     .await;
 
@@ -122,7 +106,7 @@ async fn a_frozen_reader_is_replaced_and_processes_nothing_once_it_wakes() {
         "despues@example.test",
         WAIT,
         "third ack",
-        is_ack,
+        mail::is_ack,
     )
     .await;
     w.wait_idle(WAIT).await;
@@ -163,8 +147,8 @@ async fn a_standby_hears_from_the_reader_that_the_mailbox_is_back() {
         return;
     };
     let (http_a, http_b) = (support::ports::reserve(), support::ports::reserve());
-    let cfg_a = instance_config(&w, "a.toml", http_a, "");
-    let cfg_b = instance_config(&w, "b.toml", http_b, "");
+    let cfg_a = w.instance_config("a.toml", http_a, "");
+    let cfg_b = w.instance_config("b.toml", http_b, "");
     let a = Daemon::spawn(&cfg_a, w.dir.path());
     eventually(WAIT, "the first instance reads", || async {
         a.log_text().contains("watching mailbox").then_some(())
@@ -231,23 +215,6 @@ async fn a_standby_hears_from_the_reader_that_the_mailbox_is_back() {
 // ---------------------------------------------------------------------------------------------
 // The store: a commit with a stale fencing number is refused
 
-fn offline_config(dir: &std::path::Path, db: &TestDb) -> std::path::PathBuf {
-    let p = dir.join("mesayuda.toml");
-    std::fs::write(
-        &p,
-        format!(
-            "[database]\nurl = \"{}\"\n[imap]\nhost = \"127.0.0.1\"\nport = 1\nsecurity = \"none\"\n\
-             username = \"{HELPDESK}\"\npassword = \"x\"\n[smtp]\nhost = \"127.0.0.1\"\nport = 1\n\
-             security = \"none\"\nfrom = \"s@example.test\"\nreply_to = \"{HELPDESK}\"\n\
-             [paths]\ntemplates = \"{}\"\n",
-            db.url,
-            support::repo_root().join("templates").display()
-        ),
-    )
-    .unwrap();
-    p
-}
-
 fn request_mail(n: u32) -> Vec<u8> {
     format!(
         "From: Ana <ana@example.test>\r\nTo: {HELPDESK}\r\nSubject: Solicitud {n}\r\n\
@@ -262,7 +229,8 @@ async fn a_commit_with_a_stale_fencing_number_is_refused(kind: DbKind) {
     let Some(tdb) = TestDb::create(kind, dir.path()).await else {
         return;
     };
-    let config = mesayuda::config::Config::load(&offline_config(dir.path(), &tdb)).unwrap();
+    let config =
+        mesayuda::config::Config::load(&support::offline_config(dir.path(), &tdb)).unwrap();
     let app = mesayuda::runtime::app::Application::build(config)
         .await
         .unwrap();
@@ -316,7 +284,7 @@ async fn a_commit_with_a_stale_fencing_number_is_refused(kind: DbKind) {
         .ingest(&request_mail(1), Some(&source(1, first)), now, now)
         .await;
     assert!(matches!(stale, Err(WorkflowError::LeaseLost)), "{stale:?}");
-    let cli = support::Cli::new(&offline_config(dir.path(), &tdb));
+    let cli = support::Cli::new(&support::offline_config(dir.path(), &tdb));
     assert!(
         cli.tickets().is_empty(),
         "nothing committed: {:?}",
@@ -383,8 +351,8 @@ async fn a_reader_stopped_in_a_backlog_releases_the_lease_and_the_standby_finish
     };
     const N: u32 = 400;
     let lease = "[lease]\nrenew_secs = 1\nexpiry_secs = 30\n";
-    let cfg_a = instance_config(&w, "a.toml", support::ports::reserve(), lease);
-    let cfg_b = instance_config(&w, "b.toml", support::ports::reserve(), lease);
+    let cfg_a = w.instance_config("a.toml", support::ports::reserve(), lease);
+    let cfg_b = w.instance_config("b.toml", support::ports::reserve(), lease);
     let a = Daemon::spawn(&cfg_a, w.dir.path());
     let b = Daemon::spawn(&cfg_b, w.dir.path());
     let (mut reader, standby) = reader_and_standby(a, b).await;

@@ -9,7 +9,7 @@ use mesayuda::domain::mail_kind::MailKind;
 use mesayuda::store::{self, outbox, Db};
 use std::time::Duration;
 use support::mail::{self, Draft};
-use support::{eventually, Daemon, DbKind, TestDb, World, HELPDESK};
+use support::{eventually, Daemon, DbKind, TestDb, World};
 
 const WAIT: Duration = Duration::from_secs(60);
 /// Well under the 300 s claims of old: a request is answered while an instance is frozen.
@@ -18,23 +18,6 @@ const CLAIM: i64 = 8;
 
 // ---------------------------------------------------------------------------------------------
 // The store: claims run out unless renewed, and one taken over cannot be renewed
-
-fn offline_config(dir: &std::path::Path, db: &TestDb) -> std::path::PathBuf {
-    let p = dir.join("mesayuda.toml");
-    std::fs::write(
-        &p,
-        format!(
-            "[database]\nurl = \"{}\"\n[imap]\nhost = \"127.0.0.1\"\nport = 1\nsecurity = \"none\"\n\
-             username = \"{HELPDESK}\"\npassword = \"x\"\n[smtp]\nhost = \"127.0.0.1\"\nport = 1\n\
-             security = \"none\"\nfrom = \"s@example.test\"\nreply_to = \"{HELPDESK}\"\n\
-             [paths]\ntemplates = \"{}\"\n",
-            db.url,
-            support::repo_root().join("templates").display()
-        ),
-    )
-    .unwrap();
-    p
-}
 
 async fn queue(db: &Db, n: u32, at: i64) -> i64 {
     let mut conn = db.pool.acquire().await.unwrap();
@@ -66,7 +49,7 @@ async fn claimed_by(db: &Db, id: i64) -> Option<String> {
 
 async fn open(kind: DbKind, dir: &std::path::Path) -> Option<(TestDb, Db)> {
     let tdb = TestDb::create(kind, dir).await?;
-    let config = mesayuda::config::Config::load(&offline_config(dir, &tdb)).unwrap();
+    let config = mesayuda::config::Config::load(&support::offline_config(dir, &tdb)).unwrap();
     let app = mesayuda::runtime::app::Application::build(config)
         .await
         .unwrap();
@@ -171,21 +154,6 @@ async fn a_claim_that_ran_out_is_not_renewed_sqlite() {
 // ---------------------------------------------------------------------------------------------
 // Two daemons: one frozen while requests keep coming
 
-fn is_ack(m: &mesayuda::mail::inbound::InboundMail) -> bool {
-    mesayuda::domain::text::find_ticket_ref(&m.subject).is_some()
-}
-
-fn instance_config(w: &World, name: &str, http: u16, extra: &str) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(&w.config).unwrap();
-    let path = w.dir.path().join(name);
-    std::fs::write(
-        &path,
-        format!("{text}\n[http]\nlisten = \"127.0.0.1:{http}\"\n{extra}\n"),
-    )
-    .unwrap();
-    path
-}
-
 async fn send_request(w: &World, who: &str) {
     let from = format!("Usuario <{who}>");
     mail::send(
@@ -196,7 +164,14 @@ async fn send_request(w: &World, who: &str) {
 }
 
 async fn assert_acknowledged(w: &World, who: &str, within: Duration) {
-    mail::wait_for(w.mail.imap_port, who, within, "acknowledgement", is_ack).await;
+    mail::wait_for(
+        w.mail.imap_port,
+        who,
+        within,
+        "acknowledgement",
+        mail::is_ack,
+    )
+    .await;
 }
 
 async fn one_frozen_while_requests_keep_coming(freeze_reader: bool) {
@@ -204,8 +179,8 @@ async fn one_frozen_while_requests_keep_coming(freeze_reader: bool) {
         return;
     };
     let lease = "[lease]\nrenew_secs = 1\nexpiry_secs = 3\n";
-    let cfg_a = instance_config(&w, "a.toml", support::ports::reserve(), lease);
-    let cfg_b = instance_config(&w, "b.toml", support::ports::reserve(), lease);
+    let cfg_a = w.instance_config("a.toml", support::ports::reserve(), lease);
+    let cfg_b = w.instance_config("b.toml", support::ports::reserve(), lease);
     let a = Daemon::spawn(&cfg_a, w.dir.path());
     let b = Daemon::spawn(&cfg_b, w.dir.path());
     let reader = eventually(WAIT, "one instance reads the mailbox", || async {
@@ -307,7 +282,7 @@ async fn mail_claimed_by_a_frozen_instance_is_sent_by_the_other_within_seconds()
     };
     let lease = "[lease]\nrenew_secs = 1\nexpiry_secs = 3\n";
     let silent = silent_smtp().await;
-    let cfg_a = instance_config(&w, "a.toml", support::ports::reserve(), lease);
+    let cfg_a = w.instance_config("a.toml", support::ports::reserve(), lease);
     let text = std::fs::read_to_string(&cfg_a).unwrap();
     let real = format!(
         "[smtp]\nhost = \"127.0.0.1\"\nport = {}\n",
@@ -320,7 +295,7 @@ async fn mail_claimed_by_a_frozen_instance_is_sent_by_the_other_within_seconds()
         1,
     );
     std::fs::write(&cfg_a, text).unwrap();
-    let cfg_b = instance_config(&w, "b.toml", support::ports::reserve(), lease);
+    let cfg_b = w.instance_config("b.toml", support::ports::reserve(), lease);
 
     // Alone, A reads the request and claims its acknowledgement; its send hangs.
     let a = Daemon::spawn(&cfg_a, w.dir.path());

@@ -345,10 +345,6 @@ fn metric_sum(text: &str, name: &str) -> f64 {
         .sum()
 }
 
-fn is_ack(m: &mesayuda::mail::inbound::InboundMail) -> bool {
-    mesayuda::domain::text::find_ticket_ref(&m.subject).is_some()
-}
-
 async fn request_is_acknowledged(s: &Setup, who: &str, subject: &str) {
     let from = format!("Usuario <{who}>");
     mail::send(
@@ -356,7 +352,7 @@ async fn request_is_acknowledged(s: &Setup, who: &str, subject: &str) {
         &Draft::new(&from, subject, "Necesito ayuda con el equipo, por favor."),
     )
     .await;
-    let ack = mail::wait_for(s.server.imap, who, WAIT, "acknowledgement", is_ack).await;
+    let ack = mail::wait_for(s.server.imap, who, WAIT, "acknowledgement", mail::is_ack).await;
     assert!(ack.subject.contains(subject), "{}", ack.subject);
 }
 
@@ -599,7 +595,7 @@ async fn healthz_and_metrics_follow_the_mailbox_smtp_and_queue() {
         "luis@example.test",
         Duration::from_secs(90),
         "ack",
-        is_ack,
+        mail::is_ack,
     )
     .await;
     wait_status(s.http, "/healthz", 200, WAIT).await;
@@ -885,7 +881,14 @@ async fn two_instances_on_postgresql_ticket_and_ack_every_request_once_across_a_
     .await;
     // An ack the dead instance had claimed but not sent waits out its claim (5 min at most).
     for u in &users {
-        mail::wait_for(s.server.imap, u, Duration::from_secs(400), "ack", is_ack).await;
+        mail::wait_for(
+            s.server.imap,
+            u,
+            Duration::from_secs(400),
+            "ack",
+            mail::is_ack,
+        )
+        .await;
     }
     // Everything read and nothing left to send: a second ticket or acknowledgement would be
     // committed or queued by now.

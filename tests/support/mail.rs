@@ -170,3 +170,9 @@ pub async fn wait_for(
     })
     .await
 }
+
+/// A mail about a ticket: its subject carries a `[REQ-n]` reference (an acknowledgement, when
+/// it is the first mail a requester gets).
+pub fn is_ack(m: &InboundMail) -> bool {
+    mesayuda::domain::text::find_ticket_ref(&m.subject).is_some()
+}

@@ -202,6 +202,19 @@ impl World {
             .collect()
     }
 
+    /// A copy of this world's configuration for another instance on the same database and
+    /// mail server: its own health port and `extra` sections appended.
+    pub fn instance_config(&self, name: &str, http: u16, extra: &str) -> PathBuf {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let path = self.dir.path().join(name);
+        std::fs::write(
+            &path,
+            format!("{text}\n[http]\nlisten = \"127.0.0.1:{http}\"\n{extra}\n"),
+        )
+        .unwrap();
+        path
+    }
+
     /// The help desk has taken in all mail sent to it and has delivered all it queued. In this
     /// order: the mail server's queue empty (what the test sent is in the desk's inbox), the
     /// inbox empty (the reader moves a message out only after committing it, with the mail it
@@ -223,6 +236,25 @@ impl World {
         })
         .await;
     }
+}
+
+/// A configuration for the store and the CLI only: `db`, the shipped templates, and mail
+/// servers on port 1 (never reached).
+pub fn offline_config(dir: &std::path::Path, db: &TestDb) -> PathBuf {
+    let p = dir.join("mesayuda.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "[database]\nurl = \"{}\"\n[imap]\nhost = \"127.0.0.1\"\nport = 1\nsecurity = \"none\"\n\
+             username = \"{HELPDESK}\"\npassword = \"x\"\n[smtp]\nhost = \"127.0.0.1\"\nport = 1\n\
+             security = \"none\"\nfrom = \"s@example.test\"\nreply_to = \"{HELPDESK}\"\n\
+             [paths]\ntemplates = \"{}\"\n",
+            db.url,
+            repo_root().join("templates").display()
+        ),
+    )
+    .unwrap();
+    p
 }
 
 /// The daemon's configuration for a test: database, the loopback mail server's ports, the
