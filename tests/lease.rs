@@ -51,10 +51,7 @@ async fn a_frozen_reader_is_replaced_and_processes_nothing_once_it_wakes() {
     };
     // Short lease times keep the test short; the defaults (5 s, 15 s) behave the same.
     let lease = "[lease]\nrenew_secs = 1\nexpiry_secs = 3\n";
-    let cfg_a = w.instance_config("a.toml", support::ports::reserve(), lease);
-    let cfg_b = w.instance_config("b.toml", support::ports::reserve(), lease);
-    let a = Daemon::spawn(&cfg_a, w.dir.path());
-    let b = Daemon::spawn(&cfg_b, w.dir.path());
+    let (a, b) = w.two_instances(lease);
     let (old, new) = reader_and_standby(a, b).await;
 
     send_request(&w, "antes@example.test", "Antes de congelar").await;
@@ -351,10 +348,7 @@ async fn a_reader_stopped_in_a_backlog_releases_the_lease_and_the_standby_finish
     };
     const N: u32 = 400;
     let lease = "[lease]\nrenew_secs = 1\nexpiry_secs = 30\n";
-    let cfg_a = w.instance_config("a.toml", support::ports::reserve(), lease);
-    let cfg_b = w.instance_config("b.toml", support::ports::reserve(), lease);
-    let a = Daemon::spawn(&cfg_a, w.dir.path());
-    let b = Daemon::spawn(&cfg_b, w.dir.path());
+    let (a, b) = w.two_instances(lease);
     let (mut reader, standby) = reader_and_standby(a, b).await;
 
     for i in 0..N {

@@ -174,15 +174,25 @@ async fn assert_acknowledged(w: &World, who: &str, within: Duration) {
     .await;
 }
 
+/// Three more requests while an instance is frozen; every request so far is acknowledged
+/// while it still is.
+async fn answered_while_frozen(w: &World, everyone: &mut Vec<String>) {
+    for n in 0..3 {
+        let who = format!("congelado-{n}@example.test");
+        send_request(w, &who).await;
+        everyone.push(who);
+    }
+    for who in everyone.iter() {
+        assert_acknowledged(w, who, ANSWER_WHILE_FROZEN).await;
+    }
+}
+
 async fn one_frozen_while_requests_keep_coming(freeze_reader: bool) {
     let Some(w) = World::new(DbKind::Postgres).await else {
         return;
     };
     let lease = "[lease]\nrenew_secs = 1\nexpiry_secs = 3\n";
-    let cfg_a = w.instance_config("a.toml", support::ports::reserve(), lease);
-    let cfg_b = w.instance_config("b.toml", support::ports::reserve(), lease);
-    let a = Daemon::spawn(&cfg_a, w.dir.path());
-    let b = Daemon::spawn(&cfg_b, w.dir.path());
+    let (a, b) = w.two_instances(lease);
     let reader = eventually(WAIT, "one instance reads the mailbox", || async {
         if a.log_text().contains("mailbox lease acquired") {
             Some(true)
@@ -205,14 +215,7 @@ async fn one_frozen_while_requests_keep_coming(freeze_reader: bool) {
         everyone.push(who);
     }
     frozen.signal("STOP");
-    for n in 0..3 {
-        let who = format!("congelado-{n}@example.test");
-        send_request(&w, &who).await;
-        everyone.push(who);
-    }
-    for who in &everyone {
-        assert_acknowledged(&w, who, ANSWER_WHILE_FROZEN).await;
-    }
+    answered_while_frozen(&w, &mut everyone).await;
 
     frozen.signal("CONT");
     w.wait_idle(WAIT).await;
@@ -315,14 +318,7 @@ async fn mail_claimed_by_a_frozen_instance_is_sent_by_the_other_within_seconds()
     // B, started meanwhile, answers that request and new ones while A is frozen.
     let _b = Daemon::spawn(&cfg_b, w.dir.path());
     let mut everyone = vec!["retenido@example.test".to_string()];
-    for n in 0..3 {
-        let who = format!("congelado-{n}@example.test");
-        send_request(&w, &who).await;
-        everyone.push(who);
-    }
-    for who in &everyone {
-        assert_acknowledged(&w, who, ANSWER_WHILE_FROZEN).await;
-    }
+    answered_while_frozen(&w, &mut everyone).await;
 
     a.signal("CONT");
     eventually(WAIT, "A, awake, stands by", || async {

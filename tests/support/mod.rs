@@ -215,6 +215,17 @@ impl World {
         path
     }
 
+    /// Two instances on this world's database and mail server, each with its own health port
+    /// and `extra` sections (a `[lease]`, say), started together.
+    pub fn two_instances(&self, extra: &str) -> (Daemon, Daemon) {
+        let a = self.instance_config("a.toml", ports::reserve(), extra);
+        let b = self.instance_config("b.toml", ports::reserve(), extra);
+        (
+            Daemon::spawn(&a, self.dir.path()),
+            Daemon::spawn(&b, self.dir.path()),
+        )
+    }
+
     /// The help desk has taken in all mail sent to it and has delivered all it queued. In this
     /// order: the mail server's queue empty (what the test sent is in the desk's inbox), the
     /// inbox empty (the reader moves a message out only after committing it, with the mail it
