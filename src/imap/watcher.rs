@@ -260,11 +260,9 @@ impl Watcher {
                     .await?;
             }
             if cancel.is_cancelled() {
-                // Stopped part-way: what was committed moves now, the rest waits unseen in
-                // the mailbox for the next reader. A first pass cut short must not record the
-                // baseline, or the unseen mail below it would never be read.
-                self.move_pending(&mut session, uidvalidity, can_move)
-                    .await?;
+                // Stopped part-way: what was committed has moved (after each batch above), the
+                // rest waits unseen in the mailbox for the next reader. A first pass cut short
+                // must not record the baseline, or the unseen mail below it would never be read.
                 let _ = session.logout().await;
                 return Ok(());
             }
