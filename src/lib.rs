@@ -20,6 +20,7 @@ pub mod panel;
 pub mod runtime;
 pub mod smtp;
 pub mod store;
+pub mod tcp;
 pub mod telemetry;
 pub mod tls;
 pub mod workflow;

@@ -5,13 +5,14 @@
 # postgres user: the machine's own cluster is never restarted).
 #
 #   tests/chaos.sh [--minutes 30] [--db both|postgres|sqlite] [--rate 10] [--seed N]
-#                  [--lease 1:4] [--release] [--keep]
+#                  [--lease 1:4] [--faults KIND,KIND] [--release] [--keep]
 #
 # --minutes is per database (default 30 each); --lease is the daemons' [lease] renew_secs and
-# expiry_secs; --release runs the release binary (built first) instead of the debug one.
+# expiry_secs; --faults keeps only those kinds (to study one); --release runs the release
+# binary (built first) instead of the debug one.
 # Prints, per database, a table: faults by kind with the time until the help desk answered a
-# new request again (p50, max), requests lost, duplicates, ERROR lines. Exit code 1 when an
-# invariant was broken. See tests/chaos.py and bench/README.md ("Chaos run").
+# new request again (p50, max), one row per fault, requests lost, duplicates, ERROR lines.
+# Exit code 1 when an invariant was broken. See tests/chaos.py and bench/README.md ("Chaos run").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -141,7 +141,8 @@ pub async fn connect(
             },
             other => other,
         })?;
-    let _ = tcp.set_nodelay(true);
+    // No read of the session has a deadline: keepalive ends a dead one (see `crate::tcp`).
+    crate::tcp::tune_all_sockets();
     let tls_err = |message: String| ConnectError::Tls {
         addr: addr.clone(),
         message,

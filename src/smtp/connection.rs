@@ -55,6 +55,8 @@ pub async fn open(
         None,
     )
     .await?;
+    // Keepalive and a user timeout: lettre puts no deadline on a read (see `crate::tcp`).
+    crate::tcp::tune_all_sockets();
     if let Wire::Starttls(p) = wire {
         conn.starttls(p.clone(), &hello).await?;
     }

@@ -15,7 +15,6 @@ pub mod mailbox;
 pub mod messages;
 pub mod metrics;
 pub mod news;
-mod nodelay;
 pub mod outbox;
 pub mod panel;
 pub mod panel_ticket;
@@ -24,7 +23,6 @@ pub mod tickets;
 pub mod timers;
 pub mod writes;
 pub use dialect::Dialect;
-pub use nodelay::set_on_all_sockets as set_nodelay_on_all_sockets;
 
 use crate::ops::outage::{self, Dependency};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -94,7 +92,7 @@ impl Db {
                         conn.execute(sqlx::AssertSqlSafe(set)).await?;
                     }
                     if dialect == Dialect::Postgres {
-                        set_nodelay_on_all_sockets();
+                        crate::tcp::tune_all_sockets();
                     }
                     Ok(())
                 })
