@@ -3,6 +3,7 @@
 //! Timestamps are stored as Unix seconds because the `Any` driver carries no date types.
 
 pub mod approvals;
+mod connection_lost;
 mod dialect;
 pub mod events;
 pub mod files;
@@ -328,10 +329,19 @@ pub fn from_unix(s: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp(s, 0).unwrap_or_default()
 }
 
-/// A database operation of `worker` failed; it retries with backoff. SQLite connections that
-/// existed then are replaced (see [`sqlite_failed`]).
+/// A database operation of `worker` failed; it retries with backoff, or at once when only its
+/// connection was lost. SQLite connections that existed then are replaced (see
+/// [`sqlite_failed`]).
 pub fn database_failed(worker: &str, e: &sqlx::Error) {
     sqlite_failed(e);
+    if connection_lost::is_lost_connection(e)
+        && !outage::is_down(Dependency::Database)
+        && connection_lost::tolerated()
+    {
+        // Not an outage (see `connection_lost`): `outage::retry_delay` returns at once.
+        tracing::warn!(error = %e, worker, "database connection lost; retrying on another");
+        return;
+    }
     let announced = outage::failed(Dependency::Database, || {
         tracing::error!(error = %e, worker, "database unavailable; retrying with backoff");
     });
@@ -342,6 +352,7 @@ pub fn database_failed(worker: &str, e: &sqlx::Error) {
 
 /// A database write (or, on PostgreSQL, any query) succeeded.
 pub fn database_ok() {
+    connection_lost::reset();
     if outage::recovered(Dependency::Database) {
         // SQLite opens a file it cannot write read-only, silently: a connection opened during
         // the outage would fail the next write of whichever worker took it, a second outage
