@@ -719,12 +719,18 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=int(time.time()) % 100000)
     ap.add_argument("--bin", type=Path, default=REPO / "target" / "debug" / "mesayuda")
     ap.add_argument("--lease", default="1:4", help="renew_secs:expiry_secs for the daemons (default 1:4)")
-    ap.add_argument("--disk-mb", type=int, default=64, help="size of the tmpfs under the SQLite file")
+    ap.add_argument("--disk-mb", type=int, default=None,
+                    help="size of the tmpfs under the SQLite file (default: room for the run's mail, "
+                         "2 MB per minute and message/s, plus 64)")
     ap.add_argument("--keep", action="store_true", help="keep the state directory (logs, database)")
     ap.add_argument("--faults", default="", help="only these fault kinds, comma-separated "
                     "(e.g. loopback-tbf,sigstop); default: every kind the machine allows")
     args = ap.parse_args()
     args.faults = [k for k in args.faults.split(",") if k]
+    if args.disk_mb is None:
+        # The database keeps every mail: about 10 MB a minute at 10 messages/s. A fixed 64 MB
+        # filled up after 6 minutes, and the rest of a 30-minute run was one long disk-full.
+        args.disk_mb = int(args.minutes * args.rate * 2) + 64
     args.lease = tuple(int(x) for x in args.lease.split(":"))
     modes = ["postgres", "sqlite"] if args.db == "both" else [args.db]
     results = []
