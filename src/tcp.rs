@@ -19,8 +19,9 @@
 //!   data left unacknowledged for [`USER_TIMEOUT_MS`] ends the connection too. A live server
 //!   answers the probes from its kernel, so a long query or an IDLE of 25 minutes is untouched.
 //!
-//! sqlx offers neither option, and lettre opens its own sockets, so the sockets are found
-//! through `/proc/self/fd` each time a connection is opened (a few dozen descriptors, some
+//! The IMAP connection is ours and is set directly ([`tune`]). sqlx offers neither option, and
+//! lettre opens its own sockets, so theirs are found through `/proc/self/fd` each time one of
+//! their connections is opened ([`tune_all_sockets`]; a few dozen descriptors, some
 //! microseconds).
 
 pub const KEEPALIVE_IDLE_SECS: libc::c_int = 5;
@@ -46,7 +47,8 @@ pub fn tune_all_sockets() {
     }
 }
 
-fn tune(fd: libc::c_int) {
+/// Sets the options above on one socket of ours (the IMAP connection's).
+pub fn tune(fd: libc::c_int) {
     use libc::{IPPROTO_TCP as TCP, SOL_SOCKET};
     for (level, option, value) in [
         (TCP, libc::TCP_NODELAY, 1),

@@ -142,7 +142,7 @@ pub async fn connect(
             other => other,
         })?;
     // No read of the session has a deadline: keepalive ends a dead one (see `crate::tcp`).
-    crate::tcp::tune_all_sockets();
+    crate::tcp::tune(std::os::fd::AsRawFd::as_raw_fd(&tcp));
     let tls_err = |message: String| ConnectError::Tls {
         addr: addr.clone(),
         message,
