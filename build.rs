@@ -29,4 +29,7 @@ fn main() {
         }
     }
     println!("cargo:rerun-if-changed=build.rs");
+    // `sqlx::migrate!` embeds the migrations at compile time; with the lines above cargo would
+    // no longer notice a new migration file by itself (sqlx's documented pitfall).
+    println!("cargo:rerun-if-changed=migrations");
 }
