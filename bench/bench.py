@@ -802,6 +802,12 @@ def scaling(args, db, ms: MailServer, state: Path, tag: str, res: dict) -> None:
             db.reset()
             log(f"{db.name}: scaling, filling {size} tickets")
             r["fill_s"] = prefill(args, db, size)["fill_s"]
+            # The fill leaves up to 2 GB of dirty pages (SQLite's file, PostgreSQL's WAL and
+            # tables) that the kernel writes back over the next minute: the runs below would
+            # wait behind that writeback at each of their own fsyncs and measure it.
+            t = time.monotonic()
+            os.sync()
+            r["sync_s"] = time.monotonic() - t
             base = high_ids(db)
             reqs = make_requests(n, f"{tag}-s{size}-req", seed=11)
             ms.append(HELPDESK, [raw for _, raw in reqs])
@@ -927,6 +933,8 @@ def scaling_rows(res: dict, sizes: list[int]) -> list[tuple[str, str, object, st
              fmt(get(size, "sweep", "sweep_cpu_ms"))),
             (f"scaling {at}: sweep CPU of the PostgreSQL server (ms)", "",
              get(size, "sweep", "sweep_pg_cpu_ms"), fmt(get(size, "sweep", "sweep_pg_cpu_ms"))),
+            (f"scaling {at}: filling / writing it to disk (s)", "", None,
+             "/".join(fmt(sc.get(str(size), {}).get(k), ".1f") for k in ("fill_s", "sync_s"))),
             (f"scaling {at}: load average before/after", "", None,
              "/".join(f"{x[0]:.1f}" for x in (sc.get(str(size), {}).get("loadavg_before"),
                                               sc.get(str(size), {}).get("loadavg_after")) if x) or "—"),
