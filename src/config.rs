@@ -890,6 +890,16 @@ impl Config {
         if let Err(e) = crate::domain::calendar::BusinessCalendar::new(&self.calendar) {
             return Err(self.bad_key(&format!("calendar.{}", e.key()), e.to_string()));
         }
+        // An empty address is no address (the agents receive incidents); anything else must
+        // be one, or every incident's copy would fail to compose and the incident be quarantined.
+        if let Some(a) = self.incidents.address.as_deref() {
+            if !a.trim().is_empty() && a.parse::<lettre::message::Mailbox>().is_err() {
+                return Err(self.bad_key(
+                    "incidents.address",
+                    format!("`{a}` is not an email address"),
+                ));
+            }
+        }
         for p in &self.incidents.patterns {
             if let Err(e) = regex::Regex::new(p) {
                 return Err(self.bad_key("incidents.patterns", format!("`{p}`: {e}")));
@@ -1247,6 +1257,21 @@ reply_to = "mesayuda@example.test"
             e.contains("ingest.max_new_tickets_per_sender_per_hour") && e.contains("m.toml"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_incident_address_is_an_address_or_empty() {
+        let (_d, p) = write(&format!("{MINIMAL}[incidents]\naddress = \"\"\n"));
+        assert!(Config::load(&p).is_ok());
+        let (_d, p) = write(&format!(
+            "{MINIMAL}[incidents]\naddress = \"incidentes@example.test\"\n"
+        ));
+        assert!(Config::load(&p).is_ok());
+        let (_d, p) = write(&format!(
+            "{MINIMAL}[incidents]\naddress = \"incidentes example.test\"\n"
+        ));
+        let e = Config::load(&p).unwrap_err().to_string();
+        assert!(e.contains("incidents.address"), "{e}");
     }
 
     #[test]

@@ -204,12 +204,17 @@ async fn a_mixed_answer_changes_nothing_and_the_approver_is_asked_again(w: World
             .any(|m| m.subject.contains("aprobada") || m.subject.contains("rechazada")),
         "the requester was told of a decision nobody made"
     );
-    answer(&w, BOSS, Some(&tok), &subject, "APROBAR", "").await;
+    // The approver answers the mail that asked again (its own token, as a phone's "Reply").
+    mail::reply(w.mail.smtp_port, BOSS, &asked, "APROBAR").await;
     let t = ticket_where(&w, &id, "approved after a clear answer", |t| {
         t["status"] == "trabajo_en_progreso"
     })
     .await;
     assert_eq!(t["approval"]["decided_by"], BOSS);
+    // The request's own token died with the decision.
+    answer(&w, BOSS, Some(&tok), &subject, "RECHAZAR", "").await;
+    w.wait_idle(WAIT).await;
+    assert_eq!(w.cli().ticket(&id)["approval"]["status"], "aprobado");
 }
 
 async fn missing_approver_is_chosen_by_an_agent(w: World) {
@@ -479,13 +484,26 @@ on_both_databases!(with_procedure;
 );
 
 async fn authentication_results_required(kind: support::DbKind) {
-    let extra = "[security]\nrequire_authentication_results = true\ntrusted_authserv_id = \"mx.example.test\"\n";
-    let Some(w) = World::with_procedure_and(kind, extra).await else {
+    let port = support::ports::reserve();
+    let extra = format!(
+        "[security]\nrequire_authentication_results = true\ntrusted_authserv_id = \"mx.example.test\"\n\
+         [web]\nlisten = \"127.0.0.1:{port}\"\nbase_url = \"http://127.0.0.1:{port}\"\n"
+    );
+    let Some(w) = World::with_procedure_and(kind, &extra).await else {
         return;
     };
     let _d = w.spawn_daemon();
     let id = request_vpn(&w, Some(BOSS)).await;
     let req = approval_mail(&w, BOSS, &id).await;
+    // A forwarded mail must not sign anyone in: the link opens the page, which asks for a
+    // sign-in of one's own.
+    assert!(!req.body_text.contains("/ingresar/"), "{}", req.body_text);
+    assert!(
+        req.body_text
+            .contains(&format!("http://127.0.0.1:{port}/aprobaciones/{id}")),
+        "{}",
+        req.body_text
+    );
     let tok = token_of(&req);
     let subject = format!("RE: {}", req.subject);
     answer(

@@ -332,6 +332,27 @@ async fn a_third_party_neither_rates_nor_reopens(w: World) {
         m.subject.contains("Mensaje de un tercero") && about(&id)(m)
     })
     .await;
+    // A made-up code does not make her an approver, nor earn her a warning that would tell
+    // her the ticket's subject: her mail is one more third party's.
+    answer_with_token(
+        &w,
+        diana,
+        "zq8Xw2mK4pR7tY1uV3nB5cD6",
+        &format!("[{id}] Instalación de impresora"),
+        "APROBAR",
+    )
+    .await;
+    ticket_where(&w, &id, "a third third-party message", |t| {
+        events(t, "mensaje_tercero") == 3
+    })
+    .await;
+    w.wait_idle(WAIT).await;
+    let told = mail::inbox(w.mail.imap_port, DIANA).await;
+    assert!(
+        told.iter().all(|m| !about(&id)(m)),
+        "{:?}",
+        told.iter().map(|m| &m.subject).collect::<Vec<_>>()
+    );
 }
 
 /// A mail in the requester's name to the help desk's plain address proves nothing: it
@@ -394,6 +415,57 @@ async fn a_forged_requester_neither_rates_nor_reopens(w: World) {
     assert_eq!(warnings, 1);
 }
 
+/// A third party's file is not the request's supporting document: an outsider cannot supply
+/// the "contract" a new account needs, and the requester's next answer (proven, without the
+/// file) still finds it missing.
+async fn a_third_partys_file_is_not_the_requests_document(w: World) {
+    let _d = w.spawn_daemon();
+    let body = "Solicito crear la cuenta de usuario para una funcionaria nueva.\n\
+                Nombre completo: Ana María Ruiz\nNúmero de documento: 52123456\n\
+                Dependencia: Subdirección de Presupuesto\nCargo: Profesional\n\
+                Fecha de inicio: 2026-12-07\n";
+    let id = request(&w, "Creación de cuenta de usuario", body).await;
+    let asked = inbox_with(&w, CARLOS_ADDR, "asked for the document", |m| {
+        about(&id)(m) && m.subject.contains("Información pendiente")
+    })
+    .await;
+    let raw = format!(
+        "From: Diana López <{DIANA}>\r\nTo: mesayuda@example.test\r\n\
+         Subject: RE: [{id}] Creación de cuenta de usuario\r\n\
+         Message-ID: <contrato-falso@example.test>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"B\"\r\n\r\n\
+         --B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAdjunto el contrato firmado.\r\n\
+         --B\r\nContent-Type: application/pdf\r\n\
+         Content-Disposition: attachment; filename=\"contrato.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfsj6IK\r\n--B--\r\n"
+    );
+    mail::send_raw(
+        w.mail.smtp_port,
+        DIANA,
+        "mesayuda@example.test",
+        raw.as_bytes(),
+    )
+    .await;
+    let by_carlos = |t: &serde_json::Value| {
+        t["events"].as_array().map_or(0, |e| {
+            e.iter().filter(|e| e["actor"] == CARLOS_ADDR).count()
+        })
+    };
+    let kept = ticket_where(&w, &id, "the third party's mail kept", |t| {
+        events(t, "mensaje_tercero") == 1
+    })
+    .await;
+    let before = by_carlos(&kept);
+    mail::reply(w.mail.smtp_port, CARLOS, &asked, "Ya enviaron el contrato.").await;
+    ticket_where(&w, &id, "the requester's answer taken in", |t| {
+        by_carlos(t) > before
+    })
+    .await;
+    w.wait_idle(WAIT).await;
+    let t = w.cli().ticket(&id);
+    assert_eq!(t["status"], "pendiente_por_usuario", "{t}");
+}
+
 on_both_databases!(with_procedure_trusting_mta;
     a_forged_agent_changes_nothing_and_the_agent_is_warned,
     header_authentication_counts_only_from_the_topmost_header,
@@ -403,6 +475,7 @@ on_both_databases!(with_procedure_trusting_mta;
     transitions_follow_the_procedure,
     a_third_party_neither_rates_nor_reopens,
     a_forged_requester_neither_rates_nor_reopens,
+    a_third_partys_file_is_not_the_requests_document,
 );
 
 /// Exchange / Microsoft 365: with `exchange_internal`, Exchange's own mark on its users' mail

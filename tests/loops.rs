@@ -790,6 +790,29 @@ async fn a_sender_over_the_hourly_limit_is_kept_without_ticket_and_agents_are_to
         (w.cli().tickets().len() == 12).then_some(())
     })
     .await;
+    // The agent's name in a From that nobody vouches for is no agent: limited like anyone
+    // (the six requests above count as hers), so none of these opens a ticket.
+    for i in 1..=6 {
+        mail::send(
+            w.mail.smtp_port,
+            &Draft::new(
+                "Laura Rojas <laura.rojas@example.test>",
+                &format!("Pedido falso {i}"),
+                "Necesito ayuda con mi equipo.",
+            ),
+        )
+        .await;
+    }
+    eventually(WAIT, "the forged agent held at the limit", || async {
+        (lines_with(
+            &d.log_text(),
+            "sender over ingest.max_new_tickets_per_sender_per_hour",
+        ) == 2)
+            .then_some(())
+    })
+    .await;
+    w.wait_idle(WAIT).await;
+    assert_eq!(w.cli().tickets().len(), 12);
 }
 
 /// A newsletter as mass-mailing services send it: `List-Unsubscribe` (and its one-click POST),

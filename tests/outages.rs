@@ -343,6 +343,122 @@ async fn sqlite_database_read_only_for_a_while(w: World) {
     stops_within_ten_seconds(&mut d, "a read-only database");
 }
 
+/// A minimal SMTP server that accepts every mail and keeps its text; before it answers the
+/// first mail's final dot, it runs `before_first_ok` (here: makes the database read-only), so
+/// that the mail is with the "server" while its sender cannot record it.
+async fn recording_smtp(
+    before_first_ok: impl FnOnce() + Send + 'static,
+) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let hook = std::sync::Arc::new(std::sync::Mutex::new(Some(before_first_ok)));
+    let mails = got.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let (mails, hook) = (mails.clone(), hook.clone());
+            tokio::spawn(async move {
+                let (r, mut w) = socket.into_split();
+                let mut lines = BufReader::new(r).lines();
+                let _ = w.write_all(b"220 prueba ESMTP\r\n").await;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let answer: &[u8] = match verb.as_str() {
+                        "EHLO" => b"250-prueba\r\n250 8BITMIME\r\n",
+                        "DATA" => {
+                            let _ = w.write_all(b"354 go on\r\n").await;
+                            let mut text = String::new();
+                            while let Ok(Some(l)) = lines.next_line().await {
+                                if l == "." {
+                                    break;
+                                }
+                                text.push_str(&l);
+                                text.push('\n');
+                            }
+                            let first = hook.lock().unwrap().take();
+                            if let Some(f) = first {
+                                tokio::task::spawn_blocking(f).await.unwrap();
+                            }
+                            mails.lock().unwrap().push(text);
+                            b"250 queued\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = w.write_all(b"221 bye\r\n").await;
+                            return;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    if w.write_all(answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, got)
+}
+
+/// The SMTP server accepts the acknowledgement just as the database becomes read-only: the
+/// daemon cannot record it as sent. Once the database is writable again it records it first,
+/// and the acknowledgement is not sent a second time (before, its claim kept it queued and it
+/// went out again when the claim ran out).
+async fn sqlite_mail_accepted_while_the_database_failed_is_recorded_not_resent(w: World) {
+    let db = w.dir.path().join("mesayuda.db");
+    let (read_only_tx, read_only_rx) = std::sync::mpsc::channel();
+    let path = db.clone();
+    let (smtp, got) = recording_smtp(move || {
+        let _ = read_only_tx.send(ReadOnly::set(&path));
+    })
+    .await;
+    let text = std::fs::read_to_string(&w.config).unwrap();
+    let real = format!("port = {}\nsecurity = \"none\"\nfrom", w.mail.smtp_port);
+    assert!(text.contains(&real), "{text}");
+    let text = text.replacen(
+        &real,
+        &format!("port = {smtp}\nsecurity = \"none\"\nfrom"),
+        1,
+    );
+    std::fs::write(&w.config, text).unwrap();
+
+    let mut d = w.spawn_daemon();
+    request(&w, "grabado@example.test", "Sin internet").await;
+    let ro = eventually(
+        WAIT,
+        "the acknowledgement handed to the SMTP server",
+        || async { read_only_rx.try_recv().ok() },
+    )
+    .await;
+    eventually(WAIT, "the failed record logged", || async {
+        d.log_text()
+            .contains("mail sent but not recorded as sent")
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    drop(ro);
+
+    let ack = eventually(RECOVERY, "the acknowledgement recorded as sent", || async {
+        w.outbox_to("grabado@example.test")
+            .into_iter()
+            .find(|m| m["kind"] == "acuse" && m["status"] == "sent")
+    })
+    .await;
+    w.wait_idle(WAIT).await;
+    let log = d.log_text();
+    assert!(log.contains("recorded as sent"), "{log}");
+    let to_user: Vec<String> = got
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| m.contains("grabado@example.test"))
+        .cloned()
+        .collect();
+    assert_eq!(to_user.len(), 1, "sent once: {ack}\n{to_user:#?}");
+    assert!(d.is_running());
+    stops_within_ten_seconds(&mut d, "after a failed record");
+}
+
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL restart
 
@@ -454,6 +570,13 @@ mod sqlite {
     async fn database_read_only_for_a_while() {
         if let Some(w) = world(DbKind::Sqlite).await {
             super::sqlite_database_read_only_for_a_while(w).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mail_accepted_while_the_database_failed_is_recorded_not_resent() {
+        if let Some(w) = world(DbKind::Sqlite).await {
+            super::sqlite_mail_accepted_while_the_database_failed_is_recorded_not_resent(w).await;
         }
     }
 }

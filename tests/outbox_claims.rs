@@ -15,6 +15,10 @@ const WAIT: Duration = Duration::from_secs(60);
 /// Well under the 300 s claims of old: a request is answered while an instance is frozen.
 const ANSWER_WHILE_FROZEN: Duration = Duration::from_secs(40);
 const CLAIM: i64 = 8;
+/// Claims of another instance may be taken over as soon as the server answers (the shipped
+/// wait after a server start is `outbox::TAKEOVER_AFTER_START_SECS`; the test's server may
+/// have started just before).
+const SETTLED: i64 = 0;
 
 // ---------------------------------------------------------------------------------------------
 // The store: claims run out unless renewed, and one taken over cannot be renewed
@@ -72,10 +76,12 @@ async fn a_claim_not_renewed_is_taken_over_and_its_former_holder_cannot_renew_it
 
     let mine = outbox::claim_due(&db, t0, CLAIM, 50).await.unwrap();
     assert_eq!(mine.iter().map(|m| m.id).collect::<Vec<_>>(), ids);
-    assert!(outbox::claim_due_as(&db, "instance-b", t0 + 1, CLAIM, 50)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(
+        outbox::claim_due_as(&db, "instance-b", t0 + 1, CLAIM, 50, SETTLED)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Renewed by its holder: still its own after the first claim would have run out.
     let kept = outbox::renew_claims(&db, me, &ids, t0 + 5, CLAIM)
@@ -83,7 +89,7 @@ async fn a_claim_not_renewed_is_taken_over_and_its_former_holder_cannot_renew_it
         .unwrap();
     assert_eq!(kept, ids);
     assert!(
-        outbox::claim_due_as(&db, "instance-b", t0 + CLAIM + 2, CLAIM, 50)
+        outbox::claim_due_as(&db, "instance-b", t0 + CLAIM + 2, CLAIM, 50, SETTLED)
             .await
             .unwrap()
             .is_empty(),
@@ -98,7 +104,7 @@ async fn a_claim_not_renewed_is_taken_over_and_its_former_holder_cannot_renew_it
     assert_eq!(kept, [ids[1]]);
 
     // Not renewed any more (the holder froze): taken over once it ran out.
-    let taken = outbox::claim_due_as(&db, "instance-b", t0 + 6 + CLAIM + 1, CLAIM, 50)
+    let taken = outbox::claim_due_as(&db, "instance-b", t0 + 6 + CLAIM + 1, CLAIM, 50, SETTLED)
         .await
         .unwrap();
     assert_eq!(taken.iter().map(|m| m.id).collect::<Vec<_>>(), [ids[1]]);
@@ -116,6 +122,57 @@ async fn a_claim_not_renewed_is_taken_over_and_its_former_holder_cannot_renew_it
         .await
         .unwrap();
     assert_eq!(claimed_by(&db, ids[1]).await.as_deref(), Some("instance-b"));
+}
+
+/// After a PostgreSQL restart every instance's sessions are gone at once, as if every instance
+/// had stopped, and every claim has run out (nobody could renew it). Until the server has been
+/// up long enough for the instances to reconnect, nobody takes over another one's claims: the
+/// instance that handed a mail to the SMTP server during the restart records it as sent itself
+/// instead of another one sending it again. It takes back its own claims at once, and new mail
+/// is claimed as usual. Here "instance-a" has no session, as right after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_are_not_taken_over_until_the_server_has_been_up_a_while() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((_tdb, db)) = open(DbKind::Postgres, dir.path()).await else {
+        return;
+    };
+    // Longer than any server has been up: the server "has just started".
+    const JUST_STARTED: i64 = 100 * 365 * 86_400;
+    let t0 = store::unix(chrono::Utc::now());
+    let held = vec![queue(&db, 1, t0).await, queue(&db, 2, t0).await];
+    let a = outbox::claim_due_as(&db, "instance-a", t0, CLAIM, 50, JUST_STARTED)
+        .await
+        .unwrap();
+    assert_eq!(a.iter().map(|m| m.id).collect::<Vec<_>>(), held);
+    let fresh = queue(&db, 3, t0).await;
+
+    let later = t0 + CLAIM + 1;
+    let b = outbox::claim_due_as(&db, "instance-b", later, CLAIM, 50, JUST_STARTED)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [fresh],
+        "only unclaimed mail while the server has just started"
+    );
+    let back = outbox::claim_due_as(&db, "instance-a", later, CLAIM, 50, JUST_STARTED)
+        .await
+        .unwrap();
+    assert_eq!(
+        back.iter().map(|m| m.id).collect::<Vec<_>>(),
+        held,
+        "its own, at once"
+    );
+
+    let settled = later + CLAIM + 1;
+    let b = outbox::claim_due_as(&db, "instance-b", settled, CLAIM, 50, SETTLED)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.iter().map(|m| m.id).collect::<Vec<_>>(),
+        held,
+        "taken over once the server has been up a while and instance-a is still gone"
+    );
 }
 
 /// A claim that ran out is not renewed even if nobody took it: another instance may have taken

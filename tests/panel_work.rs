@@ -489,6 +489,23 @@ async fn the_queue_filters_and_a_phone_request(w: World) {
         mine.body
     );
     assert!(!shows(&agent.get("/cola?ver=sin_asignar").await, &printer));
+    // A group's new work reaches it through its service before anyone takes it: on-site
+    // support sees the videobeam loan under "De mis grupos", not the printer nor the VPN.
+    let loan = flow::request(
+        &w,
+        CARLOS,
+        "Préstamo de videobeam",
+        "Necesito un videobeam para una reunión.\nFecha y hora: 2026-12-03 9:00\nLugar: Sala 2\n",
+    )
+    .await;
+    let mut miguel = signed_in(&w, "miguel.torres@example.test").await;
+    let theirs = miguel.get("/cola?ver=mis_grupos").await;
+    assert_eq!(theirs.status, 200, "{}", theirs.body);
+    assert!(
+        shows(&theirs, &loan) && !shows(&theirs, &printer) && !shows(&theirs, &vpn),
+        "{}",
+        theirs.body
+    );
     // A phone request, registered for Ana: her request, acknowledged to her.
     let form = agent.get("/solicitudes/nueva").await;
     assert_eq!(form.status, 200);

@@ -50,21 +50,28 @@ pub fn procedure_warnings(
     out
 }
 
-/// Services whose resolver group the directory does not have: their work would silently go to
-/// the agents instead (issue 17 item 10: a group nobody is in).
+/// Services whose resolver group the directory does not have, or has with nobody to mail
+/// (no members left, no list address): their work would silently go to the agents instead
+/// (issue 17 item 10: a group nobody is in).
 pub fn catalog_warnings(catalog: &Catalog, directory: &Directory) -> Vec<String> {
     catalog
         .services()
         .iter()
         .filter_map(|s| {
             let g = s.group.as_deref()?;
-            directory.group(g).is_none().then(|| {
-                format!(
+            match directory.group(g) {
+                None => Some(format!(
                     "el servicio `{}` ({}) nombra el grupo `{g}`, que el directorio no tiene: \
                      su trabajo iría a los agentes",
                     s.code, s.name
-                )
-            })
+                )),
+                Some(group) if group.recipients().is_empty() => Some(format!(
+                    "el grupo `{g}` del servicio `{}` ({}) no tiene miembros ni dirección: su \
+                     trabajo iría a los agentes",
+                    s.code, s.name
+                )),
+                Some(_) => None,
+            }
         })
         .collect()
 }

@@ -6,7 +6,7 @@
 //! previous one that keep the filters.
 //! Anyone else gets 404: it is not their page.
 
-use super::{status_label, Panel, PanelError};
+use super::{staff_status_label, Panel, PanelError};
 use crate::domain::text::canonical_address;
 use crate::store::panel_ticket::{self, OpenClock, QueueFilter};
 use crate::store::tickets::TicketRow;
@@ -74,6 +74,15 @@ pub async fn cola(
     let status = get("estado").filter(|v| STATUSES.contains(v));
     let service = get("servicio").and_then(|c| snap.catalog.by_code_or_name(c));
     let level = get("nivel").filter(|v| TIERS.iter().any(|(k, _)| k == v));
+    // "De mis grupos": what my groups have — assigned to one of them or to one of their
+    // members — and their new work nobody took yet, which reaches them through their services.
+    let my_groups: Vec<_> = snap
+        .directory
+        .groups()
+        .iter()
+        .filter(|g| g.members.iter().any(|m| canonical_address(m) == me))
+        .collect();
+    let group_view = view == Some("mis_grupos");
     let filter = QueueFilter {
         status: status.map(str::to_owned),
         service: service.map(|x| x.code.clone()),
@@ -81,14 +90,29 @@ pub async fn cola(
         assignees: match view {
             Some("mias") => Some(vec![me.clone()]),
             Some("mis_grupos") => Some(
-                snap.directory
-                    .groups()
+                my_groups
                     .iter()
-                    .filter(|g| g.members.iter().any(|m| canonical_address(m) == me))
-                    .map(|g| g.code.clone())
+                    .flat_map(|g| {
+                        std::iter::once(g.code.clone())
+                            .chain(g.members.iter().map(|m| canonical_address(m)))
+                    })
                     .collect(),
             ),
             _ => None,
+        },
+        unassigned_of_services: if group_view {
+            snap.catalog
+                .services()
+                .iter()
+                .filter(|x| {
+                    x.group
+                        .as_deref()
+                        .is_some_and(|c| my_groups.iter().any(|g| g.code == c))
+                })
+                .map(|x| x.code.clone())
+                .collect()
+        } else {
+            Vec::new()
         },
     };
     let cal = &p.procedure.calendar;
@@ -136,7 +160,7 @@ pub async fn cola(
                 "req": t.number().to_string(),
                 "subject": t.subject,
                 "requester": snap.directory.label(&t.requester),
-                "status": status_label(&t.status),
+                "status": staff_status_label(&t.status),
                 "assignee": t.assignee.as_deref().map(|a| snap.directory.label(a)),
                 "unassigned": t.assignee.is_none(),
                 "percent": percent,
@@ -183,7 +207,7 @@ pub async fn cola(
         json!({ "value": "", "label": "Todos", "selected": status.is_none() }),
     )
     .chain(STATUSES.iter().map(
-        |st| json!({ "value": st, "label": status_label(st), "selected": status == Some(*st) }),
+        |st| json!({ "value": st, "label": staff_status_label(st), "selected": status == Some(*st) }),
     ))
     .collect();
     let services: Vec<Value> =

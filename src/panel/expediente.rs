@@ -4,7 +4,10 @@
 //! and act with the forms of the mail commands (the same procedure path and refusals).
 //! Anyone else gets 404, as for a request that does not exist.
 
-use super::{same_person, see_other, status_label, ticket_number, Form, Panel, PanelError, Signed};
+use super::{
+    same_person, see_other, staff_status_label, status_label, ticket_number, Form, Panel,
+    PanelError, Signed,
+};
 use crate::domain::event_kind::EventKind;
 use crate::domain::text::{canonical_address, command};
 use crate::domain::ticket::TicketNumber;
@@ -182,7 +185,11 @@ async fn render(
     let mut data = json!({
         "req": n.to_string(),
         "subject": t.subject,
-        "status": status_label(&t.status),
+        "status": if view == View::Staff {
+            staff_status_label(&t.status)
+        } else {
+            status_label(&t.status)
+        },
         "service": service,
         "created_at": p.display(from_unix(t.created_at)),
         "due": super::solicitudes::sla_due(p, t),
@@ -232,11 +239,22 @@ async fn render(
                 })
             })
             .collect();
+        // The form opens on the ticket's own priority (none yet: media, the usual one).
+        let priorities: Vec<Value> = ["alta", "media", "baja"]
+            .iter()
+            .map(|p| {
+                json!({
+                    "value": p,
+                    "selected": t.priority.as_deref().map_or(*p == "media", |q| q == *p),
+                })
+            })
+            .collect();
         let extra = json!({
             "requester": snap.directory.label(&t.requester),
             "assignee": t.assignee.as_deref().map(|a| snap.directory.label(a)),
             "assigned_to_me": t.assignee.as_deref().is_some_and(|a| same_person(a, &s.email)),
             "priority": t.priority,
+            "priorities": priorities,
             "me": s.email,
             "notes": notes,
             "trail": trail,

@@ -496,11 +496,19 @@ fn same_person(a: &str, b: &str) -> bool {
     canonical_address(a) == canonical_address(b)
 }
 
-/// How a request's status reads in the panel.
+/// How a request's status reads in the panel to its requester ("suya": theirs to give).
 fn status_label(s: &str) -> &'static str {
     match s {
-        "registrado" => "Registrada",
         "pendiente_por_usuario" => "Esperando información suya",
+        other => staff_status_label(other),
+    }
+}
+
+/// How a request's status reads to the help desk's staff.
+fn staff_status_label(s: &str) -> &'static str {
+    match s {
+        "registrado" => "Registrada",
+        "pendiente_por_usuario" => "Esperando información del solicitante",
         "pendiente_aprobacion" => "Esperando aprobación",
         "trabajo_en_progreso" => "En atención",
         "resuelto" => "Resuelta",

@@ -148,6 +148,7 @@ impl Application {
             retry: crate::smtp::sender::RetryPolicy::from_config(&self.config.smtp),
             transport,
             wake,
+            unrecorded: Default::default(),
         };
         let mut tasks = tokio::task::JoinSet::new();
         crate::runtime::supervisor::spawn(&ops, &mut tasks, &cancel).await;

@@ -50,6 +50,11 @@ pub struct Sender {
     pub transport: Transport,
     pub wake: Arc<Notify>,
     pub retry: RetryPolicy,
+    /// Mail the SMTP server accepted but whose "sent" the database did not take (it went away
+    /// in between), with when it was accepted. Written before anything else is claimed once the
+    /// database answers again: left to its claim, which runs out meanwhile, the mail would be
+    /// sent a second time.
+    pub unrecorded: std::sync::Mutex<Vec<(i64, i64)>>,
 }
 
 /// How long a mail the server refuses temporarily (4xx) keeps being tried.
@@ -145,6 +150,7 @@ impl Sender {
     /// parallel (up to `SEND_CONCURRENCY`, each on its own pooled connection); those of one
     /// ticket one after another, in the order they were queued.
     async fn drain_once(&self, cancel: &CancellationToken) -> Result<Option<Attempt>, sqlx::Error> {
+        self.record_unrecorded().await?;
         let now = store::unix(Utc::now());
         let shared = self.db.dialect().is_shared();
         let claim_secs = if shared {
@@ -202,6 +208,33 @@ impl Sender {
             Some(e) => Attempt::Outage(e),
             None => Attempt::Sent,
         }))
+    }
+
+    /// Writes down as sent what the SMTP server accepted while the database was away; those
+    /// it still cannot are kept for the next attempt.
+    async fn record_unrecorded(&self) -> Result<(), sqlx::Error> {
+        let waiting = std::mem::take(&mut *self.unrecorded_list());
+        let mut waiting = waiting.into_iter();
+        while let Some((id, at)) = waiting.next() {
+            if let Err(e) = outbox::mark_sent(&self.db, id, at).await {
+                let mut list = self.unrecorded_list();
+                list.push((id, at));
+                list.extend(waiting);
+                return Err(e);
+            }
+            info!(
+                outbox = id,
+                "mail accepted while the database was unavailable recorded as sent"
+            );
+        }
+        Ok(())
+    }
+
+    fn unrecorded_list(&self) -> std::sync::MutexGuard<'_, Vec<(i64, i64)>> {
+        // Plain data: a panic elsewhere while it was held leaves nothing half-written.
+        self.unrecorded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Sends one ticket's mails in order. Once the server is found unreachable (here or in a
@@ -283,7 +316,18 @@ impl Sender {
         };
         match sent {
             Ok(_) => {
-                outbox::mark_sent(&self.db, mail.id, store::unix(Utc::now())).await?;
+                let at = store::unix(Utc::now());
+                if let Err(e) = outbox::mark_sent(&self.db, mail.id, at).await {
+                    warn!(
+                        outbox = mail.id,
+                        ticket = mail.ticket_id.map(|t| format!("REQ-{t}")),
+                        error = %e,
+                        "mail sent but not recorded as sent (database unavailable); recorded \
+                         as soon as the database answers"
+                    );
+                    self.unrecorded_list().push((mail.id, at));
+                    return Err(e);
+                }
                 info!(
                     ticket = mail.ticket_id.map(|t| format!("REQ-{t}")),
                     kind = %mail.kind,

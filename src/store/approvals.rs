@@ -323,7 +323,8 @@ pub struct PendingRow {
 }
 
 /// Approvals waiting on an approver, oldest first; with `approver`, those they (or, as the
-/// notified substitute, they) may decide.
+/// notified substitute, they) may decide. Open requests only: a request closed while its
+/// approval was pending (by a version that left it so) asks nobody for anything.
 pub async fn pending(
     conn: &mut Conn,
     approver: Option<&str>,
@@ -331,7 +332,8 @@ pub async fn pending(
     let rows: Vec<PendingRow> = sqlx::query_as(
         "SELECT a.ticket_id, t.subject, t.requester, t.service, a.approver, a.substitute, \
          a.substitute_notified, a.requested_at FROM approvals a JOIN tickets t ON t.id = a.ticket_id \
-         WHERE a.status = 'pendiente' ORDER BY a.requested_at, a.ticket_id",
+         WHERE a.status = 'pendiente' AND t.status <> 'cerrado' \
+         ORDER BY a.requested_at, a.ticket_id",
     )
     .fetch_all(conn)
     .await?;

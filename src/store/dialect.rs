@@ -112,6 +112,21 @@ impl Dialect {
         self == Dialect::Sqlite
     }
 
+    /// Whether the database server has been up for at least `secs` seconds, as an SQL
+    /// condition. After a PostgreSQL restart every instance's sessions are gone at once and
+    /// come back one by one: until they had the time to, none of them counts as stopped.
+    /// SQLite runs inside the one instance: always true.
+    pub fn server_up_for(self, secs: i64) -> String {
+        match self {
+            Dialect::Postgres => {
+                format!(
+                    "pg_postmaster_start_time() < clock_timestamp() - interval '{secs} seconds'"
+                )
+            }
+            Dialect::Sqlite => "1 = 1".to_owned(),
+        }
+    }
+
     /// Row locking for work queues: PostgreSQL skips rows another instance holds; SQLite has
     /// a single writer, so nothing is needed there.
     pub fn skip_locked(self) -> &'static str {

@@ -370,6 +370,35 @@ pub struct AttachmentInfo {
     pub sha256: String,
 }
 
+/// An SQL condition on an attachment row `a`: it came with a mail that speaks for the
+/// request — not a third party's, nor one refused for want of proof. Only those count towards
+/// a required document and are shown to agents and approvers as the request's files: an
+/// outsider's "signed form" must not satisfy a requirement or sway an approver.
+pub fn request_file_condition() -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM messages fm WHERE fm.id = a.message_row AND fm.kind IN ('{}', '{}'))",
+        MailKind::MensajeTercero.as_str(),
+        MailKind::AccionRechazada.as_str()
+    )
+}
+
+/// The request's files (see [`request_file_condition`]), in the order they came.
+pub async fn request_files(
+    conn: &mut Conn,
+    t: TicketNumber,
+) -> Result<Vec<AttachmentInfo>, sqlx::Error> {
+    // Our own constants only.
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT a.filename, a.content_type, a.size, a.sha256 FROM attachments a \
+         WHERE a.ticket_id = $1 AND {} ORDER BY a.id",
+        request_file_condition()
+    )))
+    .bind(t.0)
+    .fetch_all(conn)
+    .await
+}
+
+/// Every file that came on the ticket's mail, whoever sent it (the CLI's full record).
 pub async fn attachments_for_ticket(
     conn: &mut Conn,
     t: TicketNumber,

@@ -79,6 +79,13 @@ impl Claimed {
     }
 }
 
+/// How long after a database server (re)started no instance's claims are taken over by another:
+/// time for every instance to reconnect and record what it sent while the server was down
+/// (see `smtp::sender`), instead of a second instance sending it again. Instances retry the
+/// database within a few seconds of its return (the first worker to find it back wakes the
+/// others); a stopped instance's mail waits these seconds more only after a server restart.
+pub const TAKEOVER_AFTER_START_SECS: i64 = 15;
+
 /// Takes up to `limit` due mails for `claim_secs`, for this instance. Mail claimed by an
 /// instance that is gone (killed, crashed, its host lost) is taken again at once rather than when
 /// the claim runs out: on SQLite any other instance is gone (only one runs at a time); on
@@ -86,25 +93,38 @@ impl Claimed {
 /// had handed to the SMTP server but not yet marked sent goes out a second time (same
 /// Message-ID). A frozen instance keeps its sessions: its claims are taken over once they run
 /// out, which is why a sender claims for a few seconds only and renews ([`renew_claims`]).
+/// Within [`TAKEOVER_AFTER_START_SECS`] of the server's start another instance's claims are
+/// not taken over at all: a restart ends every session and every renewal at once.
 pub async fn claim_due(
     db: &Db,
     now: i64,
     claim_secs: i64,
     limit: i64,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
-    claim_due_as(db, super::instance_name(), now, claim_secs, limit).await
+    claim_due_as(
+        db,
+        super::instance_name(),
+        now,
+        claim_secs,
+        limit,
+        TAKEOVER_AFTER_START_SECS,
+    )
+    .await
 }
 
-/// [`claim_due`] for the instance named `me` (tests play several instances in one process).
+/// [`claim_due`] for the instance named `me` (tests play several instances in one process), with
+/// another instance's claims taken over only once the server has been up `settle_secs`.
 pub async fn claim_due_as(
     db: &Db,
     me: &str,
     now: i64,
     claim_secs: i64,
     limit: i64,
+    settle_secs: i64,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
     let dialect = db.dialect();
     let orphaned = dialect.instance_gone("outbox", "claimed_by", "$3");
+    let settled = dialect.server_up_for(settle_secs);
     let _turn = db.write_turn().await;
     let mut tx = db.pool.begin().await?;
     let skip_locked = dialect.skip_locked();
@@ -115,7 +135,11 @@ pub async fn claim_due_as(
         FROM outbox
         WHERE status = 'pending'
           AND next_attempt_at <= $1
-          AND (claimed_until IS NULL OR claimed_until < $1 OR {orphaned})
+          AND (
+            claimed_until IS NULL
+            OR (claimed_until < $1 AND (claimed_by = $3 OR {settled}))
+            OR ({orphaned} AND {settled})
+          )
         ORDER BY id
         LIMIT $2{skip_locked}
         "

@@ -111,8 +111,11 @@ pub struct QueueFilter {
     pub service: Option<String>,
     /// Only tickets nobody has.
     pub unassigned: bool,
-    /// Only tickets assigned to one of these (addresses, lowercase, or group codes).
+    /// Only tickets assigned to one of these (addresses, lowercase, or group codes)...
     pub assignees: Option<Vec<String>>,
+    /// ...or, with `assignees`, unassigned tickets of these services (catalogue codes): the new
+    /// work a group receives through its services before anyone takes it.
+    pub unassigned_of_services: Vec<String>,
 }
 
 /// What the queue and the SLA board read of every open ticket: who has it, its service and
@@ -174,17 +177,30 @@ pub async fn open_clocks(conn: &mut Conn, f: &QueueFilter) -> Result<Vec<OpenClo
         sql.push_str(" AND assignee IS NULL");
     }
     if let Some(who) = &f.assignees {
-        if who.is_empty() {
+        if who.is_empty() && f.unassigned_of_services.is_empty() {
             return Ok(Vec::new());
         }
-        let list: Vec<String> = who
-            .iter()
-            .map(|w| {
-                binds.push(w.clone());
-                format!("${}", binds.len())
-            })
-            .collect();
-        sql.push_str(&format!(" AND LOWER(assignee) IN ({})", list.join(", ")));
+        let mut placeholders = |values: &[String]| -> String {
+            values
+                .iter()
+                .map(|w| {
+                    binds.push(w.clone());
+                    format!("${}", binds.len())
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut either = Vec::new();
+        if !who.is_empty() {
+            either.push(format!("LOWER(assignee) IN ({})", placeholders(who)));
+        }
+        if !f.unassigned_of_services.is_empty() {
+            either.push(format!(
+                "(assignee IS NULL AND service IN ({}))",
+                placeholders(&f.unassigned_of_services)
+            ));
+        }
+        sql.push_str(&format!(" AND ({})", either.join(" OR ")));
     }
     // Built from our own constants and numbered placeholders only; values are bound.
     let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));

@@ -265,10 +265,12 @@ pub(super) fn loaded_select(conn: &Conn, id: &str) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     let approval = super::approvals::JOINED_COLUMNS;
+    let files = super::messages::request_file_condition();
     format!(
         "
         SELECT {columns},
-               (SELECT COUNT(*) FROM attachments a WHERE a.ticket_id = t.id) AS attachment_count,
+               (SELECT COUNT(*) FROM attachments a WHERE a.ticket_id = t.id AND {files})
+                   AS attachment_count,
                (SELECT {thread} FROM messages m WHERE m.ticket_id = t.id) AS thread_json,
                {approval}
         FROM tickets t LEFT JOIN approvals ap ON ap.ticket_id = t.id
@@ -557,8 +559,10 @@ pub async fn attachment_counts(
         return Ok(Default::default());
     }
     let rows: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT ticket_id, COUNT(*) FROM attachments WHERE ticket_id IN ({}) GROUP BY ticket_id",
-        super::id_list(ns.iter().map(|n| n.0))
+        "SELECT a.ticket_id, COUNT(*) FROM attachments a WHERE a.ticket_id IN ({}) AND {} \
+         GROUP BY a.ticket_id",
+        super::id_list(ns.iter().map(|n| n.0)),
+        super::messages::request_file_condition()
     )))
     .fetch_all(conn)
     .await?;
@@ -569,9 +573,13 @@ pub async fn attachment_counts(
 }
 
 pub async fn attachment_count(conn: &mut Conn, n: TicketNumber) -> Result<usize, sqlx::Error> {
-    let c: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attachments WHERE ticket_id = $1")
-        .bind(n.0)
-        .fetch_one(conn)
-        .await?;
+    // Our own constants only.
+    let c: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM attachments a WHERE a.ticket_id = $1 AND {}",
+        super::messages::request_file_condition()
+    )))
+    .bind(n.0)
+    .fetch_one(conn)
+    .await?;
     Ok(c as usize)
 }

@@ -61,6 +61,11 @@ pub async fn route_with(
             tracing::warn!(from = %from, "mail with an unknown approval token");
             if let (Some(n), None) = (m.thread, m.auto) {
                 if let Some(t) = load_ticket(conn, n).await? {
+                    if !aprobacion::has_a_part_in(&t, &from, &ctx) {
+                        // An outsider naming a ticket with a made-up code: a third party's
+                        // mail like any other, not told the ticket's subject.
+                        return Ok(None);
+                    }
                     let why = "el código de aprobación del mensaje no es válido";
                     let plan = aprobacion::refused(t, &from, ATTEMPT, why, &ctx);
                     apply(conn, mailer, proc, &plan, &ctx).await?;

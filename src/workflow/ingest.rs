@@ -453,7 +453,7 @@ impl Ingestor {
         }
         if decision == (IntakeDecision::OpenTicket { acknowledge: true }) {
             if let Some(held) = self
-                .hold_if_over_limit(conn, w, mail, &inbound, &from, &facts, now)
+                .hold_if_over_limit(conn, w, mail, &inbound, &from, &facts, &evidence, now)
                 .await?
             {
                 return Ok(held);
@@ -546,6 +546,8 @@ impl Ingestor {
     /// requests within the past hour opens no more: the mail is kept, without a ticket and
     /// without an answer, and agents are told at the first one held. A robot that answers each
     /// acknowledgement with a new mail (another help desk, a broken auto-responder) stops there.
+    /// Staff are exempt only when our MTA vouches for their address: a From header alone
+    /// proves nothing, and a forged agent's From would otherwise open tickets without limit.
     #[allow(clippy::too_many_arguments)]
     async fn hold_if_over_limit(
         &self,
@@ -555,11 +557,14 @@ impl Ingestor {
         inbound: &mail_in::NewInbound<'_>,
         from: &str,
         facts: &store::intake::Facts,
+        evidence: &crate::domain::authority::Evidence,
         now: DateTime<Utc>,
     ) -> Result<Option<Outcome>, WorkflowError> {
         let snap = self.procedure.snapshot();
         let ctx = self.procedure.ctx(&snap, now);
-        if from.is_empty() || crate::domain::procedure::tramite::is_agent(from, &ctx) {
+        let proven_staff = evidence.header_authenticated
+            && crate::domain::procedure::tramite::is_agent(from, &ctx);
+        if from.is_empty() || proven_staff {
             return Ok(None);
         }
         let at = store::unix(now);

@@ -228,7 +228,11 @@ pub async fn open_into(
             arrival.land(w, None, MailKind::Incidente);
             let data = json!({
                 "incident": format!("INC-{id}"), "subject": mail.subject, "requester": inc.from,
-                "requester_name": inc.from_name.clone().unwrap_or_else(|| inc.from.clone()),
+                // The directory's name first, as every other mail greets people.
+                "requester_name": ctx.directory.name_or(
+                    &inc.from,
+                    inc.from_name.as_deref().unwrap_or(&inc.from),
+                ),
                 "text": inc.text,
             });
             if acknowledge {

@@ -128,7 +128,7 @@ impl Procedure {
                 default_resolution_hours: c.sla.default_resolution_hours,
                 priority_factors: c.sla.priority_factors,
                 incident_patterns: patterns,
-                incident_address: c.incidents.address.clone(),
+                incident_address: c.incidents.address.clone().filter(|a| !a.trim().is_empty()),
                 approval_target_hours: c.approvals.target_business_hours,
                 pause_sla_during_approval: c.approvals.pause_sla,
                 coordinator: c.escalation.coordinator.clone(),
@@ -456,14 +456,12 @@ pub async fn apply_into(
                 // requester's information, survey rating or "no está resuelto" alike.
                 for person in to {
                     let token = approvals::new_token();
-                    approvals::add_token_into(
-                        w,
-                        t.number,
-                        &token,
-                        &person,
-                        TokenPurpose::Reply,
-                        at,
-                    );
+                    let purpose = if answers_with_a_decision(t, m.kind, &person) {
+                        TokenPurpose::Approval
+                    } else {
+                        TokenPurpose::Reply
+                    };
+                    approvals::add_token_into(w, t.number, &token, &person, purpose, at);
                     let reply_to = Some(proc.reply_address(&token));
                     let mut n = notice(vec![person.clone()], reply_to);
                     // Staff and approvers open the ticket's page from their mail.
@@ -639,7 +637,7 @@ async fn request_details(
         }
     }
     let request_text = request_text.unwrap_or_default();
-    let files: Vec<(String, i64)> = messages::attachments_for_ticket(conn, n)
+    let files: Vec<(String, i64)> = messages::request_files(conn, n)
         .await?
         .into_iter()
         .map(|a| (a.filename, a.size))
@@ -683,6 +681,8 @@ async fn approval_details(
         .await?
         .into_iter()
         .filter(|m| m.direction == "in")
+        // A mail in the requester's name refused for want of proof is no word of theirs.
+        .filter(|m| m.kind != MailKind::AccionRechazada.as_str())
         .filter(|m| canonical_address(&m.from_addr) == canonical_address(&t.requester))
         .collect();
     let request_text = from_requester
@@ -700,7 +700,7 @@ async fn approval_details(
         })
         .filter(|m| m["text"].as_str().is_some_and(|s| !s.trim().is_empty()))
         .collect();
-    let files: Vec<Value> = messages::attachments_for_ticket(conn, t.number)
+    let files: Vec<Value> = messages::request_files(conn, t.number)
         .await?
         .into_iter()
         .map(|a| json!({ "filename": a.filename, "size": crate::domain::es_co::size(a.size) }))
@@ -727,6 +727,25 @@ async fn approval_details(
         "approval_due": ctx.display(due),
         "approval_hours": crate::domain::es_co::hours((ctx.policy.approval_target_hours * 3600.0) as i64),
     }))
+}
+
+/// Whether a mail of `kind` to `person` about `t` is answered with a decision: what we tell a
+/// pending approver about their answer ("no entendida", "sin efecto", "no pudimos verificar")
+/// asks them to answer again, and that answer must count as the approval request's would. Its
+/// token is then an approval token, bound to them like the request's and spent with them.
+fn answers_with_a_decision(t: &Ticket, kind: MailKind, person: &str) -> bool {
+    let about_their_answer = matches!(
+        kind,
+        MailKind::RespuestaNoEntendida
+            | MailKind::RespuestaSinEfecto
+            | MailKind::AccionNoVerificada
+            | MailKind::AprobacionInvalida
+    );
+    about_their_answer
+        && t.approval.as_ref().is_some_and(|a| {
+            a.status == crate::domain::procedure::aprobacion::ApprovalStatus::Pending
+                && a.may_decide(person)
+        })
 }
 
 /// Mails the approval request, one secret token per recipient: in the Reply-To plus-address
@@ -764,7 +783,18 @@ async fn request_approval(
             }),
         );
         let mut data = with_names(data, ctx.directory);
-        if let Some(base) = &proc.panel_base {
+        if let (Some(base), true) = (&proc.panel_base, proc.rules().require_header_authentication) {
+            // Under `require_authentication_results` a mail alone proves nothing (it may have
+            // been forwarded), so it carries no sign-in: the page asks the approver to sign in
+            // with a link mailed to them on request.
+            data = merge(
+                data,
+                &json!({
+                    "panel_link": format!("{base}/aprobaciones/{}", t.number),
+                    "panel_label": "Decidir en el panel",
+                }),
+            );
+        } else if let Some(base) = &proc.panel_base {
             // One tap signs the approver in on this approval; deciding is a second one (a GET
             // never decides: mail scanners open links).
             let secret = store::panel::new_secret();

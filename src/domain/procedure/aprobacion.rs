@@ -459,6 +459,21 @@ fn answer_without_effect(t: Ticket, from: &str, why: &str, _ctx: &Ctx<'_>) -> Pl
     plan
 }
 
+/// Whether `from` has a part in the ticket — its requester, its approver or their substitute,
+/// or help-desk staff — and so may be told about it (a refused answer, an invalid code).
+/// Anyone else who names a ticket learns nothing from us about it, not even its subject.
+pub fn has_a_part_in(t: &Ticket, from: &str, ctx: &Ctx<'_>) -> bool {
+    let from_c = canonical_address(from);
+    canonical_address(&t.requester) == from_c
+        || t.approval.as_ref().is_some_and(|a| {
+            [a.approver.as_ref(), a.substitute.as_ref()]
+                .into_iter()
+                .flatten()
+                .any(|x| canonical_address(x) == from_c)
+        })
+        || super::tramite::is_agent(from, ctx)
+}
+
 /// A staff action that could not be verified changes nothing: it is recorded, and the person
 /// named in From is told (so a forgery in their name does not go unnoticed).
 pub fn refused(t: Ticket, from: &str, attempted: &str, why: &str, _ctx: &Ctx<'_>) -> Plan {
@@ -546,7 +561,8 @@ pub fn on_answer(t: Ticket, from: &str, answer: &ApprovalAnswer, ctx: &Ctx<'_>) 
             activity: 12,
             description: "Solicitante informado de la aprobación".into(),
         });
-        super::tramite::new_work_notice(&mut plan, &format!("Aprobada por {from}"), ctx);
+        let by = ctx.directory.name_or(from, from);
+        super::tramite::new_work_notice(&mut plan, &format!("Aprobada por {by}"), ctx);
     } else {
         a.status = ApprovalStatus::Rejected;
         let reason = a.reason.clone().unwrap_or_default();
@@ -678,7 +694,7 @@ pub fn on_overdue(t: Ticket, ctx: &Ctx<'_>) -> Plan {
         template: Template::AprobacionVencida,
         to,
         data: json!({
-            "hours": ctx.policy.approval_target_hours,
+            "hours": crate::domain::es_co::decimal(ctx.policy.approval_target_hours, 1),
             "approver": plan.ticket.approval.as_ref().and_then(|a| a.approver.clone()),
         }),
         activity: 12,

@@ -99,6 +99,24 @@ pub fn on_reply_after_resolution(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> P
             EventKind::Comentario,
             "Comentario del usuario tras la solución",
         );
+        // A question or a remark ("¿el préstamo incluye el cargador?") needs a person: it goes
+        // to whoever solved it, as on an open ticket, saying that nothing changed.
+        let to: Vec<String> = ctx
+            .responsible(&plan.ticket)
+            .into_iter()
+            .filter(|a| *a != mail.from)
+            .collect();
+        if !to.is_empty() {
+            plan.mail(MailOut {
+                kind: MailKind::AvisoAsignado,
+                template: Template::MensajeUsuario,
+                to,
+                data: json!({ "text": mail.text, "from": mail.from, "after_resolution": true }),
+                activity: 17,
+                description: "Comentario del usuario tras la solución reenviado al responsable"
+                    .into(),
+            });
+        }
     }
     plan
 }
@@ -207,6 +225,24 @@ mod tests {
         assert_eq!(plan.ticket.status, Status::Resuelto);
         assert!(!reopened(&plan));
         assert_eq!(plan.ticket.survey, Some((1, "no está resuelto".into())));
+    }
+
+    #[test]
+    fn a_question_after_the_solution_reaches_who_solved_it_and_changes_nothing() {
+        let w = World::new();
+        let plan = reply(
+            &w,
+            "¿La impresora quedó configurada también en el portátil?",
+        );
+        assert_eq!(plan.ticket.status, Status::Resuelto);
+        assert_eq!(plan.ticket.survey, None);
+        let m = plan
+            .mails()
+            .find(|m| m.template == "mensaje_usuario")
+            .expect("the question reaches a person");
+        assert_eq!(m.to, w.ctx().responsible(&plan.ticket));
+        assert!(!m.to.is_empty() && !m.to.contains(&"ana@example.test".to_owned()));
+        assert_eq!(m.data["after_resolution"], true);
     }
 
     #[test]

@@ -130,18 +130,26 @@ impl Ctx<'_> {
     }
 
     /// Who receives work nobody has taken yet: the service's group (its list address, else
-    /// its members), else the agents.
+    /// its members), else the agents — also when the group has nobody left (its members left
+    /// the directory): work must reach a person.
     pub fn resolvers(&self, t: &Ticket) -> Vec<String> {
-        match self.group_of(t) {
-            Some(g) => g.recipients(),
-            None => self.agents(),
+        match self.group_of(t).map(|g| g.recipients()) {
+            Some(to) if !to.is_empty() => to,
+            _ => self.agents(),
         }
     }
 
     /// The people an assignee stands for: a group code is its readers, an address itself.
     pub fn readers_of(&self, assignee: &str) -> Vec<String> {
         match self.directory.group(assignee) {
-            Some(g) if !assignee.contains('@') => g.recipients(),
+            Some(g) if !assignee.contains('@') => {
+                let to = g.recipients();
+                if to.is_empty() {
+                    self.agents()
+                } else {
+                    to
+                }
+            }
             _ => vec![assignee.to_owned()],
         }
     }

@@ -21,12 +21,15 @@ pub fn is_agent(from: &str, ctx: &Ctx<'_>) -> bool {
         .is_some_and(|p| p.works_tickets())
 }
 
-/// Activity 13: the ticket is ready to be worked and nobody has it yet — the agents are told,
-/// with everything they need to act, and can answer that mail with their commands.
+/// Activity 13: the ticket is ready to be worked — the agents (its resolver group) are told,
+/// with everything they need to act, and can answer that mail with their commands. When an
+/// agent assigned it before it could be worked (uncategorised, waiting for approval), the
+/// assignee is the one told: their assignment mail said it could not be worked yet.
 pub fn new_work_notice(plan: &mut Plan, why: &str, ctx: &Ctx<'_>) {
-    if plan.ticket.assignee.is_some() {
-        return;
-    }
+    let (to, assignee_label) = match plan.ticket.assignee.as_deref() {
+        Some(a) => (ctx.readers_of(a), Some(assignee_label(a, ctx))),
+        None => (ctx.resolvers(&plan.ticket), None),
+    };
     let service = plan
         .ticket
         .service
@@ -36,6 +39,7 @@ pub fn new_work_notice(plan: &mut Plan, why: &str, ctx: &Ctx<'_>) {
         "why": why,
         "service_name": service.map(|s| s.name.clone()),
         "attachments": plan.ticket.attachments,
+        "assignee_label": assignee_label,
     });
     if let (Some(d), serde_json::Value::Object(sla)) =
         (data.as_object_mut(), ctx.sla_summary(&plan.ticket))
@@ -45,7 +49,7 @@ pub fn new_work_notice(plan: &mut Plan, why: &str, ctx: &Ctx<'_>) {
     plan.mail(MailOut {
         kind: MailKind::NuevaSolicitud,
         template: Template::NuevaSolicitud,
-        to: ctx.resolvers(&plan.ticket),
+        to,
         data,
         activity: 13,
         description: "Grupo solucionador avisado de trabajo nuevo".into(),
@@ -291,6 +295,22 @@ fn name(cmd: &Command) -> String {
 /// assignee is stored as the address or the group code, so the ticket keeps saying which
 /// team has it, and every mail for the assignee reaches the group's readers
 /// ([`Ctx::readers_of`]) until one of them takes it with `#asignar` themselves.
+/// An assignee as mails name it: "grupo Soporte en sitio (soporte-sitio)", "Miguel Torres
+/// <miguel.torres@…>", the bare address for someone the directory no longer has.
+fn assignee_label(assignee: &str, ctx: &Ctx<'_>) -> String {
+    match ctx
+        .directory
+        .group(assignee)
+        .filter(|_| !assignee.contains('@'))
+    {
+        Some(g) => format!("grupo {} ({})", g.name, g.code),
+        None => match ctx.directory.person(assignee) {
+            Some(p) => p.mailbox(),
+            None => assignee.to_owned(),
+        },
+    }
+}
+
 fn assign(plan: &mut Plan, to: &str, agent: &str, ctx: &Ctx<'_>) -> Result<(), String> {
     let (assignee, label) = if let Some(g) = ctx.directory.group(to).filter(|_| !to.contains('@')) {
         (g.code.clone(), format!("grupo {} ({})", g.name, g.code))
@@ -337,6 +357,7 @@ fn assign(plan: &mut Plan, to: &str, agent: &str, ctx: &Ctx<'_>) -> Result<(), S
         format!("Asignado a {label}"),
     );
     if plan.ticket.status == Status::Registrado {
+        // Not workable yet: the assignee hears of it when it is (`new_work_notice`).
         return Ok(());
     }
     let service = plan
@@ -417,6 +438,24 @@ fn apply(plan: &mut Plan, cmd: &Command, agent: &str, ctx: &Ctx<'_>) -> Result<(
             let s = ctx.catalog.by_code_or_name(code).ok_or_else(|| {
                 format!("#servicio: no existe el servicio «{code}» en el catálogo")
             })?;
+            // An approval under way was asked of a person chosen for its kind (the boss, the
+            // security officer): another kind would let the wrong person's word unlock the
+            // request, and none would leave their pending request behind.
+            if let Some(a) = plan.ticket.approval.as_ref().filter(|a| {
+                matches!(
+                    a.status,
+                    ApprovalStatus::WaitingForApprover | ApprovalStatus::Pending
+                ) && a.kind != s.approval
+            }) {
+                return Err(format!(
+                    "#servicio: el requerimiento espera la aprobación de {}; el servicio {} \
+                     requiere {}. Espere la decisión, o cierre este requerimiento (#cerrar) y \
+                     pida al solicitante uno nuevo",
+                    a.kind.label(),
+                    s.code,
+                    s.approval.label()
+                ));
+            }
             let first_time = plan.ticket.service.is_none();
             registro::categorise(plan, s, agent, ctx);
             let approved = plan
@@ -682,6 +721,68 @@ mod tests {
         );
         // No priority factors configured: the catalogue's 8 h stays the target.
         assert_eq!(plan.ticket.sla.target_secs, 8 * 3600);
+    }
+
+    #[test]
+    fn someone_assigned_before_the_request_could_be_worked_is_told_when_it_can() {
+        let w = World::new();
+        let mail = incoming(
+            "ana@example.test",
+            "Ayuda",
+            "Necesito ayuda con un equipo\nUbicación: Piso 3",
+        );
+        let t = super::super::registro::register(w.new_ticket(&mail), &mail, None, &w.ctx()).ticket;
+        assert_eq!(t.status, Status::Registrado);
+        let agent = |text: &str| incoming("agente1@example.test", "RE", text);
+        let plan = on_agent_reply(t, &agent("#asignar especialista@example.test"), &w.ctx());
+        assert!(
+            plan.mails().all(|m| m.template != "asignacion"),
+            "not workable yet"
+        );
+        let plan = on_agent_reply(plan.ticket, &agent("#servicio IMPRESORA"), &w.ctx());
+        assert_eq!(plan.ticket.status, Status::TrabajoEnProgreso);
+        let notice = plan
+            .mails()
+            .find(|m| m.template == "nueva_solicitud")
+            .expect("the assignee is told it can be worked");
+        assert_eq!(notice.to, ["especialista@example.test"]);
+        assert!(
+            notice.data["assignee_label"]
+                .as_str()
+                .is_some_and(|l| l.contains("especialista@example.test")),
+            "{notice:?}"
+        );
+    }
+
+    #[test]
+    fn the_service_cannot_change_to_another_approval_while_one_is_under_way() {
+        let w = World::new();
+        let mail = incoming(
+            "ana@example.test",
+            "Acceso VPN",
+            "Necesito VPN\nJustificación: teletrabajo\nNúmero de equipo: PC-1\n\
+             Fecha de finalización: 2026-12-31\nAprobador: jefe@example.test",
+        );
+        let t = super::super::registro::register(w.new_ticket(&mail), &mail, None, &w.ctx()).ticket;
+        assert_eq!(t.status, Status::PendienteAprobacion);
+        let kind = t.approval.as_ref().map(|a| a.kind);
+        let plan = on_agent_reply(
+            t,
+            &incoming("agente1@example.test", "RE", "#servicio IMPRESORA"),
+            &w.ctx(),
+        );
+        assert_eq!(plan.ticket.service.as_deref(), Some("VPN"));
+        assert_eq!(plan.ticket.approval.as_ref().map(|a| a.kind), kind);
+        let m = plan
+            .mails()
+            .find(|m| m.template == "comando_invalido")
+            .expect("the agent is told why");
+        assert!(
+            m.data["errors"][0]
+                .as_str()
+                .is_some_and(|e| e.contains("espera la aprobación")),
+            "{m:?}"
+        );
     }
 
     #[test]
