@@ -101,22 +101,14 @@ pub fn on_reply_after_resolution(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> P
         );
         // A question or a remark ("¿el préstamo incluye el cargador?") needs a person: it goes
         // to whoever solved it, as on an open ticket, saying that nothing changed.
-        let to: Vec<String> = ctx
-            .responsible(&plan.ticket)
-            .into_iter()
-            .filter(|a| *a != mail.from)
-            .collect();
-        if !to.is_empty() {
-            plan.mail(MailOut {
-                kind: MailKind::AvisoAsignado,
-                template: Template::MensajeUsuario,
-                to,
-                data: json!({ "text": mail.text, "from": mail.from, "after_resolution": true }),
-                activity: 17,
-                description: "Comentario del usuario tras la solución reenviado al responsable"
-                    .into(),
-            });
-        }
+        super::tramite::forward_to_responsible(
+            &mut plan,
+            mail,
+            json!({ "after_resolution": true }),
+            17,
+            "Comentario del usuario tras la solución reenviado al responsable",
+            ctx,
+        );
     }
     plan
 }

@@ -111,23 +111,48 @@ pub fn on_requester_message(t: Ticket, inc: &Incoming, verified: bool, ctx: &Ctx
             )
         },
     );
-    // The assignee writing on their own ticket as its requester is not told of it.
+    forward_to_responsible(
+        &mut plan,
+        inc,
+        json!({ "unverified": !verified }),
+        13,
+        "Mensaje del usuario reenviado al responsable",
+        ctx,
+    );
+    plan
+}
+
+/// The requester's message passed to whoever works the ticket (`mensaje_usuario`), with
+/// `extra` for the template. The assignee writing on their own ticket as its requester is not
+/// told of it.
+pub fn forward_to_responsible(
+    plan: &mut Plan,
+    inc: &Incoming,
+    extra: serde_json::Value,
+    activity: u8,
+    description: &str,
+    ctx: &Ctx<'_>,
+) {
     let to: Vec<String> = ctx
         .responsible(&plan.ticket)
         .into_iter()
         .filter(|a| *a != inc.from)
         .collect();
-    if !to.is_empty() {
-        plan.mail(MailOut {
-            kind: MailKind::AvisoAsignado,
-            template: Template::MensajeUsuario,
-            to,
-            data: json!({ "text": inc.text, "from": inc.from, "unverified": !verified }),
-            activity: 13,
-            description: "Mensaje del usuario reenviado al responsable".into(),
-        });
+    if to.is_empty() {
+        return;
     }
-    plan
+    let mut data = json!({ "text": inc.text, "from": inc.from });
+    if let (Some(d), serde_json::Value::Object(e)) = (data.as_object_mut(), extra) {
+        d.extend(e);
+    }
+    plan.mail(MailOut {
+        kind: MailKind::AvisoAsignado,
+        template: Template::MensajeUsuario,
+        to,
+        data,
+        activity,
+        description: description.into(),
+    });
 }
 
 /// Someone who is neither the requester nor help-desk staff wrote on the ticket: the message
