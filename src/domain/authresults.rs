@@ -14,6 +14,8 @@ pub fn passes(headers: &[String], trusted: &str, from_domain: &str) -> bool {
     let Some(topmost) = headers.first() else {
         return false;
     };
+    // Comments may hold `;` (OpenDKIM writes `dkim=pass (2048-bit key; unprotected) …`).
+    let topmost = without_comments(topmost);
     let mut parts = topmost.split(';');
     let authserv = parts
         .next()
@@ -21,6 +23,44 @@ pub fn passes(headers: &[String], trusted: &str, from_domain: &str) -> bool {
         .unwrap_or("")
         .to_ascii_lowercase();
     authserv == trusted && parts.any(|result| result_passes(result, &domain))
+}
+
+/// `value` with its RFC 5322 comments — `(…)`, nested, `\` escaping — replaced by a space;
+/// a quoted string keeps its parentheses.
+fn without_comments(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let (mut depth, mut quoted, mut escaped) = (0usize, false, false);
+    for c in value.chars() {
+        if escaped {
+            escaped = false;
+            if depth == 0 {
+                out.push(c);
+            }
+            continue;
+        }
+        match c {
+            '\\' => {
+                escaped = true;
+                if depth == 0 {
+                    out.push(c);
+                }
+            }
+            '"' if depth == 0 => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '(' if !quoted => {
+                depth += 1;
+                if depth == 1 {
+                    out.push(' ');
+                }
+            }
+            ')' if !quoted && depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Exchange / Microsoft 365 marks mail its own users sent with
@@ -60,6 +100,22 @@ mod tests {
 
     fn h(s: &str) -> Vec<String> {
         vec![s.to_owned()]
+    }
+
+    #[test]
+    fn a_comment_holding_a_semicolon_is_no_separator() {
+        assert!(passes(
+            &h("mx.hacienda.test; dkim=pass (2048-bit key; unprotected) header.d=hacienda.test header.i=@hacienda.test header.b=\"AbC(d\""),
+            "mx.hacienda.test",
+            "hacienda.test"
+        ));
+        // What a comment says is no result.
+        assert!(!passes(
+            &h("mx.hacienda.test; dkim=fail (was: dkim=pass header.d=hacienda.test)"),
+            "mx.hacienda.test",
+            "hacienda.test"
+        ));
+        assert_eq!(without_comments("a (b (c) d) e"), "a   e");
     }
 
     #[test]
