@@ -38,6 +38,8 @@ async fn a_complete_request_reaches_exactly_its_group(w: World) {
         "Lugar: Sala de juntas piso 5",
         "Fecha y hora: 3 de diciembre, 9:00 a. m.",
         "Servicio: Préstamo de videobeam",
+        // Where to find the requester, from the directory.
+        "Dependencia: Subdirección de Infraestructura Tecnológica",
     ] {
         assert!(n.body_text.contains(line), "{line}: {}", n.body_text);
     }

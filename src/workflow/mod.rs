@@ -289,6 +289,10 @@ fn base_data(t: &Ticket, ctx: &Ctx<'_>) -> Value {
             &t.requester,
             t.requester_name.as_deref().unwrap_or(&t.requester),
         ),
+        // Where to find them, for whoever goes to their desk or calls them.
+        "requester_office": ctx.directory.person(&t.requester).map(|p| p.office.clone())
+            .filter(|o| !o.trim().is_empty()),
+        "requester_phone": ctx.directory.person(&t.requester).and_then(|p| p.phone.clone()),
         "service": service.map(|s| s.name.clone()),
         "service_code": t.service,
         "category": t.category,
