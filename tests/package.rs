@@ -270,6 +270,15 @@ fn debian_package_installs_upgrades_removes_and_purges_cleanly() {
     let (passed, said) = as_service_user(&["check-config", "--offline"]);
     assert!(passed, "check-config after the upgrade:\n{said}");
 
+    // The site moved to PostgreSQL meanwhile (the SQLite file stays behind): the purge below
+    // must say where both are, the password hidden.
+    let edited = edited.replace(
+        "url = \"sqlite:///var/lib/mesayuda/mesayuda.db\"",
+        "url = \"postgres://mesayuda:s3creto@db.example.test/mesayuda\"",
+    );
+    assert!(edited.contains("s3creto"), "the example config's url line changed");
+    std::fs::write(CONFIG, &edited).unwrap();
+
     // Remove: the program goes, configuration, user and data stay.
     dpkg(&["--remove", "mesayuda"]);
     assert!(!Path::new("/usr/bin/mesayuda").exists());
@@ -288,7 +297,12 @@ fn debian_package_installs_upgrades_removes_and_purges_cleanly() {
         "group left"
     );
     assert!(db.exists(), "purge deleted the data");
-    assert!(said.contains("/var/lib/mesayuda"), "{said}");
+    assert!(said.contains("/var/lib/mesayuda (base SQLite)"), "{said}");
+    assert!(
+        said.contains("La base PostgreSQL postgres://mesayuda:***@db.example.test/mesayuda no se tocó"),
+        "{said}"
+    );
+    assert!(!said.contains("s3creto"), "{said}");
     assert!(
         !run(&mut sh("dpkg -s mesayuda >/dev/null 2>&1")).0,
         "dpkg still knows the package after purge"
