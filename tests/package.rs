@@ -276,7 +276,10 @@ fn debian_package_installs_upgrades_removes_and_purges_cleanly() {
         "url = \"sqlite:///var/lib/mesayuda/mesayuda.db\"",
         "url = \"postgres://mesayuda:s3creto@db.example.test/mesayuda\"",
     );
-    assert!(edited.contains("s3creto"), "the example config's url line changed");
+    assert!(
+        edited.contains("s3creto"),
+        "the example config's url line changed"
+    );
     std::fs::write(CONFIG, &edited).unwrap();
 
     // Remove: the program goes, configuration, user and data stay.
@@ -299,7 +302,9 @@ fn debian_package_installs_upgrades_removes_and_purges_cleanly() {
     assert!(db.exists(), "purge deleted the data");
     assert!(said.contains("/var/lib/mesayuda (base SQLite)"), "{said}");
     assert!(
-        said.contains("La base PostgreSQL postgres://mesayuda:***@db.example.test/mesayuda no se tocó"),
+        said.contains(
+            "La base PostgreSQL postgres://mesayuda:***@db.example.test/mesayuda no se tocó"
+        ),
         "{said}"
     );
     assert!(!said.contains("s3creto"), "{said}");

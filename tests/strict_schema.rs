@@ -218,10 +218,10 @@ async fn a_database_at_0018_keeps_every_row_and_its_tickets(kind: DbKind) {
     assert!(before.iter().all(|(_, n)| *n > 0), "{before:?}");
     db.pool.close().await;
 
-    // 0019, 0020 and 0021.
+    // 0019 to 0022.
     assert_eq!(
         migrates(dir.path(), &tdb.url),
-        "Se aplicaron 3 migraciones."
+        "Se aplicaron 4 migraciones."
     );
 
     let db = Db::connect(&tdb.url, 2).await.unwrap();
@@ -570,10 +570,10 @@ async fn an_unknown_kind_stops_migration_0020_naming_it(kind: DbKind) {
     )
     .await;
     db.pool.close().await;
-    // 0020, then 0021.
+    // 0020, then 0021 and 0022.
     assert_eq!(
         migrates(dir.path(), &tdb.url),
-        "Se aplicaron 2 migraciones."
+        "Se aplicaron 3 migraciones."
     );
 }
 

@@ -2,7 +2,6 @@
 //! components' health, and the store's state (tickets, outbox, approvals, SLA alerts), queried
 //! at scrape time so that every instance sharing a PostgreSQL database reports the same numbers.
 
-use crate::domain::mail_kind::MailKind;
 use crate::domain::ticket::Status;
 use crate::ops::{health, health::Component, metrics};
 use crate::store::{metrics as store_metrics, Db};
@@ -136,7 +135,7 @@ async fn store_state(db: &Db) -> String {
         }
     }
 
-    match store_metrics::sent_of_kind(db, MailKind::AlertaSla).await {
+    match store_metrics::sla_alerts_sent(db).await {
         Ok(n) => {
             header(
                 &mut out,

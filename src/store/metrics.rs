@@ -24,13 +24,12 @@ pub async fn outbox_failed(db: &Db) -> Result<i64, sqlx::Error> {
         .await
 }
 
-/// Mail of `kind` accepted by the SMTP server.
-pub async fn sent_of_kind(
-    db: &Db,
-    kind: crate::domain::mail_kind::MailKind,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE kind = $1 AND status = 'sent'")
-        .bind(kind.as_str())
+/// SLA alerts accepted by the SMTP server. The values are written into the statement, not
+/// bound: only then may SQLite and PostgreSQL (whose prepared statements get a generic plan)
+/// answer from the partial index `outbox_sla_alerts_sent` (migration 0022) instead of reading
+/// the whole outbox at every scrape.
+pub async fn sla_alerts_sent(db: &Db) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE kind = 'alerta_sla' AND status = 'sent'")
         .fetch_one(&db.pool)
         .await
 }
@@ -41,4 +40,26 @@ pub async fn tickets_in(db: &Db, status: &str) -> Result<i64, sqlx::Error> {
         .bind(status)
         .fetch_one(&db.pool)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::mail_kind::MailKind;
+
+    /// The literal in `sla_alerts_sent` and in migration 0022 is the kind's stored name.
+    #[test]
+    fn the_alert_count_names_the_stored_kind() {
+        assert_eq!(MailKind::AlertaSla.as_str(), "alerta_sla");
+        for dir in ["sqlite", "postgres"] {
+            let path = format!(
+                "{}/migrations/{dir}/0022_sla_alerts_sent_index.sql",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let sql = std::fs::read_to_string(path).unwrap();
+            assert!(
+                sql.contains("kind = 'alerta_sla' AND status = 'sent'"),
+                "{dir}"
+            );
+        }
+    }
 }
