@@ -168,7 +168,17 @@ impl Mailer {
                 html::panel_button(label, link)
             });
         let recipient = n.to.first().map(String::as_str).unwrap_or("");
-        let actions = html::actions(n.template, n.reply_to.as_deref(), &subject, recipient);
+        // A reader who works no tickets (a director reading an SLA alert) gets no command buttons.
+        let commands_useless = n
+            .data
+            .get("works_tickets")
+            .and_then(serde_json::Value::as_bool)
+            == Some(false);
+        let actions = if commands_useless {
+            Vec::new()
+        } else {
+            html::actions(n.template, n.reply_to.as_deref(), &subject, recipient)
+        };
         let html = templates.render_html_with_panel(
             n.template.as_str(),
             &rendered,

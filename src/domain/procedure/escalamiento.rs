@@ -222,6 +222,9 @@ pub fn on_sla_timer(t: Ticket, due: DateTime<Utc>, ctx: &Ctx<'_>) -> Plan {
                     "chain": chain(tier),
                     "reader_name": ctx.directory.name_or(reader, reader),
                     "reader_roles": roles_text(roles),
+                    // Commands are for those who work tickets; a subdirector's or director's
+                    // answer reaches whoever works it (as a third party's message).
+                    "works_tickets": super::tramite::is_agent(reader, ctx),
                     "reasons": roles.iter().map(|r| r.reason(to_group)).collect::<Vec<_>>(),
                     "expected": roles.iter()
                         .map(|r| r.expected(tier, assignee.is_some()))
@@ -350,6 +353,10 @@ mod tests {
             .collect();
         assert_eq!(director.len(), 1, "the director only gets the 100 % alert");
         assert_eq!(director[0].data["reader_roles"], "director(a)");
+        assert_eq!(
+            director[0].data["works_tickets"], false,
+            "no commands offered"
+        );
         assert!(director[0].data["reasons"][0]
             .as_str()
             .unwrap()
@@ -359,6 +366,7 @@ mod tests {
             .find(|m| m.to == ["especialista@example.test"] && m.data["percent"] == 100)
             .unwrap();
         assert_eq!(specialist.data["reader_roles"], "especialista asignado");
+        assert_eq!(specialist.data["works_tickets"], true);
         assert!(specialist.data["expected"][0]
             .as_str()
             .unwrap()
