@@ -384,7 +384,12 @@ class Run:
             unknown = set(self.args.faults) - set(ks)
             if unknown:
                 self.notes.append(f"fault kinds not available here, left out: {', '.join(sorted(unknown))}")
-            ks = [k for k in ks if k in self.args.faults] or ks
+            chosen = [k for k in ks if k in self.args.faults]
+            if not chosen:
+                # Not silently every kind: the run would not be the one asked for.
+                raise SystemExit(f"chaos: none of --faults {','.join(self.args.faults)} is a fault "
+                                 f"kind here; kinds: {', '.join(ks)}")
+            ks = chosen
         return ks
 
     def inject(self) -> Fault:
