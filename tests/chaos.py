@@ -501,6 +501,9 @@ class Run:
 
     def go(self) -> dict:
         self.setup()
+        # The kinds asked for are checked before any traffic (a wrong name stops the run here);
+        # the deck itself is drawn at the first fault, as before, so a seed replays the same run.
+        self.kinds()
         threads = [
             threading.Thread(target=generator, args=(self.ms, self.mode_db(), self.ledger, self.args.rate, self.stop,
                                                      self.args.seed), daemon=True),
