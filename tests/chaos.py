@@ -382,8 +382,9 @@ class Run:
             ks.append("disk-full")
         if self.args.faults:
             unknown = set(self.args.faults) - set(ks)
-            if unknown:
-                self.notes.append(f"fault kinds not available here, left out: {', '.join(sorted(unknown))}")
+            note = f"fault kinds not available here, left out: {', '.join(sorted(unknown))}"
+            if unknown and note not in self.notes:
+                self.notes.append(note)
             chosen = [k for k in ks if k in self.args.faults]
             if not chosen:
                 # Not silently every kind: the run would not be the one asked for.
