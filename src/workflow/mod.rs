@@ -23,7 +23,7 @@ use crate::domain::directory::Directory;
 use crate::domain::event_kind::EventKind;
 use crate::domain::ldap_directory::{self, Entry, People, RoleRules};
 use crate::domain::mail_kind::MailKind;
-use crate::domain::procedure::{Ctx, Effect, Plan, Policy, Ticket, TimerKind};
+use crate::domain::procedure::{aprobacion, Ctx, Effect, Plan, Policy, Ticket, TimerKind};
 use crate::domain::template::Template;
 use crate::domain::text::canonical_address;
 use crate::domain::ticket::TicketNumber;
@@ -460,7 +460,7 @@ pub async fn apply_into(
                 // requester's information, survey rating or "no está resuelto" alike.
                 for person in to {
                     let token = approvals::new_token();
-                    let purpose = if answers_with_a_decision(t, m.kind, &person) {
+                    let purpose = if aprobacion::answered_with_a_decision(t, m.kind, &person) {
                         TokenPurpose::Approval
                     } else {
                         TokenPurpose::Reply
@@ -731,25 +731,6 @@ async fn approval_details(
         "approval_due": ctx.display(due),
         "approval_hours": crate::domain::es_co::hours((ctx.policy.approval_target_hours * 3600.0) as i64),
     }))
-}
-
-/// Whether a mail of `kind` to `person` about `t` is answered with a decision: what we tell a
-/// pending approver about their answer ("no entendida", "sin efecto", "no pudimos verificar")
-/// asks them to answer again, and that answer must count as the approval request's would. Its
-/// token is then an approval token, bound to them like the request's and spent with them.
-fn answers_with_a_decision(t: &Ticket, kind: MailKind, person: &str) -> bool {
-    let about_their_answer = matches!(
-        kind,
-        MailKind::RespuestaNoEntendida
-            | MailKind::RespuestaSinEfecto
-            | MailKind::AccionNoVerificada
-            | MailKind::AprobacionInvalida
-    );
-    about_their_answer
-        && t.approval.as_ref().is_some_and(|a| {
-            a.status == crate::domain::procedure::aprobacion::ApprovalStatus::Pending
-                && a.may_decide(person)
-        })
 }
 
 /// Mails the approval request, one secret token per recipient: in the Reply-To plus-address

@@ -459,6 +459,24 @@ fn answer_without_effect(t: Ticket, from: &str, why: &str, _ctx: &Ctx<'_>) -> Pl
     plan
 }
 
+/// Whether a mail of `kind` to `person` about `t` is answered with a decision: what we tell a
+/// pending approver about their answer ("no entendida", "sin efecto", "no pudimos verificar")
+/// asks them to answer again, and that answer must count as the approval request's would. Its
+/// reply code is then an approval code, bound to them like the request's and spent with them.
+pub fn answered_with_a_decision(t: &Ticket, kind: MailKind, person: &str) -> bool {
+    let about_their_answer = matches!(
+        kind,
+        MailKind::RespuestaNoEntendida
+            | MailKind::RespuestaSinEfecto
+            | MailKind::AccionNoVerificada
+            | MailKind::AprobacionInvalida
+    );
+    about_their_answer
+        && t.approval
+            .as_ref()
+            .is_some_and(|a| a.status == ApprovalStatus::Pending && a.may_decide(person))
+}
+
 /// Whether `from` has a part in the ticket — its requester, its approver or their substitute,
 /// or help-desk staff — and so may be told about it (a refused answer, an invalid code).
 /// Anyone else who names a ticket learns nothing from us about it, not even its subject.
