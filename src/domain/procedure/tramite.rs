@@ -337,11 +337,11 @@ fn assignee_label(assignee: &str, ctx: &Ctx<'_>) -> String {
 }
 
 fn assign(plan: &mut Plan, to: &str, agent: &str, ctx: &Ctx<'_>) -> Result<(), String> {
-    let (assignee, label) = if let Some(g) = ctx.directory.group(to).filter(|_| !to.contains('@')) {
-        (g.code.clone(), format!("grupo {} ({})", g.name, g.code))
+    let assignee = if let Some(g) = ctx.directory.group(to).filter(|_| !to.contains('@')) {
+        g.code.clone()
     } else {
         match ctx.directory.person(to) {
-            Some(p) if p.works_tickets() => (p.email.clone(), format!("{} <{}>", p.name, p.email)),
+            Some(p) if p.works_tickets() => p.email.clone(),
             Some(p) => {
                 return Err(format!(
                     "#asignar: {} es {} en el directorio; solo se asigna a agentes, \
@@ -374,6 +374,7 @@ fn assign(plan: &mut Plan, to: &str, agent: &str, ctx: &Ctx<'_>) -> Result<(), S
             }
         }
     };
+    let label = assignee_label(&assignee, ctx);
     plan.ticket.assignee = Some(assignee.clone());
     plan.event(
         Some(13),
