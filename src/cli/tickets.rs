@@ -152,7 +152,7 @@ async fn show_incident(
     id: i64,
     as_json: bool,
 ) -> Result<(), CliError> {
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.begin_snapshot().await?;
     let Some(i) = incidents::get(&mut conn, id).await? else {
         return Err(CliError::not_found(format_args!("no incident INC-{id}")));
     };
@@ -207,7 +207,7 @@ async fn show(
         }
     }
     let n: TicketNumber = id.parse().map_err(CliError::usage)?;
-    let mut conn = db.pool.acquire().await?;
+    let mut conn = db.begin_snapshot().await?;
     let Some(t) = tickets::get(&mut conn, n).await? else {
         return Err(CliError::not_found(format_args!("no request {n}")));
     };

@@ -142,6 +142,23 @@ impl Db {
         }
     }
 
+    /// A read-only view of the database at one instant, for reads that must agree with each
+    /// other (a ticket with its messages, approval and events, as `tickets show` prints it).
+    /// PostgreSQL's default isolation lets each statement see another moment: a ticket read
+    /// while an approval was committed showed the approval decided and the request still
+    /// waiting for it. SQLite's transaction already reads one snapshot.
+    pub async fn begin_snapshot(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        if self.dialect() == Dialect::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
     /// How this database's SQL differs (see [`Dialect`]).
     pub fn dialect(&self) -> Dialect {
         self.backend
