@@ -165,7 +165,7 @@ async fn decide(
     answer: &ApprovalAnswer,
 ) -> Result<Option<Outcome>, WorkflowError> {
     let _turn = p.db.write_turn().await;
-    let mut tx = p.db.pool.begin().await?;
+    let mut tx = p.db.begin_write().await?;
     let outcome = decide_in(&mut tx, p, me, n, answer).await?;
     if outcome.is_some() {
         tx.commit().await?;

@@ -105,7 +105,7 @@ async fn spend_and_decide(
 ) -> Result<Option<(String, TicketNumber, Outcome)>, WorkflowError> {
     let now = store::unix(p.now());
     let _turn = p.db.write_turn().await;
-    let mut tx = p.db.pool.begin().await?;
+    let mut tx = p.db.begin_write().await?;
     let Some((email, n)) = panel::use_ticket_link(&mut tx, token, now).await? else {
         return Ok(None);
     };

@@ -45,7 +45,7 @@ macro_rules! in_write_tx {
                 let snap = $p.procedure.snapshot();
                 let $ctx = $p.procedure.ctx(&snap, $p.now());
                 let _turn = $p.db.write_turn().await;
-                let mut $tx = $p.db.pool.begin().await?;
+                let mut $tx = $p.db.begin_write().await?;
                 let value = $body;
                 $tx.commit().await?;
                 Ok::<_, crate::workflow::WorkflowError>(value)

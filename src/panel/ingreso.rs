@@ -137,7 +137,7 @@ fn client(peer: SocketAddr, headers: &HeaderMap) -> String {
 async fn over_client_limit(p: &Panel, client: &str) -> Result<bool, PanelError> {
     let now = store::unix(p.now());
     let _turn = p.db.write_turn().await;
-    let mut tx = p.db.pool.begin().await?;
+    let mut tx = p.db.begin_write().await?;
     let asked = panel::count_client_request(&mut tx, client, now, now - 3600).await?;
     tx.commit().await?;
     Ok(asked > CLIENT_LINKS_PER_HOUR)
@@ -149,7 +149,7 @@ async fn mail_link(p: &Panel, email: &str) -> Result<bool, PanelError> {
     let now = store::unix(p.now());
     let snap = p.procedure.snapshot();
     let _turn = p.db.write_turn().await;
-    let mut tx = p.db.pool.begin().await?;
+    let mut tx = p.db.begin_write().await?;
     let known =
         snap.directory.person(email).is_some() || panel::has_tickets(&mut tx, email).await?;
     if !known || panel::links_since(&mut tx, email, now - 3600).await? >= LINKS_PER_HOUR {
@@ -236,7 +236,7 @@ pub async fn ingresar(
     let session = panel::new_secret();
     let started = {
         let _turn = p.db.write_turn().await;
-        let mut tx = p.db.pool.begin().await?;
+        let mut tx = p.db.begin_write().await?;
         let email = panel::use_link(&mut tx, &token, now).await?;
         if let Some(email) = &email {
             panel::add_session(&mut tx, &session, email, now).await?;

@@ -53,7 +53,7 @@ async fn maybe_queue(
     failures: &[(Component, String, chrono::DateTime<chrono::Utc>)],
 ) -> anyhow::Result<()> {
     let now = store::unix(chrono::Utc::now());
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     // Instances sharing the database decide one at a time.
     outbox::lock_ops_alerts(&mut tx, db.dialect()).await?;
     let last = outbox::last_queued_of_kind(&mut tx, KIND).await?;

@@ -64,6 +64,15 @@ impl Dialect {
         }
     }
 
+    /// How a transaction that writes begins, where it differs from `BEGIN` (see
+    /// [`super::Db::begin_write`]).
+    pub fn begin_write(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => Some("BEGIN IMMEDIATE"),
+            Dialect::Postgres => None,
+        }
+    }
+
     /// Names this process's sessions, so that other instances can tell whether the instance
     /// that claimed a queued mail or holds the reader lease is still alive (PostgreSQL only).
     /// `name` is [`super::instance_name`], our own constant.

@@ -25,7 +25,7 @@ pub async fn acquire(
 ) -> Result<Option<i64>, sqlx::Error> {
     let dialect = db.dialect();
     let now = dialect.now_ms();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     if let Some(set) = dialect.short_lock_wait() {
         // The holder locks the row in each of its commits; frozen inside one, it keeps the
         // lock until the server ends its session (`idle_in_transaction_session_timeout`, see

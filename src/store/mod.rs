@@ -142,6 +142,19 @@ impl Db {
         }
     }
 
+    /// A transaction that writes. On SQLite it takes the write lock at its start (`BEGIN
+    /// IMMEDIATE`), waiting for it as long as the busy timeout allows. A plain `BEGIN` takes
+    /// it at the first write; when the transaction has read before, SQLite does not wait
+    /// for the lock but fails at once with "database is locked" (waiting could deadlock two
+    /// readers that both want to write). A CI run failed a panel sign-in so, at the daemon's
+    /// start, while the sweep wrote. PostgreSQL locks rows as it goes: a plain `BEGIN`.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.dialect().begin_write() {
+            Some(statement) => self.pool.begin_with(statement).await,
+            None => self.pool.begin().await,
+        }
+    }
+
     /// A read-only view of the database at one instant, for reads that must agree with each
     /// other (a ticket with its messages, approval and events, as `tickets show` prints it).
     /// PostgreSQL's default isolation lets each statement see another moment: a ticket read

@@ -126,7 +126,7 @@ pub async fn claim_due_as(
     let orphaned = dialect.instance_gone("outbox", "claimed_by", "$3");
     let settled = dialect.server_up_for(settle_secs);
     let _turn = db.write_turn().await;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let skip_locked = dialect.skip_locked();
     // Our own SQL only (the dialect's fragments).
     let due: Vec<(i64, Option<i64>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(

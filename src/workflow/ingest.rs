@@ -185,7 +185,7 @@ impl Ingestor {
         // the database work only.
         let parsed: Vec<_> = batch.iter().map(|f| self.parse(f.raw)).collect();
         let _turn = self.db.write_turn().await;
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         // The lease's fencing number once per transaction.
         check_lease_fence(&mut tx, batch.first().map(|f| &f.source)).await?;
         let mut w = Writes::new(&tx);
@@ -232,7 +232,7 @@ impl Ingestor {
         now: DateTime<Utc>,
     ) -> Result<Outcome, WorkflowError> {
         let _turn = self.db.write_turn().await;
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         check_lease_fence(&mut tx, source).await?;
         let mut w = Writes::new(&tx);
         let outcome = match parsed {

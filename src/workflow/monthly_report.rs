@@ -33,7 +33,7 @@ pub async fn run(
         tracing::warn!(month = %month.key(), "monthly compliance report has no recipient: set the directory's coordinador/subdirector/director or [escalation]");
         return Ok(0);
     }
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     if !reports::claim_monthly(&mut tx, &month.key(), store::unix(now)).await? {
         return Ok(0);
     }

@@ -224,7 +224,7 @@ async fn handle_chunk(
     chunk: &[timers::Due],
     ctx: &crate::domain::procedure::Ctx<'_>,
 ) -> Result<Vec<Handled>, WorkflowError> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let claimed = timers::claim_many(&mut tx, chunk).await?;
     let mine: Vec<&timers::Due> = chunk.iter().filter(|d| claimed.contains(&d.id)).collect();
     let mut per_ticket: HashMap<i64, usize> = HashMap::new();
@@ -284,7 +284,7 @@ async fn handle_chunk(
     tracing::warn!(error = %e, "sweep batch failed; handling its timers one by one");
     let mut done = Vec::new();
     for d in chunk {
-        let mut tx = db.pool.begin().await?;
+        let mut tx = db.begin_write().await?;
         let mut w = Writes::new(&tx);
         let r = match handle(&mut tx, &mut w, mailer, proc, d, Taken::Alone, ctx).await {
             Ok(r) => w
@@ -322,7 +322,7 @@ async fn digest(
     if !proc.calendar.is_working_day(local.date_naive()) || local.hour() < proc.digest_hour {
         return Ok(0);
     }
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let day = local.date_naive().to_string();
     if !approvals::claim_digest(&mut tx, &day, store::unix(now)).await? {
         return Ok(0);
