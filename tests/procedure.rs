@@ -306,6 +306,44 @@ async fn not_resolved_reopens(w: World) {
     .await;
 }
 
+/// Issue 17 item 1: resolved by an agent who never took it, the reopened request is new work
+/// again: the group's agents get the full notice, with what the requester says is wrong.
+async fn not_resolved_unassigned_is_new_work_for_the_group(w: World) {
+    let _d = w.spawn_daemon();
+    let (id, _ack) = request(&w, "Instalación de impresora", COMPLETE).await;
+    wait_status(&w, &id, "trabajo_en_progreso").await;
+    agent_reply(&w, AGENT, &id, "#resolver Listo").await;
+    let survey = inbox_with(&w, CARLOS_ADDR, "survey", |m| {
+        m.subject.contains("encuesta")
+    })
+    .await;
+    let said = "No está resuelto, la impresora no aparece en mi equipo.";
+    reply(&w, CARLOS, &survey, said).await;
+    wait_status(&w, &id, "trabajo_en_progreso").await;
+    let notice = inbox_with(
+        &w,
+        "laura.rojas@example.test",
+        "the reopened request as new work",
+        |m| {
+            m.subject.contains("Nueva solicitud")
+                && m.subject.contains(id.as_str())
+                && m.body_text.contains("Último mensaje del solicitante")
+        },
+    )
+    .await;
+    assert!(notice.body_text.contains(said), "{}", notice.body_text);
+    assert!(
+        notice.body_text.contains("se reabrió"),
+        "{}",
+        notice.body_text
+    );
+    assert!(
+        notice.body_text.contains("Ubicación: Piso 3, oficina 301"),
+        "{}",
+        notice.body_text
+    );
+}
+
 async fn out_of_office_reply_creates_nothing_and_gets_no_answer(w: World) {
     let _d = w.spawn_daemon();
     let (id, ack) = request(&w, "Instalación de impresora", COMPLETE).await;
@@ -510,6 +548,7 @@ on_both_databases!(with_procedure_trusting_mta;
     resolution_survey_and_auto_close,
     signed_resolution_and_rated_comment_keep_their_meaning,
     not_resolved_reopens,
+    not_resolved_unassigned_is_new_work_for_the_group,
     out_of_office_reply_creates_nothing_and_gets_no_answer,
     commands_from_a_non_agent_do_nothing,
     sla_alerts_reach_the_escalation_chain_once,

@@ -83,15 +83,26 @@ pub fn on_reply_after_resolution(t: Ticket, mail: &Incoming, ctx: &Ctx<'_>) -> P
             EventKind::Reabierto,
             "El usuario indica que no está resuelto; se reabre",
         );
-        let to = ctx.responsible(&plan.ticket);
-        plan.mail(MailOut {
-            kind: MailKind::AvisoAgentes,
-            template: Template::Reabierto,
-            to,
-            data: json!({ "text": mail.text }),
-            activity: 13,
-            description: "Agentes avisados de la reapertura".into(),
-        });
+        if plan.ticket.assignee.is_some() {
+            let to = ctx.responsible(&plan.ticket);
+            plan.mail(MailOut {
+                kind: MailKind::AvisoAgentes,
+                template: Template::Reabierto,
+                to,
+                data: json!({ "text": mail.text }),
+                activity: 13,
+                description: "Responsable avisado de la reapertura".into(),
+            });
+        } else {
+            // Nobody has it: for the group it is new work, and the notice carries everything
+            // needed to take it (issue 17, item 1), with what the requester says is wrong.
+            super::tramite::new_work_notice_with_message(
+                &mut plan,
+                "El solicitante indica que no quedó resuelto y se reabrió",
+                &mail.text,
+                ctx,
+            );
+        }
     } else {
         plan.event(
             Some(17),
@@ -171,9 +182,13 @@ mod tests {
         )
     }
 
+    /// Reopened, and whoever works it is told: the assignee by `reabierto`, or, with nobody
+    /// assigned, the group by a new-work notice.
     fn reopened(plan: &Plan) -> bool {
         plan.ticket.status == Status::TrabajoEnProgreso
-            && plan.mails().any(|m| m.template == "reabierto")
+            && plan
+                .mails()
+                .any(|m| m.template == "reabierto" || m.template == "nueva_solicitud")
     }
 
     /// Issue 17 item 7: a rated reply whose comment holds "todavía no" keeps its rating.
@@ -261,6 +276,37 @@ mod tests {
         );
         assert!(reopened(&plan));
         assert_eq!(plan.ticket.survey, Some((4, "bien".into())));
+    }
+
+    /// Issue 17 item 1: a reopened ticket nobody has is new work for its group, with
+    /// everything needed to take it and what the requester says; an assigned one goes back
+    /// to its assignee.
+    #[test]
+    fn a_reopened_ticket_is_new_work_for_the_group_unless_someone_has_it() {
+        let w = World::new();
+        let said = "No está resuelto: la impresora sigue sin aparecer en mi equipo";
+        let plan = reply(&w, said);
+        let notice: Vec<_> = plan.mails().collect();
+        assert_eq!(notice.len(), 1);
+        assert_eq!(notice[0].template, "nueva_solicitud");
+        assert_eq!(notice[0].to, w.ctx().resolvers(&plan.ticket));
+        assert_eq!(notice[0].data["message"], said);
+        assert!(notice[0].data["why"]
+            .as_str()
+            .unwrap()
+            .contains("se reabrió"));
+
+        let mut assigned = resolved(&w);
+        assigned.assignee = Some("agente1@example.test".into());
+        let plan = on_reply_after_resolution(
+            assigned,
+            &incoming("ana@example.test", "RE", said),
+            &w.ctx(),
+        );
+        let told: Vec<_> = plan.mails().collect();
+        assert_eq!(told.len(), 1);
+        assert_eq!(told[0].template, "reabierto");
+        assert_eq!(told[0].to, vec!["agente1@example.test".to_owned()]);
     }
 
     #[test]

@@ -26,6 +26,16 @@ pub fn is_agent(from: &str, ctx: &Ctx<'_>) -> bool {
 /// agent assigned it before it could be worked (uncategorised, waiting for approval), the
 /// assignee is the one told: their assignment mail said it could not be worked yet.
 pub fn new_work_notice(plan: &mut Plan, why: &str, ctx: &Ctx<'_>) {
+    notice_of_new_work(plan, why, None, ctx)
+}
+
+/// [`new_work_notice`] quoting the requester's latest message, for work that comes back
+/// (a reopening): the request text alone would not say what is still wrong.
+pub fn new_work_notice_with_message(plan: &mut Plan, why: &str, message: &str, ctx: &Ctx<'_>) {
+    notice_of_new_work(plan, why, Some(message), ctx)
+}
+
+fn notice_of_new_work(plan: &mut Plan, why: &str, message: Option<&str>, ctx: &Ctx<'_>) {
     let (to, assignee_label) = match plan.ticket.assignee.as_deref() {
         Some(a) => (ctx.readers_of(a), Some(assignee_label(a, ctx))),
         None => (ctx.resolvers(&plan.ticket), None),
@@ -40,6 +50,7 @@ pub fn new_work_notice(plan: &mut Plan, why: &str, ctx: &Ctx<'_>) {
         "service_name": service.map(|s| s.name.clone()),
         "attachments": plan.ticket.attachments,
         "assignee_label": assignee_label,
+        "message": message,
     });
     if let (Some(d), serde_json::Value::Object(sla)) =
         (data.as_object_mut(), ctx.sla_summary(&plan.ticket))
