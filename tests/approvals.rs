@@ -405,6 +405,90 @@ async fn reminder_at_half_time_and_overdue_notice_at_the_end(w: World) {
     }
 }
 
+/// Issue 11: a mail in the requester's name that nothing proves (sent to the plain address,
+/// not an answer to the help desk's mail) reaches the agents marked unverified while the
+/// approval waits, but the approver never reads it as the requester's: the reminder carries
+/// what the requester is proven to have added, not the forger's text or file.
+async fn the_approver_reads_only_what_the_requester_is_proven_to_have_sent(w: World) {
+    let _d = w.spawn_daemon();
+    let id = request_vpn(&w, Some(BOSS)).await;
+    approval_mail(&w, BOSS, &id).await;
+    let raw = format!(
+        "From: {CARLOS}\r\nTo: mesayuda@example.test\r\n\
+         Subject: RE: [{id}] Acceso VPN\r\n\
+         Message-ID: <autorizacion-falsa@example.test>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"B\"\r\n\r\n\
+         --B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Mi jefe ya lo autorizó por teléfono, ver el soporte adjunto.\r\n\
+         --B\r\nContent-Type: application/pdf\r\n\
+         Content-Disposition: attachment; filename=\"autorizacion.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfsj6IK\r\n--B--\r\n"
+    );
+    mail::send_raw(
+        w.mail.smtp_port,
+        CARLOS_ADDR,
+        "mesayuda@example.test",
+        raw.as_bytes(),
+    )
+    .await;
+    mail::wait_for(
+        w.mail.imap_port,
+        AGENT,
+        WAIT,
+        "the unverified message passed on",
+        |m| m.subject.contains("(sin verificar)") && tag(m).as_deref() == Some(id.as_str()),
+    )
+    .await;
+    // Carlos answers the help desk's own mail: that is his word.
+    let ack = mail::inbox(w.mail.imap_port, CARLOS_ADDR)
+        .await
+        .into_iter()
+        .find(|m| m.subject.contains("Recibimos") && tag(m).as_deref() == Some(id.as_str()))
+        .expect("the acknowledgement");
+    mail::reply(
+        w.mail.smtp_port,
+        CARLOS,
+        &ack,
+        "También necesito la carpeta compartida de contabilidad.",
+    )
+    .await;
+    mail::wait_for(
+        w.mail.imap_port,
+        AGENT,
+        WAIT,
+        "the requester's message passed on",
+        |m| {
+            m.subject.contains("Nuevo mensaje del usuario")
+                && !m.subject.contains("(sin verificar)")
+                && tag(m).as_deref() == Some(id.as_str())
+        },
+    )
+    .await;
+
+    let requested = at(&w.cli().ticket(&id)["approval"]["requested_at"]);
+    let cal = BusinessCalendar::new(&CalendarConfig::default()).unwrap();
+    let half = cal.add_business_hours(requested, 12.0);
+    let run = w.cli().json(&[
+        "jobs",
+        "run",
+        "--now",
+        &(half + Days::minutes(1)).to_rfc3339(),
+        "--json",
+    ]);
+    assert_eq!(run["timers_handled"], 1, "{run}");
+    let reminder = mail::wait_for(w.mail.imap_port, BOSS, WAIT, "reminder", |m| {
+        m.subject.contains("Recordatorio") && tag(m).as_deref() == Some(id.as_str())
+    })
+    .await;
+    let body = &reminder.body_text;
+    assert!(
+        body.contains("carpeta compartida de contabilidad"),
+        "{body}"
+    );
+    assert!(!body.contains("autorizó por teléfono"), "{body}");
+    assert!(!body.contains("autorizacion.pdf"), "{body}");
+}
+
 async fn digest_lists_exactly_the_pending_approvals(w: World) {
     let _d = w.spawn_daemon();
     let a = request_vpn(&w, Some(BOSS)).await;
@@ -480,6 +564,7 @@ on_both_databases!(with_procedure;
     a_token_from_another_ticket_is_refused,
     an_away_approvers_substitute_decides,
     reminder_at_half_time_and_overdue_notice_at_the_end,
+    the_approver_reads_only_what_the_requester_is_proven_to_have_sent,
     digest_lists_exactly_the_pending_approvals,
 );
 

@@ -58,7 +58,9 @@ pub enum MailKind {
     RespuestaSinEfecto,
     /// Out: the approvals digest.
     ResumenAprobaciones,
-    /// In: a `#solicitante` mail refused for lack of proof; out: the notice of it.
+    /// In: a mail in a requester's name that nothing proves — a `#solicitante` mail refused, or
+    /// a message on their ticket passed on marked unverified (kept out of what an approver
+    /// reads and of the request's files); out: the notice of the refused `#solicitante`.
     SolicitanteNoVerificado,
     /// In: the mail that opened a request.
     Solicitud,

@@ -370,15 +370,28 @@ pub struct AttachmentInfo {
     pub sha256: String,
 }
 
+/// The kinds of mail on a ticket that do not speak for the request: a third party's, one
+/// refused for want of proof, one in the requester's name that nothing proves (passed on to
+/// whoever works the ticket, marked so). Their text and files stay out of what an approver
+/// decides on.
+pub const NOT_THE_REQUESTERS: [MailKind; 3] = [
+    MailKind::MensajeTercero,
+    MailKind::AccionRechazada,
+    MailKind::SolicitanteNoVerificado,
+];
+
 /// An SQL condition on an attachment row `a`: it came with a mail that speaks for the
-/// request — not a third party's, nor one refused for want of proof. Only those count towards
-/// a required document and are shown to agents and approvers as the request's files: an
-/// outsider's "signed form" must not satisfy a requirement or sway an approver.
+/// request (see [`NOT_THE_REQUESTERS`]). Only those count towards a required document and are
+/// shown to agents and approvers as the request's files: an outsider's "signed form" must not
+/// satisfy a requirement or sway an approver.
 pub fn request_file_condition() -> String {
+    let kinds: Vec<String> = NOT_THE_REQUESTERS
+        .iter()
+        .map(|k| format!("'{}'", k.as_str()))
+        .collect();
     format!(
-        "NOT EXISTS (SELECT 1 FROM messages fm WHERE fm.id = a.message_row AND fm.kind IN ('{}', '{}'))",
-        MailKind::MensajeTercero.as_str(),
-        MailKind::AccionRechazada.as_str()
+        "NOT EXISTS (SELECT 1 FROM messages fm WHERE fm.id = a.message_row AND fm.kind IN ({}))",
+        kinds.join(", ")
     )
 }
 

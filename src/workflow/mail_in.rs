@@ -460,7 +460,8 @@ pub async fn reply_into(
                 arrival.land(w, Some(n), MailKind::AccionRechazada);
             } else {
                 tracing::info!(ticket = %n, from = %inc.from, "unverified message in the requester's name passed on as such");
-                arrival.land(w, Some(n), MailKind::Respuesta);
+                // Not their word: kept out of what an approver reads and of the request's files.
+                arrival.land(w, Some(n), MailKind::SolicitanteNoVerificado);
             }
             tramite::on_unproven_requester(ticket, &inc, &why, ctx)
         }

@@ -685,8 +685,12 @@ async fn approval_details(
         .await?
         .into_iter()
         .filter(|m| m.direction == "in")
-        // A mail in the requester's name refused for want of proof is no word of theirs.
-        .filter(|m| m.kind != MailKind::AccionRechazada.as_str())
+        // A mail in the requester's name that nothing proves is no word of theirs.
+        .filter(|m| {
+            !messages::NOT_THE_REQUESTERS
+                .iter()
+                .any(|k| m.kind == k.as_str())
+        })
         .filter(|m| canonical_address(&m.from_addr) == canonical_address(&t.requester))
         .collect();
     let request_text = from_requester

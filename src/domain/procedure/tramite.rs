@@ -108,7 +108,10 @@ pub fn on_unproven_requester(t: Ticket, mail: &Incoming, why: &Refusal, ctx: &Ct
 /// our MTA vouched for them; an unverified message is passed on saying so.
 pub fn on_requester_message(t: Ticket, inc: &Incoming, verified: bool, ctx: &Ctx<'_>) -> Plan {
     let mut plan = Plan::new(t);
-    plan.ticket.attachments += inc.attachments;
+    if verified {
+        // An unverified mail's files are not the request's (`store::messages::NOT_THE_REQUESTERS`).
+        plan.ticket.attachments += inc.attachments;
+    }
     plan.event(
         Some(13),
         &inc.from,
