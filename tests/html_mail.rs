@@ -85,12 +85,22 @@ async fn the_aprobar_button_approves(w: World) {
         m.subject.contains("Nueva solicitud") && tag(m).as_deref() == Some(id.as_str())
     })
     .await;
-    let (to, _, text) = button(&notice, "Asignármela");
+    let (to, subject, text) = button(&notice, "Asignármela");
     assert_eq!(
         Some(to.as_str()),
         notice.reply_to.as_ref().map(|r| r.email.as_str())
     );
-    assert_eq!(text, format!("#asignar {LAURA}"));
+    assert_eq!(text, "#asignar");
+    // Sent as composed, it gives the request to whoever sent it.
+    let d = Draft {
+        to: &to,
+        ..Draft::new("Laura Rojas <laura.rojas@example.test>", &subject, &text)
+    };
+    mail::send(w.mail.smtp_port, &d).await;
+    eventually(WAIT, "assigned by the button", || async {
+        (w.cli().ticket(&id)["assignee"] == LAURA).then_some(())
+    })
+    .await;
 }
 
 on_both_databases!(with_procedure;

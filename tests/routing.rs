@@ -172,6 +172,68 @@ async fn incidents_reach_the_agents_and_an_agent_turns_a_request_into_one(w: Wor
     .await;
 }
 
+/// The shipped directory with on-site support reading its mail through a list address.
+async fn with_a_group_list(kind: support::DbKind) -> Option<(tempfile::TempDir, World)> {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped =
+        std::fs::read_to_string(support::repo_root().join("deploy/directory.toml")).unwrap();
+    let members = "members = [\"miguel.torres@example.test\"]";
+    assert!(shipped.contains(members));
+    let text = shipped.replace(members, &format!("{members}\nemail = \"{LIST}\""));
+    let path = dir.path().join("directory.toml");
+    std::fs::write(&path, text).unwrap();
+    let w = World::with_directory_and(kind, &path, "").await?;
+    Some((dir, w))
+}
+
+const LIST: &str = "soporte-sitio@example.test";
+
+/// A group with a list address gets one notice, whose reply code was issued to the list: a
+/// member answering it from their own address is proven and takes the request with the
+/// "Asignármela" button's `#asignar`; staff who are not members are not.
+async fn a_member_of_a_group_list_acts_on_the_lists_notice((_dir, w): (tempfile::TempDir, World)) {
+    let _d = w.spawn_daemon();
+    let id = request(&w, CARLOS,
+        "Préstamo de videobeam",
+        "Necesito un videobeam para la reunión del comité.\nFecha y hora: 3 de diciembre, 9:00 a. m.\nLugar: Sala de juntas piso 5\n",
+    )
+    .await;
+    let n = notice(&w, LIST, &id).await;
+    w.wait_idle(WAIT).await;
+    assert_eq!(
+        new_work_notices(&w, MIGUEL_ADDR).await,
+        0,
+        "the list reads it, not each member"
+    );
+
+    // Laura works tickets but is not in the group: the list's code is not hers.
+    mail::reply(w.mail.smtp_port, LAURA, &n, "#asignar").await;
+    inbox_with(&w, LAURA_ADDR, "the refusal", |m| {
+        tag(m).as_deref() == Some(id.as_str()) && m.body_text.contains("enviado a otra persona")
+    })
+    .await;
+    assert!(w.cli().ticket(&id)["assignee"].is_null());
+
+    mail::reply(
+        w.mail.smtp_port,
+        "Miguel Torres <miguel.torres@example.test>",
+        &n,
+        "#asignar",
+    )
+    .await;
+    eventually(WAIT, "taken by the member", || async {
+        (w.cli().ticket(&id)["assignee"] == MIGUEL_ADDR).then_some(())
+    })
+    .await;
+}
+
+mod group_list {
+    use super::*;
+    on_both_databases!(setup = with_a_group_list;
+        a_member_of_a_group_list_acts_on_the_lists_notice,
+    );
+}
+
 on_both_databases!(
     with_procedure;
     a_complete_request_reaches_exactly_its_group,

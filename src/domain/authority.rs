@@ -36,7 +36,8 @@ impl TokenPurpose {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuedToken {
     pub ticket: TicketNumber,
-    /// The one person it was sent to.
+    /// The one address it was sent to: a person's, or a resolver group's list (see
+    /// [`standing`]).
     pub recipient: String,
     pub purpose: TokenPurpose,
     /// Used (an approval decided with it) or revoked (its approval cancelled).
@@ -90,7 +91,31 @@ pub fn prove(from: &str, ticket: TicketNumber, e: &Evidence, rules: Rules) -> Re
             refuse("la sesión del panel pertenece a otra persona")
         };
     }
-    combine(token_for(from, ticket, e), e.header_authenticated, rules)
+    combine(
+        token_for(from, &[], ticket, e),
+        e.header_authenticated,
+        rules,
+    )
+}
+
+/// [`prove`] for a member of resolver groups with list addresses (`lists`): a code issued to
+/// one of those lists was read by its members, so it proves any of them — their own address
+/// in From still has to be a member's.
+fn prove_member(
+    from: &str,
+    lists: &[String],
+    ticket: TicketNumber,
+    e: &Evidence,
+    rules: Rules,
+) -> Result<(), Refusal> {
+    if e.session.is_some() {
+        return prove(from, ticket, e, rules);
+    }
+    combine(
+        token_for(from, lists, ticket, e),
+        e.header_authenticated,
+        rules,
+    )
 }
 
 /// How a token's verdict and header authentication make proof under `[security]`: either one,
@@ -130,12 +155,22 @@ pub fn prove_without_ticket(from: &str, e: &Evidence) -> Result<(), Refusal> {
 const NO_HEADER_AUTH: &str =
     "el servidor de correo de la entidad no confirmó la autenticidad del remitente (DMARC/DKIM)";
 
-fn token_for(from: &str, ticket: TicketNumber, e: &Evidence) -> Result<(), Refusal> {
+/// `lists`: list addresses whose codes prove `from` as well as their own.
+fn token_for(
+    from: &str,
+    lists: &[String],
+    ticket: TicketNumber,
+    e: &Evidence,
+) -> Result<(), Refusal> {
+    let sent_to = |t: &IssuedToken| {
+        let to = canonical_address(&t.recipient);
+        to == canonical_address(from) || lists.iter().any(|l| canonical_address(l) == to)
+    };
     match &e.token {
         Some(t) if t.ticket != ticket => {
             refuse("el código de respuesta del mensaje pertenece a otro requerimiento")
         }
-        Some(t) if canonical_address(&t.recipient) != canonical_address(from) => {
+        Some(t) if !sent_to(t) => {
             refuse("el código de respuesta del mensaje fue enviado a otra persona")
         }
         Some(_) => Ok(()),
@@ -165,12 +200,15 @@ pub enum Standing {
     ThirdParty,
 }
 
-/// `is_staff`: the directory gives `from` a role that works tickets.
+/// `is_staff`: the directory gives `from` a role that works tickets; `lists`: the list
+/// addresses of the resolver groups `from` is a member of (`Directory::lists_of`), whose
+/// notices carry a code issued to the list.
 pub fn standing(
     from: &str,
     requester: &str,
     ticket: TicketNumber,
     is_staff: bool,
+    lists: &[String],
     e: &Evidence,
     rules: Rules,
 ) -> Standing {
@@ -183,7 +221,7 @@ pub fn standing(
     if !is_staff {
         return Standing::ThirdParty;
     }
-    match prove(from, ticket, e, rules) {
+    match prove_member(from, lists, ticket, e, rules) {
         Ok(()) => Standing::Staff,
         Err(r) => Standing::UnprovenStaff(r),
     }
@@ -286,33 +324,61 @@ mod tests {
         let ana = "ana@example.test";
         let none = Evidence::default();
         assert!(matches!(
-            standing(ana, ana, T, false, &none, OPEN),
+            standing(ana, ana, T, false, &[], &none, OPEN),
             Standing::UnprovenRequester(_)
         ));
         assert_eq!(
-            standing(ana, ana, T, false, &token(8, ana), OPEN),
+            standing(ana, ana, T, false, &[], &token(8, ana), OPEN),
             Standing::Requester
         );
         // Another ticket's token, or one sent to someone else, proves nothing here either.
         assert!(matches!(
-            standing(ana, ana, T, false, &token(9, ana), OPEN),
+            standing(ana, ana, T, false, &[], &token(9, ana), OPEN),
             Standing::UnprovenRequester(_)
         ));
         assert!(matches!(
-            standing(ana, ana, T, false, &token(8, LAURA), OPEN),
+            standing(ana, ana, T, false, &[], &token(8, LAURA), OPEN),
             Standing::UnprovenRequester(_)
         ));
         assert_eq!(
-            standing("mallory@example.test", ana, T, false, &none, OPEN),
+            standing("mallory@example.test", ana, T, false, &[], &none, OPEN),
             Standing::ThirdParty
         );
         assert!(matches!(
-            standing(LAURA, ana, T, true, &none, OPEN),
+            standing(LAURA, ana, T, true, &[], &none, OPEN),
             Standing::UnprovenStaff(_)
         ));
         assert_eq!(
-            standing(LAURA, ana, T, true, &token(8, LAURA), OPEN),
+            standing(LAURA, ana, T, true, &[], &token(8, LAURA), OPEN),
             Standing::Staff
         );
+    }
+
+    /// A resolver group with a list address: its notices carry a code issued to the list,
+    /// which proves the list's members, and nobody else.
+    #[test]
+    fn a_code_sent_to_a_groups_list_proves_its_members() {
+        let ana = "ana@example.test";
+        let list = "soporte@example.test";
+        let lists = vec![list.to_owned()];
+        assert_eq!(
+            standing(LAURA, ana, T, true, &lists, &token(8, list), OPEN),
+            Standing::Staff
+        );
+        // Staff who are not members do not read the list.
+        assert!(matches!(
+            standing(LAURA, ana, T, true, &[], &token(8, list), OPEN),
+            Standing::UnprovenStaff(_)
+        ));
+        // Nor does the requester prove anything with a code sent to a list.
+        assert!(matches!(
+            standing(ana, ana, T, false, &lists, &token(8, list), OPEN),
+            Standing::UnprovenRequester(_)
+        ));
+        // The list's code is still bound to its ticket.
+        assert!(matches!(
+            standing(LAURA, ana, T, true, &lists, &token(9, list), OPEN),
+            Standing::UnprovenStaff(_)
+        ));
     }
 }

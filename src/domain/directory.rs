@@ -384,6 +384,17 @@ impl Directory {
         &self.groups
     }
 
+    /// The list addresses (`[[group]] email`) whose mail `email` receives as a member: a
+    /// reply code issued to such a list proves any of its members.
+    pub fn lists_of(&self, email: &str) -> Vec<String> {
+        let me = canonical_address(email);
+        self.groups
+            .iter()
+            .filter(|g| g.members.contains(&me))
+            .filter_map(|g| g.email.clone())
+            .collect()
+    }
+
     /// By code, case ignored.
     pub fn group(&self, code: &str) -> Option<&Group> {
         let code = group::code(code)?;

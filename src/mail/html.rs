@@ -51,15 +51,10 @@ const GREEN: &str = "#166534";
 const RED: &str = "#991b1b";
 const BLUE: &str = "#1e40af";
 
-/// Buttons for a mail rendered from `template`, answering to `reply_to` (only personal,
-/// tokenised addresses get buttons: a shared address would prove nothing) about `subject`,
-/// sent to `recipient`.
-pub fn actions(
-    template: Template,
-    reply_to: Option<&str>,
-    subject: &str,
-    recipient: &str,
-) -> Vec<Action> {
+/// Buttons for a mail rendered from `template`, answering to `reply_to` (only tokenised
+/// addresses, bound to the mail's recipient, get buttons: a shared address would prove
+/// nothing) about `subject`.
+pub fn actions(template: Template, reply_to: Option<&str>, subject: &str) -> Vec<Action> {
     let Some(reply_to) = reply_to else {
         return Vec::new();
     };
@@ -82,7 +77,8 @@ pub fn actions(
         | T::Asignacion
         | T::AlertaSla
         | T::SinCategoria => vec![
-            button("Asignármela", &format!("#asignar {recipient}"), BLUE),
+            // Bare: the sender takes it, whoever of a group list's members taps it.
+            button("Asignármela", "#asignar", BLUE),
             button("Pedir información", "#pendiente ", BLUE),
             button("Resolver", "#resolver ", GREEN),
             button("Nota interna", "#nota ", BLUE),
@@ -256,7 +252,6 @@ mod tests {
             Template::SolicitudAprobacion,
             Some("mesayuda+abc123@example.test"),
             "[REQ-4] Aprobación requerida: Acceso VPN",
-            "jefe@example.test",
         );
         assert_eq!(a.len(), 2);
         assert_eq!(
@@ -272,7 +267,6 @@ mod tests {
             Template::ResueltoEncuesta,
             Some("mesayuda+r1@example.test"),
             "[REQ-4] Solicitud resuelta",
-            "ana@example.test",
         );
         let bodies: Vec<&str> = a
             .iter()
@@ -289,8 +283,8 @@ mod tests {
 
     #[test]
     fn no_buttons_without_a_personal_address() {
-        assert!(actions(Template::SolicitudAprobacion, None, "x", "y").is_empty());
-        assert!(actions(Template::AcuseRecibo, Some("m+t@x"), "x", "y").is_empty());
+        assert!(actions(Template::SolicitudAprobacion, None, "x").is_empty());
+        assert!(actions(Template::AcuseRecibo, Some("m+t@x"), "x").is_empty());
     }
 
     #[test]
@@ -315,12 +309,7 @@ mod tests {
 
     #[test]
     fn buttons_are_links_in_the_html() {
-        let a = actions(
-            Template::SolicitudAprobacion,
-            Some("m+t@example.test"),
-            "s",
-            "j@x",
-        );
+        let a = actions(Template::SolicitudAprobacion, Some("m+t@example.test"), "s");
         let html = shipped()
             .render("solicitud_aprobacion", "s", "Texto", &a)
             .unwrap();

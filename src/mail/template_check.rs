@@ -24,14 +24,7 @@ fn render_html(
     // A file the daemon never renders (no such template) has no buttons to check.
     let actions = name
         .parse::<crate::domain::template::Template>()
-        .map(|t| {
-            crate::mail::html::actions(
-                t,
-                Some("mesayuda+token@example.org"),
-                &subject,
-                "agente@example.org",
-            )
-        })
+        .map(|t| crate::mail::html::actions(t, Some("mesayuda+token@example.org"), &subject))
         .unwrap_or_default();
     html.render(name, &subject, &body, &actions)
         .map(|_| ())

@@ -439,6 +439,7 @@ pub async fn reply_into(
         &ticket.requester,
         n,
         tramite::is_agent(&inc.from, ctx),
+        &ctx.directory.lists_of(&inc.from),
         arrival.evidence,
         proc.rules(),
     );

@@ -167,7 +167,6 @@ impl Mailer {
                 rendered.body = format!("{}\n\n{label}: {link}\n", rendered.body.trim_end());
                 html::panel_button(label, link)
             });
-        let recipient = n.to.first().map(String::as_str).unwrap_or("");
         // A reader who works no tickets (a director reading an SLA alert) gets no command buttons.
         let commands_useless = n
             .data
@@ -177,7 +176,7 @@ impl Mailer {
         let actions = if commands_useless {
             Vec::new()
         } else {
-            html::actions(n.template, n.reply_to.as_deref(), &subject, recipient)
+            html::actions(n.template, n.reply_to.as_deref(), &subject)
         };
         let html = templates.render_html_with_panel(
             n.template.as_str(),

@@ -208,6 +208,7 @@ pub async fn staff_command(
         &t.requester,
         n,
         tramite::is_agent(me, ctx),
+        &[],
         &evidence(me),
         proc.rules(),
     );

@@ -462,6 +462,8 @@ fn not_waiting_on_approval(plan: &Plan, command: &str) -> Result<(), String> {
 
 fn apply(plan: &mut Plan, cmd: &Command, agent: &str, ctx: &Ctx<'_>) -> Result<(), String> {
     match cmd {
+        // `#asignar` alone: the sender takes it.
+        Command::Assign { to } if to.is_empty() => assign(plan, agent, agent, ctx)?,
         Command::Assign { to } => assign(plan, to, agent, ctx)?,
         Command::Pending { reason } => {
             verificacion::request_information(plan, &[], Some(reason), agent, ctx);
@@ -823,6 +825,18 @@ mod tests {
                 .is_some_and(|e| e.contains("espera la aprobación")),
             "{m:?}"
         );
+    }
+
+    /// `#asignar` alone, as the notices' "Asignármela" button composes it: the sender takes it.
+    #[test]
+    fn assigning_with_no_one_named_takes_it_for_the_sender() {
+        let w = World::new();
+        let plan = reply(&w, "#asignar");
+        assert_eq!(
+            plan.ticket.assignee.as_deref(),
+            Some("agente1@example.test")
+        );
+        assert!(plan.mails().all(|m| m.template != "comando_invalido"));
     }
 
     #[test]

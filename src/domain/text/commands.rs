@@ -45,7 +45,9 @@ impl FromStr for Priority {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// `#asignar correo` or `#asignar grupo`: a lowercased address, or a group code (lowercase,
-    /// no `@`) for the directory to recognise.
+    /// no `@`) for the directory to recognise. `#asignar` alone (`to` empty) takes the ticket
+    /// for the sender: what the notices' "Asignármela" button composes, since a resolver
+    /// group's list address is one reply address for all its members.
     Assign { to: String },
     /// `#incidente [motivo]`: the request is an incident (activity 2).
     Incident { reason: String },
@@ -164,6 +166,7 @@ fn build(name: &str, key: &str, arg: String) -> Command {
         Err(reason) => invalid(format!("#{name}: {reason}")),
     };
     match key {
+        "asignar" if arg.trim().is_empty() => Command::Assign { to: String::new() },
         "asignar" => match single(&arg) {
             Some(word) if !word.contains('@') => match crate::domain::group::code(word) {
                 Some(code) => Command::Assign { to: code },
@@ -335,11 +338,15 @@ mod tests {
             ]
         );
         assert_eq!(cmds("#NÓTA x"), [Command::Note { text: "x".into() }]);
+        // Alone, the sender takes it (the notices' "Asignármela" button).
+        assert_eq!(cmds("#asignar"), [Command::Assign { to: String::new() }]);
     }
 
     #[test]
     fn reports_invalid_arguments_in_spanish() {
-        let got = cmds("#asignar juan perez\n#asignar\n#prioridad urgente\n#nota\n#servicio a b\n#cambio 123\n#servicio");
+        let got = cmds(
+            "#asignar juan perez\n#prioridad urgente\n#nota\n#servicio a b\n#cambio 123\n#servicio",
+        );
         let reasons: Vec<_> = got
             .iter()
             .map(|c| match c {
@@ -351,7 +358,6 @@ mod tests {
             reasons,
             [
                 "#asignar: «juan perez» no es un correo electrónico válido.",
-                "#asignar: falta el correo electrónico.",
                 "Prioridad «urgente» no válida: use alta, media o baja.",
                 "Falta el texto de la nota después de #nota.",
                 "#servicio espera solo el código del servicio, no «a b».",
