@@ -291,6 +291,60 @@ async fn transitions_follow_the_procedure(w: World) {
     assert_eq!(w.cli().ticket(&id)["status"], "cerrado");
 }
 
+/// Issue 11 item 4, by mail: `#servicio` onto a service that needs approval starts the
+/// approval (activity 9) instead of skipping it, and `#pendiente` on the approved request does
+/// not send it back to the approver.
+async fn servicio_asks_for_approval_and_pendiente_after_it_does_not(w: World) {
+    let _d = w.spawn_daemon();
+    let body = format!(
+        "Necesito instalar la impresora de la oficina.\nNúmero de equipo: PC-0456\n\
+         Ubicación: Piso 3, oficina 301\nJustificación: impresora de red fija\nAprobador: {LUISA}\n"
+    );
+    let id = request(&w, "Instalación de impresora", &body).await;
+    ticket_where(&w, &id, "being worked", |t| {
+        t["status"] == "trabajo_en_progreso"
+    })
+    .await;
+    let laura = "Laura Rojas <laura.rojas@example.test>";
+    forged(&w, laura, &id, "#servicio RESERVA-IP", TRUSTED_PASS).await;
+    let req = inbox_with(&w, LUISA, "approval request", |m| {
+        m.subject.contains("Aprobación requerida") && about(&id)(m)
+    })
+    .await;
+    assert_eq!(w.cli().ticket(&id)["status"], "pendiente_aprobacion");
+    answer_with_token(&w, LUISA, &token_of(&req), &req.subject, "APROBAR").await;
+    ticket_where(&w, &id, "approved", |t| {
+        t["status"] == "trabajo_en_progreso"
+    })
+    .await;
+
+    forged(
+        &w,
+        laura,
+        &id,
+        "#pendiente ¿A qué punto de red se conecta?",
+        TRUSTED_PASS,
+    )
+    .await;
+    let asked = inbox_with(&w, CARLOS_ADDR, "the question", |m| {
+        m.subject.contains("Información pendiente") && about(&id)(m)
+    })
+    .await;
+    mail::reply(w.mail.smtp_port, CARLOS, &asked, "Al punto 12 del piso 3.").await;
+    let t = ticket_where(&w, &id, "answered", |t| {
+        t["status"] == "trabajo_en_progreso"
+    })
+    .await;
+    assert_eq!(t["approval"]["status"], "aprobado", "{t}");
+    w.wait_idle(WAIT).await;
+    let asked_again = mail::inbox(w.mail.imap_port, LUISA)
+        .await
+        .iter()
+        .filter(|m| m.subject.contains("Aprobación requerida") && about(&id)(m))
+        .count();
+    assert_eq!(asked_again, 1, "the approver was asked again");
+}
+
 /// The new-work notice Laura received about `id`.
 async fn laura_notice(w: &World, id: &str) -> InboundMail {
     inbox_with(w, LAURA, "new-work notice", |m| {
@@ -473,6 +527,7 @@ on_both_databases!(with_procedure_trusting_mta;
     nobody_approves_their_own_request,
     a_substitute_cannot_use_the_approvers_token,
     transitions_follow_the_procedure,
+    servicio_asks_for_approval_and_pendiente_after_it_does_not,
     a_third_party_neither_rates_nor_reopens,
     a_forged_requester_neither_rates_nor_reopens,
     a_third_partys_file_is_not_the_requests_document,
