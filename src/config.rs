@@ -322,11 +322,29 @@ pub struct WebConfig {
     /// mailed to them start with it, and an `https` one makes the session cookie `Secure`.
     #[serde(default)]
     pub base_url: String,
+    /// Reverse proxies on other hosts (addresses or networks, `10.0.0.5`, `10.0.0.0/24`) whose
+    /// `X-Forwarded-For` names the client; a proxy on this host (loopback) always is one.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl WebConfig {
     pub fn enabled(&self) -> bool {
         !self.listen.trim().is_empty()
+    }
+
+    /// `trusted_proxies` read as networks (an address alone is a network of one); the entry
+    /// that is neither, as the error.
+    pub fn proxies(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| {
+                let p = p.trim();
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| p.to_owned())
+            })
+            .collect()
     }
 
     /// `base_url` without a trailing slash, to append paths to.
@@ -970,6 +988,12 @@ impl Config {
                 format!("`{web}` is not ip:port (e.g. 127.0.0.1:8080), nor empty"),
             ));
         }
+        if let Err(p) = self.web.proxies() {
+            return Err(self.bad_key(
+                "web.trusted_proxies",
+                format!("`{p}` is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)"),
+            ));
+        }
         if self.web.enabled() {
             let ok = url::Url::parse(self.web.base())
                 .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
@@ -1223,6 +1247,18 @@ reply_to = "mesayuda@example.test"
         ));
         let c = Config::load(&p).unwrap();
         assert_eq!(c.web.base(), "https://mesa.example.test");
+        let (_d, p) = write(&format!(
+            "{MINIMAL}[web]\ntrusted_proxies = [\"10.0.0.5\", \"192.168.0.0/24\", \"fd00::/8\"]\n"
+        ));
+        assert_eq!(Config::load(&p).unwrap().web.proxies().unwrap().len(), 3);
+        let (_d, p) = write(&format!(
+            "{MINIMAL}[web]\ntrusted_proxies = [\"proxy.local\"]\n"
+        ));
+        let e = Config::load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("web.trusted_proxies") && e.contains("proxy.local"),
+            "{e}"
+        );
         let (_d, p) = write(&format!("{MINIMAL}[web]\nlisten = \"8080\"\n"));
         let e = Config::load(&p).unwrap_err().to_string();
         assert!(e.contains("web.listen"), "{e}");

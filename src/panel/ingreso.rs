@@ -15,7 +15,7 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::json;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 /// The pre-session CSRF token: the browser's cookie when it has a good one, else a new one
@@ -81,7 +81,7 @@ pub async fn pedir_enlace(
 ) -> Result<Response, PanelError> {
     let form = Form::parse(&body);
     form.check_csrf(cookie(&headers, PRESESSION_COOKIE).unwrap_or(""))?;
-    if over_client_limit(&p, &client(peer, &headers)).await? {
+    if over_client_limit(&p, &client(peer, &headers, &p.proxies)).await? {
         tracing::warn!("panel sign-in requests over the per-client limit");
         return p.page(
             StatusCode::TOO_MANY_REQUESTS,
@@ -116,20 +116,33 @@ pub async fn pedir_enlace(
     )
 }
 
-/// Who asks, for the per-client limit: the peer's address, or, when the peer is a reverse
-/// proxy on this host (loopback), the client it names last in `X-Forwarded-For` (the README's
-/// nginx block sets it to `$remote_addr`). Kept only as a hash.
-fn client(peer: SocketAddr, headers: &HeaderMap) -> String {
-    let forwarded = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').next())
-        .map(str::trim)
-        .filter(|v| v.parse::<std::net::IpAddr>().is_ok());
-    let ip = match forwarded {
-        Some(f) if peer.ip().is_loopback() => f.to_owned(),
-        _ => peer.ip().to_string(),
-    };
+/// Who asks, for the per-client limit, kept only as a hash: the peer's address, unless the
+/// peer is a reverse proxy — on this host (loopback) or in `[web] trusted_proxies` — then the
+/// address `X-Forwarded-For` names after the proxies (read from the right, skipping trusted
+/// proxies: the README's nginx block appends `$remote_addr`; anything further left was written
+/// by the client and proves nothing). Behind a load balancer on another host not listed, every
+/// user would share one allowance.
+fn client(peer: SocketAddr, headers: &HeaderMap, proxies: &[ipnet::IpNet]) -> String {
+    let trusted = |ip: &IpAddr| ip.is_loopback() || proxies.iter().any(|n| n.contains(ip));
+    let mut ip = peer.ip();
+    if trusted(&ip) {
+        let hops: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        for hop in hops.iter().rev() {
+            let Ok(addr) = hop.parse::<IpAddr>() else {
+                break;
+            };
+            ip = addr;
+            if !trusted(&addr) {
+                break;
+            }
+        }
+    }
     panel::hash_secret(&format!("client:{ip}"))
 }
 
@@ -264,4 +277,65 @@ pub async fn salir(
     panel::end_session(&mut conn, &s.secret).await?;
     let gone = p.cookie(SESSION_COOKIE, "", Some(0));
     Ok(with_cookie(see_other("/"), Some(gone)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who(peer: &str, forwarded: &[&str], proxies: &[&str]) -> String {
+        let mut headers = HeaderMap::new();
+        for f in forwarded {
+            headers.append("x-forwarded-for", f.parse().unwrap());
+        }
+        let proxies: Vec<ipnet::IpNet> = proxies.iter().map(|p| p.parse().unwrap()).collect();
+        client(peer.parse().unwrap(), &headers, &proxies)
+    }
+
+    fn is(ip: &str) -> String {
+        panel::hash_secret(&format!("client:{ip}"))
+    }
+
+    #[test]
+    fn the_client_is_the_peer_unless_the_peer_is_a_trusted_proxy() {
+        // A client writing the header itself gains nothing.
+        assert_eq!(
+            who("203.0.113.7:5000", &["198.51.100.1"], &[]),
+            is("203.0.113.7")
+        );
+        // nginx on this host appends the client it saw.
+        assert_eq!(
+            who("127.0.0.1:5000", &["203.0.113.7"], &[]),
+            is("203.0.113.7")
+        );
+        assert_eq!(
+            who("127.0.0.1:5000", &["198.51.100.1, 203.0.113.7"], &[]),
+            is("203.0.113.7")
+        );
+        // A load balancer on another host: trusted only when listed.
+        let lb = "10.0.0.5:4000";
+        assert_eq!(who(lb, &["203.0.113.7"], &[]), is("10.0.0.5"));
+        assert_eq!(
+            who(lb, &["203.0.113.7"], &["10.0.0.0/24"]),
+            is("203.0.113.7")
+        );
+        assert_eq!(
+            who(lb, &["203.0.113.7"], &["10.0.0.5/32"]),
+            is("203.0.113.7")
+        );
+        // Two proxies in a row: the first address from the right that is not a proxy.
+        assert_eq!(
+            who(
+                lb,
+                &["198.51.100.1, 203.0.113.7, 10.0.0.9"],
+                &["10.0.0.0/24"]
+            ),
+            is("203.0.113.7")
+        );
+        // Garbage stops the walk at the last address read.
+        assert_eq!(
+            who(lb, &["203.0.113.7, x"], &["10.0.0.0/24"]),
+            is("10.0.0.5")
+        );
+    }
 }

@@ -68,6 +68,8 @@ pub struct Panel {
     base: String,
     /// `base_url` is https: cookies are `Secure`.
     secure: bool,
+    /// `[web] trusted_proxies`: peers whose `X-Forwarded-For` names the client.
+    proxies: Vec<ipnet::IpNet>,
     /// Replaced whole on SIGHUP (`reload_pages`); a request renders with the set it took.
     pages: std::sync::RwLock<Arc<Handlebars<'static>>>,
     css: std::sync::RwLock<Arc<str>>,
@@ -93,6 +95,9 @@ impl Panel {
             procedure,
             wake,
             secure: base.starts_with("https://"),
+            proxies: config.web.proxies().map_err(|p| {
+                anyhow::anyhow!("web.trusted_proxies: `{p}` is not an IP address or network")
+            })?,
             base,
             pages: std::sync::RwLock::new(Arc::new(pages)),
             css: std::sync::RwLock::new(css.into()),
