@@ -232,7 +232,7 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
             })?;
         let mbox = s.examine(&imap.mailbox).await.map_err(|e| {
             format!(
-                "login ok, but mailbox {} cannot be opened: {e}",
+                "la sesión se inició, pero el buzón {} (imap.mailbox) no se pudo abrir: {e}",
                 imap.mailbox
             )
         })?;
@@ -240,7 +240,7 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
         Ok::<_, String>(mbox.exists)
     })
     .await
-    .unwrap_or_else(|_| Err(format!("no answer within {CHECK_TIMEOUT:?}")));
+    .unwrap_or_else(|_| Err(format!("sin respuesta en {} s", CHECK_TIMEOUT.as_secs())));
     match result {
         Ok(n) => println!(
             "imap: ok ({where_imap}, {} como {}, {n} mensajes en {})",
@@ -286,7 +286,10 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
                 code = worse(code, EXIT_FAILURE);
             }
             Err(_) => {
-                println!("smtp: error: {where_smtp}: no answer within {CHECK_TIMEOUT:?}");
+                println!(
+                    "smtp: error: {where_smtp}: sin respuesta en {} s",
+                    CHECK_TIMEOUT.as_secs()
+                );
                 failed.push("smtp");
                 code = worse(code, EXIT_FAILURE);
             }
