@@ -413,22 +413,12 @@ async fn the_approver_reads_only_what_the_requester_is_proven_to_have_sent(w: Wo
     let _d = w.spawn_daemon();
     let id = request_vpn(&w, Some(BOSS)).await;
     approval_mail(&w, BOSS, &id).await;
-    let raw = format!(
-        "From: {CARLOS}\r\nTo: mesayuda@example.test\r\n\
-         Subject: RE: [{id}] Acceso VPN\r\n\
-         Message-ID: <autorizacion-falsa@example.test>\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/mixed; boundary=\"B\"\r\n\r\n\
-         --B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
-         Mi jefe ya lo autorizó por teléfono, ver el soporte adjunto.\r\n\
-         --B\r\nContent-Type: application/pdf\r\n\
-         Content-Disposition: attachment; filename=\"autorizacion.pdf\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfsj6IK\r\n--B--\r\n"
-    );
-    mail::send_raw(
+    mail::send_with_pdf(
         w.mail.smtp_port,
-        CARLOS_ADDR,
-        "mesayuda@example.test",
-        raw.as_bytes(),
+        CARLOS,
+        &format!("RE: [{id}] Acceso VPN"),
+        "Mi jefe ya lo autorizó por teléfono, ver el soporte adjunto.",
+        "autorizacion.pdf",
     )
     .await;
     mail::wait_for(

@@ -483,21 +483,12 @@ async fn a_third_partys_file_is_not_the_requests_document(w: World) {
         about(&id)(m) && m.subject.contains("Información pendiente")
     })
     .await;
-    let raw = format!(
-        "From: Diana López <{DIANA}>\r\nTo: mesayuda@example.test\r\n\
-         Subject: RE: [{id}] Creación de cuenta de usuario\r\n\
-         Message-ID: <contrato-falso@example.test>\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/mixed; boundary=\"B\"\r\n\r\n\
-         --B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAdjunto el contrato firmado.\r\n\
-         --B\r\nContent-Type: application/pdf\r\n\
-         Content-Disposition: attachment; filename=\"contrato.pdf\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfsj6IK\r\n--B--\r\n"
-    );
-    mail::send_raw(
+    mail::send_with_pdf(
         w.mail.smtp_port,
-        DIANA,
-        "mesayuda@example.test",
-        raw.as_bytes(),
+        &format!("Diana López <{DIANA}>"),
+        &format!("RE: [{id}] Creación de cuenta de usuario"),
+        "Adjunto el contrato firmado.",
+        "contrato.pdf",
     )
     .await;
     let by_carlos = |t: &serde_json::Value| {

@@ -52,13 +52,7 @@ async fn claimed_by(db: &Db, id: i64) -> Option<String> {
 }
 
 async fn open(kind: DbKind, dir: &std::path::Path) -> Option<(TestDb, Db)> {
-    let tdb = TestDb::create(kind, dir).await?;
-    let config = mesayuda::config::Config::load(&support::offline_config(dir, &tdb)).unwrap();
-    let app = mesayuda::runtime::app::Application::build(config)
-        .await
-        .unwrap();
-    let db = app.db().clone();
-    Some((tdb, db))
+    support::built_db(kind, dir).await
 }
 
 /// This process plays the holder: it has sessions on the server, so on PostgreSQL it is alive

@@ -12,13 +12,7 @@ use support::{DbKind, TestDb};
 
 async fn open(kind: DbKind) -> Option<(tempfile::TempDir, TestDb, Db)> {
     let dir = tempfile::tempdir().unwrap();
-    let tdb = TestDb::create(kind, dir.path()).await?;
-    let config =
-        mesayuda::config::Config::load(&support::offline_config(dir.path(), &tdb)).unwrap();
-    let app = mesayuda::runtime::app::Application::build(config)
-        .await
-        .unwrap();
-    let db = app.db().clone();
+    let (tdb, db) = support::built_db(kind, dir.path()).await?;
     sqlx::query("CREATE TABLE scratch (n INTEGER NOT NULL)")
         .execute(&db.pool)
         .await

@@ -91,6 +91,28 @@ pub async fn reply(smtp_port: u16, from: &str, parent: &InboundMail, body: &str)
     send(smtp_port, &d).await
 }
 
+/// A mail from `from` ("Name <address>") to the help desk's plain address with `text` and a
+/// small PDF named `filename` attached, as a mail client sends it.
+pub async fn send_with_pdf(smtp_port: u16, from: &str, subject: &str, text: &str, filename: &str) {
+    let raw = format!(
+        "From: {from}\r\nTo: mesayuda@example.test\r\nSubject: {subject}\r\n\
+         Message-ID: <pdf-{:x}@client.example.test>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"B\"\r\n\r\n\
+         --B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n\
+         --B\r\nContent-Type: application/pdf\r\n\
+         Content-Disposition: attachment; filename=\"{filename}\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfsj6IK\r\n--B--\r\n",
+        rand::random::<u64>()
+    );
+    send_raw(
+        smtp_port,
+        &bare(from),
+        "mesayuda@example.test",
+        raw.as_bytes(),
+    )
+    .await;
+}
+
 /// Sends over SMTP to the test server; returns the Message-ID.
 pub async fn send(smtp_port: u16, draft: &Draft<'_>) -> String {
     let (id, raw) = draft.render();

@@ -249,6 +249,21 @@ impl World {
     }
 }
 
+/// A database of `kind` in `dir`, migrated and opened by the daemon's own wiring (no mail
+/// server); `None` where that database is unavailable.
+pub async fn built_db(
+    kind: DbKind,
+    dir: &std::path::Path,
+) -> Option<(TestDb, mesayuda::store::Db)> {
+    let tdb = TestDb::create(kind, dir).await?;
+    let config = mesayuda::config::Config::load(&offline_config(dir, &tdb)).unwrap();
+    let app = mesayuda::runtime::app::Application::build(config)
+        .await
+        .unwrap();
+    let db = app.db().clone();
+    Some((tdb, db))
+}
+
 /// A configuration for the store and the CLI only: `db`, the shipped templates, and mail
 /// servers on port 1 (never reached).
 pub fn offline_config(dir: &std::path::Path, db: &TestDb) -> PathBuf {
