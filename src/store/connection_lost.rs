@@ -1,7 +1,8 @@
 //! One PostgreSQL connection ended while the database stays reachable: the server ended the
 //! session (idle in its transaction too long after a network hiccup, `idle_session_timeout`) or
 //! a firewall dropped it, and the keepalive of `crate::tcp` found it dead. That is not an
-//! outage: the worker retries at once on another connection, with a warning. Only when
+//! outage: the worker retries at once on another connection, with a warning once the retry
+//! succeeded ([`reported_on_success`]). Only when
 //! [`IN_A_ROW_BEFORE_OUTAGE`] connections in a row are lost, with no success between them, is
 //! it one (a proxy resetting every connection must not make the workers spin).
 //!
@@ -52,6 +53,65 @@ pub fn reset() {
     IN_A_ROW.reset();
 }
 
+/// A lost connection waits here until it is known not to be an outage's first sign: the next
+/// success reports it (one WARN), an outage's ERROR covers it. Reported at once, a PostgreSQL
+/// stop whose first sign was a reset connection (rather than the server's goodbye) gave a
+/// WARN and an ERROR for one outage.
+static HELD: Held = Held {
+    any: std::sync::atomic::AtomicBool::new(false),
+    slot: std::sync::Mutex::new(None),
+};
+
+/// Lost connections not reported yet: how many, and the last one's error and worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreported {
+    pub lost: u32,
+    pub error: String,
+    pub worker: String,
+}
+
+struct Held {
+    /// Whether `slot` holds something: read without the lock, since every success asks.
+    any: std::sync::atomic::AtomicBool,
+    slot: std::sync::Mutex<Option<Unreported>>,
+}
+
+impl Held {
+    fn hold(&self, error: String, worker: &str) {
+        if let Ok(mut u) = self.slot.lock() {
+            let lost = u.as_ref().map_or(0, |u| u.lost) + 1;
+            *u = Some(Unreported {
+                lost,
+                error,
+                worker: worker.to_owned(),
+            });
+            self.any.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn take(&self) -> Option<Unreported> {
+        if !self.any.swap(false, Ordering::Relaxed) {
+            return None;
+        }
+        self.slot.lock().ok().and_then(|mut u| u.take())
+    }
+}
+
+/// Keeps a lost connection for [`reported_on_success`] or [`covered_by_outage`].
+pub fn hold(error: &sqlx::Error, worker: &str) {
+    HELD.hold(error.to_string(), worker);
+}
+
+/// The database answered: the lost connections held, if any, to report now.
+pub fn reported_on_success() -> Option<Unreported> {
+    HELD.take()
+}
+
+/// An outage began: the lost connections held were its first signs, said by its own line.
+pub fn covered_by_outage() -> Option<Unreported> {
+    HELD.take()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +138,23 @@ mod tests {
         assert!(!lost.count());
         lost.reset();
         assert!(lost.count());
+    }
+
+    #[test]
+    fn lost_connections_are_held_until_a_success_or_an_outage_says_what_they_were() {
+        let held = Held {
+            any: std::sync::atomic::AtomicBool::new(false),
+            slot: std::sync::Mutex::new(None),
+        };
+        assert_eq!(held.take(), None);
+        held.hold("reset".into(), "outbox");
+        held.hold("eof".into(), "mailbox lease");
+        let u = held.take().expect("held");
+        assert_eq!(
+            (u.lost, u.error.as_str(), u.worker.as_str()),
+            (2, "eof", "mailbox lease")
+        );
+        // Said once.
+        assert_eq!(held.take(), None);
     }
 }

@@ -368,12 +368,15 @@ pub fn database_failed(worker: &str, e: &sqlx::Error) {
         && !outage::is_down(Dependency::Database)
         && connection_lost::tolerated()
     {
-        // Not an outage (see `connection_lost`): `outage::retry_delay` returns at once.
-        tracing::warn!(error = %e, worker, "database connection lost; retrying on another");
+        // Not an outage, unless the retry finds the database down (see `connection_lost`):
+        // `outage::retry_delay` returns at once, and the warning waits for the retry.
+        tracing::debug!(error = %e, worker, "database connection lost; retrying on another");
+        connection_lost::hold(e, worker);
         return;
     }
+    let lost_before = connection_lost::covered_by_outage().map_or(0, |u| u.lost);
     let announced = outage::failed(Dependency::Database, || {
-        tracing::error!(error = %e, worker, "database unavailable; retrying with backoff");
+        tracing::error!(error = %e, worker, lost_connections_before = lost_before, "database unavailable; retrying with backoff");
     });
     if !announced {
         tracing::debug!(error = %e, worker, "database still unavailable");
@@ -383,6 +386,9 @@ pub fn database_failed(worker: &str, e: &sqlx::Error) {
 /// A database write (or, on PostgreSQL, any query) succeeded.
 pub fn database_ok() {
     connection_lost::reset();
+    if let Some(u) = connection_lost::reported_on_success() {
+        tracing::warn!(error = %u.error, worker = %u.worker, lost = u.lost, "database connection lost; retried on another");
+    }
     if outage::recovered(Dependency::Database) {
         // SQLite opens a file it cannot write read-only, silently: a connection opened during
         // the outage would fail the next write of whichever worker took it, a second outage
