@@ -923,12 +923,16 @@ impl Config {
                 return Err(self.bad_key("incidents.patterns", format!("`{p}`: {e}")));
             }
         }
+        // Header authentication comes from our MTA's Authentication-Results or from Exchange's
+        // internal mark: requiring it needs one of them, or no mail could ever pass.
         if self.security.require_authentication_results
             && self.security.trusted_authserv_id.is_none()
+            && !self.security.exchange_internal
         {
             return Err(self.bad_key(
                 "security.trusted_authserv_id",
-                "required when security.require_authentication_results = true",
+                "required when security.require_authentication_results = true \
+                 (or set security.exchange_internal = true on Exchange / Microsoft 365)",
             ));
         }
         if self.reports.hour > 23 {
@@ -1308,6 +1312,20 @@ reply_to = "mesayuda@example.test"
         ));
         let e = Config::load(&p).unwrap_err().to_string();
         assert!(e.contains("incidents.address"), "{e}");
+    }
+
+    #[test]
+    fn required_header_authentication_needs_a_source_of_it() {
+        let required = format!("{MINIMAL}[security]\nrequire_authentication_results = true\n");
+        let (_d, p) = write(&required);
+        let e = Config::load(&p).unwrap_err().to_string();
+        assert!(e.contains("security.trusted_authserv_id"), "{e}");
+        // Microsoft 365 strips Authentication-Results from outside mail and marks its own:
+        // that mark is the source there.
+        let (_d, p) = write(&format!("{required}exchange_internal = true\n"));
+        assert!(Config::load(&p).is_ok());
+        let (_d, p) = write(&format!("{required}trusted_authserv_id = \"mx.example.test\"\n"));
+        assert!(Config::load(&p).is_ok());
     }
 
     #[test]

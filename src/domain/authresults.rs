@@ -84,7 +84,10 @@ fn result_passes(result: &str, domain: &str) -> bool {
     let aligned = |v: Option<&str>| {
         v.is_some_and(|d| {
             let d = d.rsplit('@').next().unwrap_or(d);
-            d == domain || domain.ends_with(&format!(".{d}"))
+            // The From domain or its parent (mail.hacienda.test signed by hacienda.test),
+            // never a further ancestor: a suffix such as `gov.co` vouches for nobody in it.
+            let parent = domain.split_once('.').map(|(_, p)| p);
+            d == domain || (parent == Some(d) && d.contains('.'))
         })
     };
     match *first {
@@ -155,6 +158,19 @@ mod tests {
             "hacienda.test"
         ));
         assert!(!passes(&[], "mx.hacienda.test", "hacienda.test"));
+        // Only the parent aligns, not a further ancestor or a bare suffix.
+        for d in ["test", "gov.test"] {
+            assert!(!passes(
+                &h(&format!("mx.hacienda.test; dkim=pass header.d={d}")),
+                "mx.hacienda.test",
+                "correo.hacienda.gov.test"
+            ));
+        }
+        assert!(!passes(
+            &h("mx.hacienda.test; dkim=pass header.d=test"),
+            "mx.hacienda.test",
+            "hacienda.test"
+        ));
         assert!(!passes(
             &h("mx.hacienda.test; dkim=pass header.i=@hacienda.test header.d=evil.example"),
             "mx.hacienda.test",
