@@ -1324,7 +1324,9 @@ reply_to = "mesayuda@example.test"
         // that mark is the source there.
         let (_d, p) = write(&format!("{required}exchange_internal = true\n"));
         assert!(Config::load(&p).is_ok());
-        let (_d, p) = write(&format!("{required}trusted_authserv_id = \"mx.example.test\"\n"));
+        let (_d, p) = write(&format!(
+            "{required}trusted_authserv_id = \"mx.example.test\"\n"
+        ));
         assert!(Config::load(&p).is_ok());
     }
 

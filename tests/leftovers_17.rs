@@ -70,6 +70,16 @@ async fn a_request_becomes_an_incident_and_a_request_again(w: World) {
         refused.body_text
     );
     assert_eq!(w.cli().ticket("INC-1")["to_ticket"], Value::Null);
+    // A forger repeating it does not flood Laura with our warnings: one an hour at most.
+    mail::send(w.mail.smtp_port, &forged).await;
+    w.wait_idle(WAIT).await;
+    let warnings = mail::inbox(w.mail.imap_port, LAURA_ADDR)
+        .await
+        .into_iter()
+        .filter(|m| m.subject.contains("INC-1") && m.body_text.contains("no pudimos verificar"))
+        .count();
+    assert_eq!(warnings, 1);
+    assert_eq!(w.cli().ticket("INC-1")["to_ticket"], Value::Null);
 
     mail::reply(w.mail.smtp_port, LAURA, &copy, "#requerimiento IMPRESORA").await;
     let back = inbox_with(&w, CARLOS_ADDR, "continues as a request", |m| {

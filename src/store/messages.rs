@@ -585,6 +585,26 @@ pub async fn sent_to(
     .await
 }
 
+/// [`sent_to`] for mail about no ticket (an incident's): how many of `kind` went to `to` since
+/// `since`, and when the last did.
+pub async fn sent_to_without_ticket(
+    conn: &mut Conn,
+    kind: MailKind,
+    to: &str,
+    since: i64,
+) -> Result<(i64, Option<i64>), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT COUNT(*), MAX(created_at) FROM messages
+         WHERE direction = 'out' AND kind = $1 AND to_addrs = $2 AND ticket_id IS NULL
+           AND created_at >= $3",
+    )
+    .bind(kind.as_str())
+    .bind(to)
+    .bind(since)
+    .fetch_one(conn)
+    .await
+}
+
 pub async fn for_ticket(conn: &mut Conn, t: TicketNumber) -> Result<Vec<MessageRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT direction, kind, message_id, from_addr, to_addrs, subject, body_text, at \

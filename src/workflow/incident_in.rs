@@ -79,6 +79,28 @@ pub async fn take(
     };
     if let Err(why) = incident::prove(&inc.from, incident.id, &proof, proc.rules()) {
         tracing::warn!(incident = %label, from = %inc.from, why = %why, "#requerimiento refused: sender not verified");
+        // Kept as what it was, a refused action, like one on a request.
+        messages::assign(
+            conn,
+            row,
+            inc.attachments > 0,
+            None,
+            MailKind::AccionRechazada,
+        )
+        .await?;
+        // Anyone can write the agent's address in From: the agent hears of it at most once an
+        // hour and three times a day, or a forger could flood them with our warnings.
+        let (count, last) = messages::sent_to_without_ticket(
+            conn,
+            MailKind::AccionNoVerificada,
+            &inc.from,
+            at - 24 * 3600,
+        )
+        .await?;
+        if !super::warn_again(count, last, at) {
+            tracing::info!(incident = %label, from = %inc.from, "sender already warned recently; not warned again");
+            return Ok(None);
+        }
         let data = json!({
             "ticket": label, "subject": incident.subject, "why": why.0,
             "attempted": "convertir el incidente en requerimiento (#requerimiento)",

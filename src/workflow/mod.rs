@@ -587,7 +587,7 @@ const ONCE_AN_HOUR: [MailKind; 2] = [MailKind::AccionNoVerificada, MailKind::Res
 const WARNINGS_PER_TICKET: i64 = 3;
 
 /// Whether a person already told `count` times, the last at `last`, is told again at `at`.
-fn warn_again(count: i64, last: Option<i64>, at: i64) -> bool {
+pub(super) fn warn_again(count: i64, last: Option<i64>, at: i64) -> bool {
     count < WARNINGS_PER_TICKET && last.is_none_or(|l| l <= at - 3600)
 }
 
