@@ -6,12 +6,10 @@
 
 mod support;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::Duration;
 use mesayuda::domain::ticket::{Status, TicketNumber};
-use mesayuda::mail::inbound::InboundMail;
 use mesayuda::workflow::ingest::Outcome;
-use support::app::{TestApp, HELPDESK};
-use support::mail::Draft;
+use support::app::{answer, monday, new_mail, number, TestApp};
 use support::DbKind;
 
 const CARLOS: &str = "Carlos Pérez <carlos.perez@example.test>";
@@ -19,44 +17,6 @@ const CARLOS_ADDR: &str = "carlos.perez@example.test";
 const LAURA: &str = "laura.rojas@example.test";
 const BOSS: &str = "luisa.martinez@example.test";
 const COMPLETE: &str = "Necesito instalar la impresora de la oficina.\nNúmero de equipo: PC-0456\nUbicación: Piso 3, oficina 301\n";
-
-/// Monday 30 November 2026, 9:00 a. m. in Bogotá, plus `minutes`.
-fn monday(minutes: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 30, 14, 0, 0).unwrap() + Duration::minutes(minutes)
-}
-
-fn number(m: &InboundMail) -> TicketNumber {
-    let r = mesayuda::domain::text::find_ticket_ref(&m.subject).expect("the mail names its ticket");
-    TicketNumber(r.to_string().trim_start_matches("REQ-").parse().unwrap())
-}
-
-/// `from` writes to the help desk's address.
-fn new_mail(from: &str, subject: &str, body: &str) -> Vec<u8> {
-    Draft {
-        to: HELPDESK,
-        ..Draft::new(from, subject, body)
-    }
-    .render()
-    .1
-}
-
-/// `from` answers `parent` with their mail client: to its Reply-To, threaded, subject kept.
-fn answer(from: &str, parent: &InboundMail, body: &str) -> Vec<u8> {
-    let to = parent
-        .reply_to
-        .as_ref()
-        .or(parent.from.as_ref())
-        .map(|a| a.email.clone())
-        .unwrap();
-    let subject = format!("RE: {}", parent.subject);
-    Draft {
-        to: &to,
-        in_reply_to: Some(parent.message_id.clone()),
-        ..Draft::new(from, &subject, body)
-    }
-    .render()
-    .1
-}
 
 /// Activities 1–3, 13, 16–18: a complete request is acknowledged and reaches the agents with
 /// what they need; the agent answers their notice with `#resolver`; the requester rates it from

@@ -5,7 +5,7 @@
 //! mail client would.
 
 use super::db::{DbKind, TestDb};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use mesayuda::config::Config;
 use mesayuda::domain::procedure::Ticket;
 use mesayuda::domain::ticket::TicketNumber;
@@ -33,12 +33,17 @@ impl TestApp {
     /// The shipped catalogue and directory, the shipped templates; `None` when the database
     /// kind is not available here (PostgreSQL outside CI).
     pub async fn new(kind: DbKind) -> Option<TestApp> {
+        TestApp::with_config(kind, "").await
+    }
+
+    /// [`TestApp::new`] with `extra` configuration (whole sections) added.
+    pub async fn with_config(kind: DbKind, extra: &str) -> Option<TestApp> {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = TestDb::create(kind, dir.path()).await?;
         let path = dir.path().join("mesayuda.toml");
         // The mail servers' addresses are never dialled: nothing here starts a worker.
         let paths = super::shipped_catalog_and_directory();
-        let text = super::config_text(&db.url, 1, 1, &paths, "");
+        let text = super::config_text(&db.url, 1, 1, &paths, extra);
         std::fs::write(&path, text).expect("write config");
         let config = Config::load(&path).expect("config");
         let app = Application::build(config).await.expect("application");
@@ -122,4 +127,42 @@ impl TestApp {
             .expect("load")
             .expect("the ticket exists")
     }
+}
+
+/// Monday 30 November 2026, 9:00 a. m. in Bogotá, plus `minutes`.
+pub fn monday(minutes: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 30, 14, 0, 0).unwrap() + Duration::minutes(minutes)
+}
+
+pub fn number(m: &InboundMail) -> TicketNumber {
+    let r = mesayuda::domain::text::find_ticket_ref(&m.subject).expect("the mail names its ticket");
+    TicketNumber(r.to_string().trim_start_matches("REQ-").parse().unwrap())
+}
+
+/// `from` writes to the help desk's address.
+pub fn new_mail(from: &str, subject: &str, body: &str) -> Vec<u8> {
+    super::mail::Draft {
+        to: HELPDESK,
+        ..super::mail::Draft::new(from, subject, body)
+    }
+    .render()
+    .1
+}
+
+/// `from` answers `parent` with their mail client: to its Reply-To, threaded, subject kept.
+pub fn answer(from: &str, parent: &InboundMail, body: &str) -> Vec<u8> {
+    let to = parent
+        .reply_to
+        .as_ref()
+        .or(parent.from.as_ref())
+        .map(|a| a.email.clone())
+        .unwrap();
+    let subject = format!("RE: {}", parent.subject);
+    super::mail::Draft {
+        to: &to,
+        in_reply_to: Some(parent.message_id.clone()),
+        ..super::mail::Draft::new(from, &subject, body)
+    }
+    .render()
+    .1
 }
