@@ -20,6 +20,7 @@ const WAIT: Duration = Duration::from_secs(30);
 const PASSWORD: &str = "Pw-7c1e9f.clave-de-prueba_x";
 const BOSS: &str = "luisa.martinez@example.test";
 const CARLOS: &str = "Carlos Pérez <carlos.perez@example.test>";
+const CARLOS_ADDR: &str = "carlos.perez@example.test";
 
 /// A mail server whose SMTP offers AUTH, a database, and a config naming password files, which
 /// the daemon gets as systemd credentials (`$CREDENTIALS_DIRECTORY`), as under the shipped unit.
@@ -167,6 +168,31 @@ async fn a_trace_log_holds_no_password_credential_or_token(s: Setup) {
     let d = TraceDaemon::spawn(&s);
     let (_, req) = vpn_request_awaiting_approval(&s).await;
     let token = token_of(&req);
+    // The boss approves by answering the request; the daemon takes the answer in (logging
+    // the mail that carries the code) and tells Carlos.
+    let reply_to = req
+        .reply_to
+        .as_ref()
+        .expect("a personal reply address")
+        .email
+        .clone();
+    let subject = format!("RE: {}", req.subject);
+    let answer = Draft {
+        to: &reply_to,
+        ..Draft::new(BOSS, &subject, "APROBAR")
+    };
+    mail::send(s.mail.smtp_port, &answer).await;
+    let ack = mail::wait_for(s.mail.imap_port, CARLOS_ADDR, WAIT, "approved", |m| {
+        m.subject.contains("fue aprobada")
+    })
+    .await;
+    // Every personal reply code the help desk handed out: the boss's, and Carlos's own.
+    let reply_code = |m: &InboundMail| {
+        let to = &m.reply_to.as_ref().expect("a personal reply address").email;
+        let local = to.split('@').next().unwrap();
+        local.split_once('+').expect("mesayuda+<code>").1.to_owned()
+    };
+    let codes = [reply_code(&req), reply_code(&ack)];
     // The logins really happened with the secret: Dovecot saw the IMAP login, Postfix the AUTH.
     let postfix = std::fs::read_to_string(s.mail.dir.join("log/postfix.log")).unwrap();
     assert!(
@@ -190,6 +216,8 @@ async fn a_trace_log_holds_no_password_credential_or_token(s: Setup) {
         ),
         ("AUTH LOGIN password", b64(PASSWORD)),
         ("approval token", token.clone()),
+        ("boss's reply code", codes[0].clone()),
+        ("requester's reply code", codes[1].clone()),
     ];
     for (what, secret) in &secrets {
         assert!(!log.contains(secret.as_str()), "the {what} is in the log");
