@@ -8,7 +8,7 @@ use crate::domain::directory::Directory;
 use crate::domain::event_kind::EventKind;
 use crate::domain::mail_kind::MailKind;
 use crate::domain::template::Template;
-use crate::domain::text::{fold, read_fields};
+use crate::domain::text::{canonical_address, fold, read_fields};
 use crate::domain::ticket::{CloseReason, Status};
 use serde_json::json;
 
@@ -255,16 +255,21 @@ pub fn on_user_information(
     plan
 }
 
-/// The requester's answer to an agent's question reaches whoever works the ticket now: its
-/// assignee, else the agent who asked.
+/// The requester's answer to an agent's question reaches the agent who asked it (they are
+/// waiting for it) and whoever works the ticket now, its assignee, when that is someone else.
 fn forward_answer(plan: &mut Plan, mail: &Incoming, asked: &Asked, ctx: &Ctx<'_>) {
-    let to: Vec<String> = match plan.ticket.assignee.as_deref() {
-        Some(a) => ctx.readers_of(a),
-        None => vec![asked.by.clone()],
+    let mut to = vec![asked.by.clone()];
+    if let Some(a) = plan.ticket.assignee.as_deref() {
+        for r in ctx.readers_of(a) {
+            if !to
+                .iter()
+                .any(|t| canonical_address(t) == canonical_address(&r))
+            {
+                to.push(r);
+            }
+        }
     }
-    .into_iter()
-    .filter(|r| r != &mail.from)
-    .collect();
+    to.retain(|r| canonical_address(r) != canonical_address(&mail.from));
     if to.is_empty() {
         return;
     }
@@ -454,7 +459,7 @@ mod tests {
     }
 
     #[test]
-    fn the_answer_to_an_agents_question_goes_to_that_agent_or_the_assignee() {
+    fn the_answer_to_an_agents_question_goes_to_that_agent_and_the_assignee() {
         let w = World::new();
         let mail = incoming("ana@example.test", "Impresora", "Ubicación: Piso 3");
         let mut plan = register(w.new_ticket(&mail), &mail, None, &w.ctx());
@@ -505,6 +510,18 @@ mod tests {
             .mails()
             .find(|m| m.kind == MailKind::RespuestaPendiente)
             .unwrap();
-        assert_eq!(fwd.to, ["especialista@example.test"]);
+        // Assigned to someone else since: both the agent who asked and the assignee read it.
+        assert_eq!(
+            fwd.to,
+            ["agente1@example.test", "especialista@example.test"]
+        );
+        let mut by_asker = plan2.ticket;
+        by_asker.assignee = Some("AGENTE1@example.test".into());
+        let plan4 = on_user_information(by_asker, &answer, Some(&asked), &later);
+        let fwd = plan4
+            .mails()
+            .find(|m| m.kind == MailKind::RespuestaPendiente)
+            .unwrap();
+        assert_eq!(fwd.to, ["agente1@example.test"]);
     }
 }
