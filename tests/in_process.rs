@@ -59,11 +59,14 @@ async fn a_complete_request_is_worked_resolved_and_rated(kind: DbKind) {
     let n = number(&ack);
     let notice = app.last_to(LAURA, "Nueva solicitud").clone();
     assert_eq!(number(&notice), n);
-    assert!(
-        notice.body_text.contains("Piso 3, oficina 301"),
-        "{}",
-        notice.body_text
-    );
+    // The request as written, and the requester's phone from the directory.
+    for line in ["Piso 3, oficina 301", "Teléfono: 601 381 1700 ext. 4120"] {
+        assert!(
+            notice.body_text.contains(line),
+            "{line}: {}",
+            notice.body_text
+        );
+    }
     assert_eq!(app.ticket(n).await.status, Status::TrabajoEnProgreso);
 
     app.receive(
@@ -155,7 +158,14 @@ async fn the_named_approver_approves_by_reply(kind: DbKind) {
     app.deliver(monday(45)).await;
     assert_eq!(app.ticket(n).await.status, Status::TrabajoEnProgreso);
     let told = app.last_to(CARLOS_ADDR, "fue aprobada");
-    assert!(told.body_text.contains("Luisa"), "{}", told.body_text);
+    // Named with the position the directory writes for her.
+    assert!(
+        told.body_text.contains(
+            "Luisa Fernanda Martínez Acosta, Subdirectora de Infraestructura Tecnológica"
+        ),
+        "{}",
+        told.body_text
+    );
     assert_eq!(number(app.last_to(LAURA, "Nueva solicitud")), n);
 }
 

@@ -160,7 +160,16 @@ impl Person {
 
     /// `"Name, Position"`: how a mail names someone the reader may not know by address.
     pub fn label(&self) -> String {
-        format!("{}, {}", self.name, self.role.label())
+        format!("{}, {}", self.name, self.position_label())
+    }
+
+    /// The position as the organisation writes it ("Subdirectora de Infraestructura
+    /// Tecnológica") when the directory has it, else the role's Spanish name.
+    pub fn position_label(&self) -> String {
+        match self.position.as_deref().map(str::trim) {
+            Some(p) if !p.is_empty() => p.to_owned(),
+            _ => self.role.label().to_owned(),
+        }
     }
 
     /// `Name <email>`, for mail headers and messages.
@@ -216,6 +225,8 @@ const PERSON_KEYS: &[&str] = &[
     "substitute",
     "away_from",
     "away_until",
+    "position",
+    "phone",
 ];
 
 impl Directory {
@@ -600,8 +611,8 @@ fn read_person(t: &toml::Table) -> Result<Person, Problem> {
         substitute,
         away_from,
         away_until,
-        position: None,
-        phone: None,
+        position: toml_list::optional::<String>(t, "position")?,
+        phone: toml_list::optional::<String>(t, "phone")?,
         boss: None,
     })
 }
@@ -621,6 +632,12 @@ fn override_person(p: &mut Person, t: &toml::Table) -> Result<(), Problem> {
     }
     if t.contains_key("substitute") {
         p.substitute = substitute(t, &p.email)?;
+    }
+    if t.contains_key("position") {
+        p.position = toml_list::optional::<String>(t, "position")?;
+    }
+    if t.contains_key("phone") {
+        p.phone = toml_list::optional::<String>(t, "phone")?;
     }
     if t.contains_key("away_from") || t.contains_key("away_until") {
         p.away_from = date(t, "away_from")?;
@@ -709,6 +726,21 @@ mod tests {
             "[[person]]\nemail = \"ana@example.test\"\nname = \"Ana Gómez\"\nrole = \"funcionario\"\n\
              office = \"Oficina Asesora Jurídica\"\n{extra}"
         )
+    }
+
+    #[test]
+    fn a_position_written_in_the_directory_names_the_person_in_mail() {
+        let d = Directory::from_toml(
+            &person("position = \"Asesora jurídica\"\nphone = \"601 381 1700 ext. 2301\"\n"),
+            "dir.toml",
+        )
+        .unwrap();
+        let ana = d.person("ana@example.test").unwrap();
+        assert_eq!(d.label("ana@example.test"), "Ana Gómez, Asesora jurídica");
+        assert_eq!(ana.phone.as_deref(), Some("601 381 1700 ext. 2301"));
+        // Without one, the role's name.
+        let d = Directory::from_toml(&person(""), "dir.toml").unwrap();
+        assert_eq!(d.label("ana@example.test"), "Ana Gómez, Funcionario(a)");
     }
 
     fn entry_err(text: &str, entry: &str, key: &str, words: &str) {

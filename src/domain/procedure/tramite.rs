@@ -334,8 +334,8 @@ fn name(cmd: &Command) -> String {
 /// assignee is stored as the address or the group code, so the ticket keeps saying which
 /// team has it, and every mail for the assignee reaches the group's readers
 /// ([`Ctx::readers_of`]) until one of them takes it with `#asignar` themselves.
-/// An assignee as mails name it: "grupo Soporte en sitio (soporte-sitio)", "Miguel Torres
-/// <miguel.torres@…>", the bare address for someone the directory no longer has.
+/// An assignee as mails name it: "grupo Soporte en sitio (soporte-sitio)", "Miguel Torres,
+/// Especialista <miguel.torres@…>", the bare address for someone the directory no longer has.
 fn assignee_label(assignee: &str, ctx: &Ctx<'_>) -> String {
     match ctx
         .directory
@@ -343,8 +343,9 @@ fn assignee_label(assignee: &str, ctx: &Ctx<'_>) -> String {
         .filter(|_| !assignee.contains('@'))
     {
         Some(g) => format!("grupo {} ({})", g.name, g.code),
+        // Staff read it: the address stays, for `#asignar`.
         None => match ctx.directory.person(assignee) {
-            Some(p) => p.mailbox(),
+            Some(p) => format!("{} <{}>", p.label(), p.email),
             None => assignee.to_owned(),
         },
     }

@@ -207,7 +207,7 @@ pub fn approver_choices(requester: &str, ctx: &Ctx<'_>) -> Vec<serde_json::Value
         .map(|p| {
             json!({
                 "name": p.name,
-                "position": p.role.label(),
+                "position": p.position_label(),
                 "office": p.office,
                 "email": p.email,
             })
