@@ -57,6 +57,33 @@ async fn a_complete_request_is_worked_resolved_and_rated(kind: DbKind) {
         ack.body_text
     );
     let n = number(&ack);
+    // `sla report` tells the help desk what the requester was told: service, priority, target
+    // and due time.
+    let report = app.cli().json(&["sla", "report", "--json"]);
+    let row = &report[0];
+    assert_eq!(row["id"], n.to_string());
+    let told = |label: &str| {
+        ack.body_text
+            .lines()
+            .find_map(|l| l.strip_prefix(label))
+            .unwrap_or_else(|| panic!("no {label} in {}", ack.body_text))
+            .trim()
+            .to_owned()
+    };
+    assert!(
+        told("Servicio:").contains(row["service"].as_str().unwrap()),
+        "{row}"
+    );
+    assert_eq!(
+        told("Prioridad:"),
+        row["priority"].as_str().unwrap_or("por definir")
+    );
+    assert_eq!(row["target_business_hours"], 8.0);
+    assert_eq!(row["due_at"], "2026-11-30T17:00:00-05:00");
+    assert_eq!(
+        told("Fecha estimada de solución:"),
+        "lunes 30 de noviembre de 2026, 5:00 p. m."
+    );
     let notice = app.last_to(LAURA, "Nueva solicitud").clone();
     assert_eq!(number(&notice), n);
     // The request as written, and the requester's phone from the directory.

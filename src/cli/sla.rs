@@ -58,6 +58,7 @@ async fn report(db: &Db, cal: &BusinessCalendar, as_json: bool) -> Result<(), Cl
             json!({
                 "id": t.number().to_string(),
                 "service": t.service,
+                "priority": t.priority,
                 "status": t.status,
                 "used_business_seconds": used,
                 "target_business_hours": sla.target_secs as f64 / 3600.0,
@@ -77,6 +78,7 @@ async fn report(db: &Db, cal: &BusinessCalendar, as_json: bool) -> Result<(), Cl
     let mut table = Table::new(&[
         "CASO",
         "SERVICIO",
+        "PRIORIDAD",
         "ESTADO",
         "USADO (H)",
         "META (H)",
@@ -84,6 +86,7 @@ async fn report(db: &Db, cal: &BusinessCalendar, as_json: bool) -> Result<(), Cl
         "VENCE",
     ])
     .align(&[
+        Align::Left,
         Align::Left,
         Align::Left,
         Align::Left,
@@ -96,6 +99,7 @@ async fn report(db: &Db, cal: &BusinessCalendar, as_json: bool) -> Result<(), Cl
         table.row(vec![
             l["id"].as_str().unwrap_or("").to_owned(),
             l["service"].as_str().unwrap_or("-").to_owned(),
+            l["priority"].as_str().unwrap_or("por definir").to_owned(),
             l["status"].as_str().unwrap_or("").to_owned(),
             es_co::decimal(
                 l["used_business_seconds"].as_i64().unwrap_or(0) as f64 / 3600.0,

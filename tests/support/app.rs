@@ -25,6 +25,7 @@ pub struct TestApp {
     ingestor: Ingestor,
     /// Every mail the help desk has sent, by recipient (bare address), oldest first.
     delivered: BTreeMap<String, Vec<InboundMail>>,
+    config: std::path::PathBuf,
     _db: TestDb,
     _dir: tempfile::TempDir,
 }
@@ -52,6 +53,7 @@ impl TestApp {
             app,
             ingestor,
             delivered: BTreeMap::new(),
+            config: path,
             _db: db,
             _dir: dir,
         })
@@ -117,6 +119,11 @@ impl TestApp {
                 let got: Vec<&str> = self.inbox(who).iter().map(|m| m.subject.as_str()).collect();
                 panic!("{who} received no mail about `{what}`; got {got:?}")
             })
+    }
+
+    /// The command line on this help desk's configuration and database.
+    pub fn cli(&self) -> super::Cli {
+        super::Cli::new(&self.config)
     }
 
     /// The ticket as the procedure sees it.
