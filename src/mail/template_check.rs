@@ -7,15 +7,13 @@ use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use std::path::Path;
 
-/// Renders each `<name>.asunto.hbs` / `<name>.cuerpo.hbs` pair; returns the names rendered, or
-/// one message per template that failed.
 /// The HTML part of template `name`, with the buttons its mail would carry.
 fn render_html(
     html: &crate::mail::html::HtmlTemplates,
     text: &Handlebars<'_>,
     name: &str,
     sample: &Value,
-) -> Result<(), String> {
+) -> Result<String, String> {
     let part = |p: &str| {
         text.render(&format!("{name}.{p}"), sample)
             .unwrap_or_default()
@@ -27,11 +25,26 @@ fn render_html(
         .map(|t| crate::mail::html::actions(t, Some("mesayuda+token@example.org"), &subject))
         .unwrap_or_default();
     html.render(name, &subject, &body, &actions)
-        .map(|_| ())
         .map_err(|e| format!("{name} (html): {e}"))
 }
 
+/// One mail as check-config renders it from sample data.
+#[derive(Debug)]
+pub struct SampleMail {
+    pub name: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Renders each `<name>.asunto.hbs` / `<name>.cuerpo.hbs` pair; returns the names rendered, or
+/// one message per template that failed.
 pub fn render_all_templates(dir: &Path) -> Result<Vec<String>, Vec<String>> {
+    render_samples(dir).map(|mails| mails.into_iter().map(|m| m.name).collect())
+}
+
+/// [`render_all_templates`], keeping what each mail's two parts say.
+pub fn render_samples(dir: &Path) -> Result<Vec<SampleMail>, Vec<String>> {
     let mut registry = Handlebars::new();
     registry.register_escape_fn(handlebars::no_escape);
     registry.set_strict_mode(true);
@@ -72,31 +85,41 @@ pub fn render_all_templates(dir: &Path) -> Result<Vec<String>, Vec<String>> {
         .ok();
     let mut rendered = Vec::new();
     for name in &names {
-        let mut ok = true;
+        let mut parts = Vec::new();
         for part in ["asunto", "cuerpo"] {
             let t = format!("{name}.{part}");
             if !registry.has_template(&t) {
                 if !errors.iter().any(|e| e.starts_with(&format!("{t}.hbs"))) {
                     errors.push(format!("{t}.hbs is missing"));
                 }
-                ok = false;
                 continue;
             }
-            if let Err(e) = registry.render(&t, &sample) {
-                errors.push(format!("{t}.hbs: {e}"));
-                ok = false;
+            match registry.render(&t, &sample) {
+                Ok(out) => parts.push(out),
+                Err(e) => errors.push(format!("{t}.hbs: {e}")),
             }
         }
-        if ok {
-            if let Some(Err(e)) = html
-                .as_ref()
-                .map(|h| render_html(h, &registry, name, &sample))
-            {
+        let [subject, text] = <[String; 2]>::try_from(parts).unwrap_or_default();
+        if subject.is_empty() && text.is_empty() {
+            continue;
+        }
+        let html = match html
+            .as_ref()
+            .map(|h| render_html(h, &registry, name, &sample))
+        {
+            Some(Err(e)) => {
                 errors.push(e);
                 continue;
             }
-            rendered.push(name.clone());
-        }
+            Some(Ok(h)) => h,
+            None => String::new(),
+        };
+        rendered.push(SampleMail {
+            name: name.clone(),
+            subject,
+            text,
+            html,
+        });
     }
     if errors.is_empty() {
         Ok(rendered)
@@ -130,7 +153,9 @@ pub(crate) fn sample_data(sources: &[String]) -> Value {
     }
     let mut inner = Map::new();
     for p in &plain {
-        insert_path(&mut inner, p, Value::String(format!("<{p}>")));
+        let last = p.rsplit('.').next().unwrap_or(p);
+        let value = realistic(last).unwrap_or_else(|| Value::String(format!("<{p}>")));
+        insert_path(&mut inner, p, value);
     }
     for l in &lists {
         insert_path(
@@ -148,6 +173,35 @@ pub(crate) fn sample_data(sources: &[String]) -> Value {
         );
     }
     Value::Object(outer)
+}
+
+/// The sample date: every date the daemon writes comes formatted this way.
+pub const SAMPLE_DATE: &str = "miércoles 2 de diciembre de 2026, 5:00 p. m.";
+
+/// A value in the form the daemon fills `key` in (dates and numbers as written in Colombia),
+/// so that a mail rendered from sample data reads as its recipient will read it.
+fn realistic(key: &str) -> Option<Value> {
+    use crate::domain::es_co;
+    let text = |s: String| Some(Value::String(s));
+    match key {
+        "created_at" | "due_at" | "sla_due_at" | "deadline" | "approval_due" | "reached_at"
+        | "received_at" | "requested_at" | "at" => {
+            let when = chrono::NaiveDate::from_ymd_opt(2026, 12, 2)?.and_hms_opt(17, 0, 0)?;
+            text(es_co::datetime(when))
+        }
+        "sla_target" => text(format!("{} hábiles", es_co::hours(8 * 3600))),
+        "approval_hours" => text(es_co::hours(24 * 3600)),
+        "hours" | "used_hours" | "target_hours" | "median_hours" | "paused_hours" => {
+            text(es_co::decimal(6.0, 1))
+        }
+        "percent" | "within_pct" | "outside_pct" => text(es_co::decimal(87.5, 1)),
+        "average_rating" => text(es_co::decimal(4.6, 1)),
+        "size" => text(es_co::size(2_500_000)),
+        "ticket" => text("REQ-123".into()),
+        "month" => text("noviembre de 2026".into()),
+        "business_days" => Some(Value::from(3)),
+        _ => None,
+    }
 }
 
 fn insert_path(map: &mut Map<String, Value>, path: &str, value: Value) {
@@ -178,6 +232,36 @@ mod tests {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
         let names = render_all_templates(&dir).unwrap();
         assert!(names.contains(&"acuse_recibo".to_owned()), "{names:?}");
+    }
+
+    /// Dates and decimals as the daemon writes them, in both parts of every mail: a template
+    /// that wrote a date or number its own way would show it here.
+    #[test]
+    fn every_shipped_mail_renders_both_parts_in_colombian_formats() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mails = render_samples(&dir).unwrap();
+        assert!(mails.len() >= 30, "{}", mails.len());
+        let iso =
+            regex::Regex::new(r"\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}(?: ?[AaPp][Mm]\b)|\b\d+\.\d\b")
+                .unwrap();
+        // What the HTML part shows: no style sheet, no tags.
+        let markup = regex::Regex::new(r"(?s)<style.*?</style>|<[^>]*>").unwrap();
+        for m in &mails {
+            let shown = markup.replace_all(&m.html, " ").into_owned();
+            for (part, body) in [("text", &m.text), ("html", &shown)] {
+                assert!(!body.trim().is_empty(), "{}: empty {part}", m.name);
+                assert!(!iso.is_match(body), "{} ({part}): {body}", m.name);
+            }
+            assert!(m.html.contains("<html"), "{}: {}", m.name, m.html);
+        }
+        let ack = mails.iter().find(|m| m.name == "acuse_recibo").unwrap();
+        for line in [
+            format!("Fecha estimada de solución: {SAMPLE_DATE}"),
+            "Tiempo de solución: 8,0 horas hábiles".into(),
+        ] {
+            assert!(ack.text.contains(&line), "{line}: {}", ack.text);
+            assert!(ack.html.contains(&line), "{line}: {}", ack.html);
+        }
     }
 
     #[test]
