@@ -6,12 +6,6 @@ use chrono::{DateTime, Utc};
 
 pub const BOGOTA: chrono_tz::Tz = chrono_tz::America::Bogota;
 
-/// A Bogotá wall-clock rendering for mails and CLI output, as written in Colombia:
-/// "miércoles 2 de diciembre de 2026, 5:00 p. m.".
-pub fn local_display(t: DateTime<Utc>) -> String {
-    es_co::datetime_in(t, &BOGOTA)
-}
-
 /// How the CLI shows an instant to a person, in tables and in `tickets show`: day first as
 /// Colombians write dates, the 12-hour clock with "a. m."/"p. m.", and the calendar's UTC
 /// offset, so a reader elsewhere (or comparing with a log in UTC) knows which zone it is:

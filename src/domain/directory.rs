@@ -1156,7 +1156,12 @@ mod tests {
         let d = shipped();
         assert_eq!(
             d.label("LUISA.MARTINEZ+x@example.test"),
-            "Luisa Fernanda Martínez Acosta, Subdirector(a)"
+            "Luisa Fernanda Martínez Acosta, Subdirectora de Infraestructura Tecnológica"
+        );
+        // No position written: the role's name.
+        assert_eq!(
+            d.label("hernan.quintero@example.test"),
+            "Hernán Darío Quintero Vélez, Director(a)"
         );
         assert_eq!(d.label(" nadie@example.test "), "nadie@example.test");
         assert_eq!(

@@ -83,7 +83,10 @@ pub fn actions(template: Template, reply_to: Option<&str>, subject: &str) -> Vec
             button("Resolver", "#resolver ", GREEN),
             button("Nota interna", "#nota ", BLUE),
         ],
-        T::AprobadorRequerido => vec![button("Indicar aprobador", "#aprobador ", BLUE)],
+        // The approval overdue tells agents to change the approver if need be.
+        T::AprobadorRequerido | T::AprobacionVencida => {
+            vec![button("Indicar aprobador", "#aprobador ", BLUE)]
+        }
         T::IncidenteCopia => vec![button("Es un requerimiento", "#requerimiento ", BLUE)],
         // The requester's survey: their own token address, so the rating counts.
         T::ResueltoEncuesta => vec![
@@ -98,7 +101,6 @@ pub fn actions(template: Template, reply_to: Option<&str>, subject: &str) -> Vec
         T::AccionNoVerificada
         | T::AcuseRecibo
         | T::Catalogo
-        | T::AprobacionVencida
         | T::Aprobado
         | T::CierreCambio
         | T::CierreCancelado

@@ -120,7 +120,7 @@ mod tests {
                 &serde_json::json!({
                     "ticket": "REQ-4", "subject": "Pérez & Cía <x>", "requester_name": "Ana",
                     "requester": "ana@example.test", "created_at": "jueves 26 de noviembre de 2026, 10:00 a. m.",
-                    "service": "Instalación de impresora", "priority": "media",
+                    "service": "Instalación de impresora", "service_code": "IMPRESORA", "priority": "media",
                     "sla_target": "8,0 horas hábiles",
                     "sla_due_at": "jueves 26 de noviembre de 2026, 6:00 p. m.",
                 }),

@@ -599,7 +599,7 @@ impl Ingestor {
                             "count": opened,
                             "limit": self.max_new_per_sender_per_hour,
                             "subject": mail.subject,
-                            "received_at": crate::clock::local_display(now),
+                            "received_at": ctx.display(now),
                         }),
                         to: agents,
                         reply_to: None,

@@ -328,7 +328,10 @@ async fn digest(
         return Ok(0);
     }
     let pending = approvals::pending(&mut tx, None).await?;
-    let directory = proc.snapshot().directory;
+    let snap = proc.snapshot();
+    let directory = &snap.directory;
+    // Dates in the calendar's zone, as every deadline the approver was given.
+    let ctx = proc.ctx(&snap, now);
     let mut by_approver: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
     for p in &pending {
         let item = json!({
@@ -336,8 +339,11 @@ async fn digest(
             "subject": p.subject,
             "requester": p.requester,
             "requester_name": directory.label(&p.requester),
-            "service": p.service.clone().unwrap_or_else(|| "-".into()),
-            "requested_at": p.requested_at.map(|t| crate::clock::local_display(store::from_unix(t))),
+            // The service by its name, as the approval request named it.
+            "service": p.service.as_deref()
+                .map(|c| snap.catalog.by_code_or_name(c).map_or(c.to_owned(), |s| s.name.clone()))
+                .unwrap_or_else(|| "-".into()),
+            "requested_at": p.requested_at.map(|t| ctx.display(store::from_unix(t))),
         });
         let mut who: Vec<String> = p.approver.iter().cloned().collect();
         if p.substitute_notified != 0 {
