@@ -209,6 +209,13 @@ async fn an_approval_decided_in_the_panel_makes_the_mailed_answer_void(w: World)
         list.body
     );
     assert!(list.body.contains("Carlos"), "{}", list.body);
+    // The time left of the 24 business hours, just asked.
+    assert!(
+        list.body.contains("Quedan 24,0 horas hábiles")
+            || list.body.contains("Quedan 23,9 horas hábiles"),
+        "{}",
+        list.body
+    );
     let csrf = list.field("csrf");
     b.approve(&id, &csrf).await;
     let t = w.cli().ticket(&id);
@@ -236,11 +243,19 @@ async fn an_approval_decided_in_the_panel_makes_the_mailed_answer_void(w: World)
     let t = w.cli().ticket(&id);
     assert_eq!(t["approval"]["status"], "aprobado");
     assert_eq!(t["status"], "trabajo_en_progreso");
-    assert!(b
-        .get("/aprobaciones")
-        .await
+    let after = b.get("/aprobaciones").await;
+    assert!(
+        after.body.contains("No tiene aprobaciones pendientes"),
+        "{}",
+        after.body
+    );
+    // Below, the decision taken, for the approver's record.
+    let past = after
         .body
-        .contains("No tiene aprobaciones pendientes"));
+        .split("Sus decisiones anteriores")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no past decisions: {}", after.body));
+    assert!(past.contains(&id) && past.contains("aprobada"), "{past}");
 }
 
 async fn the_requester_cannot_approve_their_own_request(w: World) {

@@ -26,13 +26,35 @@ pub async fn lista(
 ) -> Result<Response, PanelError> {
     let s = signed_or_sign_in!(p, &headers);
     let items = pending_items(&p, &s.email, None).await?;
+    let decided = past_decisions(&p, &s.email).await?;
     p.page(
         StatusCode::OK,
         "aprobaciones",
         "Aprobaciones pendientes",
         Some(&s),
-        json!({ "items": items, "csrf": s.csrf }),
+        json!({ "items": items, "decided": decided, "csrf": s.csrf }),
     )
+}
+
+/// How many of their past decisions an approver sees below the pending ones.
+const PAST_DECISIONS: i64 = 20;
+
+/// `me`'s latest decisions, newest first.
+async fn past_decisions(p: &Panel, me: &str) -> Result<Vec<Value>, PanelError> {
+    let mut conn = p.db.pool.acquire().await?;
+    Ok(approvals::decided_by(&mut conn, me, PAST_DECISIONS)
+        .await?
+        .into_iter()
+        .map(|d| {
+            json!({
+                "req": TicketNumber(d.ticket_id).to_string(),
+                "subject": d.subject,
+                "approved": d.status == ApprovalStatus::Approved.as_str(),
+                "decided_at": d.decided_at.map(|t| p.display(from_unix(t))),
+                "reason": d.reason.filter(|r| !r.trim().is_empty()),
+            })
+        })
+        .collect())
 }
 
 /// The approvals waiting on `me` (only ticket `only`'s, when given), as the page shows them.
@@ -60,11 +82,24 @@ pub(super) async fn pending_items(
             .map(|x| x.name.clone())
             .or(t.service.clone());
         let requested = row.requested_at.map(from_unix);
-        let due = requested.map(|r| {
-            p.procedure
-                .calendar
-                .add_business_hours(r, p.procedure.policy.approval_target_hours)
+        let calendar = &p.procedure.calendar;
+        let due = requested
+            .map(|r| calendar.add_business_hours(r, p.procedure.policy.approval_target_hours));
+        // Of the 24 business hours the procedure gives: what is left now, or that none is.
+        let left = due.map(|d| {
+            let now = p.now();
+            if d <= now {
+                "Plazo vencido".to_owned()
+            } else {
+                let secs = calendar.business_seconds_between(now, d);
+                format!("Quedan {} hábiles", crate::domain::es_co::hours(secs))
+            }
         });
+        let files: Vec<Value> = crate::store::messages::request_files(&mut conn, n)
+            .await?
+            .into_iter()
+            .map(|a| json!({ "filename": a.filename, "size": crate::domain::es_co::size(a.size) }))
+            .collect();
         // A substitute sees whose approval they give.
         let instead_of = row
             .approver
@@ -89,6 +124,8 @@ pub(super) async fn pending_items(
             "fields": fields,
             "requested_at": requested.map(|r| p.display(r)),
             "due": due.map(|d| p.display(d)),
+            "left": left,
+            "files": files,
             "instead_of": instead_of,
         }));
     }

@@ -359,6 +359,35 @@ pub async fn pending(
         .collect())
 }
 
+/// A decision someone took, for their record in the panel.
+#[derive(Debug, Clone, FromRow)]
+pub struct DecidedRow {
+    pub ticket_id: i64,
+    pub subject: String,
+    pub status: String,
+    pub decided_at: Option<i64>,
+    pub reason: Option<String>,
+}
+
+/// The approvals `who` decided (as approver or substitute), newest first, at most `limit`.
+pub async fn decided_by(
+    conn: &mut Conn,
+    who: &str,
+    limit: i64,
+) -> Result<Vec<DecidedRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT a.ticket_id, t.subject, a.status, a.decided_at, a.reason
+         FROM approvals a JOIN tickets t ON t.id = a.ticket_id
+         WHERE a.status IN ('aprobado', 'rechazado') AND lower(a.decided_by) = lower($1)
+         ORDER BY a.decided_at DESC, a.ticket_id DESC
+         LIMIT $2",
+    )
+    .bind(who)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
 /// Claims the digest of `day`; `false` when it was already sent.
 pub async fn claim_digest(conn: &mut Conn, day: &str, at: i64) -> Result<bool, sqlx::Error> {
     Ok(sqlx::query(
