@@ -258,6 +258,60 @@ async fn an_approval_decided_in_the_panel_makes_the_mailed_answer_void(w: World)
     assert!(past.contains(&id) && past.contains("aprobada"), "{past}");
 }
 
+/// Luisa's substitute decides in the panel only once the request went to her: not while Luisa
+/// is at work, and from Luisa's out-of-office reply on, as by mail.
+async fn a_substitute_decides_only_once_on_duty(w: World) {
+    const SANDRA: &str = "sandra.moreno@example.test";
+    let _d = w.spawn_daemon();
+    let id = request_vpn(&w).await;
+    let req = approval_mail(&w, &id).await;
+    let mut b = Browser::new(&w);
+    b.sign_in(&w, SANDRA).await;
+    let list = b.get("/aprobaciones").await;
+    assert!(!list.body.contains(&id), "{}", list.body);
+    let csrf = list.field("csrf");
+    let tried = b
+        .post(
+            &format!("/aprobaciones/{id}"),
+            &[("decision", "aprobar"), ("csrf", &csrf)],
+        )
+        .await;
+    assert!(
+        !tried.body.contains("Aprobó la solicitud"),
+        "{}",
+        tried.body
+    );
+    assert_eq!(w.cli().ticket(&id)["approval"]["status"], "pendiente");
+
+    // Luisa's vacation responder answers the request: now Sandra stands in.
+    let to = req.reply_to.as_ref().unwrap().email.clone();
+    let subject = format!("Respuesta automática: {}", req.subject);
+    let away = mail::Draft {
+        to: &to,
+        extra_headers: "Auto-Submitted: auto-replied\r\n",
+        ..mail::Draft::new(BOSS, &subject, "Estoy de vacaciones hasta el lunes.")
+    };
+    mail::send(w.mail.smtp_port, &away).await;
+    let started = std::time::Instant::now();
+    let list = loop {
+        let list = b.get("/aprobaciones").await;
+        if list.body.contains(&id) {
+            break list;
+        }
+        assert!(started.elapsed() < WAIT, "never on the substitute's page");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        list.body.contains("Usted decide como suplente de"),
+        "{}",
+        list.body
+    );
+    b.approve(&id, &list.field("csrf")).await;
+    let t = w.cli().ticket(&id);
+    assert_eq!(t["approval"]["status"], "aprobado");
+    assert_eq!(t["approval"]["decided_by"], SANDRA);
+}
+
 async fn the_requester_cannot_approve_their_own_request(w: World) {
     let _d = w.spawn_daemon();
     let id = request_vpn(&w).await;
@@ -344,5 +398,6 @@ on_both_databases!(with_panel;
     a_post_without_its_csrf_token_is_refused,
     another_persons_ticket_is_not_found,
     an_approval_decided_in_the_panel_makes_the_mailed_answer_void,
+    a_substitute_decides_only_once_on_duty,
     the_requester_cannot_approve_their_own_request,
 );
