@@ -227,7 +227,8 @@ async fn check_config_says_how_many_people_and_roles_ldap_gave(kind: DbKind) {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
-        text.contains("ldap: error: cannot reach") && text.contains("directory.ldap.url"),
+        text.contains("ldap: error: no se pudo conectar con")
+            && text.contains("directory.ldap.url"),
         "{text}"
     );
 }
@@ -266,7 +267,7 @@ async fn ldaps_and_starttls_trust_the_domain_ca_given_in_ca_file(kind: DbKind) {
         } else {
             assert_eq!(out.status.code(), Some(1), "{url}: {text}");
             assert!(
-                text.contains("ldap: error: cannot reach")
+                text.contains("ldap: error: no se pudo conectar con")
                     && text.contains("certificate")
                     && text.contains("ca_file"),
                 "{text}"

@@ -2,6 +2,7 @@
 
 mod approvals;
 mod calendar;
+mod diagnosis;
 mod directory;
 mod error;
 mod jobs;

@@ -42,7 +42,9 @@ async fn check_ldap(
     config: &Config,
     l: &crate::config::LdapConfig,
 ) -> Result<(String, Vec<String>), String> {
-    let entries = crate::ldap::read(l).await.map_err(|e| e.to_string())?;
+    let entries = crate::ldap::read(l)
+        .await
+        .map_err(|e| super::diagnosis::ldap(&e))?;
     let procedure =
         crate::workflow::Procedure::from_config(config).map_err(|e| format!("{e:#}"))?;
     let people = procedure
@@ -216,9 +218,10 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
         let mut s = crate::imap::connect::connect(imap, tokens.imap.as_ref())
             .await
             .map_err(|e| {
+                let said = super::diagnosis::imap(&e);
                 if e.is_auth() {
                     format!(
-                        "{e}; revise {}",
+                        "{said}; revise {}",
                         credential_keys(
                             "imap",
                             &imap.auth,
@@ -227,7 +230,7 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
                         )
                     )
                 } else {
-                    e.to_string()
+                    said
                 }
             })?;
         let mbox = s.examine(&imap.mailbox).await.map_err(|e| {
@@ -269,9 +272,10 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
         Ok(t) => match tokio::time::timeout(CHECK_TIMEOUT, t.test_connection()).await {
             Ok(Ok(())) => println!("smtp: ok ({where_smtp})"),
             Ok(Err(e)) => {
+                let said = super::diagnosis::smtp(&e);
                 if e.is_auth() {
                     println!(
-                        "smtp: error: {e}; revise {}",
+                        "smtp: error: {said}; revise {}",
                         credential_keys(
                             "smtp",
                             &smtp.auth,
@@ -280,7 +284,7 @@ pub async fn check_config(config: Config, offline: bool) -> ExitCode {
                         )
                     );
                 } else {
-                    println!("smtp: error: {e}");
+                    println!("smtp: error: {said}");
                 }
                 failed.push("smtp");
                 code = worse(code, EXIT_FAILURE);

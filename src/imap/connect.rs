@@ -25,8 +25,9 @@ pub enum ConnectError {
     },
     #[error("TLS with IMAP server {addr} failed: {message}")]
     Tls { addr: String, message: String },
-    #[error("IMAP login as {user} refused: {message}")]
-    Login { user: String, message: String },
+    /// `said`: the server's own words (its NO or BAD text).
+    #[error("IMAP login as {user} refused; the server said: {said}")]
+    Login { user: String, said: String },
     #[error("IMAP login as {user} impossible: {source}")]
     Token {
         user: String,
@@ -182,9 +183,27 @@ pub async fn connect(
         Err(_) => Err(ConnectError::Timeout(addr)),
         Ok(Err((e, _))) => Err(ConnectError::Login {
             user: cfg.username.clone(),
-            message: e.to_string(),
+            said: server_words(&e),
         }),
         Ok(Ok(session)) => Ok(session),
+    }
+}
+
+/// What the server said when it refused, without the library's wrapping: async-imap formats a
+/// NO as `no response: code: None, info: Some("[AUTHENTICATIONFAILED] Authentication
+/// failed.")`, which reads as a program's debug output in `check-config`.
+fn server_words(e: &async_imap::error::Error) -> String {
+    use async_imap::error::Error;
+    let (Error::No(s) | Error::Bad(s)) = e else {
+        return e.to_string();
+    };
+    let info = s
+        .split_once("info: Some(\"")
+        .and_then(|(_, rest)| rest.rsplit_once("\")"))
+        .map(|(said, _)| said.replace("\\\"", "\""));
+    match info {
+        Some(said) if !said.trim().is_empty() => said.trim().to_owned(),
+        _ => s.trim().to_owned(),
     }
 }
 
@@ -230,7 +249,7 @@ async fn login_xoauth2(
             source.invalidate().await;
             Err(ConnectError::Login {
                 user: cfg.username.clone(),
-                message: format!("XOAUTH2: {e}"),
+                said: format!("XOAUTH2: {}", server_words(&e)),
             })
         }
         Ok(Ok(session)) => Ok(session),
@@ -257,5 +276,23 @@ async fn handshake(
                 text
             }
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_is_told_in_the_servers_words() {
+        let no = async_imap::error::Error::No(
+            "code: None, info: Some(\"[AUTHENTICATIONFAILED] Authentication failed.\")".into(),
+        );
+        assert_eq!(
+            server_words(&no),
+            "[AUTHENTICATIONFAILED] Authentication failed."
+        );
+        let bare = async_imap::error::Error::Bad("invalid command".into());
+        assert_eq!(server_words(&bare), "invalid command");
     }
 }
