@@ -3,6 +3,7 @@
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
+use strum::{EnumIter, IntoStaticStr};
 
 /// The request number shown to people as `REQ-123` and tagged in subjects as `[REQ-123]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -44,8 +45,9 @@ impl FromStr for TicketNumber {
 }
 
 /// The statuses of the procedure; these names are public (JSON, CLI, ops scripts).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, EnumIter, IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Status {
     Registrado,
     PendientePorUsuario,
@@ -55,54 +57,28 @@ pub enum Status {
     Cerrado,
 }
 
+super::stored_words!(Status, "The stored and public name: `trabajo_en_progreso`.");
+
 impl Status {
-    pub const ALL: [Status; 6] = [
-        Status::Registrado,
-        Status::PendientePorUsuario,
-        Status::PendienteAprobacion,
-        Status::TrabajoEnProgreso,
-        Status::Resuelto,
-        Status::Cerrado,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Registrado => "registrado",
-            Status::PendientePorUsuario => "pendiente_por_usuario",
-            Status::PendienteAprobacion => "pendiente_aprobacion",
-            Status::TrabajoEnProgreso => "trabajo_en_progreso",
-            Status::Resuelto => "resuelto",
-            Status::Cerrado => "cerrado",
-        }
-    }
-
     pub fn is_open(self) -> bool {
         self != Status::Cerrado
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
 impl FromStr for Status {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Status::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = Status::ALL.iter().map(|s| s.as_str()).collect();
-                format!("estado desconocido `{s}`; use uno de: {}", names.join(", "))
-            })
+        Status::all().find(|st| st.as_str() == s).ok_or_else(|| {
+            let names: Vec<_> = Status::all().map(|s| s.as_str()).collect();
+            format!("estado desconocido `{s}`; use uno de: {}", names.join(", "))
+        })
     }
 }
 
 /// Why a ticket was closed; public names like [`Status`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, EnumIter, IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum CloseReason {
     Resuelto,
     Cambio,
@@ -114,33 +90,15 @@ pub enum CloseReason {
     Incidente,
 }
 
-impl CloseReason {
-    pub const ALL: [CloseReason; 6] = [
-        CloseReason::Resuelto,
-        CloseReason::Cambio,
-        CloseReason::Rechazado,
-        CloseReason::SinRespuestaUsuario,
-        CloseReason::Cancelado,
-        CloseReason::Incidente,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CloseReason::Resuelto => "resuelto",
-            CloseReason::Cambio => "cambio",
-            CloseReason::Rechazado => "rechazado",
-            CloseReason::SinRespuestaUsuario => "sin_respuesta_usuario",
-            CloseReason::Cancelado => "cancelado",
-            CloseReason::Incidente => "incidente",
-        }
-    }
-}
+super::stored_words!(
+    CloseReason,
+    "The stored and public name: `sin_respuesta_usuario`."
+);
 
 impl FromStr for CloseReason {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        CloseReason::ALL
-            .into_iter()
+        CloseReason::all()
             .find(|r| r.as_str() == s)
             .ok_or_else(|| format!("motivo de cierre desconocido `{s}`"))
     }
@@ -163,7 +121,7 @@ mod tests {
 
     #[test]
     fn status_names_round_trip() {
-        for s in Status::ALL {
+        for s in Status::all() {
             assert_eq!(s.as_str().parse::<Status>(), Ok(s));
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }

@@ -71,8 +71,7 @@ async fn store_state(db: &Db) -> String {
     match store_metrics::tickets_by_status(db).await {
         Ok(rows) => {
             header(&mut out, "mesayuda_tickets", "gauge", "Tickets by status");
-            let mut all: Vec<(String, i64)> = crate::domain::ticket::Status::ALL
-                .iter()
+            let mut all: Vec<(String, i64)> = crate::domain::ticket::Status::all()
                 .map(|s| (s.as_str().to_owned(), 0))
                 .collect();
             for (status, n) in rows {

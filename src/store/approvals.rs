@@ -33,8 +33,10 @@ struct Row {
     substitute_notified: i64,
 }
 
-const APPROVAL_COLUMNS: &str = "kind, approver, substitute, status, requested_at, decided_by, \
-    decided_at, reason, unclear_answers, substitute_notified";
+const APPROVAL_COLUMNS: &str = "
+kind, approver, substitute, status, requested_at, decided_by,
+decided_at, reason, unclear_answers, substitute_notified
+";
 
 pub async fn load(conn: &mut Conn, t: TicketNumber) -> Result<Option<Approval>, sqlx::Error> {
     let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -89,10 +91,12 @@ pub struct Joined {
 }
 
 /// The select list for [`Joined`], from approvals under the alias `ap`.
-pub const JOINED_COLUMNS: &str = "ap.kind AS ap_kind, ap.approver AS ap_approver, \
-    ap.substitute AS ap_substitute, ap.status AS ap_status, ap.requested_at AS ap_requested_at, \
-    ap.decided_by AS ap_decided_by, ap.decided_at AS ap_decided_at, ap.reason AS ap_reason, \
-    ap.unclear_answers AS ap_unclear_answers, ap.substitute_notified AS ap_substitute_notified";
+pub const JOINED_COLUMNS: &str = "
+ap.kind AS ap_kind, ap.approver AS ap_approver,
+ap.substitute AS ap_substitute, ap.status AS ap_status, ap.requested_at AS ap_requested_at,
+ap.decided_by AS ap_decided_by, ap.decided_at AS ap_decided_at, ap.reason AS ap_reason,
+ap.unclear_answers AS ap_unclear_answers, ap.substitute_notified AS ap_substitute_notified
+";
 
 impl Joined {
     pub fn into_approval(self) -> Result<Option<Approval>, sqlx::Error> {
@@ -146,13 +150,15 @@ impl Row {
 
 pub async fn save(conn: &mut Conn, t: TicketNumber, a: &Approval) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO approvals (ticket_id, kind, approver, substitute, status, requested_at, decided_by, \
-         decided_at, reason, unclear_answers, substitute_notified) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-         ON CONFLICT (ticket_id) DO UPDATE SET kind = excluded.kind, approver = excluded.approver, \
-         substitute = excluded.substitute, status = excluded.status, requested_at = excluded.requested_at, \
-         decided_by = excluded.decided_by, decided_at = excluded.decided_at, reason = excluded.reason, \
-         unclear_answers = excluded.unclear_answers, substitute_notified = excluded.substitute_notified",
+        "
+        INSERT INTO approvals (ticket_id, kind, approver, substitute, status, requested_at, decided_by,
+        decided_at, reason, unclear_answers, substitute_notified)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        ON CONFLICT (ticket_id) DO UPDATE SET kind = excluded.kind, approver = excluded.approver,
+        substitute = excluded.substitute, status = excluded.status, requested_at = excluded.requested_at,
+        decided_by = excluded.decided_by, decided_at = excluded.decided_at, reason = excluded.reason,
+        unclear_answers = excluded.unclear_answers, substitute_notified = excluded.substitute_notified
+        ",
     )
     .bind(t.0)
     .bind(a.kind.as_str())
@@ -330,10 +336,12 @@ pub async fn pending(
     approver: Option<&str>,
 ) -> Result<Vec<PendingRow>, sqlx::Error> {
     let rows: Vec<PendingRow> = sqlx::query_as(
-        "SELECT a.ticket_id, t.subject, t.requester, t.service, a.approver, a.substitute, \
-         a.substitute_notified, a.requested_at FROM approvals a JOIN tickets t ON t.id = a.ticket_id \
-         WHERE a.status = 'pendiente' AND t.status <> 'cerrado' \
-         ORDER BY a.requested_at, a.ticket_id",
+        "
+        SELECT a.ticket_id, t.subject, t.requester, t.service, a.approver, a.substitute,
+        a.substitute_notified, a.requested_at FROM approvals a JOIN tickets t ON t.id = a.ticket_id
+        WHERE a.status = 'pendiente' AND t.status <> 'cerrado'
+        ORDER BY a.requested_at, a.ticket_id
+        ",
     )
     .fetch_all(conn)
     .await?;

@@ -26,8 +26,10 @@ pub struct NewEvent<'a> {
 
 pub async fn insert(conn: &mut Conn, e: &NewEvent<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO events (ticket_id, at, actor, activity, kind, description) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "
+        INSERT INTO events (ticket_id, at, actor, activity, kind, description)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        ",
     )
     .bind(e.ticket.0)
     .bind(e.at)

@@ -24,8 +24,10 @@ pub async fn insert_from(
     at: i64,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO incidents (requester, subject, message_id, created_at, from_ticket, reason) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "
+        INSERT INTO incidents (requester, subject, message_id, created_at, from_ticket, reason)
+        VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
+        ",
     )
     .bind(requester)
     .bind(crate::domain::text::mask_tokens(subject).as_ref())
@@ -96,8 +98,10 @@ pub async fn add_token(
     at: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO incident_tokens (token_hash, incident_id, recipient, created_at) \
-         VALUES ($1, $2, $3, $4)",
+        "
+        INSERT INTO incident_tokens (token_hash, incident_id, recipient, created_at)
+        VALUES ($1, $2, $3, $4)
+        ",
     )
     .bind(super::approvals::hash_token(token))
     .bind(id)

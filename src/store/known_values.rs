@@ -42,13 +42,13 @@ pub(super) fn columns() -> Vec<Known> {
             "tickets",
             "status",
             "tickets_status_known",
-            Status::ALL.iter().map(|s| s.as_str()).collect(),
+            Status::all().map(|s| s.as_str()).collect(),
         ),
         known(
             "tickets",
             "close_reason",
             "tickets_close_reason_known",
-            CloseReason::ALL.iter().map(|r| r.as_str()).collect(),
+            CloseReason::all().map(|r| r.as_str()).collect(),
         ),
         known(
             "tickets",

@@ -49,12 +49,14 @@ pub async fn advance(
     at: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid, updated_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (mailbox) DO UPDATE SET \
-           last_uid = CASE WHEN mailbox_state.uidvalidity = excluded.uidvalidity \
-                           AND mailbox_state.last_uid > excluded.last_uid \
-                      THEN mailbox_state.last_uid ELSE excluded.last_uid END, \
-           uidvalidity = excluded.uidvalidity, updated_at = excluded.updated_at",
+        "
+        INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid, updated_at) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (mailbox) DO UPDATE SET
+        last_uid = CASE WHEN mailbox_state.uidvalidity = excluded.uidvalidity
+        AND mailbox_state.last_uid > excluded.last_uid
+        THEN mailbox_state.last_uid ELSE excluded.last_uid END,
+        uidvalidity = excluded.uidvalidity, updated_at = excluded.updated_at
+        ",
     )
     .bind(mailbox)
     .bind(state.uidvalidity)

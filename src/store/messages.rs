@@ -115,13 +115,17 @@ pub async fn insert_raw_pieces(
     for (seq, piece) in raw.chunks(RAW_PIECE).enumerate() {
         let q = match of {
             RawOf::Row(id) => sqlx::query(
-                "INSERT INTO raw_chunks (message_row, seq, data) \
-                 SELECT id, $2, $3 FROM messages WHERE id = $1",
+                "
+                INSERT INTO raw_chunks (message_row, seq, data)
+                SELECT id, $2, $3 FROM messages WHERE id = $1
+                ",
             )
             .bind(id),
             RawOf::Inbound(message_id) => sqlx::query(
-                "INSERT INTO raw_chunks (message_row, seq, data) \
-                 SELECT id, $2, $3 FROM messages WHERE direction = 'in' AND message_id = $1",
+                "
+                INSERT INTO raw_chunks (message_row, seq, data)
+                SELECT id, $2, $3 FROM messages WHERE direction = 'in' AND message_id = $1
+                ",
             )
             .bind(message_id),
         };
@@ -183,9 +187,11 @@ pub fn insert_inbound_into(w: &mut Writes, m: &NewMessage<'_>, attachments: &[Ne
     }
 }
 
-const INSERT_HEAD: &str = "INSERT INTO messages (ticket_id, direction, kind, message_id, \
-    in_reply_to, references_hdr, thread_key, from_addr, from_name, to_addrs, subject, body_text, \
-    body_html, at, raw, imap_uidvalidity, imap_uid, imap_state, created_at, fingerprint)";
+const INSERT_HEAD: &str = "
+INSERT INTO messages (ticket_id, direction, kind, message_id,
+in_reply_to, references_hdr, thread_key, from_addr, from_name, to_addrs, subject, body_text,
+body_html, at, raw, imap_uidvalidity, imap_uid, imap_state, created_at, fingerprint)
+";
 
 /// The row of [`insert`] with its values bound, and the placeholder of its Message-ID.
 fn insert_row(p: &mut super::writes::Part<'_>, m: &NewMessage<'_>) -> (String, String) {
@@ -276,8 +282,10 @@ pub struct NewAttachment<'a> {
 
 pub async fn insert_attachment(conn: &mut Conn, a: &NewAttachment<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO attachments (message_row, ticket_id, filename, content_type, size, sha256, content) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "
+        INSERT INTO attachments (message_row, ticket_id, filename, content_type, size, sha256, content)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        ",
     )
     .bind(a.message_row)
     .bind(a.ticket.map(|t| t.0))
@@ -310,8 +318,10 @@ pub async fn ticket_by_message_ids(
     // Newest reference first: the direct parent is the best evidence.
     for id in ids.iter().rev().take(50) {
         let t: Option<Option<i64>> = sqlx::query_scalar(
-            "SELECT ticket_id FROM messages WHERE message_id = $1 AND ticket_id IS NOT NULL \
-             ORDER BY id DESC LIMIT 1",
+            "
+            SELECT ticket_id FROM messages WHERE message_id = $1 AND ticket_id IS NOT NULL
+            ORDER BY id DESC LIMIT 1
+            ",
         )
         .bind(id)
         .fetch_optional(&mut *conn)
@@ -332,8 +342,10 @@ pub async fn answers_outgoing_kind(
 ) -> Result<bool, sqlx::Error> {
     for id in ids.iter().rev().take(50) {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM messages WHERE direction = 'out' AND kind = $1 \
-             AND message_id = $2",
+            "
+            SELECT COUNT(*) FROM messages WHERE direction = 'out' AND kind = $1
+            AND message_id = $2
+            ",
         )
         .bind(kind.as_str())
         .bind(id)
@@ -351,8 +363,10 @@ pub async fn ticket_by_thread_key(
     key: &str,
 ) -> Result<Option<TicketNumber>, sqlx::Error> {
     let t: Option<Option<i64>> = sqlx::query_scalar(
-        "SELECT ticket_id FROM messages WHERE thread_key = $1 AND ticket_id IS NOT NULL \
-         ORDER BY id DESC LIMIT 1",
+        "
+        SELECT ticket_id FROM messages WHERE thread_key = $1 AND ticket_id IS NOT NULL
+        ORDER BY id DESC LIMIT 1
+        ",
     )
     .bind(key)
     .fetch_optional(conn)
@@ -402,8 +416,10 @@ pub async fn request_files(
 ) -> Result<Vec<AttachmentInfo>, sqlx::Error> {
     // Our own constants only.
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT a.filename, a.content_type, a.size, a.sha256 FROM attachments a \
-         WHERE a.ticket_id = $1 AND {} ORDER BY a.id",
+        "
+        SELECT a.filename, a.content_type, a.size, a.sha256 FROM attachments a
+        WHERE a.ticket_id = $1 AND {} ORDER BY a.id
+        ",
         request_file_condition()
     )))
     .bind(t.0)
@@ -493,10 +509,12 @@ pub async fn pending_moves(
     uidvalidity: i64,
 ) -> Result<Vec<PendingMove>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, imap_uid, imap_state FROM messages \
-         WHERE imap_state IN ('pending_move', 'pending_quarantine') AND imap_state <> 'moved' \
-           AND imap_uidvalidity = $1 \
-         ORDER BY imap_uid",
+        "
+        SELECT id, imap_uid, imap_state FROM messages
+        WHERE imap_state IN ('pending_move', 'pending_quarantine') AND imap_state <> 'moved'
+        AND imap_uidvalidity = $1
+        ORDER BY imap_uid
+        ",
     )
     .bind(uidvalidity)
     .fetch_all(conn)
@@ -523,9 +541,11 @@ pub async fn mark_moved(conn: &mut Conn, ids: &[i64]) -> Result<(), sqlx::Error>
 
 pub async fn forget_stale_moves(conn: &mut Conn, uidvalidity: i64) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(
-        "UPDATE messages SET imap_state = 'moved' \
-         WHERE imap_state IN ('pending_move', 'pending_quarantine') AND imap_state <> 'moved' \
-           AND imap_uidvalidity <> $1",
+        "
+        UPDATE messages SET imap_state = 'moved'
+        WHERE imap_state IN ('pending_move', 'pending_quarantine') AND imap_state <> 'moved'
+        AND imap_uidvalidity <> $1
+        ",
     )
     .bind(uidvalidity)
     .execute(conn)
@@ -607,8 +627,10 @@ pub async fn sent_to_without_ticket(
 
 pub async fn for_ticket(conn: &mut Conn, t: TicketNumber) -> Result<Vec<MessageRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT direction, kind, message_id, from_addr, to_addrs, subject, body_text, at \
-         FROM messages WHERE ticket_id = $1 ORDER BY id",
+        "
+        SELECT direction, kind, message_id, from_addr, to_addrs, subject, body_text, at
+        FROM messages WHERE ticket_id = $1 ORDER BY id
+        ",
     )
     .bind(t.0)
     .fetch_all(conn)
@@ -636,8 +658,10 @@ pub async fn set_pending_move(
     origin: ImapOrigin,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE messages SET imap_uidvalidity = $1, imap_uid = $2, imap_state = $3 \
-         WHERE id = (SELECT id FROM messages WHERE direction = 'in' AND message_id = $4 LIMIT 1)",
+        "
+        UPDATE messages SET imap_uidvalidity = $1, imap_uid = $2, imap_state = $3
+        WHERE id = (SELECT id FROM messages WHERE direction = 'in' AND message_id = $4 LIMIT 1)
+        ",
     )
     .bind(origin.uidvalidity)
     .bind(origin.uid)

@@ -23,8 +23,10 @@ pub struct NewOutgoing<'a> {
 /// leaves on the wall clock.
 /// [`enqueue`], sent with the other writes of `w` (the row id is not read back).
 pub fn enqueue_into(w: &mut super::writes::Writes, m: &NewOutgoing<'_>) {
-    let head = "INSERT INTO outbox (ticket_id, kind, message_id, envelope_from, recipients, raw, \
-        status, attempts, next_attempt_at, created_at)";
+    let head = "
+    INSERT INTO outbox (ticket_id, kind, message_id, envelope_from, recipients, raw,
+    status, attempts, next_attempt_at, created_at)
+    ";
     w.push_row(head, |p| {
         format!(
             "({}, {}, {}, {}, {}, {}, 'pending', 0, 0, {})",
@@ -41,9 +43,11 @@ pub fn enqueue_into(w: &mut super::writes::Writes, m: &NewOutgoing<'_>) {
 
 pub async fn enqueue(conn: &mut Conn, m: &NewOutgoing<'_>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO outbox (ticket_id, kind, message_id, envelope_from, recipients, raw, status, \
-         attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, 0, $7) \
-         RETURNING id",
+        "
+        INSERT INTO outbox (ticket_id, kind, message_id, envelope_from, recipients, raw, status,
+        attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, 0, $7)
+        RETURNING id
+        ",
     )
     .bind(m.ticket.map(|t| t.0))
     .bind(m.kind.as_str())
@@ -183,8 +187,10 @@ pub async fn claim_due_as(
     .execute(&mut *tx)
     .await?;
     let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT id, ticket_id, kind, message_id, envelope_from, recipients, raw, attempts \
-         FROM outbox WHERE id IN ({list}) ORDER BY id"
+        "
+        SELECT id, ticket_id, kind, message_id, envelope_from, recipients, raw, attempts
+        FROM outbox WHERE id IN ({list}) ORDER BY id
+        "
     )))
     .fetch_all(&mut *tx)
     .await?;
@@ -237,8 +243,10 @@ pub async fn renew_claims(
 pub async fn mark_sent(db: &Db, id: i64, now: i64) -> Result<(), sqlx::Error> {
     let _turn = db.write_turn().await;
     sqlx::query(
-        "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, \
-         claimed_until = NULL, last_error = NULL, raw = $3 WHERE id = $2",
+        "
+        UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1,
+        claimed_until = NULL, last_error = NULL, raw = $3 WHERE id = $2
+        ",
     )
     .bind(now)
     .bind(id)
@@ -254,8 +262,10 @@ pub async fn mark_sent(db: &Db, id: i64, now: i64) -> Result<(), sqlx::Error> {
 pub async fn mark_retry(db: &Db, id: i64, next_at: i64, error: &str) -> Result<(), sqlx::Error> {
     let _turn = db.write_turn().await;
     sqlx::query(
-        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, claimed_until = NULL, \
-         last_error = $2 WHERE id = $3 AND claimed_by = $4",
+        "
+        UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, claimed_until = NULL,
+        last_error = $2 WHERE id = $3 AND claimed_by = $4
+        ",
     )
     .bind(next_at)
     .bind(error)
@@ -290,8 +300,10 @@ pub async fn release(db: &Db, id: i64, error: &str) -> Result<(), sqlx::Error> {
 pub async fn mark_failed(db: &Db, id: i64, error: &str) -> Result<(), sqlx::Error> {
     let _turn = db.write_turn().await;
     sqlx::query(
-        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, claimed_until = NULL, \
-         last_error = $1 WHERE id = $2",
+        "
+        UPDATE outbox SET status = 'failed', attempts = attempts + 1, claimed_until = NULL,
+        last_error = $1 WHERE id = $2
+        ",
     )
     .bind(error)
     .bind(id)
@@ -315,9 +327,10 @@ pub struct OutboxRow {
 }
 
 pub async fn list(conn: &mut Conn, status: Option<&str>) -> Result<Vec<OutboxRow>, sqlx::Error> {
-    let q =
-        "SELECT id, ticket_id, kind, recipients, status, attempts, next_attempt_at, last_error, \
-             created_at, sent_at FROM outbox";
+    let q = "
+        SELECT id, ticket_id, kind, recipients, status, attempts, next_attempt_at, last_error,
+        created_at, sent_at FROM outbox
+        ";
     match status {
         Some(s) => {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -349,8 +362,10 @@ pub enum RetryOutcome {
 /// Puts a failed mail back in the queue, due at `now`, with its attempt count reset.
 pub async fn retry(conn: &mut Conn, id: i64, now: i64) -> Result<RetryOutcome, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $1, \
-         claimed_until = NULL WHERE id = $2 AND status = 'failed'",
+        "
+        UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $1,
+        claimed_until = NULL WHERE id = $2 AND status = 'failed'
+        ",
     )
     .bind(now)
     .bind(id)

@@ -137,10 +137,12 @@ impl TicketRow {
     }
 }
 
-pub const COLUMNS: &str = "id, status, close_reason, subject, requester, requester_name, \
-root_message_id, created_at, updated_at, closed_at, service, category, priority, assignee, \
-fields_json, change_id, related_ticket, resolution, resolved_at, survey_rating, survey_comment, \
-sla_target_secs, sla_used_secs, sla_running_since, sla_paused_secs, sla_paused_since, sla_alerts_sent";
+pub const COLUMNS: &str = "
+id, status, close_reason, subject, requester, requester_name,
+root_message_id, created_at, updated_at, closed_at, service, category, priority, assignee,
+fields_json, change_id, related_ticket, resolution, resolved_at, survey_rating, survey_comment,
+sla_target_secs, sla_used_secs, sla_running_since, sla_paused_secs, sla_paused_since, sla_alerts_sent
+";
 
 pub struct NewTicket<'a> {
     pub status: &'a str,
@@ -559,8 +561,10 @@ pub async fn attachment_counts(
         return Ok(Default::default());
     }
     let rows: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT a.ticket_id, COUNT(*) FROM attachments a WHERE a.ticket_id IN ({}) AND {} \
-         GROUP BY a.ticket_id",
+        "
+        SELECT a.ticket_id, COUNT(*) FROM attachments a WHERE a.ticket_id IN ({}) AND {}
+        GROUP BY a.ticket_id
+        ",
         super::id_list(ns.iter().map(|n| n.0)),
         super::messages::request_file_condition()
     )))

@@ -36,8 +36,10 @@ pub async fn set(
     due_at: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO timers (ticket_id, kind, due_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (ticket_id, kind) DO UPDATE SET due_at = excluded.due_at",
+        "
+        INSERT INTO timers (ticket_id, kind, due_at) VALUES ($1, $2, $3)
+        ON CONFLICT (ticket_id, kind) DO UPDATE SET due_at = excluded.due_at
+        ",
     )
     .bind(t.0)
     .bind(kind)

@@ -111,7 +111,7 @@ async fn handle(
         return Ok(Some(handled(0, 0, None)));
     };
     let before = ticket.status;
-    let plan: Plan = match TimerKind::parse(&d.kind) {
+    let plan: Plan = match d.kind.parse::<TimerKind>().ok() {
         Some(TimerKind::Sla) => escalamiento::on_sla_timer(ticket, store::from_unix(d.due_at), ctx),
         Some(TimerKind::PendingUser) => verificacion::on_pending_timeout(ticket, ctx),
         Some(TimerKind::AutoClose) => cierre::on_auto_close(ticket, ctx),

@@ -229,41 +229,35 @@ pub struct Incoming {
     pub attachments: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Stored as `timers.kind`, by these names (Spanish, the procedure's words).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::EnumIter,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 pub enum TimerKind {
     /// Activity 7: the user's 3 business days to complete the request.
+    #[strum(serialize = "pendiente_usuario")]
     PendingUser,
     /// Activity 18: a resolved ticket closes itself.
+    #[strum(serialize = "autocierre")]
     AutoClose,
     /// The next SLA threshold; kept in step with the clock by the adapter.
+    #[strum(serialize = "sla")]
     Sla,
+    #[strum(serialize = "aprobacion_recordatorio")]
     ApprovalReminder,
+    #[strum(serialize = "aprobacion_vencida")]
     ApprovalOverdue,
 }
 
-impl TimerKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TimerKind::PendingUser => "pendiente_usuario",
-            TimerKind::AutoClose => "autocierre",
-            TimerKind::Sla => "sla",
-            TimerKind::ApprovalReminder => "aprobacion_recordatorio",
-            TimerKind::ApprovalOverdue => "aprobacion_vencida",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<TimerKind> {
-        [
-            TimerKind::PendingUser,
-            TimerKind::AutoClose,
-            TimerKind::Sla,
-            TimerKind::ApprovalReminder,
-            TimerKind::ApprovalOverdue,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-}
+super::stored_words!(TimerKind, "The stored name: `pendiente_usuario`.");
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MailOut {
