@@ -4,6 +4,7 @@
 //! starts and one when it ends, and uses up no mail's attempts.
 
 use super::transport::Transport;
+use crate::domain::ticket::TicketNumber;
 use crate::ops::backoff::Backoff;
 use crate::ops::outage;
 use crate::store::{self, outbox, Db};
@@ -262,7 +263,7 @@ impl Sender {
                         // is still claimed here runs out within seconds.
                         info!(
                             outbox = mail.id,
-                            ticket = mail.ticket_id.map(|t| format!("REQ-{t}")),
+                            ticket = mail.ticket_id.map(|t| TicketNumber(t).to_string()),
                             "queued mail no longer claimed by this instance (it was stopped); \
                              not sent from here"
                         );
@@ -320,7 +321,7 @@ impl Sender {
                 if let Err(e) = outbox::mark_sent(&self.db, mail.id, at).await {
                     warn!(
                         outbox = mail.id,
-                        ticket = mail.ticket_id.map(|t| format!("REQ-{t}")),
+                        ticket = mail.ticket_id.map(|t| TicketNumber(t).to_string()),
                         error = %e,
                         "mail sent but not recorded as sent (database unavailable); recorded \
                          as soon as the database answers"
@@ -329,7 +330,7 @@ impl Sender {
                     return Err(e);
                 }
                 info!(
-                    ticket = mail.ticket_id.map(|t| format!("REQ-{t}")),
+                    ticket = mail.ticket_id.map(|t| TicketNumber(t).to_string()),
                     kind = %mail.kind,
                     to = %mail.recipients,
                     message_id = %mail.message_id,
@@ -339,7 +340,7 @@ impl Sender {
             Err(e) if e.is_permanent() => {
                 outbox::mark_failed(&self.db, mail.id, &e.to_string()).await?;
                 error!(
-                    ticket = mail.ticket_id.map(|t| format!("REQ-{t}")),
+                    ticket = mail.ticket_id.map(|t| TicketNumber(t).to_string()),
                     to = %mail.recipients, error = %e,
                     "mail refused permanently; not retried"
                 );
@@ -352,7 +353,7 @@ impl Sender {
                     outbox::mark_failed(&self.db, mail.id, &e.to_string()).await?;
                     warn!(
                         outbox = mail.id,
-                        ticket = mail.ticket_id.map(|t| format!("REQ-{t}")),
+                        ticket = mail.ticket_id.map(|t| TicketNumber(t).to_string()),
                         to = %mail.recipients,
                         attempts,
                         error = %e,

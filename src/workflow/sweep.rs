@@ -302,7 +302,7 @@ async fn handle_chunk(
             Err(WorkflowError::Db(e)) => return Err(WorkflowError::Db(e)),
             Err(e) => {
                 tx.rollback().await?;
-                tracing::error!(ticket = d.ticket_id, timer = %d.kind, error = %e, "timer failed; retried at the next sweep");
+                tracing::error!(ticket = %TicketNumber(d.ticket_id), timer = %d.kind, error = %e, "timer failed; retried at the next sweep");
             }
         }
     }
