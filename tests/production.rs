@@ -759,6 +759,8 @@ async fn refused_login_is_logged_fails_healthz_and_mails_ops_once_a_day() {
     .await;
     assert!(alert.subject.contains("buzón IMAP"), "{}", alert.subject);
     assert!(alert.body_text.contains(HELPDESK), "{}", alert.body_text);
+    let html = alert.body_html.as_deref().unwrap_or_default();
+    assert!(html.contains(HELPDESK), "{html}");
     let body = wait_status(s.http, "/healthz", 503, WAIT).await;
     assert!(body.contains("mailbox: error: login refused"), "{body}");
     // It keeps saying so: an error line for each attempt, not only the first.
@@ -1191,6 +1193,9 @@ async fn send_test_mail_delivers_and_outbox_retry_requeues_failed_mail() {
     })
     .await;
     assert_eq!(m.from.as_ref().unwrap().email, NOTIFIER);
+    // Both parts, like every mail the daemon sends.
+    let html = m.body_html.as_deref().unwrap_or_default();
+    assert!(html.contains("Servidor SMTP"), "{html}");
     let out = s.cli(&cfg, &["send-test-mail", "not-an-address"]);
     assert_eq!(out.status.code(), Some(2));
 

@@ -400,23 +400,30 @@ pub async fn send_test_mail(config: Config, address: &str) -> Result<(), CliErro
             "`{address}` is not an e-mail address"
         )));
     }
+    let subject = "Correo de prueba de mesayuda".to_owned();
+    let body = format!(
+        "Este es un correo de prueba enviado con `mesayuda send-test-mail`.\n\n\
+         Servidor SMTP: {}:{} ({})\nRemitente: {}\nConfiguración: {}\n",
+        config.smtp.host,
+        config.smtp.port,
+        security(config.smtp.security),
+        config.smtp.from,
+        config.source.display()
+    );
+    // Both parts, like every mail the daemon sends: the test shows how they look in the
+    // client (`check-config` reports a broken HTML layout; here it only costs the HTML part).
+    let html = crate::mail::html::HtmlTemplates::load(&config.paths.templates)
+        .and_then(|h| h.render("prueba", &subject, &body, &[]))
+        .ok();
     let composed = Composer::new(&config.smtp.from, &config.smtp.reply_to).and_then(|c| {
         c.with_footer(config.mail.footer.as_deref())
             .compose(&OutgoingMail {
                 to: vec![address.to_owned()],
-                subject: "Correo de prueba de mesayuda".into(),
-                body: format!(
-                    "Este es un correo de prueba enviado con `mesayuda send-test-mail`.\n\n\
-                 Servidor SMTP: {}:{} ({})\nRemitente: {}\nConfiguración: {}\n",
-                    config.smtp.host,
-                    config.smtp.port,
-                    security(config.smtp.security),
-                    config.smtp.from,
-                    config.source.display()
-                ),
+                subject,
+                body,
                 thread: Vec::new(),
                 reply_to: None,
-                html: None,
+                html,
             })
     });
     let composed = composed.map_err(CliError::config)?;

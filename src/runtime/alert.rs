@@ -65,6 +65,10 @@ async fn maybe_queue(
         }
     }
     let mail = compose(config, failures);
+    // Both parts, like every mail we send (ops read it in the same clients as everyone).
+    let html = crate::mail::html::HtmlTemplates::load(&config.paths.templates)
+        .and_then(|h| h.render("alerta_operaciones", &mail.0, &mail.1, &[]))
+        .ok();
     let composer = Composer::new(&config.smtp.from, &config.smtp.reply_to)?
         .with_footer(config.mail.footer.as_deref());
     let composed = composer.compose(&OutgoingMail {
@@ -73,8 +77,7 @@ async fn maybe_queue(
         body: mail.1,
         thread: Vec::new(),
         reply_to: None,
-        // Ops read alerts in a terminal or a ticketing system: text is enough.
-        html: None,
+        html,
     })?;
     outbox::enqueue(
         &mut tx,
