@@ -98,6 +98,28 @@ async fn an_expired_link_fails(w: World) {
     assert_eq!(b.get("/solicitudes").await.status, 303);
 }
 
+/// A session outlives a restart of the daemon (it is in the database), and ends after eight
+/// hours without use.
+async fn a_session_outlives_a_restart_and_ends_after_eight_idle_hours(w: World) {
+    let mut d = w.spawn_daemon();
+    let mut b = Browser::new(&w);
+    wait_listening(&b).await;
+    b.sign_in(&w, BOSS).await;
+    assert_eq!(b.get("/solicitudes").await.status, 200);
+    d.terminate();
+    let _d = w.spawn_daemon();
+    wait_listening(&b).await;
+    assert_eq!(b.get("/solicitudes").await.status, 200, "signed in still");
+    // Eight hours cannot be waited: the session is aged as the clock would age it.
+    let db = mesayuda::store::Db::connect(&w.db.url, 1).await.unwrap();
+    sqlx::query("UPDATE panel_sessions SET last_seen = last_seen - 8 * 3600 - 1")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    db.pool.close().await;
+    assert_eq!(b.get("/solicitudes").await.status, 303, "signed out");
+}
+
 async fn an_unknown_address_gets_the_same_answer_and_no_mail(w: World) {
     let _d = w.spawn_daemon();
     let mut b = Browser::new(&w);
@@ -394,6 +416,7 @@ on_both_databases!(with_panel;
     an_approver_on_a_phone_signs_in_from_the_mail_and_approves,
     sign_in_link_arrives_by_mail_and_works_once,
     an_expired_link_fails,
+    a_session_outlives_a_restart_and_ends_after_eight_idle_hours,
     an_unknown_address_gets_the_same_answer_and_no_mail,
     a_post_without_its_csrf_token_is_refused,
     another_persons_ticket_is_not_found,
@@ -401,3 +424,39 @@ on_both_databases!(with_panel;
     a_substitute_decides_only_once_on_duty,
     the_requester_cannot_approve_their_own_request,
 );
+
+/// Behind a TLS proxy (`base_url` https) the cookies are `Secure`: a browser never sends them
+/// over plain http.
+async fn cookies_are_secure_behind_https(kind: support::DbKind) {
+    let port = support::ports::reserve();
+    let public = "https://mesayuda.example.test";
+    let extra = format!("[web]\nlisten = \"127.0.0.1:{port}\"\nbase_url = \"{public}\"\n");
+    let Some(mut w) = World::with_procedure_and(kind, &extra).await else {
+        return;
+    };
+    let local = format!("http://127.0.0.1:{port}");
+    w.web = Some(local.clone());
+    let _d = w.spawn_daemon();
+    let mut b = Browser::new(&w);
+    wait_listening(&b).await;
+    let home = b.get("/").await;
+    assert!(
+        home.header("set-cookie").contains("Secure"),
+        "{:?}",
+        home.headers
+    );
+    let link = b.mailed_link(&w, BOSS).await;
+    assert!(link.starts_with(public), "{link}");
+    let signed = b.follow_link(&link.replace(public, &local)).await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let cookie = signed.header("set-cookie");
+    assert!(
+        cookie.contains("mesayuda_sesion=") && cookie.contains("Secure"),
+        "{cookie}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_cookies_are_secure_behind_https() {
+    cookies_are_secure_behind_https(support::DbKind::Sqlite).await;
+}
