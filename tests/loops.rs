@@ -8,6 +8,8 @@
 
 mod support;
 
+use support::flow::tag;
+
 use lettre::address::Envelope;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use mesayuda::mail::inbound::InboundMail;
@@ -26,10 +28,6 @@ const AGENTS: [&str; 2] = ["laura.rojas@example.test", "andres.castro@example.te
 /// A printer request without the fields its service requires: acknowledged, and the requester
 /// is asked once for the missing information (the request then waits on them).
 const INCOMPLETE: &str = "Necesito instalar la impresora de la oficina.";
-
-fn tag(m: &InboundMail) -> Option<String> {
-    mesayuda::domain::text::find_ticket_ref(&m.subject).map(|r| r.to_string())
-}
 
 /// Delivers over SMTP with the null reverse path (`MAIL FROM:<>`), as every bounce is sent.
 async fn send_null_sender(port: u16, to: &str, raw: &[u8]) {

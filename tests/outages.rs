@@ -13,7 +13,8 @@
 
 mod support;
 
-use mesayuda::mail::inbound::InboundMail;
+use support::flow::tag;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 use support::mail::{self, Draft};
@@ -29,10 +30,6 @@ const RECOVERY: Duration = Duration::from_secs(120);
 /// The PostgreSQL restart takes this for writing; the other PostgreSQL tests here for reading,
 /// before they create their database and until they have dropped it.
 static CLUSTER: RwLock<()> = RwLock::const_new(());
-
-fn tag(m: &InboundMail) -> Option<String> {
-    mesayuda::domain::text::find_ticket_ref(&m.subject).map(|r| r.to_string())
-}
 
 /// The daemon's warning and error lines: what an operator is paged or scrolls through.
 fn problems(log: &str) -> Vec<String> {
