@@ -114,14 +114,22 @@ async fn run(url: &str, dir: &std::path::Path) -> anyhow::Result<()> {
         ("/cola?ver=sin_asignar", coordinator.as_str()),
         ("/sla", coordinator.as_str()),
         ("/cumplimiento", coordinator.as_str()),
+        ("/cumplimiento.csv", coordinator.as_str()),
         ("/solicitudes", requester.as_str()),
         (sample.path.as_str(), requester.as_str()),
+        // The same request as staff see it: notes, audit trail, the action forms.
+        (sample.path.as_str(), coordinator.as_str()),
     ];
     println!(
-        "  {:<24} {:>8} {:>8} {:>10}",
+        "  {:<32} {:>8} {:>8} {:>10}",
         "page", "p50 ms", "p95 ms", "bytes"
     );
     for (path, session) in pages {
+        let label = if session == coordinator.as_str() && path.starts_with("/solicitudes/") {
+            format!("{path} (staff)")
+        } else {
+            path.to_owned()
+        };
         let mut times = Vec::with_capacity(SAMPLES);
         let mut bytes = 0;
         for i in 0..WARMUP + SAMPLES {
@@ -142,8 +150,8 @@ async fn run(url: &str, dir: &std::path::Path) -> anyhow::Result<()> {
         let at =
             |q: f64| times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1];
         println!(
-            "  {:<24} {:>8.1} {:>8.1} {:>10}",
-            path,
+            "  {:<32} {:>8.1} {:>8.1} {:>10}",
+            label,
             ms(at(0.50)),
             ms(at(0.95)),
             bytes
