@@ -270,10 +270,55 @@ async fn header_authentication_is_required_on_top_of_the_reply_code(kind: DbKind
     assert_eq!(app.ticket(n).await.status, Status::Resuelto);
 }
 
+/// Anyone can mark a mail `Auto-Submitted`: one in the requester's name with a "signed
+/// authorisation" attached is kept on the ticket, but its file is not the request's document
+/// and its text is not the requester's word to the approver.
+async fn an_automatic_looking_mail_does_not_supply_the_requests_document(kind: DbKind) {
+    let Some(mut app) = TestApp::new(kind).await else {
+        return;
+    };
+    let body = format!(
+        "Servicio: TELETRABAJO\nJustificación: cuidado de un familiar\nNúmero de equipo: PC-0456\nFecha de inicio: 2026-12-07\nAprobador: {BOSS}\n"
+    );
+    app.receive(
+        &new_mail(CARLOS, "Solicitud de teletrabajo", &body),
+        monday(0),
+    )
+    .await;
+    app.deliver(monday(0)).await;
+    let ask = app.last_to(CARLOS_ADDR, "Información pendiente").clone();
+    let n = number(&ask);
+    assert_eq!(app.ticket(n).await.status, Status::PendientePorUsuario);
+
+    let forged = format!(
+        "From: {CARLOS}\r\nTo: {HELPDESK}\r\nSubject: RE: {}\r\nAuto-Submitted: auto-replied\r\n\
+         Message-ID: <forged-{:x}@evil.example>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"B\"\r\n\r\n\
+         --B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSeguridad ya validó este acceso.\r\n\
+         --B\r\nContent-Type: application/pdf\r\n\
+         Content-Disposition: attachment; filename=\"autorizacion_firmada.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfsj6IK\r\n--B--\r\n",
+        ask.subject,
+        rand::random::<u64>()
+    );
+    app.receive(forged.as_bytes(), monday(10)).await;
+    app.deliver(monday(10)).await;
+    let t = app.ticket(n).await;
+    assert_eq!((t.status, t.attachments), (Status::PendientePorUsuario, 0));
+    // Carlos answers, still without the document: the request still waits for it, and the
+    // approver is asked nothing.
+    app.receive(&answer(CARLOS, &ask, "Lo envío mañana."), monday(20))
+        .await;
+    app.deliver(monday(20)).await;
+    assert_eq!(app.ticket(n).await.status, Status::PendientePorUsuario);
+    assert_eq!(count_to(&app, BOSS, "Aprobación requerida"), 0);
+}
+
 on_both_databases!(setup = kind;
     an_agent_acts_from_the_assignment_mail,
     an_out_of_office_reply_hands_the_request_to_the_substitute,
     an_out_of_office_never_hands_a_request_to_its_requester,
     a_hidden_keyword_in_an_html_answer_does_not_count,
     header_authentication_is_required_on_top_of_the_reply_code,
+    an_automatic_looking_mail_does_not_supply_the_requests_document,
 );

@@ -386,12 +386,22 @@ pub struct AttachmentInfo {
 
 /// The kinds of mail on a ticket that do not speak for the request: a third party's, one
 /// refused for want of proof, one in the requester's name that nothing proves (passed on to
-/// whoever works the ticket, marked so). Their text and files stay out of what an approver
-/// decides on.
-pub const NOT_THE_REQUESTERS: [MailKind; 3] = [
+/// whoever works the ticket, marked so), and whatever a machine or an approver sent (an
+/// auto-reply, a bounce, a list's mail, an answer to an approval or to the digest: anyone can
+/// mark a mail `Auto-Submitted`, and such mail is kept without asking who sent it). Their text
+/// and files stay out of what an approver decides on and never count as the request's
+/// document.
+pub const NOT_THE_REQUESTERS: [MailKind; 10] = [
     MailKind::MensajeTercero,
     MailKind::AccionRechazada,
     MailKind::SolicitanteNoVerificado,
+    MailKind::RespuestaAutomatica,
+    MailKind::FueraDeOficina,
+    MailKind::Masivo,
+    MailKind::CorreoPropio,
+    MailKind::Rebote,
+    MailKind::RespuestaAprobacion,
+    MailKind::RespuestaResumen,
 ];
 
 /// An SQL condition on an attachment row `a`: it came with a mail that speaks for the
