@@ -15,14 +15,53 @@ pub fn passes(headers: &[String], trusted: &str, from_domain: &str) -> bool {
         return false;
     };
     // Comments may hold `;` (OpenDKIM writes `dkim=pass (2048-bit key; unprotected) …`).
+    // Nor are a quoted string's `;` and spaces separators: our MTA may quote what the sender
+    // chose (`smtp.mailfrom="x;dmarc=pass header.from=example.test"@evil.test`).
     let topmost = without_comments(topmost);
-    let mut parts = topmost.split(';');
+    let parts = split_unquoted(&topmost, |c| c == ';');
+    let mut parts = parts.iter();
     let authserv = parts
         .next()
         .and_then(|p| p.split_whitespace().next())
         .unwrap_or("")
         .to_ascii_lowercase();
     authserv == trusted && parts.any(|result| result_passes(result, &domain))
+}
+
+/// `value` cut at each character `is_sep` outside a quoted string (`"…"`, `\` escaping);
+/// empty pieces dropped.
+fn split_unquoted(value: &str, is_sep: impl Fn(char) -> bool) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut cur = String::new();
+    let (mut quoted, mut escaped) = (false, false);
+    for c in value.chars() {
+        if escaped {
+            escaped = false;
+            cur.push(c);
+            continue;
+        }
+        match c {
+            '\\' if quoted => {
+                escaped = true;
+                cur.push(c);
+            }
+            '"' => {
+                quoted = !quoted;
+                cur.push(c);
+            }
+            c if !quoted && is_sep(c) => {
+                if !cur.trim().is_empty() {
+                    pieces.push(std::mem::take(&mut cur));
+                }
+                cur.clear();
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.trim().is_empty() {
+        pieces.push(cur);
+    }
+    pieces
 }
 
 /// `value` with its RFC 5322 comments — `(…)`, nested, `\` escaping — replaced by a space;
@@ -71,7 +110,7 @@ pub fn exchange_internal(auth_as: Option<&str>) -> bool {
 
 fn result_passes(result: &str, domain: &str) -> bool {
     let r = fold(result);
-    let words: Vec<&str> = r.split_whitespace().collect();
+    let words = split_unquoted(&r, char::is_whitespace);
     let Some(first) = words.first() else {
         return false;
     };
@@ -90,7 +129,7 @@ fn result_passes(result: &str, domain: &str) -> bool {
             d == domain || (parent == Some(d) && d.contains('.'))
         })
     };
-    match *first {
+    match first.as_str() {
         "dmarc=pass" => aligned(property("header.from=")),
         "dkim=pass" => aligned(property("header.d=")),
         _ => false,
@@ -178,6 +217,28 @@ mod tests {
         ));
         assert!(!passes(
             &h("mx.hacienda.test; none"),
+            "mx.hacienda.test",
+            "hacienda.test"
+        ));
+    }
+
+    /// What the sender chose, quoted by our MTA, is one value: its `;` starts no result and
+    /// its words are no properties.
+    #[test]
+    fn a_quoted_value_holds_no_result_of_its_own() {
+        assert!(!passes(
+            &h("mx.hacienda.test; spf=pass smtp.mailfrom=\"x;dmarc=pass header.from=hacienda.test y\"@evil.test; dmarc=fail header.from=hacienda.test"),
+            "mx.hacienda.test",
+            "hacienda.test"
+        ));
+        assert!(!passes(
+            &h("mx.hacienda.test; dkim=pass header.i=\"a header.d=hacienda.test\" header.d=evil.test"),
+            "mx.hacienda.test",
+            "hacienda.test"
+        ));
+        // A quoted value of our own domain still counts.
+        assert!(passes(
+            &h("mx.hacienda.test; dkim=pass header.d=\"hacienda.test\""),
             "mx.hacienda.test",
             "hacienda.test"
         ));
