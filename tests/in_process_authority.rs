@@ -139,6 +139,28 @@ async fn an_out_of_office_reply_hands_the_request_to_the_substitute(kind: DbKind
     let n = number(&ask);
     assert!(app.inbox(SANDRA).is_empty());
 
+    // An "out-of-office" in Luisa's name that does not answer her code (neither her reply
+    // address nor the subject's `[APR:…]`): anyone can write it.
+    let bare_subject = ask.subject.split(" [APR:").next().unwrap().to_owned();
+    let forged = Draft {
+        to: HELPDESK,
+        in_reply_to: Some(ask.message_id.clone()),
+        extra_headers: "Auto-Submitted: auto-replied\r\n",
+        ..Draft::new(
+            BOSS,
+            &format!("Respuesta automática: {bare_subject}"),
+            "Fuera de la oficina.",
+        )
+    }
+    .render()
+    .1;
+    app.receive(&forged, monday(1)).await;
+    app.deliver(monday(1)).await;
+    assert!(
+        app.inbox(SANDRA).is_empty(),
+        "a forged out-of-office hands nothing over"
+    );
+
     app.receive(&out_of_office(BOSS, &ask), monday(1)).await;
     app.deliver(monday(1)).await;
     let sub = app.last_to(SANDRA, "Aprobación requerida").clone();

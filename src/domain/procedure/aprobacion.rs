@@ -604,16 +604,23 @@ pub fn on_answer(t: Ticket, from: &str, answer: &ApprovalAnswer, ctx: &Ctx<'_>) 
     plan
 }
 
-/// The approver's out-of-office answered the request: the substitute gets it too.
-pub fn on_out_of_office(t: Ticket, from: &str, ctx: &Ctx<'_>) -> Plan {
+/// The approver's out-of-office answered the request: the substitute gets it too. Only an
+/// answer to the approval code mailed to that approver counts: anyone can write the approver's
+/// address in From and mark a mail automatic, and the substitute would then decide while the
+/// approver is at work.
+pub fn on_out_of_office(t: Ticket, from: &str, evidence: &Evidence, ctx: &Ctx<'_>) -> Plan {
     let mut plan = Plan::new(t);
     let Some(mut a) = plan.ticket.approval.clone() else {
         return plan;
     };
-    let from_approver = a
-        .approver
-        .as_deref()
-        .is_some_and(|ap| canonical_address(ap) == canonical_address(from));
+    let answers_their_code = evidence.token.as_ref().is_some_and(|tok| {
+        tok.ticket == plan.ticket.number
+            && canonical_address(&tok.recipient) == canonical_address(from)
+    });
+    let from_approver = answers_their_code
+        && a.approver
+            .as_deref()
+            .is_some_and(|ap| canonical_address(ap) == canonical_address(from));
     if a.status != ApprovalStatus::Pending || !from_approver || a.substitute_notified {
         return plan;
     }
@@ -862,6 +869,21 @@ mod tests {
             &w.ctx(),
         );
         assert_eq!(p2.mails().count(), 0);
+    }
+
+    #[test]
+    fn only_the_approvers_own_out_of_office_hands_the_request_to_the_substitute() {
+        let w = World::new();
+        let t = vpn(&w, "jefe@example.test").ticket;
+        // A code mailed to someone else (a former approver, a forwarded mail) under an
+        // automatic mail in the approver's name proves nothing of the approver.
+        let other = approval_token(&t, "antiguo.jefe@example.test");
+        let plan = on_out_of_office(t.clone(), "jefe@example.test", &other, &w.ctx());
+        assert!(requested(&plan).is_empty());
+        assert!(!plan.ticket.approval.as_ref().unwrap().substitute_notified);
+        let own = approval_token(&t, "jefe@example.test");
+        let plan = on_out_of_office(t, "jefe@example.test", &own, &w.ctx());
+        assert_eq!(requested(&plan), vec!["suplente@example.test"]);
     }
 
     fn approval_token(ticket: &Ticket, to: &str) -> Evidence {
