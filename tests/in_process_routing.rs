@@ -102,6 +102,23 @@ async fn a_reply_is_never_classified_again(kind: DbKind) {
         kinds(&app),
         [format!("{n} requerimiento"), "INC-1 incidente".into()]
     );
+    // The same in Carlos's name to the plain address: anyone can write that; passed on marked.
+    app.receive(
+        &new_mail(
+            CARLOS,
+            &format!("RE: {}", inc.subject),
+            "Cancelen el incidente.",
+        ),
+        monday(35),
+    )
+    .await;
+    app.deliver(monday(35)).await;
+    let marked = app.last_to(LAURA, "Nuevo mensaje sin verificar sobre el incidente");
+    assert!(
+        marked.body_text.contains("Sin verificar"),
+        "{}",
+        marked.body_text
+    );
 
     // Closed: the next reply, failure words and all, is a new request referring to it.
     let notice = app.last_to(LAURA, "Nueva solicitud").clone();

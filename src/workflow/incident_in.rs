@@ -52,11 +52,18 @@ pub async fn take(
     let at = store::unix(ctx.now);
     let label = incident.label();
     if canonical_address(&inc.from) == canonical_address(&incident.requester) {
-        // The reporter adds to their report: it goes where the incident went.
+        // The reporter adds to their report: it goes where the incident went, marked unverified
+        // unless it answers the code mailed to them or our MTA vouched for the sender (anyone
+        // can write the reporter's address in From).
+        let proven = evidence.header_authenticated
+            || token.as_ref().is_some_and(|(id, to)| {
+                *id == incident.id
+                    && canonical_address(to) == canonical_address(&incident.requester)
+            });
         let data = json!({
             "incident": label, "subject": incident.subject, "requester": incident.requester,
             "requester_name": ctx.directory.name_or(&incident.requester, &incident.requester),
-            "text": inc.text, "follow_up": true,
+            "text": inc.text, "follow_up": true, "unverified": !proven,
         });
         mail_in::copy_incident(conn, mailer, proc, incident.id, data, ctx).await?;
         return Ok(None);

@@ -233,11 +233,14 @@ pub async fn open_into(
                     &inc.from,
                     inc.from_name.as_deref().unwrap_or(&inc.from),
                 ),
-                "text": inc.text,
+                "text": inc.text, "unverified": false,
             });
             if acknowledge {
                 let told = "Usuario informado: se atiende como incidente";
-                let n = Notice::ticketless(
+                // The reporter's own reply code: answering this mail proves them.
+                let token = crate::store::approvals::new_token();
+                incidents::add_token(conn, id, &token, &inc.from, at).await?;
+                let mut n = Notice::ticketless(
                     MailKind::Incidente,
                     Template::Incidente,
                     data.clone(),
@@ -246,6 +249,7 @@ pub async fn open_into(
                     Some(2),
                     told,
                 );
+                n.reply_to = Some(proc.reply_address(&token));
                 mailer.queue_into(w, &n, &[], &mut Vec::new(), &[])?;
             }
             w.flush(conn).await?;

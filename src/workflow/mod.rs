@@ -563,8 +563,12 @@ async fn open_incident(
             "from_ticket": t.number.to_string(),
             "reason": reason,
             "text": details["request_text"],
+            "unverified": false,
         }),
     );
+    // The reporter's own reply code: answering this mail proves them.
+    let token = store::approvals::new_token();
+    store::incidents::add_token(conn, id, &token, &t.requester, at).await?;
     let mut told = Notice::ticketless(
         MailKind::Incidente,
         Template::Incidente,
@@ -575,6 +579,7 @@ async fn open_incident(
         "Usuario informado: se atiende como incidente",
     );
     told.ticket = Some(t.number);
+    told.reply_to = Some(proc.reply_address(&token));
     mailer.queue(conn, &told).await?;
     mail_in::copy_incident(conn, mailer, proc, id, data, ctx).await
 }
