@@ -96,12 +96,11 @@ async fn a_complete_request_is_worked_resolved_and_rated(kind: DbKind) {
     }
     assert_eq!(app.ticket(n).await.status, Status::TrabajoEnProgreso);
 
-    app.receive(
+    app.exchange(
         &answer(LAURA, &notice, "#resolver Impresora instalada y probada"),
         monday(90),
     )
     .await;
-    app.deliver(monday(90)).await;
     assert_eq!(app.ticket(n).await.status, Status::Resuelto);
     let survey = app.last_to(CARLOS_ADDR, "encuesta").clone();
     assert!(
@@ -123,7 +122,7 @@ async fn an_incomplete_request_waits_and_silence_closes_it(kind: DbKind) {
     let Some(mut app) = TestApp::new(kind).await else {
         return;
     };
-    app.receive(
+    app.exchange(
         &new_mail(
             CARLOS,
             "Instalación de impresora",
@@ -132,7 +131,6 @@ async fn an_incomplete_request_waits_and_silence_closes_it(kind: DbKind) {
         monday(0),
     )
     .await;
-    app.deliver(monday(0)).await;
     let ask = app.last_to(CARLOS_ADDR, "Información pendiente").clone();
     assert!(ask.body_text.contains("Ubicación"), "{}", ask.body_text);
     let n = number(&ask);
@@ -144,8 +142,7 @@ async fn an_incomplete_request_waits_and_silence_closes_it(kind: DbKind) {
         &format!("RE: [{}] Instalación de impresora", n),
         "Número de equipo: PC-0456\nUbicación: Piso 3\n",
     );
-    app.receive(&forged, monday(30)).await;
-    app.deliver(monday(30)).await;
+    app.exchange(&forged, monday(30)).await;
     assert_eq!(app.ticket(n).await.status, Status::PendientePorUsuario);
     app.last_to(CARLOS_ADDR, "no pudimos verificar");
 
@@ -169,9 +166,8 @@ async fn the_named_approver_approves_by_reply(kind: DbKind) {
     let body = format!(
         "Necesito acceso remoto por VPN para trabajar desde casa.\nJustificación: cierre contable de fin de año\nNúmero de equipo: PC-0456\nFecha de finalización: 2026-12-31\nAprobador: {BOSS}\n"
     );
-    app.receive(&new_mail(CARLOS, "Acceso VPN", &body), monday(0))
+    app.exchange(&new_mail(CARLOS, "Acceso VPN", &body), monday(0))
         .await;
-    app.deliver(monday(0)).await;
     let ask = app.last_to(BOSS, "Aprobación requerida").clone();
     let n = number(&ask);
     assert_eq!(app.ticket(n).await.status, Status::PendienteAprobacion);
@@ -180,9 +176,8 @@ async fn the_named_approver_approves_by_reply(kind: DbKind) {
         .iter()
         .all(|m| number(m) != n || !m.subject.contains("Nueva solicitud")));
 
-    app.receive(&answer(BOSS, &ask, "APROBAR"), monday(45))
+    app.exchange(&answer(BOSS, &ask, "APROBAR"), monday(45))
         .await;
-    app.deliver(monday(45)).await;
     assert_eq!(app.ticket(n).await.status, Status::TrabajoEnProgreso);
     let told = app.last_to(CARLOS_ADDR, "fue aprobada");
     // Named with the position the directory writes for her.

@@ -78,20 +78,18 @@ async fn an_agent_acts_from_the_assignment_mail(kind: DbKind) {
     let Some(mut app) = TestApp::new(kind).await else {
         return;
     };
-    app.receive(
+    app.exchange(
         &new_mail(CARLOS, "Instalación de impresora", COMPLETE),
         monday(0),
     )
     .await;
-    app.deliver(monday(0)).await;
     let notice = app.last_to(LAURA, "Nueva solicitud").clone();
     let n = number(&notice);
-    app.receive(
+    app.exchange(
         &answer(LAURA, &notice, &format!("#asignar {MIGUEL}")),
         monday(10),
     )
     .await;
-    app.deliver(monday(10)).await;
     let assigned = app.last_to(MIGUEL, "Requerimiento asignado").clone();
     assert_eq!(number(&assigned), n);
 
@@ -106,17 +104,15 @@ async fn an_agent_acts_from_the_assignment_mail(kind: DbKind) {
     }
     .render()
     .1;
-    app.receive(&forged, monday(20)).await;
-    app.deliver(monday(20)).await;
+    app.exchange(&forged, monday(20)).await;
     assert_eq!(app.ticket(n).await.status, Status::TrabajoEnProgreso);
     assert_eq!(count_to(&app, MIGUEL, WARNING), 1);
 
-    app.receive(
+    app.exchange(
         &answer(MIGUEL, &assigned, "#resolver Impresora instalada y probada"),
         monday(60),
     )
     .await;
-    app.deliver(monday(60)).await;
     assert_eq!(app.ticket(n).await.status, Status::Resuelto);
     let survey = app.last_to(CARLOS_ADDR, "encuesta");
     assert!(
@@ -132,9 +128,8 @@ async fn an_out_of_office_reply_hands_the_request_to_the_substitute(kind: DbKind
     let Some(mut app) = TestApp::new(kind).await else {
         return;
     };
-    app.receive(&new_mail(CARLOS, "Acceso VPN", &vpn(BOSS)), monday(0))
+    app.exchange(&new_mail(CARLOS, "Acceso VPN", &vpn(BOSS)), monday(0))
         .await;
-    app.deliver(monday(0)).await;
     let ask = app.last_to(BOSS, "Aprobación requerida").clone();
     let n = number(&ask);
     assert!(app.inbox(SANDRA).is_empty());
@@ -154,15 +149,13 @@ async fn an_out_of_office_reply_hands_the_request_to_the_substitute(kind: DbKind
     }
     .render()
     .1;
-    app.receive(&forged, monday(1)).await;
-    app.deliver(monday(1)).await;
+    app.exchange(&forged, monday(1)).await;
     assert!(
         app.inbox(SANDRA).is_empty(),
         "a forged out-of-office hands nothing over"
     );
 
-    app.receive(&out_of_office(BOSS, &ask), monday(1)).await;
-    app.deliver(monday(1)).await;
+    app.exchange(&out_of_office(BOSS, &ask), monday(1)).await;
     let sub = app.last_to(SANDRA, "Aprobación requerida").clone();
     assert_eq!(number(&sub), n);
     assert!(
@@ -176,13 +169,11 @@ async fn an_out_of_office_reply_hands_the_request_to_the_substitute(kind: DbKind
     );
     assert_eq!(app.ticket(n).await.status, Status::PendienteAprobacion);
     // A second out-of-office reply (the responder answers each mail) asks nobody again.
-    app.receive(&out_of_office(BOSS, &ask), monday(2)).await;
-    app.deliver(monday(2)).await;
+    app.exchange(&out_of_office(BOSS, &ask), monday(2)).await;
     assert_eq!(count_to(&app, SANDRA, "Aprobación requerida"), 1);
 
-    app.receive(&answer(SANDRA, &sub, "APROBAR"), monday(30))
+    app.exchange(&answer(SANDRA, &sub, "APROBAR"), monday(30))
         .await;
-    app.deliver(monday(30)).await;
     assert_eq!(app.ticket(n).await.status, Status::TrabajoEnProgreso);
     assert_eq!(number(app.last_to(LAURA, "Nueva solicitud")), n);
 }
@@ -194,14 +185,12 @@ async fn an_out_of_office_never_hands_a_request_to_its_requester(kind: DbKind) {
         return;
     };
     let sandra = "Sandra Moreno <sandra.moreno@example.test>";
-    app.receive(&new_mail(sandra, "Acceso VPN", &vpn(BOSS)), monday(0))
+    app.exchange(&new_mail(sandra, "Acceso VPN", &vpn(BOSS)), monday(0))
         .await;
-    app.deliver(monday(0)).await;
     let ask = app.last_to(BOSS, "Aprobación requerida").clone();
     let n = number(&ask);
 
-    app.receive(&out_of_office(BOSS, &ask), monday(1)).await;
-    app.deliver(monday(1)).await;
+    app.exchange(&out_of_office(BOSS, &ask), monday(1)).await;
     assert_eq!(count_to(&app, SANDRA, "Aprobación requerida"), 0);
     let told = app.last_to(LAURA, "Falta un aprobador válido");
     assert_eq!(number(told), n);
@@ -220,16 +209,14 @@ async fn a_hidden_keyword_in_an_html_answer_does_not_count(kind: DbKind) {
     let Some(mut app) = TestApp::new(kind).await else {
         return;
     };
-    app.receive(&new_mail(CARLOS, "Acceso VPN", &vpn(BOSS)), monday(0))
+    app.exchange(&new_mail(CARLOS, "Acceso VPN", &vpn(BOSS)), monday(0))
         .await;
-    app.deliver(monday(0)).await;
     let ask = app.last_to(BOSS, "Aprobación requerida").clone();
     let n = number(&ask);
     let html = "<html><body><div style=\"display:none\">APROBAR</div>\
                 <p>RECHAZAR</p><p>No corresponde a sus funciones.</p></body></html>";
-    app.receive(&html_answer(BOSS, &ask, html), monday(30))
+    app.exchange(&html_answer(BOSS, &ask, html), monday(30))
         .await;
-    app.deliver(monday(30)).await;
     let t = app.ticket(n).await;
     assert_eq!(
         (t.status, t.close_reason),
@@ -251,9 +238,8 @@ async fn header_authentication_is_required_on_top_of_the_reply_code(kind: DbKind
         "Authentication-Results: mx.example.test; dmarc=pass header.from=example.test\r\n";
     const FAIL: &str =
         "Authentication-Results: mx.example.test; dmarc=fail header.from=example.test\r\n";
-    app.receive(&new_mail(CARLOS, "Acceso VPN", &vpn(BOSS)), monday(0))
+    app.exchange(&new_mail(CARLOS, "Acceso VPN", &vpn(BOSS)), monday(0))
         .await;
-    app.deliver(monday(0)).await;
     let ask = app.last_to(BOSS, "Aprobación requerida").clone();
     let n = number(&ask);
 
@@ -263,25 +249,22 @@ async fn header_authentication_is_required_on_top_of_the_reply_code(kind: DbKind
     // Our MTA said fail; the sender's own "pass" sits below it.
     let mut raw = FAIL.as_bytes().to_vec();
     raw.extend(with_top_headers(PASS, answer(BOSS, &ask, "APROBAR")));
-    app.receive(&raw, monday(20)).await;
-    app.deliver(monday(20)).await;
+    app.exchange(&raw, monday(20)).await;
     assert_eq!(app.ticket(n).await.status, Status::PendienteAprobacion);
     assert!(count_to(&app, BOSS, WARNING) >= 1);
 
     // Our MTA vouched, and the code came back: approved.
-    app.receive(
+    app.exchange(
         &with_top_headers(PASS, answer(BOSS, &ask, "APROBAR")),
         monday(30),
     )
     .await;
-    app.deliver(monday(30)).await;
     assert_eq!(app.ticket(n).await.status, Status::TrabajoEnProgreso);
 
     // An agent's command with the code alone is refused the same way.
     let notice = app.last_to(LAURA, "Nueva solicitud").clone();
-    app.receive(&answer(LAURA, &notice, "#resolver listo"), monday(40))
+    app.exchange(&answer(LAURA, &notice, "#resolver listo"), monday(40))
         .await;
-    app.deliver(monday(40)).await;
     assert_eq!(app.ticket(n).await.status, Status::TrabajoEnProgreso);
     assert!(count_to(&app, LAURA, WARNING) >= 1);
     app.receive(
@@ -302,12 +285,11 @@ async fn an_automatic_looking_mail_does_not_supply_the_requests_document(kind: D
     let body = format!(
         "Servicio: TELETRABAJO\nJustificación: cuidado de un familiar\nNúmero de equipo: PC-0456\nFecha de inicio: 2026-12-07\nAprobador: {BOSS}\n"
     );
-    app.receive(
+    app.exchange(
         &new_mail(CARLOS, "Solicitud de teletrabajo", &body),
         monday(0),
     )
     .await;
-    app.deliver(monday(0)).await;
     let ask = app.last_to(CARLOS_ADDR, "Información pendiente").clone();
     let n = number(&ask);
     assert_eq!(app.ticket(n).await.status, Status::PendientePorUsuario);
@@ -323,15 +305,13 @@ async fn an_automatic_looking_mail_does_not_supply_the_requests_document(kind: D
         ask.subject,
         rand::random::<u64>()
     );
-    app.receive(forged.as_bytes(), monday(10)).await;
-    app.deliver(monday(10)).await;
+    app.exchange(forged.as_bytes(), monday(10)).await;
     let t = app.ticket(n).await;
     assert_eq!((t.status, t.attachments), (Status::PendientePorUsuario, 0));
     // Carlos answers, still without the document: the request still waits for it, and the
     // approver is asked nothing.
-    app.receive(&answer(CARLOS, &ask, "Lo envío mañana."), monday(20))
+    app.exchange(&answer(CARLOS, &ask, "Lo envío mañana."), monday(20))
         .await;
-    app.deliver(monday(20)).await;
     assert_eq!(app.ticket(n).await.status, Status::PendientePorUsuario);
     assert_eq!(count_to(&app, BOSS, "Aprobación requerida"), 0);
 }

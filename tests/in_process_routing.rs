@@ -39,12 +39,11 @@ async fn a_reply_is_never_classified_again(kind: DbKind) {
     let Some(mut app) = TestApp::new(kind).await else {
         return;
     };
-    app.receive(
+    app.exchange(
         &new_mail(CARLOS, "Instalación de impresora", COMPLETE),
         monday(0),
     )
     .await;
-    app.deliver(monday(0)).await;
     let ack = app.last_to(CARLOS_ADDR, "Recibimos su solicitud").clone();
     let n = number(&ack);
     let got = app
@@ -103,7 +102,7 @@ async fn a_reply_is_never_classified_again(kind: DbKind) {
         [format!("{n} requerimiento"), "INC-1 incidente".into()]
     );
     // The same in Carlos's name to the plain address: anyone can write that; passed on marked.
-    app.receive(
+    app.exchange(
         &new_mail(
             CARLOS,
             &format!("RE: {}", inc.subject),
@@ -112,7 +111,6 @@ async fn a_reply_is_never_classified_again(kind: DbKind) {
         monday(35),
     )
     .await;
-    app.deliver(monday(35)).await;
     let marked = app.last_to(LAURA, "Nuevo mensaje sin verificar sobre el incidente");
     assert!(
         marked.body_text.contains("Sin verificar"),
@@ -146,24 +144,22 @@ async fn the_requesters_messages_reach_whoever_works_the_request(kind: DbKind) {
     let Some(mut app) = TestApp::new(kind).await else {
         return;
     };
-    app.receive(
+    app.exchange(
         &new_mail(CARLOS, "Préstamo de videobeam", VIDEOBEAM),
         monday(0),
     )
     .await;
-    app.deliver(monday(0)).await;
     let ack = app.last_to(CARLOS_ADDR, "Recibimos su solicitud").clone();
     let n = number(&ack);
     let notice = app.last_to(MIGUEL, "Nueva solicitud").clone();
     assert_eq!(number(&notice), n);
     assert!(app.inbox(LAURA).iter().all(|m| number(m) != n));
 
-    app.receive(
+    app.exchange(
         &answer(CARLOS, &ack, "¿Pueden llevar también el cable HDMI?"),
         monday(10),
     )
     .await;
-    app.deliver(monday(10)).await;
     let to_group = app.last_to(MIGUEL, "Nuevo mensaje del usuario");
     assert!(
         to_group.body_text.contains("cable HDMI"),
@@ -174,17 +170,16 @@ async fn the_requesters_messages_reach_whoever_works_the_request(kind: DbKind) {
 
     // Laura (an agent outside the group) takes it; from then on the messages are hers alone.
     let laura_notice = {
-        app.receive(
+        app.exchange(
             &answer(MIGUEL, &notice, &format!("#asignar {LAURA}")),
             monday(20),
         )
         .await;
-        app.deliver(monday(20)).await;
         app.last_to(LAURA, "Requerimiento asignado").clone()
     };
     assert_eq!(number(&laura_notice), n);
     let before = app.inbox(MIGUEL).len();
-    app.receive(
+    app.exchange(
         &answer(
             CARLOS,
             &ack,
@@ -193,7 +188,6 @@ async fn the_requesters_messages_reach_whoever_works_the_request(kind: DbKind) {
         monday(30),
     )
     .await;
-    app.deliver(monday(30)).await;
     let to_assignee = app.last_to(LAURA, "Nuevo mensaje del usuario");
     assert!(
         to_assignee.body_text.contains("viceministro"),

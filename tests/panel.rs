@@ -289,20 +289,7 @@ async fn a_substitute_decides_only_once_on_duty(w: World) {
     let req = approval_mail(&w, &id).await;
     let mut b = Browser::new(&w);
     b.sign_in(&w, SANDRA).await;
-    let list = b.get("/aprobaciones").await;
-    assert!(!list.body.contains(&id), "{}", list.body);
-    let csrf = list.field("csrf");
-    let tried = b
-        .post(
-            &format!("/aprobaciones/{id}"),
-            &[("decision", "aprobar"), ("csrf", &csrf)],
-        )
-        .await;
-    assert!(
-        !tried.body.contains("Aprobó la solicitud"),
-        "{}",
-        tried.body
-    );
+    b.approve_unoffered(&id).await;
     assert_eq!(w.cli().ticket(&id)["approval"]["status"], "pendiente");
 
     // Luisa's vacation responder answers the request: now Sandra stands in.
@@ -340,15 +327,7 @@ async fn the_requester_cannot_approve_their_own_request(w: World) {
     approval_mail(&w, &id).await;
     let mut b = Browser::new(&w);
     b.sign_in(&w, CARLOS_ADDR).await;
-    let list = b.get("/aprobaciones").await;
-    assert!(!list.body.contains(&id), "{}", list.body);
-    let csrf = list.field("csrf");
-    let tried = b
-        .post(
-            &format!("/aprobaciones/{id}"),
-            &[("decision", "aprobar"), ("csrf", &csrf)],
-        )
-        .await;
+    let tried = b.approve_unoffered(&id).await;
     assert_eq!(tried.status, 403, "{}", tried.body);
     assert!(
         tried

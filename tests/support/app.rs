@@ -67,6 +67,14 @@ impl TestApp {
             .expect("ingest")
     }
 
+    /// A mail arrives at `now` and whatever it makes the help desk send is delivered: one
+    /// exchange, as the daemon's reader and sender would go through it.
+    pub async fn exchange(&mut self, raw: &[u8], now: DateTime<Utc>) -> Outcome {
+        let got = self.receive(raw, now).await;
+        self.deliver(now).await;
+        got
+    }
+
     /// Every time-driven sweep once, as if the clock read `now`.
     pub async fn sweep(&self, now: DateTime<Utc>) {
         mesayuda::workflow::sweep::run(self.app.db(), self.app.mailer(), self.app.procedure(), now)

@@ -194,6 +194,26 @@ impl Browser {
         assert!(done.body.contains("Aprobó la solicitud"), "{}", done.body);
     }
 
+    /// The signed-in person is not offered approval `id`, and approving it anyway (a form
+    /// posted by hand) does not approve it; returns what the post answered.
+    pub async fn approve_unoffered(&mut self, id: &str) -> Page {
+        let list = self.get("/aprobaciones").await;
+        assert!(!list.body.contains(id), "{}", list.body);
+        let csrf = list.field("csrf");
+        let tried = self
+            .post(
+                &format!("/aprobaciones/{id}"),
+                &[("decision", "aprobar"), ("csrf", &csrf)],
+            )
+            .await;
+        assert!(
+            !tried.body.contains("Aprobó la solicitud"),
+            "{}",
+            tried.body
+        );
+        tried
+    }
+
     /// Signs `email` in from the link mailed to them.
     pub async fn sign_in(&mut self, w: &World, email: &str) {
         let link = self.mailed_link(w, email).await;
