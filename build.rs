@@ -24,7 +24,11 @@ fn main() {
             .ok()
             .filter(|o| o.status.success())
             .is_some_and(|o| !o.stdout.is_empty());
-    let commit = if dirty { format!("{commit}-dirty") } else { commit };
+    let commit = if dirty {
+        format!("{commit}-dirty")
+    } else {
+        commit
+    };
     println!("cargo:rustc-env=MESAYUDA_COMMIT={commit}");
     // Rebuild when HEAD moves (a commit or a checkout); in a worktree `.git` is a file naming
     // the real git directory, so ask git where HEAD and the current branch's ref live.

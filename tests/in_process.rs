@@ -119,18 +119,16 @@ async fn a_complete_request_is_worked_resolved_and_rated(kind: DbKind) {
 /// with its SLA paused; a mail in Carlos's name to the plain address (no proof) completes
 /// nothing; silence closes it after three business days, not before, with a mail.
 async fn an_incomplete_request_waits_and_silence_closes_it(kind: DbKind) {
-    let Some(mut app) = TestApp::new(kind).await else {
+    let Some(mut app) = TestApp::with_request(
+        kind,
+        CARLOS,
+        "Instalación de impresora",
+        "Necesito instalar una impresora.",
+    )
+    .await
+    else {
         return;
     };
-    app.exchange(
-        &new_mail(
-            CARLOS,
-            "Instalación de impresora",
-            "Necesito instalar una impresora.",
-        ),
-        monday(0),
-    )
-    .await;
     let ask = app.last_to(CARLOS_ADDR, "Información pendiente").clone();
     assert!(ask.body_text.contains("Ubicación"), "{}", ask.body_text);
     let n = number(&ask);

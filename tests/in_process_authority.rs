@@ -75,14 +75,11 @@ fn count_to(app: &TestApp, who: &str, what: &str) -> usize {
 /// The specialist an agent assigned acts by answering the assignment mail; the same command in
 /// their name without its reply code changes nothing, and they are told of the attempt.
 async fn an_agent_acts_from_the_assignment_mail(kind: DbKind) {
-    let Some(mut app) = TestApp::new(kind).await else {
+    let Some(mut app) =
+        TestApp::with_request(kind, CARLOS, "Instalación de impresora", COMPLETE).await
+    else {
         return;
     };
-    app.exchange(
-        &new_mail(CARLOS, "Instalación de impresora", COMPLETE),
-        monday(0),
-    )
-    .await;
     let notice = app.last_to(LAURA, "Nueva solicitud").clone();
     let n = number(&notice);
     app.exchange(
@@ -125,11 +122,9 @@ async fn an_agent_acts_from_the_assignment_mail(kind: DbKind) {
 /// Activity 10: the approver's out-of-office reply sends the request to their substitute, with
 /// a code of the substitute's own, saying whom they stand in for; the substitute decides.
 async fn an_out_of_office_reply_hands_the_request_to_the_substitute(kind: DbKind) {
-    let Some(mut app) = TestApp::new(kind).await else {
+    let Some(mut app) = TestApp::with_request(kind, CARLOS, "Acceso VPN", &vpn(BOSS)).await else {
         return;
     };
-    app.exchange(&new_mail(CARLOS, "Acceso VPN", &vpn(BOSS)), monday(0))
-        .await;
     let ask = app.last_to(BOSS, "Aprobación requerida").clone();
     let n = number(&ask);
     assert!(app.inbox(SANDRA).is_empty());
@@ -206,11 +201,9 @@ async fn an_out_of_office_never_hands_a_request_to_its_requester(kind: DbKind) {
 /// An HTML-only answer is read as its reader sees it: a hidden APROBAR above a visible
 /// RECHAZAR rejects.
 async fn a_hidden_keyword_in_an_html_answer_does_not_count(kind: DbKind) {
-    let Some(mut app) = TestApp::new(kind).await else {
+    let Some(mut app) = TestApp::with_request(kind, CARLOS, "Acceso VPN", &vpn(BOSS)).await else {
         return;
     };
-    app.exchange(&new_mail(CARLOS, "Acceso VPN", &vpn(BOSS)), monday(0))
-        .await;
     let ask = app.last_to(BOSS, "Aprobación requerida").clone();
     let n = number(&ask);
     let html = "<html><body><div style=\"display:none\">APROBAR</div>\

@@ -36,14 +36,11 @@ fn kinds(app: &TestApp) -> Vec<String> {
 /// request the reply stays on it; on an incident it reaches the incident's handlers; on a
 /// closed request it opens a new request that refers to it — never an incident.
 async fn a_reply_is_never_classified_again(kind: DbKind) {
-    let Some(mut app) = TestApp::new(kind).await else {
+    let Some(mut app) =
+        TestApp::with_request(kind, CARLOS, "Instalación de impresora", COMPLETE).await
+    else {
         return;
     };
-    app.exchange(
-        &new_mail(CARLOS, "Instalación de impresora", COMPLETE),
-        monday(0),
-    )
-    .await;
     let ack = app.last_to(CARLOS_ADDR, "Recibimos su solicitud").clone();
     let n = number(&ack);
     let got = app
@@ -141,14 +138,11 @@ async fn a_reply_is_never_classified_again(kind: DbKind) {
 /// A request for a group's service: the requester's follow-up goes to the group's members while
 /// nobody has it, and to the assignee alone once someone took it.
 async fn the_requesters_messages_reach_whoever_works_the_request(kind: DbKind) {
-    let Some(mut app) = TestApp::new(kind).await else {
+    let Some(mut app) =
+        TestApp::with_request(kind, CARLOS, "Préstamo de videobeam", VIDEOBEAM).await
+    else {
         return;
     };
-    app.exchange(
-        &new_mail(CARLOS, "Préstamo de videobeam", VIDEOBEAM),
-        monday(0),
-    )
-    .await;
     let ack = app.last_to(CARLOS_ADDR, "Recibimos su solicitud").clone();
     let n = number(&ack);
     let notice = app.last_to(MIGUEL, "Nueva solicitud").clone();

@@ -37,6 +37,20 @@ impl TestApp {
         TestApp::with_config(kind, "").await
     }
 
+    /// [`TestApp::new`] that has just taken in one request from `from` (Monday 9:00 a. m.),
+    /// the mail it caused delivered: where most stories start.
+    pub async fn with_request(
+        kind: DbKind,
+        from: &str,
+        subject: &str,
+        body: &str,
+    ) -> Option<TestApp> {
+        let mut app = TestApp::new(kind).await?;
+        app.exchange(&new_mail(from, subject, body), monday(0))
+            .await;
+        Some(app)
+    }
+
     /// [`TestApp::new`] with `extra` configuration (whole sections) added.
     pub async fn with_config(kind: DbKind, extra: &str) -> Option<TestApp> {
         let dir = tempfile::tempdir().expect("tempdir");
