@@ -321,6 +321,52 @@ async fn a_substitute_decides_only_once_on_duty(w: World) {
     assert_eq!(t["approval"]["decided_by"], SANDRA);
 }
 
+/// A mail in Carlos's name that nothing proves, with a "signed form" attached: staff see it
+/// and its file marked unverified, and Carlos does not see it as his own.
+async fn an_unproven_mail_in_the_requesters_name_is_marked_in_the_panel(w: World) {
+    let _d = w.spawn_daemon();
+    let id = request_vpn(&w).await;
+    approval_mail(&w, &id).await;
+    mail::send_with_pdf(
+        w.mail.smtp_port,
+        "Carlos Pérez <carlos.perez@example.test>",
+        &format!("RE: [{id}] Acceso VPN"),
+        "Mi jefe ya lo autorizó, adjunto el formulario.",
+        "formulario_firmado.pdf",
+    )
+    .await;
+    w.wait_idle(WAIT).await;
+    let mut staff = Browser::new(&w);
+    staff.sign_in(&w, "laura.rojas@example.test").await;
+    let page = staff.get(&format!("/solicitudes/{id}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let forged = page
+        .body
+        .split("<article")
+        .find(|a| a.contains("Mi jefe ya lo autorizó"))
+        .unwrap_or_else(|| panic!("the message is shown: {}", page.body));
+    assert!(forged.contains("sin verificar"), "{forged}");
+    let file = page
+        .body
+        .lines()
+        .find(|l| l.contains("formulario_firmado.pdf"))
+        .unwrap_or_else(|| panic!("the file is listed: {}", page.body));
+    assert!(file.contains("sin verificar"), "{file}");
+
+    let mut carlos = Browser::new(&w);
+    carlos.sign_in(&w, CARLOS_ADDR).await;
+    let page = carlos.get(&format!("/solicitudes/{id}")).await;
+    let forged = page
+        .body
+        .split("<article")
+        .find(|a| a.contains("Mi jefe ya lo autorizó"))
+        .unwrap_or_else(|| panic!("the message is shown: {}", page.body));
+    assert!(
+        !forged.contains("Usted") && forged.contains("A su nombre"),
+        "{forged}"
+    );
+}
+
 async fn the_requester_cannot_approve_their_own_request(w: World) {
     let _d = w.spawn_daemon();
     let id = request_vpn(&w).await;
@@ -401,6 +447,7 @@ on_both_databases!(with_panel;
     another_persons_ticket_is_not_found,
     an_approval_decided_in_the_panel_makes_the_mailed_answer_void,
     a_substitute_decides_only_once_on_duty,
+    an_unproven_mail_in_the_requesters_name_is_marked_in_the_panel,
     the_requester_cannot_approve_their_own_request,
 );
 

@@ -135,16 +135,25 @@ async fn render(
             },
         })
         .collect();
+    // Anyone can write the requester's address in From: what nothing proves is shown as such,
+    // never as the requester's own words or files.
+    let unproven = |m: &panel_ticket::MailRow| {
+        m.direction == "in"
+            && crate::store::messages::UNPROVEN
+                .iter()
+                .any(|k| m.kind == k.as_str())
+    };
     let files: Vec<Value> = panel_ticket::files_of(&mut conn, n)
         .await?
         .into_iter()
-        .filter(|f| visible.iter().any(|m| m.id == f.message_row))
-        .map(|f| {
-            json!({
+        .filter_map(|f| {
+            let m = visible.iter().find(|m| m.id == f.message_row)?;
+            Some(json!({
                 "href": format!("/solicitudes/{n}/adjuntos/{}", f.id),
                 "filename": f.filename,
                 "size": crate::domain::es_co::size(f.size),
-            })
+                "unverified": unproven(m),
+            }))
         })
         .collect();
     let conversation: Vec<Value> = visible
@@ -157,7 +166,8 @@ async fn render(
                 format!("Mesa de ayuda a {}", m.to_addrs)
             };
             json!({
-                "mine": inbound && canonical_address(&m.from_addr) == me,
+                "mine": inbound && canonical_address(&m.from_addr) == me && !unproven(m),
+                "unverified": unproven(m),
                 "inbound": inbound,
                 "who": who,
                 "at": p.display(from_unix(m.at)),

@@ -384,6 +384,15 @@ pub struct AttachmentInfo {
     pub sha256: String,
 }
 
+/// Mail on a ticket whose sender nothing proves: a third party's, one refused for want of
+/// proof, one in the requester's name passed on unverified. Whoever reads it (an agent in the
+/// panel, the requester) is told so.
+pub const UNPROVEN: [MailKind; 3] = [
+    MailKind::MensajeTercero,
+    MailKind::AccionRechazada,
+    MailKind::SolicitanteNoVerificado,
+];
+
 /// The kinds of mail on a ticket that do not speak for the request: a third party's, one
 /// refused for want of proof, one in the requester's name that nothing proves (passed on to
 /// whoever works the ticket, marked so), and whatever a machine or an approver sent (an
