@@ -47,6 +47,32 @@ async fn signed_in(w: &World, who: &str) -> Browser {
     b
 }
 
+/// Decided by mail first: the approval mail's panel link, tapped later (or forwarded to
+/// someone), decides nothing and signs nobody in.
+async fn an_approval_link_after_the_decision_signs_nobody_in(w: World) {
+    let _d = w.spawn_daemon();
+    let id = request_vpn(&w).await;
+    let req = approval_mail(&w, &id).await;
+    let link = panel_link(&req);
+    mail::reply(w.mail.smtp_port, BOSS, &req, "APROBAR").await;
+    ticket_where(&w, &id, "approved by mail", |t| {
+        t["approval"]["status"] == "aprobado"
+    })
+    .await;
+    let mut b = Browser::new(&w);
+    let late = b
+        .post(&link, &[("decision", "rechazar"), ("motivo", "")])
+        .await;
+    assert!(late.body.contains("ya fue aprobada"), "{}", late.body);
+    assert!(
+        !late.header("set-cookie").contains("mesayuda_sesion="),
+        "{:?}",
+        late.headers
+    );
+    assert_eq!(b.get("/aprobaciones").await.status, 303, "not signed in");
+    assert_eq!(w.cli().ticket(&id)["approval"]["status"], "aprobado");
+}
+
 async fn the_approval_mail_signs_its_approver_in_and_only_the_post_decides(w: World) {
     let _d = w.spawn_daemon();
     let base = w.web.clone().unwrap();
@@ -787,6 +813,7 @@ async fn a_big_mail_is_kept_whole_and_its_file_downloads_from_the_panel(w: World
 
 on_both_databases!(with_panel;
     the_approval_mail_signs_its_approver_in_and_only_the_post_decides,
+    an_approval_link_after_the_decision_signs_nobody_in,
     an_approval_link_is_refused_after_seven_days,
     sign_in_links_are_limited_per_client_as_well_as_per_address,
     a_requester_writes_from_the_panel_as_if_by_mail,

@@ -160,7 +160,7 @@ pub(super) fn outcome_page(
     p: &Panel,
     n: TicketNumber,
     outcome: Outcome,
-    s: &Signed,
+    s: Option<&Signed>,
 ) -> Result<Response, PanelError> {
     let (status, data) = match outcome {
         Outcome::Decided { approved } => (
@@ -172,7 +172,7 @@ pub(super) fn outcome_page(
             json!({ "req": n.to_string(), "decided": false, "why": why }),
         ),
     };
-    p.page(status, "resultado", "Resultado", Some(s), data)
+    p.page(status, "resultado", "Resultado", s, data)
 }
 
 /// `POST /aprobaciones/{REQ-n}` with `decision=aprobar|rechazar`, optional `motivo`, `csrf`.
@@ -190,7 +190,7 @@ pub async fn decidir(
         return Err(PanelError::NotFound);
     };
     p.wake.notify_one();
-    outcome_page(&p, n, outcome, &s)
+    outcome_page(&p, n, outcome, Some(&s))
 }
 
 /// `None` when the ticket does not exist or has nothing to do with `me`: it is not theirs to

@@ -2,7 +2,8 @@
 //! that ticket, valid 7 days and once. Opening it (`GET`) spends nothing and decides nothing:
 //! mail security scanners (Defender Safe Links, Proofpoint) open every link of a mail, and the
 //! approver's own tap must still find it usable. The page shows the approval with its two
-//! buttons; their `POST` spends the link, signs the approver in and records the decision.
+//! buttons; their `POST` spends the link and records the decision, and signs the approver in
+//! when a decision was taken.
 
 use super::aprobaciones::{answer_of, decide_in, outcome_page, Outcome};
 use super::ingreso::{invalid_link, with_cookie};
@@ -84,13 +85,18 @@ pub(super) async fn decidir(
         return spent(p, headers, &link.email, link.ticket).await.map(Some);
     };
     p.wake.notify_one();
+    if !matches!(outcome, Outcome::Decided { .. }) {
+        // Nothing decided (already decided by mail, moved on to another approver, refused):
+        // the link signs nobody in, or an old forwarded mail would open the approver's panel.
+        return outcome_page(p, n, outcome, None).map(Some);
+    }
     tracing::info!(ticket = %n, "panel session started from an approval link");
     let s = Signed {
         email,
         csrf: session_csrf(&session),
         secret: session,
     };
-    let r = outcome_page(p, n, outcome, &s)?;
+    let r = outcome_page(p, n, outcome, Some(&s))?;
     let set = p.cookie(SESSION_COOKIE, &s.secret, None);
     Ok(Some(with_cookie(r, Some(set))))
 }
@@ -109,16 +115,19 @@ async fn spend_and_decide(
     let Some((email, n)) = panel::use_ticket_link(&mut tx, token, now).await? else {
         return Ok(None);
     };
-    panel::add_session(&mut tx, session, &email, now).await?;
-    panel::forget_expired(&mut tx, now, now - SESSION_IDLE_SECS).await?;
     // The approval moved on to someone else since the mail (a new approver was named): the
-    // link still signs its person in, and the page says the request no longer waits on them.
+    // page says the request no longer waits on them.
     let outcome = decide_in(&mut tx, p, &email, n, answer)
         .await?
         .unwrap_or_else(|| Outcome::NotDecided {
             status: StatusCode::CONFLICT,
             why: not_yours(n),
         });
+    // Only a decision taken signs the approver in (see `decidir`).
+    if matches!(outcome, Outcome::Decided { .. }) {
+        panel::add_session(&mut tx, session, &email, now).await?;
+        panel::forget_expired(&mut tx, now, now - SESSION_IDLE_SECS).await?;
+    }
     tx.commit().await?;
     Ok(Some((email, n, outcome)))
 }
