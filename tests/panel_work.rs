@@ -54,6 +54,17 @@ async fn an_approval_link_after_the_decision_signs_nobody_in(w: World) {
     let id = request_vpn(&w).await;
     let req = approval_mail(&w, &id).await;
     let link = panel_link(&req);
+    // Posted from a page elsewhere (a login CSRF): refused, nothing spent or decided.
+    let elsewhere = reqwest::Client::new()
+        .post(&link)
+        .header("Origin", "https://evil.example")
+        .header("Sec-Fetch-Site", "cross-site")
+        .form(&[("decision", "rechazar"), ("motivo", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), 403);
+    assert_eq!(w.cli().ticket(&id)["approval"]["status"], "pendiente");
     mail::reply(w.mail.smtp_port, BOSS, &req, "APROBAR").await;
     ticket_where(&w, &id, "approved by mail", |t| {
         t["approval"]["status"] == "aprobado"

@@ -77,6 +77,11 @@ pub(super) async fn decidir(
         return Ok(None);
     };
     drop(conn);
+    // A page elsewhere posting someone's own link would sign the reader in as that someone
+    // (login CSRF): the browser names the page's origin, and it must be ours.
+    if !p.same_origin(headers) {
+        return Err(PanelError::Forbidden);
+    }
     // A form without a decision spends nothing.
     let answer = answer_of(&Form::parse(body))?;
     let session = panel::new_secret();

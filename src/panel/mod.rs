@@ -348,6 +348,17 @@ impl Panel {
         chrono::Utc::now()
     }
 
+    /// The request does not come from another site's page. Browsers say where a request
+    /// comes from in `Sec-Fetch-Site` (`Origin` does not do: under our `no-referrer` policy
+    /// our own forms post `Origin: null`, as any page can make its own); a client that sends
+    /// neither (a script, an old browser) is let through, the link's secret being the proof.
+    fn same_origin(&self, headers: &HeaderMap) -> bool {
+        !headers
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| matches!(v, "cross-site" | "same-site"))
+    }
+
     /// The signed-in person, from the session cookie; seeing them extends the session.
     async fn signed(&self, headers: &HeaderMap) -> Result<Option<Signed>, PanelError> {
         let Some(secret) = cookie(headers, SESSION_COOKIE).filter(|s| is_secret(s)) else {
