@@ -229,6 +229,15 @@ impl Dialect {
         }
     }
 
+    /// An aggregate giving, per group, one JSON array (in text) of `[e1, e2, …]` for each row.
+    pub fn json_rows_agg(self, exprs: &[&str]) -> String {
+        let row = exprs.join(", ");
+        match self {
+            Dialect::Postgres => format!("json_agg(json_build_array({row}))::text"),
+            Dialect::Sqlite => format!("json_group_array(json_array({row}))"),
+        }
+    }
+
     /// An aggregate giving the values of `expr`, ordered by `order`, as a JSON array in text.
     pub fn json_array_agg(self, expr: &str, order: &str) -> String {
         match self {

@@ -353,65 +353,65 @@ pub async fn list(conn: &mut Conn, status: Option<&str>) -> Result<Vec<TicketRow
     }
 }
 
-/// What the compliance report reads of a closed ticket: these columns only, all in the
-/// index `tickets_closed_report`, so a period's report reads that index and not the table.
-#[derive(Debug, Clone, FromRow)]
-struct ClosedRow {
-    service: Option<String>,
-    close_reason: Option<String>,
-    sla_target_secs: i64,
-    sla_used_secs: i64,
-    sla_paused_secs: i64,
-    sla_alerts_sent: i64,
-    survey_rating: Option<i64>,
-}
-
-/// Tickets closed in `[from, to)` (Unix seconds), as the compliance report counts them.
+/// Tickets closed in `[from, to)` (Unix seconds), as the compliance report counts them. The
+/// columns read are all in the index `tickets_closed_report`, so a period's report reads that
+/// index and not the table; the rows come back as one JSON array per service, because
+/// handing thousands of rows over one by one cost SQLite's driver more than the query (a
+/// month of 8,000 closed tickets: 46–93 ms for `/cumplimiento`, most of it in the handover).
 pub async fn closed_between(
     conn: &mut Conn,
     from: i64,
     to: i64,
 ) -> Result<Vec<crate::domain::compliance::ClosedTicket>, sqlx::Error> {
     use crate::domain::ticket::CloseReason;
+    type Row = (Option<String>, i64, i64, i64, i64, Option<i64>);
+    let rows = super::Dialect::of(conn).json_rows_agg(&[
+        "close_reason",
+        "sla_target_secs",
+        "sla_used_secs",
+        "sla_paused_secs",
+        "sla_alerts_sent",
+        "survey_rating",
+    ]);
     // `closed_at IS NOT NULL` is the index's own condition, said again so that both planners
     // see at once that the partial index holds every row asked for.
-    let rows: Vec<ClosedRow> = sqlx::query_as(
+    let groups: Vec<(Option<String>, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "
-        SELECT service, close_reason, sla_target_secs, sla_used_secs, sla_paused_secs,
-               sla_alerts_sent, survey_rating
+        SELECT service, {rows}
         FROM tickets
         WHERE closed_at IS NOT NULL AND closed_at >= $1 AND closed_at < $2
-        ORDER BY closed_at
-        ",
-    )
+        GROUP BY service
+        "
+    )))
     .bind(from)
     .bind(to)
-    .fetch_all(conn)
+    .fetch_all(&mut *conn)
     .await?;
-    rows.into_iter()
-        .map(|r| {
-            let reason = r
-                .close_reason
+    let decode = |what: String| sqlx::Error::Decode(what.into());
+    let mut out = Vec::new();
+    for (service, json) in groups {
+        let tickets: Vec<Row> = serde_json::from_str(&json)
+            .map_err(|e| decode(format!("closed tickets of {service:?}: {e}")))?;
+        for (reason, target, used, paused, alerts, rating) in tickets {
+            let reason = reason
                 .as_deref()
                 .map(|c| {
-                    c.parse::<CloseReason>().map_err(|_| {
-                        sqlx::Error::Decode(
-                            format!("unknown close_reason `{c}` in the database").into(),
-                        )
-                    })
+                    c.parse::<CloseReason>()
+                        .map_err(|_| decode(format!("unknown close_reason `{c}` in the database")))
                 })
                 .transpose()?;
-            Ok(crate::domain::compliance::ClosedTicket {
+            out.push(crate::domain::compliance::ClosedTicket {
                 attended: matches!(reason, Some(CloseReason::Resuelto | CloseReason::Cambio)),
-                service: r.service,
-                target_secs: r.sla_target_secs,
-                used_secs: r.sla_used_secs,
-                paused_secs: r.sla_paused_secs,
-                alerts_sent: r.sla_alerts_sent.clamp(0, 3) as u8,
-                survey_rating: r.survey_rating.and_then(|x| u8::try_from(x).ok()),
-            })
-        })
-        .collect()
+                service: service.clone(),
+                target_secs: target,
+                used_secs: used,
+                paused_secs: paused,
+                alerts_sent: alerts.clamp(0, 3) as u8,
+                survey_rating: rating.and_then(|x| u8::try_from(x).ok()),
+            });
+        }
+    }
+    Ok(out)
 }
 
 pub async fn touch(conn: &mut Conn, n: TicketNumber, at: i64) -> Result<(), sqlx::Error> {
