@@ -91,16 +91,6 @@ async fn migrate_says_how_many(kind: DbKind) {
     );
 }
 
-#[tokio::test]
-async fn sqlite_migrate_says_how_many_it_applied() {
-    migrate_says_how_many(DbKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_migrate_says_how_many_it_applied() {
-    migrate_says_how_many(DbKind::Postgres).await;
-}
-
 /// Every subcommand's `--help`: each option and argument line carries a description.
 #[test]
 fn help_describes_every_option_and_argument() {
@@ -215,16 +205,6 @@ async fn database_commands_need_only_the_database(kind: DbKind) {
     let cli = Cli::new(&unreadable);
     succeeds(&cli, &["tickets", "list"]);
     refused_naming(&cli, &["check-config", "--offline"], "imap.password");
-}
-
-#[tokio::test]
-async fn sqlite_database_commands_need_only_the_database() {
-    database_commands_need_only_the_database(DbKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_database_commands_need_only_the_database() {
-    database_commands_need_only_the_database(DbKind::Postgres).await;
 }
 
 /// The column each header starts at, in characters (Spanish accents are multi-byte).
@@ -353,12 +333,8 @@ async fn listings_have_headers_aligned_columns_and_offsets(kind: DbKind) {
     assert_eq!(mail["recipients"], long, "{mail}");
 }
 
-#[tokio::test]
-async fn sqlite_listings_have_headers_aligned_columns_and_offsets() {
-    listings_have_headers_aligned_columns_and_offsets(DbKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_listings_have_headers_aligned_columns_and_offsets() {
-    listings_have_headers_aligned_columns_and_offsets(DbKind::Postgres).await;
-}
+on_both_databases!(setup = kind;
+    migrate_says_how_many,
+    database_commands_need_only_the_database,
+    listings_have_headers_aligned_columns_and_offsets,
+);

@@ -177,16 +177,6 @@ async fn compliance_matches_hand_computed_figures(kind: DbKind) {
     );
 }
 
-#[tokio::test]
-async fn sqlite_compliance_matches_hand_computed_figures() {
-    compliance_matches_hand_computed_figures(DbKind::Sqlite).await;
-}
-
-#[tokio::test]
-async fn postgres_compliance_matches_hand_computed_figures() {
-    compliance_matches_hand_computed_figures(DbKind::Postgres).await;
-}
-
 #[test]
 fn check_config_names_the_broken_catalogue_entry() {
     let dir = tempfile::tempdir().unwrap();
@@ -249,3 +239,7 @@ fn a_closed_pipe_ends_the_cli_quietly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
 }
+
+on_both_databases!(setup = kind;
+    compliance_matches_hand_computed_figures,
+);
