@@ -107,6 +107,7 @@ fn help_describes_every_option_and_argument() {
         &["jobs", "run"],
         &["calendar", "holidays"],
         &["approvals", "pending"],
+        &["directory", "show"],
         &["sla", "report"],
         &[
             "sla",
@@ -183,6 +184,7 @@ async fn database_commands_need_only_the_database(kind: DbKind) {
         &["tickets", "list"],
         &["tickets", "list", "--json"],
         &["approvals", "pending"],
+        &["directory", "show"],
         &["sla", "report"],
         &[&["sla", "compliance"][..], &period[..]].concat(),
         &["outbox", "list"],
