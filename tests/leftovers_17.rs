@@ -70,8 +70,15 @@ async fn a_request_becomes_an_incident_and_a_request_again(w: World) {
         refused.body_text
     );
     assert_eq!(w.cli().ticket("INC-1")["to_ticket"], Value::Null);
-    // A forger repeating it does not flood Laura with our warnings: one an hour at most.
+    // A forger repeating it does not flood Laura with our warnings: one an hour at most,
+    // however her address is spelt.
     mail::send(w.mail.smtp_port, &forged).await;
+    let respelt = Draft::new(
+        "Laura Rojas <Laura.Rojas+otra@example.test>",
+        "RE: [INC-1] Instalación de impresora",
+        "#requerimiento",
+    );
+    mail::send(w.mail.smtp_port, &respelt).await;
     w.wait_idle(WAIT).await;
     let warnings = mail::inbox(w.mail.imap_port, LAURA_ADDR)
         .await

@@ -42,7 +42,8 @@ const PAST_DECISIONS: i64 = 20;
 /// `me`'s latest decisions, newest first.
 async fn past_decisions(p: &Panel, me: &str) -> Result<Vec<Value>, PanelError> {
     let mut conn = p.db.pool.acquire().await?;
-    Ok(approvals::decided_by(&mut conn, me, PAST_DECISIONS)
+    let me = crate::domain::text::canonical_address(me);
+    Ok(approvals::decided_by(&mut conn, &me, PAST_DECISIONS)
         .await?
         .into_iter()
         .map(|d| {

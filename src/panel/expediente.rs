@@ -138,9 +138,11 @@ async fn render(
     // Anyone can write the requester's address in From: what nothing proves is shown as such,
     // never as the requester's own words or files.
     let unproven = |m: &panel_ticket::MailRow| {
+        use crate::store::messages::{AUTOMATIC, UNPROVEN};
         m.direction == "in"
-            && crate::store::messages::UNPROVEN
-                .iter()
+            && UNPROVEN
+                .into_iter()
+                .chain(AUTOMATIC)
                 .any(|k| m.kind == k.as_str())
     };
     let files: Vec<Value> = panel_ticket::files_of(&mut conn, n)

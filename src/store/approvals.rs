@@ -377,7 +377,8 @@ pub struct DecidedRow {
     pub reason: Option<String>,
 }
 
-/// The approvals `who` decided (as approver or substitute), newest first, at most `limit`.
+/// The approvals `who` (canonical address, as decisions store it) decided, as approver or
+/// substitute, newest first, at most `limit`.
 pub async fn decided_by(
     conn: &mut Conn,
     who: &str,
@@ -386,7 +387,7 @@ pub async fn decided_by(
     sqlx::query_as(
         "SELECT a.ticket_id, t.subject, a.status, a.decided_at, a.reason
          FROM approvals a JOIN tickets t ON t.id = a.ticket_id
-         WHERE a.status IN ('aprobado', 'rechazado') AND lower(a.decided_by) = lower($1)
+         WHERE a.status IN ('aprobado', 'rechazado') AND a.decided_by = $1
          ORDER BY a.decided_at DESC, a.ticket_id DESC
          LIMIT $2",
     )

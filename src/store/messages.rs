@@ -393,33 +393,33 @@ pub const UNPROVEN: [MailKind; 3] = [
     MailKind::SolicitanteNoVerificado,
 ];
 
-/// The kinds of mail on a ticket that do not speak for the request: a third party's, one
-/// refused for want of proof, one in the requester's name that nothing proves (passed on to
-/// whoever works the ticket, marked so), and whatever a machine or an approver sent (an
-/// auto-reply, a bounce, a list's mail, an answer to an approval or to the digest: anyone can
-/// mark a mail `Auto-Submitted`, and such mail is kept without asking who sent it). Their text
-/// and files stay out of what an approver decides on and never count as the request's
-/// document.
-pub const NOT_THE_REQUESTERS: [MailKind; 10] = [
-    MailKind::MensajeTercero,
-    MailKind::AccionRechazada,
-    MailKind::SolicitanteNoVerificado,
+/// Mail on a ticket that a machine sent, or that anyone can make look so (`Auto-Submitted`):
+/// kept without asking who sent it, so it is no one's word either.
+pub const AUTOMATIC: [MailKind; 5] = [
     MailKind::RespuestaAutomatica,
     MailKind::FueraDeOficina,
     MailKind::Masivo,
     MailKind::CorreoPropio,
     MailKind::Rebote,
-    MailKind::RespuestaAprobacion,
-    MailKind::RespuestaResumen,
 ];
 
+/// The kinds of mail on a ticket that do not speak for the request: [`UNPROVEN`] and
+/// [`AUTOMATIC`] mail, and an answer to an approval or to the digest (the approver's, not the
+/// requester's). Their text and files stay out of what an approver decides on and never count
+/// as the request's document.
+pub fn not_the_requesters() -> impl Iterator<Item = MailKind> {
+    UNPROVEN
+        .into_iter()
+        .chain(AUTOMATIC)
+        .chain([MailKind::RespuestaAprobacion, MailKind::RespuestaResumen])
+}
+
 /// An SQL condition on an attachment row `a`: it came with a mail that speaks for the
-/// request (see [`NOT_THE_REQUESTERS`]). Only those count towards a required document and are
+/// request (see [`not_the_requesters`]). Only those count towards a required document and are
 /// shown to agents and approvers as the request's files: an outsider's "signed form" must not
 /// satisfy a requirement or sway an approver.
 pub fn request_file_condition() -> String {
-    let kinds: Vec<String> = NOT_THE_REQUESTERS
-        .iter()
+    let kinds: Vec<String> = not_the_requesters()
         .map(|k| format!("'{}'", k.as_str()))
         .collect();
     format!(
@@ -606,39 +606,25 @@ pub async fn sent_since(
     Ok(n > 0)
 }
 
-/// How many mails of `kind` ticket `t` sent to `to`, and when the last one was made.
+/// How many mails of `kind` went to `to` about ticket `t` (about no ticket: `None`) since
+/// `since`, and when the last did.
 pub async fn sent_to(
     conn: &mut Conn,
-    t: TicketNumber,
-    kind: MailKind,
-    to: &str,
-) -> Result<(i64, Option<i64>), sqlx::Error> {
-    sqlx::query_as(
-        "SELECT COUNT(*), MAX(created_at) FROM messages
-         WHERE direction = 'out' AND kind = $1 AND to_addrs = $2 AND ticket_id = $3",
-    )
-    .bind(kind.as_str())
-    .bind(to)
-    .bind(t.0)
-    .fetch_one(conn)
-    .await
-}
-
-/// [`sent_to`] for mail about no ticket (an incident's): how many of `kind` went to `to` since
-/// `since`, and when the last did.
-pub async fn sent_to_without_ticket(
-    conn: &mut Conn,
+    t: Option<TicketNumber>,
     kind: MailKind,
     to: &str,
     since: i64,
 ) -> Result<(i64, Option<i64>), sqlx::Error> {
     sqlx::query_as(
-        "SELECT COUNT(*), MAX(created_at) FROM messages
-         WHERE direction = 'out' AND kind = $1 AND to_addrs = $2 AND ticket_id IS NULL
-           AND created_at >= $3",
+        "
+        SELECT COUNT(*), MAX(created_at) FROM messages
+        WHERE direction = 'out' AND kind = $1 AND to_addrs = $2 AND created_at >= $4
+          AND (ticket_id = $3 OR ($3 IS NULL AND ticket_id IS NULL))
+        ",
     )
     .bind(kind.as_str())
     .bind(to)
+    .bind(t.map(|t| t.0))
     .bind(since)
     .fetch_one(conn)
     .await

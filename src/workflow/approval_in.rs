@@ -100,7 +100,7 @@ pub async fn route_with(
     };
     if let Some(k) = m.auto {
         if matches!(k, AutoKind::OutOfOffice | AutoKind::AutoReply) {
-            let plan = aprobacion::on_out_of_office(t, &from, evidence, &ctx);
+            let plan = aprobacion::on_out_of_office(t, &from, evidence, rules, &ctx);
             apply(conn, mailer, proc, &plan, &ctx).await?;
         }
         return Ok(Some(Some(n)));

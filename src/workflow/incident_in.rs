@@ -55,11 +55,12 @@ pub async fn take(
         // The reporter adds to their report: it goes where the incident went, marked unverified
         // unless it answers the code mailed to them or our MTA vouched for the sender (anyone
         // can write the reporter's address in From).
-        let proven = evidence.header_authenticated
-            || token.as_ref().is_some_and(|(id, to)| {
-                *id == incident.id
-                    && canonical_address(to) == canonical_address(&incident.requester)
-            });
+        let proof = IncidentEvidence {
+            token: token.clone(),
+            unknown_token: evidence.unknown_token,
+            header_authenticated: evidence.header_authenticated,
+        };
+        let proven = incident::prove(&inc.from, incident.id, &proof, proc.rules()).is_ok();
         let data = json!({
             "incident": label, "subject": incident.subject, "requester": incident.requester,
             "requester_name": ctx.directory.name_or(&incident.requester, &incident.requester),
@@ -97,10 +98,13 @@ pub async fn take(
         .await?;
         // Anyone can write the agent's address in From: the agent hears of it at most once an
         // hour and three times a day, or a forger could flood them with our warnings.
-        let (count, last) = messages::sent_to_without_ticket(
+        // One mailbox however its address is spelt (`Agente+1@…`).
+        let warned = canonical_address(&inc.from);
+        let (count, last) = messages::sent_to(
             conn,
+            None,
             MailKind::AccionNoVerificada,
-            &inc.from,
+            &warned,
             at - 24 * 3600,
         )
         .await?;
@@ -116,7 +120,7 @@ pub async fn take(
             MailKind::AccionNoVerificada,
             Template::AccionNoVerificada,
             data,
-            inc.from.clone(),
+            warned,
             at,
             Some(2),
             "Aviso: acción no verificada sobre un incidente",

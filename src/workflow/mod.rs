@@ -608,7 +608,7 @@ async fn unthrottled(
     }
     let mut to = Vec::new();
     for r in &m.to {
-        let (count, last) = messages::sent_to(conn, t.number, m.kind, r).await?;
+        let (count, last) = messages::sent_to(conn, Some(t.number), m.kind, r, 0).await?;
         if warn_again(count, last, at) {
             to.push(r.clone());
         }
@@ -691,11 +691,7 @@ async fn approval_details(
         .into_iter()
         .filter(|m| m.direction == "in")
         // A mail in the requester's name that nothing proves is no word of theirs.
-        .filter(|m| {
-            !messages::NOT_THE_REQUESTERS
-                .iter()
-                .any(|k| m.kind == k.as_str())
-        })
+        .filter(|m| !messages::not_the_requesters().any(|k| m.kind == k.as_str()))
         .filter(|m| canonical_address(&m.from_addr) == canonical_address(&t.requester))
         .collect();
     let request_text = from_requester

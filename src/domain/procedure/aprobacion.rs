@@ -553,7 +553,7 @@ pub fn on_answer(t: Ticket, from: &str, answer: &ApprovalAnswer, ctx: &Ctx<'_>) 
             return plan;
         }
         ApprovalAnswer::Approve { reason } | ApprovalAnswer::Reject { reason } => {
-            a.decided_by = Some(from.to_owned());
+            a.decided_by = Some(canonical_address(from));
             a.decided_at = Some(ctx.now);
             a.reason = Some(reason.clone()).filter(|r| !r.is_empty());
         }
@@ -608,15 +608,23 @@ pub fn on_answer(t: Ticket, from: &str, answer: &ApprovalAnswer, ctx: &Ctx<'_>) 
 /// answer to the approval code mailed to that approver counts: anyone can write the approver's
 /// address in From and mark a mail automatic, and the substitute would then decide while the
 /// approver is at work.
-pub fn on_out_of_office(t: Ticket, from: &str, evidence: &Evidence, ctx: &Ctx<'_>) -> Plan {
+/// The proof is the one a decision needs ([`prove`] under `rules`), with a live approval code.
+pub fn on_out_of_office(
+    t: Ticket,
+    from: &str,
+    evidence: &Evidence,
+    rules: Rules,
+    ctx: &Ctx<'_>,
+) -> Plan {
     let mut plan = Plan::new(t);
     let Some(mut a) = plan.ticket.approval.clone() else {
         return plan;
     };
-    let answers_their_code = evidence.token.as_ref().is_some_and(|tok| {
-        tok.ticket == plan.ticket.number
-            && canonical_address(&tok.recipient) == canonical_address(from)
-    });
+    let answers_their_code = evidence
+        .token
+        .as_ref()
+        .is_some_and(|tok| tok.purpose == TokenPurpose::Approval && !tok.spent)
+        && prove(from, plan.ticket.number, evidence, rules).is_ok();
     let from_approver = answers_their_code
         && a.approver
             .as_deref()
@@ -878,11 +886,12 @@ mod tests {
         // A code mailed to someone else (a former approver, a forwarded mail) under an
         // automatic mail in the approver's name proves nothing of the approver.
         let other = approval_token(&t, "antiguo.jefe@example.test");
-        let plan = on_out_of_office(t.clone(), "jefe@example.test", &other, &w.ctx());
+        let rules = Rules::default();
+        let plan = on_out_of_office(t.clone(), "jefe@example.test", &other, rules, &w.ctx());
         assert!(requested(&plan).is_empty());
         assert!(!plan.ticket.approval.as_ref().unwrap().substitute_notified);
         let own = approval_token(&t, "jefe@example.test");
-        let plan = on_out_of_office(t, "jefe@example.test", &own, &w.ctx());
+        let plan = on_out_of_office(t, "jefe@example.test", &own, rules, &w.ctx());
         assert_eq!(requested(&plan), vec!["suplente@example.test"]);
     }
 

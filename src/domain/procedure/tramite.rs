@@ -109,7 +109,7 @@ pub fn on_unproven_requester(t: Ticket, mail: &Incoming, why: &Refusal, ctx: &Ct
 pub fn on_requester_message(t: Ticket, inc: &Incoming, verified: bool, ctx: &Ctx<'_>) -> Plan {
     let mut plan = Plan::new(t);
     if verified {
-        // An unverified mail's files are not the request's (`store::messages::NOT_THE_REQUESTERS`).
+        // An unverified mail's files are not the request's (`store::messages::not_the_requesters`).
         plan.ticket.attachments += inc.attachments;
     }
     plan.event(
