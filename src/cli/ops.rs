@@ -412,9 +412,12 @@ pub async fn send_test_mail(config: Config, address: &str) -> Result<(), CliErro
     );
     // Both parts, like every mail the daemon sends: the test shows how they look in the
     // client (`check-config` reports a broken HTML layout; here it only costs the HTML part).
-    let html = crate::mail::html::HtmlTemplates::load(&config.paths.templates)
-        .and_then(|h| h.render("prueba", &subject, &body, &[]))
-        .ok();
+    let html = crate::mail::html::HtmlTemplates::one_off(
+        &config.paths.templates,
+        "prueba",
+        &subject,
+        &body,
+    );
     let composed = Composer::new(&config.smtp.from, &config.smtp.reply_to).and_then(|c| {
         c.with_footer(config.mail.footer.as_deref())
             .compose(&OutgoingMail {

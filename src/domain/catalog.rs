@@ -295,6 +295,13 @@ impl Catalog {
     /// case/accent-insensitive). Quotes, `*bold*` marks and a final `.` are ignored, and the
     /// forms the catalogue listing shows are accepted too: `VPN - Acceso remoto a la red local
     /// (VPN)` and `Teletrabajo (TELETRABAJO)`.
+    /// How mails and pages name a stored service: its name, or the code as stored when the
+    /// catalogue no longer has it.
+    pub fn name_of(&self, code: &str) -> String {
+        self.by_code_or_name(code)
+            .map_or_else(|| code.to_owned(), |s| s.name.clone())
+    }
+
     pub fn by_code_or_name(&self, s: &str) -> Option<&Service> {
         let s = strip_decoration(s);
         if s.is_empty() {

@@ -208,6 +208,19 @@ impl HtmlTemplates {
         Ok(HtmlTemplates { registry })
     }
 
+    /// The HTML part of a one-off mail (an ops alert, a test mail) from the layout in
+    /// `templates`, without buttons; `None`, with a warning, when the layout cannot be read
+    /// (`check-config` names the problem): the mail then goes out as text alone.
+    pub fn one_off(templates: &Path, name: &str, subject: &str, text: &str) -> Option<String> {
+        match HtmlTemplates::load(templates).and_then(|h| h.render(name, subject, text, &[])) {
+            Ok(html) => Some(html),
+            Err(e) => {
+                tracing::warn!(error = %e, "HTML layout unusable; mail sent as text only");
+                None
+            }
+        }
+    }
+
     pub fn render(
         &self,
         template: &str,

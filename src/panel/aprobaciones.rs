@@ -76,12 +76,7 @@ pub(super) async fn pending_items(
             continue;
         };
         let t = t.to_domain(0)?;
-        let service = t
-            .service
-            .as_deref()
-            .and_then(|c| snap.catalog.by_code_or_name(c))
-            .map(|x| x.name.clone())
-            .or(t.service.clone());
+        let service = t.service.as_deref().map(|c| snap.catalog.name_of(c));
         let requested = row.requested_at.map(from_unix);
         let calendar = &p.procedure.calendar;
         let due = requested

@@ -53,6 +53,15 @@ async fn maybe_queue(
     failures: &[(Component, String, chrono::DateTime<chrono::Utc>)],
 ) -> anyhow::Result<()> {
     let now = store::unix(chrono::Utc::now());
+    // Composed before the transaction: reading the layout file must not hold the lock.
+    let mail = compose(config, failures);
+    // Both parts, like every mail we send (ops read it in the same clients as everyone).
+    let html = crate::mail::html::HtmlTemplates::one_off(
+        &config.paths.templates,
+        "alerta_operaciones",
+        &mail.0,
+        &mail.1,
+    );
     let mut tx = db.begin_write().await?;
     // Instances sharing the database decide one at a time.
     outbox::lock_ops_alerts(&mut tx, db.dialect()).await?;
@@ -64,11 +73,6 @@ async fn maybe_queue(
             return Ok(());
         }
     }
-    let mail = compose(config, failures);
-    // Both parts, like every mail we send (ops read it in the same clients as everyone).
-    let html = crate::mail::html::HtmlTemplates::load(&config.paths.templates)
-        .and_then(|h| h.render("alerta_operaciones", &mail.0, &mail.1, &[]))
-        .ok();
     let composer = Composer::new(&config.smtp.from, &config.smtp.reply_to)?
         .with_footer(config.mail.footer.as_deref());
     let composed = composer.compose(&OutgoingMail {

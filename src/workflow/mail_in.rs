@@ -238,8 +238,7 @@ pub async fn open_into(
             if acknowledge {
                 let told = "Usuario informado: se atiende como incidente";
                 // The reporter's own reply code: answering this mail proves them.
-                let token = crate::store::approvals::new_token();
-                incidents::add_token(conn, id, &token, &inc.from, at).await?;
+                let reply_to = incident_reply_address(conn, proc, id, &inc.from, at).await?;
                 let mut n = Notice::ticketless(
                     MailKind::Incidente,
                     Template::Incidente,
@@ -249,7 +248,7 @@ pub async fn open_into(
                     Some(2),
                     told,
                 );
-                n.reply_to = Some(proc.reply_address(&token));
+                n.reply_to = Some(reply_to);
                 mailer.queue_into(w, &n, &[], &mut Vec::new(), &[])?;
             }
             w.flush(conn).await?;
@@ -366,8 +365,7 @@ pub async fn copy_incident(
     };
     let at = store::unix(ctx.now);
     for person in to {
-        let token = store::approvals::new_token();
-        incidents::add_token(conn, id, &token, &person, at).await?;
+        let reply_to = incident_reply_address(conn, proc, id, &person, at).await?;
         let copy = "Copia enviada a gestión de incidentes";
         let mut n = Notice::ticketless(
             MailKind::IncidenteCopia,
@@ -378,10 +376,24 @@ pub async fn copy_incident(
             Some(2),
             copy,
         );
-        n.reply_to = Some(proc.reply_address(&token));
+        n.reply_to = Some(reply_to);
         mailer.queue(conn, &n).await?;
     }
     Ok(())
+}
+
+/// A reply code bound to `person` and incident `id`, and the address it makes: answering a
+/// mail with it proves them (`domain::incident::prove`).
+pub async fn incident_reply_address(
+    conn: &mut Conn,
+    proc: &Procedure,
+    id: i64,
+    person: &str,
+    at: i64,
+) -> Result<String, sqlx::Error> {
+    let token = store::approvals::new_token();
+    incidents::add_token(conn, id, &token, person, at).await?;
+    Ok(proc.reply_address(&token))
 }
 
 pub fn subject_or_placeholder(s: &str) -> String {

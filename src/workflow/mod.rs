@@ -567,8 +567,7 @@ async fn open_incident(
         }),
     );
     // The reporter's own reply code: answering this mail proves them.
-    let token = store::approvals::new_token();
-    store::incidents::add_token(conn, id, &token, &t.requester, at).await?;
+    let reply_to = mail_in::incident_reply_address(conn, proc, id, &t.requester, at).await?;
     let mut told = Notice::ticketless(
         MailKind::Incidente,
         Template::Incidente,
@@ -579,7 +578,7 @@ async fn open_incident(
         "Usuario informado: se atiende como incidente",
     );
     told.ticket = Some(t.number);
-    told.reply_to = Some(proc.reply_address(&token));
+    told.reply_to = Some(reply_to);
     mailer.queue(conn, &told).await?;
     mail_in::copy_incident(conn, mailer, proc, id, data, ctx).await
 }

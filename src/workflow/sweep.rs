@@ -341,7 +341,7 @@ async fn digest(
             "requester_name": directory.label(&p.requester),
             // The service by its name, as the approval request named it.
             "service": p.service.as_deref()
-                .map(|c| snap.catalog.by_code_or_name(c).map_or(c.to_owned(), |s| s.name.clone()))
+                .map(|c| snap.catalog.name_of(c))
                 .unwrap_or_else(|| "-".into()),
             "requested_at": p.requested_at.map(|t| ctx.display(store::from_unix(t))),
         });
