@@ -1100,7 +1100,7 @@ async fn check_config_reports_each_dependency_with_documented_exit_codes() {
     assert!(started.elapsed() < Duration::from_secs(5), "{text}");
     assert!(
         text.contains("base de datos: error: database.url = postgres://mesayuda@127.0.0.1")
-            && text.contains("refused"),
+            && text.contains("no se pudo conectar: conexión rechazada"),
         "{text}"
     );
     // A database that does not exist: the server's words, not its source file and line.

@@ -92,6 +92,36 @@ pub fn smtp(e: &SendError) -> String {
     }
 }
 
+/// Why `database.url` could not be used, in the operator's words; the server's own message
+/// quoted (without sqlx's wrapping, whose Debug carries PostgreSQL's source file and line).
+pub fn database(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(d) => {
+            let said = d.message();
+            match d.code().as_deref() {
+                Some("28P01" | "28000") => format!(
+                    "el servidor rechazó el usuario o la contraseña (respuesta del servidor: \
+                     {said})"
+                ),
+                Some("3D000") => {
+                    format!("la base de datos no existe (respuesta del servidor: {said})")
+                }
+                // SQLite: CANTOPEN, READONLY, NOTADB.
+                Some("14") => format!("no se pudo abrir el archivo (detalle: {said})"),
+                Some("8") => format!("el archivo es de solo lectura (detalle: {said})"),
+                Some("26") => {
+                    format!("el archivo no es una base de datos SQLite (detalle: {said})")
+                }
+                _ => format!("el servidor respondió: {said}"),
+            }
+        }
+        sqlx::Error::Io(io) => format!("no se pudo conectar: {}", io_words(io)),
+        sqlx::Error::Tls(t) => format!("falló la conexión TLS (detalle: {t})"),
+        sqlx::Error::PoolTimedOut => "no se obtuvo una conexión a tiempo".into(),
+        other => format!("error de la base de datos (detalle: {other})"),
+    }
+}
+
 pub fn ldap(e: &LdapError) -> String {
     match e {
         LdapError::Connect { url, cause } => format!(
@@ -136,6 +166,13 @@ mod tests {
             addr: "127.0.0.1:1".into(),
             source: std::io::Error::from(ErrorKind::ConnectionRefused),
         };
+        assert_eq!(
+            database(&sqlx::Error::Io(std::io::Error::from(
+                ErrorKind::ConnectionRefused
+            ))),
+            "no se pudo conectar: conexión rechazada (¿el servidor está en marcha y escucha en \
+             ese puerto?)"
+        );
         assert!(imap(&refused).starts_with(
             "no se pudo conectar con el servidor IMAP 127.0.0.1:1: conexión rechazada"
         ));

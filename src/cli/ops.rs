@@ -337,12 +337,7 @@ async fn check_database(url: &str) -> Result<(), String> {
     .await;
     match reached {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(match e {
-            // The server's own message, without sqlx's wrapping (its Debug carries the
-            // PostgreSQL source file and line).
-            sqlx::Error::Database(d) => d.message().to_owned(),
-            other => other.to_string(),
-        }),
+        Ok(Err(e)) => Err(super::diagnosis::database(&e)),
         Err(_) => Err(format!(
             "sin respuesta en {} s (¿servidor apagado, host o puerto equivocados?)",
             DB_CHECK_TIMEOUT.as_secs()
