@@ -184,7 +184,6 @@ async fn database_commands_need_only_the_database(kind: DbKind) {
         &["tickets", "list"],
         &["tickets", "list", "--json"],
         &["approvals", "pending"],
-        &["directory", "show"],
         &["sla", "report"],
         &[&["sla", "compliance"][..], &period[..]].concat(),
         &["outbox", "list"],
