@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::flow::{tag, ticket_where, token_of};
+use support::flow::{late_today, next_business_morning, tag, ticket_where, token_of};
 
 use chrono::{DateTime, Duration as Days, Utc};
 use mesayuda::domain::calendar::{BusinessCalendar, CalendarConfig};
@@ -480,6 +480,13 @@ async fn the_approver_reads_only_what_the_requester_is_proven_to_have_sent(w: Wo
 }
 
 async fn digest_lists_exactly_the_pending_approvals(w: World) {
+    // Today's digest is claimed while nothing is pending: the daemon, living in real time,
+    // would otherwise send its own digest as soon as the first request waits (on a business
+    // day after the digest hour), and that one is not the list this test reads.
+    let r = w
+        .cli()
+        .json(&["jobs", "run", "--now", &late_today().to_rfc3339(), "--json"]);
+    assert_eq!(r["digests_sent"], 0, "{r}");
     let _d = w.spawn_daemon();
     let a = request_vpn(&w, Some(BOSS)).await;
     let b = request_vpn(&w, Some(BOSS)).await;
@@ -509,16 +516,7 @@ async fn digest_lists_exactly_the_pending_approvals(w: World) {
         .collect();
     assert_eq!(ids, vec![a.as_str(), b.as_str()]);
     // The next business morning after the digest hour.
-    let cal = BusinessCalendar::new(&CalendarConfig::default()).unwrap();
-    let mut day = Utc::now().with_timezone(&cal.timezone()).date_naive() + Days::days(1);
-    while !cal.is_working_day(day) {
-        day += Days::days(1);
-    }
-    let morning = day
-        .and_hms_opt(7, 30, 0)
-        .unwrap()
-        .and_local_timezone(cal.timezone())
-        .unwrap();
+    let morning = next_business_morning(7);
     let r = w
         .cli()
         .json(&["jobs", "run", "--now", &morning.to_rfc3339(), "--json"]);

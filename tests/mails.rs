@@ -5,10 +5,8 @@
 
 mod support;
 
-use support::flow::tag;
+use support::flow::{next_business_morning, tag};
 
-use chrono::{Duration as Days, Utc};
-use mesayuda::domain::calendar::{BusinessCalendar, CalendarConfig};
 use mesayuda::mail::inbound::InboundMail;
 use std::time::Duration;
 use support::mail::{self, Draft};
@@ -133,16 +131,7 @@ async fn a_reply_to_the_digest_opens_nothing_and_is_explained(w: World) {
         m.subject.contains("Aprobación requerida")
     })
     .await;
-    let cal = BusinessCalendar::new(&CalendarConfig::default()).unwrap();
-    let mut day = Utc::now().with_timezone(&cal.timezone()).date_naive() + Days::days(1);
-    while !cal.is_working_day(day) {
-        day += Days::days(1);
-    }
-    let morning = day
-        .and_hms_opt(9, 0, 0)
-        .unwrap()
-        .and_local_timezone(cal.timezone())
-        .unwrap();
+    let morning = next_business_morning(9);
     let r = w
         .cli()
         .json(&["jobs", "run", "--now", &morning.to_rfc3339(), "--json"]);

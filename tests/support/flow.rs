@@ -83,3 +83,34 @@ pub fn jobs_at(w: &World, now: DateTime<Utc>) -> Value {
     w.cli()
         .json(&["jobs", "run", "--now", &now.to_rfc3339(), "--json"])
 }
+
+/// The default calendar's zone, as the daemon under test reads real time.
+fn calendar() -> mesayuda::domain::calendar::BusinessCalendar {
+    use mesayuda::domain::calendar::{BusinessCalendar, CalendarConfig};
+    BusinessCalendar::new(&CalendarConfig::default()).expect("default calendar")
+}
+
+/// The last minute of today in the calendar's zone.
+pub fn late_today() -> DateTime<Utc> {
+    let cal = calendar();
+    Utc::now()
+        .with_timezone(&cal.timezone())
+        .date_naive()
+        .and_hms_opt(23, 59, 0)
+        .and_then(|t| t.and_local_timezone(cal.timezone()).single())
+        .expect("23:59 exists once")
+        .with_timezone(&Utc)
+}
+
+/// `hour`:00 of the first business day after today, in the calendar's zone.
+pub fn next_business_morning(hour: u32) -> DateTime<Utc> {
+    let cal = calendar();
+    let mut day = Utc::now().with_timezone(&cal.timezone()).date_naive() + chrono::Days::new(1);
+    while !cal.is_working_day(day) {
+        day = day + chrono::Days::new(1);
+    }
+    day.and_hms_opt(hour, 0, 0)
+        .and_then(|t| t.and_local_timezone(cal.timezone()).single())
+        .expect("a morning hour exists once")
+        .with_timezone(&Utc)
+}
