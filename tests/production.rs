@@ -7,91 +7,16 @@ mod support;
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::http_get as get;
 use support::mail::{self, Draft};
-use support::{eventually, DbKind, TestDb, HELPDESK, NOTIFIER};
+
+use support::{eventually, Daemon, DbKind, MailServer, TestDb, HELPDESK, NOTIFIER};
 
 const WAIT: Duration = Duration::from_secs(30);
 const OPS: &str = "ops@example.test";
-
-fn script() -> PathBuf {
-    support::repo_root().join("deploy/dev/mailserver.sh")
-}
-
-/// A private Dovecot + Postfix with every TLS flavour: IMAP (STARTTLS), IMAPS, SMTP
-/// (STARTTLS) and SMTPS, all signed by the instance's own CA.
-struct Server {
-    dir: PathBuf,
-    smtp: u16,
-    smtps: u16,
-    imap: u16,
-    imaps: u16,
-}
-
-impl Server {
-    async fn start(extra: &[&str]) -> Server {
-        let s = Server {
-            dir: PathBuf::from(format!(
-                "/tmp/msp-{}-{:x}",
-                std::process::id(),
-                rand::random::<u32>()
-            )),
-            smtp: support::ports::reserve(),
-            smtps: support::ports::reserve(),
-            imap: support::ports::reserve(),
-            imaps: support::ports::reserve(),
-        };
-        let out = tokio::process::Command::new(script())
-            .arg("start")
-            .arg(&s.dir)
-            .args(["--smtp-port", &s.smtp.to_string()])
-            .args(["--smtps-port", &s.smtps.to_string()])
-            .args(["--imap-port", &s.imap.to_string()])
-            .args(["--imaps-port", &s.imaps.to_string()])
-            .args(extra)
-            .output()
-            .await
-            .expect("run mailserver.sh");
-        assert!(
-            out.status.success(),
-            "mail server did not start: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        s
-    }
-
-    fn control(&self, verb: &str) {
-        let out = Command::new(script())
-            .arg(verb)
-            .arg(&self.dir)
-            .output()
-            .expect("run mailserver.sh");
-        assert!(out.status.success(), "mailserver.sh {verb} failed");
-    }
-
-    fn ca(&self) -> PathBuf {
-        self.dir.join("tls/cert.pem")
-    }
-
-    fn dovecot_log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("log/dovecot.log")).unwrap_or_default()
-    }
-
-    fn postfix_log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("log/postfix.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new(script()).arg("stop").arg(&self.dir).output();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// How the daemon reaches the servers, and anything else a test changes.
 struct Opts {
@@ -128,7 +53,7 @@ impl Default for Opts {
 }
 
 struct Setup {
-    server: Server,
+    server: MailServer,
     db: TestDb,
     dir: tempfile::TempDir,
     http: u16,
@@ -143,7 +68,7 @@ impl Setup {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = TestDb::create(kind, dir.path()).await?;
         Some(Setup {
-            server: Server::start(server_args).await,
+            server: MailServer::start_with(server_args).await,
             db,
             dir,
             http: support::ports::reserve(),
@@ -153,7 +78,7 @@ impl Setup {
     /// Writes a config file; `http` is the health listener's port.
     fn config_with(&self, name: &str, http: u16, o: &Opts) -> PathBuf {
         let s = &self.server;
-        let ca = s.ca();
+        let ca = s.cert();
         let line = |on: bool, key: &str| {
             if on {
                 format!("ca_file = \"{}\"", ca.display())
@@ -194,11 +119,19 @@ listen = "127.0.0.1:{http}"
 {extra}
 "#,
             db = self.db.url,
-            imap_port = if o.imap_tls_port { s.imaps } else { s.imap },
+            imap_port = if o.imap_tls_port {
+                s.imaps_port
+            } else {
+                s.imap_port
+            },
             imap_security = o.imap_security,
             imap_password = o.imap_password,
             imap_ca = line(o.imap_ca, "imap ca"),
-            smtp_port = if o.smtp_tls_port { s.smtps } else { s.smtp },
+            smtp_port = if o.smtp_tls_port {
+                s.smtps_port
+            } else {
+                s.smtp_port
+            },
             smtp_security = o.smtp_security,
             smtp_ca = line(o.smtp_ca, "smtp ca"),
             templates = o.templates.display(),
@@ -216,102 +149,7 @@ listen = "127.0.0.1:{http}"
     }
 
     fn cli(&self, config: &Path, args: &[&str]) -> std::process::Output {
-        Command::new(env!("CARGO_BIN_EXE_mesayuda"))
-            .arg("--config")
-            .arg(config)
-            .args(args)
-            .output()
-            .expect("run mesayuda")
-    }
-}
-
-/// `mesayuda run` as a child process, its log in a file.
-struct Proc {
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn spawn(config: &Path, dir: &Path, env: &[(&str, &str)]) -> Proc {
-        let log = dir.join(format!("daemon-{:x}.log", rand::random::<u32>()));
-        let file = std::fs::File::create(&log).expect("log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mesayuda"));
-        cmd.arg("--config")
-            .arg(config)
-            .arg("run")
-            .env("RUST_LOG", "mesayuda=debug,info")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .stdout(Stdio::null())
-            .stderr(file);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        Proc {
-            child: Some(cmd.spawn().expect("spawn mesayuda run")),
-            log,
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
-    }
-
-    fn signal(&self, sig: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.pid().to_string())
-            .status()
-            .expect("kill");
-        assert!(status.success());
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Waits for the process to exit by itself.
-    fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        let start = Instant::now();
-        let c = self.child.as_mut()?;
-        loop {
-            if let Ok(Some(s)) = c.try_wait() {
-                self.child = None;
-                return Some(s);
-            }
-            if start.elapsed() > timeout {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    async fn wait_log(&self, what: &str, timeout: Duration) {
-        eventually(timeout, &format!("log line `{what}`"), || async {
-            self.log().contains(what).then_some(())
-        })
-        .await
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-        if std::thread::panicking() {
-            let log = self.log();
-            let tail: Vec<&str> = log.lines().rev().take(40).collect();
-            eprintln!("---- last lines of {} ----", self.log.display());
-            for l in tail.iter().rev() {
-                eprintln!("{l}");
-            }
-        }
+        support::Cli::new(config).run(args)
     }
 }
 
@@ -348,11 +186,18 @@ fn metric_sum(text: &str, name: &str) -> f64 {
 async fn request_is_acknowledged(s: &Setup, who: &str, subject: &str) {
     let from = format!("Usuario <{who}>");
     mail::send(
-        s.server.smtp,
+        s.server.smtp_port,
         &Draft::new(&from, subject, "Necesito ayuda con el equipo, por favor."),
     )
     .await;
-    let ack = mail::wait_for(s.server.imap, who, WAIT, "acknowledgement", mail::is_ack).await;
+    let ack = mail::wait_for(
+        s.server.imap_port,
+        who,
+        WAIT,
+        "acknowledgement",
+        mail::is_ack,
+    )
+    .await;
     assert!(ack.subject.contains(subject), "{}", ack.subject);
 }
 
@@ -372,7 +217,7 @@ async fn implicit_tls_imap_and_starttls_smtp_carry_a_request_end_to_end() {
         smtp_ca: true,
         ..Opts::default()
     });
-    let _d = Proc::spawn(&cfg, s.dir.path(), &[]);
+    let _d = Daemon::spawn_with_env(&cfg, s.dir.path(), &[]);
     request_is_acknowledged(&s, "ana@example.test", "Impresora por TLS").await;
     // The servers' own logs show the daemon's sessions were encrypted.
     let dovecot = s.server.dovecot_log();
@@ -402,7 +247,7 @@ async fn starttls_imap_and_implicit_tls_smtp_carry_a_request_end_to_end() {
         smtp_ca: true,
         ..Opts::default()
     });
-    let _d = Proc::spawn(&cfg, s.dir.path(), &[]);
+    let _d = Daemon::spawn_with_env(&cfg, s.dir.path(), &[]);
     request_is_acknowledged(&s, "luis@example.test", "VPN por STARTTLS").await;
     let dovecot = s.server.dovecot_log();
     assert!(
@@ -431,12 +276,12 @@ async fn untrusted_certificate_is_a_clear_error_and_never_plain_text() {
         smtp_security: "starttls",
         ..Opts::default()
     });
-    let d = Proc::spawn(&cfg, s.dir.path(), &[]);
+    let d = Daemon::spawn_with_env(&cfg, s.dir.path(), &[]);
     let (_, raw) = Draft::new("Ana <ana@example.test>", "Sin confianza", "Hola").render();
-    mail::append(s.server.imap, HELPDESK, "INBOX", &raw).await;
+    mail::append(s.server.imap_port, HELPDESK, "INBOX", &raw).await;
     d.wait_log("IMAP mailbox unavailable", WAIT).await;
     d.wait_log("SMTP check failed", WAIT).await;
-    let log = d.log();
+    let log = d.log_text();
     let imap_line = log
         .lines()
         .find(|l| l.contains("IMAP mailbox unavailable"))
@@ -470,7 +315,7 @@ async fn untrusted_certificate_is_a_clear_error_and_never_plain_text() {
         .matches("Login: user=<mesayuda@example.test>")
         .count();
     assert_eq!(logins, 1, "the daemon logged in although TLS failed");
-    assert_eq!(mail::inbox(s.server.imap, HELPDESK).await.len(), 1);
+    assert_eq!(mail::inbox(s.server.imap_port, HELPDESK).await.len(), 1);
     let out = s.cli(&cfg, &["tickets", "list", "--json"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
     // The same for a mail sent by hand: a clear error, exit 1, nothing delivered.
@@ -481,7 +326,7 @@ async fn untrusted_certificate_is_a_clear_error_and_never_plain_text() {
         err.contains("certificate") && err.contains("smtp.ca_file"),
         "{err}"
     );
-    assert!(mail::inbox(s.server.imap, "ana@example.test")
+    assert!(mail::inbox(s.server.imap_port, "ana@example.test")
         .await
         .is_empty());
 }
@@ -495,7 +340,7 @@ async fn healthz_and_metrics_follow_the_mailbox_smtp_and_queue() {
         return;
     };
     let cfg = s.config(&Opts::default());
-    let _d = Proc::spawn(&cfg, s.dir.path(), &[]);
+    let _d = Daemon::spawn_with_env(&cfg, s.dir.path(), &[]);
     let body = wait_status(s.http, "/healthz", 200, WAIT).await;
     for line in ["database: ok", "mailbox: ok", "smtp: ok"] {
         assert!(body.contains(line), "{body}");
@@ -566,11 +411,11 @@ async fn healthz_and_metrics_follow_the_mailbox_smtp_and_queue() {
     );
 
     // The mailbox goes away: 503 naming it, and a reconnect counted; back: 200.
-    s.server.control("stop-imap");
+    s.server.stop_imap();
     let body = wait_status(s.http, "/healthz", 503, WAIT).await;
     assert!(body.contains("mailbox: error"), "{body}");
     assert!(body.contains("database: ok"), "{body}");
-    s.server.control("start-imap");
+    s.server.start_imap();
     wait_status(s.http, "/healthz", 200, Duration::from_secs(120)).await;
     let m = get(s.http, "/metrics").await.unwrap().1;
     assert!(
@@ -579,9 +424,9 @@ async fn healthz_and_metrics_follow_the_mailbox_smtp_and_queue() {
     );
 
     // SMTP goes away while a request comes in: 503 naming SMTP, the ack waits in the queue.
-    s.server.control("stop-smtp");
+    s.server.stop_smtp();
     let (_, raw) = Draft::new("Luis <luis@example.test>", "Monitor", "No enciende").render();
-    mail::append(s.server.imap, HELPDESK, "INBOX", &raw).await;
+    mail::append(s.server.imap_port, HELPDESK, "INBOX", &raw).await;
     let body = wait_status(s.http, "/healthz", 503, WAIT).await;
     assert!(
         body.contains("smtp: error") && body.contains("mailbox: ok"),
@@ -589,9 +434,9 @@ async fn healthz_and_metrics_follow_the_mailbox_smtp_and_queue() {
     );
     let m = get(s.http, "/metrics").await.unwrap().1;
     assert!(metric(&m, "mesayuda_outbox_backlog").unwrap() >= 1.0, "{m}");
-    s.server.control("start-smtp");
+    s.server.start_smtp();
     mail::wait_for(
-        s.server.imap,
+        s.server.imap_port,
         "luis@example.test",
         Duration::from_secs(90),
         "ack",
@@ -650,8 +495,8 @@ async fn systemd_hears_ready_only_once_the_mailbox_is_reached_then_watchdog_relo
     };
     let (sock, got) = notify_socket(s.dir.path());
     let cfg = s.config(&Opts::default());
-    s.server.control("stop-imap");
-    let mut d = Proc::spawn(
+    s.server.stop_imap();
+    let mut d = Daemon::spawn_with_env(
         &cfg,
         s.dir.path(),
         &[
@@ -672,7 +517,7 @@ async fn systemd_hears_ready_only_once_the_mailbox_is_reached_then_watchdog_relo
         WAIT,
         "a second mailbox attempt and two watchdog pets",
         || async {
-            (d.log().contains("IMAP still unavailable") && count(&got, "WATCHDOG=1") >= 2)
+            (d.log_text().contains("IMAP still unavailable") && count(&got, "WATCHDOG=1") >= 2)
                 .then_some(())
         },
     )
@@ -684,7 +529,7 @@ async fn systemd_hears_ready_only_once_the_mailbox_is_reached_then_watchdog_relo
     );
     // The watchdog is petted meanwhile: the process is alive, only the mailbox is missing.
     assert!(count(&got, "WATCHDOG=1") >= 2, "{:?}", got.lock().unwrap());
-    s.server.control("start-imap");
+    s.server.start_imap();
     eventually(Duration::from_secs(120), "READY=1", || async {
         (count(&got, "READY=1") == 1).then_some(())
     })
@@ -719,14 +564,14 @@ async fn sighup_reloads_templates_without_restart_and_keeps_them_when_broken() {
         templates: templates.clone(),
         ..Opts::default()
     });
-    let d = Proc::spawn(&cfg, s.dir.path(), &[]);
+    let d = Daemon::spawn_with_env(&cfg, s.dir.path(), &[]);
     request_is_acknowledged(&s, "ana@example.test", "Antes").await;
     let subject = templates.join("acuse_recibo.asunto.hbs");
     std::fs::write(&subject, "[{{ticket}}] RECARGADA: {{subject}}").unwrap();
     d.signal("HUP");
     d.wait_log("templates reloaded", WAIT).await;
     request_is_acknowledged(&s, "luis@example.test", "Despues").await;
-    let ack = &mail::inbox(s.server.imap, "luis@example.test").await[0];
+    let ack = &mail::inbox(s.server.imap_port, "luis@example.test").await[0];
     assert!(ack.subject.contains("RECARGADA"), "{}", ack.subject);
 
     // A broken template is refused; the daemon keeps the last good ones.
@@ -734,9 +579,13 @@ async fn sighup_reloads_templates_without_restart_and_keeps_them_when_broken() {
     d.signal("HUP");
     d.wait_log("templates not reloaded", WAIT).await;
     request_is_acknowledged(&s, "rosa@example.test", "Roto").await;
-    let ack = &mail::inbox(s.server.imap, "rosa@example.test").await[0];
+    let ack = &mail::inbox(s.server.imap_port, "rosa@example.test").await[0];
     assert!(ack.subject.contains("RECARGADA"), "{}", ack.subject);
-    assert_eq!(d.log().matches("mesayuda running").count(), 1, "restarted");
+    assert_eq!(
+        d.log_text().matches("mesayuda running").count(),
+        1,
+        "restarted"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -752,8 +601,8 @@ async fn refused_login_is_logged_fails_healthz_and_mails_ops_once_a_day() {
         extra: format!("[ops]\nemail = \"Operaciones <{OPS}>\"\n"),
         ..Opts::default()
     });
-    let mut d = Proc::spawn(&cfg, s.dir.path(), &[]);
-    let alert = mail::wait_for(s.server.imap, OPS, WAIT, "ops alert", |m| {
+    let mut d = Daemon::spawn_with_env(&cfg, s.dir.path(), &[]);
+    let alert = mail::wait_for(s.server.imap_port, OPS, WAIT, "ops alert", |m| {
         m.subject.contains("ALERTA")
     })
     .await;
@@ -765,7 +614,7 @@ async fn refused_login_is_logged_fails_healthz_and_mails_ops_once_a_day() {
     assert!(body.contains("mailbox: error: login refused"), "{body}");
     // It keeps saying so: an error line for each attempt, not only the first.
     eventually(WAIT, "two login errors logged", || async {
-        (d.log()
+        (d.log_text()
             .lines()
             .filter(|l| l.contains("ERROR") && l.contains("IMAP login refused"))
             .count()
@@ -773,10 +622,13 @@ async fn refused_login_is_logged_fails_healthz_and_mails_ops_once_a_day() {
             .then_some(())
     })
     .await;
-    assert!(!d.log().contains("wrong-password"), "secret in the log");
+    assert!(
+        !d.log_text().contains("wrong-password"),
+        "secret in the log"
+    );
     // A restart does not mail again within the day.
     d.kill();
-    let d2 = Proc::spawn(&cfg, s.dir.path(), &[]);
+    let d2 = Daemon::spawn_with_env(&cfg, s.dir.path(), &[]);
     d2.wait_log("ops alert already sent within 24 h", WAIT)
         .await;
     // Decided and logged: the queue proves no second alert will leave.
@@ -787,7 +639,7 @@ async fn refused_login_is_logged_fails_healthz_and_mails_ops_once_a_day() {
         .filter(|m| m["recipients"].as_str().unwrap_or("").contains(OPS))
         .count();
     assert_eq!(alerts, 1, "{queued:?}");
-    assert_eq!(mail::inbox(s.server.imap, OPS).await.len(), 1);
+    assert_eq!(mail::inbox(s.server.imap_port, OPS).await.len(), 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -799,15 +651,15 @@ async fn a_second_instance_on_the_same_sqlite_database_exits_with_a_clear_messag
         return;
     };
     let cfg = s.config(&Opts::default());
-    let first = Proc::spawn(&cfg, s.dir.path(), &[]);
+    let first = Daemon::spawn_with_env(&cfg, s.dir.path(), &[]);
     first.wait_log("watching mailbox", WAIT).await;
     let second_cfg = s.config_with("second.toml", support::ports::reserve(), &Opts::default());
-    let mut second = Proc::spawn(&second_cfg, s.dir.path(), &[]);
+    let mut second = Daemon::spawn_with_env(&second_cfg, s.dir.path(), &[]);
     let status = second
         .wait_exit(Duration::from_secs(20))
         .expect("the second instance exits");
-    assert_eq!(status.code(), Some(1), "{}", second.log());
-    let log = second.log();
+    assert_eq!(status.code(), Some(1), "{}", second.log_text());
+    let log = second.log_text();
     assert!(
         log.contains("another mesayuda instance is already running on this SQLite database")
             && log.contains(&format!("pid {}", first.pid())),
@@ -826,11 +678,14 @@ async fn two_instances_on_postgresql_ticket_and_ack_every_request_once_across_a_
     let (http_a, http_b) = (support::ports::reserve(), support::ports::reserve());
     let cfg_a = s.config_with("a.toml", http_a, &Opts::default());
     let cfg_b = s.config_with("b.toml", http_b, &Opts::default());
-    let mut a = Some(Proc::spawn(&cfg_a, s.dir.path(), &[]));
-    let mut b = Some(Proc::spawn(&cfg_b, s.dir.path(), &[]));
+    let mut a = Some(Daemon::spawn_with_env(&cfg_a, s.dir.path(), &[]));
+    let mut b = Some(Daemon::spawn_with_env(&cfg_b, s.dir.path(), &[]));
     // Exactly one reads the mailbox; the other stands by, and both are healthy.
     eventually(WAIT, "one reader and one standby", || async {
-        let logs = [a.as_ref().unwrap().log(), b.as_ref().unwrap().log()];
+        let logs = [
+            a.as_ref().unwrap().log_text(),
+            b.as_ref().unwrap().log_text(),
+        ];
         let readers = logs
             .iter()
             .filter(|l| l.contains("mailbox lease acquired"))
@@ -841,7 +696,11 @@ async fn two_instances_on_postgresql_ticket_and_ack_every_request_once_across_a_
     .await;
     wait_status(http_a, "/healthz", 200, WAIT).await;
     wait_status(http_b, "/healthz", 200, WAIT).await;
-    let a_reads = a.as_ref().unwrap().log().contains("mailbox lease acquired");
+    let a_reads = a
+        .as_ref()
+        .unwrap()
+        .log_text()
+        .contains("mailbox lease acquired");
     let (holder, standby, standby_http) = if a_reads {
         (&mut a, &mut b, http_b)
     } else {
@@ -856,7 +715,7 @@ async fn two_instances_on_postgresql_ticket_and_ack_every_request_once_across_a_
         let from = format!("Usuario {i} <{u}>");
         let subject = format!("Solicitud {i}");
         mail::send(
-            s.server.smtp,
+            s.server.smtp_port,
             &Draft::new(&from, &subject, "Favor atender."),
         )
         .await;
@@ -884,7 +743,7 @@ async fn two_instances_on_postgresql_ticket_and_ack_every_request_once_across_a_
     // An ack the dead instance had claimed but not sent waits out its claim (5 min at most).
     for u in &users {
         mail::wait_for(
-            s.server.imap,
+            s.server.imap_port,
             u,
             Duration::from_secs(400),
             "ack",
@@ -899,7 +758,7 @@ async fn two_instances_on_postgresql_ticket_and_ack_every_request_once_across_a_
             serde_json::Value::Array(a) => a.len(),
             other => panic!("outbox list --json: {other}"),
         };
-        (pending == 0 && mail::inbox(s.server.imap, HELPDESK).await.is_empty()).then_some(())
+        (pending == 0 && mail::inbox(s.server.imap_port, HELPDESK).await.is_empty()).then_some(())
     })
     .await;
     let tickets = cli.tickets();
@@ -911,7 +770,7 @@ async fn two_instances_on_postgresql_ticket_and_ack_every_request_once_across_a_
             .filter(|t| t["requester"] == u.as_str())
             .count();
         assert_eq!(mine, 1, "{u} has {mine} tickets");
-        let acks = mail::inbox(s.server.imap, u).await;
+        let acks = mail::inbox(s.server.imap_port, u).await;
         let mut ids: Vec<&str> = acks.iter().map(|m| m.message_id.as_str()).collect();
         ids.dedup();
         assert_eq!(
@@ -979,7 +838,7 @@ async fn check_config_reports_each_dependency_with_documented_exit_codes() {
     );
 
     // A server down is a runtime failure: 1, naming it.
-    s.server.control("stop-smtp");
+    s.server.stop_smtp();
     let out = s.cli(&cfg, &["check-config"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
@@ -994,7 +853,7 @@ async fn check_config_reports_each_dependency_with_documented_exit_codes() {
         Some("Resultado: 1 con errores: smtp (código de salida 1)"),
         "{text}"
     );
-    s.server.control("start-smtp");
+    s.server.start_smtp();
 
     // A refused login: 1, saying so.
     let bad = s.config_with(
@@ -1188,9 +1047,13 @@ async fn send_test_mail_delivers_and_outbox_retry_requeues_failed_mail() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let m = mail::wait_for(s.server.imap, "ana@example.test", WAIT, "test mail", |m| {
-        m.subject == "Correo de prueba de mesayuda"
-    })
+    let m = mail::wait_for(
+        s.server.imap_port,
+        "ana@example.test",
+        WAIT,
+        "test mail",
+        |m| m.subject == "Correo de prueba de mesayuda",
+    )
     .await;
     assert_eq!(m.from.as_ref().unwrap().email, NOTIFIER);
     // Both parts, like every mail the daemon sends.
@@ -1200,9 +1063,9 @@ async fn send_test_mail_delivers_and_outbox_retry_requeues_failed_mail() {
     assert_eq!(out.status.code(), Some(2));
 
     // A requester outside the server's domains: the ack is refused for good (relay denied).
-    let mut d = Proc::spawn(&cfg, s.dir.path(), &[]);
+    let mut d = Daemon::spawn_with_env(&cfg, s.dir.path(), &[]);
     let (_, raw) = Draft::new("Zoe <zoe@elsewhere.test>", "Externa", "Hola").render();
-    mail::append(s.server.imap, HELPDESK, "INBOX", &raw).await;
+    mail::append(s.server.imap_port, HELPDESK, "INBOX", &raw).await;
     let failed = eventually(WAIT, "a failed outbox mail", || async {
         let out = s.cli(&cfg, &["outbox", "list", "--status", "failed", "--json"]);
         let rows: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
@@ -1389,12 +1252,7 @@ fn example_config_documents_every_key_and_passes_check_config() {
             .replace("/var/lib/mesayuda", &d),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_mesayuda"))
-        .arg("--config")
-        .arg(&cfg)
-        .args(["check-config", "--offline"])
-        .output()
-        .unwrap();
+    let out = support::Cli::new(&cfg).run(&["check-config", "--offline"]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -1525,12 +1383,7 @@ fn readme_configuration_block_passes_check_config() {
             .replace("/var/lib/mesayuda", &d),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_mesayuda"))
-        .arg("--config")
-        .arg(&cfg)
-        .args(["check-config", "--offline"])
-        .output()
-        .unwrap();
+    let out = support::Cli::new(&cfg).run(&["check-config", "--offline"]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -1612,7 +1465,7 @@ async fn xoauth2_with_client_credentials_logs_in_to_imap_and_smtp() {
     };
     let (port, issued) = token_endpoint(TOKEN).await;
     let cfg = s.config(&oauth2_opts(&s, port, "app-secret"));
-    let d = Proc::spawn(&cfg, s.dir.path(), &[]);
+    let d = Daemon::spawn_with_env(&cfg, s.dir.path(), &[]);
     request_is_acknowledged(&s, "ana@example.test", "Correo con OAuth2").await;
     assert!(
         s.server
@@ -1630,7 +1483,7 @@ async fn xoauth2_with_client_credentials_logs_in_to_imap_and_smtp() {
     // One token serves IMAP and SMTP until it nears expiry.
     assert_eq!(*issued.lock().unwrap(), 1);
     assert!(
-        !d.log().contains(TOKEN) && !d.log().contains("app-secret"),
+        !d.log_text().contains(TOKEN) && !d.log_text().contains("app-secret"),
         "secret in the log"
     );
     wait_status(s.http, "/healthz", 200, WAIT).await;
@@ -1651,10 +1504,10 @@ async fn a_refused_oauth2_client_is_loud_and_mails_ops() {
     };
     let (port, issued) = token_endpoint(TOKEN).await;
     let cfg = s.config(&oauth2_opts(&s, port, "expired-secret"));
-    let d = Proc::spawn(&cfg, s.dir.path(), &[]);
+    let d = Daemon::spawn_with_env(&cfg, s.dir.path(), &[]);
     d.wait_log("IMAP login refused", WAIT).await;
     let line = d
-        .log()
+        .log_text()
         .lines()
         .find(|l| l.contains("IMAP login refused"))
         .unwrap()

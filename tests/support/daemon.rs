@@ -11,25 +11,38 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn spawn(config: &Path, dir: &Path) -> Daemon {
-        Self::spawn_logging(config, dir, "mesayuda=debug,info")
+        Self::spawn_with(config, dir, "mesayuda=debug,info", &[])
     }
 
     /// [`Daemon::spawn`] with its own `RUST_LOG`, e.g. `info,sqlx::query=debug` to see every
     /// statement the daemon sends to the database.
     pub fn spawn_logging(config: &Path, dir: &Path, rust_log: &str) -> Daemon {
+        Self::spawn_with(config, dir, rust_log, &[])
+    }
+
+    /// [`Daemon::spawn`] with environment variables set, e.g. `NOTIFY_SOCKET` to play systemd.
+    pub fn spawn_with_env(config: &Path, dir: &Path, env: &[(&str, &str)]) -> Daemon {
+        Self::spawn_with(config, dir, "mesayuda=debug,info", env)
+    }
+
+    fn spawn_with(config: &Path, dir: &Path, rust_log: &str, env: &[(&str, &str)]) -> Daemon {
         let log = dir.join(format!("daemon-{:x}.log", rand::random::<u32>()));
         let file = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_mesayuda"))
-            .arg("--config")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mesayuda"));
+        cmd.arg("--config")
             .arg(config)
             .arg("run")
             .env("RUST_LOG", rust_log)
+            // A test run under systemd must not hand the daemon the runner's own sockets.
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
             .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .expect("spawn mesayuda run");
+            .stderr(file);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         Daemon {
-            child: Some(child),
+            child: Some(cmd.spawn().expect("spawn mesayuda run")),
             log,
         }
     }
@@ -75,6 +88,30 @@ impl Daemon {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// Waits for the process to exit by itself (a refused start, a second instance).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let start = std::time::Instant::now();
+        let c = self.child.as_mut()?;
+        loop {
+            if let Ok(Some(s)) = c.try_wait() {
+                self.child = None;
+                return Some(s);
+            }
+            if start.elapsed() > timeout {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the log holds `what`.
+    pub async fn wait_log(&self, what: &str, timeout: Duration) {
+        super::eventually(timeout, &format!("log line `{what}`"), || async {
+            self.log_text().contains(what).then_some(())
+        })
+        .await
     }
 
     /// SIGTERM, then waits; returns how long the daemon took to exit and its status.

@@ -6,6 +6,8 @@ use std::process::Command;
 pub struct MailServer {
     pub dir: PathBuf,
     pub smtp_port: u16,
+    /// SMTP with implicit TLS, as `smtps` clients reach it.
+    pub smtps_port: u16,
     pub imap_port: u16,
     pub imaps_port: u16,
 }
@@ -31,6 +33,7 @@ impl MailServer {
         let server = MailServer {
             dir,
             smtp_port: super::ports::reserve(),
+            smtps_port: super::ports::reserve(),
             imap_port: super::ports::reserve(),
             imaps_port: super::ports::reserve(),
         };
@@ -38,6 +41,7 @@ impl MailServer {
             .arg("start")
             .arg(&server.dir)
             .args(["--smtp-port", &server.smtp_port.to_string()])
+            .args(["--smtps-port", &server.smtps_port.to_string()])
             .args(["--imap-port", &server.imap_port.to_string()])
             .args(["--imaps-port", &server.imaps_port.to_string()])
             .args(extra)
@@ -78,8 +82,17 @@ impl MailServer {
     pub fn start_imap(&self) {
         self.control("start-imap");
     }
+    /// The instance's own CA, which signed every TLS flavour it offers.
     pub fn cert(&self) -> PathBuf {
         self.dir.join("tls/cert.pem")
+    }
+
+    pub fn dovecot_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log/dovecot.log")).unwrap_or_default()
+    }
+
+    pub fn postfix_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log/postfix.log")).unwrap_or_default()
     }
 
     /// Whether Postfix holds no mail: everything it accepted has reached a mailbox. Postfix
