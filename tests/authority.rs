@@ -527,11 +527,7 @@ on_both_databases!(with_procedure_trusting_mta;
 /// Exchange / Microsoft 365: with `exchange_internal`, Exchange's own mark on its users' mail
 /// proves the sender (Exchange strips it from outside mail); without the setting it proves
 /// nothing.
-async fn exchange_marks_internal_mail(kind: support::DbKind) {
-    let extra = "[security]\nexchange_internal = true\n";
-    let Some(w) = World::with_procedure_and(kind, extra).await else {
-        return;
-    };
+async fn exchange_marks_internal_mail(w: World) {
     let _d = w.spawn_daemon();
     let id = request(&w, "Instalación de impresora", PRINTER).await;
     let laura = "Laura Rojas <laura.rojas@example.test>";
@@ -547,12 +543,12 @@ async fn exchange_marks_internal_mail(kind: support::DbKind) {
     assert_eq!(t["status"], "trabajo_en_progreso");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_exchange_marks_internal_mail() {
-    exchange_marks_internal_mail(support::DbKind::Sqlite).await;
-}
+mod exchange {
+    use super::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_exchange_marks_internal_mail() {
-    exchange_marks_internal_mail(support::DbKind::Postgres).await;
+    async fn with_exchange(kind: support::DbKind) -> Option<World> {
+        World::with_procedure_and(kind, "[security]\nexchange_internal = true\n").await
+    }
+
+    on_both_databases!(setup = with_exchange; exchange_marks_internal_mail);
 }
