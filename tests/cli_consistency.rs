@@ -190,6 +190,17 @@ async fn database_commands_need_only_the_database(kind: DbKind) {
     ] {
         succeeds(&cli, args);
     }
+    // A wrong word is refused in the operator's language, naming what would be accepted.
+    refused_naming(
+        &cli,
+        &["tickets", "list", "--status", "abierto"],
+        "[possible values: registrado, pendiente_por_usuario, pendiente_aprobacion",
+    );
+    refused_naming(
+        &cli,
+        &["tickets", "show", "abc"],
+        "`abc` is not a ticket number (e.g. REQ-12 or INC-3)",
+    );
     let now = "2026-12-01T08:00:00-05:00";
     refused_naming(&cli, &["jobs", "run", "--now", now], "[smtp]");
     refused_naming(&cli, &["check-config", "--offline"], "[imap]");

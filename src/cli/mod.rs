@@ -172,7 +172,9 @@ pub enum TicketsCommand {
     /// List tickets (requests and incidents), oldest first.
     List {
         /// A request status; incidents have none, so it lists requests only.
-        #[arg(long)]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(
+            crate::domain::ticket::Status::all().map(|s| s.as_str())
+        ))]
         status: Option<String>,
         /// Only requests or only incidents.
         #[arg(long, value_parser = ["requerimiento", "incidente"])]

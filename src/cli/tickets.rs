@@ -5,7 +5,7 @@ use super::{calendar_tz, open_db, CliError, TicketsCommand};
 use crate::config::Config;
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::sla::THRESHOLDS;
-use crate::domain::ticket::{Status, TicketNumber};
+use crate::domain::ticket::TicketNumber;
 use crate::store::{events, from_unix, incidents, messages, tickets};
 use serde_json::{json, Value};
 
@@ -95,9 +95,6 @@ async fn list(
     kind: Option<&str>,
     as_json: bool,
 ) -> Result<(), CliError> {
-    if let Some(s) = status {
-        s.parse::<Status>().map_err(CliError::usage)?;
-    }
     let mut conn = db.pool.acquire().await?;
     // (created_at, JSON, table cells), both kinds in one list, oldest first.
     let mut rows: Vec<(i64, Value, Vec<String>)> = Vec::new();
@@ -206,7 +203,11 @@ async fn show(
             return show_incident(db, tz, r.number, as_json).await;
         }
     }
-    let n: TicketNumber = id.parse().map_err(CliError::usage)?;
+    let n: TicketNumber = id.parse().map_err(|_| {
+        CliError::usage(format_args!(
+            "`{id}` is not a ticket number (e.g. REQ-12 or INC-3)"
+        ))
+    })?;
     let mut conn = db.begin_snapshot().await?;
     let Some(t) = tickets::get(&mut conn, n).await? else {
         return Err(CliError::not_found(format_args!("no request {n}")));
