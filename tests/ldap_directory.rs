@@ -277,6 +277,42 @@ async fn ldaps_and_starttls_trust_the_domain_ca_given_in_ca_file(kind: DbKind) {
     }
 }
 
+/// Without any reload, a change in LDAP reaches the daemon at the next `refresh_minutes`
+/// (one here: this test waits about a minute, the timer's smallest period). The timer does not
+/// depend on the database, so SQLite alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_in_ldap_arrives_at_the_next_refresh_without_a_reload() {
+    let Some(slapd) = Slapd::start().await else {
+        return;
+    };
+    let directory = support::repo_root().join("tests/data/ldap/directory.toml");
+    let ldap = slapd
+        .config("")
+        .replace("refresh_minutes = 60", "refresh_minutes = 1");
+    let Some(w) = World::with_directory_and(DbKind::Sqlite, &directory, &ldap).await else {
+        return;
+    };
+    let d = w.spawn_daemon();
+    log_count(&d, READ, 1).await;
+    let first_read = std::time::Instant::now();
+    slapd.delete(PEDRO_DN).await;
+    assert!(show(&w, "pedro.nino@example.test").is_some());
+    eventually(
+        Duration::from_secs(90),
+        "a second LDAP read, with no SIGHUP",
+        || async { (d.log_text().matches(READ).count() >= 2).then_some(()) },
+    )
+    .await;
+    assert!(
+        first_read.elapsed() >= Duration::from_secs(50),
+        "read again after {:?}, before its period",
+        first_read.elapsed()
+    );
+    assert!(!d.log_text().contains("(SIGHUP)"), "{}", d.log_text());
+    assert!(show(&w, "pedro.nino@example.test").is_none());
+    assert!(show(&w, ANA_ADDR).is_some());
+}
+
 on_both_databases!(setup = kind;
 
     a_request_by_mail_is_approved_by_the_boss_ldap_names,
