@@ -59,7 +59,9 @@ const REJECT: &[&str] = &[
 ///   NEGADO/A, NIEGO, DENEGADO/A, NO, REJECT, REJECTED), in any case, with or without accents,
 ///   surrounding punctuation allowed ("¡Sí!", "Aprobado.", "*APROBAR*"), and
 /// - no word of the other kind appears anywhere on that line, and no keyword on it is negated
-///   ("no apruebo", "no lo rechazo").
+///   ("no apruebo", "no lo rechazo"), and
+/// - a "no" stands alone: "No", "No.", "No, no cumple" reject; "No sé", "No estoy seguro,
+///   llámeme", "No corresponde" are sentences that begin with "no" and decide nothing.
 ///
 /// Anything else is [`ApprovalAnswer::Unclear`], and the approver is asked again: a mixed
 /// line such as "No hay problema, apruebo" or "Sí, pero no antes del lunes" reads one way to
@@ -83,13 +85,25 @@ pub fn parse_answer(text: &str) -> ApprovalAnswer {
     let reason = || join_reason(&line[word_end..], &after);
     let approves = APPROVE.contains(&word.as_str());
     let rejects = REJECT.contains(&word.as_str());
-    if !(approves || rejects) || mixed(line, approves) {
+    if !(approves || rejects)
+        || mixed(line, approves)
+        || sentence_after_no(&word, &line[word_end..])
+    {
         ApprovalAnswer::Unclear
     } else if approves {
         ApprovalAnswer::Approve { reason: reason() }
     } else {
         ApprovalAnswer::Reject { reason: reason() }
     }
+}
+
+/// Whether a first word "no" goes on as a sentence ("No sé", "No estoy seguro") rather than
+/// standing alone as the answer ("No", "No.", "No, rechazado"): only a space and a word after
+/// it make it the start of a sentence.
+fn sentence_after_no(word: &str, rest: &str) -> bool {
+    word == "no"
+        && rest.starts_with(char::is_whitespace)
+        && rest.trim_start().starts_with(char::is_alphanumeric)
 }
 
 /// Whether `line`, which starts with a keyword (an approve word when `approves`), also holds
@@ -262,9 +276,10 @@ mod tests {
             reject("No corresponde a su cargo.\nHablar con talento humano.")
         );
         assert_eq!(parse_answer("NEGADO"), reject(""));
+        assert_eq!(parse_answer("No."), reject(""));
         assert_eq!(
-            parse_answer("No estoy seguro, llámeme"),
-            reject("estoy seguro, llámeme")
+            parse_answer("No, no cumple requisitos"),
+            reject("no cumple requisitos")
         );
         assert_eq!(parse_answer("REJECT: budget"), reject("budget"));
     }
@@ -306,6 +321,12 @@ mod tests {
             ("APROBAR / RECHAZAR", Unclear),
             ("Rechazado, sí lo revisé", Unclear),
             ("No, sí lo apruebo", Unclear),
+            // A sentence that begins with "no" is not the word "no".
+            ("No sé", Unclear),
+            ("NO SE", Unclear),
+            ("No estoy seguro, llámeme", Unclear),
+            ("No corresponde a su cargo", Unclear),
+            ("no   tengo información", Unclear),
             // A keyword negated by the "no" right before it.
             ("No apruebo", Unclear),
             ("NO APROBADO", Unclear),
