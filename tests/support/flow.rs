@@ -90,18 +90,6 @@ fn calendar() -> mesayuda::domain::calendar::BusinessCalendar {
     BusinessCalendar::new(&CalendarConfig::default()).expect("default calendar")
 }
 
-/// The last minute of today in the calendar's zone.
-pub fn late_today() -> DateTime<Utc> {
-    let cal = calendar();
-    Utc::now()
-        .with_timezone(&cal.timezone())
-        .date_naive()
-        .and_hms_opt(23, 59, 0)
-        .and_then(|t| t.and_local_timezone(cal.timezone()).single())
-        .expect("23:59 exists once")
-        .with_timezone(&Utc)
-}
-
 /// `hour`:00 of the first business day after today, in the calendar's zone.
 pub fn next_business_morning(hour: u32) -> DateTime<Utc> {
     let cal = calendar();
