@@ -2,7 +2,8 @@
 //! temporary database, an injected clock, no mail server and no sleeps — so they run in
 //! milliseconds and can walk days of business time. Mail is read from the outbox as the
 //! recipients would read it, and answered the way their mail client would (to its Reply-To).
-//! `tests/procedure.rs` keeps the same stories against the real mail server and binary.
+//! More stories in `tests/in_process_procedure.rs` and `tests/in_process_approvals.rs`;
+//! `tests/procedure.rs` keeps one whole story against the real mail server and binary.
 
 mod support;
 
