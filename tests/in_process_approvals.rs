@@ -76,22 +76,6 @@ fn written(from: &str, token: Option<&str>, subject: &str, body: &str, headers: 
     .1
 }
 
-/// A mail from `from` to the help desk's plain address with `text` and a small PDF named
-/// `filename` attached, as a mail client sends it.
-fn with_pdf(from: &str, subject: &str, text: &str, filename: &str) -> Vec<u8> {
-    format!(
-        "From: {from}\r\nTo: {HELPDESK}\r\nSubject: {subject}\r\n\
-         Message-ID: <pdf-{:x}@client.example.test>\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/mixed; boundary=\"B\"\r\n\r\n\
-         --B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n\
-         --B\r\nContent-Type: application/pdf\r\n\
-         Content-Disposition: attachment; filename=\"{filename}\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfsj6IK\r\n--B--\r\n",
-        rand::random::<u64>()
-    )
-    .into_bytes()
-}
-
 /// `mesayuda jobs run --now T --json`, then what it queued delivered at `t`.
 async fn jobs_at(app: &mut TestApp, t: DateTime<Utc>) -> Value {
     let r = app
@@ -442,7 +426,7 @@ async fn the_approver_reads_only_what_the_requester_is_proven_to_have_sent(kind:
     let id = request_vpn(&mut app, Some(BOSS), monday(0)).await;
     approval_mail(&app, BOSS, &id);
     app.exchange(
-        &with_pdf(
+        &support::mail::with_pdf(
             CARLOS,
             &format!("RE: [{id}] Acceso VPN"),
             "Mi jefe ya lo autorizó por teléfono, ver el soporte adjunto.",

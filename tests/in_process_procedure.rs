@@ -92,25 +92,7 @@ async fn a_complete_request_is_classified_and_goes_to_work(mut app: TestApp) {
     ] {
         assert!(ack.body_text.contains(line), "{line}: {}", ack.body_text);
     }
-    let t = show(&app, n);
-    assert_eq!(t["status"], "trabajo_en_progreso");
-    assert_eq!(t["service"], "IMPRESORA");
-    assert_eq!(t["category"].as_str().map(|c| !c.is_empty()), Some(true));
-    assert_eq!(t["fields"]["Número de equipo"], "PC-0456");
-    assert_eq!(t["sla"]["target_business_hours"], 8.0);
-    assert_eq!(t["sla"]["paused"], false);
-    let acts: Vec<i64> = t["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["activity"].as_i64())
-        .collect();
-    for a in [1, 2, 3, 4, 9, 13] {
-        assert!(
-            acts.contains(&a),
-            "activity {a} missing from history {acts:?}"
-        );
-    }
+    support::flow::assert_printer_request_at_work(&show(&app, n));
 }
 
 /// Activities 4–5: the missing fields are asked for on the ticket, its clock paused; the

@@ -71,23 +71,7 @@ async fn complete_request_goes_to_work(w: World) {
         "{due}"
     );
     let t = wait_status(&w, &id, "trabajo_en_progreso").await;
-    assert_eq!(t["service"], "IMPRESORA");
-    assert_eq!(t["category"].as_str().map(|c| !c.is_empty()), Some(true));
-    assert_eq!(t["fields"]["Número de equipo"], "PC-0456");
-    assert_eq!(t["sla"]["target_business_hours"], 8.0);
-    assert_eq!(t["sla"]["paused"], false);
-    let acts: Vec<i64> = t["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["activity"].as_i64())
-        .collect();
-    for a in [1, 2, 3, 4, 9, 13] {
-        assert!(
-            acts.contains(&a),
-            "activity {a} missing from history {acts:?}"
-        );
-    }
+    support::flow::assert_printer_request_at_work(&t);
 }
 
 async fn out_of_office_reply_creates_nothing_and_gets_no_answer(w: World) {

@@ -102,3 +102,27 @@ pub fn next_business_morning(hour: u32) -> DateTime<Utc> {
         .expect("a morning hour exists once")
         .with_timezone(&Utc)
 }
+
+/// The shipped catalogue's printer request (`COMPLETE` in the procedure tests), as `tickets
+/// show --json` prints it once at work: classified, its fields kept, its clock running, and
+/// activities 1–4, 9 and 13 in its history.
+pub fn assert_printer_request_at_work(t: &Value) {
+    assert_eq!(t["status"], "trabajo_en_progreso", "{t}");
+    assert_eq!(t["service"], "IMPRESORA");
+    assert_eq!(t["category"].as_str().map(|c| !c.is_empty()), Some(true));
+    assert_eq!(t["fields"]["Número de equipo"], "PC-0456");
+    assert_eq!(t["sla"]["target_business_hours"], 8.0);
+    assert_eq!(t["sla"]["paused"], false);
+    let acts: Vec<i64> = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["activity"].as_i64())
+        .collect();
+    for a in [1, 2, 3, 4, 9, 13] {
+        assert!(
+            acts.contains(&a),
+            "activity {a} missing from history {acts:?}"
+        );
+    }
+}

@@ -92,25 +92,26 @@ pub async fn reply(smtp_port: u16, from: &str, parent: &InboundMail, body: &str)
 }
 
 /// A mail from `from` ("Name <address>") to the help desk's plain address with `text` and a
-/// small PDF named `filename` attached, as a mail client sends it.
-pub async fn send_with_pdf(smtp_port: u16, from: &str, subject: &str, text: &str, filename: &str) {
-    let raw = format!(
-        "From: {from}\r\nTo: mesayuda@example.test\r\nSubject: {subject}\r\n\
+/// small PDF named `filename` attached, as a mail client writes it.
+pub fn with_pdf(from: &str, subject: &str, text: &str, filename: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: {}\r\nSubject: {subject}\r\n\
          Message-ID: <pdf-{:x}@client.example.test>\r\nMIME-Version: 1.0\r\n\
          Content-Type: multipart/mixed; boundary=\"B\"\r\n\r\n\
          --B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n\
          --B\r\nContent-Type: application/pdf\r\n\
          Content-Disposition: attachment; filename=\"{filename}\"\r\n\
          Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfsj6IK\r\n--B--\r\n",
+        super::HELPDESK,
         rand::random::<u64>()
-    );
-    send_raw(
-        smtp_port,
-        &bare(from),
-        "mesayuda@example.test",
-        raw.as_bytes(),
     )
-    .await;
+    .into_bytes()
+}
+
+/// [`with_pdf`], sent over SMTP.
+pub async fn send_with_pdf(smtp_port: u16, from: &str, subject: &str, text: &str, filename: &str) {
+    let raw = with_pdf(from, subject, text, filename);
+    send_raw(smtp_port, &bare(from), super::HELPDESK, &raw).await;
 }
 
 /// Sends over SMTP to the test server; returns the Message-ID.
