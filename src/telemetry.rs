@@ -37,8 +37,12 @@ fn configured(level: Option<&str>) -> String {
     if !level.contains("tokio_cron_scheduler") {
         out.push_str(",tokio_cron_scheduler=warn");
     }
-    if !level.contains("sqlx::pool") {
-        out.push_str(",sqlx::pool=error");
+    // sqlx logs its pool under two targets: `sqlx::pool` (named) and `sqlx_core::pool::…`
+    // (the module path, e.g. the on-release ping's warning).
+    for pool in ["sqlx::pool", "sqlx_core::pool"] {
+        if !level.contains(pool) {
+            out.push_str(&format!(",{pool}=error"));
+        }
     }
     out
 }
@@ -97,11 +101,13 @@ mod tests {
     fn the_scheduler_library_is_quiet_at_info_unless_asked_for() {
         assert_eq!(
             configured(None),
-            "info,tokio_cron_scheduler=warn,sqlx::pool=error"
+            "info,tokio_cron_scheduler=warn,sqlx::pool=error,sqlx_core::pool=error"
         );
         assert_eq!(
-            configured(Some("debug,tokio_cron_scheduler=debug,sqlx::pool=debug")),
-            "debug,tokio_cron_scheduler=debug,sqlx::pool=debug"
+            configured(Some(
+                "debug,tokio_cron_scheduler=debug,sqlx::pool=debug,sqlx_core::pool=debug"
+            )),
+            "debug,tokio_cron_scheduler=debug,sqlx::pool=debug,sqlx_core::pool=debug"
         );
     }
 }
