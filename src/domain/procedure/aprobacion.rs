@@ -513,6 +513,9 @@ pub fn refused(t: Ticket, from: &str, attempted: &str, why: &str, _ctx: &Ctx<'_>
     plan
 }
 
+/// How many unclear answers to one approval are each told they decided nothing.
+const UNCLEAR_ANSWERS_EXPLAINED: u32 = 3;
+
 /// Activity 12: a verified answer from the approver or substitute.
 pub fn on_answer(t: Ticket, from: &str, answer: &ApprovalAnswer, ctx: &Ctx<'_>) -> Plan {
     let mut plan = Plan::new(t);
@@ -531,7 +534,7 @@ pub fn on_answer(t: Ticket, from: &str, answer: &ApprovalAnswer, ctx: &Ctx<'_>) 
     match answer {
         ApprovalAnswer::Unclear => {
             a.unclear_answers += 1;
-            let first = a.unclear_answers == 1;
+            let explained = a.unclear_answers <= UNCLEAR_ANSWERS_EXPLAINED;
             plan.ticket.approval = Some(a);
             plan.event(
                 Some(12),
@@ -539,8 +542,9 @@ pub fn on_answer(t: Ticket, from: &str, answer: &ApprovalAnswer, ctx: &Ctx<'_>) 
                 EventKind::RespuestaNoEntendida,
                 "Respuesta del aprobador no entendida",
             );
-            // One explanation only: a robot answering our answer must not start a loop.
-            if first {
+            // An approver who answers unclearly again is told again (else they believe they
+            // decided), but a robot answering our answer must not start a loop: a few times.
+            if explained {
                 plan.mail(MailOut {
                     kind: MailKind::RespuestaNoEntendida,
                     template: Template::RespuestaNoEntendida,
@@ -865,18 +869,16 @@ mod tests {
     }
 
     #[test]
-    fn an_unclear_answer_is_explained_once() {
+    fn unclear_answers_are_explained_three_times_at_most() {
         let w = World::new();
-        let t = vpn(&w, "jefe@example.test").ticket;
-        let p1 = on_answer(t, "jefe@example.test", &ApprovalAnswer::Unclear, &w.ctx());
-        assert_eq!(p1.mails().count(), 1);
-        let p2 = on_answer(
-            p1.ticket,
-            "jefe@example.test",
-            &ApprovalAnswer::Unclear,
-            &w.ctx(),
-        );
-        assert_eq!(p2.mails().count(), 0);
+        let mut t = vpn(&w, "jefe@example.test").ticket;
+        let mut told = Vec::new();
+        for _ in 0..5 {
+            let p = on_answer(t, "jefe@example.test", &ApprovalAnswer::Unclear, &w.ctx());
+            told.push(p.mails().count());
+            t = p.ticket;
+        }
+        assert_eq!(told, vec![1, 1, 1, 0, 0]);
     }
 
     #[test]

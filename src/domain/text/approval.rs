@@ -60,8 +60,9 @@ const REJECT: &[&str] = &[
 ///   surrounding punctuation allowed ("¡Sí!", "Aprobado.", "*APROBAR*"), and
 /// - no word of the other kind appears anywhere on that line, and no keyword on it is negated
 ///   ("no apruebo", "no lo rechazo"), and
-/// - a "no" stands alone: "No", "No.", "No, no cumple" reject; "No sé", "No estoy seguro,
-///   llámeme", "No corresponde" are sentences that begin with "no" and decide nothing.
+/// - a first "no" is not the start of doubt or assent: "No sé", "No estoy seguro, llámeme",
+///   "No, no hay problema", "No, tranquilo" decide nothing ([`DOUBT_AFTER_NO`]), while "No",
+///   "No.", "No gracias", "No se autoriza", "No procede, falta el visto bueno" reject.
 ///
 /// Anything else is [`ApprovalAnswer::Unclear`], and the approver is asked again: a mixed
 /// line such as "No hay problema, apruebo" or "Sí, pero no antes del lunes" reads one way to
@@ -85,10 +86,7 @@ pub fn parse_answer(text: &str) -> ApprovalAnswer {
     let reason = || join_reason(&line[word_end..], &after);
     let approves = APPROVE.contains(&word.as_str());
     let rejects = REJECT.contains(&word.as_str());
-    if !(approves || rejects)
-        || mixed(line, approves)
-        || sentence_after_no(&word, &line[word_end..])
-    {
+    if !(approves || rejects) || mixed(line, approves) || doubt_after_no(&word, &line[word_end..]) {
         ApprovalAnswer::Unclear
     } else if approves {
         ApprovalAnswer::Approve { reason: reason() }
@@ -97,13 +95,72 @@ pub fn parse_answer(text: &str) -> ApprovalAnswer {
     }
 }
 
-/// Whether a first word "no" goes on as a sentence ("No sé", "No estoy seguro") rather than
-/// standing alone as the answer ("No", "No.", "No, rechazado"): only a space and a word after
-/// it make it the start of a sentence.
-fn sentence_after_no(word: &str, rest: &str) -> bool {
-    word == "no"
-        && rest.starts_with(char::is_whitespace)
-        && rest.trim_start().starts_with(char::is_alphanumeric)
+/// What, right after a first "no" (and any further "no"), makes it doubt or assent rather
+/// than a rejection: "No sé", "No, no hay problema". Folded words; a one-word entry matches a
+/// whole word. Unaccented "se" counts only alone or before a question word ("no se si…"):
+/// "No se autoriza" is a rejection.
+const DOUBT_AFTER_NO: &[&[&str]] = &[
+    &["lo", "se"],
+    &["estoy"],
+    &["entiendo"],
+    &["entendi"],
+    &["comprendo"],
+    &["conozco"],
+    &["recuerdo"],
+    &["tengo", "claro"],
+    &["tengo", "idea"],
+    &["tengo", "informacion"],
+    &["tengo", "conocimiento"],
+    &["tengo", "problema"],
+    &["tengo", "inconveniente"],
+    &["tengo", "objecion"],
+    &["tengo", "objeciones"],
+    &["hay", "problema"],
+    &["hay", "inconveniente"],
+    &["hay", "objecion"],
+    &["hay", "lio"],
+    &["problema"],
+    &["todo", "bien"],
+    &["tranquilo"],
+    &["tranquila"],
+    &["claro"],
+    &["dale"],
+    &["de", "acuerdo"],
+    &["puedo"],
+    &["me", "consta"],
+];
+
+/// After "no se": the words that make it "no sé" (a question follows).
+const AFTER_NO_SE: &[&str] = &[
+    "si", "que", "quien", "cual", "como", "cuando", "donde", "nada",
+];
+
+/// Whether a first word "no" opens doubt or assent ("No sé", "No, no hay problema") rather
+/// than a rejection ("No", "No gracias", "No se autoriza"): a wrong rejection closes the
+/// request, so what reads as doubt is asked again.
+fn doubt_after_no(word: &str, rest: &str) -> bool {
+    if word != "no" {
+        return false;
+    }
+    let written: Vec<String> = rest
+        .nfc()
+        .collect::<String>()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .skip_while(|w| w == "no")
+        .collect();
+    let words: Vec<String> = written.iter().map(|w| fold(w)).collect();
+    // "sé" is "I know" only while its accent is there; folded, "se" may be "No se autoriza".
+    let se_as_know = words.first().is_some_and(|w| w == "se")
+        && (written[0] == "sé"
+            || words
+                .get(1)
+                .is_none_or(|w| AFTER_NO_SE.contains(&w.as_str())));
+    se_as_know
+        || DOUBT_AFTER_NO.iter().any(|phrase| {
+            words.len() >= phrase.len() && words.iter().zip(phrase.iter()).all(|(w, p)| w == p)
+        })
 }
 
 /// Whether `line`, which starts with a keyword (an approve word when `approves`), also holds
@@ -321,12 +378,24 @@ mod tests {
             ("APROBAR / RECHAZAR", Unclear),
             ("Rechazado, sí lo revisé", Unclear),
             ("No, sí lo apruebo", Unclear),
-            // A sentence that begins with "no" is not the word "no".
+            // Doubt or assent after a first "no" is no rejection.
             ("No sé", Unclear),
             ("NO SE", Unclear),
+            ("No se si lo necesita", Unclear),
+            ("No, no sé", Unclear),
+            ("No... no estoy seguro", Unclear),
             ("No estoy seguro, llámeme", Unclear),
-            ("No corresponde a su cargo", Unclear),
             ("no   tengo información", Unclear),
+            ("No, no hay problema", Unclear),
+            ("No, tranquilo", Unclear),
+            ("No lo sé", Unclear),
+            // A first "no" followed by anything else rejects, the rest its reason.
+            ("No gracias", reject("gracias")),
+            ("No\u{a0}gracias", reject("gracias")),
+            ("No se autoriza", reject("se autoriza")),
+            ("No procede, falta el visto bueno", reject("procede, falta el visto bueno")),
+            ("No no cumple requisitos", reject("no cumple requisitos")),
+            ("No corresponde a su cargo", reject("corresponde a su cargo")),
             // A keyword negated by the "no" right before it.
             ("No apruebo", Unclear),
             ("NO APROBADO", Unclear),
