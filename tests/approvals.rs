@@ -58,12 +58,21 @@ async fn approval_mail(w: &World, who: &str, id: &str) -> InboundMail {
     .await
 }
 
-/// Answers like a phone mail client: to the Reply-To (plus-address with the token), subject kept.
-async fn answer(w: &World, from: &str, token: &str, subject: &str, body: &str) {
-    let to = format!("mesayuda+{token}@example.test");
+/// Answers `req` like a phone mail client: to the Reply-To it received, threaded, but with a
+/// subject the client shortened (no `[APR:…]`): the token then travels only in the Reply-To's
+/// plus-address, as delivered by Postfix to Dovecot and read back over IMAP.
+async fn answer(w: &World, from: &str, req: &InboundMail, body: &str) {
+    let to = req
+        .reply_to
+        .as_ref()
+        .map(|a| a.email.clone())
+        .expect("the approval request has a Reply-To");
+    assert!(to.contains(&token_of(req)), "Reply-To {to} lacks the token");
+    let subject = format!("RE: Aprobación requerida [{}]", tag(req).unwrap());
     let d = Draft {
         to: &to,
-        ..Draft::new(from, subject, body)
+        in_reply_to: Some(req.message_id.clone()),
+        ..Draft::new(from, &subject, body)
     };
     mail::send(w.mail.smtp_port, &d).await;
 }
@@ -81,14 +90,7 @@ async fn one_word_approval_from_a_phone(w: World) {
     let t = w.cli().ticket(&id);
     assert_eq!(t["status"], "pendiente_aprobacion");
     assert_eq!(t["approval"]["approver"], BOSS);
-    answer(
-        &w,
-        BOSS,
-        &token_of(&req),
-        &format!("RE: {}", req.subject),
-        "Sí\n\nEnviado desde mi iPhone",
-    )
-    .await;
+    answer(&w, BOSS, &req, "Sí\n\nEnviado desde mi iPhone").await;
     let t = ticket_where(&w, &id, "approved", |t| {
         t["status"] == "trabajo_en_progreso"
     })

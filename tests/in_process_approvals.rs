@@ -10,7 +10,6 @@ mod support;
 use chrono::{DateTime, Duration, Utc};
 use mesayuda::domain::calendar::{BusinessCalendar, CalendarConfig};
 use mesayuda::mail::inbound::InboundMail;
-use serde_json::Value;
 use support::app::{answer, monday, new_mail, TestApp, HELPDESK};
 use support::flow::{events, tag, token_of};
 use support::mail::Draft;
@@ -74,15 +73,6 @@ fn written(from: &str, token: Option<&str>, subject: &str, body: &str, headers: 
     }
     .render()
     .1
-}
-
-/// `mesayuda jobs run --now T --json`, then what it queued delivered at `t`.
-async fn jobs_at(app: &mut TestApp, t: DateTime<Utc>) -> Value {
-    let r = app
-        .cli()
-        .json(&["jobs", "run", "--now", &t.to_rfc3339(), "--json"]);
-    app.deliver(t).await;
-    r
 }
 
 /// When the approval of ticket `id` was asked for, as `tickets show --json` prints it.
@@ -201,8 +191,8 @@ async fn a_mixed_answer_changes_nothing_and_the_approver_is_asked_again(kind: Db
             .any(|m| m.subject.contains("aprobada") || m.subject.contains("rechazada")),
         "the requester was told of a decision nobody made"
     );
-    // A sentence that begins with "no" is no rejection either: recorded as not understood,
-    // nothing decided (the explanation is sent once per approval, so no second mail).
+    // Doubt after a first "no" is no rejection either: nothing decided, and the approver is
+    // told again (else they would believe they had decided).
     app.exchange(
         &answer(BOSS, &asked, "No sé, pregúntele a Sandra"),
         monday(45),
@@ -211,6 +201,12 @@ async fn a_mixed_answer_changes_nothing_and_the_approver_is_asked_again(kind: Db
     let t = app.cli().ticket(&id);
     assert_eq!(events(&t, "respuesta_no_entendida"), 2, "{t}");
     assert_eq!(t["approval"]["status"], "pendiente", "{t}");
+    let told = app
+        .inbox(BOSS)
+        .iter()
+        .filter(|m| m.subject.contains("No entendimos") && tag(m).as_deref() == Some(&id))
+        .count();
+    assert_eq!(told, 2);
     // The approver answers the mail that asked again (its own token, as a phone's "Reply").
     app.exchange(&answer(BOSS, &asked, "APROBAR"), monday(60))
         .await;
@@ -223,6 +219,10 @@ async fn a_mixed_answer_changes_nothing_and_the_approver_is_asked_again(kind: Db
         monday(90),
     )
     .await;
+    // … and the approver is told that this answer changed nothing.
+    let t = app.cli().ticket(&id);
+    assert_eq!(events(&t, "respuesta_sin_efecto"), 1, "{t}");
+    mail_about(&app, BOSS, "no se aplicó", &id);
     assert_eq!(app.cli().ticket(&id)["approval"]["status"], "aprobado");
 }
 
@@ -397,17 +397,17 @@ async fn reminder_at_half_time_and_overdue_notice_at_the_end(kind: DbKind) {
             .count()
     };
     assert_eq!(
-        jobs_at(&mut app, half - Duration::minutes(1)).await["timers_handled"],
+        app.jobs(half - Duration::minutes(1)).await["timers_handled"],
         0
     );
     assert_eq!(reminders(&app), 0);
     assert_eq!(
-        jobs_at(&mut app, half + Duration::minutes(1)).await["timers_handled"],
+        app.jobs(half + Duration::minutes(1)).await["timers_handled"],
         1
     );
     assert_eq!(reminders(&app), 1);
     assert_eq!(
-        jobs_at(&mut app, full + Duration::minutes(1)).await["timers_handled"],
+        app.jobs(full + Duration::minutes(1)).await["timers_handled"],
         1
     );
     for who in [AGENT, "sandra.moreno@example.test"] {
@@ -457,7 +457,7 @@ async fn the_approver_reads_only_what_the_requester_is_proven_to_have_sent(kind:
     );
 
     let half = business_hours_after(requested_at(&app, &id), 12.0);
-    let run = jobs_at(&mut app, half + Duration::minutes(1)).await;
+    let run = app.jobs(half + Duration::minutes(1)).await;
     assert_eq!(run["timers_handled"], 1, "{run}");
     let reminder = mail_about(&app, BOSS, "Recordatorio", &id);
     let body = &reminder.body_text;
@@ -474,7 +474,7 @@ async fn digest_lists_exactly_the_pending_approvals(kind: DbKind) {
         return;
     };
     // A business morning with nothing pending: nobody gets a list.
-    let r = jobs_at(&mut app, monday(-60)).await;
+    let r = app.jobs(monday(-60)).await;
     assert_eq!(r["digests_sent"], 0, "{r}");
     assert!(app.inbox(BOSS).is_empty());
     let a = request_vpn(&mut app, Some(BOSS), monday(0)).await;
@@ -505,7 +505,7 @@ async fn digest_lists_exactly_the_pending_approvals(kind: DbKind) {
     assert_eq!(ids, vec![a.as_str(), b.as_str()]);
     // Tuesday at 7:00, the digest hour.
     let morning = monday(22 * 60);
-    let r = jobs_at(&mut app, morning).await;
+    let r = app.jobs(morning).await;
     assert_eq!(r["digests_sent"], 1, "{r}");
     let digests: Vec<&InboundMail> = app
         .inbox(BOSS)
@@ -516,7 +516,7 @@ async fn digest_lists_exactly_the_pending_approvals(kind: DbKind) {
     let digest = &digests[0].body_text;
     assert!(digest.contains(&a) && digest.contains(&b), "{digest}");
     assert!(!digest.contains(&format!("{c} ")), "{digest}");
-    assert_eq!(jobs_at(&mut app, morning).await["digests_sent"], 0);
+    assert_eq!(app.jobs(morning).await["digests_sent"], 0);
 }
 
 /// `require_authentication_results = true`, with the panel's address configured: the approval

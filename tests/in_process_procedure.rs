@@ -141,14 +141,18 @@ async fn silence_for_three_business_days_closes_with_a_mail(mut app: TestApp) {
     .await;
     assert_eq!(show(&app, n)["status"], "pendiente_por_usuario");
     let received = app.inbox(CARLOS_ADDR).len();
-    app.sweep(monday(60)).await;
-    app.deliver(monday(60)).await;
+    let early = app.jobs(monday(60)).await;
+    assert_eq!(early["changes"], serde_json::json!([]), "{early}");
     assert_eq!(show(&app, n)["status"], "pendiente_por_usuario");
     assert_eq!(app.inbox(CARLOS_ADDR).len(), received, "an hour closed it");
 
     let later = monday(10 * DAY);
-    app.sweep(later).await;
-    app.deliver(later).await;
+    let r = app.jobs(later).await;
+    assert_eq!(
+        r["changes"],
+        serde_json::json!([format!("{n}: pendiente_por_usuario → cerrado")]),
+        "{r}"
+    );
     let t = show(&app, n);
     assert_eq!(t["status"], "cerrado");
     assert_eq!(t["close_reason"], "sin_respuesta_usuario");
@@ -162,8 +166,8 @@ async fn silence_for_three_business_days_closes_with_a_mail(mut app: TestApp) {
     );
 
     let received = app.inbox(CARLOS_ADDR).len();
-    app.sweep(later).await;
-    app.deliver(later).await;
+    let again = app.jobs(later).await;
+    assert_eq!(again["timers_handled"], 0, "{again}");
     assert_eq!(
         app.inbox(CARLOS_ADDR).len(),
         received,
@@ -474,15 +478,12 @@ async fn sla_alerts_reach_the_escalation_chain_once(mut app: TestApp) {
     };
 
     let at = due(0) - chrono::Duration::minutes(1);
-    app.sweep(at).await;
-    app.deliver(at).await;
+    assert_eq!(app.jobs(at).await["alerts_queued"], 0);
     assert!(alerts(&app).iter().all(Vec::is_empty), "{:?}", alerts(&app));
 
     let at = due(0) + chrono::Duration::minutes(1);
-    for _ in 0..2 {
-        app.sweep(at).await;
-        app.deliver(at).await;
-    }
+    assert_eq!(app.jobs(at).await["alerts_queued"], 1);
+    assert_eq!(app.jobs(at).await["alerts_queued"], 0, "50 % alert twice");
     for who in [SPECIALIST, COORDINATOR] {
         let got = subjects_to(&app, who, "Alerta");
         assert_eq!(got.len(), 1, "{who}: {got:?}");
@@ -490,8 +491,7 @@ async fn sla_alerts_reach_the_escalation_chain_once(mut app: TestApp) {
     }
 
     let at = due(2) + chrono::Duration::minutes(1);
-    app.sweep(at).await;
-    app.deliver(at).await;
+    assert_eq!(app.jobs(at).await["alerts_queued"], 2);
     assert_eq!(number(app.last_to(SUBDIRECTOR, "75 %")), n);
     let full = app.last_to(DIRECTOR, "100 %");
     assert!(

@@ -347,22 +347,26 @@ async fn a_reader_stopped_in_a_backlog_releases_the_lease_and_the_standby_finish
         return;
     };
     const N: u32 = 400;
-    // The backlog is in the mailbox before either instance starts: appended while a reader
-    // already ran, a slow machine let the reader keep up and finish before the stop.
-    for i in 0..N {
-        mail::append(w.mail.imap_port, HELPDESK, "INBOX", &backlog_mail(i)).await;
-    }
     let lease = "[lease]\nrenew_secs = 1\nexpiry_secs = 30\n";
     let (a, b) = w.two_instances(lease);
-    let ingested = |d: &Daemon| d.log_text().contains("message ingested");
-    let stands = |d: &Daemon| d.log_text().contains("standing by");
-    eventually(
-        WAIT,
-        "one takes the backlog in, the other stands by",
-        || async { ((ingested(&a) && stands(&b)) || (ingested(&b) && stands(&a))).then_some(()) },
-    )
+    let (mut reader, standby) = reader_and_standby(a, b).await;
+    // The backlog lands in the reader's mailbox at once (one MOVE), while it runs: appended
+    // one by one, a slow machine let the reader keep up and finish before the stop.
+    let held = "Retenidos";
+    let mut s = mail::login(w.mail.imap_port, HELPDESK).await;
+    s.create(held).await.expect("create folder");
+    let _ = s.logout().await;
+    for i in 0..N {
+        mail::append(w.mail.imap_port, HELPDESK, held, &backlog_mail(i)).await;
+    }
+    let mut s = mail::login(w.mail.imap_port, HELPDESK).await;
+    s.select(held).await.expect("select");
+    s.uid_mv("1:*", "INBOX").await.expect("move to INBOX");
+    let _ = s.logout().await;
+    eventually(WAIT, "the reader takes the backlog in", || async {
+        reader.log_text().contains("message ingested").then_some(())
+    })
     .await;
-    let (mut reader, standby) = if ingested(&a) { (a, b) } else { (b, a) };
     let (_, status) = reader.terminate();
     assert!(status.is_some_and(|s| s.success()), "exit: {status:?}");
 

@@ -96,6 +96,16 @@ impl TestApp {
             .expect("sweep");
     }
 
+    /// `mesayuda jobs run --now T --json` (the sweep as the operator runs it, its report
+    /// returned), then what it queued delivered at `t`.
+    pub async fn jobs(&mut self, t: DateTime<Utc>) -> serde_json::Value {
+        let r = self
+            .cli()
+            .json(&["jobs", "run", "--now", &t.to_rfc3339(), "--json"]);
+        self.deliver(t).await;
+        r
+    }
+
     /// Everything due in the outbox at `now` leaves, as the SMTP worker sends it; each copy
     /// lands in its recipients' mailboxes here.
     pub async fn deliver(&mut self, now: DateTime<Utc>) {
