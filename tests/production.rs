@@ -68,7 +68,7 @@ impl Setup {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = TestDb::create(kind, dir.path()).await?;
         Some(Setup {
-            server: MailServer::start_with(server_args).await,
+            server: MailServer::with_smtps(server_args).await,
             db,
             dir,
             http: support::ports::reserve(),
@@ -128,7 +128,7 @@ listen = "127.0.0.1:{http}"
             imap_password = o.imap_password,
             imap_ca = line(o.imap_ca, "imap ca"),
             smtp_port = if o.smtp_tls_port {
-                s.smtps_port
+                s.smtps_port.expect("SMTPS")
             } else {
                 s.smtp_port
             },

@@ -146,10 +146,17 @@ fn unsafe_sigterm(pid: u32) {
 impl Drop for Daemon {
     fn drop(&mut self) {
         if std::thread::panicking() {
+            // The end of the story: a debug log of a long test would bury the failure.
+            const TAIL: usize = 300;
+            let log = self.log_text();
+            let lines: Vec<&str> = log.lines().collect();
+            let from = lines.len().saturating_sub(TAIL);
             eprintln!(
-                "---- daemon log ({}) ----\n{}",
+                "---- daemon log ({}), last {} of {} lines ----\n{}",
                 self.log.display(),
-                self.log_text()
+                lines.len() - from,
+                lines.len(),
+                lines[from..].join("\n")
             );
         }
         self.kill();

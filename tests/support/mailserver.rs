@@ -6,8 +6,8 @@ use std::process::Command;
 pub struct MailServer {
     pub dir: PathBuf,
     pub smtp_port: u16,
-    /// SMTP with implicit TLS, as `smtps` clients reach it.
-    pub smtps_port: u16,
+    /// SMTP with implicit TLS, as `smtps` clients reach it (only [`MailServer::with_smtps`]).
+    pub smtps_port: Option<u16>,
     pub imap_port: u16,
     pub imaps_port: u16,
 }
@@ -24,6 +24,16 @@ impl MailServer {
     /// With extra `mailserver.sh start` options, e.g. `--oauth2-token T` (which also makes SMTP
     /// offer AUTH, and accepts T as any user's password besides "secret").
     pub async fn start_with(extra: &[&str]) -> MailServer {
+        Self::start_inner(extra, false).await
+    }
+
+    /// [`MailServer::start_with`] that also listens for SMTPS (implicit TLS), for the tests
+    /// of every TLS flavour.
+    pub async fn with_smtps(extra: &[&str]) -> MailServer {
+        Self::start_inner(extra, true).await
+    }
+
+    async fn start_inner(extra: &[&str], smtps: bool) -> MailServer {
         // Socket paths are limited to ~107 bytes: keep the state directory short.
         let dir = PathBuf::from(format!(
             "/tmp/msy-{}-{:x}",
@@ -33,7 +43,7 @@ impl MailServer {
         let server = MailServer {
             dir,
             smtp_port: super::ports::reserve(),
-            smtps_port: super::ports::reserve(),
+            smtps_port: smtps.then(super::ports::reserve),
             imap_port: super::ports::reserve(),
             imaps_port: super::ports::reserve(),
         };
@@ -41,9 +51,14 @@ impl MailServer {
             .arg("start")
             .arg(&server.dir)
             .args(["--smtp-port", &server.smtp_port.to_string()])
-            .args(["--smtps-port", &server.smtps_port.to_string()])
             .args(["--imap-port", &server.imap_port.to_string()])
             .args(["--imaps-port", &server.imaps_port.to_string()])
+            .args(
+                server
+                    .smtps_port
+                    .map(|p| vec!["--smtps-port".to_owned(), p.to_string()])
+                    .unwrap_or_default(),
+            )
             .args(extra)
             .output()
             .await
