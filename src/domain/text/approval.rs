@@ -8,7 +8,7 @@ use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
 use super::normalize::fold;
-use super::reply::new_text;
+use super::reply::{is_sign_off, new_text};
 
 /// What an approver's reply says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,7 +83,7 @@ pub fn parse_answer(text: &str) -> ApprovalAnswer {
         .find(|c: char| !(c.is_alphabetic() || is_combining_mark(c)))
         .unwrap_or(line.len());
     let word = fold(&line[..word_end]);
-    let reason = || join_reason(&line[word_end..], &after);
+    let reason = || approval_reason(&line[word_end..], &after);
     let approves = APPROVE.contains(&word.as_str());
     let rejects = REJECT.contains(&word.as_str());
     if !(approves || rejects) || mixed(line, approves) || doubt_after_no(&word, &line[word_end..]) {
@@ -218,6 +218,21 @@ fn join_reason(tail: &str, after: &str) -> String {
     format!("{}\n{}", tail.trim(), after).trim().to_string()
 }
 
+/// An approval's reason: [`join_reason`] without the paragraphs after the deciding line that
+/// are only a signature ("Cordialmente,\nMaría Gómez"): the requester reads the reason as the
+/// approver's words. (A rating's comment keeps them: "Gracias Laura" is a comment.)
+fn approval_reason(tail: &str, after: &str) -> String {
+    let mut paragraphs: Vec<&str> = after
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    while paragraphs.last().is_some_and(|p| is_sign_off(p, None)) {
+        paragraphs.pop();
+    }
+    join_reason(tail, &paragraphs.join("\n\n"))
+}
+
 // Kept at the start of a reason: they open what follows.
 fn is_opening(c: char) -> bool {
     matches!(c, '¿' | '¡' | '(' | '"' | '«' | '“')
@@ -304,7 +319,24 @@ mod tests {
             De: Mesa de Ayuda <mesaayuda@minhacienda.gov.co>\r\n\
             Enviado: lunes, 3 de marzo de 2025 10:15\r\nPara: María\r\nAsunto: Aprobación [APR:x]\r\n\r\n\
             Responda APROBAR o RECHAZAR.";
-        assert_eq!(parse_answer(body), approve("Cordialmente,\nMaría Gómez"));
+        assert_eq!(parse_answer(body), approve(""));
+    }
+
+    /// A signature under the answer is no reason; the words above it are.
+    #[test]
+    fn a_signature_is_no_reason() {
+        assert_eq!(
+            parse_answer("No.\n\nCordialmente,\nMaría Gómez\nDirectora Administrativa"),
+            reject("")
+        );
+        assert_eq!(
+            parse_answer("RECHAZAR no corresponde a sus funciones\n\nSaludos,\nMaría Gómez"),
+            reject("no corresponde a sus funciones")
+        );
+        assert_eq!(
+            parse_answer("Rechazado.\n\nHable con talento humano.\n\nAtentamente,\nMaría"),
+            reject("Hable con talento humano.")
+        );
     }
 
     #[test]
