@@ -4,8 +4,9 @@
 //! November 2026, 9:00 a. m. in Bogotá. Each story asserts what `procedure.rs` asserted against
 //! the real servers — the mails each person receives, the ticket as `tickets show --json`
 //! prints it — and, where that file waited and looked, asserts absences exactly: after
-//! `deliver`, a mail missing from an inbox was never sent. `jobs run --now T` became
-//! `sweep(T)` then `deliver(T)`. `procedure.rs` keeps two of these stories on the real servers
+//! `deliver`, a mail missing from an inbox was never sent. `jobs run --now T` stays the same
+//! command where its report is checked (`TestApp::jobs`), else `sweep(T)` then `deliver(T)`.
+//! `procedure.rs` keeps two of these stories on the real servers
 //! as well: the complete request and the out-of-office reply.
 //!
 //! Like `procedure.rs` did, the help desk trusts `mx.example.test`: a topmost

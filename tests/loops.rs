@@ -10,8 +10,6 @@ mod support;
 
 use support::flow::tag;
 
-use lettre::address::Envelope;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use mesayuda::mail::inbound::InboundMail;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
@@ -28,17 +26,6 @@ const AGENTS: [&str; 2] = ["laura.rojas@example.test", "andres.castro@example.te
 /// A printer request without the fields its service requires: acknowledged, and the requester
 /// is asked once for the missing information (the request then waits on them).
 const INCOMPLETE: &str = "Necesito instalar la impresora de la oficina.";
-
-/// Delivers over SMTP with the null reverse path (`MAIL FROM:<>`), as every bounce is sent.
-async fn send_null_sender(port: u16, to: &str, raw: &[u8]) {
-    let t = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
-        .port(port)
-        .build();
-    let env = Envelope::new(None, vec![to.parse().unwrap()]).unwrap();
-    t.send_raw(&env, raw)
-        .await
-        .expect("SMTP accepted the bounce");
-}
 
 fn outbox(w: &World) -> Vec<Value> {
     w.outbox()
@@ -338,14 +325,14 @@ async fn bounced_acknowledgements_are_kept_and_never_answered(w: World) {
     // The acknowledgement comes back three ways, each sent with the null reverse path.
     let daemon = "MAILER-DAEMON@example.test";
     let postmaster = "postmaster@example.test";
-    send_null_sender(w.mail.smtp_port, HELPDESK, &postfix_dsn(daemon, &ack, 1)).await;
-    send_null_sender(
+    mail::send_null_sender(w.mail.smtp_port, HELPDESK, &postfix_dsn(daemon, &ack, 1)).await;
+    mail::send_null_sender(
         w.mail.smtp_port,
         HELPDESK,
         &exchange_ndr(postmaster, &ack, 2),
     )
     .await;
-    send_null_sender(w.mail.smtp_port, HELPDESK, &backscatter(daemon, 3)).await;
+    mail::send_null_sender(w.mail.smtp_port, HELPDESK, &backscatter(daemon, 3)).await;
     eventually(WAIT, "the three bounces taken in", || async {
         (log_outcomes(&d.log_text(), "auto") == 3 && desk_idle(&w).await).then_some(())
     })
@@ -417,7 +404,7 @@ async fn a_bounce_storm_opens_nothing_and_answers_nobody(w: World) {
     futures::future::join_all(
         storm
             .iter()
-            .map(|raw| send_null_sender(port, HELPDESK, raw)),
+            .map(|raw| mail::send_null_sender(port, HELPDESK, raw)),
     )
     .await;
     eventually(Duration::from_secs(60), "the storm taken in", || async {

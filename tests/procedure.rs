@@ -24,7 +24,7 @@ use mesayuda::mail::inbound::InboundMail;
 use serde_json::Value;
 use std::time::Duration;
 use support::mail::{self, Draft};
-use support::{eventually, World};
+use support::{eventually, World, HELPDESK};
 
 const CARLOS: &str = "Carlos Pérez <carlos.perez@example.test>";
 const CARLOS_ADDR: &str = "carlos.perez@example.test";
@@ -85,7 +85,8 @@ async fn out_of_office_reply_creates_nothing_and_gets_no_answer(w: World) {
     );
     oof.in_reply_to = Some(ack.message_id.clone());
     oof.extra_headers = "Auto-Submitted: auto-replied\r\n";
-    mail::send(w.mail.smtp_port, &oof).await;
+    // As responders send it: the null reverse path, so Dovecot writes `Return-Path: <>`.
+    mail::send_null_sender(w.mail.smtp_port, HELPDESK, &oof.render().1).await;
     let unthreaded = Draft {
         extra_headers: "Auto-Submitted: auto-replied\r\n",
         ..Draft::new(

@@ -122,11 +122,21 @@ pub async fn send(smtp_port: u16, draft: &Draft<'_>) -> String {
 }
 
 pub async fn send_raw(smtp_port: u16, from: &str, to: &str, raw: &[u8]) {
+    send_envelope(smtp_port, Some(from), to, raw).await;
+}
+
+/// Delivers over SMTP with the null reverse path (`MAIL FROM:<>`), as bounces and most
+/// out-of-office responders send: the mailbox then shows `Return-Path: <>`.
+pub async fn send_null_sender(smtp_port: u16, to: &str, raw: &[u8]) {
+    send_envelope(smtp_port, None, to, raw).await;
+}
+
+async fn send_envelope(smtp_port: u16, from: Option<&str>, to: &str, raw: &[u8]) {
     let t = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
         .port(smtp_port)
         .build();
     let env = Envelope::new(
-        Some(from.parse().expect("from")),
+        from.map(|f| f.parse().expect("from")),
         vec![to.parse().expect("to")],
     )
     .expect("envelope");
