@@ -90,10 +90,7 @@ fn business_hours_after(start: DateTime<Utc>, hours: f64) -> DateTime<Utc> {
         .add_business_hours(start, hours)
 }
 
-async fn one_word_approval_from_a_phone(kind: DbKind) {
-    let Some(mut app) = TestApp::new(kind).await else {
-        return;
-    };
+async fn one_word_approval_from_a_phone(mut app: TestApp) {
     let id = request_vpn(&mut app, Some(BOSS), monday(0)).await;
     let req = approval_mail(&app, BOSS, &id);
     assert!(
@@ -123,10 +120,7 @@ async fn one_word_approval_from_a_phone(kind: DbKind) {
     mail_about(&app, CARLOS_ADDR, "fue aprobada", &id);
 }
 
-async fn rejection_reason_reaches_the_requester_and_later_answers_change_nothing(kind: DbKind) {
-    let Some(mut app) = TestApp::new(kind).await else {
-        return;
-    };
+async fn rejection_reason_reaches_the_requester_and_later_answers_change_nothing(mut app: TestApp) {
     let id = request_vpn(&mut app, Some(BOSS), monday(0)).await;
     let req = approval_mail(&app, BOSS, &id);
     let tok = token_of(&req);
@@ -162,10 +156,7 @@ async fn rejection_reason_reaches_the_requester_and_later_answers_change_nothing
 /// Issue 11 item 6: "No hay problema, apruebo" starts with a reject word and holds an approve
 /// word; it decides nothing, the approver is told it was not understood (so is "No sé"), and a
 /// clear answer afterwards still decides.
-async fn a_mixed_answer_changes_nothing_and_the_approver_is_asked_again(kind: DbKind) {
-    let Some(mut app) = TestApp::new(kind).await else {
-        return;
-    };
+async fn a_mixed_answer_changes_nothing_and_the_approver_is_asked_again(mut app: TestApp) {
     let id = request_vpn(&mut app, Some(BOSS), monday(0)).await;
     let req = approval_mail(&app, BOSS, &id);
     let tok = token_of(&req);
@@ -226,10 +217,7 @@ async fn a_mixed_answer_changes_nothing_and_the_approver_is_asked_again(kind: Db
     assert_eq!(app.cli().ticket(&id)["approval"]["status"], "aprobado");
 }
 
-async fn missing_approver_is_chosen_by_an_agent(kind: DbKind) {
-    let Some(mut app) = TestApp::new(kind).await else {
-        return;
-    };
+async fn missing_approver_is_chosen_by_an_agent(mut app: TestApp) {
     // Without `Aprobador:` the requester is asked first (activity 4 verifies authorisations);
     // naming someone who may not approve brings in an agent.
     let id = request_vpn(&mut app, None, monday(0)).await;
@@ -270,10 +258,7 @@ async fn missing_approver_is_chosen_by_an_agent(kind: DbKind) {
     assert_eq!(app.cli().ticket(&id)["status"], "trabajo_en_progreso");
 }
 
-async fn an_ineligible_approver_is_reported_to_agents(kind: DbKind) {
-    let Some(mut app) = TestApp::new(kind).await else {
-        return;
-    };
+async fn an_ineligible_approver_is_reported_to_agents(mut app: TestApp) {
     let id = request_vpn(&mut app, Some("diana.lopez@example.test"), monday(0)).await;
     let n = mail_about(&app, AGENT, "Falta un aprobador", &id);
     assert!(n.body_text.contains("funcionario"), "{}", n.body_text);
@@ -281,10 +266,7 @@ async fn an_ineligible_approver_is_reported_to_agents(kind: DbKind) {
     assert_eq!(app.cli().ticket(&id)["status"], "pendiente_aprobacion");
 }
 
-async fn forged_answers_are_refused(kind: DbKind) {
-    let Some(mut app) = TestApp::new(kind).await else {
-        return;
-    };
+async fn forged_answers_are_refused(mut app: TestApp) {
     let id = request_vpn(&mut app, Some(BOSS), monday(0)).await;
     let req = approval_mail(&app, BOSS, &id);
     let tok = token_of(&req);
@@ -330,10 +312,7 @@ async fn forged_answers_are_refused(kind: DbKind) {
     assert!(warnings(CARLOS_ADDR) >= 1, "the requester was not warned");
 }
 
-async fn a_token_from_another_ticket_is_refused(kind: DbKind) {
-    let Some(mut app) = TestApp::new(kind).await else {
-        return;
-    };
+async fn a_token_from_another_ticket_is_refused(mut app: TestApp) {
     let first = request_vpn(&mut app, Some(BOSS), monday(0)).await;
     let req1 = approval_mail(&app, BOSS, &first);
     let second = request_vpn(&mut app, Some(BOSS), monday(5)).await;
@@ -355,10 +334,7 @@ async fn a_token_from_another_ticket_is_refused(kind: DbKind) {
     assert_eq!(app.cli().ticket(&first)["status"], "pendiente_aprobacion");
 }
 
-async fn an_away_approvers_substitute_decides(kind: DbKind) {
-    let Some(mut app) = TestApp::new(kind).await else {
-        return;
-    };
+async fn an_away_approvers_substitute_decides(mut app: TestApp) {
     // Patricia Vargas is away (deploy/directory.toml); Jorge Ramírez is her substitute.
     let id = request_vpn(&mut app, Some("patricia.vargas@example.test"), monday(0)).await;
     approval_mail(&app, "patricia.vargas@example.test", &id);
@@ -379,10 +355,7 @@ async fn an_away_approvers_substitute_decides(kind: DbKind) {
     assert_eq!(t["approval"]["decided_by"], "jorge.ramirez@example.test");
 }
 
-async fn reminder_at_half_time_and_overdue_notice_at_the_end(kind: DbKind) {
-    let Some(mut app) = TestApp::new(kind).await else {
-        return;
-    };
+async fn reminder_at_half_time_and_overdue_notice_at_the_end(mut app: TestApp) {
     let id = request_vpn(&mut app, Some(BOSS), monday(0)).await;
     approval_mail(&app, BOSS, &id);
     let requested = requested_at(&app, &id);
@@ -419,10 +392,7 @@ async fn reminder_at_half_time_and_overdue_notice_at_the_end(kind: DbKind) {
 /// not an answer to the help desk's mail) reaches the agents marked unverified while the
 /// approval waits, but the approver never reads it as the requester's: the reminder carries
 /// what the requester is proven to have added, not the forger's text or file.
-async fn the_approver_reads_only_what_the_requester_is_proven_to_have_sent(kind: DbKind) {
-    let Some(mut app) = TestApp::new(kind).await else {
-        return;
-    };
+async fn the_approver_reads_only_what_the_requester_is_proven_to_have_sent(mut app: TestApp) {
     let id = request_vpn(&mut app, Some(BOSS), monday(0)).await;
     approval_mail(&app, BOSS, &id);
     app.exchange(
@@ -469,10 +439,7 @@ async fn the_approver_reads_only_what_the_requester_is_proven_to_have_sent(kind:
     assert!(!body.contains("autorizacion.pdf"), "{body}");
 }
 
-async fn digest_lists_exactly_the_pending_approvals(kind: DbKind) {
-    let Some(mut app) = TestApp::new(kind).await else {
-        return;
-    };
+async fn digest_lists_exactly_the_pending_approvals(mut app: TestApp) {
     // A business morning with nothing pending: nobody gets a list.
     let r = app.jobs(monday(-60)).await;
     assert_eq!(r["digests_sent"], 0, "{r}");
@@ -573,7 +540,7 @@ async fn authentication_results_required(kind: DbKind) {
     assert_eq!(app.cli().ticket(&id)["status"], "trabajo_en_progreso");
 }
 
-on_both_databases!(setup = kind;
+on_both_databases!(setup = TestApp::new;
     one_word_approval_from_a_phone,
     rejection_reason_reaches_the_requester_and_later_answers_change_nothing,
     a_mixed_answer_changes_nothing_and_the_approver_is_asked_again,
@@ -585,5 +552,10 @@ on_both_databases!(setup = kind;
     reminder_at_half_time_and_overdue_notice_at_the_end,
     the_approver_reads_only_what_the_requester_is_proven_to_have_sent,
     digest_lists_exactly_the_pending_approvals,
-    authentication_results_required,
 );
+
+/// Its own configuration (header authentication required, a panel address), made in the test.
+mod header_authentication {
+    use super::*;
+    on_both_databases!(setup = kind; authentication_results_required);
+}

@@ -67,6 +67,20 @@ fn notice(app: &TestApp, n: TicketNumber) -> InboundMail {
         .clone()
 }
 
+/// Carlos's complete printer request goes to work, and the agent answers its notice with
+/// `resolution` at `at`; returns the ticket and the survey Carlos received.
+async fn resolved(
+    app: &mut TestApp,
+    resolution: &str,
+    at: DateTime<Utc>,
+) -> (TicketNumber, InboundMail) {
+    let (n, _) = request(app, "Instalación de impresora", COMPLETE).await;
+    assert_eq!(show(app, n)["status"], "trabajo_en_progreso");
+    app.exchange(&answer(AGENT, &notice(app, n), resolution), at)
+        .await;
+    (n, app.last_to(CARLOS_ADDR, "encuesta").clone())
+}
+
 /// Ticket `n` as `tickets show --json` prints it.
 fn show(app: &TestApp, n: TicketNumber) -> Value {
     app.cli().ticket(&n.to_string())
@@ -222,18 +236,12 @@ async fn agent_note_stays_internal_and_change_closes(mut app: TestApp) {
 /// Activities 16–18: `#resolver` sends the survey with the solution and the 1-to-5 scale; the
 /// rating and comment are kept; two business days later the request closes as resolved.
 async fn resolution_survey_and_auto_close(mut app: TestApp) {
-    let (n, _) = request(&mut app, "Instalación de impresora", COMPLETE).await;
-    assert_eq!(show(&app, n)["status"], "trabajo_en_progreso");
-    app.exchange(
-        &answer(
-            AGENT,
-            &notice(&app, n),
-            "#resolver Impresora instalada y probada con página de prueba",
-        ),
+    let (n, survey) = resolved(
+        &mut app,
+        "#resolver Impresora instalada y probada con página de prueba",
         monday(90),
     )
     .await;
-    let survey = app.last_to(CARLOS_ADDR, "encuesta").clone();
     assert!(
         survey.body_text.contains("Impresora instalada y probada"),
         "{}",
@@ -267,18 +275,12 @@ async fn resolution_survey_and_auto_close(mut app: TestApp) {
 /// Issue 17: a signature under `#resolver` is no mail of its own, and a rated survey answer
 /// whose comment says "todavía no" keeps its rating instead of reopening.
 async fn signed_resolution_and_rated_comment_keep_their_meaning(mut app: TestApp) {
-    let (n, _) = request(&mut app, "Instalación de impresora", COMPLETE).await;
-    assert_eq!(show(&app, n)["status"], "trabajo_en_progreso");
-    app.exchange(
-        &answer(
-            AGENT,
-            &notice(&app, n),
-            "#resolver Impresora instalada y probada\n\nLaura Rojas\nAgente de Soporte",
-        ),
+    let (n, survey) = resolved(
+        &mut app,
+        "#resolver Impresora instalada y probada\n\nLaura Rojas\nAgente de Soporte",
         monday(60),
     )
     .await;
-    let survey = app.last_to(CARLOS_ADDR, "encuesta").clone();
     assert_eq!(show(&app, n)["status"], "resuelto");
 
     app.exchange(
