@@ -785,13 +785,14 @@ async fn two_instances_on_postgresql_ticket_and_ack_every_request_once_across_a_
     }
     // Delivery is at-least-once: only a mail the SMTP server had accepted in the instant
     // between its reply and the killed instance's commit can arrive a second time (the same
-    // message, same Message-ID). At most the one mail in flight at the kill.
+    // message, same Message-ID). The sender has up to 4 mails of different tickets in flight
+    // at once (`SEND_CONCURRENCY` in src/smtp/sender.rs), so at most those 4, each twice.
     assert!(
-        redelivered.len() <= 1 && redelivered.iter().all(|(_, n)| *n == 2),
+        redelivered.len() <= 4 && redelivered.iter().all(|(_, n)| *n == 2),
         "acknowledgements sent more than once: {redelivered:?}"
     );
     if !redelivered.is_empty() {
-        eprintln!("the ack in flight at the kill was redelivered: {redelivered:?}");
+        eprintln!("the acks in flight at the kill were redelivered: {redelivered:?}");
     }
     let m = get(standby_http, "/metrics").await.unwrap().1;
     assert_eq!(metric(&m, "mesayuda_mailbox_reader"), Some(1.0), "{m}");
