@@ -146,8 +146,14 @@ async fn november_report_arrives_once_on_the_first_business_day_of_december(w: W
         .unwrap()
         .iter()
         .filter(|m| m["kind"] == "informe_mensual")
+        .filter(|m| m["created_at"] == "2026-12-01T08:00:00-05:00")
         .count();
     assert_eq!(reports, 3, "{out}");
 }
 
-on_both_databases!(with_procedure; november_report_arrives_once_on_the_first_business_day_of_december);
+/// The shipped procedure with the monthly report on, as the example configuration has it.
+async fn with_reports(kind: support::DbKind) -> Option<World> {
+    World::with_procedure_and(kind, "[reports]\nmonthly_compliance = true\nhour = 7\n").await
+}
+
+on_both_databases!(setup = with_reports; november_report_arrives_once_on_the_first_business_day_of_december);

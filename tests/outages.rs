@@ -35,6 +35,8 @@ static CLUSTER: RwLock<()> = RwLock::const_new(());
 fn problems(log: &str) -> Vec<String> {
     log.lines()
         .filter(|l| matches!(l.split_whitespace().nth(1), Some("WARN") | Some("ERROR")))
+        // sqlx's own note on a statement over a second: a loaded test machine, not an outage.
+        .filter(|l| !l.contains("slow statement"))
         .map(str::to_owned)
         .collect()
 }

@@ -432,8 +432,12 @@ async fn healthz_and_metrics_follow_the_mailbox_smtp_and_queue() {
         body.contains("smtp: error") && body.contains("mailbox: ok"),
         "{body}"
     );
-    let m = get(s.http, "/metrics").await.unwrap().1;
-    assert!(metric(&m, "mesayuda_outbox_backlog").unwrap() >= 1.0, "{m}");
+    // The SMTP check may report the outage before the reader has queued Luis's ack.
+    eventually(WAIT, "the ack waiting in the queue", || async {
+        let m = get(s.http, "/metrics").await?.1;
+        (metric(&m, "mesayuda_outbox_backlog")? >= 1.0).then_some(())
+    })
+    .await;
     s.server.start_smtp();
     mail::wait_for(
         s.server.imap_port,
@@ -550,6 +554,11 @@ async fn systemd_hears_ready_only_once_the_mailbox_is_reached_then_watchdog_relo
         .wait_exit(Duration::from_secs(15))
         .expect("daemon exits on SIGTERM");
     assert!(status.success(), "{status}");
+    // The socket's reader thread may not have taken the last datagram yet.
+    eventually(Duration::from_secs(5), "STOPPING=1", || async {
+        (count(&got, "STOPPING=1") >= 1).then_some(())
+    })
+    .await;
     assert_eq!(count(&got, "STOPPING=1"), 1);
 }
 
@@ -940,9 +949,10 @@ async fn check_config_reports_each_dependency_with_documented_exit_codes() {
     );
     let started = Instant::now();
     let out = s.cli(&silent, &["check-config"]);
+    let silent_took = started.elapsed();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(started.elapsed() < Duration::from_secs(20), "{text}");
+    assert!(silent_took < Duration::from_secs(20), "{text}");
     assert!(
         text.contains("base de datos: error: database.url = postgres://mesayuda@127.0.0.1")
             && text.contains("sin respuesta en 5 s"),
@@ -957,7 +967,13 @@ async fn check_config_reports_each_dependency_with_documented_exit_codes() {
     let started = Instant::now();
     let out = s.cli(&refused, &["check-config"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(started.elapsed() < Duration::from_secs(5), "{text}");
+    // The same other checks as the silent run, without its 5 s wait (measured against that
+    // run rather than a fixed bound, which a loaded machine's debug build can miss).
+    let refused_took = started.elapsed();
+    assert!(
+        refused_took + Duration::from_secs(3) < silent_took,
+        "refused {refused_took:?}, silent {silent_took:?}\n{text}"
+    );
     assert!(
         text.contains("base de datos: error: database.url = postgres://mesayuda@127.0.0.1")
             && text.contains("no se pudo conectar: conexión rechazada"),

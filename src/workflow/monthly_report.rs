@@ -30,7 +30,11 @@ pub async fn run(
     let snap = proc.snapshot();
     let to = monthly_report::recipients(&snap.directory, &proc.policy);
     if to.is_empty() {
-        tracing::warn!(month = %month.key(), "monthly compliance report has no recipient: set the directory's coordinador/subdirector/director or [escalation]");
+        // Every sweep (once a minute) finds the report due for days; one line per month is
+        // what an operator needs, not one a minute.
+        if first_warning_of(&month.key()) {
+            tracing::warn!(month = %month.key(), "monthly compliance report has no recipient: set the directory's coordinador/subdirector/director or [escalation]");
+        }
         return Ok(0);
     }
     let mut tx = db.begin_write().await?;
@@ -66,6 +70,20 @@ pub async fn run(
     Ok(to.len())
 }
 
+/// Whether this process has not yet warned about `month`'s report lacking a recipient (and
+/// remembers that it now has).
+fn first_warning_of(month: &str) -> bool {
+    static WARNED: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+    let mut last = WARNED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if last.as_deref() == Some(month) {
+        return false;
+    }
+    *last = Some(month.to_owned());
+    true
+}
+
 /// The compliance report of `month`, over the same tickets `sla compliance` counts.
 async fn report_of(
     conn: &mut store::Conn,
@@ -85,4 +103,17 @@ pub async fn report_between(
 ) -> Result<compliance::Report, sqlx::Error> {
     let closed = tickets::closed_between(conn, store::unix(from), store::unix(to)).await?;
     Ok(compliance::report(&closed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_warning_of;
+
+    #[test]
+    fn a_missing_recipient_is_warned_once_per_month() {
+        assert!(first_warning_of("2031-04"));
+        assert!(!first_warning_of("2031-04"));
+        assert!(first_warning_of("2031-05"));
+        assert!(!first_warning_of("2031-05"));
+    }
 }

@@ -286,6 +286,15 @@ pub fn offline_config(dir: &std::path::Path, db: &TestDb) -> PathBuf {
 /// The daemon's configuration for a test: database, the loopback mail server's ports, the
 /// shipped templates, and `paths` lines and `extra` sections.
 pub fn config_text(db_url: &str, imap: u16, smtp: u16, paths: &str, extra: &str) -> String {
+    // A daemon under test lives in real time: from 7 a.m. on a month's first business day until
+    // its fifth, it would mail the real previous month's compliance report to the directory's
+    // coordinator, subdirector and director (or warn that it has nobody to send it to), mail
+    // no test asked for. A test about the report turns it on in its own `[reports]`.
+    let reports = if extra.contains("[reports]") {
+        ""
+    } else {
+        "[reports]\nmonthly_compliance = false\n"
+    };
     format!(
         r#"
 [database]
@@ -309,6 +318,7 @@ reply_to = "Mesa de Ayuda <{HELPDESK}>"
 [paths]
 templates = "{templates}"
 {paths}
+{reports}
 {extra}
 "#,
         templates = repo_root().join("templates").display(),
@@ -320,8 +330,36 @@ pub fn shipped_catalog_and_directory() -> String {
     format!(
         "catalog = \"{}\"\ndirectory = \"{}\"\n",
         repo_root().join("deploy/catalog.toml").display(),
-        repo_root().join("deploy/directory.toml").display()
+        shipped_directory_away_for_ever().display()
     )
+}
+
+/// The shipped directory (`deploy/directory.toml`), whose Patricia Vargas is away until a
+/// date in 2027, with that absence lasting for ever: daemons under test read the real date,
+/// and the substitute stories must not stop working the day after it.
+pub fn shipped_directory_away_for_ever() -> PathBuf {
+    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let shipped = std::fs::read_to_string(repo_root().join("deploy/directory.toml"))
+            .expect("read deploy/directory.toml");
+        let away = "away_until = 2027-02-07";
+        assert!(
+            shipped.contains(away),
+            "the shipped absence changed: update {away:?} here"
+        );
+        let text = shipped.replace(away, "away_until = 2099-12-31");
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let path = dir.join("directory-away-for-ever.toml");
+        // Several test binaries run at once: each writes its own file and renames it into place.
+        let mine = dir.join(format!(
+            "directory-away-for-ever.{}.toml",
+            std::process::id()
+        ));
+        std::fs::write(&mine, text).expect("write the test directory");
+        std::fs::rename(&mine, &path).expect("rename the test directory");
+        path
+    })
+    .clone()
 }
 
 /// Declares test scenarios once and runs each on SQLite and on PostgreSQL: the one way the
