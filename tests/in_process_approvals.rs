@@ -310,6 +310,18 @@ async fn forged_answers_are_refused(mut app: TestApp) {
     };
     assert_eq!(warnings(BOSS), 1);
     assert!(warnings(CARLOS_ADDR) >= 1, "the requester was not warned");
+    // The approver, unproven, is told how to answer so that it counts; the requester, who may
+    // not approve at all, is not asked to try again.
+    let body = |who: &str| mail_about(&app, who, "no pudimos verificar", &id).body_text;
+    let boss = body(BOSS);
+    assert!(boss.contains("repita lo que quería hacer"), "{boss}");
+    let carlos = body(CARLOS_ADDR);
+    assert!(
+        carlos.contains("nadie puede aprobar su propia solicitud")
+            && carlos.contains("Enviarlo de nuevo no cambiará el resultado")
+            && !carlos.contains("repita"),
+        "{carlos}"
+    );
 }
 
 async fn a_token_from_another_ticket_is_refused(mut app: TestApp) {

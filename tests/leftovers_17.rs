@@ -65,7 +65,8 @@ async fn a_request_becomes_an_incident_and_a_request_again(w: World) {
     })
     .await;
     assert!(
-        refused.body_text.contains("#requerimiento"),
+        refused.body_text.contains("#requerimiento")
+            && refused.body_text.contains("sobre el incidente INC-1"),
         "{}",
         refused.body_text
     );
@@ -86,6 +87,21 @@ async fn a_request_becomes_an_incident_and_a_request_again(w: World) {
         .filter(|m| m.subject.contains("INC-1") && m.body_text.contains("no pudimos verificar"))
         .count();
     assert_eq!(warnings, 1);
+    assert_eq!(w.cli().ticket("INC-1")["to_ticket"], Value::Null);
+
+    // A service the catalogue lacks: Laura is shown the one command an incident takes.
+    mail::reply(w.mail.smtp_port, LAURA, &copy, "#requerimiento NOEXISTE").await;
+    let unknown = inbox_with(&w, LAURA_ADDR, "command not applied", |m| {
+        m.subject.contains("INC-1") && m.body_text.contains("no se aplicaron")
+    })
+    .await;
+    assert!(
+        unknown.body_text.contains("«NOEXISTE»")
+            && unknown.body_text.contains("#requerimiento CODIGO")
+            && !unknown.body_text.contains("#asignar"),
+        "{}",
+        unknown.body_text
+    );
     assert_eq!(w.cli().ticket("INC-1")["to_ticket"], Value::Null);
 
     mail::reply(w.mail.smtp_port, LAURA, &copy, "#requerimiento IMPRESORA").await;

@@ -115,6 +115,7 @@ pub async fn take(
         let data = json!({
             "ticket": label, "subject": incident.subject, "why": why.0,
             "attempted": "convertir el incidente en requerimiento (#requerimiento)",
+            "incident": true,
         });
         let n = Notice::ticketless(
             MailKind::AccionNoVerificada,
@@ -128,8 +129,7 @@ pub async fn take(
         mailer.queue(conn, &n).await?;
         return Ok(None);
     }
-    let refuse =
-        |why: String| json!({ "ticket": label, "subject": incident.subject, "errors": [why] });
+    let refuse = |why: String| json!({ "ticket": label, "subject": incident.subject, "errors": [why], "incident": true });
     let catalogued = match service.as_deref() {
         Some(code) => match ctx.catalog.by_code_or_name(code) {
             Some(s) => Some(s),

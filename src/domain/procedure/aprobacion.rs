@@ -183,7 +183,11 @@ pub fn start(plan: &mut Plan, s: &Service, ctx: &Ctx<'_>) {
                 kind: MailKind::AvisoAgentes,
                 template: Template::AprobadorRequerido,
                 to: ctx.agents(),
-                data: json!({ "why": why }),
+                data: json!({
+                    "why": why,
+                    // Only the security officer approves these: a boss named here is refused.
+                    "security": s.approval == ApprovalKind::SeguridadInformacion,
+                }),
                 activity: 10,
                 description: "Agentes avisados: falta un aprobador válido".into(),
             });
@@ -368,21 +372,14 @@ fn decide(
         );
     }
     if not_the_requester(&t, from).is_err() {
-        return refused(
-            t,
-            from,
-            ATTEMPT,
-            "nadie puede aprobar su propia solicitud",
-            ctx,
-        );
+        return not_allowed(t, from, ATTEMPT, "nadie puede aprobar su propia solicitud");
     }
     if !a.may_decide(from) {
-        return refused(
+        return not_allowed(
             t,
             from,
             ATTEMPT,
             "usted no es el aprobador de esta solicitud ni su suplente designado",
-            ctx,
         );
     }
     let token_ok = match &evidence.token {
@@ -495,6 +492,17 @@ pub fn has_a_part_in(t: &Ticket, from: &str, ctx: &Ctx<'_>) -> bool {
 /// A staff action that could not be verified changes nothing: it is recorded, and the person
 /// named in From is told (so a forgery in their name does not go unnoticed).
 pub fn refused(t: Ticket, from: &str, attempted: &str, why: &str, _ctx: &Ctx<'_>) -> Plan {
+    refusal(t, from, attempted, why, false)
+}
+
+/// [`refused`] for someone the procedure does not let decide (the requester approving their
+/// own request, someone who is not the approver): proving the message would change nothing,
+/// so the mail does not ask them to send it again the proven way.
+fn not_allowed(t: Ticket, from: &str, attempted: &str, why: &str) -> Plan {
+    refusal(t, from, attempted, why, true)
+}
+
+fn refusal(t: Ticket, from: &str, attempted: &str, why: &str, not_allowed: bool) -> Plan {
     let mut plan = Plan::new(t);
     plan.event(
         None,
@@ -506,7 +514,7 @@ pub fn refused(t: Ticket, from: &str, attempted: &str, why: &str, _ctx: &Ctx<'_>
         kind: MailKind::AccionNoVerificada,
         template: Template::AccionNoVerificada,
         to: vec![from.to_owned()],
-        data: json!({ "attempted": attempted, "why": why }),
+        data: json!({ "attempted": attempted, "why": why, "not_allowed": not_allowed }),
         activity: 13,
         description: "Aviso de mensaje no verificado enviado a la persona nombrada".into(),
     });

@@ -52,7 +52,8 @@ impl AlertRole {
             }
             (AlertRole::Assigned, 1) => {
                 "Priorice este requerimiento: queda la cuarta parte del tiempo. Resuélvalo \
-                 (#resolver) o informe a su coordinador qué lo impide (#nota)."
+                 (#resolver) o registre qué lo impide con #nota, que queda en el historial \
+                 que ve su coordinador."
             }
             (AlertRole::Assigned, _) => {
                 "El tiempo de atención se agotó: resuélvalo cuanto antes e informe al usuario y \
