@@ -27,7 +27,7 @@ const CARLOS_ADDR: &str = "carlos.perez@example.test";
 struct Setup {
     mail: MailServer,
     // Held for the test: dropping it removes the database.
-    _db: TestDb,
+    db: TestDb,
     dir: tempfile::TempDir,
     config: std::path::PathBuf,
 }
@@ -89,7 +89,7 @@ directory = "{directory}"
         .unwrap();
         Some(Setup {
             mail,
-            _db: db,
+            db,
             dir,
             config,
         })
@@ -267,6 +267,34 @@ async fn stored_approval_mail_holds_no_live_token(s: Setup) {
     let shown = t.to_string();
     assert!(!shown.contains(&token), "the live token is stored: {shown}");
     assert!(shown.contains("mesayuda+••••@example.test"), "{shown}");
+    // The answer's own bytes, kept as evidence, hold it overwritten: nothing the database
+    // keeps of a received mail, whole or in pieces, can be answered with.
+    let db = mesayuda::store::Db::connect(&s.db.url, 1).await.unwrap();
+    let mut kept: Vec<Vec<u8>> =
+        sqlx::query_scalar("SELECT raw FROM messages WHERE direction = 'in' AND raw IS NOT NULL")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    kept.extend(
+        sqlx::query_scalar::<_, Vec<u8>>("SELECT data FROM raw_chunks")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap(),
+    );
+    let answer = kept
+        .iter()
+        .map(|raw| String::from_utf8_lossy(raw))
+        .find(|raw| raw.contains("APROBAR"))
+        .expect("the answer's bytes are kept");
+    assert!(
+        !answer.contains(&token),
+        "the live token is in the kept mail:\n{answer}"
+    );
+    let stars = "*".repeat(token.len());
+    assert!(
+        answer.contains(&format!("mesayuda+{stars}@example.test")),
+        "{answer}"
+    );
 }
 
 fn mode(p: &Path) -> u32 {

@@ -66,8 +66,10 @@ impl Destination {
 /// Tokens in the subject, the text and the addresses are stored masked
 /// ([`mask_tokens`](crate::domain::text::mask_tokens)): the copy of an approval request we sent
 /// and the approver's answer to it are on the ticket, the token that would decide it is not.
-/// The raw bytes of a received mail are kept as they came (evidence of what arrived); over
-/// [`RAW_PIECE`], in pieces (see [`insert_raw_pieces`]).
+/// The raw bytes of a received mail are kept as they came (evidence of what arrived), but for
+/// its tokens, which intake overwrites byte for byte
+/// ([`mask_raw_tokens`](crate::domain::text::mask_raw_tokens)); over [`RAW_PIECE`], in
+/// pieces (see [`insert_raw_pieces`]).
 pub async fn insert(conn: &mut Conn, m: &NewMessage<'_>) -> Result<i64, sqlx::Error> {
     let mut w = Writes::new(conn);
     w.push(|p| format!("{INSERT_HEAD} VALUES {} RETURNING id", insert_row(p, m).0));

@@ -184,13 +184,15 @@ impl Ingestor {
         // Parsed before the transaction: SQLite's other writers (the outbox sender) wait for
         // the database work only.
         let parsed: Vec<_> = batch.iter().map(|f| self.parse(f.raw)).collect();
+        // What is stored: the tokens read by the parse are masked in the kept bytes.
+        let kept: Vec<_> = batch.iter().map(|f| text::mask_raw_tokens(f.raw)).collect();
         let _turn = self.db.write_turn().await;
         let mut tx = self.db.begin_write().await?;
         // The lease's fencing number once per transaction.
         check_lease_fence(&mut tx, batch.first().map(|f| &f.source)).await?;
         let mut w = Writes::new(&tx);
         let mut outcomes = Vec::with_capacity(batch.len());
-        for (f, parsed) in batch.iter().zip(parsed) {
+        for ((f, parsed), raw) in batch.iter().zip(parsed).zip(&kept) {
             let span = tracing::info_span!("ingest", uid = f.source.uid);
             let outcome = async {
                 // This message's read must see what the previous one wrote: a reply to it,
@@ -200,15 +202,15 @@ impl Ingestor {
                     Ok(mail) => {
                         let source = Some(&f.source);
                         let outcome = self
-                            .take_in(&mut tx, &mut w, &mail, f.raw, source, f.arrived_at, now)
+                            .take_in(&mut tx, &mut w, &mail, raw, source, f.arrived_at, now)
                             .await?;
                         // The parsed mail is not needed while its bytes are stored.
                         drop(mail);
-                        store_raw_pieces(&mut tx, &mut w, f.raw).await?;
+                        store_raw_pieces(&mut tx, &mut w, raw).await?;
                         Ok::<_, WorkflowError>(outcome)
                     }
                     Err(reason) => {
-                        quarantine(&mut tx, f.raw, &reason, Some(&f.source), now).await?;
+                        quarantine(&mut tx, raw, &reason, Some(&f.source), now).await?;
                         Ok(Outcome::Quarantined(reason))
                     }
                 }
@@ -231,6 +233,7 @@ impl Ingestor {
         arrived_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Outcome, WorkflowError> {
+        let raw = &*text::mask_raw_tokens(raw);
         let _turn = self.db.write_turn().await;
         let mut tx = self.db.begin_write().await?;
         check_lease_fence(&mut tx, source).await?;

@@ -20,8 +20,8 @@ pub use filename::safe_filename;
 pub use normalize::{bare_address, canonical_address, fold, fold_eq, is_email};
 pub use reply::{is_sign_off, new_text};
 pub use subject::{
-    find_ticket_ref, is_catalog_request, mask_tokens, plus_token, strip_reply_prefixes,
-    subject_token, TicketKind, TicketRef,
+    find_ticket_ref, is_catalog_request, mask_raw_tokens, mask_tokens, plus_token,
+    strip_reply_prefixes, subject_token, TicketKind, TicketRef,
 };
 pub use thread_index::conversation_key;
 

@@ -122,24 +122,50 @@ pub fn subject_token(subject: &str) -> Option<String> {
 /// How a token looks at rest: enough to show that the mail carried one, nothing to use.
 pub const MASKED_TOKEN: &str = "••••";
 
-static AT_REST_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(\[\s*APR\s*:\s*)[A-Za-z0-9_-]{16,128}(\s*\])|(\+)[A-Za-z0-9_-]{16,128}(@)|(/ingresar/)[A-Za-z0-9_-]{16,128}")
-        .unwrap()
-});
+/// Every form a token takes in what we store, each with the token itself as its one group:
+/// the `[APR:<token>]` subject tag; the `+<token>@` of a plus-address (the Reply-To of our
+/// mail, the To of an answer); those two percent-encoded, as in the `mailto:` of our HTML
+/// buttons quoted in an answer (`%5BAPR%3A…%5D`, `%2B…%40`); and the secret of a panel
+/// sign-in link (`/ingresar/<token>`).
+const AT_REST_TOKEN: &str = r"(?i)\[\s*APR\s*:\s*([A-Za-z0-9_-]{16,128})\s*\]|%5BAPR%3A([A-Za-z0-9_-]{16,128})%5D|\+([A-Za-z0-9_-]{16,128})@|%2B([A-Za-z0-9_-]{16,128})%40|/ingresar/([A-Za-z0-9_-]{16,128})";
 
-/// `text` with every approval or reply token masked: the `[APR:<token>]` subject tag, the
-/// `+<token>@` of a plus-address (the Reply-To of our mail, the To of an answer), and the
-/// secret of a panel sign-in link (`/ingresar/<token>`). Whatever the
-/// help desk stores (subjects, bodies, addresses) goes through this, so the database never
+static TEXT_TOKEN: LazyLock<Regex> = LazyLock::new(|| Regex::new(AT_REST_TOKEN).unwrap());
+static RAW_TOKEN: LazyLock<regex::bytes::Regex> =
+    LazyLock::new(|| regex::bytes::Regex::new(AT_REST_TOKEN).unwrap());
+
+/// `text` with every approval or reply token masked ([`AT_REST_TOKEN`]'s forms). Whatever
+/// the help desk stores (subjects, bodies, addresses) goes through this, so the database never
 /// holds a token someone could still answer with; the live ones exist only as hashes. A
 /// plus-address tag of a third party that looks like a token (16+ letters, digits, `-`, `_`)
 /// is masked too: the price of not having to know every helpdesk address here.
 pub fn mask_tokens(text: &str) -> std::borrow::Cow<'_, str> {
-    AT_REST_TOKEN.replace_all(text, |c: &regex::Captures| match (c.get(1), c.get(5)) {
-        (Some(open), _) => format!("{}{MASKED_TOKEN}{}", open.as_str(), &c[2]),
-        (None, Some(path)) => format!("{}{MASKED_TOKEN}", path.as_str()),
-        (None, None) => format!("+{MASKED_TOKEN}@"),
+    TEXT_TOKEN.replace_all(text, |c: &regex::Captures| {
+        let whole = c.get(0).expect("group 0 is the match");
+        let token = (1..=5).find_map(|i| c.get(i)).expect("one form matched");
+        format!(
+            "{}{MASKED_TOKEN}{}",
+            &text[whole.start()..token.start()],
+            &text[token.end()..whole.end()]
+        )
     })
+}
+
+/// A received mail's bytes as they are stored: each token ([`AT_REST_TOKEN`]'s forms, where
+/// they appear as written: headers, plain and quoted-printable parts) overwritten with `*`,
+/// byte for byte, so the mail's structure and every other byte stay as they came (evidence,
+/// attachments read back from it). Borrowed, without a copy, when the mail carries none.
+/// A token inside a base64 part, or split by a quoted-printable soft line break, is not seen.
+pub fn mask_raw_tokens(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !RAW_TOKEN.is_match(raw) {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    let mut kept = raw.to_vec();
+    for c in RAW_TOKEN.captures_iter(raw) {
+        if let Some(token) = (1..=5).find_map(|i| c.get(i)) {
+            kept[token.range()].fill(b'*');
+        }
+    }
+    std::borrow::Cow::Owned(kept)
 }
 
 #[cfg(test)]
@@ -239,6 +265,45 @@ mod tests {
         );
         assert_eq!(subject_token("[APR:short]"), None);
         assert_eq!(subject_token(&format!("[APR:{TOK}")), None);
+    }
+
+    #[test]
+    fn percent_encoded_tokens_of_a_quoted_button_are_masked() {
+        let html = format!(
+            "<a href=\"mailto:mesayuda%2B{TOK}%40example.test?subject=RE%3A%20%5BAPR%3A{TOK}%5D\">"
+        );
+        let masked = mask_tokens(&html);
+        assert!(!masked.contains(TOK), "{masked}");
+        assert!(
+            masked.contains("mesayuda%2B••••%40example.test"),
+            "{masked}"
+        );
+        assert!(masked.contains("%5BAPR%3A••••%5D"), "{masked}");
+    }
+
+    #[test]
+    fn a_stored_mail_keeps_its_bytes_but_not_its_tokens() {
+        let raw = format!(
+            "To: Mesa <mesayuda+{TOK}@example.test>\r\nSubject: RE: [APR:{TOK}] x\r\n\r\n\
+             APROBAR\r\n> Ingrese: https://mesa.example.test/ingresar/{TOK}\r\n"
+        );
+        let kept = mask_raw_tokens(raw.as_bytes());
+        let text = String::from_utf8(kept.to_vec()).unwrap();
+        assert_eq!(text.len(), raw.len());
+        assert!(!text.contains(TOK), "{text}");
+        let stars = "*".repeat(TOK.len());
+        assert!(
+            text.contains(&format!("mesayuda+{stars}@example.test")),
+            "{text}"
+        );
+        assert!(text.contains(&format!("[APR:{stars}]")), "{text}");
+        assert!(text.contains(&format!("/ingresar/{stars}")), "{text}");
+        // Nothing to mask: the same bytes, not a copy.
+        let plain = b"To: mesayuda@example.test\r\n\r\nHola +57 3001234567\r\n";
+        assert!(matches!(
+            mask_raw_tokens(plain),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]
