@@ -344,6 +344,30 @@ async fn a_token_from_another_ticket_is_refused(mut app: TestApp) {
     assert_eq!(events(&t2, REFUSED), 1, "{}", t2["events"]);
     assert_eq!(t2["status"], "pendiente_aprobacion");
     assert_eq!(app.cli().ticket(&first)["status"], "pendiente_aprobacion");
+    // Someone with no part in the ticket the subject names, holding a forwarded approval
+    // mail's code, learns nothing about that ticket, and decides nothing.
+    const OUTSIDER: &str = "curioso@otro.test";
+    app.exchange(
+        &written(
+            OUTSIDER,
+            Some(&token_of(&req1)),
+            &format!("RE: [{second}] x"),
+            "APROBAR",
+            "",
+        ),
+        monday(40),
+    )
+    .await;
+    let told: Vec<&str> = app
+        .inbox(OUTSIDER)
+        .iter()
+        .map(|m| m.subject.as_str())
+        .collect();
+    assert!(told.iter().all(|s| !s.contains(&second)), "{told:?}");
+    let t2 = app.cli().ticket(&second);
+    assert_eq!(events(&t2, REFUSED), 1, "{}", t2["events"]);
+    assert_eq!(t2["status"], "pendiente_aprobacion");
+    assert_eq!(app.cli().ticket(&first)["status"], "pendiente_aprobacion");
 }
 
 async fn an_away_approvers_substitute_decides(mut app: TestApp) {

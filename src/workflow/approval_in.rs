@@ -111,7 +111,15 @@ pub async fn route_with(
     if let Some(other) = tagged.filter(|x| *x != n) {
         // The subject names one request and the token another: a forwarded or pasted token.
         tracing::warn!(ticket = %other, from = %from, "approval token of another ticket");
-        let on = load_ticket(conn, other).await?.unwrap_or(t);
+        let on = match load_ticket(conn, other).await? {
+            Some(o) if !aprobacion::has_a_part_in(&o, &from, &ctx) => {
+                // Someone with no part in the ticket the subject names (an old approval mail's
+                // code, any From): a third party's mail like any other, not told its subject.
+                return Ok(None);
+            }
+            Some(o) => o,
+            None => t,
+        };
         let target = on.number;
         let why = "el código de aprobación del mensaje pertenece a otro requerimiento";
         let plan = aprobacion::refused(on, &from, ATTEMPT, why, &ctx);
