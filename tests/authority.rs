@@ -270,6 +270,21 @@ async fn transitions_follow_the_procedure(w: World) {
     .await;
     assert!(about(&id)(&refused));
     assert_eq!(w.cli().ticket(&id)["status"], "pendiente_aprobacion");
+    // A question to the requester would be skipped by the approver's yes: asked after it.
+    forged(
+        &w,
+        laura,
+        &id,
+        "#pendiente ¿Cuál es su usuario de red?",
+        TRUSTED_PASS,
+    )
+    .await;
+    inbox_with(&w, LAURA, "#pendiente refused", |m| {
+        m.body_text
+            .contains("#pendiente: la solicitud espera la decisión de Luisa")
+    })
+    .await;
+    assert_eq!(w.cli().ticket(&id)["status"], "pendiente_aprobacion");
     forged(
         &w,
         laura,

@@ -201,14 +201,58 @@ impl Application {
     }
 }
 
-/// Hides a password in a database URL before it reaches a log line.
+/// Hides a password in a database URL before it reaches a log line: the one of `user:pass@`
+/// and the `password=` parameter, which the PostgreSQL driver accepts as well.
 pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_owned(),
+    let secret = |k: &str| k.eq_ignore_ascii_case("password");
+    let Ok(mut u) = url::Url::parse(url) else {
+        return url.to_owned();
+    };
+    let in_query = u.query_pairs().any(|(k, _)| secret(&k));
+    if u.password().is_none() && !in_query {
+        // Shown as written, not as the parser would normalise it.
+        return url.to_owned();
+    }
+    if u.password().is_some() {
+        let _ = u.set_password(Some("***"));
+    }
+    if in_query {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret(&k) {
+                    "***".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn a_database_password_never_reaches_a_log_line() {
+        assert_eq!(
+            redact_url("postgres://u:s3cret@db.example.test/m"),
+            "postgres://u:***@db.example.test/m"
+        );
+        let shown = redact_url("postgres://u@db.example.test/m?sslmode=require&password=s3cret");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("sslmode=require") && shown.contains("password=***"),
+            "{shown}"
+        );
+        assert_eq!(
+            redact_url("sqlite:///var/lib/m.db"),
+            "sqlite:///var/lib/m.db"
+        );
     }
 }
 

@@ -467,6 +467,23 @@ fn apply(plan: &mut Plan, cmd: &Command, agent: &str, ctx: &Ctx<'_>) -> Result<(
         Command::Assign { to } if to.is_empty() => assign(plan, agent, agent, ctx)?,
         Command::Assign { to } => assign(plan, to, agent, ctx)?,
         Command::Pending { reason } => {
+            // The procedure asks for what is missing before the approval (activities 5–8),
+            // and an approver's yes takes a ticket waiting on its requester straight to work,
+            // past the question asked.
+            if let Some(a) = plan
+                .ticket
+                .approval
+                .as_ref()
+                .filter(|a| a.status == ApprovalStatus::Pending)
+            {
+                return Err(format!(
+                    "#pendiente: la solicitud espera la decisión de {}; pida la información                      cuando decida, o corrija el aprobador con #aprobador",
+                    a.approver
+                        .as_deref()
+                        .map(|e| ctx.directory.label(e))
+                        .unwrap_or_else(|| "su aprobador".into())
+                ));
+            }
             verificacion::request_information(plan, &[], Some(reason), agent, ctx);
         }
         Command::Note { text } => {
