@@ -233,6 +233,25 @@ pub fn redact_url(url: &str) -> String {
     u.to_string()
 }
 
+/// Cancels on SIGTERM or SIGINT.
+pub fn shutdown_on_signals(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    warn!(error = %e, "cannot listen for SIGTERM");
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = term.recv() => info!("SIGTERM received"),
+            _ = tokio::signal::ctrl_c() => info!("SIGINT received"),
+        }
+        cancel.cancel();
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::redact_url;
@@ -254,23 +273,4 @@ mod tests {
             "sqlite:///var/lib/m.db"
         );
     }
-}
-
-/// Cancels on SIGTERM or SIGINT.
-pub fn shutdown_on_signals(cancel: CancellationToken) {
-    tokio::spawn(async move {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    warn!(error = %e, "cannot listen for SIGTERM");
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = term.recv() => info!("SIGTERM received"),
-            _ = tokio::signal::ctrl_c() => info!("SIGINT received"),
-        }
-        cancel.cancel();
-    });
 }
