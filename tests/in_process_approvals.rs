@@ -261,7 +261,13 @@ async fn missing_approver_is_chosen_by_an_agent(mut app: TestApp) {
 async fn an_ineligible_approver_is_reported_to_agents(mut app: TestApp) {
     let id = request_vpn(&mut app, Some("diana.lopez@example.test"), monday(0)).await;
     let n = mail_about(&app, AGENT, "Falta un aprobador", &id);
-    assert!(n.body_text.contains("funcionario"), "{}", n.body_text);
+    assert!(
+        n.body_text.contains(
+            "Diana Carolina López Silva <diana.lopez@example.test> tiene el cargo Funcionario(a)"
+        ),
+        "{}",
+        n.body_text
+    );
     assert!(app.inbox("diana.lopez@example.test").is_empty());
     assert_eq!(app.cli().ticket(&id)["status"], "pendiente_aprobacion");
 }

@@ -128,6 +128,9 @@ async fn november_report_arrives_once_on_the_first_business_day_of_december(w: W
             "Periodo: del domingo 1 de noviembre de 2026 al lunes 30 de noviembre de 2026.",
             "Dentro del tiempo de solución: 3 (75,0 %)",
             "Encuesta de satisfacción: 3 respuesta(s), calificación promedio 3,7 de 5",
+            // Each service by the name readers know, its code beside it.
+            "\nAcceso remoto a la red local (VPN)\n",
+            "\nInstalación de impresora (IMPRESORA)\n",
         ] {
             assert!(m.body_text.contains(line), "{line}\n{}", m.body_text);
         }

@@ -54,6 +54,18 @@ impl ApprovalKind {
         }
     }
 
+    /// What a service of this kind asks for, as the end of a sentence: `"no requiere
+    /// aprobación"`, `"requiere la aprobación del jefe inmediato"`, …
+    pub fn requirement(self) -> &'static str {
+        match self {
+            ApprovalKind::None => "no requiere aprobación",
+            ApprovalKind::JefeInmediato => "requiere la aprobación del jefe inmediato",
+            ApprovalKind::SeguridadInformacion => {
+                "requiere la aprobación del oficial de seguridad de la información"
+            }
+        }
+    }
+
     pub fn is_required(self) -> bool {
         self != ApprovalKind::None
     }

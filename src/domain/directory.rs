@@ -500,8 +500,13 @@ impl Directory {
     }
 
     /// How a mail names whoever writes from `email`: "Name, Position" when the directory knows
-    /// them, else the address itself (never an empty name).
+    /// them, "grupo Name" for a resolver group's code, else the address itself (never an empty
+    /// name).
     pub fn label(&self, email: &str) -> String {
+        if let Some(g) = self.group(email).filter(|_| !email.contains('@')) {
+            // An assignee may be a resolver group's code ("soporte-sitio").
+            return format!("grupo {}", g.name);
+        }
         self.person(email)
             .map(Person::label)
             .unwrap_or_else(|| email.trim().to_owned())

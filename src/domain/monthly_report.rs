@@ -3,6 +3,7 @@
 //! is due at a given instant, who receives it, and the mail's readable figures.
 
 use super::calendar::BusinessCalendar;
+use super::catalog::Catalog;
 use super::compliance::{Line, Report};
 use super::directory::{Directory, Role};
 use super::es_co;
@@ -173,12 +174,27 @@ fn readable(l: &Line) -> Value {
 }
 
 /// Template data of the monthly mail (`informe_mensual`).
-pub fn mail_data(month: Month, report: &Report) -> Value {
+pub fn mail_data(month: Month, report: &Report, catalog: &Catalog) -> Value {
+    // Readers know a service by its catalogue name; the code stays beside it, as the CSV has it.
+    let named = |l: &Line| {
+        let mut v = readable(l);
+        if let Some(s) = catalog
+            .by_code_or_name(&l.service)
+            .filter(|s| s.name != l.service)
+        {
+            v["service"] = json!(if s.name.contains(&format!("({})", l.service)) {
+                s.name.clone()
+            } else {
+                format!("{} ({})", s.name, l.service)
+            });
+        }
+        v
+    };
     json!({
         "month": month.label(),
         "from": es_co::date(month.first_day()),
         "to": es_co::date(month.last_day()),
-        "services": report.services.iter().map(readable).collect::<Vec<_>>(),
+        "services": report.services.iter().map(named).collect::<Vec<_>>(),
         "overall": readable(&report.overall),
         "csv_name": csv_name(month),
     })

@@ -9,6 +9,7 @@ use super::{
     PanelError, Signed,
 };
 use crate::domain::event_kind::EventKind;
+use crate::domain::procedure::verificacion;
 use crate::domain::text::{canonical_address, command};
 use crate::domain::ticket::TicketNumber;
 use crate::store::{events, from_unix, panel_ticket, tickets};
@@ -185,7 +186,7 @@ async fn render(
                 .iter()
                 .rev()
                 .find(|e| e.kind == EventKind::Incompleto.as_str())
-                .map(|e| e.description.clone())
+                .map(|e| verificacion::missing_shown(&e.description).to_owned())
         })
         .flatten();
     let service = t

@@ -55,7 +55,7 @@ pub async fn run(
                 &Notice::ticketless(
                     MailKind::InformeMensual,
                     Template::InformeMensual,
-                    monthly_report::mail_data(month, &report),
+                    monthly_report::mail_data(month, &report, &snap.catalog),
                     who.clone(),
                     store::unix(now),
                     None,

@@ -121,8 +121,9 @@ fn eligible(kind: ApprovalKind, email: &str, ctx: &Ctx<'_>) -> Result<(), String
         Ok(())
     } else {
         Err(format!(
-            "{email} tiene el cargo {}, que no puede aprobar este tipo de solicitud",
-            p.role.as_str()
+            "{} <{email}> tiene el cargo {}, que no puede aprobar este tipo de solicitud",
+            p.name,
+            p.position_label()
         ))
     }
 }
@@ -301,8 +302,9 @@ fn request(plan: &mut Plan, approver: &str, actor: &str, ctx: &Ctx<'_>) {
 /// the agents, who find someone else (`#aprobador`).
 fn substitute_is_requester(plan: &mut Plan, approver: &str, ctx: &Ctx<'_>) {
     let why = format!(
-        "{approver} está ausente y su suplente es quien hace la solicitud, que no puede aprobar \
-         su propio requerimiento"
+        "{} está ausente y su suplente es quien hace la solicitud, que no puede aprobar su \
+         propio requerimiento",
+        ctx.directory.label(approver)
     );
     plan.event(
         Some(10),

@@ -361,7 +361,7 @@ fn assign(plan: &mut Plan, to: &str, agent: &str, ctx: &Ctx<'_>) -> Result<(), S
                 return Err(format!(
                     "#asignar: {} es {} en el directorio; solo se asigna a agentes, \
                      especialistas, coordinadores o a un grupo solucionador",
-                    p.email,
+                    p.name,
                     p.role.label().to_lowercase()
                 ))
             }
@@ -508,12 +508,12 @@ fn apply(plan: &mut Plan, cmd: &Command, agent: &str, ctx: &Ctx<'_>) -> Result<(
                 ) && a.kind != s.approval
             }) {
                 return Err(format!(
-                    "#servicio: el requerimiento espera la aprobación de {}; el servicio {} \
-                     requiere {}. Espere la decisión, o cierre este requerimiento (#cerrar) y \
-                     pida al solicitante uno nuevo",
+                    "#servicio: el requerimiento espera la aprobación ({}); el servicio {} {}. \
+                     Espere la decisión, o cierre este requerimiento (#cerrar) y pida al \
+                     solicitante uno nuevo",
                     a.kind.label(),
                     s.code,
-                    s.approval.label()
+                    s.approval.requirement()
                 ));
             }
             let first_time = plan.ticket.service.is_none();

@@ -116,6 +116,18 @@ pub fn verify(plan: &mut Plan, s: &Service, ctx: &Ctx<'_>) {
 }
 
 /// How the `incompleto` event words an agent's question; [`Asked::from_event`] reads it back.
+/// How the audit trail records the fields a request lacks (activity 6).
+const LACKING_PREFIX: &str = "Solicitud incompleta; falta: ";
+
+/// What is missing, as the panel shows it beside "Falta": the fields, or the agent's question,
+/// from the `Incompleto` event's description (which says who asked whom).
+pub fn missing_shown(description: &str) -> &str {
+    description
+        .strip_prefix(LACKING_PREFIX)
+        .or_else(|| description.strip_prefix(ASKED_PREFIX))
+        .unwrap_or(description)
+}
+
 const ASKED_PREFIX: &str = "Se solicita información al usuario: ";
 
 /// An agent's `#pendiente` question, as recorded on the ticket: the requester's answer goes
@@ -157,7 +169,7 @@ pub fn request_information(
         EventKind::Incompleto,
         match reason {
             Some(r) => format!("{ASKED_PREFIX}{r}"),
-            None => format!("Solicitud incompleta; falta: {}", lacking.join(", ")),
+            None => format!("{LACKING_PREFIX}{}", lacking.join(", ")),
         },
     );
     plan.set_status(Status::PendientePorUsuario, 5, actor);
@@ -318,6 +330,19 @@ mod tests {
     use super::super::fixtures::*;
     use super::super::registro::register;
     use super::*;
+
+    #[test]
+    fn the_panel_shows_what_is_missing_not_the_audit_line() {
+        assert_eq!(
+            missing_shown("Solicitud incompleta; falta: Justificación, Aprobador"),
+            "Justificación, Aprobador"
+        );
+        assert_eq!(
+            missing_shown("Se solicita información al usuario: ¿En qué piso?"),
+            "¿En qué piso?"
+        );
+        assert_eq!(missing_shown("otra cosa"), "otra cosa");
+    }
 
     #[test]
     fn an_incomplete_request_waits_on_the_user_with_the_clock_stopped() {
