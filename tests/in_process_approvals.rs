@@ -118,6 +118,19 @@ async fn one_word_approval_from_a_phone(mut app: TestApp) {
     assert_eq!(t["approval"]["status"], "aprobado");
     assert_eq!(t["approval"]["decided_by"], BOSS);
     mail_about(&app, CARLOS_ADDR, "fue aprobada", &id);
+    // The ticket's history, as the panel shows it, reads as Spanish, not stored words.
+    let history: Vec<&str> = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["description"].as_str())
+        .collect();
+    for line in [
+        "Requiere aprobación (jefe inmediato)",
+        "Estado: Esperando aprobación → En atención",
+    ] {
+        assert!(history.contains(&line), "{line}: {history:?}");
+    }
 }
 
 async fn rejection_reason_reaches_the_requester_and_later_answers_change_nothing(mut app: TestApp) {

@@ -245,7 +245,11 @@ async fn an_approval_decided_in_the_panel_makes_the_mailed_answer_void(w: World)
     assert_eq!(t["approval"]["status"], "aprobado");
     assert_eq!(t["approval"]["decided_by"], BOSS);
     let via = t["events"].as_array().unwrap().iter().any(|e| {
-        e["kind"] == "aprobado" && e["description"].as_str().unwrap().contains("via: panel")
+        e["kind"] == "aprobado"
+            && e["description"]
+                .as_str()
+                .unwrap()
+                .contains("(desde el panel)")
     });
     assert!(via, "{t}");
     mail::wait_for(

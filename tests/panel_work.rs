@@ -142,7 +142,10 @@ async fn the_approval_mail_signs_its_approver_in_and_only_the_post_decides(w: Wo
         .unwrap()
         .iter()
         .any(|e| e["kind"] == "aprobado"
-            && e["description"].as_str().unwrap().contains("via: panel")));
+            && e["description"]
+                .as_str()
+                .unwrap()
+                .contains("(desde el panel)")));
     // Spent: anyone else opening it again is refused, a second POST decides nothing; the
     // approver tapping the mail again goes on to the approval's page.
     let mut scanner = Browser::new(&w);
@@ -486,7 +489,11 @@ async fn each_agent_action_is_refused_in_the_panel_when_its_mail_command_is(w: W
     ticket_where(&w, &id, "resolved through the panel", |t| {
         t["status"] == "resuelto"
             && t["events"].as_array().unwrap().iter().any(|e| {
-                e["kind"] == "resuelto" && e["description"].as_str().unwrap().contains("via: panel")
+                e["kind"] == "resuelto"
+                    && e["description"]
+                        .as_str()
+                        .unwrap()
+                        .contains("(desde el panel)")
             })
     })
     .await;

@@ -63,6 +63,18 @@ impl Status {
     pub fn is_open(self) -> bool {
         self != Status::Cerrado
     }
+
+    /// How the status reads to people (the panel, the ticket's history).
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Registrado => "Registrada",
+            Status::PendientePorUsuario => "Esperando información del solicitante",
+            Status::PendienteAprobacion => "Esperando aprobación",
+            Status::TrabajoEnProgreso => "En atención",
+            Status::Resuelto => "Resuelta",
+            Status::Cerrado => "Cerrada",
+        }
+    }
 }
 
 impl FromStr for Status {

@@ -522,15 +522,9 @@ fn status_label(s: &str) -> &'static str {
 
 /// How a request's status reads to the help desk's staff.
 fn staff_status_label(s: &str) -> &'static str {
-    match s {
-        "registrado" => "Registrada",
-        "pendiente_por_usuario" => "Esperando información del solicitante",
-        "pendiente_aprobacion" => "Esperando aprobación",
-        "trabajo_en_progreso" => "En atención",
-        "resuelto" => "Resuelta",
-        "cerrado" => "Cerrada",
-        _ => "En trámite",
-    }
+    s.parse::<crate::domain::ticket::Status>()
+        .map(crate::domain::ticket::Status::label)
+        .unwrap_or("En trámite")
 }
 
 #[cfg(test)]

@@ -408,7 +408,7 @@ fn decide(
                 ..
             } = e
             {
-                description.push_str(" (via: panel)");
+                description.push_str(" (desde el panel)");
             }
         }
     }
@@ -1014,7 +1014,7 @@ mod tests {
         assert_eq!(approver.ticket.status, Status::TrabajoEnProgreso);
         assert!(approver.effects.iter().any(|e| matches!(
             e,
-            Effect::Event { kind: EventKind::Aprobado, description, .. } if description.ends_with("(via: panel)")
+            Effect::Event { kind: EventKind::Aprobado, description, .. } if description.ends_with("(desde el panel)")
         )));
     }
 

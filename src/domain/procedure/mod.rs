@@ -355,7 +355,7 @@ impl Plan {
             Some(activity),
             actor,
             EventKind::Estado,
-            format!("Estado: {} → {}", from.as_str(), status.as_str()),
+            format!("Estado: {} → {}", from.label(), status.label()),
         );
     }
 

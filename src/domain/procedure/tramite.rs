@@ -292,7 +292,7 @@ pub fn on_command(t: Ticket, cmd: &Command, agent: &str, ctx: &Ctx<'_>) -> Resul
         } = e
         {
             if actor.as_str() == agent {
-                description.push_str(" (via: panel)");
+                description.push_str(" (desde el panel)");
             }
         }
     }
@@ -962,7 +962,7 @@ mod tests {
         let done = on_command(working_ticket(&w), &cmd, "agente1@example.test", &w.ctx()).unwrap();
         assert_eq!(done.ticket.status, Status::Resuelto);
         assert!(done.effects.iter().any(|e| matches!(e,
-            super::super::Effect::Event { kind: EventKind::Resuelto, description, .. } if description.ends_with("(via: panel)"))));
+            super::super::Effect::Event { kind: EventKind::Resuelto, description, .. } if description.ends_with("(desde el panel)"))));
     }
 
     #[test]

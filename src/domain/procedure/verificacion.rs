@@ -84,7 +84,7 @@ pub fn verify(plan: &mut Plan, s: &Service, ctx: &Ctx<'_>) {
             Some(9),
             "sistema",
             EventKind::RequiereAprobacion,
-            format!("Requiere aprobación ({})", s.approval.as_str()),
+            format!("Requiere aprobación ({})", s.approval.label()),
         );
         aprobacion::start(plan, s, ctx);
     } else {
