@@ -214,6 +214,14 @@ async fn an_approval_decided_in_the_panel_makes_the_mailed_answer_void(w: World)
     let _d = w.spawn_daemon();
     let id = request_vpn(&w).await;
     let req = approval_mail(&w, &id).await;
+    // The mail's own link signs its approver in once, and the mail says so.
+    assert!(
+        req.body_text.contains(
+            "contienen el código que valida su respuesta.\nTambién puede decidir en el panel con el enlace"
+        ) && req.body_text.contains("sirve una sola vez y vence en 7 días.\nEl tiempo previsto"),
+        "{}",
+        req.body_text
+    );
     let mut b = Browser::new(&w);
     b.sign_in(&w, BOSS).await;
     let list = b.get("/aprobaciones").await;

@@ -4,7 +4,7 @@
 //! with both backends' files); before applying either, [`refuse_unknown`] looks for rows it
 //! would refuse and names them.
 
-use super::Db;
+use super::{Conn, Dialect};
 use crate::domain::authority::TokenPurpose;
 use crate::domain::catalog::ApprovalKind;
 use crate::domain::event_kind::EventKind;
@@ -183,10 +183,13 @@ fn token_purposes() -> Vec<&'static str> {
 /// missing one, so that the operator reads what to correct rather than the name of a
 /// constraint. The error carries the first pending migration that would fail. Nothing to do on
 /// a new database, or once both are applied.
-pub(super) async fn refuse_unknown(db: &Db) -> Result<(), (i64, sqlx::Error)> {
+pub(super) async fn refuse_unknown(
+    dialect: Dialect,
+    conn: &mut Conn,
+) -> Result<(), (i64, sqlx::Error)> {
     let applied: Vec<i64> =
         match sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-            .fetch_all(&db.pool)
+            .fetch_all(&mut *conn)
             .await
         {
             Ok(v) => v,
@@ -231,7 +234,7 @@ pub(super) async fn refuse_unknown(db: &Db) -> Result<(), (i64, sqlx::Error)> {
             q = q.bind(*v);
         }
         let rows = q
-            .fetch_all(&db.pool)
+            .fetch_all(&mut *conn)
             .await
             .map_err(|e| (first_pending, e))?;
         for (value, rows) in rows {
@@ -246,13 +249,12 @@ pub(super) async fn refuse_unknown(db: &Db) -> Result<(), (i64, sqlx::Error)> {
         }
     }
     // 0019 rebuilds SQLite's tables, which checks every reference.
-    let references = db
-        .dialect()
+    let references = dialect
         .broken_references()
         .filter(|_| !applied.contains(&STRICT_MIGRATION));
     if let Some(query) = references {
         let broken: Vec<(String, i64, String)> = sqlx::query_as(query)
-            .fetch_all(&db.pool)
+            .fetch_all(&mut *conn)
             .await
             .map_err(|e| (first_pending, e))?;
         for (table, rowid, parent) in broken {

@@ -193,13 +193,13 @@ impl Db {
                     ),
                     None => None,
                 };
-                known_values::refuse_unknown(self)
-                    .await
-                    .map_err(|(version, e)| MigrateError::ExecuteMigration(e, version))?;
                 // 0019 and 0020 run outside sqlx's transaction, with foreign keys off, in one of its
                 // own (see the file): a connection it failed on may still be inside it, and is
                 // not given back to the pool.
                 let mut conn = self.pool.acquire().await?;
+                known_values::refuse_unknown(self.dialect(), &mut conn)
+                    .await
+                    .map_err(|(version, e)| MigrateError::ExecuteMigration(e, version))?;
                 let applied = self
                     .run_migrator(&mut conn, &sqlx::migrate!("migrations/sqlite"))
                     .await;
@@ -209,10 +209,13 @@ impl Db {
                 applied
             }
             Dialect::Postgres => {
-                known_values::refuse_unknown(self)
+                // One connection for the check and the migrations: a second one, opened while
+                // the first is still being given back to the pool, cost a TLS handshake at
+                // every start.
+                let mut conn = self.pool.acquire().await?;
+                known_values::refuse_unknown(self.dialect(), &mut conn)
                     .await
                     .map_err(|(version, e)| MigrateError::ExecuteMigration(e, version))?;
-                let mut conn = self.pool.acquire().await?;
                 self.run_migrator(&mut conn, &sqlx::migrate!("migrations/postgres"))
                     .await
             }

@@ -185,7 +185,10 @@ impl Ingestor {
         // the database work only.
         let parsed: Vec<_> = batch.iter().map(|f| self.parse(f.raw)).collect();
         // What is stored: the tokens read by the parse are masked in the kept bytes.
-        let kept: Vec<_> = batch.iter().map(|f| text::mask_raw_tokens(f.raw)).collect();
+        let kept: Vec<_> = batch
+            .iter()
+            .map(|f| text::mask_raw_tokens(f.raw, &self.own_addresses))
+            .collect();
         let _turn = self.db.write_turn().await;
         let mut tx = self.db.begin_write().await?;
         // The lease's fencing number once per transaction.
@@ -233,7 +236,7 @@ impl Ingestor {
         arrived_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Outcome, WorkflowError> {
-        let raw = &*text::mask_raw_tokens(raw);
+        let raw = &*text::mask_raw_tokens(raw, &self.own_addresses);
         let _turn = self.db.write_turn().await;
         let mut tx = self.db.begin_write().await?;
         check_lease_fence(&mut tx, source).await?;

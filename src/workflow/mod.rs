@@ -781,6 +781,7 @@ async fn request_approval(
                 &json!({
                     "panel_link": format!("{base}/aprobaciones/{}", t.number),
                     "panel_label": "Decidir en el panel",
+                    "panel_signs_in": false,
                 }),
             );
         } else if let Some(base) = &proc.panel_base {
@@ -794,6 +795,7 @@ async fn request_approval(
                 &json!({
                     "panel_link": format!("{base}/ingresar/{secret}"),
                     "panel_label": "Decidir en el panel",
+                    "panel_signs_in": true,
                 }),
             );
         }

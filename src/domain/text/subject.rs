@@ -153,17 +153,39 @@ pub fn mask_tokens(text: &str) -> std::borrow::Cow<'_, str> {
 /// A received mail's bytes as they are stored: each token ([`AT_REST_TOKEN`]'s forms, where
 /// they appear as written: headers, plain and quoted-printable parts) overwritten with `*`,
 /// byte for byte, so the mail's structure and every other byte stay as they came (evidence,
-/// attachments read back from it). Borrowed, without a copy, when the mail carries none.
-/// A token inside a base64 part, or split by a quoted-printable soft line break, is not seen.
-pub fn mask_raw_tokens(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    if !RAW_TOKEN.is_match(raw) {
+/// attachments read back from it). A plus-address counts only on one of `own` (our
+/// addresses): a sender's `ana+lista@…` or a `Message-ID` with a `+` stays as it came.
+/// Borrowed, without a copy, when the mail carries none. A token inside a base64 part, or
+/// split by a quoted-printable soft line break, is not seen.
+pub fn mask_raw_tokens<'a>(raw: &'a [u8], own: &[String]) -> std::borrow::Cow<'a, [u8]> {
+    let own_locals: Vec<&[u8]> = own
+        .iter()
+        .filter_map(|a| a.rsplit_once('@').map(|(local, _)| local.as_bytes()))
+        .collect();
+    // The plus-address's local part, read back from the `+`.
+    let ours = |plus: usize| {
+        let start = raw[..plus]
+            .iter()
+            .rposition(|b| !(b.is_ascii_alphanumeric() || b"._-".contains(b)))
+            .map_or(0, |i| i + 1);
+        own_locals
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case(&raw[start..plus]))
+    };
+    let spans: Vec<std::ops::Range<usize>> = RAW_TOKEN
+        .captures_iter(raw)
+        .filter_map(|c| {
+            let (i, token) = (1..=5).find_map(|i| c.get(i).map(|m| (i, m)))?;
+            // Group 3 is the plain `+<token>@`; its `+` is the byte before the token.
+            (i != 3 || ours(token.start() - 1)).then(|| token.range())
+        })
+        .collect();
+    if spans.is_empty() {
         return std::borrow::Cow::Borrowed(raw);
     }
     let mut kept = raw.to_vec();
-    for c in RAW_TOKEN.captures_iter(raw) {
-        if let Some(token) = (1..=5).find_map(|i| c.get(i)) {
-            kept[token.range()].fill(b'*');
-        }
+    for r in spans {
+        kept[r].fill(b'*');
     }
     std::borrow::Cow::Owned(kept)
 }
@@ -287,7 +309,8 @@ mod tests {
             "To: Mesa <mesayuda+{TOK}@example.test>\r\nSubject: RE: [APR:{TOK}] x\r\n\r\n\
              APROBAR\r\n> Ingrese: https://mesa.example.test/ingresar/{TOK}\r\n"
         );
-        let kept = mask_raw_tokens(raw.as_bytes());
+        let own = ["mesayuda@example.test".to_owned()];
+        let kept = mask_raw_tokens(raw.as_bytes(), &own);
         let text = String::from_utf8(kept.to_vec()).unwrap();
         assert_eq!(text.len(), raw.len());
         assert!(!text.contains(TOK), "{text}");
@@ -298,10 +321,14 @@ mod tests {
         );
         assert!(text.contains(&format!("[APR:{stars}]")), "{text}");
         assert!(text.contains(&format!("/ingresar/{stars}")), "{text}");
-        // Nothing to mask: the same bytes, not a copy.
-        let plain = b"To: mesayuda@example.test\r\n\r\nHola +57 3001234567\r\n";
+        // Nothing to mask: the same bytes, not a copy. Someone else's plus-address and a
+        // Message-ID with a `+` are no tokens of ours.
+        let plain = format!(
+            "From: ana+boletines{TOK}@example.test\r\nMessage-ID: <CAKx+{TOK}@mail.example.com>\r\n\
+             To: mesayuda@example.test\r\n\r\nHola +57 3001234567\r\n"
+        );
         assert!(matches!(
-            mask_raw_tokens(plain),
+            mask_raw_tokens(plain.as_bytes(), &own),
             std::borrow::Cow::Borrowed(_)
         ));
     }
