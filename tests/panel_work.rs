@@ -305,6 +305,13 @@ async fn a_requester_writes_from_the_panel_as_if_by_mail(w: World) {
     let page = agent.get(&format!("/solicitudes/{id}")).await;
     assert!(page.body.contains("detrás del archivador"), "{}", page.body);
     assert!(page.body.contains("Historial") && page.body.contains("<td>13</td>"));
+    // Who did each step, by name (the requester's message above was Carlos's).
+    assert!(
+        page.body.contains("<td>Carlos Andrés Pérez Niño</td>")
+            && !page.body.contains("<td>carlos.perez@example.test</td>"),
+        "{}",
+        page.body
+    );
     let file = href(&page, &format!("/solicitudes/{id}/adjuntos/"));
     let got = agent.get(&file).await;
     assert_eq!(got.status, 200);

@@ -166,7 +166,15 @@ async fn render(
             let who = if inbound {
                 snap.directory.name_or(&m.from_addr, &m.from_addr)
             } else {
-                format!("Mesa de ayuda a {}", m.to_addrs)
+                // Each recipient as the directory names them; a masked or unknown address as is.
+                let to: Vec<String> = m
+                    .to_addrs
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| snap.directory.name_or(a, a))
+                    .collect();
+                format!("Mesa de ayuda a {}", to.join(", "))
             };
             json!({
                 "mine": inbound && canonical_address(&m.from_addr) == me && !unproven(m),
@@ -234,7 +242,8 @@ async fn render(
                 json!({
                     "activity": e.activity,
                     "at": p.display(from_unix(e.at)),
-                    "actor": e.actor,
+                    // "sistema" and addresses the directory does not know stay as they are.
+                    "actor": snap.directory.name_or(&e.actor, &e.actor),
                     "kind": e.kind,
                     "description": e.description,
                 })
