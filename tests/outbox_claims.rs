@@ -24,6 +24,10 @@ const SETTLED: i64 = 0;
 // The store: claims run out unless renewed, and one taken over cannot be renewed
 
 async fn queue(db: &Db, n: u32, at: i64) -> i64 {
+    queue_kind(db, n, MailKind::Acuse, at).await
+}
+
+async fn queue_kind(db: &Db, n: u32, kind: MailKind, at: i64) -> i64 {
     let mut conn = db.pool.acquire().await.unwrap();
     let message_id = format!("<claim-{n}@example.test>");
     let recipients = vec![format!("user-{n}@example.test")];
@@ -31,7 +35,7 @@ async fn queue(db: &Db, n: u32, at: i64) -> i64 {
         &mut conn,
         &outbox::NewOutgoing {
             ticket: None,
-            kind: MailKind::Acuse,
+            kind,
             message_id: &message_id,
             envelope_from: "s@example.test",
             recipients: &recipients,
@@ -53,6 +57,43 @@ async fn claimed_by(db: &Db, id: i64) -> Option<String> {
 
 async fn open(kind: DbKind, dir: &std::path::Path) -> Option<(TestDb, Db)> {
     support::built_db(kind, dir).await
+}
+
+/// A burst queues the agents' notices of new work next to the acknowledgements; the requester
+/// waiting for a number is served first, whatever was queued before.
+async fn what_someone_waits_for_is_sent_before_notices_queued_earlier(kind: DbKind) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((_tdb, db)) = open(kind, dir.path()).await else {
+        return;
+    };
+    let t0 = store::unix(chrono::Utc::now());
+    let notice_1 = queue_kind(&db, 1, MailKind::NuevaSolicitud, t0).await;
+    let notice_2 = queue_kind(&db, 2, MailKind::NuevaSolicitud, t0).await;
+    let alert = queue_kind(&db, 3, MailKind::AlertaSla, t0).await;
+    let ack = queue_kind(&db, 4, MailKind::Acuse, t0).await;
+    let question = queue_kind(&db, 5, MailKind::InformacionFaltante, t0).await;
+
+    let first = outbox::claim_due(&db, t0, CLAIM, 2).await.unwrap();
+    assert_eq!(
+        first.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [ack, question]
+    );
+    let rest = outbox::claim_due(&db, t0, CLAIM, 50).await.unwrap();
+    assert_eq!(
+        rest.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [notice_1, notice_2, alert],
+        "then the notices, in the order queued"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_sends_what_someone_waits_for_before_notices() {
+    what_someone_waits_for_is_sent_before_notices_queued_earlier(DbKind::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sends_what_someone_waits_for_before_notices() {
+    what_someone_waits_for_is_sent_before_notices_queued_earlier(DbKind::Postgres).await;
 }
 
 /// This process plays the holder: it has sessions on the server, so on PostgreSQL it is alive

@@ -90,6 +90,20 @@ impl Claimed {
 /// others); a stopped instance's mail waits these seconds more only after a server restart.
 pub const TAKEOVER_AFTER_START_SECS: i64 = 15;
 
+/// The order queued mail is claimed in: what someone is waiting for first, then what can wait
+/// ([`MailKind::can_wait`]), each in the order queued. One person's mail keeps its order
+/// unless it mixes the two (an agent who is also a requester may get the acknowledgement of
+/// their own request before a notice queued just before it). Pending mail is read through
+/// `outbox_due` and sorted either way, so the order costs no index.
+static SEND_ORDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let can_wait = MailKind::all()
+        .filter(|k| k.can_wait())
+        .map(|k| format!("'{}'", k.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("CASE WHEN kind IN ({can_wait}) THEN 1 ELSE 0 END, id")
+});
+
 /// Takes up to `limit` due mails for `claim_secs`, for this instance. Mail claimed by an
 /// instance that is gone (killed, crashed, its host lost) is taken again at once rather than when
 /// the claim runs out: on SQLite any other instance is gone (only one runs at a time); on
@@ -132,6 +146,7 @@ pub async fn claim_due_as(
     let _turn = db.write_turn().await;
     let mut tx = db.begin_write().await?;
     let skip_locked = dialect.skip_locked();
+    let order = &*SEND_ORDER;
     // Our own SQL only (the dialect's fragments).
     let due: Vec<(i64, Option<i64>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "
@@ -144,7 +159,7 @@ pub async fn claim_due_as(
             OR (claimed_until < $1 AND (claimed_by = $3 OR {settled}))
             OR ({orphaned} AND {settled})
           )
-        ORDER BY id
+        ORDER BY {order}
         LIMIT $2{skip_locked}
         "
     )))
