@@ -541,6 +541,13 @@ class Daemon:
                 pass
         return proc_status(self.wrapped_pid or pid)
 
+    def copy_smaps(self, to: Path) -> None:
+        pid = self.wrapped_pid or (self.proc.pid if self.proc else None)
+        try:
+            to.write_text(Path(f"/proc/{pid}/smaps").read_text())
+        except OSError as e:
+            log(f"smaps not copied: {e}")
+
     def stop(self) -> None:
         if self.proc is None:
             return
@@ -598,10 +605,11 @@ def write_config(path: Path, db_url: str, ms: MailServer, binary: Path, extra_db
 
 
 def run_until(daemon: Daemon, db, done, ms: MailServer, timeout: float, what: str,
-              base: dict | None = None) -> dict:
-    """Polls the database until `done(progress)`; also notes when the inbox was emptied."""
+              base: dict | None = None, first=None) -> dict:
+    """Polls the database until `done(progress)`; also notes when the inbox was emptied and,
+    with `first`, when `first(progress)` first held (in `first_s`)."""
     inbox = ms.imap(HELPDESK)
-    t_done = t_drained = None
+    t_done = t_drained = t_first = None
     last: dict | None = None
     rss_max = 0.0
     next_imap = 0.0
@@ -615,6 +623,8 @@ def run_until(daemon: Daemon, db, done, ms: MailServer, timeout: float, what: st
         rss_max = max(rss_max, st.get("VmRSS", 0.0))
         if p is not None:
             last = p
+            if t_first is None and first is not None and first(p):
+                t_first = now
             if t_done is None and done(p):
                 t_done = now
         if t_drained is None and now >= next_imap:
@@ -633,6 +643,7 @@ def run_until(daemon: Daemon, db, done, ms: MailServer, timeout: float, what: st
     return {
         "elapsed_s": t_done - daemon.t_spawn,
         "drained_s": (t_drained - daemon.t_spawn) if t_drained else None,
+        "first_s": (t_first - daemon.t_spawn) if t_first else None,
         "progress": last,
         "hwm_mb": st.get("VmHWM"),
         "rss_max_mb": rss_max,
@@ -691,18 +702,29 @@ def bench_backend(args, db, ms: MailServer, state: Path, tag: str, res: dict) ->
         log(f"{db.name}: {n} requests appended in {secs:.1f} s; starting the daemon")
         daemon.start(wrapped=args.wrap_run == "requests")
         ready_cold = daemon.wait_ready()
-        r = run_until(daemon, db, lambda p: p["tickets"] >= n and p["acks_sent"] >= n and p["due"] == 0,
-                      ms, args.timeout, "requests")
+        # The goal's figure is the issue's: every request ticketed and acknowledged. The run goes
+        # on until nothing is due (the agents' notices, the missing-information mails), printed
+        # apart: since issue 17 a request sends about 2.4 mails.
+        acked = lambda p: p["tickets"] >= n and p["acks_sent"] >= n  # noqa: E731
+        r = run_until(daemon, db, lambda p: acked(p) and p["due"] == 0,
+                      ms, args.timeout, "requests", first=acked)
         # What the burst leaves resident once the daemon is idle again (memory not returned).
         time.sleep(args.idle_wait)
         st = daemon.status()
+        if args.keep:
+            # Where the memory left after the burst lies, mapping by mapping.
+            daemon.copy_smaps(state / f"smaps-{db.name}-after-requests.txt")
         r["rss_after_mb"] = st.get("VmRSS")
         r["rss_after_split_mb"] = {"anon": st.get("RssAnon"), "file": st.get("RssFile")}
         daemon.stop()
+        r["all_out_s"] = r["elapsed_s"]
+        r["elapsed_s"] = r["first_s"] or r["elapsed_s"]
         r["msgs_per_s"] = n / r["elapsed_s"]
+        r["mails_out_per_request"] = r["progress"]["sent"] / n if r.get("progress") else None
         r["ready_ms"] = ready_cold * 1000
         res["requests"] = r
-        log(f"{db.name}: requests {r['msgs_per_s']:.0f} msgs/s ({r['elapsed_s']:.2f} s), "
+        log(f"{db.name}: requests {r['msgs_per_s']:.0f} msgs/s ({r['elapsed_s']:.2f} s; "
+            f"every queued mail out after {r['all_out_s']:.2f} s), "
             f"peak {r['hwm_mb']:.1f} MiB, idle after {r['rss_after_mb']:.1f} MiB "
             f"(anon {st.get('RssAnon', 0):.1f}, file {st.get('RssFile', 0):.1f}), cpu {r['cpu_s']:.2f} s")
 
@@ -719,10 +741,14 @@ def bench_backend(args, db, ms: MailServer, state: Path, tag: str, res: dict) ->
             log(f"{db.name}: {n} replies appended in {secs:.1f} s; starting the daemon")
             daemon.start()
             ready_warm.append(daemon.wait_ready())
-            r = run_until(daemon, db, lambda p: p["inbound"] >= before["inbound"] + n and p["due"] == 0,
-                          ms, args.timeout, "replies")
+            threaded = lambda p: p["inbound"] >= before["inbound"] + n  # noqa: E731
+            r = run_until(daemon, db, lambda p: threaded(p) and p["due"] == 0,
+                          ms, args.timeout, "replies", first=threaded)
             daemon.stop()
+            r["all_out_s"] = r["elapsed_s"]
+            r["elapsed_s"] = r["first_s"] or r["elapsed_s"]
             r["msgs_per_s"] = n / r["elapsed_s"]
+            r["mails_out_per_reply"] = (r["progress"]["sent"] - before["sent"]) / n if r.get("progress") else None
             r["new_tickets"] = r["progress"]["tickets"] - before["tickets"]
             res["replies"] = r
             log(f"{db.name}: replies {r['msgs_per_s']:.0f} msgs/s ({r['elapsed_s']:.2f} s), "
@@ -952,9 +978,13 @@ def rows_for(res: dict) -> list[tuple[str, str, object, str]]:
         ("requests: msgs/s (start -> all acks sent)", "requests_msgs_per_s", rq.get("msgs_per_s"), fmt(rq.get("msgs_per_s"))),
         ("requests: ratio to ceiling", "", None, fmt(rq["msgs_per_s"] / ceil, ".2f") if rq.get("msgs_per_s") and ceil else "—"),
         ("requests: inbox emptied after (s)", "", rq.get("drained_s"), fmt(rq.get("drained_s"), ".2f")),
+        ("requests: every queued mail out after (s)", "", rq.get("all_out_s"), fmt(rq.get("all_out_s"), ".2f")),
+        ("requests: mails out per request", "", rq.get("mails_out_per_request"), fmt(rq.get("mails_out_per_request"), ".2f")),
         ("requests: daemon CPU (s)", "", rq.get("cpu_s"), fmt(rq.get("cpu_s"), ".2f")),
         ("replies: msgs/s (start -> all threaded)", "", rp.get("msgs_per_s"), fmt(rp.get("msgs_per_s"))),
         ("replies: ratio to ceiling", "", None, fmt(rp["msgs_per_s"] / ceil, ".2f") if rp.get("msgs_per_s") and ceil else "—"),
+        ("replies: every queued mail out after (s)", "", rp.get("all_out_s"), fmt(rp.get("all_out_s"), ".2f")),
+        ("replies: mails out per reply", "", rp.get("mails_out_per_reply"), fmt(rp.get("mails_out_per_reply"), ".2f")),
         ("replies: wrongly opened tickets", "", rp.get("new_tickets"), fmt(rp.get("new_tickets"), "d")),
         ("latency p50 (ms)", "", lat.get("p50_s"), fmt(lat["p50_s"] * 1000) if lat else "—"),
         ("latency p95 (ms)", "latency_p95_s", lat.get("p95_s"), fmt(lat["p95_s"] * 1000) if lat else "—"),
