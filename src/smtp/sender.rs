@@ -149,7 +149,8 @@ impl Sender {
 
     /// Sends what is due; `None` when nothing was. Mails of different tickets go out in
     /// parallel (up to `SEND_CONCURRENCY`, each on its own pooled connection); those of one
-    /// ticket one after another, in the order they were queued.
+    /// ticket one after another, in the order claimed (`outbox::claim_due`: what someone waits
+    /// for first, then in the order queued).
     async fn drain_once(&self, cancel: &CancellationToken) -> Result<Option<Attempt>, sqlx::Error> {
         self.record_unrecorded().await?;
         let now = store::unix(Utc::now());
