@@ -77,15 +77,20 @@ async fn acknowledged(w: &World, who: &str, within: Duration) -> String {
     tag(&ack).unwrap()
 }
 
-/// Every request has one ticket and one acknowledgement, and the inbox is empty.
-async fn nothing_lost(w: &World, users: &[String]) {
-    eventually(RECOVERY, "every request taken in", || async {
+/// Waits until the help desk's inbox is empty: every request in it taken in and moved out.
+async fn inbox_emptied(w: &World, wait: Duration, what: &str) {
+    eventually(wait, what, || async {
         mail::inbox(w.mail.imap_port, HELPDESK)
             .await
             .is_empty()
             .then_some(())
     })
     .await;
+}
+
+/// Every request has one ticket and one acknowledgement, and the inbox is empty.
+async fn nothing_lost(w: &World, users: &[String]) {
+    inbox_emptied(w, RECOVERY, "every request taken in").await;
     for u in users {
         acknowledged(w, u, RECOVERY).await;
     }
@@ -494,13 +499,7 @@ async fn postgresql_restarted_while_the_daemon_runs(w: World) {
     // outage's requests, and the count below would wait for 3 in vain (a CI run timed out
     // there once; the inbox's count was not printed, so this is the likely cause, not a
     // proven one).
-    eventually(WAIT, "the first request moved out of the inbox", || async {
-        mail::inbox(w.mail.imap_port, HELPDESK)
-            .await
-            .is_empty()
-            .then_some(())
-    })
-    .await;
+    inbox_emptied(&w, WAIT, "the first request moved out of the inbox").await;
 
     pg_ctl("stop");
     let restarted = scopeguard(|| pg_ctl("start"));
