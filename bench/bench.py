@@ -320,6 +320,7 @@ def ceiling(ms: MailServer, n: int, requests: list[tuple[str, bytes]]) -> dict:
     watch = ms.imap(CEILING_BOX)
     before = ms.count(watch)
     s = ms.smtp()
+    cpu0 = cpu_by_program(Path("/nonexistent"))
     t0 = time.monotonic()
     for sender, raw in requests[:n]:
         s.sendmail(sender, [CEILING_BOX], raw)
@@ -329,6 +330,7 @@ def ceiling(ms: MailServer, n: int, requests: list[tuple[str, bytes]]) -> dict:
             raise RuntimeError("ceiling: mail did not arrive within 120 s")
         time.sleep(0.01)
     t_visible = time.monotonic() - t0
+    cpu_in = cpu_spent(cpu0, cpu_by_program(Path("/nonexistent")))
     watch.logout()
     acks = make_ack_like(n, seed=11)
     t0 = time.monotonic()
@@ -340,6 +342,8 @@ def ceiling(ms: MailServer, n: int, requests: list[tuple[str, bytes]]) -> dict:
         "in_msgs_per_s": n / t_visible,
         "in_accept_msgs_per_s": n / t_accepted,
         "out_accept_msgs_per_s": n / t_out,
+        "in_cpu_s": cpu_in,
+        "in_s": t_visible,
     }
 
 
@@ -481,6 +485,39 @@ def proc_status(pid: int) -> dict:
     return out
 
 
+# Where the machine's CPU went during a run, by program: whether a run is held back by the
+# cores (every one busy) or by waiting (round trips, locks), and whose work fills them.
+CPU_GROUPS = (("postfix", "postfix"), ("dovecot", "dovecot"), ("postgres", "postgresql"),
+              ("python", "harness"))
+
+
+def cpu_by_program(daemon_bin: Path) -> dict:
+    """CPU seconds so far: the whole machine busy (/proc/stat), and per program group, each
+    live process's own time plus what its exited children left it (so a Postfix smtpd that
+    came and went is counted once, in its master)."""
+    tck = os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    out = {"machine": (sum(v) - v[3] - v[4]) / tck}
+    me = str(Path(daemon_bin).resolve())
+    for pid in (d for d in os.listdir("/proc") if d.isdigit()):
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError):
+            continue
+        group = "daemon" if exe == me else next((g for key, g in CPU_GROUPS if key in exe), "other")
+        out[group] = out.get(group, 0.0) + sum(int(x) for x in fields[11:15]) / tck
+    return out
+
+
+def cpu_spent(before: dict, after: dict) -> dict:
+    """CPU seconds per group between two `cpu_by_program` readings (a group whose processes
+    all exited in between reads as nothing rather than negative)."""
+    return {k: max(0.0, after.get(k, 0.0) - before.get(k, 0.0)) for k in after}
+
+
 class Daemon:
     def __init__(self, binary: Path, config: Path, logfile: Path, wrap: list[str] | None = None,
                  env: dict | None = None):
@@ -609,6 +646,7 @@ def run_until(daemon: Daemon, db, done, ms: MailServer, timeout: float, what: st
     """Polls the database until `done(progress)`; also notes when the inbox was emptied and,
     with `first`, when `first(progress)` first held (in `first_s`)."""
     inbox = ms.imap(HELPDESK)
+    cpu0, cpu_first, t0 = cpu_by_program(daemon.binary), None, time.monotonic()
     t_done = t_drained = t_first = None
     last: dict | None = None
     rss_max = 0.0
@@ -625,6 +663,7 @@ def run_until(daemon: Daemon, db, done, ms: MailServer, timeout: float, what: st
             last = p
             if t_first is None and first is not None and first(p):
                 t_first = now
+                cpu_first = cpu_spent(cpu0, cpu_by_program(daemon.binary))
             if t_done is None and done(p):
                 t_done = now
         if t_drained is None and now >= next_imap:
@@ -648,6 +687,9 @@ def run_until(daemon: Daemon, db, done, ms: MailServer, timeout: float, what: st
         "hwm_mb": st.get("VmHWM"),
         "rss_max_mb": rss_max,
         "cpu_s": st.get("cpu_s"),
+        # From the run's first poll (the daemon already started) until `first` held.
+        "cpu_until_first": cpu_first,
+        "cpu_until_first_wall_s": (t_first - t0) if t_first else None,
     }
 
 
@@ -968,6 +1010,17 @@ def scaling_rows(res: dict, sizes: list[int]) -> list[tuple[str, str, object, st
     return out
 
 
+def cpu_rows(run: str, until: str, r: dict) -> list[tuple[str, str, object, str]]:
+    """The machine's CPU from the run's start until its goal's figure, by program."""
+    cpu, wall = r.get("cpu_until_first") or {}, r.get("cpu_until_first_wall_s")
+    rows = [(f"{run}: until {until}, machine busy (cores)", "", None,
+             fmt(cpu["machine"] / wall, ".2f") if cpu and wall else "—")]
+    for group in ("daemon", "postgresql", "postfix", "dovecot", "harness"):
+        rows.append((f"{run}: until {until}, CPU of {group} (s)", "", cpu.get(group),
+                     fmt(cpu.get(group), ".2f") if cpu else "—"))
+    return rows
+
+
 def rows_for(res: dict) -> list[tuple[str, str, object, str]]:
     """(label, key for goals, value, formatted) per line."""
     c, rq, rp, lat, big = (res.get(k, {}) for k in ("ceiling", "requests", "replies", "latency", "big"))
@@ -975,17 +1028,21 @@ def rows_for(res: dict) -> list[tuple[str, str, object, str]]:
     out = [
         ("ceiling: SMTP in -> IMAP visible (msgs/s)", "", c.get("in_msgs_per_s"), fmt(c.get("in_msgs_per_s"))),
         ("ceiling: SMTP accept outgoing (msgs/s)", "", c.get("out_accept_msgs_per_s"), fmt(c.get("out_accept_msgs_per_s"))),
+        ("ceiling: machine busy while taking mail in (cores)", "", None,
+         fmt(c["in_cpu_s"]["machine"] / c["in_s"], ".2f") if c.get("in_cpu_s") else "—"),
         ("requests: msgs/s (start -> all acks sent)", "requests_msgs_per_s", rq.get("msgs_per_s"), fmt(rq.get("msgs_per_s"))),
         ("requests: ratio to ceiling", "", None, fmt(rq["msgs_per_s"] / ceil, ".2f") if rq.get("msgs_per_s") and ceil else "—"),
         ("requests: inbox emptied after (s)", "", rq.get("drained_s"), fmt(rq.get("drained_s"), ".2f")),
         ("requests: every queued mail out after (s)", "", rq.get("all_out_s"), fmt(rq.get("all_out_s"), ".2f")),
         ("requests: mails out per request", "", rq.get("mails_out_per_request"), fmt(rq.get("mails_out_per_request"), ".2f")),
         ("requests: daemon CPU (s)", "", rq.get("cpu_s"), fmt(rq.get("cpu_s"), ".2f")),
+        *cpu_rows("requests", "acknowledged", rq),
         ("replies: msgs/s (start -> all threaded)", "", rp.get("msgs_per_s"), fmt(rp.get("msgs_per_s"))),
         ("replies: ratio to ceiling", "", None, fmt(rp["msgs_per_s"] / ceil, ".2f") if rp.get("msgs_per_s") and ceil else "—"),
         ("replies: every queued mail out after (s)", "", rp.get("all_out_s"), fmt(rp.get("all_out_s"), ".2f")),
         ("replies: mails out per reply", "", rp.get("mails_out_per_reply"), fmt(rp.get("mails_out_per_reply"), ".2f")),
         ("replies: wrongly opened tickets", "", rp.get("new_tickets"), fmt(rp.get("new_tickets"), "d")),
+        *cpu_rows("replies", "threaded", rp),
         ("latency p50 (ms)", "", lat.get("p50_s"), fmt(lat["p50_s"] * 1000) if lat else "—"),
         ("latency p95 (ms)", "latency_p95_s", lat.get("p95_s"), fmt(lat["p95_s"] * 1000) if lat else "—"),
         ("latency p99 (ms)", "", lat.get("p99_s"), fmt(lat["p99_s"] * 1000) if lat else "—"),
