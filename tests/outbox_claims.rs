@@ -73,6 +73,24 @@ async fn what_someone_waits_for_is_sent_before_notices_queued_earlier(kind: DbKi
     let ack = queue_kind(&db, 4, MailKind::Acuse, t0).await;
     let question = queue_kind(&db, 5, MailKind::InformacionFaltante, t0).await;
 
+    // While the reader works off a backlog, only what someone waits for is taken.
+    let awaited = outbox::claim_due_of(&db, t0, CLAIM, 50, outbox::Which::Awaited)
+        .await
+        .unwrap();
+    assert_eq!(
+        awaited.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [ack, question]
+    );
+    release_claims(&db).await;
+
+    // Taken together, they come in that order too: the sender sends them in the order given.
+    let all = outbox::claim_due(&db, t0, CLAIM, 50).await.unwrap();
+    assert_eq!(
+        all.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [ack, question, notice_1, notice_2, alert]
+    );
+    release_claims(&db).await;
+
     let first = outbox::claim_due(&db, t0, CLAIM, 2).await.unwrap();
     assert_eq!(
         first.iter().map(|m| m.id).collect::<Vec<_>>(),
@@ -86,6 +104,14 @@ async fn what_someone_waits_for_is_sent_before_notices_queued_earlier(kind: DbKi
     );
 }
 
+/// Back in the queue, unclaimed (as if their claim had never been made).
+async fn release_claims(db: &Db) {
+    sqlx::query("UPDATE outbox SET claimed_until = NULL, claimed_by = NULL")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_sends_what_someone_waits_for_before_notices() {
     what_someone_waits_for_is_sent_before_notices_queued_earlier(DbKind::Sqlite).await;
@@ -94,6 +120,80 @@ async fn sqlite_sends_what_someone_waits_for_before_notices() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_sends_what_someone_waits_for_before_notices() {
     what_someone_waits_for_is_sent_before_notices_queued_earlier(DbKind::Postgres).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The daemon: a backlog in the inbox is acknowledged before the agents are told of it
+
+/// Requests waiting in the inbox when the daemon starts, three rounds' worth: every
+/// requester's acknowledgement reaches the mail server before any notice of new work to the
+/// agents, although the first round's notices were queued before the last ones'
+/// acknowledgements. Read in the order the mail server accepted the mail (its log's
+/// `message-id=` lines), matched to the outbox's kinds.
+async fn a_backlog_is_acknowledged_before_the_agents_are_told(kind: DbKind) {
+    const REQUESTS: usize = 12;
+    let Some(w) = World::with_procedure_and(kind, "[ingest]\nbatch_size = 4\n").await else {
+        return;
+    };
+    for i in 0..REQUESTS {
+        let from = format!("Usuario {i} <usuario-{i}@example.test>");
+        let (_, raw) = Draft::new(
+            &from,
+            "Instalación de impresora",
+            "Necesito instalar la impresora de la oficina.\nNúmero de equipo: PC-0456\n\
+             Ubicación: Piso 3, oficina 301\n",
+        )
+        .render();
+        mail::append(w.mail.imap_port, support::HELPDESK, "INBOX", &raw).await;
+    }
+    let _daemon = w.spawn_daemon();
+    w.wait_idle(WAIT).await;
+
+    let db = Db::connect(&w.db.url, 1).await.unwrap();
+    let kinds: std::collections::HashMap<String, String> =
+        sqlx::query_as::<_, (String, String)>("SELECT message_id, kind FROM outbox")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(id, kind)| (id.trim_matches(['<', '>']).to_owned(), kind))
+            .collect();
+    let log = w.mail.postfix_log();
+    let accepted: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split("message-id=").nth(1))
+        .filter_map(|id| {
+            kinds
+                .get(id.trim().trim_matches(['<', '>']))
+                .map(String::as_str)
+        })
+        .collect();
+    let acks: Vec<usize> = (0..accepted.len())
+        .filter(|&i| accepted[i] == MailKind::Acuse.as_str())
+        .collect();
+    let waited: Vec<usize> = (0..accepted.len())
+        .filter(|&i| accepted[i].parse::<MailKind>().is_ok_and(|k| k.can_wait()))
+        .collect();
+    assert_eq!(
+        acks.len(),
+        REQUESTS,
+        "every request acknowledged: {accepted:?}"
+    );
+    assert!(!waited.is_empty(), "the agents were told: {accepted:?}");
+    assert!(
+        acks.iter().max() < waited.iter().min(),
+        "every acknowledgement before the first notice: {accepted:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_backlog_is_acknowledged_before_the_agents_are_told() {
+    a_backlog_is_acknowledged_before_the_agents_are_told(DbKind::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_backlog_is_acknowledged_before_the_agents_are_told() {
+    a_backlog_is_acknowledged_before_the_agents_are_told(DbKind::Postgres).await;
 }
 
 /// This process plays the holder: it has sessions on the server, so on PostgreSQL it is alive

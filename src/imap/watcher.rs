@@ -86,6 +86,8 @@ pub struct Watcher {
     /// checked in every commit and before every MOVE. `None` on SQLite, where a second
     /// process cannot start at all.
     pub fence: Option<i64>,
+    /// Told when more mail waits than one round takes: the sender then holds what can wait.
+    pub backlog: Arc<crate::runtime::backlog::Backlog>,
 }
 
 /// Why the reader stopped.
@@ -250,6 +252,11 @@ impl Watcher {
             self.move_pending(&mut session, uidvalidity, can_move)
                 .await?;
             let uids = self.new_uids(&mut session, uidvalidity, first_pass).await?;
+            if uids.len() > self.batch_size as usize {
+                self.backlog.found();
+            } else {
+                self.backlog.gone();
+            }
             for chunk in uids.chunks(self.batch_size as usize) {
                 if cancel.is_cancelled() {
                     break;
@@ -291,7 +298,7 @@ impl Watcher {
             }
             if std::mem::take(&mut took_mail) {
                 // A burst is over: what it allocated and freed goes back to the system.
-                crate::ops::memory::release();
+                crate::ops::memory::release(&self.db).await;
             }
             session = if can_idle {
                 let mut idle = session.idle();

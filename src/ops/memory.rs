@@ -17,9 +17,11 @@ pub fn configure() {
     }
 }
 
-/// After a burst (the mailbox reader going idle once it took mail in): the free pages inside
-/// the arenas go back to the system, not only those at the top of a heap.
-pub fn release() {
+/// After a burst (the mailbox reader going idle once it took mail in, the sender once its
+/// queue is empty): SQLite's page caches are emptied, then the free pages inside the arenas go
+/// back to the system, not only those at the top of a heap.
+pub async fn release(db: &crate::store::Db) {
+    db.release_memory().await;
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim takes the arenas' locks itself; it frees nothing in use.
     unsafe {

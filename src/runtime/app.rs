@@ -135,6 +135,7 @@ impl Application {
             ldap_now: ldap_now.clone(),
         };
         let imap_cfg = Arc::new(self.config.imap.clone());
+        let backlog = Arc::new(crate::runtime::backlog::Backlog::new(wake.clone()));
         let watcher = Watcher {
             config: imap_cfg,
             tokens: tokens.imap.clone(),
@@ -142,12 +143,14 @@ impl Application {
             ingestor: Arc::new(self.ingestor(wake.clone())),
             batch_size: self.config.ingest.batch_size,
             fence: None,
+            backlog: backlog.clone(),
         };
         let sender = Sender {
             db: self.db.clone(),
             retry: crate::smtp::sender::RetryPolicy::from_config(&self.config.smtp),
             transport,
             wake,
+            backlog,
             unrecorded: Default::default(),
         };
         let mut tasks = tokio::task::JoinSet::new();

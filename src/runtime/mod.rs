@@ -5,6 +5,7 @@
 
 pub mod alert;
 pub mod app;
+pub mod backlog;
 pub mod http;
 pub mod lease;
 pub mod news;

@@ -50,6 +50,8 @@ pub struct Sender {
     pub db: Db,
     pub transport: Transport,
     pub wake: Arc<Notify>,
+    /// While the mailbox reader works off a backlog, what can wait stays queued.
+    pub backlog: Arc<crate::runtime::backlog::Backlog>,
     pub retry: RetryPolicy,
     /// Mail the SMTP server accepted but whose "sent" the database did not take (it went away
     /// in between), with when it was accepted. Written before anything else is claimed once the
@@ -114,9 +116,10 @@ impl Sender {
                     }
                 }
                 Ok(None) => {
-                    if std::mem::take(&mut sent) {
+                    // Mail held back for a backlog is not a queue emptied: the burst goes on.
+                    if !self.backlog.holds_what_can_wait() && std::mem::take(&mut sent) {
                         // The queue is empty after a burst: its memory goes back.
-                        crate::ops::memory::release();
+                        crate::ops::memory::release(&self.db).await;
                     }
                     tokio::select! {
                         _ = cancel.cancelled() => break,
@@ -161,7 +164,12 @@ impl Sender {
             SINGLE_INSTANCE_CLAIM_SECS
         };
         let started = Instant::now();
-        let batch = outbox::claim_due(&self.db, now, claim_secs, CLAIM_BATCH).await?;
+        let which = if self.backlog.holds_what_can_wait() {
+            outbox::Which::Awaited
+        } else {
+            outbox::Which::Any
+        };
+        let batch = outbox::claim_due_of(&self.db, now, claim_secs, CLAIM_BATCH, which).await?;
         if batch.is_empty() {
             return Ok(None);
         }

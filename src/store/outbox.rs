@@ -95,14 +95,27 @@ pub const TAKEOVER_AFTER_START_SECS: i64 = 15;
 /// unless it mixes the two (an agent who is also a requester may get the acknowledgement of
 /// their own request before a notice queued just before it). Pending mail is read through
 /// `outbox_due` and sorted either way, so the order costs no index.
-static SEND_ORDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let can_wait = MailKind::all()
+static SEND_ORDER: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("CASE WHEN kind IN ({}) THEN 1 ELSE 0 END, id", *CAN_WAIT));
+
+/// The kinds of [`MailKind::can_wait`] as an SQL list of our own constants.
+static CAN_WAIT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    MailKind::all()
         .filter(|k| k.can_wait())
         .map(|k| format!("'{}'", k.as_str()))
         .collect::<Vec<_>>()
-        .join(", ");
-    format!("CASE WHEN kind IN ({can_wait}) THEN 1 ELSE 0 END, id")
+        .join(", ")
 });
+
+/// Which due mail a claim takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// Any, what someone waits for first (see `SEND_ORDER`).
+    Any,
+    /// Only what someone waits for: what can wait ([`MailKind::can_wait`]) stays queued, while
+    /// the mailbox reader works off a backlog (`crate::runtime::backlog`).
+    Awaited,
+}
 
 /// Takes up to `limit` due mails for `claim_secs`, for this instance. Mail claimed by an
 /// instance that is gone (killed, crashed, its host lost) is taken again at once rather than when
@@ -119,13 +132,25 @@ pub async fn claim_due(
     claim_secs: i64,
     limit: i64,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
-    claim_due_as(
+    claim_due_of(db, now, claim_secs, limit, Which::Any).await
+}
+
+/// [`claim_due`], of the mail `which` says.
+pub async fn claim_due_of(
+    db: &Db,
+    now: i64,
+    claim_secs: i64,
+    limit: i64,
+    which: Which,
+) -> Result<Vec<Claimed>, sqlx::Error> {
+    claim(
         db,
         super::instance_name(),
         now,
         claim_secs,
         limit,
         TAKEOVER_AFTER_START_SECS,
+        which,
     )
     .await
 }
@@ -140,7 +165,23 @@ pub async fn claim_due_as(
     limit: i64,
     settle_secs: i64,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
+    claim(db, me, now, claim_secs, limit, settle_secs, Which::Any).await
+}
+
+async fn claim(
+    db: &Db,
+    me: &str,
+    now: i64,
+    claim_secs: i64,
+    limit: i64,
+    settle_secs: i64,
+    which: Which,
+) -> Result<Vec<Claimed>, sqlx::Error> {
     let dialect = db.dialect();
+    let kinds = match which {
+        Which::Any => String::new(),
+        Which::Awaited => format!("AND kind NOT IN ({})", *CAN_WAIT),
+    };
     let orphaned = dialect.instance_gone("outbox", "claimed_by", "$3");
     let settled = dialect.server_up_for(settle_secs);
     let _turn = db.write_turn().await;
@@ -154,6 +195,7 @@ pub async fn claim_due_as(
         FROM outbox
         WHERE status = 'pending'
           AND next_attempt_at <= $1
+          {kinds}
           AND (
             claimed_until IS NULL
             OR (claimed_until < $1 AND (claimed_by = $3 OR {settled}))
@@ -204,7 +246,7 @@ pub async fn claim_due_as(
     let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "
         SELECT id, ticket_id, kind, message_id, envelope_from, recipients, raw, attempts
-        FROM outbox WHERE id IN ({list}) ORDER BY id
+        FROM outbox WHERE id IN ({list}) ORDER BY {order}
         "
     )))
     .fetch_all(&mut *tx)
