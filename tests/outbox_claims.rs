@@ -211,12 +211,18 @@ async fn a_claim_not_renewed_is_taken_over_and_its_former_holder_cannot_renew_it
 
     let mine = outbox::claim_due(&db, t0, CLAIM, 50).await.unwrap();
     assert_eq!(mine.iter().map(|m| m.id).collect::<Vec<_>>(), ids);
-    assert!(
-        outbox::claim_due_as(&db, "instance-b", t0 + 1, CLAIM, 50, SETTLED)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(outbox::claim_due_as(
+        &db,
+        "instance-b",
+        t0 + 1,
+        CLAIM,
+        50,
+        SETTLED,
+        outbox::Which::Any
+    )
+    .await
+    .unwrap()
+    .is_empty());
 
     // Renewed by its holder: still its own after the first claim would have run out.
     let kept = outbox::renew_claims(&db, me, &ids, t0 + 5, CLAIM)
@@ -224,10 +230,18 @@ async fn a_claim_not_renewed_is_taken_over_and_its_former_holder_cannot_renew_it
         .unwrap();
     assert_eq!(kept, ids);
     assert!(
-        outbox::claim_due_as(&db, "instance-b", t0 + CLAIM + 2, CLAIM, 50, SETTLED)
-            .await
-            .unwrap()
-            .is_empty(),
+        outbox::claim_due_as(
+            &db,
+            "instance-b",
+            t0 + CLAIM + 2,
+            CLAIM,
+            50,
+            SETTLED,
+            outbox::Which::Any
+        )
+        .await
+        .unwrap()
+        .is_empty(),
         "a renewed claim is not taken"
     );
 
@@ -239,9 +253,17 @@ async fn a_claim_not_renewed_is_taken_over_and_its_former_holder_cannot_renew_it
     assert_eq!(kept, [ids[1]]);
 
     // Not renewed any more (the holder froze): taken over once it ran out.
-    let taken = outbox::claim_due_as(&db, "instance-b", t0 + 6 + CLAIM + 1, CLAIM, 50, SETTLED)
-        .await
-        .unwrap();
+    let taken = outbox::claim_due_as(
+        &db,
+        "instance-b",
+        t0 + 6 + CLAIM + 1,
+        CLAIM,
+        50,
+        SETTLED,
+        outbox::Which::Any,
+    )
+    .await
+    .unwrap();
     assert_eq!(taken.iter().map(|m| m.id).collect::<Vec<_>>(), [ids[1]]);
     assert_eq!(claimed_by(&db, ids[1]).await.as_deref(), Some("instance-b"));
 
@@ -275,24 +297,48 @@ async fn claims_are_not_taken_over_until_the_server_has_been_up_a_while() {
     const JUST_STARTED: i64 = 100 * 365 * 86_400;
     let t0 = store::unix(chrono::Utc::now());
     let held = vec![queue(&db, 1, t0).await, queue(&db, 2, t0).await];
-    let a = outbox::claim_due_as(&db, "instance-a", t0, CLAIM, 50, JUST_STARTED)
-        .await
-        .unwrap();
+    let a = outbox::claim_due_as(
+        &db,
+        "instance-a",
+        t0,
+        CLAIM,
+        50,
+        JUST_STARTED,
+        outbox::Which::Any,
+    )
+    .await
+    .unwrap();
     assert_eq!(a.iter().map(|m| m.id).collect::<Vec<_>>(), held);
     let fresh = queue(&db, 3, t0).await;
 
     let later = t0 + CLAIM + 1;
-    let b = outbox::claim_due_as(&db, "instance-b", later, CLAIM, 50, JUST_STARTED)
-        .await
-        .unwrap();
+    let b = outbox::claim_due_as(
+        &db,
+        "instance-b",
+        later,
+        CLAIM,
+        50,
+        JUST_STARTED,
+        outbox::Which::Any,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         b.iter().map(|m| m.id).collect::<Vec<_>>(),
         [fresh],
         "only unclaimed mail while the server has just started"
     );
-    let back = outbox::claim_due_as(&db, "instance-a", later, CLAIM, 50, JUST_STARTED)
-        .await
-        .unwrap();
+    let back = outbox::claim_due_as(
+        &db,
+        "instance-a",
+        later,
+        CLAIM,
+        50,
+        JUST_STARTED,
+        outbox::Which::Any,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         back.iter().map(|m| m.id).collect::<Vec<_>>(),
         held,
@@ -300,9 +346,17 @@ async fn claims_are_not_taken_over_until_the_server_has_been_up_a_while() {
     );
 
     let settled = later + CLAIM + 1;
-    let b = outbox::claim_due_as(&db, "instance-b", settled, CLAIM, 50, SETTLED)
-        .await
-        .unwrap();
+    let b = outbox::claim_due_as(
+        &db,
+        "instance-b",
+        settled,
+        CLAIM,
+        50,
+        SETTLED,
+        outbox::Which::Any,
+    )
+    .await
+    .unwrap();
     let mut expected = held.clone();
     expected.push(fresh); // its own claim on it ran out too
     assert_eq!(

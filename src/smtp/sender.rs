@@ -4,6 +4,7 @@
 //! starts and one when it ends, and uses up no mail's attempts.
 
 use super::transport::Transport;
+use crate::domain::mail_kind::MailKind;
 use crate::domain::ticket::TicketNumber;
 use crate::ops::backoff::Backoff;
 use crate::ops::outage;
@@ -150,10 +151,10 @@ impl Sender {
         info!("outbox sender stopped");
     }
 
-    /// Sends what is due; `None` when nothing was. Mails of different tickets go out in
-    /// parallel (up to `SEND_CONCURRENCY`, each on its own pooled connection); those of one
-    /// ticket one after another, in the order claimed (`outbox::claim_due`: what someone waits
-    /// for first, then in the order queued).
+    /// Sends what is due; `None` when nothing was. What someone waits for is all handed over
+    /// before what can wait starts ([`waiting_first`]); within each, mails of different
+    /// tickets go out in parallel (up to `SEND_CONCURRENCY`, each on its own pooled
+    /// connection), those of one ticket one after another, in the order claimed.
     async fn drain_once(&self, cancel: &CancellationToken) -> Result<Option<Attempt>, sqlx::Error> {
         self.record_unrecorded().await?;
         let now = store::unix(Utc::now());
@@ -176,20 +177,24 @@ impl Sender {
         let hand = Hand::new(shared, &batch, now + claim_secs, started);
         let outage = std::sync::Mutex::new(None::<String>);
         let work = async {
-            let mut groups = by_ticket(batch).into_iter();
-            let mut running = FuturesUnordered::new();
             let mut result = Ok(());
-            loop {
-                while running.len() < SEND_CONCURRENCY {
-                    match groups.next() {
-                        Some(g) => running.push(self.send_group(g, now, cancel, &outage, &hand)),
+            for part in waiting_first(batch) {
+                let mut groups = by_ticket(part).into_iter();
+                let mut running = FuturesUnordered::new();
+                loop {
+                    while running.len() < SEND_CONCURRENCY {
+                        match groups.next() {
+                            Some(g) => {
+                                running.push(self.send_group(g, now, cancel, &outage, &hand))
+                            }
+                            None => break,
+                        }
+                    }
+                    match running.next().await {
+                        Some(Err(e)) if result.is_ok() => result = Err(e),
+                        Some(_) => {}
                         None => break,
                     }
-                }
-                match running.next().await {
-                    Some(Err(e)) if result.is_ok() => result = Err(e),
-                    Some(_) => {}
-                    None => break,
                 }
             }
             result
@@ -479,7 +484,18 @@ impl Hand {
     }
 }
 
-/// The batch split by ticket, each group in queue order; mail about no ticket goes alone.
+/// The batch in two parts, each in the order claimed: what someone waits for, then what can
+/// wait ([`MailKind::can_wait`]). The second part starts once the first is handed over: sent
+/// as one, a ticket's group (its acknowledgement, then its notices) went on with its notices
+/// while another connection still had an acknowledgement to send.
+fn waiting_first(batch: Vec<outbox::Claimed>) -> [Vec<outbox::Claimed>; 2] {
+    let (later, first): (Vec<_>, Vec<_>) = batch
+        .into_iter()
+        .partition(|m| m.kind.parse::<MailKind>().is_ok_and(MailKind::can_wait));
+    [first, later]
+}
+
+/// The batch split by ticket, each group in the order claimed; mail about no ticket goes alone.
 fn by_ticket(batch: Vec<outbox::Claimed>) -> Vec<Vec<outbox::Claimed>> {
     let mut groups: Vec<Vec<outbox::Claimed>> = Vec::new();
     let mut index: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
@@ -510,7 +526,38 @@ fn envelope(mail: &outbox::Claimed) -> Option<Envelope> {
 
 #[cfg(test)]
 mod tests {
-    use super::RetryPolicy;
+    use super::{waiting_first, RetryPolicy};
+    use crate::store::outbox::Claimed;
+
+    fn claimed(id: i64, ticket: i64, kind: &str) -> Claimed {
+        Claimed {
+            id,
+            ticket_id: Some(ticket),
+            kind: kind.into(),
+            message_id: format!("<{id}@example.test>"),
+            envelope_from: "s@example.test".into(),
+            recipients: "a@example.test".into(),
+            raw: Vec::new(),
+            attempts: 0,
+        }
+    }
+
+    #[test]
+    fn what_someone_waits_for_is_handed_over_before_what_can_wait() {
+        // A question to a requester claimed after the notices (its claim ran out and was
+        // taken again) still goes before them; each part keeps the order it was given in.
+        let batch = vec![
+            claimed(3, 2, "acuse"),
+            claimed(4, 3, "acuse"),
+            claimed(1, 2, "nueva_solicitud"),
+            claimed(2, 3, "nueva_solicitud"),
+            claimed(5, 3, "informacion_faltante"),
+        ];
+        let [first, later] = waiting_first(batch);
+        let ids = |v: &[Claimed]| v.iter().map(|m| m.id).collect::<Vec<_>>();
+        assert_eq!(ids(&first), [3, 4, 5]);
+        assert_eq!(ids(&later), [1, 2]);
+    }
 
     #[test]
     fn retries_double_up_to_an_hour() {

@@ -143,7 +143,7 @@ pub async fn claim_due_of(
     limit: i64,
     which: Which,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
-    claim(
+    claim_due_as(
         db,
         super::instance_name(),
         now,
@@ -155,20 +155,9 @@ pub async fn claim_due_of(
     .await
 }
 
-/// [`claim_due`] for the instance named `me` (tests play several instances in one process), with
-/// another instance's claims taken over only once the server has been up `settle_secs`.
+/// [`claim_due_of`] for the instance named `me` (tests play several instances in one process),
+/// with another instance's claims taken over only once the server has been up `settle_secs`.
 pub async fn claim_due_as(
-    db: &Db,
-    me: &str,
-    now: i64,
-    claim_secs: i64,
-    limit: i64,
-    settle_secs: i64,
-) -> Result<Vec<Claimed>, sqlx::Error> {
-    claim(db, me, now, claim_secs, limit, settle_secs, Which::Any).await
-}
-
-async fn claim(
     db: &Db,
     me: &str,
     now: i64,
