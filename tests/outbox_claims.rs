@@ -112,16 +112,6 @@ async fn release_claims(db: &Db) {
         .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_sends_what_someone_waits_for_before_notices() {
-    what_someone_waits_for_is_sent_before_notices_queued_earlier(DbKind::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_sends_what_someone_waits_for_before_notices() {
-    what_someone_waits_for_is_sent_before_notices_queued_earlier(DbKind::Postgres).await;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The daemon: a backlog in the inbox is acknowledged before the agents are told of it
 
@@ -186,15 +176,10 @@ async fn a_backlog_is_acknowledged_before_the_agents_are_told(kind: DbKind) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_a_backlog_is_acknowledged_before_the_agents_are_told() {
-    a_backlog_is_acknowledged_before_the_agents_are_told(DbKind::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_a_backlog_is_acknowledged_before_the_agents_are_told() {
-    a_backlog_is_acknowledged_before_the_agents_are_told(DbKind::Postgres).await;
-}
+on_both_databases!(setup = kind;
+    what_someone_waits_for_is_sent_before_notices_queued_earlier,
+    a_backlog_is_acknowledged_before_the_agents_are_told,
+);
 
 /// This process plays the holder: it has sessions on the server, so on PostgreSQL it is alive
 /// and its claims are taken over only once they run out. "instance-b" has no session: its own
