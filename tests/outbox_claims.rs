@@ -104,6 +104,14 @@ async fn what_someone_waits_for_is_sent_before_notices_queued_earlier(kind: DbKi
     );
 }
 
+/// Up to 50 due mails claimed for `CLAIM` seconds by the instance `me`, another instance's
+/// claims taken over once the server has been up `settle` seconds.
+async fn claim_as(db: &Db, me: &str, now: i64, settle: i64) -> Vec<outbox::Claimed> {
+    outbox::claim_due_as(db, me, now, CLAIM, 50, settle, outbox::Which::Any)
+        .await
+        .unwrap()
+}
+
 /// Back in the queue, unclaimed (as if their claim had never been made).
 async fn release_claims(db: &Db) {
     sqlx::query("UPDATE outbox SET claimed_until = NULL, claimed_by = NULL")
@@ -196,18 +204,9 @@ async fn a_claim_not_renewed_is_taken_over_and_its_former_holder_cannot_renew_it
 
     let mine = outbox::claim_due(&db, t0, CLAIM, 50).await.unwrap();
     assert_eq!(mine.iter().map(|m| m.id).collect::<Vec<_>>(), ids);
-    assert!(outbox::claim_due_as(
-        &db,
-        "instance-b",
-        t0 + 1,
-        CLAIM,
-        50,
-        SETTLED,
-        outbox::Which::Any
-    )
-    .await
-    .unwrap()
-    .is_empty());
+    assert!(claim_as(&db, "instance-b", t0 + 1, SETTLED)
+        .await
+        .is_empty());
 
     // Renewed by its holder: still its own after the first claim would have run out.
     let kept = outbox::renew_claims(&db, me, &ids, t0 + 5, CLAIM)
@@ -215,18 +214,9 @@ async fn a_claim_not_renewed_is_taken_over_and_its_former_holder_cannot_renew_it
         .unwrap();
     assert_eq!(kept, ids);
     assert!(
-        outbox::claim_due_as(
-            &db,
-            "instance-b",
-            t0 + CLAIM + 2,
-            CLAIM,
-            50,
-            SETTLED,
-            outbox::Which::Any
-        )
-        .await
-        .unwrap()
-        .is_empty(),
+        claim_as(&db, "instance-b", t0 + CLAIM + 2, SETTLED)
+            .await
+            .is_empty(),
         "a renewed claim is not taken"
     );
 
@@ -238,17 +228,7 @@ async fn a_claim_not_renewed_is_taken_over_and_its_former_holder_cannot_renew_it
     assert_eq!(kept, [ids[1]]);
 
     // Not renewed any more (the holder froze): taken over once it ran out.
-    let taken = outbox::claim_due_as(
-        &db,
-        "instance-b",
-        t0 + 6 + CLAIM + 1,
-        CLAIM,
-        50,
-        SETTLED,
-        outbox::Which::Any,
-    )
-    .await
-    .unwrap();
+    let taken = claim_as(&db, "instance-b", t0 + 6 + CLAIM + 1, SETTLED).await;
     assert_eq!(taken.iter().map(|m| m.id).collect::<Vec<_>>(), [ids[1]]);
     assert_eq!(claimed_by(&db, ids[1]).await.as_deref(), Some("instance-b"));
 
@@ -282,48 +262,18 @@ async fn claims_are_not_taken_over_until_the_server_has_been_up_a_while() {
     const JUST_STARTED: i64 = 100 * 365 * 86_400;
     let t0 = store::unix(chrono::Utc::now());
     let held = vec![queue(&db, 1, t0).await, queue(&db, 2, t0).await];
-    let a = outbox::claim_due_as(
-        &db,
-        "instance-a",
-        t0,
-        CLAIM,
-        50,
-        JUST_STARTED,
-        outbox::Which::Any,
-    )
-    .await
-    .unwrap();
+    let a = claim_as(&db, "instance-a", t0, JUST_STARTED).await;
     assert_eq!(a.iter().map(|m| m.id).collect::<Vec<_>>(), held);
     let fresh = queue(&db, 3, t0).await;
 
     let later = t0 + CLAIM + 1;
-    let b = outbox::claim_due_as(
-        &db,
-        "instance-b",
-        later,
-        CLAIM,
-        50,
-        JUST_STARTED,
-        outbox::Which::Any,
-    )
-    .await
-    .unwrap();
+    let b = claim_as(&db, "instance-b", later, JUST_STARTED).await;
     assert_eq!(
         b.iter().map(|m| m.id).collect::<Vec<_>>(),
         [fresh],
         "only unclaimed mail while the server has just started"
     );
-    let back = outbox::claim_due_as(
-        &db,
-        "instance-a",
-        later,
-        CLAIM,
-        50,
-        JUST_STARTED,
-        outbox::Which::Any,
-    )
-    .await
-    .unwrap();
+    let back = claim_as(&db, "instance-a", later, JUST_STARTED).await;
     assert_eq!(
         back.iter().map(|m| m.id).collect::<Vec<_>>(),
         held,
@@ -331,17 +281,7 @@ async fn claims_are_not_taken_over_until_the_server_has_been_up_a_while() {
     );
 
     let settled = later + CLAIM + 1;
-    let b = outbox::claim_due_as(
-        &db,
-        "instance-b",
-        settled,
-        CLAIM,
-        50,
-        SETTLED,
-        outbox::Which::Any,
-    )
-    .await
-    .unwrap();
+    let b = claim_as(&db, "instance-b", settled, SETTLED).await;
     let mut expected = held.clone();
     expected.push(fresh); // its own claim on it ran out too
     assert_eq!(
