@@ -74,7 +74,7 @@ async fn what_someone_waits_for_is_sent_before_notices_queued_earlier(kind: DbKi
     let question = queue_kind(&db, 5, MailKind::InformacionFaltante, t0).await;
 
     // While the reader works off a backlog, only what someone waits for is taken.
-    let awaited = outbox::claim_due_of(&db, t0, CLAIM, 50, outbox::Which::Awaited)
+    let awaited = outbox::claim_due(&db, t0, CLAIM, 50, outbox::Which::Awaited)
         .await
         .unwrap();
     assert_eq!(
@@ -84,19 +84,25 @@ async fn what_someone_waits_for_is_sent_before_notices_queued_earlier(kind: DbKi
     release_claims(&db).await;
 
     // Taken together, they come in that order too: the sender sends them in the order given.
-    let all = outbox::claim_due(&db, t0, CLAIM, 50).await.unwrap();
+    let all = outbox::claim_due(&db, t0, CLAIM, 50, outbox::Which::Any)
+        .await
+        .unwrap();
     assert_eq!(
         all.iter().map(|m| m.id).collect::<Vec<_>>(),
         [ack, question, notice_1, notice_2, alert]
     );
     release_claims(&db).await;
 
-    let first = outbox::claim_due(&db, t0, CLAIM, 2).await.unwrap();
+    let first = outbox::claim_due(&db, t0, CLAIM, 2, outbox::Which::Any)
+        .await
+        .unwrap();
     assert_eq!(
         first.iter().map(|m| m.id).collect::<Vec<_>>(),
         [ack, question]
     );
-    let rest = outbox::claim_due(&db, t0, CLAIM, 50).await.unwrap();
+    let rest = outbox::claim_due(&db, t0, CLAIM, 50, outbox::Which::Any)
+        .await
+        .unwrap();
     assert_eq!(
         rest.iter().map(|m| m.id).collect::<Vec<_>>(),
         [notice_1, notice_2, alert],
@@ -202,7 +208,9 @@ async fn a_claim_not_renewed_is_taken_over_and_its_former_holder_cannot_renew_it
     let t0 = store::unix(chrono::Utc::now());
     let ids = vec![queue(&db, 1, t0).await, queue(&db, 2, t0).await];
 
-    let mine = outbox::claim_due(&db, t0, CLAIM, 50).await.unwrap();
+    let mine = outbox::claim_due(&db, t0, CLAIM, 50, outbox::Which::Any)
+        .await
+        .unwrap();
     assert_eq!(mine.iter().map(|m| m.id).collect::<Vec<_>>(), ids);
     assert!(claim_as(&db, "instance-b", t0 + 1, SETTLED)
         .await
@@ -303,7 +311,10 @@ async fn a_claim_that_ran_out_is_not_renewed_sqlite() {
     let t0 = store::unix(chrono::Utc::now());
     let id = queue(&db, 1, t0).await;
     assert_eq!(
-        outbox::claim_due(&db, t0, CLAIM, 50).await.unwrap().len(),
+        outbox::claim_due(&db, t0, CLAIM, 50, outbox::Which::Any)
+            .await
+            .unwrap()
+            .len(),
         1
     );
     assert_eq!(
@@ -312,10 +323,12 @@ async fn a_claim_that_ran_out_is_not_renewed_sqlite() {
             .unwrap(),
         [id]
     );
-    assert!(outbox::claim_due(&db, t0 + CLAIM + 1, CLAIM, 50)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(
+        outbox::claim_due(&db, t0 + CLAIM + 1, CLAIM, 50, outbox::Which::Any)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(
         outbox::renew_claims(&db, me, &[id], t0 + 3 + CLAIM + 1, CLAIM)
             .await

@@ -170,34 +170,17 @@ impl Sender {
         } else {
             outbox::Which::Any
         };
-        let batch = outbox::claim_due_of(&self.db, now, claim_secs, CLAIM_BATCH, which).await?;
+        let batch = outbox::claim_due(&self.db, now, claim_secs, CLAIM_BATCH, which).await?;
         if batch.is_empty() {
             return Ok(None);
         }
         let hand = Hand::new(shared, &batch, now + claim_secs, started);
         let outage = std::sync::Mutex::new(None::<String>);
         let work = async {
-            let mut result = Ok(());
-            for part in waiting_first(batch) {
-                let mut groups = by_ticket(part).into_iter();
-                let mut running = FuturesUnordered::new();
-                loop {
-                    while running.len() < SEND_CONCURRENCY {
-                        match groups.next() {
-                            Some(g) => {
-                                running.push(self.send_group(g, now, cancel, &outage, &hand))
-                            }
-                            None => break,
-                        }
-                    }
-                    match running.next().await {
-                        Some(Err(e)) if result.is_ok() => result = Err(e),
-                        Some(_) => {}
-                        None => break,
-                    }
-                }
-            }
-            result
+            let [first, later] = waiting_first(batch);
+            let first = self.send_part(first, now, cancel, &outage, &hand).await;
+            let later = self.send_part(later, now, cancel, &outage, &hand).await;
+            first.and(later)
         };
         // Renewed while the batch is in flight, a long send included, so that the mail in hand
         // is taken over only from an instance that stopped.
@@ -254,6 +237,35 @@ impl Sender {
 
     /// Sends one ticket's mails in order. Once the server is found unreachable (here or in a
     /// parallel group), what is left is released for a later attempt.
+    /// Sends `part` by ticket, up to `SEND_CONCURRENCY` tickets at a time; the first error,
+    /// once every group has had its turn.
+    async fn send_part(
+        &self,
+        part: Vec<outbox::Claimed>,
+        now: i64,
+        cancel: &CancellationToken,
+        outage: &std::sync::Mutex<Option<String>>,
+        hand: &Hand,
+    ) -> Result<(), sqlx::Error> {
+        let mut groups = by_ticket(part).into_iter();
+        let mut running = FuturesUnordered::new();
+        let mut result = Ok(());
+        loop {
+            while running.len() < SEND_CONCURRENCY {
+                match groups.next() {
+                    Some(g) => running.push(self.send_group(g, now, cancel, outage, hand)),
+                    None => break,
+                }
+            }
+            match running.next().await {
+                Some(Err(e)) if result.is_ok() => result = Err(e),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        result
+    }
+
     async fn send_group(
         &self,
         group: Vec<outbox::Claimed>,

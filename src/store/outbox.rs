@@ -131,16 +131,6 @@ pub async fn claim_due(
     now: i64,
     claim_secs: i64,
     limit: i64,
-) -> Result<Vec<Claimed>, sqlx::Error> {
-    claim_due_of(db, now, claim_secs, limit, Which::Any).await
-}
-
-/// [`claim_due`], of the mail `which` says.
-pub async fn claim_due_of(
-    db: &Db,
-    now: i64,
-    claim_secs: i64,
-    limit: i64,
     which: Which,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
     claim_due_as(
@@ -155,7 +145,7 @@ pub async fn claim_due_of(
     .await
 }
 
-/// [`claim_due_of`] for the instance named `me` (tests play several instances in one process),
+/// [`claim_due`] for the instance named `me` (tests play several instances in one process),
 /// with another instance's claims taken over only once the server has been up `settle_secs`.
 pub async fn claim_due_as(
     db: &Db,

@@ -111,7 +111,7 @@ impl TestApp {
     pub async fn deliver(&mut self, now: DateTime<Utc>) {
         let db = self.app.db();
         let due = loop {
-            match outbox::claim_due(db, store::unix(now), 60, 10_000).await {
+            match outbox::claim_due(db, store::unix(now), 60, 10_000, outbox::Which::Any).await {
                 // As the outbox sender does: SQLite refuses at once a transaction that read
                 // and then wants to write while another connection still ends its own (a
                 // rollback sqlx finishes after the call returned); it is simply tried again.
